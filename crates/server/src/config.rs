@@ -1,0 +1,50 @@
+//! Server options as the runtime sees them: already parsed and validated by the
+//! binary (flags today, the config file later). Plain data, cloned into every core
+//! at boot; nothing here changes while a core runs.
+
+use std::time::Duration;
+
+/// Every option the runtime reads. Defaults are nats-server 2.15's.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Client listen host (`-a/--addr/--net`), default `0.0.0.0`.
+    pub host: String,
+    /// Client port; `0` or a negative value means "pick a free port" (nats-server's `-1`).
+    pub port: i32,
+    /// `server_name`; `None` means "same as the generated server id".
+    pub server_name: Option<String>,
+    /// Number of cores (executors); `None` = every CPU the process may use.
+    pub cores: Option<usize>,
+    pub max_payload: usize,
+    pub max_pending: usize,
+    pub max_control_line: usize,
+    /// Maximum client connections (server-wide, enforced per core as a share).
+    pub max_connections: usize,
+    /// Per-connection subscription limit; 0 = unlimited.
+    pub max_subscriptions: usize,
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+    /// `no_header_support`: INFO says `headers:false`.
+    pub no_header_support: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "0.0.0.0".to_string(),
+            port: 4222,
+            server_name: None,
+            cores: None,
+            max_payload: 1024 * 1024,
+            max_pending: 64 * 1024 * 1024,
+            max_control_line: 4096,
+            max_connections: 65536,
+            max_subscriptions: 0,
+            ping_interval: Duration::from_secs(120),
+            ping_max: 2,
+            write_deadline: Duration::from_secs(10),
+            no_header_support: false,
+        }
+    }
+}

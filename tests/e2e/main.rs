@@ -1,0 +1,12 @@
+//! Shoal's one end-to-end test binary (ripgrep style): every module starts the
+//! real `shoal` binary (and, for differential tests, the reference nats-server
+//! 2.15) on loopback ports it picks, and talks to it over real sockets.
+
+mod util;
+
+mod cli;
+mod client;
+mod crosscore;
+mod differential;
+mod raw;
+mod slow;
