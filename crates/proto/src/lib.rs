@@ -1,1 +1,12 @@
-//! placeholder
+//! The NATS client protocol, pure: an incremental parser over `&[u8]` and the
+//! encoders for what a server sends (INFO, MSG/HMSG, +OK, -ERR, PING, PONG).
+//! No I/O, no allocation on the parse path; the runtime owns buffers and sockets.
+
+pub mod encode;
+mod error;
+mod info;
+mod parser;
+
+pub use error::ProtoError;
+pub use info::{ConnectOptions, ServerInfo};
+pub use parser::{parse, parse_size, Limits, Op, Parsed, Span};
