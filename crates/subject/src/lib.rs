@@ -1,1 +1,22 @@
-//! placeholder
+//! shoal-subject: subject validation, wildcard matching and the subscription
+//! index (token trie + queue groups + match cache) that serves both a core's
+//! local subscriptions and its interest summary of peer cores.
+//!
+//! Owns: the subject rules of protocol.md §1.2 and the matching/fan-out grouping
+//! of §4.1 (which entries match; not which group member is picked).
+//!
+//! Must never: do I/O, depend on the runtime, or panic on user input. All types
+//! are single-threaded (`Rc`), one per core, by design: no locks on the hot path.
+
+mod cache;
+mod index;
+mod matches;
+mod trie;
+mod validate;
+
+#[cfg(test)]
+mod prop_tests;
+
+pub use index::{Index, DEFAULT_CACHE_CAPACITY};
+pub use matches::{Group, Match};
+pub use validate::{is_valid_publish_subject, is_valid_subscribe_subject, subject_matches, tokens};
