@@ -2,11 +2,26 @@
 //! routing. The binary (`crates/shoal`) hands it a [`Config`] and gets back a
 //! [`Server`] handle; everything below that handle is thread-per-core.
 
+mod boot;
+mod client;
 mod config;
+mod core;
+mod event;
+mod outbound;
+mod reader;
+mod ring;
+mod router;
+mod rt;
+mod stats;
 
 pub use config::Config;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::Shared;
 
 /// The version of nats-server whose behaviour Shoal reproduces; clients gate
 /// features on INFO's `version`, so this is what INFO and `-v` report.
@@ -39,30 +54,153 @@ impl std::error::Error for BootError {}
 
 /// A running server: its cores, its bound address, and the way to stop it.
 pub struct Server {
-    _priv: (),
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    cores: Vec<rt::CoreHandle>,
 }
 
 impl Server {
     /// Boot: raise rlimits, probe io_uring, spawn one executor per core, bind the
     /// listeners. Returns once every core is accepting.
-    pub fn start(_config: Config) -> Result<Server, BootError> {
-        unimplemented!()
+    pub fn start(config: Config) -> Result<Server, BootError> {
+        for w in boot::raise_rlimits() {
+            log::warn!("{w}");
+        }
+        boot::probe_io_uring().map_err(BootError::IoUringUnavailable)?;
+        let cpus = boot::allowed_cpus();
+        let n = config.cores.unwrap_or(cpus.len()).clamp(1, 128);
+        let pin = n <= cpus.len();
+
+        let host: IpAddr = config
+            .host
+            .parse()
+            .or_else(|_| {
+                (config.host.as_str(), 0)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .map(|a| a.ip())
+                    .ok_or(())
+            })
+            .map_err(|_| BootError::Other(format!("invalid listen host {:?}", config.host)))?;
+        // A random port must be the same on every core: reserve one first.
+        let (port, reservation) = if config.port <= 0 {
+            let (p, s) = reserve_port(host)
+                .map_err(|e| BootError::Bind(format!("{}:{}", config.host, config.port), e))?;
+            (p, Some(s))
+        } else {
+            (config.port as u16, None)
+        };
+        let addr = SocketAddr::new(host, port);
+
+        let server_id = boot::server_id();
+        let shared = Arc::new(Shared {
+            server_name: config.server_name.clone().unwrap_or_else(|| server_id.clone()),
+            server_id,
+            port,
+            cfg: config,
+            connections: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        });
+
+        // One ring per ordered pair of cores.
+        let mut txs: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
+        let mut rxs: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
+        for (i, tx_list) in txs.iter_mut().enumerate() {
+            for (j, rx_list) in rxs.iter_mut().enumerate() {
+                if i != j {
+                    let (tx, rx) = rt::ring(ring::RING_CAPACITY);
+                    tx_list.push((j, tx));
+                    rx_list.push((i, rx));
+                }
+            }
+        }
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(n);
+        let mut cores = Vec::with_capacity(n);
+        for (i, (t, r)) in txs.into_iter().zip(rxs).enumerate() {
+            let shared = shared.clone();
+            let ready = ready_tx.clone();
+            let cpu = pin.then(|| cpus[i]);
+            let h = rt::spawn_core(i, cpu, move || {
+                core::run(i, n, shared, addr, t, r, ready)
+            })
+            .map_err(|e| BootError::Other(format!("cannot start core {i}: {e}")))?;
+            cores.push(h);
+        }
+        drop(ready_tx);
+        let mut failure = None;
+        for _ in 0..n {
+            match ready_rx.recv_timeout(Duration::from_secs(15)) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    failure.get_or_insert(BootError::Bind(addr.to_string(), e));
+                }
+                Err(_) => {
+                    failure.get_or_insert(BootError::Other("a core did not start".into()));
+                    break;
+                }
+            }
+        }
+        drop(reservation);
+        let server = Server {
+            addr,
+            shared,
+            cores,
+        };
+        if let Some(f) = failure {
+            server.shutdown();
+            return Err(f);
+        }
+        Ok(server)
     }
+
     /// The address clients connect to (the real port when `-1`/`0` was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        unimplemented!()
+        self.addr
     }
+
     /// The generated server id (56 chars, starting with `N`).
     pub fn server_id(&self) -> &str {
-        unimplemented!()
+        &self.shared.server_id
     }
+
+    /// The server name (configured, else the id).
+    pub fn server_name(&self) -> &str {
+        &self.shared.server_name
+    }
+
     /// Number of cores running.
     pub fn cores(&self) -> usize {
-        unimplemented!()
+        self.cores.len()
     }
+
     /// Stop accepting, flush what is queued (bounded), close every connection and
     /// join the cores. Returns when every core has stopped.
     pub fn shutdown(self) {
-        unimplemented!()
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for c in self.cores {
+            c.join();
+        }
     }
+}
+
+/// Binds (without listening) a SO_REUSEPORT socket on port 0 to learn a free port
+/// that every core can then bind; kept open until they have.
+fn reserve_port(host: IpAddr) -> std::io::Result<(u16, socket2::Socket)> {
+    use socket2::{Domain, Socket, Type};
+    let domain = if host.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let s = Socket::new(domain, Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.bind(&SocketAddr::new(host, 0).into())?;
+    let port = s
+        .local_addr()?
+        .as_socket()
+        .map(|a| a.port())
+        .unwrap_or_default();
+    Ok((port, s))
 }

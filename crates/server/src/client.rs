@@ -1,0 +1,208 @@
+//! One client connection's state, shared (on its core only) between its reader
+//! task, its writer task, the router that delivers to it, and the core's ticker.
+//!
+//! Invariants: a `Client` lives on the core that accepted it and never crosses a
+//! ring; only its writer writes its socket; producers append to `out` and put the
+//! client on the core's touched list, and the writer is woken once per pass.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::os::unix::io::RawFd;
+use std::rc::Rc;
+use std::time::Instant;
+
+use ahash::AHashMap;
+use bytes::Bytes;
+
+use crate::core::Core;
+use crate::event::Event;
+use crate::outbound::{OutState, Outbound};
+use crate::rt;
+
+/// Why a connection ended (nats-server's words, as /connz will show them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    WriteError,
+    ReadError,
+    ParseError,
+    StaleConnection,
+    MaxPayload,
+    MaxControlLine,
+    MaxConnections,
+    ProtocolViolation,
+    AuthViolation,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::ParseError => "Parse Error",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::MaxPayload => "Maximum Payload Exceeded",
+            CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
+            CloseReason::MaxConnections => "Maximum Connections Exceeded",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::AuthViolation => "Authentication Failure",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        }
+    }
+}
+
+/// Options set by CONNECT (defaults: verbose and pedantic on, echo on).
+#[derive(Clone, Copy, Debug)]
+pub struct Opts {
+    pub verbose: bool,
+    pub pedantic: bool,
+    pub echo: bool,
+    pub headers: bool,
+    pub no_responders: bool,
+    pub protocol: i64,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            verbose: true,
+            pedantic: true,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            protocol: 0,
+        }
+    }
+}
+
+/// Keepalive bookkeeping, driven by the core's ticker.
+pub struct PingState {
+    pub next_at: Cell<Instant>,
+    pub outstanding: Cell<u32>,
+    pub last_sent: Cell<Instant>,
+    pub rtt_known: Cell<bool>,
+    pub last_activity: Cell<Instant>,
+}
+
+pub struct Client {
+    pub cid: u64,
+    pub peer: SocketAddr,
+    pub core: Rc<Core>,
+    /// The reader's descriptor, for shutting the connection down from elsewhere.
+    pub fd: RawFd,
+    pub out: RefCell<Outbound>,
+    pub opts: Cell<Opts>,
+    pub connected: Cell<bool>,
+    pub sent_connect_info: Cell<bool>,
+    pub name: RefCell<String>,
+    pub lang: RefCell<String>,
+    pub version: RefCell<String>,
+    /// sid → subscription slot in the core's slab.
+    pub subs: RefCell<AHashMap<Bytes, u32>>,
+    /// On the core's touched list this pass.
+    pub touched: Cell<bool>,
+    pub close_reason: Cell<Option<CloseReason>>,
+    /// The interest sequence this client's last SUB/UNSUB produced: a PONG may
+    /// only go out once every peer core has acknowledged it.
+    pub interest_seq: Cell<u64>,
+    pub ping: PingState,
+    pub writer_done: Cell<bool>,
+    pub done: Event,
+    pub in_msgs: Cell<u64>,
+    pub out_msgs: Cell<u64>,
+}
+
+impl Client {
+    pub fn new(cid: u64, peer: SocketAddr, core: Rc<Core>, fd: RawFd) -> Client {
+        let now = Instant::now();
+        let interval = core.cfg.ping_interval;
+        Client {
+            cid,
+            peer,
+            core,
+            fd,
+            out: RefCell::new(Outbound::new()),
+            opts: Cell::new(Opts::default()),
+            connected: Cell::new(false),
+            sent_connect_info: Cell::new(false),
+            name: RefCell::default(),
+            lang: RefCell::default(),
+            version: RefCell::default(),
+            subs: RefCell::default(),
+            touched: Cell::new(false),
+            close_reason: Cell::new(None),
+            interest_seq: Cell::new(0),
+            ping: PingState {
+                next_at: Cell::new(now + interval),
+                outstanding: Cell::new(0),
+                last_sent: Cell::new(now),
+                rtt_known: Cell::new(false),
+                last_activity: Cell::new(now),
+            },
+            writer_done: Cell::new(false),
+            done: Event::default(),
+            in_msgs: Cell::new(0),
+            out_msgs: Cell::new(0),
+        }
+    }
+
+    /// `127.0.0.1:5555 - cid:5`, nats-server's prefix for client log lines.
+    pub fn log_prefix(&self) -> String {
+        format!("{} - cid:{}", self.peer, self.cid)
+    }
+
+    /// Records the first reason only: later ones are consequences.
+    pub fn set_close_reason(&self, r: CloseReason) {
+        if self.close_reason.get().is_none() {
+            self.close_reason.set(Some(r));
+        }
+    }
+
+    /// Queues a protocol reply and schedules the writer.
+    pub fn send(self: &Rc<Self>, bytes: &[u8]) {
+        self.out.borrow_mut().push_raw(bytes);
+        self.touch();
+    }
+
+    /// Puts this client on the core's touched list (its writer is woken at the end
+    /// of the current pass).
+    #[inline]
+    pub fn touch(self: &Rc<Self>) {
+        if !self.touched.get() {
+            self.touched.set(true);
+            self.core.touched.borrow_mut().push(self.clone());
+        }
+    }
+
+    /// Flush what is queued, then close.
+    pub fn close_after_flush(self: &Rc<Self>, reason: CloseReason) {
+        self.set_close_reason(reason);
+        let mut o = self.out.borrow_mut();
+        if o.state == OutState::Open {
+            o.state = OutState::Closing;
+        }
+        o.wake();
+        drop(o);
+        rt::shutdown_read(self.fd);
+    }
+
+    /// Close now, dropping whatever is queued (slow consumer, errors).
+    pub fn kill(self: &Rc<Self>, reason: CloseReason) {
+        self.set_close_reason(reason);
+        let mut o = self.out.borrow_mut();
+        o.state = OutState::Dead;
+        o.wake();
+        drop(o);
+        rt::shutdown_fd(self.fd);
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.out.borrow().state == OutState::Open
+    }
+}

@@ -1,0 +1,466 @@
+//! One core: everything a glommio executor owns, single-threaded and lock-free —
+//! its connections, its subscription index, the interest summary of its peers, its
+//! outboxes and rings, its counters — and the tasks that drive it (accept loop,
+//! ring drains and flushers, the ticker).
+//!
+//! Invariants: nothing here is shared with another thread except through the
+//! rings and the `Shared` atomics (connection count, stop flag), which are off the
+//! message path. A pass (one read of one connection, or one ring batch) ends with
+//! [`Core::end_pass`]: outboxes go into their rings as one batch each and every
+//! touched writer is woken once.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use shoal_subject::Index;
+use slab::Slab;
+
+use crate::client::{Client, CloseReason};
+use crate::config::Config;
+use crate::event::Event;
+use crate::ring::{Batch, Item, Outbox};
+use crate::rt::{self, RingRx, RingTx};
+use crate::stats::Stats;
+
+/// What every core shares, read-mostly, across threads (never on the message path).
+pub struct Shared {
+    pub cfg: Config,
+    pub server_id: String,
+    pub server_name: String,
+    pub port: u16,
+    pub connections: AtomicUsize,
+    pub stop: AtomicBool,
+}
+
+/// A local subscription.
+pub struct Sub {
+    pub client: Rc<Client>,
+    pub sid: Bytes,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    /// Auto-unsubscribe after this many deliveries (0 = never).
+    pub max: Cell<u64>,
+    pub delivered: Cell<u64>,
+}
+
+/// Per-peer scratch for one publish.
+#[derive(Default)]
+pub struct PeerPlan {
+    pub wanted: bool,
+    pub queues: Vec<Bytes>,
+}
+
+/// Reused buffers of the routing path.
+#[derive(Default)]
+pub struct Scratch {
+    pub peers: Vec<PeerPlan>,
+    pub expired: Vec<u32>,
+}
+
+pub struct Core {
+    pub id: usize,
+    pub n: usize,
+    pub cfg: Config,
+    pub shared: Arc<Shared>,
+    pub subs: RefCell<Slab<Sub>>,
+    pub index: RefCell<Index<u32>>,
+    /// Which peer cores want which subjects (key = core id, weight = member count).
+    pub summary: RefCell<Index<u16>>,
+    pub clients: RefCell<AHashMap<u64, Rc<Client>>>,
+    /// Clients with output queued during the current pass.
+    pub touched: RefCell<Vec<Rc<Client>>>,
+    pub outboxes: Vec<RefCell<Outbox>>,
+    tx: RefCell<Vec<Option<Rc<RingTx<Batch>>>>>,
+    flusher_ev: Vec<Event>,
+    /// Fired when a backlog shrinks: paused readers re-check.
+    pub backlog_ev: Event,
+    /// Peers an in-progress reader pass handed messages to (bit per core).
+    pass_peers: Cell<u128>,
+    interest_seq: Cell<u64>,
+    acked: Vec<Cell<u64>>,
+    ack_ev: Event,
+    pub stop_ev: Event,
+    pub stopping: Cell<bool>,
+    next_cid: Cell<u64>,
+    rng: Cell<u64>,
+    pub stats: Stats,
+    pub scratch: RefCell<Scratch>,
+}
+
+impl Core {
+    pub fn new(id: usize, n: usize, shared: Arc<Shared>) -> Core {
+        let seed = rand::random::<u64>() | 1;
+        Core {
+            id,
+            n,
+            cfg: shared.cfg.clone(),
+            shared,
+            subs: RefCell::new(Slab::new()),
+            index: RefCell::new(Index::new()),
+            summary: RefCell::new(Index::new()),
+            clients: RefCell::default(),
+            touched: RefCell::new(Vec::new()),
+            outboxes: (0..n).map(|_| RefCell::default()).collect(),
+            tx: RefCell::new((0..n).map(|_| None).collect()),
+            flusher_ev: (0..n).map(|_| Event::default()).collect(),
+            backlog_ev: Event::default(),
+            pass_peers: Cell::new(0),
+            interest_seq: Cell::new(0),
+            acked: (0..n).map(|_| Cell::new(0)).collect(),
+            ack_ev: Event::default(),
+            stop_ev: Event::default(),
+            stopping: Cell::new(false),
+            next_cid: Cell::new(id as u64 + 1),
+            rng: Cell::new(seed),
+            stats: Stats::default(),
+            scratch: RefCell::new(Scratch {
+                peers: (0..n).map(|_| PeerPlan::default()).collect(),
+                expired: Vec::new(),
+            }),
+        }
+    }
+
+    /// Client ids are allocated per core so that `(cid - 1) % cores == core`: the
+    /// core that owns a connection is visible from INFO's `client_id`.
+    pub fn next_cid(&self) -> u64 {
+        let c = self.next_cid.get();
+        self.next_cid.set(c + self.n as u64);
+        c
+    }
+
+    /// A uniform number in `0..n` (xorshift64*; not for secrets).
+    pub fn rand(&self, n: u64) -> u64 {
+        if n <= 1 {
+            return 0;
+        }
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) % n
+    }
+
+    pub fn mark_peer(&self, c: usize) {
+        self.pass_peers.set(self.pass_peers.get() | (1u128 << (c % 128)));
+    }
+
+    pub fn take_pass_peers(&self) -> u128 {
+        self.pass_peers.replace(0)
+    }
+
+    /// Whether any of the given peers' outboxes is backlogged.
+    pub fn backlogged(&self, peers: u128) -> bool {
+        (0..self.n).any(|c| {
+            c != self.id
+                && peers & (1u128 << (c % 128)) != 0
+                && self.outboxes[c].borrow().is_backlogged()
+        })
+    }
+
+    /// Ends a pass: outboxes into their rings, touched writers woken once.
+    pub fn end_pass(&self) {
+        self.flush_outboxes();
+        let mut t = self.touched.borrow_mut();
+        for c in t.drain(..) {
+            c.touched.set(false);
+            c.out.borrow_mut().wake();
+        }
+    }
+
+    fn flush_outboxes(&self) {
+        if self.n == 1 {
+            return;
+        }
+        let tx = self.tx.borrow();
+        for c in 0..self.n {
+            if c == self.id {
+                continue;
+            }
+            let mut ob = self.outboxes[c].borrow_mut();
+            if let Some(b) = ob.take_ready() {
+                if let Some(tx) = &tx[c] {
+                    if let Err(b) = tx.try_send(b) {
+                        ob.backlog.push_back(b);
+                    }
+                }
+            }
+            if !ob.backlog.is_empty() {
+                self.flusher_ev[c].notify();
+            }
+        }
+    }
+
+    /// Records a local interest change for every peer. Returns its sequence number.
+    pub fn announce(&self, pattern: &Bytes, queue: &Option<Bytes>, add: bool) -> u64 {
+        if self.n == 1 {
+            return 0;
+        }
+        for c in 0..self.n {
+            if c != self.id {
+                self.outboxes[c].borrow_mut().push(Item::Interest {
+                    pattern: pattern.clone(),
+                    queue: queue.clone(),
+                    add,
+                });
+            }
+        }
+        let s = self.interest_seq.get() + 1;
+        self.interest_seq.set(s);
+        s
+    }
+
+    /// Waits until every peer core has applied interest changes up to `seq`, so a
+    /// PONG sent afterwards proves the subscription is visible everywhere.
+    pub async fn sync_interest(&self, seq: u64) {
+        if self.n == 1 || seq == 0 {
+            return;
+        }
+        if (0..self.n).all(|c| c == self.id || self.acked[c].get() >= seq) {
+            return;
+        }
+        for c in 0..self.n {
+            if c != self.id {
+                self.outboxes[c].borrow_mut().push(Item::Sync(seq));
+            }
+        }
+        self.end_pass();
+        while !(0..self.n).all(|c| c == self.id || self.acked[c].get() >= seq) {
+            self.ack_ev.wait().await;
+        }
+    }
+
+    /// Adds a subscription of `client`. The caller has validated it.
+    pub fn add_sub(
+        &self,
+        client: &Rc<Client>,
+        sid: Bytes,
+        subject: Bytes,
+        queue: Option<Bytes>,
+    ) -> u32 {
+        let key = self.subs.borrow_mut().insert(Sub {
+            client: client.clone(),
+            sid: sid.clone(),
+            subject: subject.clone(),
+            queue: queue.clone(),
+            max: Cell::new(0),
+            delivered: Cell::new(0),
+        }) as u32;
+        self.index
+            .borrow_mut()
+            .insert(&subject, queue.as_deref(), key);
+        client.subs.borrow_mut().insert(sid, key);
+        let seq = self.announce(&subject, &queue, true);
+        client.interest_seq.set(seq);
+        self.stats.subs_changed(1);
+        key
+    }
+
+    /// Removes a subscription everywhere (index, its client's sid map, peers).
+    pub fn remove_sub_by_key(&self, key: u32) {
+        let Some(sub) = self.subs.borrow_mut().try_remove(key as usize) else {
+            return;
+        };
+        self.index
+            .borrow_mut()
+            .remove(&sub.subject, sub.queue.as_deref(), key);
+        sub.client.subs.borrow_mut().remove(&sub.sid);
+        let seq = self.announce(&sub.subject, &sub.queue, false);
+        sub.client.interest_seq.set(seq);
+        self.stats.subs_changed(-1);
+    }
+
+    /// Applies one batch from peer `src`.
+    fn apply_batch(&self, src: usize, batch: Batch) {
+        let Batch { items, queues } = batch;
+        for item in items {
+            match item {
+                Item::Msg {
+                    subject,
+                    reply,
+                    hdr,
+                    payload,
+                    queues: (s, l),
+                } => {
+                    let q = &queues[s as usize..(s + l) as usize];
+                    crate::router::deliver_remote(self, &subject, &reply, hdr, &payload, q);
+                }
+                Item::Interest {
+                    pattern,
+                    queue,
+                    add,
+                } => {
+                    let mut sm = self.summary.borrow_mut();
+                    if add {
+                        sm.insert(&pattern, queue.as_deref(), src as u16);
+                    } else {
+                        sm.remove(&pattern, queue.as_deref(), src as u16);
+                    }
+                }
+                Item::Sync(s) => self.outboxes[src].borrow_mut().push(Item::Ack(s)),
+                Item::Ack(s) => {
+                    if s > self.acked[src].get() {
+                        self.acked[src].set(s);
+                    }
+                    self.ack_ev.notify();
+                }
+            }
+        }
+    }
+
+    /// Connects this core's ring ends (all at once: each connect waits for its
+    /// peer), then starts one drain task per inbound ring and one flusher per
+    /// outbound ring.
+    pub async fn connect_rings(
+        self: &Rc<Self>,
+        txs: Vec<(usize, rt::SharedSender<Batch>)>,
+        rxs: Vec<(usize, rt::SharedReceiver<Batch>)>,
+    ) {
+        let tx_tasks: Vec<_> = txs
+            .into_iter()
+            .map(|(c, s)| (c, rt::spawn_task(RingTx::connect(s))))
+            .collect();
+        let rx_tasks: Vec<_> = rxs
+            .into_iter()
+            .map(|(c, r)| (c, rt::spawn_task(RingRx::connect(r))))
+            .collect();
+        for (c, t) in tx_tasks {
+            let tx = Rc::new(t.await);
+            self.tx.borrow_mut()[c] = Some(tx.clone());
+            let core = self.clone();
+            rt::spawn(async move { core.flusher(c, tx).await });
+        }
+        for (c, t) in rx_tasks {
+            let rx = t.await;
+            let core = self.clone();
+            rt::spawn(async move { core.drain(c, rx).await });
+        }
+    }
+
+    async fn flusher(self: Rc<Self>, c: usize, tx: Rc<RingTx<Batch>>) {
+        loop {
+            let next = self.outboxes[c].borrow_mut().backlog.pop_front();
+            let Some(b) = next else {
+                if self.shared.stop.load(Ordering::Relaxed) && self.clients.borrow().is_empty() {
+                    return;
+                }
+                self.flusher_ev[c].wait().await;
+                continue;
+            };
+            self.outboxes[c].borrow_mut().in_flight = true;
+            let _ = tx.send(b).await;
+            self.outboxes[c].borrow_mut().in_flight = false;
+            self.backlog_ev.notify();
+        }
+    }
+
+    async fn drain(self: Rc<Self>, src: usize, rx: RingRx<Batch>) {
+        while let Some(batch) = rx.recv().await {
+            self.apply_batch(src, batch);
+            self.end_pass();
+            rt::yield_if_needed().await;
+        }
+    }
+
+    /// The core's clock: keepalive PINGs and stale connections, the stop flag, and
+    /// a periodic wake-up so a missed glommio wake-up cannot stall the core long.
+    pub async fn ticker(self: Rc<Self>) {
+        loop {
+            rt::sleep(Duration::from_millis(100)).await;
+            if self.shared.stop.load(Ordering::Relaxed) && !self.stopping.get() {
+                self.stopping.set(true);
+                self.stop_ev.notify();
+            }
+            self.check_pings(Instant::now());
+            self.end_pass();
+            if self.stopping.get() && self.clients.borrow().is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn check_pings(&self, now: Instant) {
+        let interval = self.cfg.ping_interval;
+        let clients: Vec<Rc<Client>> = self.clients.borrow().values().cloned().collect();
+        for c in clients {
+            let p = &c.ping;
+            if now < p.next_at.get() || !c.is_open() {
+                continue;
+            }
+            p.next_at.set(now + interval);
+            if p.rtt_known.get() && now.duration_since(p.last_activity.get()) < interval {
+                continue;
+            }
+            if p.outstanding.get() + 1 > self.cfg.ping_max {
+                c.send(shoal_proto::encode::ERR_STALE_CONNECTION);
+                self.stats.stale();
+                log::debug!("{} - Stale Client Connection - Closing", c.log_prefix());
+                c.close_after_flush(CloseReason::StaleConnection);
+                continue;
+            }
+            p.outstanding.set(p.outstanding.get() + 1);
+            p.last_sent.set(now);
+            c.send(shoal_proto::encode::PING);
+        }
+    }
+}
+
+/// A core's main future: bind, connect the rings, report ready, accept until told
+/// to stop, then close every connection (flushing, bounded) and return — which
+/// ends the executor.
+pub async fn run(
+    id: usize,
+    n: usize,
+    shared: Arc<Shared>,
+    addr: std::net::SocketAddr,
+    txs: Vec<(usize, rt::SharedSender<Batch>)>,
+    rxs: Vec<(usize, rt::SharedReceiver<Batch>)>,
+    ready: crossbeam_channel::Sender<Result<(), std::io::Error>>,
+) {
+    let core = Rc::new(Core::new(id, n, shared));
+    let listener = match rt::Listener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    core.connect_rings(txs, rxs).await;
+    let _ = ready.send(Ok(()));
+    rt::spawn(core.clone().ticker());
+
+    loop {
+        let next = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            core.stop_ev.wait().await;
+            None
+        })
+        .await;
+        match next {
+            None => break,
+            Some(Ok((rh, wh, peer))) => rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer)),
+            Some(Err(e)) => {
+                log::error!("Error accepting client connection: {e}");
+                rt::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        if core.stopping.get() {
+            break;
+        }
+    }
+    drop(listener);
+
+    let clients: Vec<Rc<Client>> = core.clients.borrow().values().cloned().collect();
+    for c in clients {
+        c.close_after_flush(CloseReason::ServerShutdown);
+    }
+    core.end_pass();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !core.clients.borrow().is_empty() && Instant::now() < deadline {
+        futures_lite::future::or(core.stop_ev.wait(), rt::sleep(Duration::from_millis(50))).await;
+    }
+}

@@ -1,0 +1,242 @@
+//! A connection's outbound queue and the writer task that drains it.
+//!
+//! Producers (this core's readers and ring drains) append MSG frames and protocol
+//! replies; only the writer touches the socket. Small frames are copied into one
+//! coalescing buffer; payloads above [`COPY_MAX`] ride as their own `Bytes` iovec
+//! (a refcount, not a copy). `pending` counts every queued byte: a push that
+//! would take it past `max_pending` makes the connection a slow consumer, and the
+//! producer moves on. The writer is woken once per producer pass (the core's
+//! touched list), not once per message, then writes everything queued with one
+//! `sendmsg` per wake-up.
+//!
+//! Core-local (`Rc`/`RefCell`), never borrowed across an await.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use shoal_proto::encode;
+
+use crate::client::{Client, CloseReason};
+use crate::rt::{self, WriteHalf, WriteOutcome, MAX_IOV};
+
+/// Payloads up to this size are copied into the coalescing buffer.
+pub const COPY_MAX: usize = 2048;
+/// Fresh room given to the coalescing buffer when it runs out.
+const CHUNK: usize = 32 * 1024;
+
+/// What the writer should do when the queue runs dry.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OutState {
+    Open,
+    /// Flush what is queued, then close (after `-ERR`, server shutdown, ...).
+    Closing,
+    /// Close now without flushing (slow consumer, I/O error).
+    Dead,
+}
+
+/// The bytes waiting for one connection's socket.
+pub struct Outbound {
+    buf: BytesMut,
+    segs: VecDeque<Bytes>,
+    pending: usize,
+    waker: Option<Waker>,
+    pub state: OutState,
+}
+
+/// Refused: queuing this would pass `max_pending`.
+#[derive(Debug)]
+pub struct SlowConsumer;
+
+impl Outbound {
+    pub fn new() -> Self {
+        Outbound {
+            buf: BytesMut::new(),
+            segs: VecDeque::new(),
+            pending: 0,
+            waker: None,
+            state: OutState::Open,
+        }
+    }
+
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.buf.capacity() - self.buf.len() < n {
+            self.buf.reserve(n.max(CHUNK));
+        }
+    }
+
+    /// Queues a protocol reply (PONG, +OK, -ERR, INFO, PING).
+    pub fn push_raw(&mut self, bytes: &[u8]) {
+        if self.state != OutState::Open {
+            return;
+        }
+        self.room(bytes.len());
+        self.buf.put_slice(bytes);
+        self.pending += bytes.len();
+    }
+
+    /// Queues one MSG/HMSG. `payload` holds headers then body; a receiver that did
+    /// not negotiate headers gets the body alone as a plain MSG.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn push_msg(
+        &mut self,
+        subject: &[u8],
+        sid: &[u8],
+        reply: &[u8],
+        hdr: usize,
+        payload: &Bytes,
+        headers_ok: bool,
+        max_pending: usize,
+    ) -> Result<usize, SlowConsumer> {
+        if self.state != OutState::Open {
+            return Ok(0);
+        }
+        let (hdr, body_start) = if hdr > 0 && !headers_ok {
+            (0, hdr)
+        } else {
+            (hdr, 0)
+        };
+        let body_len = payload.len() - body_start;
+        let line_max = subject.len() + sid.len() + reply.len() + 32;
+        let total = line_max + body_len + 2;
+        if self.pending + total > max_pending {
+            return Err(SlowConsumer);
+        }
+        let before = self.buf.len();
+        self.room(line_max + if body_len <= COPY_MAX { body_len + 2 } else { 2 });
+        encode::put_msg_line(&mut self.buf, subject, sid, reply, hdr, body_len);
+        if body_len <= COPY_MAX {
+            self.buf.put_slice(&payload[body_start..]);
+            self.buf.put_slice(encode::CRLF);
+            let n = self.buf.len() - before;
+            self.pending += n;
+            Ok(n)
+        } else {
+            let line = self.buf.len() - before;
+            let head = self.buf.split().freeze();
+            self.segs.push_back(head);
+            self.segs.push_back(payload.slice(body_start..));
+            self.buf.put_slice(encode::CRLF);
+            let n = line + body_len + 2;
+            self.pending += n;
+            Ok(n)
+        }
+    }
+
+    /// Collects up to [`MAX_IOV`] slices to write, oldest first.
+    fn take_iov(&mut self, iov: &mut Vec<Bytes>) {
+        if !self.buf.is_empty() {
+            let b = self.buf.split().freeze();
+            self.segs.push_back(b);
+        }
+        for s in self.segs.iter().take(MAX_IOV) {
+            iov.push(s.clone());
+        }
+    }
+
+    /// Drops `n` written bytes from the front.
+    fn consume(&mut self, mut n: usize) {
+        self.pending -= n;
+        while n > 0 {
+            let front = self.segs.front_mut().expect("wrote more than queued");
+            if front.len() <= n {
+                n -= front.len();
+                self.segs.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+
+    /// Discards everything queued (a dead connection).
+    fn clear(&mut self) {
+        self.segs.clear();
+        self.buf.clear();
+        self.pending = 0;
+    }
+
+    /// Wakes the writer (called once per producer pass).
+    pub fn wake(&mut self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The writer task: waits for queued bytes, writes them, and applies the write
+/// deadline. Ends by shutting the socket down, which also ends the reader.
+pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
+    w.set_deadline(client.core.cfg.write_deadline);
+    let mut iov: Vec<Bytes> = Vec::with_capacity(MAX_IOV);
+    loop {
+        let state = std::future::poll_fn(|cx| {
+            let mut o = client.out.borrow_mut();
+            if o.pending > 0 || o.state != OutState::Open {
+                Poll::Ready(o.state)
+            } else {
+                o.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+        if state == OutState::Dead {
+            break;
+        }
+        iov.clear();
+        {
+            let mut o = client.out.borrow_mut();
+            if o.pending == 0 {
+                // Closing and everything is flushed.
+                break;
+            }
+            o.take_iov(&mut iov);
+        }
+        let res = w.write_vectored(&iov).await;
+        iov.clear();
+        match res {
+            Ok(WriteOutcome::Wrote(n)) => {
+                client.out.borrow_mut().consume(n);
+                client.core.stats.out_bytes_written(n);
+            }
+            Ok(WriteOutcome::TimedOut) => {
+                let (pending, chunks) = {
+                    let o = client.out.borrow();
+                    (o.pending, o.segs.len().max(1))
+                };
+                client.core.stats.slow_consumer();
+                log::warn!(
+                    "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} chunks of {} total bytes.",
+                    client.log_prefix(),
+                    client.core.cfg.write_deadline,
+                    chunks,
+                    pending
+                );
+                client.set_close_reason(CloseReason::SlowConsumerWriteDeadline);
+                break;
+            }
+            Err(e) => {
+                log::debug!("{} - Write error: {e}", client.log_prefix());
+                client.set_close_reason(CloseReason::WriteError);
+                break;
+            }
+        }
+    }
+    {
+        let mut o = client.out.borrow_mut();
+        o.state = OutState::Dead;
+        o.clear();
+    }
+    rt::shutdown_fd(w.fd());
+    client.writer_done.set(true);
+    client.done.notify();
+}

@@ -1,0 +1,424 @@
+//! A connection's life on its core: INFO, the read loop, each op's effect, and the
+//! clean-up when it ends.
+//!
+//! The reader reads into one buffer and processes every complete op in it, in
+//! order, before reading again; each op's effects (subscription registered,
+//! message routed, reply queued) are done before the next op is parsed. PUB
+//! payloads become `Bytes` slices of the read buffer (no copy). The reader never
+//! writes a socket: replies go through the connection's own outbound queue. It
+//! waits only for its own socket, for ring room when its publishes filled a
+//! peer's backlog, and for peers to acknowledge interest before a PONG.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use shoal_proto::{encode, parse, ConnectOptions, Limits, Op, Parsed, ProtoError, ServerInfo};
+use shoal_subject::{is_valid_publish_subject, is_valid_subscribe_subject};
+
+use crate::client::{Client, CloseReason};
+use crate::core::Core;
+use crate::outbound::run_writer;
+use crate::rt::{self, ReadHalf, WriteHalf};
+
+/// The smallest and largest read sizes (the buffer grows while reads fill it).
+const READ_MIN: usize = 4096;
+const READ_MAX: usize = 64 * 1024;
+
+/// Builds the INFO line for one connection.
+pub fn info_line(core: &Core, cid: u64, ip: &str) -> Vec<u8> {
+    let s = &core.shared;
+    ServerInfo {
+        server_id: s.server_id.clone(),
+        server_name: s.server_name.clone(),
+        version: crate::NATS_VERSION.to_string(),
+        proto: 1,
+        go: format!("shoal {}", crate::SHOAL_VERSION),
+        host: core.cfg.host.clone(),
+        port: s.port,
+        headers: !core.cfg.no_header_support,
+        max_payload: core.cfg.max_payload as u64,
+        client_id: Some(cid),
+        client_ip: Some(ip.to_string()),
+        ..Default::default()
+    }
+    .to_line()
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
+    let cid = core.next_cid();
+    let client = Rc::new(Client::new(cid, peer, core.clone(), rh.fd()));
+    let over_limit = core.shared.connections.fetch_add(1, Ordering::Relaxed)
+        >= core.cfg.max_connections;
+    core.stats
+        .total_connections
+        .set(core.stats.total_connections.get() + 1);
+    client.send(&info_line(&core, cid, &peer.ip().to_string()));
+    rt::spawn(run_writer(client.clone(), wh));
+    if over_limit {
+        client.send(encode::ERR_MAX_CONNECTIONS);
+        log::error!(
+            "{} - Maximum Connections Exceeded (max_connections={})",
+            client.log_prefix(),
+            core.cfg.max_connections
+        );
+        client.close_after_flush(CloseReason::MaxConnections);
+        core.end_pass();
+    } else {
+        core.clients.borrow_mut().insert(cid, client.clone());
+        log::debug!(
+            "{} - Client connection created (core {})",
+            client.log_prefix(),
+            core.id
+        );
+        core.end_pass();
+        read_loop(&core, &client, &rh).await;
+        // Clean-up: drop every subscription (and tell the peers), forget the client.
+        let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
+        for k in keys {
+            core.remove_sub_by_key(k);
+        }
+        core.clients.borrow_mut().remove(&cid);
+        core.end_pass();
+    }
+    // Let the writer flush (if closing cleanly) before the descriptors go.
+    while !client.writer_done.get() {
+        client.done.wait().await;
+    }
+    core.shared.connections.fetch_sub(1, Ordering::Relaxed);
+    let reason = client.close_reason.get().unwrap_or(CloseReason::ClientClosed);
+    log::debug!(
+        "{} - Client connection closed: {}",
+        client.log_prefix(),
+        reason.as_str()
+    );
+    drop(rh);
+    if core.stopping.get() {
+        core.stop_ev.notify();
+    }
+}
+
+async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
+    let limits = Limits {
+        max_control_line: core.cfg.max_control_line,
+        max_payload: core.cfg.max_payload,
+    };
+    let mut buf = BytesMut::new();
+    let mut room = READ_MIN;
+    let mut need = 0usize;
+    loop {
+        if !client.is_open() {
+            return;
+        }
+        // Room for a whole pending payload at once, else the adaptive read size.
+        let want = room.max(need.saturating_sub(buf.len()));
+        let n = match rh.read(&mut buf, want).await {
+            Ok(0) => {
+                client.set_close_reason(CloseReason::ClientClosed);
+                client.close_after_flush(CloseReason::ClientClosed);
+                return;
+            }
+            Ok(n) => n,
+            Err(_) => {
+                client.kill(CloseReason::ReadError);
+                return;
+            }
+        };
+        if n >= room && room < READ_MAX {
+            room *= 2;
+        }
+        core.take_pass_peers();
+        loop {
+            let headers = client.opts.get().headers;
+            match parse(&buf, &limits, headers) {
+                Ok(Parsed::Op(op, len)) => {
+                    if let Err(e) = handle(core, client, &mut buf, op, len).await {
+                        fail(client, e);
+                        core.end_pass();
+                        return;
+                    }
+                    if !client.is_open() {
+                        core.end_pass();
+                        return;
+                    }
+                }
+                Ok(Parsed::Incomplete { need: n }) => {
+                    need = n;
+                    break;
+                }
+                Err(e) => {
+                    fail(client, e);
+                    core.end_pass();
+                    return;
+                }
+            }
+        }
+        core.end_pass();
+        // A peer ring is full: stop reading this publisher until it drains.
+        let peers = core.take_pass_peers();
+        while peers != 0 && core.backlogged(peers) {
+            core.backlog_ev.wait().await;
+        }
+    }
+}
+
+/// A protocol error: send its `-ERR` (if nats-server sends one) and close.
+fn fail(client: &Rc<Client>, e: ProtoError) {
+    if let Some(line) = e.err_line() {
+        client.send(line);
+    }
+    let reason = match e {
+        ProtoError::MaxPayload => CloseReason::MaxPayload,
+        ProtoError::MaxControlLine => CloseReason::MaxControlLine,
+        ProtoError::ClientErr => CloseReason::ClientClosed,
+        ProtoError::UnknownOp | ProtoError::Violation => CloseReason::ParseError,
+    };
+    client.close_after_flush(reason);
+}
+
+/// Applies one op. `len` bytes at the front of `buf` are the op; this consumes them.
+async fn handle(
+    core: &Rc<Core>,
+    client: &Rc<Client>,
+    buf: &mut BytesMut,
+    op: Op,
+    len: usize,
+) -> Result<(), ProtoError> {
+    match op {
+        Op::Pub {
+            subject,
+            reply,
+            hdr,
+            payload,
+        } => {
+            let frame = buf.split_to(len).freeze();
+            client.ping.last_activity.set(Instant::now());
+            let subject = frame.slice(subject.range());
+            let reply = reply.map_or_else(Bytes::new, |r| frame.slice(r.range()));
+            let payload = frame.slice(payload.range());
+            on_pub(core, client, subject, reply, hdr, payload);
+            return Ok(());
+        }
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => {
+            client.ping.last_activity.set(Instant::now());
+            let subject = subject.of(buf);
+            if !is_valid_subscribe_subject(subject) {
+                client.send(encode::ERR_INVALID_SUBJECT);
+            } else {
+                let sid_b = sid.of(buf);
+                let max = core.cfg.max_subscriptions;
+                let exists = client.subs.borrow().contains_key(sid_b);
+                if !exists && max > 0 && client.subs.borrow().len() >= max {
+                    client.send(encode::ERR_MAX_SUBSCRIPTIONS);
+                } else {
+                    if !exists {
+                        core.add_sub(
+                            client,
+                            Bytes::copy_from_slice(sid_b),
+                            Bytes::copy_from_slice(subject),
+                            queue.map(|q| Bytes::copy_from_slice(q.of(buf))),
+                        );
+                    }
+                    ok(client);
+                }
+            }
+        }
+        Op::Unsub { sid, max } => {
+            client.ping.last_activity.set(Instant::now());
+            let key = client.subs.borrow().get(sid.of(buf)).copied();
+            if let Some(key) = key {
+                let keep = {
+                    let subs = core.subs.borrow();
+                    let s = &subs[key as usize];
+                    if max > 0 && max > s.delivered.get() {
+                        s.max.set(max);
+                        true
+                    } else {
+                        false
+                    }
+                };
+                if !keep {
+                    core.remove_sub_by_key(key);
+                }
+            }
+            ok(client);
+        }
+        Op::Ping => {
+            client.ping.last_activity.set(Instant::now());
+            core.sync_interest(client.interest_seq.get()).await;
+            client.send(encode::PONG);
+            let o = client.opts.get();
+            if client.connected.get() && !client.sent_connect_info.get() {
+                client.sent_connect_info.set(true);
+                if o.protocol >= 1 {
+                    let mut info = info_line(core, client.cid, &client.peer.ip().to_string());
+                    // Same INFO plus connect_info / remote_account, in nats-server's order.
+                    let tail = b"} \r\n";
+                    info.truncate(info.len() - tail.len());
+                    info.extend_from_slice(b",\"connect_info\":true,\"remote_account\":\"$G\"");
+                    info.extend_from_slice(tail);
+                    client.send(&info);
+                }
+            }
+        }
+        Op::Pong => {
+            let p = &client.ping;
+            p.outstanding.set(0);
+            p.rtt_known.set(true);
+        }
+        Op::Ok => {}
+        Op::Err(text) => {
+            log::debug!(
+                "{} - Client error: {}",
+                client.log_prefix(),
+                String::from_utf8_lossy(text.of(buf))
+            );
+            buf.advance(len);
+            return Err(ProtoError::ClientErr);
+        }
+        Op::Info(json) => {
+            if serde_json::from_slice::<serde_json::Value>(json.of(buf)).is_err() {
+                buf.advance(len);
+                return Err(ProtoError::Violation);
+            }
+        }
+        Op::Connect(json) => {
+            let res = on_connect(core, client, json.of(buf));
+            buf.advance(len);
+            return res;
+        }
+    }
+    buf.advance(len);
+    Ok(())
+}
+
+fn ok(client: &Rc<Client>) {
+    if client.opts.get().verbose {
+        client.send(encode::OK);
+    }
+}
+
+/// `reply` starts with a prefix reserved for the server's own routing.
+fn reserved(s: &[u8], prefix: &[u8], need_more: bool) -> bool {
+    s.starts_with(prefix) && (!need_more || s.len() > prefix.len())
+}
+
+fn on_pub(
+    core: &Core,
+    client: &Rc<Client>,
+    subject: Bytes,
+    reply: Bytes,
+    hdr: u32,
+    payload: Bytes,
+) {
+    core.stats.inbound(payload.len());
+    client.in_msgs.set(client.in_msgs.get() + 1);
+    let o = client.opts.get();
+    if o.pedantic && !is_valid_publish_subject(&subject) {
+        client.send(encode::ERR_INVALID_PUBLISH_SUBJECT);
+    }
+    if !reply.is_empty()
+        && (reserved(&reply, b"_R_.", false)
+            || reserved(&reply, b"$JS.ACK.", true)
+            || reserved(&reply, b"_GR_.", true))
+    {
+        let mut e = bytes::BytesMut::new();
+        encode::put_pub_violation(&mut e, "with Reply of", &reply);
+        client.send(&e);
+        return;
+    }
+    if reserved(&subject, b"_GR_.", true) || reserved(&subject, b"$NRG.", true) {
+        let mut e = bytes::BytesMut::new();
+        encode::put_pub_violation(&mut e, "to", &subject);
+        client.send(&e);
+        return;
+    }
+    if o.verbose {
+        client.send(encode::OK);
+    }
+    let delivered = crate::router::publish(core, client, &subject, &reply, hdr, &payload);
+    if !delivered && !reply.is_empty() && o.no_responders && o.headers {
+        no_responders(core, client, &subject, &reply);
+    }
+}
+
+/// Sends the 503 status to the requester's own plain subscription on `reply`.
+fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &Bytes) {
+    let m = core.index.borrow_mut().matches(reply);
+    let subs = core.subs.borrow();
+    for &k in &m.plain {
+        if let Some(s) = subs.get(k as usize) {
+            if Rc::ptr_eq(&s.client, client) {
+                let mut b = BytesMut::new();
+                encode::put_no_responders(&mut b, reply, &s.sid, subject);
+                client.send(&b);
+                return;
+            }
+        }
+    }
+}
+
+fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtoError> {
+    let Some(c) = ConnectOptions::parse(json) else {
+        return Err(ProtoError::Violation);
+    };
+    let mut o = client.opts.get();
+    if let Some(v) = c.verbose {
+        o.verbose = v;
+    }
+    if let Some(v) = c.pedantic {
+        o.pedantic = v;
+    }
+    if let Some(v) = c.echo {
+        o.echo = v;
+    }
+    if let Some(v) = c.headers {
+        o.headers = v && !core.cfg.no_header_support;
+    }
+    if let Some(v) = c.no_responders {
+        o.no_responders = v;
+    }
+    if let Some(v) = c.protocol {
+        o.protocol = v;
+    }
+    client.opts.set(o);
+    if let Some(n) = c.name {
+        *client.name.borrow_mut() = n;
+    }
+    if let Some(n) = c.lang {
+        *client.lang.borrow_mut() = n;
+    }
+    if let Some(n) = c.version {
+        *client.version.borrow_mut() = n;
+    }
+    client.connected.set(true);
+    // Reschedule the first PING: min(ping_interval, 2 s) plus up to 20 %.
+    let first = core.cfg.ping_interval.min(Duration::from_secs(2));
+    let jitter = first.mul_f64(core.rand(1000) as f64 / 5000.0);
+    client.ping.next_at.set(Instant::now() + first + jitter);
+    client.ping.rtt_known.set(false);
+
+    if c.account.is_some_and(|a| !a.is_empty()) || c.new_account == Some(true) {
+        client.send(encode::ERR_AUTH_VIOLATION);
+        client.close_after_flush(CloseReason::AuthViolation);
+        return Ok(());
+    }
+    if !(0..=1).contains(&o.protocol) {
+        client.send(encode::ERR_INVALID_PROTOCOL);
+        client.close_after_flush(CloseReason::ProtocolViolation);
+        return Ok(());
+    }
+    if o.no_responders && !o.headers {
+        client.send(encode::ERR_NO_RESPONDERS_HEADERS);
+        client.close_after_flush(CloseReason::ProtocolViolation);
+        return Ok(());
+    }
+    ok(client);
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Routing: a published message to local subscribers and to peer cores, and a
+//! message arriving from a peer core to this core's subscribers.
+//!
+//! Runs inside a reader's or a ring drain's pass on the owning core. Never writes
+//! a socket and never waits: delivering is appending to a subscriber's outbound
+//! queue and touching it. Queue groups are resolved where the message is
+//! published: among local members and peer cores weighted by their member counts;
+//! a chosen peer then picks one of its own members. No allocation per message:
+//! matches come from the index cache and scratch vectors are reused.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use shoal_subject::{Group, Match};
+
+use crate::client::{Client, CloseReason};
+use crate::core::Core;
+
+/// Delivers one message to the local subscription `key`. Returns whether it was
+/// delivered (false when it was skipped for echo or the subscriber is gone).
+fn deliver(
+    core: &Core,
+    key: u32,
+    subject: &Bytes,
+    reply: &Bytes,
+    hdr: u32,
+    payload: &Bytes,
+    publisher: Option<&Rc<Client>>,
+) -> bool {
+    let subs = core.subs.borrow();
+    let Some(sub) = subs.get(key as usize) else {
+        return false;
+    };
+    let client = &sub.client;
+    if let Some(p) = publisher {
+        if Rc::ptr_eq(p, client) && !p.opts.get().echo {
+            return false;
+        }
+    }
+    let headers_ok = client.opts.get().headers;
+    let res = client.out.borrow_mut().push_msg(
+        subject,
+        &sub.sid,
+        reply,
+        hdr as usize,
+        payload,
+        headers_ok,
+        core.cfg.max_pending,
+    );
+    match res {
+        Ok(0) => return false,
+        Ok(n) => {
+            client.out_msgs.set(client.out_msgs.get() + 1);
+            core.stats.out(n);
+            client.touch();
+        }
+        Err(_) => {
+            core.stats.slow_consumer();
+            log::warn!(
+                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                client.log_prefix(),
+                core.cfg.max_pending
+            );
+            client.kill(CloseReason::SlowConsumerPendingBytes);
+            return false;
+        }
+    }
+    let d = sub.delivered.get() + 1;
+    sub.delivered.set(d);
+    if sub.max.get() > 0 && d >= sub.max.get() {
+        core.scratch.borrow_mut().expired.push(key);
+    }
+    true
+}
+
+/// Removes subscriptions that reached their UNSUB max during this message.
+fn reap_expired(core: &Core) {
+    let expired = std::mem::take(&mut core.scratch.borrow_mut().expired);
+    if expired.is_empty() {
+        core.scratch.borrow_mut().expired = expired;
+        return;
+    }
+    for &key in &expired {
+        core.remove_sub_by_key(key);
+    }
+    let mut e = expired;
+    e.clear();
+    core.scratch.borrow_mut().expired = e;
+}
+
+/// Picks one member of a local group, uniformly by weight.
+fn pick_local(core: &Core, g: &Group<u32>, skip: Option<&Rc<Client>>) -> Option<u32> {
+    if g.members.is_empty() {
+        return None;
+    }
+    let start = core.rand(g.members.len() as u64) as usize;
+    // Scan from a random start so a member skipped for echo does not starve.
+    for i in 0..g.members.len() {
+        let (key, _) = g.members[(start + i) % g.members.len()];
+        if let Some(p) = skip {
+            if !p.opts.get().echo {
+                let subs = core.subs.borrow();
+                if subs.get(key as usize).is_some_and(|s| Rc::ptr_eq(&s.client, p)) {
+                    continue;
+                }
+            }
+        }
+        return Some(key);
+    }
+    None
+}
+
+/// Routes a message published by `publisher` on this core. Returns whether anyone
+/// (local or a peer core with interest) was given the message.
+pub fn publish(
+    core: &Core,
+    publisher: &Rc<Client>,
+    subject: &Bytes,
+    reply: &Bytes,
+    hdr: u32,
+    payload: &Bytes,
+) -> bool {
+    let local: Rc<Match<u32>> = core.index.borrow_mut().matches(subject);
+    let remote: Option<Rc<Match<u16>>> = if core.n > 1 {
+        Some(core.summary.borrow_mut().matches(subject))
+    } else {
+        None
+    };
+    let mut delivered = false;
+    for &key in &local.plain {
+        delivered |= deliver(core, key, subject, reply, hdr, payload, Some(publisher));
+    }
+
+    let mut scratch = core.scratch.borrow_mut();
+    let peers = &mut scratch.peers;
+    for p in peers.iter_mut() {
+        p.wanted = false;
+        p.queues.clear();
+    }
+    if let Some(r) = &remote {
+        for &c in &r.plain {
+            peers[c as usize].wanted = true;
+        }
+    }
+    // Queue groups: local groups (maybe with remote members too), then groups that
+    // only peers have.
+    let mut local_pick: [u32; 8] = [0; 8];
+    let mut local_picks = 0usize;
+    let mut overflow: Vec<u32> = Vec::new();
+    for g in &local.groups {
+        let rg = remote
+            .as_ref()
+            .and_then(|r| r.groups.iter().find(|x| x.name == g.name));
+        let local_w = g.total_weight as u64;
+        let total = local_w + rg.map_or(0, |x| x.total_weight as u64);
+        let mut r = core.rand(total);
+        if r < local_w {
+            if let Some(k) = pick_local(core, g, Some(publisher)) {
+                if local_picks < local_pick.len() {
+                    local_pick[local_picks] = k;
+                    local_picks += 1;
+                } else {
+                    overflow.push(k);
+                }
+            }
+        } else if let Some(rg) = rg {
+            r -= local_w;
+            for &(c, w) in &rg.members {
+                if r < w as u64 {
+                    peers[c as usize].queues.push(Bytes::copy_from_slice(&g.name));
+                    break;
+                }
+                r -= w as u64;
+            }
+        }
+    }
+    if let Some(r) = &remote {
+        for rg in &r.groups {
+            if local.groups.iter().any(|g| g.name == rg.name) {
+                continue;
+            }
+            let mut x = core.rand(rg.total_weight as u64);
+            for &(c, w) in &rg.members {
+                if x < w as u64 {
+                    peers[c as usize].queues.push(Bytes::copy_from_slice(&rg.name));
+                    break;
+                }
+                x -= w as u64;
+            }
+        }
+    }
+    // Hand the message to each peer core that wants it: one payload handle each.
+    for (c, p) in peers.iter().enumerate() {
+        if c == core.id || (!p.wanted && p.queues.is_empty()) {
+            continue;
+        }
+        core.outboxes[c]
+            .borrow_mut()
+            .push_msg(subject, reply, hdr, payload, &p.queues);
+        core.mark_peer(c);
+        delivered = true;
+    }
+    drop(scratch);
+    for &k in local_pick[..local_picks].iter().chain(overflow.iter()) {
+        delivered |= deliver(core, k, subject, reply, hdr, payload, None);
+    }
+    reap_expired(core);
+    delivered
+}
+
+/// Delivers a message that a peer core routed here. `queues` are the groups the
+/// publisher's core picked this core for.
+pub fn deliver_remote(
+    core: &Core,
+    subject: &Bytes,
+    reply: &Bytes,
+    hdr: u32,
+    payload: &Bytes,
+    queues: &[Bytes],
+) {
+    let local: Rc<Match<u32>> = core.index.borrow_mut().matches(subject);
+    for &key in &local.plain {
+        deliver(core, key, subject, reply, hdr, payload, None);
+    }
+    for q in queues {
+        if let Some(g) = local.groups.iter().find(|g| &g.name[..] == &q[..]) {
+            if let Some(k) = pick_local(core, g, None) {
+                deliver(core, k, subject, reply, hdr, payload, None);
+            }
+        }
+    }
+    reap_expired(core);
+}

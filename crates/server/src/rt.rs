@@ -1,0 +1,302 @@
+//! The only module that names glommio (pinned 0.9.0). Everything else sees small
+//! wrappers: an executor per core, a listener, a connection's socket split into a
+//! read half and a write half, the SPSC rings between cores, timers, task spawn.
+//!
+//! Facts of glommio 0.9.0 this module works around (see design.md):
+//! - `TcpStream` has no real vectored write, so [`WriteHalf::sendmsg`] calls
+//!   `sendmsg(MSG_DONTWAIT | MSG_NOSIGNAL)` on the raw fd and only uses glommio to
+//!   wait for writability (by writing the first slice through it once `EAGAIN`).
+//! - Accepted sockets are in blocking mode: never a plain `write`/`recv` on them,
+//!   always `MSG_DONTWAIT`.
+//! - Waiting for readability is a one-byte `MSG_PEEK` receive through io_uring.
+//! - A dropped `Task` is cancelled, so every connection task is detached.
+//!
+//! Nothing here blocks a core: every wait is an io_uring completion or a timer.
+
+use std::io;
+use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::AsyncWriteExt;
+use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::{LocalExecutorBuilder, Placement};
+
+pub use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
+
+/// Most iovecs one `sendmsg` carries (the kernel allows 1024; 128 slices of a
+/// coalescing writer are already megabytes).
+pub const MAX_IOV: usize = 128;
+
+/// A running executor thread.
+pub struct CoreHandle(glommio::ExecutorJoinHandle<()>);
+
+impl CoreHandle {
+    /// Waits for the core's main future to return.
+    pub fn join(self) {
+        let _ = self.0.join();
+    }
+}
+
+/// Spawns one executor thread pinned to `cpu` (or unbound), with a small io_memory:
+/// socket I/O does not use it, and every MiB of it is locked memory.
+pub fn spawn_core<F, Fut>(index: usize, cpu: Option<usize>, body: F) -> io::Result<CoreHandle>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let placement = match cpu {
+        Some(c) => Placement::Fixed(c),
+        None => Placement::Unbound,
+    };
+    LocalExecutorBuilder::new(placement)
+        .name(&format!("shoal-core-{index}"))
+        .io_memory(64 << 10)
+        .preempt_timer(Duration::from_millis(10))
+        .spawn(body)
+        .map(CoreHandle)
+        .map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Spawns a detached task on the current core.
+pub fn spawn<F>(fut: F)
+where
+    F: std::future::Future<Output = ()> + 'static,
+{
+    glommio::spawn_local(fut).detach();
+}
+
+/// Sleeps on the current core's timer.
+pub async fn sleep(d: Duration) {
+    glommio::timer::sleep(d).await;
+}
+
+/// Lets other tasks run if this one has used its time slice.
+pub async fn yield_if_needed() {
+    glommio::yield_if_needed().await;
+}
+
+/// A ring from one core to another: bounded, single producer, single consumer.
+pub fn ring<T: Send + 'static>(capacity: usize) -> (SharedSender<T>, SharedReceiver<T>) {
+    shared_channel::new_bounded(capacity)
+}
+
+/// The producing end of a ring, connected on its core.
+pub struct RingTx<T: Send + 'static>(ConnectedSender<T>);
+/// The consuming end of a ring, connected on its core.
+pub struct RingRx<T: Send + 'static>(ConnectedReceiver<T>);
+
+impl<T: Send + 'static> RingTx<T> {
+    pub async fn connect(s: SharedSender<T>) -> Self {
+        RingTx(s.connect().await)
+    }
+    /// Never waits: `Err(item)` when the ring is full.
+    pub fn try_send(&self, item: T) -> Result<(), T> {
+        self.0.try_send(item).map_err(|e| match e {
+            glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(t)) => t,
+            glommio::GlommioError::Closed(glommio::ResourceType::Channel(t)) => t,
+            other => panic!("unexpected ring error: {other}"),
+        })
+    }
+    /// Waits for room. Only one task per ring may wait here (glommio keeps a single
+    /// waker per channel), which is why each ring has exactly one flusher.
+    pub async fn send(&self, item: T) -> Result<(), T> {
+        self.0.send(item).await.map_err(|e| match e {
+            glommio::GlommioError::Closed(glommio::ResourceType::Channel(t)) => t,
+            glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(t)) => t,
+            other => panic!("unexpected ring error: {other}"),
+        })
+    }
+}
+
+impl<T: Send + 'static> RingRx<T> {
+    pub async fn connect(r: SharedReceiver<T>) -> Self {
+        RingRx(r.connect().await)
+    }
+    /// The next item; `None` once the producer is gone.
+    pub async fn recv(&self) -> Option<T> {
+        self.0.recv().await
+    }
+}
+
+/// A client listener (SO_REUSEPORT is set by glommio's bind).
+pub struct Listener(TcpListener);
+
+impl Listener {
+    pub fn bind(addr: std::net::SocketAddr) -> io::Result<Listener> {
+        TcpListener::bind(addr)
+            .map(Listener)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+    /// Accepts one connection and splits it into its two halves.
+    pub async fn accept(&self) -> io::Result<(ReadHalf, WriteHalf, std::net::SocketAddr)> {
+        let s = self
+            .0
+            .accept()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let peer = s
+            .peer_addr()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let _ = s.set_nodelay(true);
+        let fd = s.as_raw_fd();
+        // SAFETY: `fd` is a valid open socket owned by `s`; dup returns a new
+        // descriptor (or -1, checked) that the new TcpStream takes ownership of.
+        let dup = unsafe { libc::dup(fd) };
+        if dup < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `dup` is a fresh descriptor nobody else owns.
+        let w = unsafe { TcpStream::from_raw_fd(dup) };
+        Ok((ReadHalf { s, fd }, WriteHalf { s: w, fd: dup }, peer))
+    }
+}
+
+/// The reading side of a connection: owned by its reader task.
+pub struct ReadHalf {
+    s: TcpStream,
+    fd: RawFd,
+}
+
+impl ReadHalf {
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Reads what is available into `buf`'s spare capacity (at least `min_room`
+    /// bytes of room are reserved first). Returns 0 at end of stream.
+    pub async fn read(&self, buf: &mut BytesMut, min_room: usize) -> io::Result<usize> {
+        buf.reserve(min_room);
+        loop {
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: recv writes at most `spare.len()` bytes into the spare
+            // capacity; `set_len` below covers only the `n` bytes it reported.
+            let n = unsafe {
+                libc::recv(
+                    self.fd,
+                    spare.as_mut_ptr() as *mut libc::c_void,
+                    spare.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                let n = n as usize;
+                // SAFETY: the kernel initialised exactly `n` bytes past len.
+                unsafe { buf.set_len(buf.len() + n) };
+                return Ok(n);
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::WouldBlock => {
+                    // Wait for readability without consuming anything.
+                    let mut one = [0u8; 1];
+                    let n = self
+                        .s
+                        .peek(&mut one)
+                        .await
+                        .map_err(|e| io::Error::other(e.to_string()))?;
+                    if n == 0 {
+                        return Ok(0);
+                    }
+                }
+                io::ErrorKind::Interrupted => {}
+                _ => return Err(err),
+            }
+        }
+    }
+}
+
+/// The writing side of a connection: owned by its writer task. A separate
+/// descriptor (a dup) so reader and writer never share a `&mut`.
+pub struct WriteHalf {
+    s: TcpStream,
+    fd: RawFd,
+}
+
+/// How a batched write ended.
+pub enum WriteOutcome {
+    /// Bytes written (maybe fewer than offered).
+    Wrote(usize),
+    /// No progress within the write deadline.
+    TimedOut,
+}
+
+impl WriteHalf {
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Sets how long a write may make no progress before [`WriteOutcome::TimedOut`].
+    pub fn set_deadline(&self, d: Duration) {
+        let _ = self.s.set_write_timeout(Some(d));
+    }
+
+    /// One `sendmsg` over `iov`; when the socket is full, waits for writability
+    /// (by letting glommio write the first slice) up to the deadline.
+    pub async fn write_vectored(&mut self, iov: &[Bytes]) -> io::Result<WriteOutcome> {
+        let mut io: [libc::iovec; MAX_IOV] = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; MAX_IOV];
+        let cnt = iov.len().min(io.len());
+        for (slot, b) in io.iter_mut().zip(iov.iter()) {
+            slot.iov_base = b.as_ptr() as *mut libc::c_void;
+            slot.iov_len = b.len();
+        }
+        // SAFETY: msghdr is plain data; zeroed is a valid "no name, no control" value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = io.as_mut_ptr();
+        msg.msg_iovlen = cnt as _;
+        loop {
+            // SAFETY: every iovec points into a live `Bytes` in `iov`, which outlives
+            // this call; the kernel only reads from them.
+            let n = unsafe {
+                libc::sendmsg(self.fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            };
+            if n >= 0 {
+                return Ok(WriteOutcome::Wrote(n as usize));
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    let first = &iov[0];
+                    return match self.s.write(first).await {
+                        Ok(n) => Ok(WriteOutcome::Wrote(n)),
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                            Ok(WriteOutcome::TimedOut)
+                        }
+                        Err(e) => Err(e),
+                    };
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+}
+
+/// Shuts a socket down in both directions: wakes its reader with end-of-stream and
+/// makes further writes fail. Safe to call more than once.
+pub fn shutdown_fd(fd: RawFd) {
+    // SAFETY: shutdown on a descriptor we own; errors (already closed) are ignored.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
+/// Shuts down only the reading direction (used to stop a reader while its writer
+/// still flushes).
+pub fn shutdown_read(fd: RawFd) {
+    // SAFETY: as above.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RD);
+    }
+}
+
+/// Spawns a task on the current core and returns a handle to await its output.
+pub fn spawn_task<T: 'static>(
+    fut: impl std::future::Future<Output = T> + 'static,
+) -> impl std::future::Future<Output = T> {
+    glommio::spawn_local(fut)
+}
