@@ -1,1 +1,148 @@
-//! (to be written)
+//! The founding property, end to end: one publisher, one fast subscriber, one
+//! subscriber that never reads. The fast one gets every message in order, the
+//! stalled one is cut off (at `max_pending`, or when its writes stall past
+//! `write_deadline`) and logged as nats-server logs it, and the publisher finishes
+//! — its PONG proves every publish was processed — while the stalled socket is
+//! still full. Run with the stalled subscriber on the publisher's core and on the
+//! other core.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::crosscore::{connect_on, subscriber_on};
+use crate::util::{shoal, ServerProc};
+
+const CORES: u64 = 2;
+
+/// Publishes `n` messages of `size` bytes (sequence number first) on `subject`.
+fn publish(port: u16, core: u64, subject: &str, n: usize, size: usize) {
+    let mut p = connect_on(port, core, CORES);
+    let mut batch = Vec::with_capacity(256 * 1024);
+    let pad = vec![b'.'; size - 8];
+    for i in 0..n {
+        batch.extend_from_slice(format!("PUB {subject} {size}\r\n{i:08}").as_bytes());
+        batch.extend_from_slice(&pad);
+        batch.extend_from_slice(b"\r\n");
+        if batch.len() > 200 * 1024 {
+            p.send(&batch);
+            batch.clear();
+        }
+    }
+    p.send(&batch);
+    // The PONG comes after every publish above has been routed.
+    p.ping_pong();
+}
+
+/// Counts in-order messages (sequence in the first 8 payload bytes) until `n`.
+fn drain_in_order(mut st: TcpStream, n: usize, size: usize) -> usize {
+    st.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = Vec::with_capacity(4 << 20);
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut next = 0;
+    let mut start = 0;
+    while next < n {
+        match st.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+        }
+        loop {
+            let rest = &buf[start..];
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else { break };
+            if rest.starts_with(b"PING") {
+                start += nl + 1;
+                continue;
+            }
+            if rest.len() < nl + 1 + size + 2 {
+                break;
+            }
+            let body = &rest[nl + 1..nl + 1 + 8];
+            let seq: usize = std::str::from_utf8(body).unwrap().parse().unwrap();
+            assert_eq!(seq, next, "fast subscriber lost or reordered a message");
+            next += 1;
+            start += nl + 1 + size + 2;
+        }
+        if start > 2 << 20 {
+            buf.drain(..start);
+            start = 0;
+        }
+    }
+    next
+}
+
+/// A subscriber that subscribes and then never reads.
+fn stalled_on(port: u16, core: u64, subject: &str) -> TcpStream {
+    subscriber_on(port, core, CORES, &format!("SUB {subject} 1"))
+}
+
+/// Reads what the stalled subscriber's socket still holds, then asserts the server
+/// closed it before all `n` messages got through.
+fn assert_cut_off(mut st: TcpStream, n: usize, size: usize) {
+    st.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut total = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match st.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(k) => total += k,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("stalled subscriber still open after its data: {e}"),
+        }
+        assert!(Instant::now() < deadline, "stalled subscriber never closed");
+    }
+    assert!(
+        total < n * (size + 20),
+        "the stalled subscriber received everything ({total} bytes): it was not cut off"
+    );
+    // Writing to it now fails too (closed by the server).
+    let _ = st.write_all(b"PING\r\n");
+}
+
+/// Waits until the server has logged `what` at least `times` times.
+fn wait_logged(s: &ServerProc, what: &str, times: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while s.log().iter().filter(|l| l.contains(what)).count() < times {
+        assert!(Instant::now() < deadline, "no {what:?} logged: {:?}", s.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_scenario(
+    s: &ServerProc,
+    stalled_core: u64,
+    fast_core: u64,
+    pub_core: u64,
+    n: usize,
+    size: usize,
+    log_line: &str,
+    nth: usize,
+) {
+    let subject = format!("slow.{stalled_core}{fast_core}{pub_core}");
+    let stalled = stalled_on(s.port, stalled_core, &subject);
+    let fast = subscriber_on(s.port, fast_core, CORES, &format!("SUB {subject} 1"));
+    let reader = std::thread::spawn(move || drain_in_order(fast, n, size));
+    // The publisher finishes (gets its PONG) while the stalled socket is full.
+    publish(s.port, pub_core, &subject, n, size);
+    assert_eq!(reader.join().unwrap(), n, "the fast subscriber gets every message");
+    // Only now look at the stalled socket (reading it earlier would unstall it).
+    wait_logged(s, log_line, nth);
+    assert_cut_off(stalled, n, size);
+}
+
+#[test]
+fn max_pending_cuts_off_only_the_stalled_subscriber() {
+    let s = shoal(&["--cores", "2", "--max_pending", "2097152"]);
+    // Stalled on the publisher's core, then on the other core.
+    let line = "Slow Consumer Detected: MaxPending of 2097152 Exceeded";
+    run_scenario(&s, 1, 0, 1, 20_000, 1024, line, 1);
+    run_scenario(&s, 0, 1, 1, 20_000, 1024, line, 2);
+}
+
+#[test]
+fn write_deadline_cuts_off_a_subscriber_whose_socket_stays_full() {
+    // max_pending far above what is sent: only the deadline can cut it off.
+    let s = shoal(&["--cores", "2", "--max_pending", "1073741824", "--write_deadline", "1s"]);
+    run_scenario(&s, 0, 1, 0, 20_000, 1024, "Slow Consumer Detected: WriteDeadline of", 1);
+}

@@ -187,6 +187,7 @@ impl Core {
                 if let Some(tx) = &tx[c] {
                     if let Err(b) = tx.try_send(b) {
                         ob.backlog.push_back(b);
+                        Stats::bump(&self.stats.ring_backlogged);
                     }
                 }
             }
@@ -463,4 +464,15 @@ pub async fn run(
     while !core.clients.borrow().is_empty() && Instant::now() < deadline {
         futures_lite::future::or(core.stop_ev.wait(), rt::sleep(Duration::from_millis(50))).await;
     }
+    let s = &core.stats;
+    log::debug!(
+        "Core {id} stopped: in_msgs={} out_msgs={} ring_msgs_out={} ring_msgs_in={} ring_backlogged={} slow_consumers={} connections={}",
+        s.in_msgs.get(),
+        s.out_msgs.get(),
+        s.ring_msgs_out.get(),
+        s.ring_msgs_in.get(),
+        s.ring_backlogged.get(),
+        s.slow_consumers.get(),
+        s.total_connections.get()
+    );
 }

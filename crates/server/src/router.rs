@@ -15,6 +15,7 @@ use shoal_subject::{Group, Match};
 
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
+use crate::stats::Stats;
 
 /// Delivers one message to the local subscription `key`. Returns whether it was
 /// delivered (false when it was skipped for echo or the subscriber is gone).
@@ -198,6 +199,7 @@ pub fn publish(
             .borrow_mut()
             .push_msg(subject, reply, hdr, payload, &p.queues);
         core.mark_peer(c);
+        Stats::bump(&core.stats.ring_msgs_out);
         delivered = true;
     }
     drop(scratch);
@@ -218,6 +220,7 @@ pub fn deliver_remote(
     payload: &Bytes,
     queues: &[Bytes],
 ) {
+    Stats::bump(&core.stats.ring_msgs_in);
     let local: Rc<Match<u32>> = core.index.borrow_mut().matches(subject);
     for &key in &local.plain {
         deliver(core, key, subject, reply, hdr, payload, None);

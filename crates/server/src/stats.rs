@@ -14,6 +14,12 @@ pub struct Stats {
     pub stale_connections: Cell<u64>,
     pub total_connections: Cell<u64>,
     pub subscriptions: Cell<i64>,
+    /// Messages handed to peer cores (one per message and destination core).
+    pub ring_msgs_out: Cell<u64>,
+    /// Messages received from peer cores.
+    pub ring_msgs_in: Cell<u64>,
+    /// Batches that found their ring full and waited in a backlog.
+    pub ring_backlogged: Cell<u64>,
 }
 
 impl Stats {
@@ -35,6 +41,9 @@ impl Stats {
     }
     pub fn stale(&self) {
         self.stale_connections.set(self.stale_connections.get() + 1);
+    }
+    pub fn bump(c: &Cell<u64>) {
+        c.set(c.get() + 1);
     }
     pub fn subs_changed(&self, d: i64) {
         self.subscriptions.set(self.subscriptions.get() + d);
