@@ -125,7 +125,8 @@ fn run_scenario(
     let reader = std::thread::spawn(move || drain_in_order(fast, n, size));
     // The publisher finishes (gets its PONG) while the stalled socket is full.
     publish(s.port, pub_core, &subject, n, size);
-    assert_eq!(reader.join().unwrap(), n, "the fast subscriber gets every message");
+    let got = reader.join().unwrap();
+    assert_eq!(got, n, "the fast subscriber gets every message; log: {:?}", s.log());
     // Only now look at the stalled socket (reading it earlier would unstall it).
     wait_logged(s, log_line, nth);
     assert_cut_off(stalled, n, size);
@@ -133,11 +134,11 @@ fn run_scenario(
 
 #[test]
 fn max_pending_cuts_off_only_the_stalled_subscriber() {
-    let s = shoal(&["--cores", "2", "--max_pending", "2097152"]);
+    let s = shoal(&["--cores", "2", "--max_pending", "8388608", "-D"]);
     // Stalled on the publisher's core, then on the other core.
-    let line = "Slow Consumer Detected: MaxPending of 2097152 Exceeded";
-    run_scenario(&s, 1, 0, 1, 20_000, 1024, line, 1);
-    run_scenario(&s, 0, 1, 1, 20_000, 1024, line, 2);
+    let line = "Slow Consumer Detected: MaxPending of 8388608 Exceeded";
+    run_scenario(&s, 1, 0, 1, 40_000, 1024, line, 1);
+    run_scenario(&s, 0, 1, 1, 40_000, 1024, line, 2);
 }
 
 #[test]

@@ -364,7 +364,7 @@ impl Core {
         while let Some(batch) = rx.recv().await {
             self.apply_batch(src, batch);
             self.end_pass();
-            rt::yield_if_needed().await;
+            rt::yield_now().await;
         }
     }
 

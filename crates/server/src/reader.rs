@@ -161,6 +161,10 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
         while peers != 0 && core.backlogged(peers) {
             core.backlog_ev.wait().await;
         }
+        // A reader whose socket always has more data would otherwise never reach a
+        // pending await: give the writers and ring drains of this core their turn
+        // after every pass, so subscribers on the publisher's core keep up.
+        rt::yield_now().await;
     }
 }
 

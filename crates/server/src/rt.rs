@@ -72,9 +72,9 @@ pub async fn sleep(d: Duration) {
     glommio::timer::sleep(d).await;
 }
 
-/// Lets other tasks run if this one has used its time slice.
-pub async fn yield_if_needed() {
-    glommio::yield_if_needed().await;
+/// Lets every other runnable task of this core run once before continuing.
+pub async fn yield_now() {
+    futures_lite::future::yield_now().await;
 }
 
 /// A ring from one core to another: bounded, single producer, single consumer.
