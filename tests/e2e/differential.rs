@@ -49,7 +49,14 @@
 //! no other file subscribes to, and any conversation that subscribes to a wildcard with
 //! a wildcard first token (`>`, `*.x`) must UNSUB it before it ends. Keep each
 //! conversation well under ~1.5 s: the server sends its own first PING ~2 s after
-//! CONNECT.
+//! CONNECT. nats-server hands one message to several subscriptions of one connection
+//! on the *same* subject in Go map order (random): give them different subjects.
+//!
+//! Tests: `reference_is_deterministic_and_matches_recording` (two nats-server runs agree
+//! with each other and with the recordings, every close is marked `X>!` and every `X>!`
+//! closes, at least [`MIN_CORPUS`] files) guards the harness and the corpus;
+//! `shoal_matches_reference` is the differential test proper. Run both with
+//! `cargo test --test e2e differential`.
 
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::fmt::Write as _;
