@@ -77,6 +77,10 @@ pub struct ConnectOptions {
 impl ConnectOptions {
     /// Decodes CONNECT's JSON. `None` for invalid JSON or a mistyped field.
     pub fn parse(json: &[u8]) -> Option<ConnectOptions> {
+        // Go's json.Unmarshal of `null` into a struct leaves it untouched.
+        if json.trim_ascii() == b"null" {
+            return Some(ConnectOptions::default());
+        }
         serde_json::from_slice(json).ok()
     }
 }
@@ -116,5 +120,6 @@ mod tests {
         assert_eq!(c.pedantic, None);
         assert!(ConnectOptions::parse(br#"{"verbose":"yes"}"#).is_none());
         assert!(ConnectOptions::parse(b"{").is_none());
+        assert_eq!(ConnectOptions::parse(b"null").unwrap().verbose, None);
     }
 }

@@ -282,10 +282,16 @@ pub fn parse(buf: &[u8], limits: &Limits, headers: bool) -> Result<Parsed, Proto
                 return Err(ProtoError::MaxPayload);
             }
             let need = line_len + total + 2;
+            // nats-server checks the terminator byte by byte: a wrong first byte
+            // fails at once, without waiting for a second one.
+            let end = line_len + total;
+            if buf.len() > end && buf[end] != b'\r' {
+                return Err(ProtoError::UnknownOp);
+            }
             if buf.len() < need {
                 return Ok(Parsed::Incomplete { need });
             }
-            if &buf[line_len + total..need] != b"\r\n" {
+            if buf[end + 1] != b'\n' {
                 return Err(ProtoError::UnknownOp);
             }
             let op = Op::Pub {
@@ -315,7 +321,8 @@ pub fn parse_size(d: &[u8]) -> Option<usize> {
     Some(n)
 }
 
-/// Splits an argument span on runs of spaces and tabs.
+/// Splits an argument span on runs of spaces, tabs, CRs and LFs (nats-server's
+/// `splitArg`: a stray CR inside a line separates arguments).
 struct Args<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -332,17 +339,22 @@ impl<'a> Args<'a> {
     }
 }
 
+#[inline]
+fn is_arg_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 impl Iterator for Args<'_> {
     type Item = Span;
     fn next(&mut self) -> Option<Span> {
-        while self.pos < self.end && is_space(self.buf[self.pos]) {
+        while self.pos < self.end && is_arg_sep(self.buf[self.pos]) {
             self.pos += 1;
         }
         if self.pos == self.end {
             return None;
         }
         let start = self.pos;
-        while self.pos < self.end && !is_space(self.buf[self.pos]) {
+        while self.pos < self.end && !is_arg_sep(self.buf[self.pos]) {
             self.pos += 1;
         }
         Some(Span::new(start, self.pos))
@@ -423,6 +435,9 @@ mod tests {
         );
         assert_eq!(one(b"PUB foo 5\r\nhelloX\n"), Err(ProtoError::UnknownOp));
         assert_eq!(one(b"PUB foo 5\r\nhello\n\n"), Err(ProtoError::UnknownOp));
+        // The first wrong byte after the payload fails without waiting for more.
+        assert_eq!(one(b"PUB foo 3\r\nabc\n"), Err(ProtoError::UnknownOp));
+        assert_eq!(one(b"PUB foo 3\r\nabc\r"), Ok(Parsed::Incomplete { need: 16 }));
         assert_eq!(one(b"PUB foo\r\n"), Err(ProtoError::Violation));
         assert_eq!(one(b"PUB a b c 1\r\n"), Err(ProtoError::Violation));
         assert_eq!(one(b"PUB foo -1\r\n"), Err(ProtoError::Violation));
@@ -457,6 +472,15 @@ mod tests {
             _ => panic!(),
         }
         assert_eq!(one(b"SUB foo\r\n"), Err(ProtoError::Violation));
+        // A CR inside the arguments separates them, as in nats-server.
+        let buf = b"SUB cr.x\r 1\r\n";
+        match op(buf).0 {
+            Op::Sub { subject, sid, .. } => {
+                assert_eq!(subject.of(buf), b"cr.x");
+                assert_eq!(sid.of(buf), b"1");
+            }
+            _ => panic!(),
+        }
         assert_eq!(one(b"SUB a b c d\r\n"), Err(ProtoError::Violation));
         let buf = b"UNSUB 1 5\r\n";
         assert!(matches!(op(buf).0, Op::Unsub { max: 5, .. }));
