@@ -36,8 +36,14 @@ fn pub_sub_wildcards_and_queues() {
         let mut exact = a.subscribe("orders.eu").await.unwrap();
         let mut star = b.subscribe("orders.*").await.unwrap();
         let mut full = b.subscribe(">").await.unwrap();
-        let mut q1 = a.queue_subscribe("orders.eu", "workers".into()).await.unwrap();
-        let mut q2 = b.queue_subscribe("orders.eu", "workers".into()).await.unwrap();
+        let mut q1 = a
+            .queue_subscribe("orders.eu", "workers".into())
+            .await
+            .unwrap();
+        let mut q2 = b
+            .queue_subscribe("orders.eu", "workers".into())
+            .await
+            .unwrap();
         a.flush().await.unwrap();
         b.flush().await.unwrap();
 
@@ -58,7 +64,8 @@ fn pub_sub_wildcards_and_queues() {
         }
         let mut queued = 0;
         for q in [&mut q1, &mut q2] {
-            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), q.next()).await {
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), q.next()).await
+            {
                 queued += 1;
             }
         }
@@ -96,7 +103,11 @@ fn request_reply_headers_and_no_responders() {
                 .await
                 .expect("reply");
             assert_eq!(r.payload, format!("ping {i}").as_bytes());
-            let id = r.headers.as_ref().and_then(|h| h.get("X-Reply-Id")).unwrap();
+            let id = r
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("X-Reply-Id"))
+                .unwrap();
             assert_eq!(id.as_str(), format!("{i}"));
         }
         let err = client

@@ -85,7 +85,9 @@ fn interest_is_visible_once_the_subscriber_has_its_pong() {
 /// Reads `n` MSG frames of `subject` and checks their 8-digit sequence payloads
 /// arrive as 0..n in order.
 fn read_in_order(stream: &mut TcpStream, n: usize, timeout: Duration) -> usize {
-    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let deadline = Instant::now() + timeout;
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut start = 0usize;

@@ -700,13 +700,15 @@ fn shoal_matches_reference() {
     let (reference, shoal) = (util::nats_server(&[]), util::shoal(&[]));
     let (want, got) = run_pair(&corpus, &reference, &shoal);
     let mut differ = compare(&corpus, "nats-server", &want, "shoal", &got);
-    differ.retain(|name| match KNOWN_DIFFERENCES.iter().find(|(k, _)| name.contains(k)) {
-        Some((k, why)) => {
-            eprintln!("known difference in {k}: {why}");
-            false
-        }
-        None => true,
-    });
+    differ.retain(
+        |name| match KNOWN_DIFFERENCES.iter().find(|(k, _)| name.contains(k)) {
+            Some((k, why)) => {
+                eprintln!("known difference in {k}: {why}");
+                false
+            }
+            None => true,
+        },
+    );
     assert!(
         differ.is_empty(),
         "{} of {} conversations differ between nats-server and shoal: {differ:?}",

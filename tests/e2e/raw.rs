@@ -21,7 +21,10 @@ fn info_line_has_nats_fields_in_order() {
     let line = c.read_line();
     let text = String::from_utf8(line.clone()).unwrap();
     assert!(text.starts_with("INFO {\"server_id\":\"N"), "{text}");
-    assert!(text.ends_with("} \r\n"), "INFO must end with a space before CRLF: {text}");
+    assert!(
+        text.ends_with("} \r\n"),
+        "INFO must end with a space before CRLF: {text}"
+    );
     let keys = [
         "server_id",
         "server_name",
@@ -72,7 +75,8 @@ fn protocol_1_gets_connect_info_after_first_pong() {
     let info = c.read_line();
     let text = String::from_utf8_lossy(&info).to_string();
     assert!(
-        text.starts_with("INFO {") && text.contains(",\"connect_info\":true,\"remote_account\":\"$G\"} \r\n"),
+        text.starts_with("INFO {")
+            && text.contains(",\"connect_info\":true,\"remote_account\":\"$G\"} \r\n"),
         "{text}"
     );
     // Only once.
@@ -92,11 +96,21 @@ fn unsub_max_delivers_exactly_max() {
         c.send(b"PUB foo 1\r\nx\r\n");
     }
     let got = c.read_until_pong_after_ping();
-    assert_eq!(got, b"MSG foo 1 1\r\nx\r\nMSG foo 1 1\r\nx\r\n".to_vec(), "{}", escape(&got));
+    assert_eq!(
+        got,
+        b"MSG foo 1 1\r\nx\r\nMSG foo 1 1\r\nx\r\n".to_vec(),
+        "{}",
+        escape(&got)
+    );
     // Counting includes earlier deliveries: a max not above them removes at once.
     c.send(b"SUB bar 2\r\nPUB bar 1\r\ny\r\nPUB bar 1\r\ny\r\nUNSUB 2 2\r\nPUB bar 1\r\ny\r\n");
     let got = c.read_until_pong_after_ping();
-    assert_eq!(got, b"MSG bar 2 1\r\ny\r\nMSG bar 2 1\r\ny\r\n".to_vec(), "{}", escape(&got));
+    assert_eq!(
+        got,
+        b"MSG bar 2 1\r\ny\r\nMSG bar 2 1\r\ny\r\n".to_vec(),
+        "{}",
+        escape(&got)
+    );
 }
 
 #[test]
@@ -119,8 +133,15 @@ fn queue_group_delivers_each_message_once() {
     let plain = count(&ga, b"MSG work 2 1\r\n");
     let qb = count(&gb, b"MSG work 1 1\r\n");
     assert_eq!(plain, 200, "the plain subscriber gets every message");
-    assert_eq!(qa + qb, 200, "each message reaches exactly one queue member");
-    assert!(qa > 0 && qb > 0, "members are chosen at random: {qa} / {qb}");
+    assert_eq!(
+        qa + qb,
+        200,
+        "each message reaches exactly one queue member"
+    );
+    assert!(
+        qa > 0 && qb > 0,
+        "members are chosen at random: {qa} / {qb}"
+    );
 }
 
 #[test]
@@ -141,7 +162,12 @@ fn headers_are_stripped_for_subscribers_without_headers() {
         escape(&got)
     );
     let got = plain.read_until_pong_after_ping();
-    assert_eq!(got, b"MSG h 2 11\r\nHello NATS!\r\nMSG h 2 0\r\n\r\n".to_vec(), "{}", escape(&got));
+    assert_eq!(
+        got,
+        b"MSG h 2 11\r\nHello NATS!\r\nMSG h 2 0\r\n\r\n".to_vec(),
+        "{}",
+        escape(&got)
+    );
 }
 
 #[test]
@@ -178,7 +204,10 @@ fn echo_false_skips_own_subscriptions() {
     o.ping_pong();
     c.send(b"PUB e 1\r\nx\r\n");
     assert!(c.read_until_pong_after_ping().is_empty());
-    assert_eq!(o.read_until_pong_after_ping(), b"MSG e 1 1\r\nx\r\n".to_vec());
+    assert_eq!(
+        o.read_until_pong_after_ping(),
+        b"MSG e 1 1\r\nx\r\n".to_vec()
+    );
 }
 
 #[test]
@@ -188,14 +217,24 @@ fn server_pings_about_two_seconds_after_connect() {
     let t = Instant::now();
     let got = c.read_available(Duration::from_millis(3500));
     assert_eq!(got, b"PING\r\n".to_vec(), "{}", escape(&got));
-    assert!(t.elapsed() >= Duration::from_millis(1500), "first PING too early");
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "first PING too early"
+    );
     c.send(b"PONG\r\n");
     c.ping_pong();
 }
 
 #[test]
 fn unanswered_pings_end_in_stale_connection() {
-    let s = shoal(&["--cores", "1", "--ping_interval", "300ms", "--ping_max", "1"]);
+    let s = shoal(&[
+        "--cores",
+        "1",
+        "--ping_interval",
+        "300ms",
+        "--ping_max",
+        "1",
+    ]);
     let mut c = connect(s.port, r#"{"verbose":false}"#);
     // One PING may stay unanswered; the next expiry closes the connection.
     c.expect(b"PING\r\n");

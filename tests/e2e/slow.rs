@@ -48,7 +48,9 @@ fn drain_in_order(mut st: TcpStream, n: usize, size: usize) -> usize {
         }
         loop {
             let rest = &buf[start..];
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else { break };
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                break;
+            };
             if rest.starts_with(b"PING") {
                 start += nl + 1;
                 continue;
@@ -103,7 +105,11 @@ fn assert_cut_off(mut st: TcpStream, n: usize, size: usize) {
 fn wait_logged(s: &ServerProc, what: &str, times: usize) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while s.log().iter().filter(|l| l.contains(what)).count() < times {
-        assert!(Instant::now() < deadline, "no {what:?} logged: {:?}", s.log());
+        assert!(
+            Instant::now() < deadline,
+            "no {what:?} logged: {:?}",
+            s.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -126,7 +132,12 @@ fn run_scenario(
     // The publisher finishes (gets its PONG) while the stalled socket is full.
     publish(s.port, pub_core, &subject, n, size);
     let got = reader.join().unwrap();
-    assert_eq!(got, n, "the fast subscriber gets every message; log: {:?}", s.log());
+    assert_eq!(
+        got,
+        n,
+        "the fast subscriber gets every message; log: {:?}",
+        s.log()
+    );
     // Only now look at the stalled socket (reading it earlier would unstall it).
     wait_logged(s, log_line, nth);
     assert_cut_off(stalled, n, size);
@@ -144,6 +155,22 @@ fn max_pending_cuts_off_only_the_stalled_subscriber() {
 #[test]
 fn write_deadline_cuts_off_a_subscriber_whose_socket_stays_full() {
     // max_pending far above what is sent: only the deadline can cut it off.
-    let s = shoal(&["--cores", "2", "--max_pending", "1073741824", "--write_deadline", "1s"]);
-    run_scenario(&s, 0, 1, 0, 20_000, 1024, "Slow Consumer Detected: WriteDeadline of", 1);
+    let s = shoal(&[
+        "--cores",
+        "2",
+        "--max_pending",
+        "1073741824",
+        "--write_deadline",
+        "1s",
+    ]);
+    run_scenario(
+        &s,
+        0,
+        1,
+        0,
+        20_000,
+        1024,
+        "Slow Consumer Detected: WriteDeadline of",
+        1,
+    );
 }

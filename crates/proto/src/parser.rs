@@ -67,7 +67,10 @@ pub enum Op {
         sid: Span,
     },
     /// `max` is 0 when absent or invalid: remove now.
-    Unsub { sid: Span, max: u64 },
+    Unsub {
+        sid: Span,
+        max: u64,
+    },
     Ping,
     Pong,
     Ok,
@@ -395,7 +398,13 @@ mod tests {
 
     #[test]
     fn unknown_ops() {
-        for b in [&b"MSG foo 1 0\r\n"[..], b"RS+ a\r\n", b"FOO\r\n", b"PUBS foo 2\r\n", b"\r\n"] {
+        for b in [
+            &b"MSG foo 1 0\r\n"[..],
+            b"RS+ a\r\n",
+            b"FOO\r\n",
+            b"PUBS foo 2\r\n",
+            b"\r\n",
+        ] {
             assert_eq!(one(b), Err(ProtoError::UnknownOp), "{:?}", b);
         }
         assert_eq!(one(b"PUB\r\n"), Err(ProtoError::UnknownOp));
@@ -437,7 +446,10 @@ mod tests {
         assert_eq!(one(b"PUB foo 5\r\nhello\n\n"), Err(ProtoError::UnknownOp));
         // The first wrong byte after the payload fails without waiting for more.
         assert_eq!(one(b"PUB foo 3\r\nabc\n"), Err(ProtoError::UnknownOp));
-        assert_eq!(one(b"PUB foo 3\r\nabc\r"), Ok(Parsed::Incomplete { need: 16 }));
+        assert_eq!(
+            one(b"PUB foo 3\r\nabc\r"),
+            Ok(Parsed::Incomplete { need: 16 })
+        );
         assert_eq!(one(b"PUB foo\r\n"), Err(ProtoError::Violation));
         assert_eq!(one(b"PUB a b c 1\r\n"), Err(ProtoError::Violation));
         assert_eq!(one(b"PUB foo -1\r\n"), Err(ProtoError::Violation));
@@ -464,7 +476,11 @@ mod tests {
     fn sub_unsub() {
         let buf = b"SUB foo q 1\r\n";
         match op(buf).0 {
-            Op::Sub { subject, queue, sid } => {
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
                 assert_eq!(subject.of(buf), b"foo");
                 assert_eq!(queue.unwrap().of(buf), b"q");
                 assert_eq!(sid.of(buf), b"1");

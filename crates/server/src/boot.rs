@@ -96,7 +96,9 @@ mod tests {
         let id = server_id();
         assert_eq!(id.len(), 56);
         assert!(id.starts_with('N'));
-        assert!(id.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
     }
 
     #[test]

@@ -147,7 +147,8 @@ impl Core {
     }
 
     pub fn mark_peer(&self, c: usize) {
-        self.pass_peers.set(self.pass_peers.get() | (1u128 << (c % 128)));
+        self.pass_peers
+            .set(self.pass_peers.get() | (1u128 << (c % 128)));
     }
 
     pub fn take_pass_peers(&self) -> u128 {

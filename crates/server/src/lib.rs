@@ -44,7 +44,7 @@ impl std::fmt::Display for BootError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BootError::IoUringUnavailable(why) => write!(f, "io_uring is unavailable: {why}"),
-            BootError::Bind(addr, e) => write!(f, "Error listening on port: {addr}, {e:?}"),
+            BootError::Bind(addr, e) => write!(f, "Error listening on port: {addr}, {e}"),
             BootError::Other(s) => f.write_str(s),
         }
     }
@@ -95,7 +95,10 @@ impl Server {
 
         let server_id = boot::server_id();
         let shared = Arc::new(Shared {
-            server_name: config.server_name.clone().unwrap_or_else(|| server_id.clone()),
+            server_name: config
+                .server_name
+                .clone()
+                .unwrap_or_else(|| server_id.clone()),
             server_id,
             port,
             cfg: config,
@@ -121,10 +124,8 @@ impl Server {
             let shared = shared.clone();
             let ready = ready_tx.clone();
             let cpu = pin.then(|| cpus[i]);
-            let h = rt::spawn_core(i, cpu, move || {
-                core::run(i, n, shared, addr, t, r, ready)
-            })
-            .map_err(|e| BootError::Other(format!("cannot start core {i}: {e}")))?;
+            let h = rt::spawn_core(i, cpu, move || core::run(i, n, shared, addr, t, r, ready))
+                .map_err(|e| BootError::Other(format!("cannot start core {i}: {e}")))?;
             cores.push(h);
         }
         drop(ready_tx);

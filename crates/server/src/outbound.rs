@@ -106,7 +106,14 @@ impl Outbound {
             return Err(SlowConsumer);
         }
         let before = self.buf.len();
-        self.room(line_max + if body_len <= COPY_MAX { body_len + 2 } else { 2 });
+        self.room(
+            line_max
+                + if body_len <= COPY_MAX {
+                    body_len + 2
+                } else {
+                    2
+                },
+        );
         encode::put_msg_line(&mut self.buf, subject, sid, reply, hdr, body_len);
         if body_len <= COPY_MAX {
             self.buf.put_slice(&payload[body_start..]);

@@ -50,8 +50,8 @@ pub fn info_line(core: &Core, cid: u64, ip: &str) -> Vec<u8> {
 pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
     let cid = core.next_cid();
     let client = Rc::new(Client::new(cid, peer, core.clone(), rh.fd()));
-    let over_limit = core.shared.connections.fetch_add(1, Ordering::Relaxed)
-        >= core.cfg.max_connections;
+    let over_limit =
+        core.shared.connections.fetch_add(1, Ordering::Relaxed) >= core.cfg.max_connections;
     core.stats
         .total_connections
         .set(core.stats.total_connections.get() + 1);
@@ -88,7 +88,10 @@ pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::
         client.done.wait().await;
     }
     core.shared.connections.fetch_sub(1, Ordering::Relaxed);
-    let reason = client.close_reason.get().unwrap_or(CloseReason::ClientClosed);
+    let reason = client
+        .close_reason
+        .get()
+        .unwrap_or(CloseReason::ClientClosed);
     log::debug!(
         "{} - Client connection closed: {}",
         client.log_prefix(),

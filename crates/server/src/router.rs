@@ -101,7 +101,10 @@ fn pick_local(core: &Core, g: &Group<u32>, skip: Option<&Rc<Client>>) -> Option<
         if let Some(p) = skip {
             if !p.opts.get().echo {
                 let subs = core.subs.borrow();
-                if subs.get(key as usize).is_some_and(|s| Rc::ptr_eq(&s.client, p)) {
+                if subs
+                    .get(key as usize)
+                    .is_some_and(|s| Rc::ptr_eq(&s.client, p))
+                {
                     continue;
                 }
             }
@@ -168,7 +171,9 @@ pub fn publish(
             r -= local_w;
             for &(c, w) in &rg.members {
                 if r < w as u64 {
-                    peers[c as usize].queues.push(Bytes::copy_from_slice(&g.name));
+                    peers[c as usize]
+                        .queues
+                        .push(Bytes::copy_from_slice(&g.name));
                     break;
                 }
                 r -= w as u64;
@@ -183,7 +188,9 @@ pub fn publish(
             let mut x = core.rand(rg.total_weight as u64);
             for &(c, w) in &rg.members {
                 if x < w as u64 {
-                    peers[c as usize].queues.push(Bytes::copy_from_slice(&rg.name));
+                    peers[c as usize]
+                        .queues
+                        .push(Bytes::copy_from_slice(&rg.name));
                     break;
                 }
                 x -= w as u64;
@@ -226,7 +233,7 @@ pub fn deliver_remote(
         deliver(core, key, subject, reply, hdr, payload, None);
     }
     for q in queues {
-        if let Some(g) = local.groups.iter().find(|g| &g.name[..] == &q[..]) {
+        if let Some(g) = local.groups.iter().find(|g| g.name[..] == q[..]) {
             if let Some(k) = pick_local(core, g, None) {
                 deliver(core, k, subject, reply, hdr, payload, None);
             }

@@ -120,14 +120,21 @@ impl<T: Send + 'static> RingRx<T> {
     }
 }
 
+/// Keeps the OS error (and its errno) of a glommio error when it has one.
+fn into_io(e: glommio::GlommioError<()>) -> io::Error {
+    match e {
+        glommio::GlommioError::IoError(e) => e,
+        glommio::GlommioError::EnhancedIoError { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
 /// A client listener (SO_REUSEPORT is set by glommio's bind).
 pub struct Listener(TcpListener);
 
 impl Listener {
     pub fn bind(addr: std::net::SocketAddr) -> io::Result<Listener> {
-        TcpListener::bind(addr)
-            .map(Listener)
-            .map_err(|e| io::Error::other(e.to_string()))
+        TcpListener::bind(addr).map(Listener).map_err(into_io)
     }
     /// Accepts one connection and splits it into its two halves.
     pub async fn accept(&self) -> io::Result<(ReadHalf, WriteHalf, std::net::SocketAddr)> {
@@ -136,9 +143,7 @@ impl Listener {
             .accept()
             .await
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let peer = s
-            .peer_addr()
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        let peer = s.peer_addr().map_err(|e| io::Error::other(e.to_string()))?;
         let _ = s.set_nodelay(true);
         let fd = s.as_raw_fd();
         // SAFETY: `fd` is a valid open socket owned by `s`; dup returns a new
@@ -251,9 +256,8 @@ impl WriteHalf {
         loop {
             // SAFETY: every iovec points into a live `Bytes` in `iov`, which outlives
             // this call; the kernel only reads from them.
-            let n = unsafe {
-                libc::sendmsg(self.fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-            };
+            let n =
+                unsafe { libc::sendmsg(self.fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
             if n >= 0 {
                 return Ok(WriteOutcome::Wrote(n as usize));
             }
@@ -264,9 +268,7 @@ impl WriteHalf {
                     let first = &iov[0];
                     return match self.s.write(first).await {
                         Ok(n) => Ok(WriteOutcome::Wrote(n)),
-                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                            Ok(WriteOutcome::TimedOut)
-                        }
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(WriteOutcome::TimedOut),
                         Err(e) => Err(e),
                     };
                 }

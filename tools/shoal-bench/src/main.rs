@@ -34,7 +34,10 @@ fn parse_args() -> Result<Args, String> {
     };
     while let Some(k) = it.next() {
         let v = it.next().ok_or(format!("{k} needs a value"))?;
-        let num = || v.parse::<usize>().map_err(|_| format!("bad number for {k}: {v}"));
+        let num = || {
+            v.parse::<usize>()
+                .map_err(|_| format!("bad number for {k}: {v}"))
+        };
         match k.as_str() {
             "--url" => a.url = v.clone(),
             "--msgs" => a.msgs = num()?,
@@ -54,7 +57,8 @@ fn connect(url: &str) -> TcpStream {
     s.set_nodelay(true).unwrap();
     let mut info = [0u8; 4096];
     let _ = s.read(&mut info).unwrap();
-    s.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n").unwrap();
+    s.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n")
+        .unwrap();
     s
 }
 
@@ -93,8 +97,7 @@ fn subscriber(mut s: TcpStream, n: usize, ready: Arc<Barrier>) -> (Instant, Inst
         first.get_or_insert_with(Instant::now);
         len += k;
         // Frames: "MSG <subject> <sid> <size>\r\n<payload>\r\n" (or PING).
-        loop {
-            let Some(nl) = buf[pos..len].iter().position(|&b| b == b'\n') else { break };
+        while let Some(nl) = buf[pos..len].iter().position(|&b| b == b'\n') {
             let line = &buf[pos..pos + nl];
             if line.starts_with(b"PING") {
                 pos += nl + 1;
