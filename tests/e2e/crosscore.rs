@@ -4,7 +4,8 @@
 //!
 //! - interest is visible everywhere once the subscriber has its PONG;
 //! - one publisher's messages reach a subscriber in order, whatever the cores;
-//! - queue groups span cores and deliver each message exactly once;
+//! - queue groups span cores and deliver each message exactly once (and a PONG is a
+//!   barrier: messages another core routed before it are already queued);
 //! - a burst that backs up a ring loses nothing and the core keeps serving others;
 //! - one payload handle crosses a ring per (message, destination core).
 

@@ -8,6 +8,8 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::crosscore::{connect_on, subscriber_on};
@@ -15,8 +17,16 @@ use crate::util::{shoal, ServerProc};
 
 const CORES: u64 = 2;
 
-/// Publishes `n` messages of `size` bytes (sequence number first) on `subject`.
-fn publish(port: u16, core: u64, subject: &str, n: usize, size: usize) {
+/// How far the publisher may run ahead of the fast subscriber, in messages. On a
+/// 2-core machine the test's own threads compete with the server for CPU, so
+/// "fast" is made true by construction: the fast subscriber is never more than
+/// this behind (well under max_pending), while the stalled one falls behind
+/// without bound. The publisher never waits for the stalled one.
+const LEAD: usize = 2000;
+
+/// Publishes `n` messages of `size` bytes (sequence number first) on `subject`,
+/// never more than [`LEAD`] ahead of `progress` (the fast subscriber's count).
+fn publish(port: u16, core: u64, subject: &str, n: usize, size: usize, progress: &AtomicUsize) {
     let mut p = connect_on(port, core, CORES);
     let mut batch = Vec::with_capacity(256 * 1024);
     let pad = vec![b'.'; size - 8];
@@ -27,6 +37,11 @@ fn publish(port: u16, core: u64, subject: &str, n: usize, size: usize) {
         if batch.len() > 200 * 1024 {
             p.send(&batch);
             batch.clear();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while i > progress.load(Ordering::Relaxed) + LEAD {
+                assert!(Instant::now() < deadline, "the fast subscriber stopped");
+                std::thread::sleep(Duration::from_micros(200));
+            }
         }
     }
     p.send(&batch);
@@ -35,7 +50,7 @@ fn publish(port: u16, core: u64, subject: &str, n: usize, size: usize) {
 }
 
 /// Counts in-order messages (sequence in the first 8 payload bytes) until `n`.
-fn drain_in_order(mut st: TcpStream, n: usize, size: usize) -> usize {
+fn drain_in_order(mut st: TcpStream, n: usize, size: usize, progress: &AtomicUsize) -> usize {
     st.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut buf = Vec::with_capacity(4 << 20);
     let mut chunk = vec![0u8; 1 << 16];
@@ -62,6 +77,7 @@ fn drain_in_order(mut st: TcpStream, n: usize, size: usize) -> usize {
             let seq: usize = std::str::from_utf8(body).unwrap().parse().unwrap();
             assert_eq!(seq, next, "fast subscriber lost or reordered a message");
             next += 1;
+            progress.store(next, Ordering::Relaxed);
             start += nl + 1 + size + 2;
         }
         if start > 2 << 20 {
@@ -128,9 +144,11 @@ fn run_scenario(
     let subject = format!("slow.{stalled_core}{fast_core}{pub_core}");
     let stalled = stalled_on(s.port, stalled_core, &subject);
     let fast = subscriber_on(s.port, fast_core, CORES, &format!("SUB {subject} 1"));
-    let reader = std::thread::spawn(move || drain_in_order(fast, n, size));
+    let progress = Arc::new(AtomicUsize::new(0));
+    let pr = progress.clone();
+    let reader = std::thread::spawn(move || drain_in_order(fast, n, size, &pr));
     // The publisher finishes (gets its PONG) while the stalled socket is full.
-    publish(s.port, pub_core, &subject, n, size);
+    publish(s.port, pub_core, &subject, n, size, &progress);
     let got = reader.join().unwrap();
     assert_eq!(
         got,

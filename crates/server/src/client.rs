@@ -108,9 +108,6 @@ pub struct Client {
     /// On the core's touched list this pass.
     pub touched: Cell<bool>,
     pub close_reason: Cell<Option<CloseReason>>,
-    /// The interest sequence this client's last SUB/UNSUB produced: a PONG may
-    /// only go out once every peer core has acknowledged it.
-    pub interest_seq: Cell<u64>,
     pub ping: PingState,
     pub writer_done: Cell<bool>,
     pub done: Event,
@@ -137,7 +134,6 @@ impl Client {
             subs: RefCell::default(),
             touched: Cell::new(false),
             close_reason: Cell::new(None),
-            interest_seq: Cell::new(0),
             ping: PingState {
                 next_at: Cell::new(now + interval),
                 outstanding: Cell::new(0),

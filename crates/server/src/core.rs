@@ -81,7 +81,8 @@ pub struct Core {
     pub backlog_ev: Event,
     /// Peers an in-progress reader pass handed messages to (bit per core).
     pass_peers: Cell<u128>,
-    interest_seq: Cell<u64>,
+    /// Last barrier sequence sent to the peers (see [`Core::barrier`]).
+    sync_seq: Cell<u64>,
     acked: Vec<Cell<u64>>,
     ack_ev: Event,
     pub stop_ev: Event,
@@ -110,7 +111,7 @@ impl Core {
             flusher_ev: (0..n).map(|_| Event::default()).collect(),
             backlog_ev: Event::default(),
             pass_peers: Cell::new(0),
-            interest_seq: Cell::new(0),
+            sync_seq: Cell::new(0),
             acked: (0..n).map(|_| Cell::new(0)).collect(),
             ack_ev: Event::default(),
             stop_ev: Event::default(),
@@ -198,10 +199,10 @@ impl Core {
         }
     }
 
-    /// Records a local interest change for every peer. Returns its sequence number.
-    pub fn announce(&self, pattern: &Bytes, queue: &Option<Bytes>, add: bool) -> u64 {
+    /// Records a local interest change for every peer.
+    pub fn announce(&self, pattern: &Bytes, queue: &Option<Bytes>, add: bool) {
         if self.n == 1 {
-            return 0;
+            return;
         }
         for c in 0..self.n {
             if c != self.id {
@@ -212,20 +213,19 @@ impl Core {
                 });
             }
         }
-        let s = self.interest_seq.get() + 1;
-        self.interest_seq.set(s);
-        s
     }
 
-    /// Waits until every peer core has applied interest changes up to `seq`, so a
-    /// PONG sent afterwards proves the subscription is visible everywhere.
-    pub async fn sync_interest(&self, seq: u64) {
-        if self.n == 1 || seq == 0 {
+    /// A barrier with every peer core: sends each a `Sync` and waits for its `Ack`.
+    /// A peer answers after applying everything this core sent it before (so our
+    /// subscriptions are visible there), and its `Ack` travels behind everything
+    /// it had already routed to us (so those messages are queued here first).
+    /// A PONG sent after this proves both, as nats-server's single process does.
+    pub async fn barrier(&self) {
+        if self.n == 1 {
             return;
         }
-        if (0..self.n).all(|c| c == self.id || self.acked[c].get() >= seq) {
-            return;
-        }
+        let seq = self.sync_seq.get() + 1;
+        self.sync_seq.set(seq);
         for c in 0..self.n {
             if c != self.id {
                 self.outboxes[c].borrow_mut().push(Item::Sync(seq));
@@ -257,8 +257,7 @@ impl Core {
             .borrow_mut()
             .insert(&subject, queue.as_deref(), key);
         client.subs.borrow_mut().insert(sid, key);
-        let seq = self.announce(&subject, &queue, true);
-        client.interest_seq.set(seq);
+        self.announce(&subject, &queue, true);
         self.stats.subs_changed(1);
         key
     }
@@ -272,8 +271,7 @@ impl Core {
             .borrow_mut()
             .remove(&sub.subject, sub.queue.as_deref(), key);
         sub.client.subs.borrow_mut().remove(&sub.sid);
-        let seq = self.announce(&sub.subject, &sub.queue, false);
-        sub.client.interest_seq.set(seq);
+        self.announce(&sub.subject, &sub.queue, false);
         self.stats.subs_changed(-1);
     }
 

@@ -258,7 +258,9 @@ async fn handle(
         }
         Op::Ping => {
             client.ping.last_activity.set(Instant::now());
-            core.sync_interest(client.interest_seq.get()).await;
+            // Everything routed anywhere before this PING, and every subscription
+            // this client made, is in place before its PONG.
+            core.barrier().await;
             client.send(encode::PONG);
             let o = client.opts.get();
             if client.connected.get() && !client.sent_connect_info.get() {

@@ -155,7 +155,7 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         "Listening for client connections on {}",
         options::join_host_port(&host, &addr.port().to_string())
     );
-    info!("Server is ready");
+    // The ports file exists before "Server is ready": tools wait for either.
     let ports_file = opts
         .ports_file_dir
         .as_deref()
@@ -165,6 +165,7 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
             error!("{msg}");
         }
     }
+    info!("Server is ready");
 
     wait_for_shutdown_signal();
 
