@@ -78,9 +78,11 @@ impl<K: Copy + Eq + Hash> Index<K> {
         }
     }
 
-    /// All entries matching the literal `subject`. On a cache hit this is a hash
-    /// lookup and an `Rc` clone, no allocation. A subject with an empty token
-    /// (or the empty subject) matches nothing.
+    /// All entries matching the literal `subject`, listed in nats-server's
+    /// sublist match order (see [`Match`]; entries of one pattern in insertion
+    /// order). On a cache hit this is a hash lookup and an `Rc` clone, no
+    /// allocation. A subject with an empty token (or the empty subject) matches
+    /// nothing.
     pub fn matches(&mut self, subject: &[u8]) -> Rc<Match<K>> {
         if let Some(hit) = self.cache.get(subject) {
             return hit;
@@ -184,6 +186,121 @@ mod tests {
         assert_eq!(plain(&ix.matches(b"foo")), set(&[4, 6]));
         assert_eq!(plain(&ix.matches(b"x.y")), set(&[4, 5]));
         assert_eq!(plain(&ix.matches(b"Foo")), set(&[4]));
+        ix.check_invariants();
+    }
+
+    /// A group as listed: name, members in order.
+    type Listed<'a> = (&'a [u8], Vec<(u32, u32)>);
+
+    /// Order of `plain` and of `groups` (names and members), as listed.
+    fn order(m: &Match<u32>) -> (Vec<u32>, Vec<Listed<'_>>) {
+        let groups = m
+            .groups
+            .iter()
+            .map(|g| (&g.name[..], g.members.clone()))
+            .collect();
+        (m.plain.clone(), groups)
+    }
+
+    #[test]
+    fn plain_order_is_nats_match_level_order() {
+        // `>` of a level first, then everything under its `*` (recursively),
+        // then the literal path; at the end the literal node, then the `*` node.
+        let mut ix = Index::new();
+        ix.insert(b"wo.a.b", None, 1);
+        ix.insert(b"wo.*.b", None, 2);
+        ix.insert(b"wo.a.*", None, 3);
+        ix.insert(b"wo.>", None, 4);
+        ix.insert(b"wo.*.*", None, 5);
+        assert_eq!(ix.matches(b"wo.a.b").plain, vec![4, 2, 5, 1, 3]);
+        assert_eq!(ix.matches(b"wo.x.b").plain, vec![4, 2, 5]);
+        assert_eq!(ix.matches(b"wo.a.x").plain, vec![4, 5, 3]);
+        assert_eq!(ix.matches(b"wo.a").plain, vec![4]);
+
+        let mut ix = Index::new();
+        ix.insert(b"foo.bar", None, 1);
+        ix.insert(b"foo.*", None, 2);
+        ix.insert(b"foo.>", None, 3);
+        ix.insert(b">", None, 4);
+        ix.insert(b"*.bar", None, 5);
+        ix.insert(b"*.*", None, 6);
+        ix.insert(b"*", None, 7);
+        ix.insert(b"foo", None, 8);
+        assert_eq!(ix.matches(b"foo.bar").plain, vec![4, 5, 6, 3, 1, 2]);
+        assert_eq!(ix.matches(b"foo.baz").plain, vec![4, 6, 3, 2]);
+        assert_eq!(ix.matches(b"x.bar").plain, vec![4, 5, 6]);
+        assert_eq!(ix.matches(b"foo").plain, vec![4, 8, 7]);
+        assert_eq!(ix.matches(b"x").plain, vec![4, 7]);
+        assert_eq!(ix.matches(b"foo.bar.baz").plain, vec![4, 3]);
+    }
+
+    #[test]
+    fn same_node_keeps_insertion_order() {
+        let mut ix = Index::new();
+        for k in [3, 1, 2] {
+            ix.insert(b"a.b", None, k);
+        }
+        assert_eq!(ix.matches(b"a.b").plain, vec![3, 1, 2]);
+        // A removed key inserted again goes last; a weight change moves nothing.
+        assert!(ix.remove(b"a.b", None, 1));
+        ix.insert(b"a.b", None, 1);
+        ix.insert(b"a.b", None, 3);
+        assert!(ix.remove(b"a.b", None, 3));
+        assert_eq!(ix.matches(b"a.b").plain, vec![3, 2, 1]);
+        ix.check_invariants();
+    }
+
+    #[test]
+    fn repeated_key_keeps_its_first_place() {
+        let mut ix = Index::new();
+        ix.insert(b"foo.bar", None, 9);
+        ix.insert(b"foo.bar", None, 7);
+        ix.insert(b"foo.>", None, 7);
+        ix.insert(b"foo.*", None, 8);
+        ix.insert(b"foo.*", None, 9);
+        assert_eq!(ix.matches(b"foo.bar").plain, vec![7, 9, 8]);
+    }
+
+    #[test]
+    fn group_order_follows_the_walk() {
+        let q = Some(&b"q"[..]);
+        let mut ix = Index::new();
+        ix.insert(b"foo.bar", Some(b"r"), 1);
+        ix.insert(b"foo.bar", q, 4);
+        ix.insert(b"foo.*", q, 2);
+        ix.insert(b"foo.>", q, 3);
+        ix.insert(b"foo.>", Some(b"s"), 5);
+        ix.insert(b"foo.>", q, 4);
+        ix.insert(b"foo.bar", None, 6);
+        let m = ix.matches(b"foo.bar");
+        // `foo.>` first (q then s, its insertion order), then `foo.bar` (r is
+        // new, q's 4 is summed in place), then `foo.*` (q's 2 appended).
+        assert_eq!(
+            order(&m),
+            (
+                vec![6],
+                vec![
+                    (&b"q"[..], vec![(3, 1), (4, 2), (2, 1)]),
+                    (&b"s"[..], vec![(5, 1)]),
+                    (&b"r"[..], vec![(1, 1)]),
+                ]
+            )
+        );
+        assert_eq!(m.groups[0].total_weight, 4);
+    }
+
+    #[test]
+    fn deep_wildcard_chains_do_not_recurse() {
+        // One walk frame per `*` level: 100k levels must not touch the stack.
+        let pwc: Vec<u8> = b"*.".repeat(100_000);
+        let pwc = &pwc[..pwc.len() - 1];
+        let subj: Vec<u8> = b"a.".repeat(100_000);
+        let subj = &subj[..subj.len() - 1];
+        let mut ix = Index::new();
+        ix.insert(pwc, None, 1);
+        ix.insert(b"*.>", None, 2);
+        ix.insert(b"a.*.>", None, 3);
+        assert_eq!(ix.matches(subj).plain, vec![2, 1, 3]);
         ix.check_invariants();
     }
 

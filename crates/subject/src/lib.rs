@@ -3,7 +3,9 @@
 //! local subscriptions and its interest summary of peer cores.
 //!
 //! Owns: the subject rules of protocol.md §1.2 and the matching/fan-out grouping
-//! of §4.1 (which entries match; not which group member is picked).
+//! of §4.1 (which entries match, and in which order: nats-server's sublist
+//! order, visible on the wire when one message matches several subscriptions of
+//! one connection; not which group member is picked).
 //!
 //! Must never: do I/O, depend on the runtime, or panic on user input. All types
 //! are single-threaded (`Rc`), one per core, by design: no locks on the hot path.
@@ -11,6 +13,7 @@
 mod cache;
 mod index;
 mod matches;
+mod ordered;
 mod trie;
 mod validate;
 

@@ -2,11 +2,13 @@
 //! entries of every matching trie node into one result.
 //!
 //! Invariants of a built [`Match`]:
-//! * `plain` lists each key at most once, in the order the trie walk met them,
-//!   even when the key matches through several patterns (`foo.*` and `foo.>`).
+//! * `plain` lists each key at most once, in the order the trie walk met them
+//!   (nats-server's `matchLevel` order, see `Node::collect`), even when the key
+//!   matches through several patterns (`foo.*` and `foo.>`): at its first place.
 //! * `groups` holds one [`Group`] per queue name, merged across all matching
-//!   patterns; inside a group each key is listed once with its weights summed,
-//!   and `total_weight` is the sum of the member weights.
+//!   patterns, in the order the walk first met each name; inside a group each
+//!   key is listed once (at its first place) with its weights summed, and
+//!   `total_weight` is the sum of the member weights.
 //! * No weight in a result is zero (the trie never stores zero weights).
 //!
 //! Must never: be built on a cache hit (a hit hands out the cached `Rc`); the
@@ -21,10 +23,12 @@ use crate::trie::Entries;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match<K> {
     /// Plain (non-queue) matching keys, each key at most once even if it matches
-    /// through several patterns (e.g. core 3 has `foo.*` and `foo.>`); in trie order.
+    /// through several patterns (e.g. core 3 has `foo.*` and `foo.>`); in
+    /// nats-server's sublist match order (the key's first place in it).
     pub plain: Vec<K>,
     /// Matching queue groups, merged by name across all matching patterns
-    /// (`SUB foo.* q` and `SUB foo.> q` are one group for `foo.bar`).
+    /// (`SUB foo.* q` and `SUB foo.> q` are one group for `foo.bar`), in the
+    /// order nats-server's sublist first meets each name.
     pub groups: Vec<Group<K>>,
 }
 
@@ -33,8 +37,8 @@ pub struct Match<K> {
 pub struct Group<K> {
     /// The queue name, as given on SUB (no validation: `a.*` is a literal name).
     pub name: Box<[u8]>,
-    /// Members with their weights (a key appearing via several patterns in the
-    /// same group: weights summed, listed once).
+    /// Members with their weights, in match order (a key appearing via several
+    /// patterns in the same group: weights summed, listed once at its first place).
     pub members: Vec<(K, u32)>,
     /// Sum of the member weights.
     pub total_weight: u32,

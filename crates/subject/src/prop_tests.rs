@@ -1,9 +1,15 @@
-//! Property tests: [`Index`] against a naive model (a list of weighted
-//! (pattern, queue, key) entries filtered with [`subject_matches`]).
+//! Property tests: [`Index`] against two naive models:
+//! * which entries match: a list of weighted (pattern, queue, key) entries
+//!   filtered with [`subject_matches`] (sets, order ignored);
+//! * in which order: [`RefTrie`], a naive trie (vectors, linear searches, no
+//!   pruning) walked by a direct, recursive transcription of nats-server's
+//!   `matchLevel`/`addNodeToResults` (server/sublist.go), with our dedup rules
+//!   (a key listed once, at its first place; group weights summed).
 //!
-//! Owns nothing at run time. After every step the index's answer, its `len` and
-//! its trie structure (pruning, no zero weights) must agree with the model, with
-//! the cache on, off, and tiny (constant eviction).
+//! Owns nothing at run time. After every step the index's answer (exact order of
+//! `plain`, of `groups` and of each group's members), its `len` and its trie
+//! structure (pruning, no zero weights) must agree with the models, with the
+//! cache on, off, and tiny (constant eviction).
 
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,7 +68,7 @@ fn entry() -> impl Strategy<Value = Entry> {
         1 => Just(Some(b"q1".to_vec())),
         1 => Just(Some(b"q2".to_vec())),
     ];
-    (pattern(), queue, 0..5u32).prop_map(|(pattern, queue, key)| Entry {
+    (pattern(), queue, 0..8u32).prop_map(|(pattern, queue, key)| Entry {
         pattern,
         queue,
         key,
@@ -80,10 +86,156 @@ fn op() -> impl Strategy<Value = Op> {
 
 type Groups = BTreeMap<Vec<u8>, BTreeMap<Key, u32>>;
 
-/// The naive model: distinct entries with their weights.
+/// Weighted keys in listing order.
+type Members = Vec<(Key, u32)>;
+/// A result in listing order: plain keys, then (queue name, members).
+type Ordered = (Vec<Key>, Vec<(Vec<u8>, Members)>);
+
+/// The order reference: a naive trie. Entries of a node are vectors in
+/// insertion order (a removed entry's place is gone; inserted again, it goes
+/// last), queue names too (a group emptied at a node is dropped there).
+#[derive(Default)]
+struct RefTrie {
+    literal: BTreeMap<Vec<u8>, RefTrie>,
+    pwc: Option<Box<RefTrie>>,
+    fwc: Option<Box<RefTrie>>,
+    plain: Members,
+    queues: Vec<(Vec<u8>, Members)>,
+}
+
+impl RefTrie {
+    fn toks(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+        s.split(|&b| b == b'.')
+    }
+
+    fn insert(&mut self, e: &Entry) {
+        let mut n = self;
+        for t in Self::toks(&e.pattern) {
+            n = match t {
+                b"*" => n.pwc.get_or_insert_with(Default::default),
+                b">" => n.fwc.get_or_insert_with(Default::default),
+                _ => n.literal.entry(t.to_vec()).or_default(),
+            };
+        }
+        let members = match &e.queue {
+            None => &mut n.plain,
+            Some(q) => {
+                let gi = match n.queues.iter().position(|(name, _)| name == q) {
+                    Some(gi) => gi,
+                    None => {
+                        n.queues.push((q.clone(), Vec::new()));
+                        n.queues.len() - 1
+                    }
+                };
+                &mut n.queues[gi].1
+            }
+        };
+        match members.iter_mut().find(|(k, _)| *k == e.key) {
+            Some((_, w)) => *w += 1,
+            None => members.push((e.key, 1)),
+        }
+    }
+
+    fn remove(&mut self, e: &Entry) -> bool {
+        let mut n = self;
+        for t in Self::toks(&e.pattern) {
+            let next = match t {
+                b"*" => n.pwc.as_deref_mut(),
+                b">" => n.fwc.as_deref_mut(),
+                _ => n.literal.get_mut(t),
+            };
+            let Some(next) = next else {
+                return false;
+            };
+            n = next;
+        }
+        let (members, gi) = match &e.queue {
+            None => (&mut n.plain, None),
+            Some(q) => match n.queues.iter().position(|(name, _)| name == q) {
+                Some(gi) => (&mut n.queues[gi].1, Some(gi)),
+                None => return false,
+            },
+        };
+        let Some(i) = members.iter().position(|(k, _)| *k == e.key) else {
+            return false;
+        };
+        members[i].1 -= 1;
+        if members[i].1 == 0 {
+            members.remove(i);
+            if let (true, Some(gi)) = (members.is_empty(), gi) {
+                n.queues.remove(gi);
+            }
+        }
+        true
+    }
+
+    /// nats-server's `addNodeToResults`, plus our dedup.
+    fn add_node(&self, r: &mut Ordered) {
+        for &(k, _) in &self.plain {
+            if !r.0.contains(&k) {
+                r.0.push(k);
+            }
+        }
+        for (name, members) in &self.queues {
+            let gi = match r.1.iter().position(|(n, _)| n == name) {
+                Some(gi) => gi,
+                None => {
+                    r.1.push((name.clone(), Vec::new()));
+                    r.1.len() - 1
+                }
+            };
+            for &(k, w) in members {
+                match r.1[gi].1.iter_mut().find(|(m, _)| *m == k) {
+                    Some((_, mw)) => *mw += w,
+                    None => r.1[gi].1.push((k, w)),
+                }
+            }
+        }
+    }
+
+    /// nats-server's `matchLevel`, transcribed (recursion and all).
+    fn match_level(mut l: Option<&RefTrie>, toks: &[&[u8]], r: &mut Ordered) {
+        let mut pwc: Option<&RefTrie> = None;
+        let mut n: Option<&RefTrie> = None;
+        for (i, t) in toks.iter().enumerate() {
+            let Some(level) = l else {
+                return;
+            };
+            if let Some(f) = level.fwc.as_deref() {
+                f.add_node(r);
+            }
+            pwc = level.pwc.as_deref();
+            if let Some(p) = pwc {
+                Self::match_level(Some(p), &toks[i + 1..], r);
+            }
+            n = level.literal.get(*t);
+            l = n;
+        }
+        if let Some(n) = n {
+            n.add_node(r);
+        }
+        if let Some(p) = pwc {
+            p.add_node(r);
+        }
+    }
+
+    fn matches(&self, subject: &[u8]) -> Ordered {
+        let mut r = Ordered::default();
+        let toks: Vec<&[u8]> = Self::toks(subject).collect();
+        // nats-server's `match` answers an empty token with the empty result.
+        if toks.iter().all(|t| !t.is_empty()) {
+            Self::match_level(Some(self), &toks, &mut r);
+        }
+        r
+    }
+}
+
+/// The naive models: distinct entries with their weights, and the same entries
+/// in the order reference trie.
 #[derive(Default)]
 struct Model {
     entries: Vec<(Entry, u32)>,
+    trie: RefTrie,
 }
 
 impl Model {
@@ -94,6 +246,7 @@ impl Model {
     }
 
     fn insert(&mut self, e: Entry) {
+        self.trie.insert(&e);
         match self.position(&e) {
             Some(i) => self.entries[i].1 += 1,
             None => self.entries.push((e, 1)),
@@ -101,9 +254,12 @@ impl Model {
     }
 
     fn remove(&mut self, e: &Entry) -> bool {
+        let in_trie = self.trie.remove(e);
         let Some(i) = self.position(e) else {
+            assert!(!in_trie, "models disagree on {e:?}");
             return false;
         };
+        assert!(in_trie, "models disagree on {e:?}");
         self.entries[i].1 -= 1;
         if self.entries[i].1 == 0 {
             self.entries.remove(i);
@@ -181,13 +337,17 @@ fn run(ops: Vec<Op>, cache_capacity: usize) {
                 assert!(model.remove(&e));
             }
             Op::Match(s) => {
-                let got = observed(&ix.matches(&s));
-                assert_eq!(
-                    got,
-                    model.matches(&s),
-                    "subject {:?}",
-                    String::from_utf8_lossy(&s)
+                let m = ix.matches(&s);
+                let subject = String::from_utf8_lossy(&s);
+                assert_eq!(observed(&m), model.matches(&s), "subject {subject:?}");
+                let listed: Ordered = (
+                    m.plain.clone(),
+                    m.groups
+                        .iter()
+                        .map(|g| (g.name.to_vec(), g.members.clone()))
+                        .collect(),
                 );
+                assert_eq!(listed, model.trie.matches(&s), "order, subject {subject:?}");
             }
         }
         ix.check_invariants();

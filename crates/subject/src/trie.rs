@@ -6,6 +6,9 @@
 //!   the chain of nodes it empties (tests check this after every step).
 //! * Stored weights are never zero; an entry whose weight falls to zero is
 //!   dropped, and an [`Entries`] that becomes empty is dropped from its node.
+//! * A node's entries iterate in insertion order (plain keys, queue names, and
+//!   the members of each queue), so a lookup's order is a function of the
+//!   sequence of inserts and removals, never of hashing.
 //! * Insert, remove, lookup and drop are iterative: a subject may have thousands
 //!   of tokens and none of these may use stack proportional to its depth.
 //!
@@ -19,21 +22,22 @@ use std::hash::Hash;
 use std::mem;
 
 use crate::matches::MatchBuilder;
+use crate::ordered::OrderedMap;
 use crate::validate::{tokens, FWC, PWC};
 
 /// Weighted subscription entries of one node (the patterns ending here).
 pub(crate) struct Entries<K> {
-    /// Plain key -> weight (number of identical inserts).
-    pub(crate) plain: AHashMap<K, u32>,
-    /// Queue name -> (key -> weight).
-    pub(crate) queues: AHashMap<Box<[u8]>, AHashMap<K, u32>>,
+    /// Plain key -> weight (number of identical inserts), in insertion order.
+    pub(crate) plain: OrderedMap<K, u32>,
+    /// Queue name -> (key -> weight), names and members in insertion order.
+    pub(crate) queues: OrderedMap<Box<[u8]>, OrderedMap<K, u32>>,
 }
 
 impl<K: Copy + Eq + Hash> Entries<K> {
     fn new() -> Self {
         Entries {
-            plain: AHashMap::new(),
-            queues: AHashMap::new(),
+            plain: OrderedMap::default(),
+            queues: OrderedMap::default(),
         }
     }
 
@@ -46,9 +50,10 @@ impl<K: Copy + Eq + Hash> Entries<K> {
         let members = match queue {
             None => &mut self.plain,
             Some(q) => {
-                // Look up before `entry` so an existing group costs no allocation.
+                // Look up first so an existing group costs no allocation.
                 if !self.queues.contains_key(q) {
-                    self.queues.insert(Box::from(q), AHashMap::new());
+                    self.queues
+                        .get_or_insert(Box::from(q), OrderedMap::default());
                 }
                 match self.queues.get_mut(q) {
                     Some(m) => m,
@@ -56,7 +61,9 @@ impl<K: Copy + Eq + Hash> Entries<K> {
                 }
             }
         };
-        let w = members.entry(key).or_insert(0);
+        let Some(w) = members.get_or_insert(key, 0) else {
+            return false; // unreachable: OrderedMap invariants
+        };
         *w = w.saturating_add(1);
         *w == 1
     }
@@ -124,6 +131,16 @@ impl<K> Default for Node<K> {
 enum Pending<K> {
     Map(hash_map::IntoIter<Box<[u8]>, Node<K>>),
     One(Box<Node<K>>),
+}
+
+/// One pending activation of nats' recursive `matchLevel`, see [`Node::collect`]:
+/// the level it is at (`None` once the literal path died), the index of the next
+/// token, and the literal and `*` nodes found at the last level it processed.
+struct Frame<'a, K> {
+    level: Option<&'a Node<K>>,
+    next: usize,
+    literal: Option<&'a Node<K>>,
+    pwc: Option<&'a Node<K>>,
 }
 
 impl<K> Node<K> {
@@ -289,36 +306,80 @@ impl<K: Copy + Eq + Hash> Node<K> {
     }
 
     /// Walks the trie for a literal subject (already checked to have no empty
-    /// token) and folds every matching node's entries into `out`.
+    /// token) and folds every matching node's entries into `out`, in exactly the
+    /// order nats-server's `matchLevel` (server/sublist.go) visits them:
     ///
-    /// Iterative DFS over (node, next token index); since a node's depth fixes
-    /// the token index, each node is visited at most once, so the cost is bounded
-    /// by the trie size even for patterns full of `*`.
+    /// ```text
+    /// matchLevel(l, toks):
+    ///   for i, t in toks:
+    ///     if l == nil: return
+    ///     if l.fwc: add(l.fwc)                      // `>` child first
+    ///     pwc = l.pwc; if pwc: matchLevel(pwc.next, toks[i+1:])
+    ///     n = l.nodes[t]; l = n ? n.next : nil      // then follow the literal
+    ///   if n: add(n)                                // literal node's entries
+    ///   if pwc: add(pwc)                            // then the last `*` node's
+    /// ```
+    ///
+    /// Here a [`Node`] is both nats' `node` (its entries) and its `next` level
+    /// (its children). The recursion is replaced by an explicit stack of
+    /// [`Frame`]s: a frame's loop step is done (so its state already points at
+    /// the next token) before the `*` frame it spawns is pushed, and since the
+    /// literal lookup has no side effect, running the child to completion first
+    /// yields nats' order. The stack holds at most one frame per `*` on the path;
+    /// each trie node is visited at most once (its depth fixes the token index),
+    /// so the cost is bounded by the trie size even for patterns full of `*`.
     pub(crate) fn collect<'a>(&'a self, subject: &[u8], out: &mut MatchBuilder<'a, K>) {
         let toks: Vec<&[u8]> = tokens(subject).collect();
-        let mut stack: Vec<(&'a Node<K>, usize)> = vec![(self, 0)];
-        while let Some((node, i)) = stack.pop() {
-            let Some(&tok) = toks.get(i) else {
-                // All tokens consumed: the patterns ending here match.
-                if let Some(e) = node.entries.as_deref() {
-                    out.add(e);
+        let mut stack: Vec<Frame<'a, K>> = vec![Frame {
+            level: Some(self),
+            next: 0,
+            literal: None,
+            pwc: None,
+        }];
+        while let Some(f) = stack.last_mut() {
+            let Some(&tok) = toks.get(f.next) else {
+                // The loop ran to the end: the literal node, then the `*` node,
+                // of the last level (either may be absent).
+                let (literal, pwc) = (f.literal, f.pwc);
+                stack.pop();
+                for n in [literal, pwc].into_iter().flatten() {
+                    if let Some(e) = n.entries.as_deref() {
+                        out.add(e);
+                    }
                 }
                 continue;
             };
-            // `>` takes this and all remaining tokens (at least one). Its node
-            // can only have children if an invalid pattern put them there; those
-            // are deliberately unreachable.
-            if let Some(e) = node.fwc.as_deref().and_then(|n| n.entries.as_deref()) {
+            let Some(level) = f.level else {
+                // The literal path died before the last token: nothing more here.
+                stack.pop();
+                continue;
+            };
+            // `>` takes this and all remaining tokens (at least one). Its node can
+            // only have children if an invalid pattern put them there; those are
+            // deliberately unreachable.
+            if let Some(e) = level.fwc.as_deref().and_then(|n| n.entries.as_deref()) {
                 out.add(e);
             }
-            // Pushed in reverse so literal children are visited before `*`.
-            if let Some(n) = node.pwc.as_deref() {
-                stack.push((n, i + 1));
-            }
+            let pwc = level.pwc.as_deref();
             // A subject token that is `*` or `>` is looked up as a literal; no
             // literal child can be spelled that way, so it only meets wildcards.
-            if let Some(n) = node.literal.get(tok) {
-                stack.push((n, i + 1));
+            let literal = level.literal.get(tok);
+            f.level = literal;
+            f.next += 1;
+            f.literal = literal;
+            f.pwc = pwc;
+            let next = f.next;
+            if let Some(p) = pwc {
+                // A `*` frame with no token left would add nothing (its own
+                // entries are added by this frame when it finishes): skip it.
+                if next < toks.len() {
+                    stack.push(Frame {
+                        level: Some(p),
+                        next,
+                        literal: None,
+                        pwc: None,
+                    });
+                }
             }
         }
     }
@@ -337,6 +398,9 @@ impl<K: Copy + Eq + Hash> Node<K> {
             }
             if let Some(e) = node.entries.as_deref() {
                 assert!(!e.is_empty(), "empty Entries left on a node");
+                e.plain.check_invariants();
+                e.queues.check_invariants();
+                e.queues.values().for_each(OrderedMap::check_invariants);
                 assert!(e.plain.values().all(|&w| w > 0), "zero plain weight");
                 for members in e.queues.values() {
                     assert!(!members.is_empty(), "empty queue group left");
