@@ -178,7 +178,8 @@ fn queue_groups_span_cores_exactly_once() {
 
 #[test]
 fn a_backed_up_ring_loses_nothing_and_the_core_keeps_serving() {
-    let s = two_cores();
+    // Rings of 2 batches: the burst must back up into the outbox backlog.
+    let s = shoal(&["--cores", "2", "-D", "--ring_capacity", "2"]);
     const N: usize = 300_000;
     let mut readers = Vec::new();
     for i in 0..3 {
@@ -217,4 +218,8 @@ fn a_backed_up_ring_loses_nothing_and_the_core_keeps_serving() {
         line[at..].split(' ').next().unwrap().parse().unwrap()
     };
     assert_eq!(field("ring_msgs_out"), N as u64, "{line}");
+    assert!(
+        field("ring_backlogged") > 0,
+        "the ring never filled: {line}"
+    );
 }

@@ -27,6 +27,8 @@ pub struct Config {
     pub write_deadline: Duration,
     /// `no_header_support`: INFO says `headers:false`.
     pub no_header_support: bool,
+    /// Batches each inter-core ring holds before producers queue in a backlog.
+    pub ring_capacity: usize,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             ping_max: 2,
             write_deadline: Duration::from_secs(10),
             no_header_support: false,
+            ring_capacity: 256,
         }
     }
 }

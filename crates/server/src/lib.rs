@@ -112,7 +112,7 @@ impl Server {
         for (i, tx_list) in txs.iter_mut().enumerate() {
             for (j, rx_list) in rxs.iter_mut().enumerate() {
                 if i != j {
-                    let (tx, rx) = rt::ring(ring::RING_CAPACITY);
+                    let (tx, rx) = rt::ring(shared.cfg.ring_capacity.max(1));
                     tx_list.push((j, tx));
                     rx_list.push((i, rx));
                 }

@@ -54,8 +54,6 @@ impl Batch {
     }
 }
 
-/// Ring capacity, in batches.
-pub const RING_CAPACITY: usize = 256;
 /// Waiting batches past which the readers feeding this peer pause.
 pub const BACKLOG_PAUSE: usize = 64;
 

@@ -116,6 +116,9 @@ pub struct Flags {
     /// How long a write may make no progress before the client is a slow consumer.
     #[arg(long = "write_deadline", value_parser = units::parse_duration)]
     pub write_deadline: Option<Duration>,
+    /// Capacity of each ring between two cores, in batches (a tuning knob).
+    #[arg(long = "ring_capacity", value_parser = units::parse_count::<usize>)]
+    pub ring_capacity: Option<usize>,
     /// Tell clients (INFO `headers:false`) that message headers are not supported.
     #[arg(long = "no_header_support", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false",
@@ -210,6 +213,7 @@ Shoal Options:
         --ping_max <n>               Unanswered pings before a client is dropped (default: 2)
         --write_deadline <duration>  Stalled write time before a slow consumer is dropped (default: 10s)
         --no_header_support          Do not offer message headers to clients (default: false)
+        --ring_capacity <n>          Batches each ring between two cores holds (default: 256)
     Sizes take suffixes (1KB = 1024, 1K = 1000, MB, GB); durations are Go's (500ms, 2s, 1m30s), a bare number is seconds.
 
 Common Options:

@@ -50,6 +50,7 @@ impl Options {
                 .filter(|d| !d.is_zero())
                 .unwrap_or(defaults.write_deadline),
             no_header_support: f.no_header_support,
+            ring_capacity: or_default(f.ring_capacity, defaults.ring_capacity),
         };
         if config
             .server_name
