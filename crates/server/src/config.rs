@@ -29,6 +29,14 @@ pub struct Config {
     pub no_header_support: bool,
     /// Batches each inter-core ring holds before producers queue in a backlog.
     pub ring_capacity: usize,
+    /// HTTP monitoring host; `None` = the client `host`.
+    pub http_host: Option<String>,
+    /// HTTP monitoring port; `None` = monitoring off, negative = random port.
+    pub http_port: Option<i32>,
+    /// Lame duck mode: total time to close every client.
+    pub lame_duck_duration: Duration,
+    /// Lame duck mode: wait before the first client is closed.
+    pub lame_duck_grace_period: Duration,
 }
 
 impl Default for Config {
@@ -48,6 +56,10 @@ impl Default for Config {
             write_deadline: Duration::from_secs(10),
             no_header_support: false,
             ring_capacity: 256,
+            http_host: None,
+            http_port: None,
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
         }
     }
 }

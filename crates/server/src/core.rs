@@ -35,6 +35,11 @@ pub struct Shared {
     pub port: u16,
     pub connections: AtomicUsize,
     pub stop: AtomicBool,
+    /// Lame duck mode requested (SIGUSR2).
+    pub lame_duck: AtomicBool,
+    /// Bumped by each reload; cores pick up `reloaded` when it changes.
+    pub reload_gen: std::sync::atomic::AtomicU64,
+    pub reloaded: std::sync::Mutex<Option<Config>>,
 }
 
 /// A local subscription.

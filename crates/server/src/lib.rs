@@ -104,6 +104,9 @@ impl Server {
             cfg: config,
             connections: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            lame_duck: AtomicBool::new(false),
+            reload_gen: std::sync::atomic::AtomicU64::new(0),
+            reloaded: std::sync::Mutex::new(None),
         });
 
         // One ring per ordered pair of cores.
@@ -173,6 +176,26 @@ impl Server {
     /// Number of cores running.
     pub fn cores(&self) -> usize {
         self.cores.len()
+    }
+
+    /// Applies the reloadable options of `config` (limits, ping and write settings)
+    /// on every core. Options that cannot change at run time (host, port, cores,
+    /// the monitoring listener) must be refused by the caller before this.
+    pub fn reload(&self, config: Config) {
+        *self.shared.reloaded.lock().unwrap() = Some(config);
+        self.shared.reload_gen.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Lame duck mode: stop accepting, tell protocol-1 clients (INFO `ldm:true`),
+    /// wait `lame_duck_grace_period`, then close the clients spread over the rest
+    /// of `lame_duck_duration`. Returns once every client is gone; the caller then
+    /// calls [`Server::shutdown`].
+    pub fn lame_duck(&self) {
+        self.shared.lame_duck.store(true, Ordering::SeqCst);
+        // Implemented by the cores' tickers; see core.rs.
+        while self.shared.connections.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stop accepting, flush what is queued (bounded), close every connection and
