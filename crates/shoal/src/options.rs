@@ -51,6 +51,7 @@ impl Options {
                 .unwrap_or(defaults.write_deadline),
             no_header_support: f.no_header_support,
             ring_capacity: or_default(f.ring_capacity, defaults.ring_capacity),
+            ..defaults
         };
         if config
             .server_name
