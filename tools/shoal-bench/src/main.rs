@@ -1,176 +1,377 @@
-//! shoal-bench: a small raw-protocol NATS load generator. One publisher thread
-//! writes batched `PUB`s; each subscriber thread reads with large buffers and a
-//! frame scanner that skips payloads without looking at them, so the client is not
-//! the bottleneck. Reports messages per second seen by the subscribers (from the
-//! first message to the last) and the publisher's own rate.
+//! shoal-bench: a raw-protocol NATS load generator in the spirit of `nats bench`,
+//! for Shoal and nats-server alike. Publishers write batched `PUB`s stamped with
+//! (publisher, sequence); subscribers scan `MSG` frames in large buffers and check
+//! what arrived (lost, duplicated, out of order), so the client is never the
+//! bottleneck and never silently wrong.
 //!
-//! Usage: shoal-bench <pubsub|fanout> --url HOST:PORT [--msgs N] [--size B] [--subs M]
-//!
-//! The full harness (every scenario, HDR latencies, JSON output) is its own piece of
-//! work; this is the first instrument.
+//! Scenarios: pub, sub, pubsub (N:M on one subject), fanout (1:M), queue (one
+//! queue group, exactly-once checked), reqrep (latency percentiles from an HDR
+//! histogram), slowconsumer (the fast subscriber's and the publisher's rates
+//! without and with a subscriber that never reads). Output: a human table on
+//! stderr-free stdout and one JSON line per run (`--json` prints only the JSON).
 
-use std::io::{Read, Write};
+mod conn;
+mod publish;
+mod reqrep;
+mod scan;
+
+use std::io::IsTerminal;
 use std::net::TcpStream;
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Args {
-    scenario: String,
-    url: String,
-    msgs: usize,
-    size: usize,
-    subs: usize,
+use conn::Conn;
+use publish::{publish, Limit, Published};
+use scan::{exactly_once, receive, Received};
+
+const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--json]";
+
+#[derive(Clone)]
+pub struct Args {
+    pub scenario: String,
+    pub url: String,
+    pub msgs: u64,
+    pub size: usize,
+    pub pubs: usize,
+    pub subs: usize,
+    pub duration: Option<Duration>,
+    pub json_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let scenario = it.next().ok_or("missing scenario (pubsub|fanout)")?;
+    let scenario = it.next().ok_or("missing scenario")?;
+    let (pubs, subs) = match scenario.as_str() {
+        "pub" => (1, 0),
+        "sub" | "pubsub" | "slowconsumer" => (1, 1),
+        "fanout" => (1, 4),
+        "queue" => (1, 4),
+        "reqrep" => (1, 1),
+        other => return Err(format!("unknown scenario {other:?}")),
+    };
     let mut a = Args {
-        subs: if scenario == "fanout" { 4 } else { 1 },
         scenario,
         url: "127.0.0.1:4222".into(),
         msgs: 1_000_000,
-        size: 16,
+        size: 128,
+        pubs,
+        subs,
+        duration: None,
+        json_only: false,
     };
     while let Some(k) = it.next() {
+        if k == "--json" {
+            a.json_only = true;
+            continue;
+        }
         let v = it.next().ok_or(format!("{k} needs a value"))?;
         let num = || {
-            v.parse::<usize>()
-                .map_err(|_| format!("bad number for {k}: {v}"))
+            v.parse::<u64>()
+                .map_err(|_| format!("bad number for {k}: {v:?}"))
         };
         match k.as_str() {
-            "--url" => a.url = v.clone(),
+            "--url" => a.url = v.trim_start_matches("nats://").to_string(),
             "--msgs" => a.msgs = num()?,
-            "--size" => a.size = num()?,
-            "--subs" => a.subs = num()?,
+            "--size" => a.size = num()? as usize,
+            "--pubs" => a.pubs = num()? as usize,
+            "--subs" => a.subs = num()? as usize,
+            "--duration" => {
+                a.duration = Some(Duration::from_secs_f64(
+                    v.parse().map_err(|_| format!("bad duration {v:?}"))?,
+                ))
+            }
             _ => return Err(format!("unknown flag {k}")),
         }
     }
-    if !matches!(a.scenario.as_str(), "pubsub" | "fanout") {
-        return Err(format!("unknown scenario {}", a.scenario));
+    if a.pubs == 0 && a.scenario != "sub" {
+        return Err("--pubs must be at least 1".into());
     }
     Ok(a)
 }
 
-fn connect(url: &str) -> TcpStream {
-    let mut s = TcpStream::connect(url).unwrap_or_else(|e| panic!("connect {url}: {e}"));
-    s.set_nodelay(true).unwrap();
-    let mut info = [0u8; 4096];
-    let _ = s.read(&mut info).unwrap();
-    s.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n")
-        .unwrap();
-    s
+/// One run's figures, printed as a table row and a JSON line.
+#[derive(Default)]
+pub struct Report {
+    pub fields: Vec<(String, String)>,
 }
 
-/// Sends PING and waits for PONG, skipping anything else.
-fn ping(s: &mut TcpStream) {
-    s.write_all(b"PING\r\n").unwrap();
-    let mut buf = Vec::new();
-    let mut b = [0u8; 4096];
-    while !buf.windows(6).any(|w| w == b"PONG\r\n") {
-        let n = s.read(&mut b).unwrap();
-        assert!(n > 0, "closed");
-        buf.extend_from_slice(&b[..n]);
-    }
-}
-
-/// Reads until `n` MSG frames have arrived; returns (first, last) arrival times.
-fn subscriber(mut s: TcpStream, n: usize, ready: Arc<Barrier>) -> (Instant, Instant, usize) {
-    s.write_all(b"SUB bench 1\r\n").unwrap();
-    ping(&mut s);
-    ready.wait();
-    let mut buf = vec![0u8; 4 << 20];
-    let (mut len, mut pos) = (0usize, 0usize);
-    let mut got = 0usize;
-    let mut first = None;
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    while got < n {
-        if pos > 0 && (buf.len() - len) < (1 << 20) {
-            buf.copy_within(pos..len, 0);
-            len -= pos;
-            pos = 0;
-        }
-        let k = match s.read(&mut buf[len..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => k,
+impl Report {
+    pub fn num(&mut self, k: &str, v: f64) {
+        let s = if v.fract() == 0.0 && v.abs() < 1e15 {
+            format!("{}", v as i64)
+        } else {
+            format!("{v:.3}")
         };
-        first.get_or_insert_with(Instant::now);
-        len += k;
-        // Frames: "MSG <subject> <sid> <size>\r\n<payload>\r\n" (or PING).
-        while let Some(nl) = buf[pos..len].iter().position(|&b| b == b'\n') {
-            let line = &buf[pos..pos + nl];
-            if line.starts_with(b"PING") {
-                pos += nl + 1;
-                continue;
-            }
-            let sp = line.iter().rposition(|&b| b == b' ').unwrap();
-            let size: usize = line[sp + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .fold(0, |a, &b| a * 10 + (b - b'0') as usize);
-            let total = nl + 1 + size + 2;
-            if len - pos < total {
-                break;
-            }
-            pos += total;
-            got += 1;
-        }
+        self.fields.push((k.into(), s));
     }
-    (first.unwrap_or_else(Instant::now), Instant::now(), got)
+    pub fn text(&mut self, k: &str, v: &str) {
+        self.fields.push((k.into(), format!("{v:?}")));
+    }
+    pub fn json(&self) -> String {
+        let body: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    }
+}
+
+/// Prints "sent/received" once a second on a terminal.
+fn progress_line(sent: Arc<AtomicU64>, recv: Arc<AtomicU64>, done: Arc<AtomicBool>) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    std::thread::spawn(move || {
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_secs(1));
+            eprint!(
+                "\r  sent {:>12}  received {:>12}",
+                sent.load(Ordering::Relaxed),
+                recv.load(Ordering::Relaxed)
+            );
+        }
+        eprint!("\r{:60}\r", "");
+    });
+}
+
+fn limit(a: &Args) -> Limit {
+    match a.duration {
+        Some(d) => Limit::Until(Instant::now() + d),
+        None => Limit::Count(a.msgs),
+    }
+}
+
+/// Starts `n` subscribers on `subject` (optionally in a queue group), each
+/// confirmed with a round trip before any publisher starts.
+fn subscribers(
+    a: &Args,
+    subject: &str,
+    queue: Option<&str>,
+    n: usize,
+    expected: &Arc<AtomicU64>,
+    recv: &Arc<AtomicU64>,
+) -> Vec<std::thread::JoinHandle<Received>> {
+    let track = a.size >= scan::STAMP;
+    (0..n)
+        .map(|i| {
+            let mut c = Conn::connect(&a.url).expect("subscriber connects");
+            c.subscribe(subject, queue, i as u32 + 1)
+                .expect("subscribe");
+            let (e, r) = (expected.clone(), recv.clone());
+            std::thread::spawn(move || receive(c.stream, e, r, Duration::from_secs(10), track))
+        })
+        .collect()
+}
+
+fn publishers(a: &Args, subject: &str, sent: &Arc<AtomicU64>) -> Vec<Published> {
+    let lim = limit(a);
+    let handles: Vec<_> = (0..a.pubs)
+        .map(|i| {
+            let (url, subject, sent, size) =
+                (a.url.clone(), subject.to_string(), sent.clone(), a.size);
+            std::thread::spawn(move || publish(&url, &subject, i as u32, size, lim, &sent))
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap().expect("publisher"))
+        .collect()
+}
+
+/// pub, sub, pubsub, fanout and queue: publishers on one subject, subscribers
+/// (plain or one queue group) on it.
+fn run_flow(a: &Args, r: &mut Report) {
+    let subject = format!("bench.{}", std::process::id());
+    let queue = (a.scenario == "queue").then_some("q");
+    let (sent, recv, expected) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    progress_line(sent.clone(), recv.clone(), done.clone());
+    let subs = subscribers(a, &subject, queue, a.subs, &expected, &recv);
+    let pubs = publishers(a, &subject, &sent);
+    let total_sent: u64 = pubs.iter().map(|p| p.sent).sum();
+    // Plain subscribers each expect everything; a queue group splits it, so each
+    // member stops when the group as a whole has it all (or goes idle).
+    let per_sub = if queue.is_some() {
+        u64::MAX
+    } else {
+        total_sent
+    };
+    expected.store(per_sub.max(1), Ordering::Relaxed);
+    let mut got: Vec<Received> = Vec::new();
+    if queue.is_some() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while recv.load(Ordering::Relaxed) < total_sent && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        expected.store(1, Ordering::Relaxed); // every member has ≥ 1 or idles out
+    }
+    for h in subs {
+        got.push(h.join().unwrap());
+    }
+    done.store(true, Ordering::Relaxed);
+
+    let pub_secs = pubs.iter().map(|p| p.secs).fold(0.0, f64::max);
+    let pub_rate = total_sent as f64 / pub_secs;
+    let received: u64 = got.iter().map(|g| g.msgs).sum();
+    let first = got.iter().filter_map(|g| g.first).min();
+    let last = got.iter().filter_map(|g| g.last).max();
+    let sub_secs = match (first, last) {
+        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64().max(1e-9),
+        _ => 0.0,
+    };
+    let sub_rate = if sub_secs > 0.0 {
+        received as f64 / sub_secs
+    } else {
+        0.0
+    };
+    let sent_per_pub: Vec<u64> = pubs.iter().map(|p| p.sent).collect();
+    let track = a.size >= scan::STAMP;
+    let (lost, dups, ooo) = if queue.is_some() {
+        let (_, d, m) = exactly_once(&got, &sent_per_pub);
+        (m, d + got.iter().map(|g| g.duplicates).sum::<u64>(), 0)
+    } else if a.subs > 0 {
+        let mut lost = 0;
+        for g in &got {
+            let (_, _, m) = exactly_once(std::slice::from_ref(g), &sent_per_pub);
+            lost += if track {
+                m
+            } else {
+                total_sent.saturating_sub(g.msgs)
+            };
+        }
+        (
+            lost,
+            got.iter().map(|g| g.duplicates).sum(),
+            got.iter().map(|g| g.out_of_order).sum(),
+        )
+    } else {
+        (0, 0, 0)
+    };
+    r.num("sent", total_sent as f64);
+    r.num("received", received as f64);
+    r.num("pub_msgs_per_s", pub_rate.round());
+    r.num("sub_msgs_per_s", sub_rate.round());
+    let rate = if a.subs > 0 { sub_rate } else { pub_rate };
+    r.num(
+        "mb_per_s",
+        (rate * a.size as f64 / 1e6 * 100.0).round() / 100.0,
+    );
+    r.num("lost", lost as f64);
+    r.num("duplicates", dups as f64);
+    r.num("out_of_order", ooo as f64);
+    r.num(
+        "max_pub_stall_ms",
+        pubs.iter()
+            .map(|p| p.max_stall.as_secs_f64() * 1e3)
+            .fold(0.0, f64::max)
+            .round(),
+    );
+}
+
+/// slowconsumer: one publisher and one fast subscriber, first alone, then with a
+/// subscriber that subscribes and never reads.
+fn run_slow(a: &Args, r: &mut Report) {
+    let phase = |with_stalled: bool| -> (f64, f64, Duration, Option<bool>) {
+        let subject = format!("slow.{}.{with_stalled}", std::process::id());
+        let (sent, recv, expected) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let stalled: Option<TcpStream> = with_stalled.then(|| {
+            let mut c = Conn::connect(&a.url).expect("stalled subscriber connects");
+            c.subscribe(&subject, None, 1).expect("subscribe");
+            c.stream
+        });
+        let fast = subscribers(a, &subject, None, 1, &expected, &recv);
+        let pubs = publishers(a, &subject, &sent);
+        let total: u64 = pubs.iter().map(|p| p.sent).sum();
+        expected.store(total, Ordering::Relaxed);
+        let got = fast.into_iter().next().unwrap().join().unwrap();
+        let secs = match (got.first, got.last) {
+            (Some(f), Some(l)) => l.duration_since(f).as_secs_f64().max(1e-9),
+            _ => f64::INFINITY,
+        };
+        let cut = stalled.map(|mut s| {
+            // Cut off means the server closed it: reading drains what its socket
+            // held, then ends in EOF or a reset rather than waiting for more.
+            use std::io::Read;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            let mut b = vec![0u8; 1 << 20];
+            loop {
+                match s.read(&mut b) {
+                    Ok(0) => break true,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                    Err(_) => break false,
+                }
+            }
+        });
+        (
+            got.msgs as f64 / secs,
+            total as f64 / pubs[0].secs,
+            pubs[0].max_stall,
+            cut,
+        )
+    };
+    let (fast0, pub0, stall0, _) = phase(false);
+    let (fast1, pub1, stall1, cut) = phase(true);
+    r.num("fast_msgs_per_s_alone", fast0.round());
+    r.num("fast_msgs_per_s_with_stalled", fast1.round());
+    r.num("fast_rate_kept", (fast1 / fast0 * 1000.0).round() / 1000.0);
+    r.num("pub_msgs_per_s_alone", pub0.round());
+    r.num("pub_msgs_per_s_with_stalled", pub1.round());
+    r.num("pub_rate_kept", (pub1 / pub0 * 1000.0).round() / 1000.0);
+    r.num(
+        "max_pub_stall_ms_alone",
+        (stall0.as_secs_f64() * 1e3).round(),
+    );
+    r.num(
+        "max_pub_stall_ms_with_stalled",
+        (stall1.as_secs_f64() * 1e3).round(),
+    );
+    r.text(
+        "stalled_cut_off",
+        if cut == Some(true) { "yes" } else { "no" },
+    );
 }
 
 fn main() {
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("shoal-bench: {e}\nusage: shoal-bench <pubsub|fanout> --url HOST:PORT [--msgs N] [--size B] [--subs M]");
+            eprintln!("shoal-bench: {e}\n{USAGE}");
             std::process::exit(2);
         }
     };
-    let ready = Arc::new(Barrier::new(a.subs + 1));
-    let subs: Vec<_> = (0..a.subs)
-        .map(|_| {
-            let s = connect(&a.url);
-            let (r, n) = (ready.clone(), a.msgs);
-            std::thread::spawn(move || subscriber(s, n, r))
-        })
-        .collect();
-    ready.wait();
-    let mut p = connect(&a.url);
-    let mut frame = format!("PUB bench {}\r\n", a.size).into_bytes();
-    frame.extend(std::iter::repeat_n(b'x', a.size));
-    frame.extend_from_slice(b"\r\n");
-    let per_batch = (64 * 1024 / frame.len()).max(1);
-    let batch: Vec<u8> = frame.repeat(per_batch);
-    let t0 = Instant::now();
-    let mut sent = 0;
-    while sent < a.msgs {
-        let k = per_batch.min(a.msgs - sent);
-        p.write_all(&batch[..k * frame.len()]).unwrap();
-        sent += k;
+    let mut r = Report::default();
+    r.text("scenario", &a.scenario);
+    r.num("size", a.size as f64);
+    r.num("pubs", a.pubs as f64);
+    r.num("subs", a.subs as f64);
+    match a.scenario.as_str() {
+        "reqrep" => reqrep::run(&a, &mut r),
+        "slowconsumer" => run_slow(&a, &mut r),
+        _ => run_flow(&a, &mut r),
     }
-    ping(&mut p);
-    let pub_secs = t0.elapsed().as_secs_f64();
-    let mut total = 0usize;
-    let mut worst: f64 = 0.0;
-    for h in subs {
-        let (first, last, got) = h.join().unwrap();
-        if got < a.msgs {
-            eprintln!("shoal-bench: a subscriber got {got} of {} messages", a.msgs);
+    if !a.json_only {
+        for (k, v) in &r.fields {
+            println!("{k:>30}  {}", v.trim_matches('"'));
         }
-        total += got;
-        worst = worst.max(last.duration_since(first).as_secs_f64().max(1e-9));
     }
-    let sub_rate = total as f64 / worst;
-    let line = format!(
-        "{{\"scenario\":\"{}\",\"size\":{},\"msgs\":{},\"subs\":{},\"pub_msgs_per_s\":{:.0},\"sub_msgs_per_s\":{:.0},\"received\":{}}}",
-        a.scenario,
-        a.size,
-        a.msgs,
-        a.subs,
-        a.msgs as f64 / pub_secs,
-        sub_rate,
-        total
-    );
-    println!("{line}");
+    println!("{}", r.json());
+    let bad = r
+        .fields
+        .iter()
+        .any(|(k, v)| matches!(k.as_str(), "lost" | "duplicates" | "out_of_order") && v != "0");
+    if bad {
+        eprintln!("shoal-bench: messages were lost, duplicated or reordered");
+        std::process::exit(1);
+    }
 }
