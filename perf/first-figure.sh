@@ -9,8 +9,8 @@ run() { # name cmd...
   "$@" > /tmp/srv.log 2>&1 & local pid=$!
   sleep 0.7
   for i in 1 2 3; do
-    taskset -c 1 $B pubsub --url 127.0.0.1:14555 --msgs 2000000 --size 16 | sed "s/^/$name /"
-    taskset -c 1 $B fanout --url 127.0.0.1:14555 --msgs 500000 --size 128 --subs 4 | sed "s/^/$name /"
+    taskset -c 1 $B pubsub --url 127.0.0.1:14555 --msgs 2000000 --size 16 --json | sed "s/^/$name /"
+    taskset -c 1 $B fanout --url 127.0.0.1:14555 --msgs 500000 --size 128 --subs 4 --json | sed "s/^/$name /"
   done
   kill $pid; wait $pid 2>/dev/null
 }
