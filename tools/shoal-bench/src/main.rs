@@ -25,7 +25,7 @@ use conn::Conn;
 use publish::{publish, Limit, Published};
 use scan::{exactly_once, receive, Received};
 
-const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--json]";
+const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]";
 
 #[derive(Clone)]
 pub struct Args {
@@ -37,6 +37,8 @@ pub struct Args {
     pub subs: usize,
     pub duration: Option<Duration>,
     pub json_only: bool,
+    /// Subject to use (default: one unique to this process).
+    pub subject: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -59,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
         subs,
         duration: None,
         json_only: false,
+        subject: None,
     };
     while let Some(k) = it.next() {
         if k == "--json" {
@@ -72,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
         };
         match k.as_str() {
             "--url" => a.url = v.trim_start_matches("nats://").to_string(),
+            "--subject" => a.subject = Some(v.clone()),
             "--msgs" => a.msgs = num()?,
             "--size" => a.size = num()? as usize,
             "--pubs" => a.pubs = num()? as usize,
@@ -183,7 +187,10 @@ fn publishers(a: &Args, subject: &str, sent: &Arc<AtomicU64>) -> Vec<Published> 
 /// pub, sub, pubsub, fanout and queue: publishers on one subject, subscribers
 /// (plain or one queue group) on it.
 fn run_flow(a: &Args, r: &mut Report) {
-    let subject = format!("bench.{}", std::process::id());
+    let subject = a
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("bench.{}", std::process::id()));
     let queue = (a.scenario == "queue").then_some("q");
     let (sent, recv, expected) = (
         Arc::new(AtomicU64::new(0)),
