@@ -49,6 +49,20 @@ pub struct Flags {
     /// Write `<exe>_<pid>.ports` (the client URLs, JSON) into this directory.
     #[arg(long = "ports_file_dir")]
     pub ports_file_dir: Option<PathBuf>,
+    /// Configuration file (nats-server's format); flags given here override it.
+    #[arg(short = 'c', long = "config")]
+    pub config: Option<PathBuf>,
+    /// Check the configuration file and exit (warnings count as errors).
+    #[arg(long = "t", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = units::parse_bool)]
+    pub test_config: bool,
+    /// Send a signal to a running server: `cmd[=pid|pidfile]`.
+    #[arg(long = "signal", alias = "sl")]
+    pub signal: Option<String>,
+    /// HTTP monitoring port (`-1` picks a free one).
+    #[arg(short = 'm', long = "http_port", value_parser = units::parse_int)]
+    pub http_port: Option<i64>,
 
     /// Log to this file (appending) instead of stderr.
     #[arg(short = 'l', long = "log")]
@@ -135,21 +149,26 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "false",
           value_parser = units::parse_bool)]
     pub version: bool,
+
+    /// The long names of the flags given on the command line: only those override
+    /// the configuration file (nats-server parses its flags again after the file).
+    #[arg(skip)]
+    pub explicit: Vec<String>,
+}
+
+impl Flags {
+    /// Whether the flag with this long name was on the command line.
+    pub fn given(&self, long: &str) -> bool {
+        self.explicit.iter().any(|l| l == long)
+    }
 }
 
 /// nats-server flags that Shoal does not implement yet. Accepting them silently
 /// would leave a server running without the TLS, auth or cluster its operator
 /// asked for, so each one stops start-up with a clear message.
 const UNSUPPORTED: &[&str] = &[
-    "c",
-    "config",
-    "t",
-    "m",
-    "http_port",
     "ms",
     "https_port",
-    "sl",
-    "signal",
     "client_advertise",
     "s",
     "syslog",
@@ -191,6 +210,11 @@ Server Options:
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
         --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
+    -c, --config <file>              Configuration file
+    -t                               Test configuration and exit
+    -sl,--signal <signal>[=<pid>]    Send signal to nats-server process (ldm, stop, quit, term, reopen, reload)
+                                     <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/nats-server.pid)
+    -m, --http_port <port>           Use port for http monitoring
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -221,7 +245,7 @@ Common Options:
     -v, --version                    Show version
 
 Not supported by this version of shoal yet (each stops start-up with an error):
-    -c/--config, -t, -m/--http_port, -ms/--https_port, -sl/--signal, --client_advertise,
+    -ms/--https_port, --client_advertise,
     -s/--syslog, -r/--remote_syslog, --log_size_limit, --max_traced_msg_len,
     -js/--jetstream, -sd/--store_dir, --user, --pass, --auth, --tls, --tlscert, --tlskey,
     --tlsverify, --tlscacert, --routes, --cluster, --cluster_listen, --cluster_name,
@@ -274,7 +298,12 @@ pub fn parse(args: &[String]) -> Result<Parsed, Error> {
         Ok(matches) => matches,
         Err(e) => return Err(first_bad_value(&cmd, &tokens).unwrap_or(Error::Usage(e.to_string()))),
     };
-    let flags = Flags::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut flags = Flags::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
+    flags.explicit = tokens
+        .iter()
+        .filter_map(|t| t.arg.strip_prefix("--"))
+        .filter_map(|a| a.split_once('=').map(|(long, _)| long.to_string()))
+        .collect();
     // nats-server's order: -v, then -h, then the positional word.
     if flags.version {
         return Ok(Parsed::Version);
@@ -519,12 +548,12 @@ mod tests {
     #[test]
     fn unsupported_flags_are_named_as_typed() {
         assert_eq!(
-            rewrite(&["--config", "x"]).unwrap_err(),
-            Error::NotSupported("--config".into())
+            rewrite(&["--https_port", "x"]).unwrap_err(),
+            Error::NotSupported("--https_port".into())
         );
         assert_eq!(
-            rewrite(&["-c=x"]).unwrap_err(),
-            Error::NotSupported("-c".into())
+            rewrite(&["-ms=x"]).unwrap_err(),
+            Error::NotSupported("-ms".into())
         );
         assert_eq!(
             rewrite(&["-js"]).unwrap_err(),
@@ -643,14 +672,17 @@ mod tests {
         cmd.build();
         for arg in cmd.get_arguments() {
             let long = arg.get_long().unwrap();
-            let shown = if long.chars().next().unwrap().is_uppercase() {
+            let shown = if long.chars().next().unwrap().is_uppercase() || long.len() == 1 {
                 format!("-{long}")
             } else {
                 format!("--{long}")
             };
             assert!(mentions(&shown), "usage lacks {shown}");
             for alias in arg.get_all_aliases().unwrap_or_default() {
-                assert!(mentions(&format!("--{alias}")), "usage lacks --{alias}");
+                assert!(
+                    mentions(&format!("--{alias}")) || mentions(&format!("-{alias},")),
+                    "usage lacks --{alias}"
+                );
             }
             if let Some(short) = arg.get_short() {
                 assert!(

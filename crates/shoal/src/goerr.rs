@@ -25,7 +25,7 @@ pub fn listen_error(addr: &str, err: &io::Error) -> String {
 
 /// Go spells errno messages in lower case (`no such file or directory`) and
 /// without Rust's ` (os error N)`.
-fn errno_text(err: &io::Error) -> String {
+pub fn errno_text(err: &io::Error) -> String {
     match os_code(err) {
         Some(code) => io::Error::from_raw_os_error(code)
             .to_string()

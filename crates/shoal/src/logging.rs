@@ -1,4 +1,4 @@
-//! Log lines in nats-server's exact format, through `log` + `env_logger`, so that
+//! Log lines in nats-server's exact format, through the `log` facade, so that
 //! whatever reads nats-server's logs (people, grep, log shippers) reads Shoal's:
 //!
 //! ```text
@@ -14,24 +14,27 @@
 //!
 //! Only Shoal's own crates (targets starting `shoal`) log below warning; other
 //! crates (glommio) show warnings and errors only. Lines go to stderr, or appended
-//! to the `-l` file, one `write` per line.
+//! to the `-l` file, one `write` per line. A reload changes levels, stamps and the
+//! file while running ([`reconfigure`]); SIGUSR1 reopens the file ([`reopen`]).
 
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use env_logger::fmt::{Target, WriteStyle};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 /// Log target whose error records are printed as `[FTL]`:
 /// `log::error!(target: logging::FATAL, "...")`.
 pub const FATAL: &str = "shoal::fatal";
 
-/// How and where to log (from `-l`, `-T`, `--logtime_utc`, `-D`, `-V`).
-#[derive(Debug, Clone)]
+/// How and where to log (from `-l`, `-T`, `--logtime_utc`, `-D`, `-V` or the
+/// configuration file).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Append to this file instead of writing to stderr.
     pub file: Option<PathBuf>,
@@ -43,66 +46,141 @@ pub struct Options {
     pub utc: bool,
 }
 
+/// The process-wide logger. Levels and stamps are atomics (read on every record);
+/// the output sits behind a mutex taken only to write a line, swapped by
+/// [`reconfigure`] (SIGHUP) and [`reopen`] (SIGUSR1).
+struct NatsLogger {
+    debug: AtomicBool,
+    trace: AtomicBool,
+    logtime: AtomicBool,
+    utc: AtomicBool,
+    out: Mutex<Output>,
+}
+
+struct Output {
+    file: Option<PathBuf>,
+    sink: Box<dyn Write + Send>,
+}
+
+static LOGGER: OnceLock<NatsLogger> = OnceLock::new();
+
+fn open(path: &Path) -> io::Result<Box<dyn Write + Send>> {
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o660)
+        .open(path)?;
+    Ok(Box::new(file))
+}
+
+fn output(opts: &Options) -> io::Result<Output> {
+    let sink: Box<dyn Write + Send> = match &opts.file {
+        Some(path) => open(path)?,
+        None => Box::new(io::stderr()),
+    };
+    Ok(Output {
+        file: opts.file.clone(),
+        sink,
+    })
+}
+
 /// Install the process-wide logger. Fails only when the log file cannot be opened.
 pub fn init(opts: &Options) -> io::Result<()> {
-    let target = match &opts.file {
-        Some(path) => {
-            let file = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o660)
-                .open(path)?;
-            Target::Pipe(Box::new(file))
-        }
-        None => Target::Stderr,
+    let logger = NatsLogger {
+        debug: AtomicBool::new(opts.debug),
+        trace: AtomicBool::new(opts.trace),
+        logtime: AtomicBool::new(opts.logtime),
+        utc: AtomicBool::new(opts.utc),
+        out: Mutex::new(output(opts)?),
     };
-    let ours = if opts.trace {
+    if LOGGER.set(logger).is_err() {
+        return reconfigure(opts);
+    }
+    let logger = LOGGER.get().expect("just set");
+    log::set_logger(logger).map_err(io::Error::other)?;
+    set_max_level(opts);
+    Ok(())
+}
+
+fn set_max_level(opts: &Options) {
+    log::set_max_level(if opts.trace {
         LevelFilter::Trace
     } else if opts.debug {
         LevelFilter::Debug
     } else {
         LevelFilter::Info
-    };
-    let pid = std::process::id();
-    let (logtime, utc) = (opts.logtime, opts.utc);
-    let inner = env_logger::Builder::new()
-        .filter_level(LevelFilter::Warn)
-        .filter_module("shoal", ours)
-        .write_style(WriteStyle::Never)
-        .target(target)
-        .format(move |buf, record| {
-            let stamp = logtime.then(|| Stamp::at(SystemTime::now(), utc));
-            write_line(buf, pid, stamp, tag(record), record.args())
-        })
-        .build();
-    let logger = NatsLogger {
-        inner,
-        debug: opts.debug,
-    };
-    log::set_max_level(logger.inner.filter());
-    log::set_boxed_logger(Box::new(logger)).map_err(io::Error::other)
+    });
 }
 
-/// env_logger's filter is a threshold; this drops debug records when only trace
-/// was asked for, as nats-server does.
-struct NatsLogger {
-    inner: env_logger::Logger,
-    debug: bool,
+/// Apply new logging options (a reload): levels, stamps, and the file if it
+/// changed. On failure to open a new file the old output stays.
+pub fn reconfigure(opts: &Options) -> io::Result<()> {
+    let Some(logger) = LOGGER.get() else {
+        return init(opts);
+    };
+    {
+        let mut out = logger.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.file != opts.file {
+            *out = output(opts)?;
+        }
+    }
+    logger.debug.store(opts.debug, Ordering::Relaxed);
+    logger.trace.store(opts.trace, Ordering::Relaxed);
+    logger.logtime.store(opts.logtime, Ordering::Relaxed);
+    logger.utc.store(opts.utc, Ordering::Relaxed);
+    set_max_level(opts);
+    Ok(())
+}
+
+/// Reopen the log file (after rotation). `Ok(false)` when logging to stderr.
+pub fn reopen() -> io::Result<bool> {
+    let Some(logger) = LOGGER.get() else {
+        return Ok(false);
+    };
+    let mut out = logger.out.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(path) = out.file.clone() else {
+        return Ok(false);
+    };
+    out.sink = open(&path)?;
+    Ok(true)
 }
 
 impl Log for NatsLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        (self.debug || metadata.level() != Level::Debug) && self.inner.enabled(metadata)
-    }
-
-    fn log(&self, record: &Record) {
-        if self.enabled(record.metadata()) {
-            self.inner.log(record);
+        let ours = metadata.target().starts_with("shoal");
+        match metadata.level() {
+            Level::Error | Level::Warn => true,
+            Level::Info => ours,
+            // As in nats-server, debug and trace are independent: `-V` alone shows
+            // trace lines but not debug lines.
+            Level::Debug => ours && self.debug.load(Ordering::Relaxed),
+            Level::Trace => ours && self.trace.load(Ordering::Relaxed),
         }
     }
 
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let stamp = self
+            .logtime
+            .load(Ordering::Relaxed)
+            .then(|| Stamp::at(SystemTime::now(), self.utc.load(Ordering::Relaxed)));
+        let mut line = Vec::with_capacity(128);
+        let _ = write_line(
+            &mut line,
+            std::process::id(),
+            stamp,
+            tag(record),
+            record.args(),
+        );
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = out.sink.write_all(&line);
+    }
+
     fn flush(&self) {
-        self.inner.flush();
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = out.sink.flush();
     }
 }
 

@@ -4,16 +4,21 @@
 //!
 //! This file is the sequence of a run and the one place where a failure becomes a
 //! message and an exit code ([`Failure::report`]). The concerns live beside it:
-//! `flags` (the command line, Go `flag` style), `options` (flags → runtime
-//! `Config`, nats-server's defaults and cross-checks), `units` (value syntaxes),
-//! `logging` (nats-server's log format), `signals` (blocking and waiting for
-//! them), `files` (PID and ports files), `goerr` (Go's wording of OS errors).
+//! `flags` (the command line, Go `flag` style), `config` (configuration file keys),
+//! `options` (file + flags → runtime `Config`, nats-server's defaults,
+//! cross-checks and what a reload may change), `units` (value syntaxes),
+//! `logging` (nats-server's log format), `signals` (blocking, waiting, sending),
+//! `files` (PID and ports files), `goerr` (Go's wording of OS errors).
 //!
-//! A run: parse flags → start logging → block signals (before any core thread
-//! exists, so that every core inherits the mask) → banner, PID file →
-//! `Server::start` → `Listening …`, `Server is ready`, ports file → wait for a
-//! signal in this thread → shut down → `Server Exiting..`, exit 0.
+//! A run: parse flags (`--signal` sends and exits; `-t` checks the file and
+//! exits) → load the file and apply the flags over it → start logging → block
+//! signals (before any core thread exists, so that every core inherits the mask)
+//! → banner, PID file → `Server::start` → `Listening …`, `Server is ready`, ports
+//! file → answer signals in this thread (`run_signals`: HUP reloads, USR1 reopens
+//! the log, USR2 enters lame duck mode, INT and TERM stop) → shut down →
+//! `Server Exiting..`, exit 0.
 
+mod config;
 mod files;
 mod flags;
 mod goerr;
@@ -26,13 +31,16 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
 
 use log::{error, info, warn};
 use shoal_server::{BootError, Server, NATS_VERSION, SHOAL_VERSION};
 
-use crate::flags::Parsed;
-use crate::options::Options;
+use crate::config::Report;
+use crate::flags::{Flags, Parsed};
+use crate::options::{LoadError, Options};
 use crate::signals::Signal;
 
 /// How nats-server names itself in `-v` and in the errors it prints before its
@@ -59,6 +67,11 @@ enum Failure {
     Flags(flags::Error),
     /// Options contradict each other: `nats-server: <msg>` (before logging starts).
     Options(String),
+    /// The configuration file is not valid syntax or cannot be read.
+    Conf(shoal_conf::Error),
+    /// Keys or values of the configuration file were refused (with `-t`,
+    /// warnings too): one line each, with file, line and column.
+    Report(Vec<String>),
     /// The `-l` file could not be opened: reported like Go's `log.Fatalf`.
     LogFile(PathBuf, io::Error),
     /// Logged as `[FTL] <msg>` (PID file, bad port, signal mask).
@@ -82,6 +95,13 @@ impl Failure {
                 eprintln!("{NATS_SERVER}: unrecognized command: {word:?}");
             }
             Failure::Options(msg) => eprintln!("{NATS_SERVER}: {msg}"),
+            Failure::Conf(err) => eprintln!("{NATS_SERVER}: {err}"),
+            Failure::Report(lines) => {
+                // nats-server's processConfigErr: every line ends with a newline,
+                // and the message is printed with one more.
+                let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                eprintln!("{NATS_SERVER}: {text}");
+            }
             Failure::LogFile(path, err) => eprintln!(
                 "{} error opening file: {}",
                 logging::Stamp::at(SystemTime::now(), false).seconds(),
@@ -126,7 +146,17 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         }
         Parsed::Run(flags) => flags,
     };
-    let mut opts = Options::from_flags(*flags).map_err(Failure::Options)?;
+    if flags.signal.is_some() {
+        return send_signal(exe, &flags);
+    }
+    if flags.test_config {
+        return test_config(&flags);
+    }
+    let loaded = options::load(&flags).map_err(load_failure)?;
+    for warning in &loaded.warnings {
+        eprintln!("{warning}");
+    }
+    let mut opts = loaded.options;
     logging::init(&opts.log)
         .map_err(|e| Failure::LogFile(opts.log.file.clone().unwrap_or_default(), e))?;
     signals::block().map_err(|e| Failure::Fatal(format!("Could not block signals: {e}")))?;
@@ -142,11 +172,14 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     let host = opts.config.host.clone();
     let name = opts.config.server_name.clone();
 
-    let server = Server::start(opts.config).map_err(Failure::Boot)?;
+    let server = Server::start(opts.config.clone()).map_err(Failure::Boot)?;
 
     let id = server.server_id();
     info!("  Name:     {}", name.as_deref().unwrap_or(id));
     info!("  ID:       {id}");
+    if let (Some(file), Some(digest)) = (&opts.config_file, &opts.digest) {
+        info!("Using configuration file: {file} ({digest})");
+    }
     let cores = server.cores();
     let unit = if cores == 1 { "core" } else { "cores" };
     info!("  Shoal:    {SHOAL_VERSION}, {cores} {unit}");
@@ -167,42 +200,278 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     }
     info!("Server is ready");
 
-    wait_for_shutdown_signal();
-
-    info!("Initiating Shutdown...");
-    server.shutdown();
-    if let Some(path) = &ports_file {
-        if let Err(msg) = files::remove_ports_file(path) {
-            error!("{msg}");
-        }
-    }
-    info!("Server Exiting..");
+    let mut running = Running {
+        exe: exe.to_string(),
+        flags: *flags,
+        opts,
+        server: Arc::new(server),
+        ports_file,
+        lame_duck: None,
+    };
+    running.run_signals();
+    running.stop();
     Ok(())
 }
 
-/// Sit in `sigwait` until SIGINT or SIGTERM. The other signals nats-server answers
-/// are acknowledged; what they do there comes in later versions.
-fn wait_for_shutdown_signal() {
-    loop {
-        let signal = match signals::wait() {
-            Ok(signal) => signal,
-            Err(e) => {
-                error!("Could not wait for signals ({e}), shutting down");
+/// A load failure as `main` reports it.
+fn load_failure(err: LoadError) -> Failure {
+    match err {
+        LoadError::Conf(e) => Failure::Conf(e),
+        LoadError::Report(r) => Failure::Report(r.lines().cloned().collect()),
+        LoadError::Invalid(m) => Failure::Options(m),
+    }
+}
+
+/// `-t`: check the file as a start would, print nats-server's verdict, exit.
+/// Warnings fail the check. Shoal also applies the start-up cross-checks
+/// (`max_payload ≤ max_pending`, lame duck grace), which nats-server's `-t`
+/// skips although its start then fails: a file that passes `-t` starts.
+fn test_config(flags: &Flags) -> Result<(), Failure> {
+    let Some(path) = &flags.config else {
+        return Err(Failure::Options(
+            "must specify [-c, --config] option to check configuration file syntax".into(),
+        ));
+    };
+    let loaded = options::load(flags).map_err(load_failure)?;
+    if !loaded.warnings.is_empty() {
+        return Err(Failure::Report(loaded.warnings));
+    }
+    eprintln!(
+        "{NATS_SERVER}: configuration file {} is valid ({})",
+        path.display(),
+        loaded.options.digest.unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// `--signal cmd[=pid|pidfile]`: send `cmd`'s signal to a running server. The pid
+/// comes from the argument (a number, or a file holding one), else from `-P` or
+/// the configuration file's `pid_file`, else from the one process running under
+/// this program's name.
+fn send_signal(exe: &str, flags: &Flags) -> Result<(), Failure> {
+    let spec = flags.signal.as_deref().unwrap_or_default();
+    let (name, target) = match spec.split_once('=') {
+        Some((name, target)) => (name, Some(target.to_string())),
+        None => (spec, None),
+    };
+    let pid_text = match target {
+        Some(t) => read_pid_arg(&t),
+        None => match pid_file_of(flags)? {
+            Some(path) => read_pid_arg(&path.to_string_lossy()),
+            None => running_pid(exe)?,
+        },
+    };
+    let pid: i32 = pid_text
+        .parse()
+        .map_err(|_| Failure::Options(format!("invalid pid: {pid_text}")))?;
+    let command = signals::Command::named(name)
+        .ok_or_else(|| Failure::Options(format!("unknown signal {name:?}")))?;
+    signals::send(pid, command.signo).map_err(|e| {
+        Failure::Options(format!(
+            "\nsignal {:?} {pid}: {}",
+            command.name,
+            goerr::errno_text(&e)
+        ))
+    })
+}
+
+/// nats-server reads a pid argument that names a file as that file's text.
+fn read_pid_arg(arg: &str) -> String {
+    match std::fs::read_to_string(arg) {
+        Ok(text) => text,
+        Err(_) => arg.to_string(),
+    }
+}
+
+/// `-P`, else the configuration file's `pid_file`.
+fn pid_file_of(flags: &Flags) -> Result<Option<PathBuf>, Failure> {
+    if let Some(pid) = flags.pid.clone().filter(|p| !p.as_os_str().is_empty()) {
+        return Ok(Some(pid));
+    }
+    if flags.config.is_none() {
+        return Ok(None);
+    }
+    let loaded = options::load(flags).map_err(load_failure)?;
+    Ok(loaded.options.pid_file)
+}
+
+/// The pid of the one other process running as `exe` (nats-server asks `pgrep`).
+fn running_pid(exe: &str) -> Result<String, Failure> {
+    let me = std::process::id().to_string();
+    let comm: String = exe.chars().take(15).collect();
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map_err(|e| Failure::Options(e.to_string()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()) && *pid != me)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
+        })
+        .filter_map(|pid| pid.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    match pids.as_slice() {
+        [] => Err(Failure::Options(format!("no {exe} processes running"))),
+        [pid] => Ok(pid.to_string()),
+        many => {
+            let list: Vec<String> = many.iter().map(u32::to_string).collect();
+            Err(Failure::Options(format!(
+                "multiple {exe} processes running:\n{}",
+                list.join("\n")
+            )))
+        }
+    }
+}
+
+/// A started server and what the signal loop needs to run it.
+struct Running {
+    exe: String,
+    /// The command line, applied again over the file on every reload.
+    flags: Flags,
+    /// The options in force.
+    opts: Options,
+    server: Arc<Server>,
+    ports_file: Option<PathBuf>,
+    /// The thread waiting in `Server::lame_duck`, once SIGUSR2 came.
+    lame_duck: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Answer signals until the server should stop: SIGINT, SIGTERM (ignored
+    /// during lame duck mode), or the end of lame duck mode.
+    fn run_signals(&mut self) {
+        loop {
+            if self.lame_duck.as_ref().is_some_and(|t| t.is_finished()) {
                 return;
             }
-        };
-        info!("Trapped {:?} signal", signal.go_name());
-        match signal {
-            Signal::Interrupt | Signal::Terminate => return,
-            Signal::Hangup => {
-                warn!("Config reload is not supported by this version of shoal yet, ignoring")
-            }
-            Signal::User1 => {
-                warn!("Log file re-open is not supported by this version of shoal yet, ignoring")
-            }
-            Signal::User2 => {
-                warn!("Lame duck mode is not supported by this version of shoal yet, ignoring")
+            let signal = match signals::wait_timeout(Duration::from_millis(100)) {
+                Ok(Some(signal)) => signal,
+                Ok(None) => continue,
+                Err(e) => {
+                    error!("Could not wait for signals ({e}), shutting down");
+                    return;
+                }
+            };
+            info!("Trapped {:?} signal", signal.go_name());
+            match signal {
+                Signal::Interrupt => {
+                    if self.lame_duck.is_some() {
+                        // The lame duck thread holds the server: leave at once,
+                        // as nats-server does on SIGINT.
+                        info!("Initiating Shutdown...");
+                        self.remove_ports_file();
+                        info!("Server Exiting..");
+                        log::logger().flush();
+                        std::process::exit(0);
+                    }
+                    return;
+                }
+                Signal::Terminate if self.lame_duck.is_some() => {}
+                Signal::Terminate => return,
+                Signal::Hangup => self.reload(),
+                Signal::User1 => match logging::reopen() {
+                    Ok(true) => info!("File log re-opened"),
+                    Ok(false) => info!("File log re-open ignored, not a file logger"),
+                    Err(e) => error!("Unable to re-open the log file: {e}"),
+                },
+                Signal::User2 => {
+                    if self.lame_duck.is_none() {
+                        info!("Entering lame duck mode, stop accepting new clients");
+                        let server = Arc::clone(&self.server);
+                        self.lame_duck = Some(std::thread::spawn(move || server.lame_duck()));
+                    }
+                }
             }
         }
     }
+
+    /// SIGHUP: read the file again, apply the flags over it, refuse what cannot
+    /// change while running, apply the rest.
+    fn reload(&mut self) {
+        if let Err(why) = self.try_reload() {
+            error!("Failed to reload server configuration: {why}");
+        }
+    }
+
+    fn try_reload(&mut self) -> Result<(), String> {
+        if self.opts.config_file.is_none() {
+            return Err(
+                "can only reload config when a file is provided using -c or --config".into(),
+            );
+        }
+        let loaded = options::load(&self.flags).map_err(|e| match e {
+            LoadError::Conf(e) => e.to_string(),
+            LoadError::Report(r) => report_text(&r),
+            LoadError::Invalid(m) => m,
+        })?;
+        for warning in &loaded.warnings {
+            warn!("{warning}");
+        }
+        let mut new = loaded.options;
+        let port = self.server.local_addr().port();
+        let lines = options::changes(&self.opts, &new, port)?;
+        for line in &lines {
+            info!("{line}");
+        }
+        new.config.port = self.opts.config.port;
+        if new.pid_file != self.opts.pid_file {
+            if let Some(path) = &new.pid_file {
+                if let Err(msg) = files::write_pid_file(path) {
+                    error!("{msg}");
+                }
+            }
+        }
+        if new.ports_file_dir != self.opts.ports_file_dir {
+            self.remove_ports_file();
+            self.ports_file = new
+                .ports_file_dir
+                .as_deref()
+                .map(|dir| files::ports_file_path(dir, &self.exe));
+            if let Some(path) = &self.ports_file {
+                if let Err(msg) = files::write_ports_file(path, self.server.local_addr()) {
+                    error!("{msg}");
+                }
+            }
+        }
+        self.server.reload(new.config.clone());
+        if let Err(e) = logging::reconfigure(&new.log) {
+            error!("Unable to apply the new log settings: {e}");
+        }
+        info!(
+            "Reloaded server configuration ({})",
+            new.digest.clone().unwrap_or_default()
+        );
+        self.opts = new;
+        Ok(())
+    }
+
+    fn remove_ports_file(&mut self) {
+        if let Some(path) = self.ports_file.take() {
+            if let Err(msg) = files::remove_ports_file(&path) {
+                error!("{msg}");
+            }
+        }
+    }
+
+    /// Shut the server down (after lame duck mode, once its thread is done).
+    fn stop(mut self) {
+        if let Some(thread) = self.lame_duck.take() {
+            let _ = thread.join();
+        }
+        info!("Initiating Shutdown...");
+        match Arc::try_unwrap(self.server) {
+            Ok(server) => server.shutdown(),
+            Err(_) => error!("The server is still in use; exiting without a clean shutdown"),
+        }
+        if let Some(path) = &self.ports_file {
+            if let Err(msg) = files::remove_ports_file(path) {
+                error!("{msg}");
+            }
+        }
+        info!("Server Exiting..");
+    }
+}
+
+/// A report as one error text (for a failed reload's log line).
+fn report_text(r: &Report) -> String {
+    r.lines().cloned().collect::<Vec<_>>().join("\n")
 }

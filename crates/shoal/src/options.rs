@@ -1,17 +1,58 @@
 //! Resolved options: the runtime's [`Config`] plus what only the binary uses
-//! (logging, PID and ports files), built from the flags with nats-server's
-//! defaults and cross-checks (`setBaselineOptions`, `validateOptions`). When the
-//! configuration file arrives it feeds the same structure, flags applied last.
+//! (logging, PID and ports files), built as nats-server builds them:
+//!
+//! 1. the configuration file (`-c`) fills [`Settings`] (`config.rs`);
+//! 2. every flag given on the command line overrides it (nats-server parses its
+//!    flags again after the file);
+//! 3. unset and zero values take nats-server's defaults (`setBaselineOptions`);
+//! 4. cross-checks (`validateOptions`): `max_payload ≤ max_pending`, lame duck
+//!    grace < duration, names without spaces.
+//!
+//! The same path serves a SIGHUP reload, and [`changes`] then says what differs,
+//! refusing what nats-server cannot reload.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use shoal_server::Config;
 
+use crate::config::{self, Report};
 use crate::flags::Flags;
 use crate::logging;
+use crate::units;
+
+/// Values from the file and the flags before defaults: `None` = not set.
+#[derive(Debug, Default, Clone)]
+pub struct Settings {
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub server_name: Option<String>,
+    pub max_payload: Option<i64>,
+    pub max_pending: Option<i64>,
+    pub max_control_line: Option<i64>,
+    pub max_connections: Option<i64>,
+    pub max_subscriptions: Option<i64>,
+    pub ping_interval: Option<Duration>,
+    pub ping_max: Option<i64>,
+    pub write_deadline: Option<Duration>,
+    pub lame_duck_duration: Option<Duration>,
+    pub lame_duck_grace_period: Option<Duration>,
+    pub debug: Option<bool>,
+    pub trace: Option<bool>,
+    pub logtime: Option<bool>,
+    pub logtime_utc: Option<bool>,
+    pub log_file: Option<String>,
+    pub pid_file: Option<String>,
+    pub ports_file_dir: Option<String>,
+    pub http_host: Option<String>,
+    pub http_port: Option<i64>,
+    pub no_header_support: Option<bool>,
+    pub cores: Option<i64>,
+    pub ring_capacity: Option<i64>,
+}
 
 /// Everything `main` needs to run a server.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// What the runtime gets. `config.port` is set from [`Options::port`] by
     /// [`listen_port`] just before start, where nats-server reports a bad port.
@@ -21,68 +62,359 @@ pub struct Options {
     pub log: logging::Options,
     pub pid_file: Option<PathBuf>,
     pub ports_file_dir: Option<PathBuf>,
+    /// The `-c` file as given, and the digest of what it held.
+    pub config_file: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// Why options could not be built. `main` prints each as nats-server does.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file is not valid syntax, or cannot be read: `nats-server: <error>`.
+    Conf(shoal_conf::Error),
+    /// Problems with keys and values, each with its position (warnings first).
+    Report(Report),
+    /// Options that contradict each other: `nats-server: <message>`.
+    Invalid(String),
+}
+
+/// Options and the warnings met on the way (printed, but not fatal, unless `-t`).
+#[derive(Debug)]
+pub struct Loaded {
+    pub options: Options,
+    pub warnings: Vec<String>,
 }
 
 impl Options {
-    /// Apply the flags over the defaults. The error is the message nats-server
-    /// prints (after `nats-server: `) for options that contradict each other.
+    /// Flags alone (no `-c`), as before the configuration file existed.
+    #[cfg(test)]
     pub fn from_flags(f: Flags) -> Result<Options, String> {
-        let defaults = Config::default();
-        // nats-server treats 0 as "unset" for these and falls back to the default.
-        let or_default = |v: Option<usize>, d: usize| v.filter(|&v| v != 0).unwrap_or(d);
-        let config = Config {
-            host: f.addr.filter(|h| !h.is_empty()).unwrap_or(defaults.host),
-            port: defaults.port,
-            server_name: f.name.filter(|n| !n.is_empty()),
-            cores: f.cores,
-            max_payload: or_default(f.max_payload, defaults.max_payload),
-            max_pending: or_default(f.max_pending, defaults.max_pending),
-            max_control_line: or_default(f.max_control_line, defaults.max_control_line),
-            max_connections: f.max_connections.unwrap_or(defaults.max_connections),
-            max_subscriptions: f.max_subscriptions.unwrap_or(defaults.max_subscriptions),
-            ping_interval: f
-                .ping_interval
-                .filter(|d| !d.is_zero())
-                .unwrap_or(defaults.ping_interval),
-            ping_max: f.ping_max.filter(|&n| n != 0).unwrap_or(defaults.ping_max),
-            write_deadline: f
-                .write_deadline
-                .filter(|d| !d.is_zero())
-                .unwrap_or(defaults.write_deadline),
-            no_header_support: f.no_header_support,
-            ring_capacity: or_default(f.ring_capacity, defaults.ring_capacity),
-            ..defaults
-        };
-        if config
-            .server_name
-            .as_deref()
-            .is_some_and(|n| n.contains(' '))
-        {
-            return Err("server name cannot contain spaces".to_string());
+        match load(&f) {
+            Ok(l) => Ok(l.options),
+            Err(LoadError::Invalid(m)) => Err(m),
+            Err(e) => Err(format!("{e:?}")),
         }
-        if config.max_payload > config.max_pending {
-            return Err(format!(
-                "max_payload ({}) cannot be higher than max_pending ({})",
-                config.max_payload, config.max_pending
-            ));
-        }
-        Ok(Options {
-            config,
-            port: match f.port {
-                None | Some(0) => i64::from(defaults.port),
-                Some(p) => p,
-            },
-            log: logging::Options {
-                file: f.log.filter(|p| !p.as_os_str().is_empty()),
-                debug: f.debug || f.debug_trace || f.debug_verbose_trace,
-                trace: f.trace || f.verbose_trace || f.debug_trace || f.debug_verbose_trace,
-                logtime: f.logtime,
-                utc: f.logtime_utc,
-            },
-            pid_file: f.pid.filter(|p| !p.as_os_str().is_empty()),
-            ports_file_dir: f.ports_file_dir.filter(|p| !p.as_os_str().is_empty()),
-        })
     }
+}
+
+/// Build options from the flags and the file they name.
+pub fn load(flags: &Flags) -> Result<Loaded, LoadError> {
+    let mut s = Settings::default();
+    let mut warnings = Vec::new();
+    let mut digest = None;
+    let file = flags
+        .config
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    if let Some(path) = &file {
+        let map = shoal_conf::parse_file(path).map_err(LoadError::Conf)?;
+        let mut report = Report::default();
+        if map.is_empty() {
+            report
+                .errors
+                .push(format!("{path}: config has no values or is empty"));
+        }
+        config::apply(&map, &mut s, &mut report);
+        if !report.errors.is_empty() {
+            return Err(LoadError::Report(report));
+        }
+        warnings = report.warnings;
+        digest = Some(shoal_conf::digest(&map));
+    }
+    overlay_flags(flags, &mut s);
+    let options = resolve(s, file, digest)?;
+    Ok(Loaded { options, warnings })
+}
+
+/// The flags given on the command line override the file.
+fn overlay_flags(f: &Flags, s: &mut Settings) {
+    let given = |name: &str| f.given(name);
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+    if given("addr") {
+        s.host = f.addr.clone();
+    }
+    if given("port") {
+        s.port = f.port;
+    }
+    if given("name") {
+        s.server_name = f.name.clone();
+    }
+    if given("pid") {
+        s.pid_file = path(&f.pid);
+    }
+    if given("ports_file_dir") {
+        s.ports_file_dir = path(&f.ports_file_dir);
+    }
+    if given("log") {
+        s.log_file = path(&f.log);
+    }
+    if given("http_port") {
+        s.http_port = f.http_port;
+    }
+    for (name, value, debug, trace) in [
+        ("debug", f.debug, true, false),
+        ("trace", f.trace, false, true),
+        ("VV", f.verbose_trace, false, true),
+        ("DV", f.debug_trace, true, true),
+        ("DVV", f.debug_verbose_trace, true, true),
+    ] {
+        if given(name) {
+            if debug {
+                s.debug = Some(value);
+            }
+            if trace {
+                s.trace = Some(value);
+            }
+        }
+    }
+    if given("logtime") {
+        s.logtime = Some(f.logtime);
+    }
+    if given("logtime_utc") {
+        s.logtime_utc = Some(f.logtime_utc);
+    }
+    if given("no_header_support") {
+        s.no_header_support = Some(f.no_header_support);
+    }
+    let int = |v: Option<usize>| v.map(|n| n as i64);
+    if given("cores") {
+        s.cores = int(f.cores);
+    }
+    if given("max_payload") {
+        s.max_payload = int(f.max_payload);
+    }
+    if given("max_pending") {
+        s.max_pending = int(f.max_pending);
+    }
+    if given("max_control_line") {
+        s.max_control_line = int(f.max_control_line);
+    }
+    if given("max_connections") {
+        s.max_connections = int(f.max_connections);
+    }
+    if given("max_subscriptions") {
+        s.max_subscriptions = int(f.max_subscriptions);
+    }
+    if given("ping_interval") {
+        s.ping_interval = f.ping_interval;
+    }
+    if given("ping_max") {
+        s.ping_max = f.ping_max.map(i64::from);
+    }
+    if given("write_deadline") {
+        s.write_deadline = f.write_deadline;
+    }
+    if given("ring_capacity") {
+        s.ring_capacity = int(f.ring_capacity);
+    }
+}
+
+/// Defaults for what is unset or zero, then the cross-checks.
+fn resolve(
+    s: Settings,
+    config_file: Option<String>,
+    digest: Option<String>,
+) -> Result<Options, LoadError> {
+    let d = Config::default();
+    let size = |v: Option<i64>, default: usize| match v {
+        Some(n) if n > 0 => n as usize,
+        _ => default,
+    };
+    let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
+    let host = nonempty(s.host).unwrap_or(d.host.clone());
+    let config = Config {
+        http_host: s
+            .http_port
+            .map(|_| nonempty(s.http_host).unwrap_or(host.clone())),
+        http_port: s.http_port.map(|p| p as i32),
+        host,
+        port: d.port,
+        server_name: nonempty(s.server_name),
+        cores: s.cores.map(|n| n.max(1) as usize),
+        max_payload: size(s.max_payload, d.max_payload),
+        max_pending: size(s.max_pending, d.max_pending),
+        max_control_line: size(s.max_control_line, d.max_control_line),
+        // 0 in a file or a flag means "accept no client" in nats-server.
+        max_connections: s
+            .max_connections
+            .map_or(d.max_connections, |n| n.max(0) as usize),
+        max_subscriptions: s.max_subscriptions.map_or(0, |n| n.max(0) as usize),
+        ping_interval: s
+            .ping_interval
+            .filter(|x| !x.is_zero())
+            .unwrap_or(d.ping_interval),
+        ping_max: s
+            .ping_max
+            .filter(|&n| n > 0)
+            .map_or(d.ping_max, |n| n.min(i64::from(u32::MAX)) as u32),
+        write_deadline: s
+            .write_deadline
+            .filter(|x| !x.is_zero())
+            .unwrap_or(d.write_deadline),
+        no_header_support: s.no_header_support.unwrap_or(false),
+        ring_capacity: size(s.ring_capacity, d.ring_capacity),
+        lame_duck_duration: s
+            .lame_duck_duration
+            .filter(|x| !x.is_zero())
+            .unwrap_or(d.lame_duck_duration),
+        lame_duck_grace_period: s
+            .lame_duck_grace_period
+            .filter(|x| !x.is_zero())
+            .unwrap_or(d.lame_duck_grace_period),
+    };
+    if config
+        .server_name
+        .as_deref()
+        .is_some_and(|n| n.contains(' '))
+    {
+        return Err(LoadError::Invalid(
+            "server name cannot contain spaces".to_string(),
+        ));
+    }
+    if config.max_payload > config.max_pending {
+        return Err(LoadError::Invalid(format!(
+            "max_payload ({}) cannot be higher than max_pending ({})",
+            config.max_payload, config.max_pending
+        )));
+    }
+    if config.lame_duck_grace_period >= config.lame_duck_duration {
+        return Err(LoadError::Invalid(format!(
+            "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+            units::go_duration(config.lame_duck_grace_period),
+            units::go_duration(config.lame_duck_duration)
+        )));
+    }
+    let path = |v: Option<String>| nonempty(v).map(PathBuf::from);
+    Ok(Options {
+        config,
+        port: match s.port {
+            None | Some(0) => i64::from(d.port),
+            Some(p) => p,
+        },
+        log: logging::Options {
+            file: path(s.log_file),
+            debug: s.debug.unwrap_or(false),
+            trace: s.trace.unwrap_or(false),
+            logtime: s.logtime.unwrap_or(true),
+            utc: s.logtime_utc.unwrap_or(false),
+        },
+        pid_file: path(s.pid_file),
+        ports_file_dir: path(s.ports_file_dir),
+        config_file,
+        digest,
+    })
+}
+
+/// What a reload changes: the `Reloaded: <option> = <value>` lines, in
+/// nats-server's order, or the first option that cannot change while running,
+/// worded as nats-server's `config reload not supported for <Field>: old=…, new=…`.
+/// `bound_port` is the port actually listened on (nats-server compares with it).
+pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<String>, String> {
+    let (o, n) = (&old.config, &new.config);
+    let new_port = if new.port == -1 || new.port == i64::from(bound_port) {
+        i64::from(bound_port)
+    } else {
+        new.port
+    };
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let http = |v: Option<i32>| v.unwrap_or(0).to_string();
+    let fixed: [(&str, String, String); 12] = [
+        ("ServerName", opt(&o.server_name), opt(&n.server_name)),
+        ("Host", o.host.clone(), n.host.clone()),
+        ("Port", bound_port.to_string(), new_port.to_string()),
+        (
+            "NoHeaderSupport",
+            o.no_header_support.to_string(),
+            n.no_header_support.to_string(),
+        ),
+        (
+            "MaxSubs",
+            o.max_subscriptions.to_string(),
+            n.max_subscriptions.to_string(),
+        ),
+        ("HTTPHost", opt(&o.http_host), opt(&n.http_host)),
+        ("HTTPPort", http(o.http_port), http(n.http_port)),
+        (
+            "MaxPending",
+            o.max_pending.to_string(),
+            n.max_pending.to_string(),
+        ),
+        (
+            "LameDuckDuration",
+            units::go_duration(o.lame_duck_duration),
+            units::go_duration(n.lame_duck_duration),
+        ),
+        (
+            "LameDuckGracePeriod",
+            units::go_duration(o.lame_duck_grace_period),
+            units::go_duration(n.lame_duck_grace_period),
+        ),
+        (
+            "Cores",
+            o.cores.map_or("all".into(), |c| c.to_string()),
+            n.cores.map_or("all".into(), |c| c.to_string()),
+        ),
+        (
+            "RingCapacity",
+            o.ring_capacity.to_string(),
+            n.ring_capacity.to_string(),
+        ),
+    ];
+    if let Some((field, was, now)) = fixed.into_iter().find(|(_, a, b)| a != b) {
+        return Err(format!(
+            "config reload not supported for {field}: old={was}, new={now}"
+        ));
+    }
+    let path = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let (ol, nl) = (&old.log, &new.log);
+    let reloadable: [(&str, String, String); 13] = [
+        ("trace", ol.trace.to_string(), nl.trace.to_string()),
+        ("debug", ol.debug.to_string(), nl.debug.to_string()),
+        ("logtime", ol.logtime.to_string(), nl.logtime.to_string()),
+        ("logtime_utc", ol.utc.to_string(), nl.utc.to_string()),
+        (
+            "max_connections",
+            o.max_connections.to_string(),
+            n.max_connections.to_string(),
+        ),
+        (
+            "ping_interval",
+            units::go_duration(o.ping_interval),
+            units::go_duration(n.ping_interval),
+        ),
+        ("ping_max", o.ping_max.to_string(), n.ping_max.to_string()),
+        (
+            "max_control_line",
+            o.max_control_line.to_string(),
+            n.max_control_line.to_string(),
+        ),
+        (
+            "max_payload",
+            o.max_payload.to_string(),
+            n.max_payload.to_string(),
+        ),
+        ("pid_file", path(&old.pid_file), path(&new.pid_file)),
+        (
+            "ports_file_dir",
+            path(&old.ports_file_dir),
+            path(&new.ports_file_dir),
+        ),
+        ("log_file", path(&ol.file), path(&nl.file)),
+        (
+            "write_deadline",
+            units::go_duration(o.write_deadline),
+            units::go_duration(n.write_deadline),
+        ),
+    ];
+    Ok(reloadable
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(name, _, now)| format!("Reloaded: {name} = {now}"))
+        .collect())
 }
 
 /// The port for [`Config::port`]: a real port, or `-1` for "any free port". Other
@@ -110,14 +442,25 @@ pub fn join_host_port(host: &str, port: &str) -> String {
 mod tests {
     use super::*;
     use crate::flags::{parse, Parsed};
-    use std::time::Duration;
 
-    fn options(words: &[&str]) -> Result<Options, String> {
+    fn flags(words: &[&str]) -> Flags {
         let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
         match parse(&args) {
-            Ok(Parsed::Run(flags)) => Options::from_flags(*flags),
+            Ok(Parsed::Run(flags)) => *flags,
             other => panic!("{words:?}: {other:?}"),
         }
+    }
+
+    fn options(words: &[&str]) -> Result<Options, String> {
+        Options::from_flags(flags(words))
+    }
+
+    /// A config file in the temp dir with `text`; returns its path.
+    fn conf(name: &str, text: &str) -> String {
+        let path =
+            std::env::temp_dir().join(format!("shoal-opt-{}-{name}.conf", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
     }
 
     #[test]
@@ -173,6 +516,76 @@ mod tests {
             options(&["--max_payload", "100MB"]).unwrap_err(),
             "max_payload (104857600) cannot be higher than max_pending (67108864)"
         );
+    }
+
+    #[test]
+    fn flags_given_override_the_file_and_only_those() {
+        let path = conf(
+            "override",
+            "port: 4333\nmax_payload: 2KB\ndebug: true\nlogtime: false\nhttp_port: 8222\n",
+        );
+        let o = load(&flags(&["-c", &path, "-p", "5000", "-D=false"]))
+            .unwrap()
+            .options;
+        assert_eq!(o.port, 5000);
+        assert_eq!(o.config.max_payload, 2048);
+        assert!(!o.log.debug && !o.log.logtime);
+        assert_eq!(o.config.http_port, Some(8222));
+        assert_eq!(o.config.http_host.as_deref(), Some("0.0.0.0"));
+        assert!(o.digest.unwrap().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn file_cross_checks() {
+        let path = conf(
+            "ld",
+            "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"30s\"\n",
+        );
+        match load(&flags(&["-c", &path])) {
+            Err(LoadError::Invalid(m)) => assert_eq!(
+                m,
+                "lame duck grace period (30s) should be strictly lower than lame duck duration (30s)"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let path = conf("empty", "# nothing\n");
+        match load(&flags(&["-c", &path])) {
+            Err(LoadError::Report(r)) => {
+                assert_eq!(
+                    r.errors,
+                    [format!("{path}: config has no values or is empty")]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reload_changes_in_nats_server_words() {
+        let a = load(&flags(&["-c", &conf("r1", "port: 4333\n")]))
+            .unwrap()
+            .options;
+        let b = load(&flags(&[
+            "-c",
+            &conf("r2", "port: 4333\nmax_payload: 2KB\ndebug: true\n"),
+        ]))
+        .unwrap()
+        .options;
+        assert_eq!(
+            changes(&a, &b, 4333).unwrap(),
+            ["Reloaded: debug = true", "Reloaded: max_payload = 2048"]
+        );
+        let c = load(&flags(&["-c", &conf("r3", "port: 4334\n")]))
+            .unwrap()
+            .options;
+        assert_eq!(
+            changes(&a, &c, 4333).unwrap_err(),
+            "config reload not supported for Port: old=4333, new=4334"
+        );
+        let r = load(&flags(&["-c", &conf("r4", "port: -1\n")]))
+            .unwrap()
+            .options;
+        assert!(changes(&r, &r, 39999).unwrap().is_empty());
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! do async-signal-safe work anyway. So `main` blocks these signals with
 //! `pthread_sigmask` *before* `Server::start` spawns any core thread (threads
 //! inherit the mask, so no core is ever interrupted), and then sits in
-//! [`wait`] (`sigwaitinfo`) while the cores run. What each signal does is `main`'s
-//! business; this module only names them as Go does in `Trapped "<name>" signal`.
+//! [`wait`] (`sigtimedwait`) while the cores run. What each signal does is `main`'s
+//! business; this module names them as Go does in `Trapped "<name>" signal`, and
+//! sends them for `--signal` ([`send`], [`Command`]).
 
 use std::io;
 
@@ -78,22 +79,85 @@ pub fn block() -> io::Result<()> {
 
 /// Wait for the next handled signal. The signals must be blocked ([`block`]) or
 /// they would be delivered the default way (killing the process) instead.
+#[cfg(test)]
 pub fn wait() -> io::Result<Signal> {
-    let set = handled_set()?;
     loop {
-        // SAFETY: `set` is initialised; a null siginfo pointer is allowed.
-        let signo = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
-        if signo < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        if let Some(&(_, signal)) = HANDLED.iter().find(|(n, _)| *n == signo) {
+        if let Some(signal) = wait_timeout(std::time::Duration::from_secs(3600))? {
             return Ok(signal);
         }
     }
+}
+
+/// Wait at most `timeout` for a handled signal; `Ok(None)` when none came.
+pub fn wait_timeout(timeout: std::time::Duration) -> io::Result<Option<Signal>> {
+    let set = handled_set()?;
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `set` and `ts` are initialised; a null siginfo pointer is allowed.
+    let signo = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
+    if signo < 0 {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
+            _ => Err(err),
+        };
+    }
+    Ok(HANDLED
+        .iter()
+        .find(|(n, _)| *n == signo)
+        .map(|&(_, signal)| signal))
+}
+
+/// A `--signal` command and the signal it sends (nats-server's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Command {
+    pub name: &'static str,
+    pub signo: libc::c_int,
+}
+
+const COMMANDS: [Command; 6] = [
+    Command {
+        name: "stop",
+        signo: libc::SIGKILL,
+    },
+    Command {
+        name: "quit",
+        signo: libc::SIGINT,
+    },
+    Command {
+        name: "term",
+        signo: libc::SIGTERM,
+    },
+    Command {
+        name: "reopen",
+        signo: libc::SIGUSR1,
+    },
+    Command {
+        name: "reload",
+        signo: libc::SIGHUP,
+    },
+    Command {
+        name: "ldm",
+        signo: libc::SIGUSR2,
+    },
+];
+
+impl Command {
+    /// The command called `name`, if it is one.
+    pub fn named(name: &str) -> Option<Command> {
+        COMMANDS.iter().copied().find(|c| c.name == name)
+    }
+}
+
+/// `kill(pid, signo)`.
+pub fn send(pid: i32, signo: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, signo) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -199,6 +199,89 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total as u64))
 }
 
+/// Go's `time.ParseDuration`, with Go's error text (`time: invalid duration "x"`,
+/// `time: missing unit in duration "1"`, `time: unknown unit "x" in duration
+/// "1x"`), as nats-server quotes it in configuration errors. A negative duration
+/// is refused (`time: invalid duration`): no Shoal option means anything by it.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("time: invalid duration {s:?}");
+    let body = s.strip_prefix('+').unwrap_or(s);
+    if body.starts_with('-') {
+        return Err(invalid());
+    }
+    if body == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if body.is_empty() {
+        return Err(invalid());
+    }
+    let mut rest = body;
+    while !rest.is_empty() {
+        let lead = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let after = &rest[lead..];
+        let frac = after
+            .strip_prefix('.')
+            .map(|f| f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len()));
+        let number_len = lead + frac.map_or(0, |n| n + 1);
+        if lead == 0 && frac.unwrap_or(0) == 0 {
+            return Err(invalid());
+        }
+        let unit_part = &rest[number_len..];
+        let unit_len = unit_part
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(unit_part.len());
+        let unit = &unit_part[..unit_len];
+        if unit.is_empty() {
+            return Err(format!("time: missing unit in duration {s:?}"));
+        }
+        if !matches!(unit, "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
+            return Err(format!("time: unknown unit {unit:?} in duration {s:?}"));
+        }
+        rest = &unit_part[unit_len..];
+    }
+    parse_duration(body).map_err(|_| invalid())
+}
+
+/// Go's `time.Duration.String()`: `2m0s`, `40s`, `1.5s`, `500ms`, `1h30m0s`, `0s`.
+pub fn go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000_000_000 {
+        let (unit, scale) = if nanos < 1_000 {
+            ("ns", 1)
+        } else if nanos < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{}{unit}", fraction(nanos, scale));
+    }
+    let hours = nanos / 3_600_000_000_000;
+    let minutes = (nanos / 60_000_000_000) % 60;
+    let secs = fraction(nanos % 60_000_000_000, 1_000_000_000);
+    match (hours, minutes) {
+        (0, 0) => format!("{secs}s"),
+        (0, m) => format!("{m}m{secs}s"),
+        (h, m) => format!("{h}h{m}m{secs}s"),
+    }
+}
+
+/// `value / scale` with the fraction's trailing zeros dropped (`1.5`, `2`).
+fn fraction(value: u128, scale: u128) -> String {
+    let whole = value / scale;
+    let frac = value % scale;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = scale.to_string().len() - 1;
+    let digits = format!("{frac:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +369,29 @@ mod tests {
             assert_eq!(parse_duration(bad), Err(PARSE_ERROR.into()), "{bad:?}");
         }
         assert_eq!(parse_duration("3000000h"), Err(RANGE_ERROR.into()));
+    }
+
+    #[test]
+    fn go_durations_parse_and_print_like_go() {
+        assert_eq!(parse_go_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_go_duration("abc").unwrap_err(),
+            "time: invalid duration \"abc\""
+        );
+        assert_eq!(
+            parse_go_duration("10").unwrap_err(),
+            "time: missing unit in duration \"10\""
+        );
+        assert_eq!(
+            parse_go_duration("1e3").unwrap_err(),
+            "time: unknown unit \"e\" in duration \"1e3\""
+        );
+        assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
+        assert_eq!(go_duration(Duration::from_secs(40)), "40s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_secs(5400)), "1h30m0s");
+        assert_eq!(go_duration(Duration::ZERO), "0s");
     }
 }

@@ -1,0 +1,493 @@
+//! Configuration file keys → [`Settings`], with nats-server's names, aliases,
+//! types and messages (`processConfigFileLine` in nats-server's opts.go).
+//!
+//! Every top-level key is one of:
+//! * **mapped** to a setting (the core server keys and Shoal's `cores` and
+//!   `ring_capacity`); names match case-insensitively, as in nats-server;
+//! * **accepted and harmless**: keys whose meaning Shoal already has or that
+//!   change nothing observable here (see [`HARMLESS`]);
+//! * **refused**: keys of nats-server features Shoal does not have yet
+//!   (`"tls" is not supported by this version of shoal yet`) — never ignored,
+//!   since a server running without the TLS, auth or cluster its file asks for
+//!   would be worse than one that does not start;
+//! * **unknown**: `unknown field "x"`, unless the key was only used as a
+//!   `$variable` (nats-server's rule).
+//!
+//! Problems are collected, not returned at the first: warnings (unquoted
+//! durations) and errors, each with the file, line and column of its key.
+
+use std::time::Duration;
+
+use shoal_conf::{Kind, Map, Pos, Value};
+
+use crate::options::Settings;
+use crate::units;
+
+/// What processing a file found wrong. nats-server prints warnings before errors.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    fn error(&mut self, pos: &Pos, msg: impl std::fmt::Display) {
+        self.errors.push(format!("{pos}: {msg}"));
+    }
+
+    fn warn_field(&mut self, pos: &Pos, field: &str, msg: impl std::fmt::Display) {
+        self.warnings
+            .push(format!("{pos}: invalid use of field {field:?}: {msg}"));
+    }
+
+    #[cfg(test)]
+    pub fn is_clean(&self) -> bool {
+        self.warnings.is_empty() && self.errors.is_empty()
+    }
+
+    /// The lines nats-server prints, warnings first.
+    pub fn lines(&self) -> impl Iterator<Item = &String> {
+        self.warnings.iter().chain(self.errors.iter())
+    }
+}
+
+/// Keys Shoal accepts without acting on them, and why that is honest:
+/// * `store_dir`/`storedir`: where JetStream would keep data; JetStream itself
+///   (`jetstream`) is refused, so the directory is never used.
+/// * `server_tags`, `server_metadata`: informational labels.
+/// * `max_traced_msg_len`: truncation of traced payloads; Shoal's trace lines
+///   do not print payloads.
+/// * `disable_sublist_cache`/`no_sublist_cache`: a cache tuning knob; Shoal's
+///   match cache is per core and always on.
+/// * `max_closed_clients`: closed-connection records for `/connz`.
+/// * `no_fast_producer_stall`: Shoal never stalls a producer (design.md).
+/// * `connect_error_reports`, `reconnect_error_reports`: log throttling for
+///   routes, gateways and leaf nodes, which Shoal does not have.
+const HARMLESS: &[&str] = &[
+    "store_dir",
+    "storedir",
+    "server_tags",
+    "server_metadata",
+    "max_traced_msg_len",
+    "disable_sublist_cache",
+    "no_sublist_cache",
+    "max_closed_clients",
+    "no_fast_producer_stall",
+    "connect_error_reports",
+    "reconnect_error_reports",
+];
+
+/// nats-server's keys for features Shoal does not have yet.
+const NOT_YET: &[&str] = &[
+    "tls",
+    "allow_non_tls",
+    "ocsp",
+    "ocsp_cache",
+    "authorization",
+    "accounts",
+    "no_auth_user",
+    "system_account",
+    "system",
+    "no_system_account",
+    "no_system",
+    "no_sys_acc",
+    "operator",
+    "operators",
+    "root",
+    "roots",
+    "root_operators",
+    "root_operator",
+    "trusted",
+    "trusted_keys",
+    "resolver",
+    "account_resolver",
+    "accounts_resolver",
+    "resolver_tls",
+    "resolver_preload",
+    "resolver_pinned_accounts",
+    "default_sentinel",
+    "cluster",
+    "gateway",
+    "leafnodes",
+    "leaf",
+    "jetstream",
+    "default_js_domain",
+    "websocket",
+    "ws",
+    "mqtt",
+    "mappings",
+    "maps",
+    "client_advertise",
+    "https",
+    "https_port",
+    "http_base_path",
+    "syslog",
+    "remote_syslog",
+    "logfile_size_limit",
+    "log_size_limit",
+    "logfile_max_num",
+    "log_max_num",
+    "prof_port",
+    "prof_block_rate",
+    "max_sub_tokens",
+    "max_subscription_tokens",
+    "write_timeout",
+    "proxies",
+    "trace_headers",
+];
+
+/// Apply every top-level key of `map` to `s`.
+pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
+    for (key, v) in map.iter() {
+        let lower = key.to_ascii_lowercase();
+        let pos = &v.pos;
+        let ok = match lower.as_str() {
+            "listen" => listen(v, report).map(|(host, port)| {
+                if let Some(host) = host {
+                    s.host = Some(host);
+                }
+                s.port = Some(port);
+            }),
+            "host" | "net" => string(v, report).map(|h| s.host = Some(h)),
+            "port" => int(v, report).map(|p| s.port = Some(p)),
+            "server_name" => string(v, report).and_then(|n| {
+                if n.contains(' ') {
+                    report.error(pos, "server name cannot contain spaces");
+                    return None;
+                }
+                s.server_name = Some(n);
+                Some(())
+            }),
+            "max_payload" => int(v, report).and_then(|n| {
+                if n > i64::from(i32::MAX) {
+                    report.error(pos, format!("{lower} value is too big"));
+                    return None;
+                }
+                s.max_payload = Some(n);
+                Some(())
+            }),
+            "max_pending" => int(v, report).map(|n| s.max_pending = Some(n)),
+            "max_control_line" => int(v, report).and_then(|n| {
+                if n > i64::from(i32::MAX) {
+                    report.error(pos, format!("{lower} value is too big"));
+                    return None;
+                }
+                s.max_control_line = Some(n);
+                Some(())
+            }),
+            "max_connections" | "max_conn" => int(v, report).map(|n| s.max_connections = Some(n)),
+            "max_subscriptions" | "max_subs" => {
+                int(v, report).map(|n| s.max_subscriptions = Some(n))
+            }
+            "ping_interval" => duration(&lower, v, report).map(|d| s.ping_interval = Some(d)),
+            "ping_max" => int(v, report).map(|n| s.ping_max = Some(n)),
+            "write_deadline" => duration(&lower, v, report).map(|d| s.write_deadline = Some(d)),
+            "lame_duck_duration" => string(v, report).and_then(|t| {
+                let d = match units::parse_go_duration(&t) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        report.error(pos, format!("error parsing lame_duck_duration: {e}"));
+                        return None;
+                    }
+                };
+                if d < Duration::from_secs(30) {
+                    report.error(
+                        pos,
+                        format!(
+                            "invalid lame_duck_duration of {}, minimum is 30 seconds",
+                            units::go_duration(d)
+                        ),
+                    );
+                    return None;
+                }
+                s.lame_duck_duration = Some(d);
+                Some(())
+            }),
+            "lame_duck_grace_period" => {
+                string(v, report).and_then(|t| match units::parse_go_duration(&t) {
+                    Ok(d) => {
+                        s.lame_duck_grace_period = Some(d);
+                        Some(())
+                    }
+                    Err(e) if t.starts_with('-') => {
+                        let _ = e;
+                        report.error(pos, "invalid lame_duck_grace_period, needs to be positive");
+                        None
+                    }
+                    Err(e) => {
+                        report.error(pos, format!("error parsing lame_duck_grace_period: {e}"));
+                        None
+                    }
+                })
+            }
+            "debug" => boolean(v, report).map(|b| s.debug = Some(b)),
+            "trace" => boolean(v, report).map(|b| s.trace = Some(b)),
+            "trace_verbose" => boolean(v, report).map(|b| {
+                if b {
+                    s.trace = Some(true);
+                }
+            }),
+            "logtime" => boolean(v, report).map(|b| s.logtime = Some(b)),
+            "logtime_utc" => boolean(v, report).map(|b| s.logtime_utc = Some(b)),
+            "log_file" | "logfile" => string(v, report).map(|f| s.log_file = Some(f)),
+            "pid_file" | "pidfile" => string(v, report).map(|f| s.pid_file = Some(f)),
+            "ports_file_dir" => string(v, report).map(|d| s.ports_file_dir = Some(d)),
+            "http" => listen(v, report).map(|(host, port)| {
+                s.http_host = host;
+                s.http_port = Some(port);
+            }),
+            "http_port" | "monitor_port" => int(v, report).map(|p| s.http_port = Some(p)),
+            "no_header_support" => boolean(v, report).map(|b| s.no_header_support = Some(b)),
+            "cores" => int(v, report).and_then(|n| {
+                if n < 1 {
+                    report.error(pos, "cores must be at least 1");
+                    return None;
+                }
+                s.cores = Some(n);
+                Some(())
+            }),
+            "ring_capacity" => int(v, report).map(|n| s.ring_capacity = Some(n)),
+            _ if HARMLESS.contains(&lower.as_str()) => harmless(&lower, v, report),
+            _ if NOT_YET.contains(&lower.as_str()) => {
+                report.error(
+                    pos,
+                    format!("{key:?} is not supported by this version of shoal yet"),
+                );
+                None
+            }
+            _ if v.used_as_variable => Some(()),
+            _ => {
+                report.error(pos, format!("unknown field {key:?}"));
+                None
+            }
+        };
+        let _ = ok;
+    }
+}
+
+/// Type checks for the harmless keys, so a typo'd value is still an error.
+fn harmless(key: &str, v: &Value, report: &mut Report) -> Option<()> {
+    match key {
+        "store_dir" | "storedir" => string(v, report).map(drop),
+        "server_tags" => match &v.kind {
+            Kind::String(_) => Some(()),
+            Kind::Array(items) if items.iter().all(|i| i.as_str().is_some()) => Some(()),
+            _ => {
+                report.error(
+                    &v.pos,
+                    "error parsing tags: unsupported type where string is expected",
+                );
+                None
+            }
+        },
+        "server_metadata" => match &v.kind {
+            Kind::Map(m) if m.iter().all(|(_, i)| i.as_str().is_some()) => Some(()),
+            _ => {
+                report.error(
+                    &v.pos,
+                    "error parsing server_metadata: expected a map of strings",
+                );
+                None
+            }
+        },
+        "disable_sublist_cache" | "no_sublist_cache" | "no_fast_producer_stall" => {
+            boolean(v, report).map(drop)
+        }
+        _ => int(v, report).map(drop),
+    }
+}
+
+/// nats-server's wording for a value of the wrong type (a recovered Go panic).
+fn mismatch(v: &Value, want: &str, report: &mut Report) {
+    report.error(
+        &v.pos,
+        format!(
+            "interface conversion: interface {{}} is {}, not {want}",
+            v.go_type()
+        ),
+    );
+}
+
+fn string(v: &Value, report: &mut Report) -> Option<String> {
+    match v.as_str() {
+        Some(s) => Some(s.to_string()),
+        None => {
+            mismatch(v, "string", report);
+            None
+        }
+    }
+}
+
+fn int(v: &Value, report: &mut Report) -> Option<i64> {
+    match v.as_i64() {
+        Some(n) => Some(n),
+        None => {
+            mismatch(v, "int64", report);
+            None
+        }
+    }
+}
+
+fn boolean(v: &Value, report: &mut Report) -> Option<bool> {
+    match v.as_bool() {
+        Some(b) => Some(b),
+        None => {
+            mismatch(v, "bool", report);
+            None
+        }
+    }
+}
+
+/// A duration: a Go duration string, or (with a warning) an integer of seconds.
+fn duration(field: &str, v: &Value, report: &mut Report) -> Option<Duration> {
+    match &v.kind {
+        Kind::String(t) => match units::parse_go_duration(t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                report.error(&v.pos, format!("error parsing {field}: {e}"));
+                None
+            }
+        },
+        Kind::Integer(n) => {
+            report.warn_field(
+                &v.pos,
+                field,
+                format!("{field} should be converted to a duration"),
+            );
+            Some(Duration::from_secs(u64::try_from(*n).unwrap_or(0)))
+        }
+        _ => {
+            mismatch(v, "int64", report);
+            None
+        }
+    }
+}
+
+/// `listen`/`http`: a port number, or `host:port` (nats-server's `parseListen`).
+fn listen(v: &Value, report: &mut Report) -> Option<(Option<String>, i64)> {
+    match &v.kind {
+        Kind::Integer(port) => Some((None, *port)),
+        Kind::String(text) => {
+            let Some((host, port)) = split_host_port(text) else {
+                report.error(&v.pos, format!("could not parse address string {text:?}"));
+                return None;
+            };
+            match port.parse::<i64>() {
+                Ok(port) => Some((Some(host.to_string()), port)),
+                Err(_) => {
+                    report.error(&v.pos, format!("could not parse port {port:?}"));
+                    None
+                }
+            }
+        }
+        _ => {
+            report.error(
+                &v.pos,
+                format!(
+                    "expected port or host:port, got {}",
+                    v.go_type().replace("64", "")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Go's `net.SplitHostPort` for the forms a listen address takes:
+/// `host:port`, `[v6]:port`, `:port`.
+fn split_host_port(text: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = after.strip_prefix(':')?;
+        return Some((host, port));
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    if host.contains(':') {
+        return None; // "too many colons"
+    }
+    Some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Settings, Report) {
+        let map = shoal_conf::parse_str(text, "t.conf").unwrap();
+        let mut s = Settings::default();
+        let mut r = Report::default();
+        apply(&map, &mut s, &mut r);
+        (s, r)
+    }
+
+    #[test]
+    fn core_keys_and_aliases_map() {
+        let (s, r) = run(
+            "listen: 127.0.0.1:4333\nSERVER_NAME: n1\nmax_payload: 1KB\nmax_conn: 5\n\
+             max_subs: 6\nping_interval: \"30s\"\nhttp: \"localhost:8222\"\n\
+             logfile: /tmp/x\npidfile: /tmp/p\ncores: 2\nring_capacity: 64\n",
+        );
+        assert!(r.is_clean(), "{r:?}");
+        assert_eq!(s.host.as_deref(), Some("127.0.0.1"));
+        assert_eq!(s.port, Some(4333));
+        assert_eq!(s.server_name.as_deref(), Some("n1"));
+        assert_eq!(s.max_payload, Some(1024));
+        assert_eq!((s.max_connections, s.max_subscriptions), (Some(5), Some(6)));
+        assert_eq!(s.ping_interval, Some(Duration::from_secs(30)));
+        assert_eq!(
+            (s.http_host.as_deref(), s.http_port),
+            (Some("localhost"), Some(8222))
+        );
+        assert_eq!(s.log_file.as_deref(), Some("/tmp/x"));
+        assert_eq!(s.pid_file.as_deref(), Some("/tmp/p"));
+        assert_eq!((s.cores, s.ring_capacity), (Some(2), Some(64)));
+    }
+
+    #[test]
+    fn problems_carry_positions_in_nats_server_words() {
+        let (_, r) = run("port: 1\n  foo: 1\ntls {}\nping_interval: 5\nport: \"x\"\n");
+        assert_eq!(
+            r.warnings,
+            ["t.conf:4:1: invalid use of field \"ping_interval\": ping_interval should be converted to a duration"]
+        );
+        assert_eq!(
+            r.errors,
+            [
+                "t.conf:5:1: interface conversion: interface {} is string, not int64",
+                "t.conf:2:3: unknown field \"foo\"",
+                "t.conf:3:1: \"tls\" is not supported by this version of shoal yet",
+            ]
+        );
+    }
+
+    #[test]
+    fn variables_only_keys_are_not_unknown() {
+        let (s, r) = run("pay = 2048\nmax_payload: $pay\n");
+        assert!(r.is_clean(), "{r:?}");
+        assert_eq!(s.max_payload, Some(2048));
+        let (_, r) = run("pay = 2048\n");
+        assert_eq!(r.errors, ["t.conf:1:0: unknown field \"pay\""]);
+    }
+
+    #[test]
+    fn lame_duck_rules() {
+        let (_, r) = run("lame_duck_duration: \"10s\"\n");
+        assert_eq!(
+            r.errors,
+            ["t.conf:1:0: invalid lame_duck_duration of 10s, minimum is 30 seconds"]
+        );
+        let (_, r) = run("lame_duck_duration: 60\n");
+        assert_eq!(
+            r.errors,
+            ["t.conf:1:0: interface conversion: interface {} is int64, not string"]
+        );
+    }
+
+    #[test]
+    fn harmless_keys_are_accepted_but_type_checked() {
+        let (_, r) = run("store_dir: /tmp\nserver_tags: [a, b]\nmax_traced_msg_len: 10\n");
+        assert!(r.is_clean(), "{r:?}");
+        let (_, r) = run("max_traced_msg_len: x\n");
+        assert_eq!(r.errors.len(), 1);
+    }
+}
