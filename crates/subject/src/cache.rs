@@ -36,6 +36,15 @@ impl<K> MatchCache<K> {
         self.map.len()
     }
 
+    /// (largest, sum) of the cached results' fan-outs: plain keys plus queue
+    /// groups, as nats-server counts a sublist result.
+    pub(crate) fn fanout(&self) -> (usize, usize) {
+        self.map.values().fold((0, 0), |(max, sum), m| {
+            let f = m.plain.len() + m.groups.len();
+            (max.max(f), sum + f)
+        })
+    }
+
     #[inline]
     pub(crate) fn get(&self, subject: &[u8]) -> Option<Rc<Match<K>>> {
         self.map.get(subject).cloned()

@@ -34,6 +34,37 @@ pub struct Index<K> {
     len: usize,
     cache: MatchCache<K>,
     empty: Rc<Match<K>>,
+    counts: Counts,
+}
+
+/// Lifetime counters behind [`IndexStats`]: plain adds on paths that already
+/// hold `&mut self`, never a separate pass.
+#[derive(Default)]
+struct Counts {
+    inserts: u64,
+    removes: u64,
+    matches: u64,
+    cache_hits: u64,
+}
+
+/// What nats-server's sublist statistics report (`/subsz`, `/accountz`): sizes,
+/// lifetime counters, and the fan-out of the results now in the cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Distinct (pattern, queue, key) entries.
+    pub entries: usize,
+    /// Subjects in the match cache.
+    pub cached: usize,
+    pub inserts: u64,
+    pub removes: u64,
+    /// Lookups ([`Index::matches`] calls).
+    pub matches: u64,
+    /// Lookups answered from the cache.
+    pub cache_hits: u64,
+    /// Largest cached result (plain keys plus queue groups).
+    pub max_fanout: usize,
+    /// Sum of the cached results' fan-outs (average = this / `cached`).
+    pub total_fanout: usize,
 }
 
 impl<K: Copy + Eq + Hash> Index<K> {
@@ -49,6 +80,7 @@ impl<K: Copy + Eq + Hash> Index<K> {
             len: 0,
             cache: MatchCache::new(n),
             empty: Rc::new(Match::empty()),
+            counts: Counts::default(),
         }
     }
 
@@ -58,6 +90,7 @@ impl<K: Copy + Eq + Hash> Index<K> {
         if self.root.insert(pattern, queue, key) {
             self.len += 1;
         }
+        self.counts.inserts += 1;
         self.cache.invalidate(pattern);
     }
 
@@ -65,17 +98,13 @@ impl<K: Copy + Eq + Hash> Index<K> {
     /// at zero and pruning trie nodes left empty. False if it was not present.
     pub fn remove(&mut self, pattern: &[u8], queue: Option<&[u8]>, key: K) -> bool {
         match self.root.remove(pattern, queue, key) {
-            Removed::Absent => false,
-            Removed::Decremented => {
-                self.cache.invalidate(pattern);
-                true
-            }
-            Removed::Dropped => {
-                self.len -= 1;
-                self.cache.invalidate(pattern);
-                true
-            }
+            Removed::Absent => return false,
+            Removed::Decremented => {}
+            Removed::Dropped => self.len -= 1,
         }
+        self.counts.removes += 1;
+        self.cache.invalidate(pattern);
+        true
     }
 
     /// All entries matching the literal `subject`, listed in nats-server's
@@ -84,7 +113,9 @@ impl<K: Copy + Eq + Hash> Index<K> {
     /// allocation. A subject with an empty token (or the empty subject) matches
     /// nothing.
     pub fn matches(&mut self, subject: &[u8]) -> Rc<Match<K>> {
+        self.counts.matches += 1;
         if let Some(hit) = self.cache.get(subject) {
+            self.counts.cache_hits += 1;
             return hit;
         }
         if has_empty_token(subject) {
@@ -117,6 +148,22 @@ impl<K: Copy + Eq + Hash> Index<K> {
     /// Number of subjects currently cached.
     pub fn cache_len(&self) -> usize {
         self.cache.len()
+    }
+
+    /// Sizes and lifetime counters; walks the cache for the fan-out figures, so
+    /// call it for monitoring, not per message.
+    pub fn stats(&self) -> IndexStats {
+        let (max_fanout, total_fanout) = self.cache.fanout();
+        IndexStats {
+            entries: self.len,
+            cached: self.cache.len(),
+            inserts: self.counts.inserts,
+            removes: self.counts.removes,
+            matches: self.counts.matches,
+            cache_hits: self.counts.cache_hits,
+            max_fanout,
+            total_fanout,
+        }
     }
 }
 
@@ -169,6 +216,32 @@ mod tests {
 
     fn set(keys: &[u32]) -> BTreeSet<u32> {
         keys.iter().copied().collect()
+    }
+
+    #[test]
+    fn stats_count_like_a_sublist() {
+        let mut ix = Index::new();
+        ix.insert(b"foo", None, 1);
+        ix.insert(b"foo", Some(b"q"), 2);
+        ix.insert(b"foo.*", None, 3);
+        assert!(ix.remove(b"foo.*", None, 3));
+        assert!(!ix.remove(b"foo.*", None, 3));
+        ix.matches(b"foo");
+        ix.matches(b"foo");
+        ix.matches(b"bar");
+        assert_eq!(
+            ix.stats(),
+            IndexStats {
+                entries: 2,
+                cached: 2,
+                inserts: 3,
+                removes: 1,
+                matches: 3,
+                cache_hits: 1,
+                max_fanout: 2,
+                total_fanout: 2,
+            }
+        );
     }
 
     #[test]
