@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod client;
+mod config;
 mod crosscore;
 mod differential;
 mod python;

@@ -1,0 +1,456 @@
+//! The configuration file and the signals that act on a running server, end to
+//! end: `-c` with every core key, flags over the file, refused keys, `-t` on the
+//! whole corpus of `crates/conf/tests/corpus` (compared with what nats-server
+//! printed for each file), SIGHUP reload, SIGUSR1 log reopen, SIGUSR2 lame duck,
+//! and `--signal`. Every wait has a deadline.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{shoal, temp_path, Raw};
+
+const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// Write `text` to a fresh config file.
+fn conf(text: &str) -> PathBuf {
+    let path = temp_path("conf");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Run `shoal args` to completion (it must exit within [`DEADLINE`]).
+fn run(args: &[&str], dir: Option<&Path>) -> Output {
+    let mut cmd = Command::new(SHOAL);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("SHOAL_CONF_TEST_PAY", "2KB")
+        .env("SHOAL_CONF_TEST_NAME", "from_env")
+        .env("SHOAL_CONF_TEST_CYCLE", "$SHOAL_CONF_TEST_CYCLE")
+        .env("SHOAL_CONF_TEST_BAD", "[")
+        .env_remove("SHOAL_CONF_TEST_MISSING");
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().expect("spawn shoal");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("shoal {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// INFO of a fresh connection.
+fn info(port: u16) -> serde_json::Value {
+    Raw::connect(port).1
+}
+
+#[test]
+fn a_file_with_every_core_key_runs() {
+    let path = conf(
+        "# every core key nats-server knows\n\
+         listen: 0.0.0.0:4222\nserver_name: from_file\nmax_payload: 2KB\nmax_pending: 32MB\n\
+         max_control_line: 1KB\nmax_connections: 100\nmax_subscriptions: 2\n\
+         ping_interval: \"30s\"\nping_max: 3\nwrite_deadline: \"5s\"\n\
+         lame_duck_duration: \"45s\"\nlame_duck_grace_period: \"5s\"\n\
+         debug: false\ntrace: false\nlogtime: true\nlogtime_utc: false\n\
+         no_header_support: true\nstore_dir: /tmp\nmax_traced_msg_len: 100\n",
+    );
+    // util adds `-a 127.0.0.1 -p -1`: flags given override `listen`.
+    let server = shoal(&["-c", s(&path)]);
+    let info = info(server.port);
+    assert_eq!(info["max_payload"], 2048, "{info}");
+    assert_eq!(info["server_name"], "from_file", "{info}");
+    assert_eq!(info["headers"], false, "{info}");
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.contains(&format!("Using configuration file: {} (sha256:", s(&path)))),
+        "{:?}",
+        server.log()
+    );
+    // max_subscriptions: 2 — the third SUB is refused, the connection stays.
+    let (mut c, _) = Raw::connect(server.port);
+    c.send(b"CONNECT {\"verbose\":false}\r\nSUB a 1\r\nSUB b 2\r\nSUB c 3\r\nPING\r\n");
+    let got = String::from_utf8_lossy(&c.read_until_pong()).into_owned();
+    assert!(
+        got.contains("-ERR 'maximum subscriptions exceeded'"),
+        "{got}"
+    );
+    // max_payload: 2KB.
+    c.send(format!("PUB a 3000\r\n{}\r\n", "x".repeat(3000)).as_bytes());
+    let got = String::from_utf8_lossy(&c.read_available(Duration::from_millis(500))).into_owned();
+    assert!(got.contains("-ERR 'Maximum Payload Violation'"), "{got}");
+}
+
+#[test]
+fn flags_override_the_file() {
+    let path = conf("max_payload: 2KB\nserver_name: from_file\n");
+    let server = shoal(&["-c", s(&path), "--max_payload", "4KB", "-n", "from_flag"]);
+    let info = info(server.port);
+    assert_eq!(info["max_payload"], 4096, "{info}");
+    assert_eq!(info["server_name"], "from_flag", "{info}");
+}
+
+#[test]
+fn an_unknown_key_stops_startup_with_its_position() {
+    let path = conf("port: 4222\n  bogus_key: 1\n");
+    let out = run(&["-c", s(&path)], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "nats-server: {}:2:3: unknown field \"bogus_key\"\n\n",
+            s(&path)
+        )
+    );
+}
+
+#[test]
+fn a_feature_shoal_lacks_is_refused_by_name() {
+    let path = conf("port: 4222\ntls {\n  cert_file: x\n}\n");
+    let out = run(&["-c", s(&path)], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "nats-server: {}:2:1: \"tls\" is not supported by this version of shoal yet\n\n",
+            s(&path)
+        )
+    );
+}
+
+#[test]
+fn t_checks_good_and_bad_files() {
+    let good = conf("port: 4222\nmax_payload: 1MB\n");
+    let out = run(&["-t", "-c", s(&good)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // nats-server's digest of {"max_payload":1048576,"port":4222}.
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "nats-server: configuration file {} is valid (sha256:{})\n",
+            s(&good),
+            digest_of("{\"max_payload\":1048576,\"port\":4222}\n")
+        )
+    );
+    // A warning fails -t.
+    let warned = conf("ping_interval: 5\n");
+    let out = run(&["-t", "-c", s(&warned)], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("ping_interval should be converted to a duration"));
+    let out = run(&["-t"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "nats-server: must specify [-c, --config] option to check configuration file syntax\n"
+    );
+}
+
+/// SHA-256 through the system's `sha256sum`, to check the digest independently.
+fn digest_of(text: &str) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+/// `shoal -t` on every corpus file says what nats-server said (`NAME.out`), or,
+/// where Shoal deliberately differs, what `NAME.shoal.out` says — and those
+/// differences are only of two kinds: a feature Shoal refuses, or a start-up
+/// cross-check that Shoal's `-t` applies and nats-server's skips.
+#[test]
+fn t_on_the_corpus_matches_nats_server() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/conf/tests/corpus");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".conf").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    let mut failures = Vec::new();
+    let mut overridden = 0;
+    for name in &names {
+        let reference = fs::read(dir.join(format!("{name}.out"))).unwrap();
+        let want = match fs::read(dir.join(format!("{name}.shoal.out"))) {
+            Ok(ours) => {
+                overridden += 1;
+                let text = String::from_utf8_lossy(&ours);
+                let refused = text.contains("is not supported by this version of shoal yet");
+                let cross_check = String::from_utf8_lossy(&reference).contains("is valid")
+                    && (text.contains("cannot be higher than max_pending")
+                        || text.contains("should be strictly lower than lame duck duration"));
+                assert!(
+                    refused || cross_check,
+                    "{name}.shoal.out differs from nats-server for no listed reason"
+                );
+                ours
+            }
+            Err(_) => reference,
+        };
+        let out = run(&["-t", "-c", &format!("{name}.conf")], Some(&dir));
+        let mut got = out.stderr.clone();
+        got.extend_from_slice(&out.stdout);
+        got.extend_from_slice(format!("exit {}\n", out.status.code().unwrap_or(-1)).as_bytes());
+        if got != want {
+            failures.push(format!(
+                "{name}:\n  want {:?}\n  got  {:?}",
+                String::from_utf8_lossy(&want),
+                String::from_utf8_lossy(&got)
+            ));
+        }
+    }
+    assert!(overridden < names.len() / 4);
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n")
+    );
+}
+
+/// Poll fresh connections' INFO until `max_payload` is `want` (2 s at most).
+fn wait_for_max_payload(port: u16, want: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if info(port)["max_payload"] == want {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn sighup_reloads_max_payload_and_refuses_a_port_change() {
+    let path = conf("max_payload: 1MB\n");
+    let server = shoal(&["-c", s(&path)]);
+    assert_eq!(info(server.port)["max_payload"], 1 << 20);
+
+    fs::write(&path, "max_payload: 1KB\n").unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.wait_for_log("Reloaded: max_payload = 1024", DEADLINE),
+        "{:?}",
+        server.log()
+    );
+    assert!(server.wait_for_log("Reloaded server configuration (sha256:", DEADLINE));
+    assert!(
+        wait_for_max_payload(server.port, 1024),
+        "INFO max_payload did not change"
+    );
+    let (mut c, _) = Raw::connect(server.port);
+    c.send(format!("CONNECT {{}}\r\nPUB a 2000\r\n{}\r\n", "x".repeat(2000)).as_bytes());
+    let got = String::from_utf8_lossy(&c.read_available(Duration::from_millis(500))).into_owned();
+    assert!(got.contains("-ERR 'Maximum Payload Violation'"), "{got}");
+
+    // What nats-server cannot change while running is refused, in its words
+    // (the port: see `a_reload_refuses_a_new_listen_port`).
+    fs::write(&path, "max_payload: 1KB\nmax_pending: 1GB\n").unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.wait_for_log(
+            "[ERR] Failed to reload server configuration: config reload not supported for MaxPending: old=67108864, new=1073741824",
+            DEADLINE
+        ),
+        "{:?}",
+        server.log()
+    );
+}
+
+#[test]
+fn a_reload_refuses_a_new_listen_port() {
+    // Here the file owns the port (no -p flag): start on a free port written in
+    // the file, then change it.
+    let port = free_port();
+    let path = conf(&format!("listen: 127.0.0.1:{port}\n"));
+    let mut child = spawn_shoal(&["-c", s(&path)], None);
+    let log = collect(&mut child);
+    wait_until(&log, "Server is ready");
+    fs::write(&path, format!("listen: 127.0.0.1:{}\n", port + 1)).unwrap();
+    signal(&child, libc::SIGHUP);
+    wait_until(
+        &log,
+        &format!(
+            "[ERR] Failed to reload server configuration: config reload not supported for Port: old={port}, new={}",
+            port + 1
+        ),
+    );
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut child), Some(0));
+}
+
+#[test]
+fn sigusr1_reopens_a_rotated_log_file() {
+    let log_path = temp_path("log");
+    let rotated = log_path.with_extension("log.1");
+    let path = conf(&format!("log_file: {}\nport: -1\n", s(&log_path)));
+    let mut child = spawn_shoal(&["-c", s(&path)], None);
+    wait_file_contains(&log_path, "Server is ready");
+    fs::rename(&log_path, &rotated).unwrap();
+    signal(&child, libc::SIGUSR1);
+    wait_file_contains(&log_path, "[INF] File log re-opened");
+    assert!(fs::read_to_string(&rotated)
+        .unwrap()
+        .contains("Trapped \"user defined signal 1\" signal"));
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut child), Some(0));
+    wait_file_contains(&log_path, "Server Exiting..");
+}
+
+#[test]
+fn signal_reload_finds_the_server_through_its_pid_file() {
+    let pid_file = temp_path("pid");
+    let path = conf("max_payload: 1MB\n");
+    let server = shoal(&["-c", s(&path), "-P", s(&pid_file)]);
+    fs::write(&path, "max_payload: 2KB\n").unwrap();
+    let out = run(&["--signal", &format!("reload={}", s(&pid_file))], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(server.wait_for_log("Reloaded: max_payload = 2048", DEADLINE));
+    // `-sl` with -P, and nats-server's errors.
+    let out = run(&["-sl", "reopen", "-P", s(&pid_file)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(server.wait_for_log("File log re-open ignored, not a file logger", DEADLINE));
+    let out = run(&["--signal", "reload=abc"], None);
+    assert_eq!(stderr(&out), "nats-server: invalid pid: abc\n");
+    let out = run(&["--signal", &format!("bogus={}", server.pid())], None);
+    assert_eq!(stderr(&out), "nats-server: unknown signal \"bogus\"\n");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn sigusr2_lame_duck_then_exit_0() {
+    let mut child = spawn_shoal(&["-a", "127.0.0.1", "-p", "-1"], None);
+    let log = collect(&mut child);
+    wait_until(&log, "Server is ready");
+    signal(&child, libc::SIGUSR2);
+    wait_until(
+        &log,
+        "[INF] Entering lame duck mode, stop accepting new clients",
+    );
+    signal(&child, libc::SIGTERM); // ignored during lame duck mode
+    assert_eq!(wait_exit(&mut child), Some(0));
+    wait_until(&log, "Server Exiting..");
+}
+
+// ---- helpers for processes not started through util (log files, own ports) ----
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_shoal(args: &[&str], dir: Option<&Path>) -> Child {
+    let mut cmd = Command::new(SHOAL);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    cmd.spawn().expect("spawn shoal")
+}
+
+type Log = std::sync::Arc<std::sync::Mutex<String>>;
+
+fn collect(child: &mut Child) -> Log {
+    let log: Log = Default::default();
+    let sink = log.clone();
+    let mut err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    log
+}
+
+fn wait_until(log: &Log, want: &str) {
+    let start = Instant::now();
+    while !log.lock().unwrap().contains(want) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no {want:?} in:\n{}",
+            log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_file_contains(path: &Path, want: &str) {
+    let start = Instant::now();
+    loop {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        if text.contains(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no {want:?} in {}:\n{text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+fn wait_exit(child: &mut Child) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
