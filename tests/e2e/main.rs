@@ -9,6 +9,7 @@ mod client;
 mod config;
 mod crosscore;
 mod differential;
+mod monitor;
 mod python;
 mod raw;
 mod slow;

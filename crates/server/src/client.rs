@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::os::unix::io::RawFd;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -33,6 +33,8 @@ pub enum CloseReason {
     MaxControlLine,
     MaxConnections,
     ProtocolViolation,
+    BadClientProtocolVersion,
+    NoRespondersRequiresHeaders,
     AuthViolation,
     ServerShutdown,
 }
@@ -47,10 +49,12 @@ impl CloseReason {
             CloseReason::ReadError => "Read Error",
             CloseReason::ParseError => "Parse Error",
             CloseReason::StaleConnection => "Stale Connection",
-            CloseReason::MaxPayload => "Maximum Payload Exceeded",
+            CloseReason::MaxPayload => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
             CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthViolation => "Authentication Failure",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
@@ -111,14 +115,27 @@ pub struct Client {
     pub ping: PingState,
     pub writer_done: Cell<bool>,
     pub done: Event,
+    /// Monitoring counters (`/connz`): payload bytes, headers included, as
+    /// nats-server counts them. Bumped where the message path already touches
+    /// this client; read by the core's ticker for a snapshot.
     pub in_msgs: Cell<u64>,
     pub out_msgs: Cell<u64>,
+    pub in_bytes: Cell<u64>,
+    pub out_bytes: Cell<u64>,
+    /// When the connection was accepted.
+    pub start: Instant,
+    /// Last message or subscription change from the client, last delivery to it,
+    /// or CONNECT (`last_activity`); the time of the core's current pass.
+    pub last: Cell<Instant>,
+    /// Round trip: estimated at CONNECT (time since accept), then measured by
+    /// each answered server PING. Zero until known.
+    pub rtt: Cell<Duration>,
 }
 
 impl Client {
     pub fn new(cid: u64, peer: SocketAddr, core: Rc<Core>, fd: RawFd) -> Client {
         let now = Instant::now();
-        let interval = core.cfg.ping_interval;
+        let interval = core.live.get().ping_interval;
         Client {
             cid,
             peer,
@@ -145,6 +162,11 @@ impl Client {
             done: Event::default(),
             in_msgs: Cell::new(0),
             out_msgs: Cell::new(0),
+            in_bytes: Cell::new(0),
+            out_bytes: Cell::new(0),
+            start: now,
+            last: Cell::new(now),
+            rtt: Cell::new(Duration::ZERO),
         }
     }
 

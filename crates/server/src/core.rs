@@ -40,6 +40,8 @@ pub struct Shared {
     /// Bumped by each reload; cores pick up `reloaded` when it changes.
     pub reload_gen: std::sync::atomic::AtomicU64,
     pub reloaded: std::sync::Mutex<Option<Config>>,
+    /// Monitoring: each core's snapshot slot and the boot clocks.
+    pub monitor: crate::monitor::Hub,
 }
 
 /// A local subscription.
@@ -92,15 +94,25 @@ pub struct Core {
     ack_ev: Event,
     pub stop_ev: Event,
     pub stopping: Cell<bool>,
+    /// The reloadable limits in force on this core.
+    pub live: Cell<crate::lifecycle::Live>,
+    pub seen_reload: Cell<u64>,
+    pub lame: crate::lifecycle::LameDuck,
     next_cid: Cell<u64>,
     rng: Cell<u64>,
     pub stats: Stats,
     pub scratch: RefCell<Scratch>,
+    /// When the current pass (a read, a ring batch) began: the `last_activity`
+    /// deliveries give their subscribers, without reading the clock per message.
+    pub now: Cell<Instant>,
+    /// Recently closed connections (`/connz?state=closed`), when monitoring is on.
+    pub closed: RefCell<crate::monitor::ClosedRing>,
 }
 
 impl Core {
     pub fn new(id: usize, n: usize, shared: Arc<Shared>) -> Core {
         let seed = rand::random::<u64>() | 1;
+        let live = crate::lifecycle::Live::from(&shared.cfg);
         Core {
             id,
             n,
@@ -121,6 +133,9 @@ impl Core {
             ack_ev: Event::default(),
             stop_ev: Event::default(),
             stopping: Cell::new(false),
+            live: Cell::new(live),
+            seen_reload: Cell::new(0),
+            lame: Default::default(),
             next_cid: Cell::new(id as u64 + 1),
             rng: Cell::new(seed),
             stats: Stats::default(),
@@ -128,6 +143,8 @@ impl Core {
                 peers: (0..n).map(|_| PeerPlan::default()).collect(),
                 expired: Vec::new(),
             }),
+            now: Cell::new(Instant::now()),
+            closed: RefCell::default(),
         }
     }
 
@@ -286,14 +303,16 @@ impl Core {
         for item in items {
             match item {
                 Item::Msg {
-                    subject,
-                    reply,
-                    hdr,
-                    payload,
+                    frame,
+                    spans,
                     queues: (s, l),
                 } => {
                     let q = &queues[s as usize..(s + l) as usize];
-                    crate::router::deliver_remote(self, &subject, &reply, hdr, &payload, q);
+                    let m = crate::msg::Msg {
+                        frame: &frame,
+                        spans,
+                    };
+                    crate::router::deliver_remote(self, &m, q);
                 }
                 Item::Interest {
                     pattern,
@@ -366,6 +385,7 @@ impl Core {
 
     async fn drain(self: Rc<Self>, src: usize, rx: RingRx<Batch>) {
         while let Some(batch) = rx.recv().await {
+            self.now.set(Instant::now());
             self.apply_batch(src, batch);
             self.end_pass();
             rt::yield_now().await;
@@ -381,7 +401,11 @@ impl Core {
                 self.stopping.set(true);
                 self.stop_ev.notify();
             }
-            self.check_pings(Instant::now());
+            let now = Instant::now();
+            self.apply_reload();
+            self.lame_duck_step(now);
+            self.check_pings(now);
+            self.serve_monitor_requests();
             self.end_pass();
             if self.stopping.get() && self.clients.borrow().is_empty() {
                 return;
@@ -390,7 +414,8 @@ impl Core {
     }
 
     fn check_pings(&self, now: Instant) {
-        let interval = self.cfg.ping_interval;
+        let live = self.live.get();
+        let interval = live.ping_interval;
         let clients: Vec<Rc<Client>> = self.clients.borrow().values().cloned().collect();
         for c in clients {
             let p = &c.ping;
@@ -401,7 +426,7 @@ impl Core {
             if p.rtt_known.get() && now.duration_since(p.last_activity.get()) < interval {
                 continue;
             }
-            if p.outstanding.get() + 1 > self.cfg.ping_max {
+            if p.outstanding.get() + 1 > live.ping_max {
                 c.send(shoal_proto::encode::ERR_STALE_CONNECTION);
                 self.stats.stale();
                 log::debug!("{} - Stale Client Connection - Closing", c.log_prefix());
@@ -453,11 +478,15 @@ pub async fn run(
                 rt::sleep(Duration::from_millis(10)).await;
             }
         }
-        if core.stopping.get() {
+        if core.stopping.get() || core.lame.closing_from.get().is_some() {
             break;
         }
     }
     drop(listener);
+    // Lame duck: the ticker closes the clients over time; wait for the stop.
+    while !core.stopping.get() {
+        core.stop_ev.wait().await;
+    }
 
     let clients: Vec<Rc<Client>> = core.clients.borrow().values().cloned().collect();
     for c in clients {

@@ -7,6 +7,9 @@ mod client;
 mod config;
 mod core;
 mod event;
+mod lifecycle;
+mod monitor;
+mod msg;
 mod outbound;
 mod reader;
 mod ring;
@@ -15,6 +18,10 @@ mod rt;
 mod stats;
 
 pub use config::Config;
+
+#[doc(hidden)]
+#[path = "bench.rs"]
+pub mod __bench;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -57,6 +64,7 @@ pub struct Server {
     addr: SocketAddr,
     shared: Arc<Shared>,
     cores: Vec<rt::CoreHandle>,
+    http: Option<monitor::HttpServer>,
 }
 
 impl Server {
@@ -93,6 +101,18 @@ impl Server {
         };
         let addr = SocketAddr::new(host, port);
 
+        // Monitoring: bound before the cores start, served once they accept.
+        // Port 0 is "off", as in nats-server; -1 is any free port.
+        let http_host = config
+            .http_host
+            .clone()
+            .unwrap_or_else(|| config.host.clone());
+        let http_port = config.http_port.filter(|&p| p != 0);
+        let http_listener = match http_port {
+            Some(p) => Some(monitor::HttpServer::bind(&http_host, p)?),
+            None => None,
+        };
+
         let server_id = boot::server_id();
         let shared = Arc::new(Shared {
             server_name: config
@@ -107,6 +127,7 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             reload_gen: std::sync::atomic::AtomicU64::new(0),
             reloaded: std::sync::Mutex::new(None),
+            monitor: monitor::Hub::new(n, http_listener.is_some()),
         });
 
         // One ring per ordered pair of cores.
@@ -146,11 +167,24 @@ impl Server {
             }
         }
         drop(reservation);
-        let server = Server {
+        let mut server = Server {
             addr,
             shared,
             cores,
+            http: None,
         };
+        if let (None, Some(listener)) = (&failure, http_listener) {
+            let info = monitor::Static {
+                http_host,
+                http_port: http_port.unwrap_or_default(),
+                cpus: cpus.len(),
+                cores: n,
+            };
+            match monitor::HttpServer::spawn(listener, server.shared.clone(), info) {
+                Ok(h) => server.http = Some(h),
+                Err(e) => failure = Some(e),
+            }
+        }
         if let Some(f) = failure {
             server.shutdown();
             return Err(f);
@@ -161,6 +195,12 @@ impl Server {
     /// The address clients connect to (the real port when `-1`/`0` was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The monitoring listener's address (the real port when `-1` was asked
+    /// for), if monitoring is on.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.local_addr())
     }
 
     /// The generated server id (56 chars, starting with `N`).
@@ -201,6 +241,9 @@ impl Server {
     /// Stop accepting, flush what is queued (bounded), close every connection and
     /// join the cores. Returns when every core has stopped.
     pub fn shutdown(self) {
+        if let Some(h) = self.http {
+            h.stop();
+        }
         self.shared.stop.store(true, Ordering::SeqCst);
         for c in self.cores {
             c.join();

@@ -19,6 +19,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use shoal_proto::encode;
 
 use crate::client::{Client, CloseReason};
+use crate::msg::Msg;
 use crate::rt::{self, WriteHalf, WriteOutcome, MAX_IOV};
 
 /// Payloads up to this size are copied into the coalescing buffer.
@@ -77,27 +78,25 @@ impl Outbound {
         self.pending += bytes.len();
     }
 
-    /// Queues one MSG/HMSG. `payload` holds headers then body; a receiver that did
-    /// not negotiate headers gets the body alone as a plain MSG.
-    #[allow(clippy::too_many_arguments)]
+    /// Queues one MSG/HMSG for subscription `sid`. A receiver that did not
+    /// negotiate headers gets the body alone as a plain MSG. Returns the bytes
+    /// queued (0 when the connection is closing).
     #[inline]
     pub fn push_msg(
         &mut self,
-        subject: &[u8],
+        m: &Msg,
         sid: &[u8],
-        reply: &[u8],
-        hdr: usize,
-        payload: &Bytes,
         headers_ok: bool,
         max_pending: usize,
     ) -> Result<usize, SlowConsumer> {
         if self.state != OutState::Open {
             return Ok(0);
         }
-        let (hdr, body_start) = if hdr > 0 && !headers_ok {
-            (0, hdr)
+        let (subject, reply, payload) = (m.subject(), m.reply(), m.payload());
+        let (hdr, body_start) = if m.hdr() > 0 && !headers_ok {
+            (0, m.hdr())
         } else {
-            (hdr, 0)
+            (m.hdr(), 0)
         };
         let body_len = payload.len() - body_start;
         let line_max = subject.len() + sid.len() + reply.len() + 32;
@@ -106,14 +105,7 @@ impl Outbound {
             return Err(SlowConsumer);
         }
         let before = self.buf.len();
-        self.room(
-            line_max
-                + if body_len <= COPY_MAX {
-                    body_len + 2
-                } else {
-                    2
-                },
-        );
+        self.room(line_max + if body_len <= COPY_MAX { body_len + 2 } else { 2 });
         encode::put_msg_line(&mut self.buf, subject, sid, reply, hdr, body_len);
         if body_len <= COPY_MAX {
             self.buf.put_slice(&payload[body_start..]);
@@ -125,7 +117,7 @@ impl Outbound {
             let line = self.buf.len() - before;
             let head = self.buf.split().freeze();
             self.segs.push_back(head);
-            self.segs.push_back(payload.slice(body_start..));
+            self.segs.push_back(m.payload_bytes(body_start));
             self.buf.put_slice(encode::CRLF);
             let n = line + body_len + 2;
             self.pending += n;
@@ -134,7 +126,7 @@ impl Outbound {
     }
 
     /// Collects up to [`MAX_IOV`] slices to write, oldest first.
-    fn take_iov(&mut self, iov: &mut Vec<Bytes>) {
+    pub(crate) fn take_iov(&mut self, iov: &mut Vec<Bytes>) {
         if !self.buf.is_empty() {
             let b = self.buf.split().freeze();
             self.segs.push_back(b);
@@ -145,7 +137,7 @@ impl Outbound {
     }
 
     /// Drops `n` written bytes from the front.
-    fn consume(&mut self, mut n: usize) {
+    pub(crate) fn consume(&mut self, mut n: usize) {
         self.pending -= n;
         while n > 0 {
             let front = self.segs.front_mut().expect("wrote more than queued");
@@ -166,6 +158,11 @@ impl Outbound {
         self.pending = 0;
     }
 
+    /// Bytes queued and not yet written (`/connz` `pending_bytes`).
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
     /// Wakes the writer (called once per producer pass).
     pub fn wake(&mut self) {
         if let Some(w) = self.waker.take() {
@@ -183,7 +180,8 @@ impl Default for Outbound {
 /// The writer task: waits for queued bytes, writes them, and applies the write
 /// deadline. Ends by shutting the socket down, which also ends the reader.
 pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
-    w.set_deadline(client.core.cfg.write_deadline);
+    let mut deadline = client.core.live.get().write_deadline;
+    w.set_deadline(deadline);
     let mut iov: Vec<Bytes> = Vec::with_capacity(MAX_IOV);
     loop {
         let state = std::future::poll_fn(|cx| {
@@ -208,6 +206,11 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
             }
             o.take_iov(&mut iov);
         }
+        // A reload may have changed the deadline.
+        if client.core.live.get().write_deadline != deadline {
+            deadline = client.core.live.get().write_deadline;
+            w.set_deadline(deadline);
+        }
         let res = w.write_vectored(&iov).await;
         iov.clear();
         match res {
@@ -224,7 +227,7 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
                 log::warn!(
                     "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} chunks of {} total bytes.",
                     client.log_prefix(),
-                    client.core.cfg.write_deadline,
+                    deadline,
                     chunks,
                     pending
                 );

@@ -19,6 +19,7 @@ use shoal_subject::{is_valid_publish_subject, is_valid_subscribe_subject};
 
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
+use crate::msg::{Msg, Spans};
 use crate::outbound::run_writer;
 use crate::rt::{self, ReadHalf, WriteHalf};
 
@@ -28,6 +29,11 @@ const READ_MAX: usize = 64 * 1024;
 
 /// Builds the INFO line for one connection.
 pub fn info_line(core: &Core, cid: u64, ip: &str) -> Vec<u8> {
+    info_line_with(core, cid, ip, false)
+}
+
+/// The INFO line, with `ldm:true` when the server is in lame duck mode.
+pub fn info_line_with(core: &Core, cid: u64, ip: &str, ldm: bool) -> Vec<u8> {
     let s = &core.shared;
     ServerInfo {
         server_id: s.server_id.clone(),
@@ -38,9 +44,10 @@ pub fn info_line(core: &Core, cid: u64, ip: &str) -> Vec<u8> {
         host: core.cfg.host.clone(),
         port: s.port,
         headers: !core.cfg.no_header_support,
-        max_payload: core.cfg.max_payload as u64,
+        max_payload: core.live.get().max_payload as u64,
         client_id: Some(cid),
         client_ip: Some(ip.to_string()),
+        ldm,
         ..Default::default()
     }
     .to_line()
@@ -51,21 +58,22 @@ pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::
     let cid = core.next_cid();
     let client = Rc::new(Client::new(cid, peer, core.clone(), rh.fd()));
     let over_limit =
-        core.shared.connections.fetch_add(1, Ordering::Relaxed) >= core.cfg.max_connections;
+        core.shared.connections.fetch_add(1, Ordering::Relaxed) >= core.live.get().max_connections;
     core.stats
         .total_connections
         .set(core.stats.total_connections.get() + 1);
     client.send(&info_line(&core, cid, &peer.ip().to_string()));
     rt::spawn(run_writer(client.clone(), wh));
-    if over_limit {
+    let closed_subs = if over_limit {
         client.send(encode::ERR_MAX_CONNECTIONS);
         log::error!(
             "{} - Maximum Connections Exceeded (max_connections={})",
             client.log_prefix(),
-            core.cfg.max_connections
+            core.live.get().max_connections
         );
         client.close_after_flush(CloseReason::MaxConnections);
         core.end_pass();
+        Vec::new()
     } else {
         core.clients.borrow_mut().insert(cid, client.clone());
         log::debug!(
@@ -76,13 +84,15 @@ pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::
         core.end_pass();
         read_loop(&core, &client, &rh).await;
         // Clean-up: drop every subscription (and tell the peers), forget the client.
+        let closed_subs = crate::monitor::closing_subs(&core, &client);
         let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
         for k in keys {
             core.remove_sub_by_key(k);
         }
         core.clients.borrow_mut().remove(&cid);
         core.end_pass();
-    }
+        closed_subs
+    };
     // Let the writer flush (if closing cleanly) before the descriptors go.
     while !client.writer_done.get() {
         client.done.wait().await;
@@ -97,6 +107,7 @@ pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::
         client.log_prefix(),
         reason.as_str()
     );
+    crate::monitor::record_closed(&core, &client, reason, closed_subs);
     drop(rh);
     if core.stopping.get() {
         core.stop_ev.notify();
@@ -104,10 +115,6 @@ pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::
 }
 
 async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
-    let limits = Limits {
-        max_control_line: core.cfg.max_control_line,
-        max_payload: core.cfg.max_payload,
-    };
     let mut buf = BytesMut::new();
     let mut room = READ_MIN;
     let mut need = 0usize;
@@ -129,14 +136,25 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
                 return;
             }
         };
+        core.now.set(Instant::now());
         if n >= room && room < READ_MAX {
             room *= 2;
         }
         core.take_pass_peers();
+        // Limits as of this pass (a reload may change them).
+        let live = core.live.get();
+        let limits = Limits {
+            max_control_line: live.max_control_line,
+            max_payload: live.max_payload,
+        };
+        // Inbound activity (PUB, SUB, UNSUB, PING; not PONG) defers keepalive PINGs;
+        // one clock read per pass, not per op.
+        let mut active = false;
         loop {
             let headers = client.opts.get().headers;
             match parse(&buf, &limits, headers) {
                 Ok(Parsed::Op(op, len)) => {
+                    active |= matches!(op, Op::Pub { .. } | Op::Sub { .. } | Op::Unsub { .. } | Op::Ping);
                     if let Err(e) = handle(core, client, &mut buf, op, len).await {
                         fail(client, e);
                         core.end_pass();
@@ -157,6 +175,9 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
                     return;
                 }
             }
+        }
+        if active {
+            client.ping.last_activity.set(Instant::now());
         }
         core.end_pass();
         // A peer ring is full: stop reading this publisher until it drains.
@@ -179,8 +200,8 @@ fn fail(client: &Rc<Client>, e: ProtoError) {
     let reason = match e {
         ProtoError::MaxPayload => CloseReason::MaxPayload,
         ProtoError::MaxControlLine => CloseReason::MaxControlLine,
-        ProtoError::ClientErr => CloseReason::ClientClosed,
-        ProtoError::UnknownOp | ProtoError::Violation => CloseReason::ParseError,
+        ProtoError::ClientErr => CloseReason::ParseError,
+        ProtoError::UnknownOp | ProtoError::Violation => CloseReason::ProtocolViolation,
     };
     client.close_after_flush(reason);
 }
@@ -201,11 +222,17 @@ async fn handle(
             payload,
         } => {
             let frame = buf.split_to(len).freeze();
-            client.ping.last_activity.set(Instant::now());
-            let subject = frame.slice(subject.range());
-            let reply = reply.map_or_else(Bytes::new, |r| frame.slice(r.range()));
-            let payload = frame.slice(payload.range());
-            on_pub(core, client, subject, reply, hdr, payload);
+            let r = reply.unwrap_or_default();
+            let m = Msg {
+                frame: &frame,
+                spans: Spans {
+                    subject: (subject.start, subject.end),
+                    reply: (r.start, r.end),
+                    payload: (payload.start, payload.end),
+                    hdr,
+                },
+            };
+            on_pub(core, client, &m);
             return Ok(());
         }
         Op::Sub {
@@ -213,7 +240,7 @@ async fn handle(
             queue,
             sid,
         } => {
-            client.ping.last_activity.set(Instant::now());
+            client.last.set(core.now.get());
             let subject = subject.of(buf);
             if !is_valid_subscribe_subject(subject) {
                 client.send(encode::ERR_INVALID_SUBJECT);
@@ -237,7 +264,7 @@ async fn handle(
             }
         }
         Op::Unsub { sid, max } => {
-            client.ping.last_activity.set(Instant::now());
+            client.last.set(core.now.get());
             let key = client.subs.borrow().get(sid.of(buf)).copied();
             if let Some(key) = key {
                 let keep = {
@@ -257,7 +284,6 @@ async fn handle(
             ok(client);
         }
         Op::Ping => {
-            client.ping.last_activity.set(Instant::now());
             // Everything routed anywhere before this PING, and every subscription
             // this client made, is in place before its PONG.
             core.barrier().await;
@@ -278,6 +304,10 @@ async fn handle(
         }
         Op::Pong => {
             let p = &client.ping;
+            if p.outstanding.get() > 0 {
+                let rtt = p.last_sent.get().elapsed();
+                client.rtt.set(rtt.max(Duration::from_nanos(1)));
+            }
             p.outstanding.set(0);
             p.rtt_known.set(true);
         }
@@ -318,47 +348,44 @@ fn reserved(s: &[u8], prefix: &[u8], need_more: bool) -> bool {
     s.starts_with(prefix) && (!need_more || s.len() > prefix.len())
 }
 
-fn on_pub(
-    core: &Core,
-    client: &Rc<Client>,
-    subject: Bytes,
-    reply: Bytes,
-    hdr: u32,
-    payload: Bytes,
-) {
-    core.stats.inbound(payload.len());
+fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
+    let (subject, reply) = (m.subject(), m.reply());
+    core.stats.inbound(m.payload().len());
     client.in_msgs.set(client.in_msgs.get() + 1);
+    let len = m.payload().len() as u64;
+    client.in_bytes.set(client.in_bytes.get() + len);
+    client.last.set(core.now.get());
     let o = client.opts.get();
-    if o.pedantic && !is_valid_publish_subject(&subject) {
+    if o.pedantic && !is_valid_publish_subject(subject) {
         client.send(encode::ERR_INVALID_PUBLISH_SUBJECT);
     }
     if !reply.is_empty()
-        && (reserved(&reply, b"_R_.", false)
-            || reserved(&reply, b"$JS.ACK.", true)
-            || reserved(&reply, b"_GR_.", true))
+        && (reserved(reply, b"_R_.", false)
+            || reserved(reply, b"$JS.ACK.", true)
+            || reserved(reply, b"_GR_.", true))
     {
         let mut e = bytes::BytesMut::new();
-        encode::put_pub_violation(&mut e, "with Reply of", &reply);
+        encode::put_pub_violation(&mut e, "with Reply of", reply);
         client.send(&e);
         return;
     }
-    if reserved(&subject, b"_GR_.", true) || reserved(&subject, b"$NRG.", true) {
+    if reserved(subject, b"_GR_.", true) || reserved(subject, b"$NRG.", true) {
         let mut e = bytes::BytesMut::new();
-        encode::put_pub_violation(&mut e, "to", &subject);
+        encode::put_pub_violation(&mut e, "to", subject);
         client.send(&e);
         return;
     }
     if o.verbose {
         client.send(encode::OK);
     }
-    let delivered = crate::router::publish(core, client, &subject, &reply, hdr, &payload);
+    let delivered = crate::router::publish(core, client, m);
     if !delivered && !reply.is_empty() && o.no_responders && o.headers {
-        no_responders(core, client, &subject, &reply);
+        no_responders(core, client, subject, reply);
     }
 }
 
 /// Sends the 503 status to the requester's own plain subscription on `reply`.
-fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &Bytes) {
+fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &[u8]) {
     let m = core.index.borrow_mut().matches(reply);
     let subs = core.subs.borrow();
     for &k in &m.plain {
@@ -407,8 +434,15 @@ fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), Proto
         *client.version.borrow_mut() = n;
     }
     client.connected.set(true);
+    // nats-server's first RTT estimate: accept to CONNECT.
+    let now = Instant::now();
+    client.last.set(now);
+    if client.rtt.get().is_zero() {
+        let estimate = now - client.start;
+        client.rtt.set(estimate.max(Duration::from_nanos(1)));
+    }
     // Reschedule the first PING: min(ping_interval, 2 s) plus up to 20 %.
-    let first = core.cfg.ping_interval.min(Duration::from_secs(2));
+    let first = core.live.get().ping_interval.min(Duration::from_secs(2));
     let jitter = first.mul_f64(core.rand(1000) as f64 / 5000.0);
     client.ping.next_at.set(Instant::now() + first + jitter);
     client.ping.rtt_known.set(false);
@@ -420,12 +454,12 @@ fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), Proto
     }
     if !(0..=1).contains(&o.protocol) {
         client.send(encode::ERR_INVALID_PROTOCOL);
-        client.close_after_flush(CloseReason::ProtocolViolation);
+        client.close_after_flush(CloseReason::BadClientProtocolVersion);
         return Ok(());
     }
     if o.no_responders && !o.headers {
         client.send(encode::ERR_NO_RESPONDERS_HEADERS);
-        client.close_after_flush(CloseReason::ProtocolViolation);
+        client.close_after_flush(CloseReason::NoRespondersRequiresHeaders);
         return Ok(());
     }
     ok(client);

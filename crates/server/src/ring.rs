@@ -16,16 +16,16 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use crate::msg::{Msg, Spans};
+
 /// One item on a ring.
 pub enum Item {
     /// A message for the peer's local subscribers. `queues` indexes
     /// [`Batch::queues`]: the queue groups the publisher's core picked this core
     /// for; the peer chooses one of its own members in each.
     Msg {
-        subject: Bytes,
-        reply: Bytes,
-        hdr: u32,
-        payload: Bytes,
+        frame: Bytes,
+        spans: Spans,
         queues: (u32, u32),
     },
     /// A subscription was added or removed on the sending core.
@@ -69,21 +69,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn push_msg(
-        &mut self,
-        subject: &Bytes,
-        reply: &Bytes,
-        hdr: u32,
-        payload: &Bytes,
-        queues: &[Bytes],
-    ) {
+    pub fn push_msg(&mut self, m: &Msg, queues: &[Bytes]) {
         let start = self.cur.queues.len() as u32;
         self.cur.queues.extend(queues.iter().cloned());
         self.cur.items.push(Item::Msg {
-            subject: subject.clone(),
-            reply: reply.clone(),
-            hdr,
-            payload: payload.clone(),
+            frame: m.frame.clone(),
+            spans: m.spans,
             queues: (start, queues.len() as u32),
         });
     }

@@ -15,19 +15,12 @@ use shoal_subject::{Group, Match};
 
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
+use crate::msg::Msg;
 use crate::stats::Stats;
 
 /// Delivers one message to the local subscription `key`. Returns whether it was
 /// delivered (false when it was skipped for echo or the subscriber is gone).
-fn deliver(
-    core: &Core,
-    key: u32,
-    subject: &Bytes,
-    reply: &Bytes,
-    hdr: u32,
-    payload: &Bytes,
-    publisher: Option<&Rc<Client>>,
-) -> bool {
+fn deliver(core: &Core, key: u32, m: &Msg, publisher: Option<&Rc<Client>>) -> bool {
     let subs = core.subs.borrow();
     let Some(sub) = subs.get(key as usize) else {
         return false;
@@ -39,20 +32,23 @@ fn deliver(
         }
     }
     let headers_ok = client.opts.get().headers;
-    let res = client.out.borrow_mut().push_msg(
-        subject,
-        &sub.sid,
-        reply,
-        hdr as usize,
-        payload,
-        headers_ok,
-        core.cfg.max_pending,
-    );
+    let res = client
+        .out
+        .borrow_mut()
+        .push_msg(m, &sub.sid, headers_ok, core.cfg.max_pending);
     match res {
         Ok(0) => return false,
-        Ok(n) => {
+        Ok(_) => {
+            // Payload bytes as delivered (headers stripped for a client without them).
+            let len = if m.hdr() > 0 && !headers_ok {
+                m.payload().len() - m.hdr()
+            } else {
+                m.payload().len()
+            };
             client.out_msgs.set(client.out_msgs.get() + 1);
-            core.stats.out(n);
+            client.out_bytes.set(client.out_bytes.get() + len as u64);
+            client.last.set(core.now.get());
+            core.stats.out(len);
             client.touch();
         }
         Err(_) => {
@@ -116,14 +112,8 @@ fn pick_local(core: &Core, g: &Group<u32>, skip: Option<&Rc<Client>>) -> Option<
 
 /// Routes a message published by `publisher` on this core. Returns whether anyone
 /// (local or a peer core with interest) was given the message.
-pub fn publish(
-    core: &Core,
-    publisher: &Rc<Client>,
-    subject: &Bytes,
-    reply: &Bytes,
-    hdr: u32,
-    payload: &Bytes,
-) -> bool {
+pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+    let subject = m.subject();
     let local: Rc<Match<u32>> = core.index.borrow_mut().matches(subject);
     let remote: Option<Rc<Match<u16>>> = if core.n > 1 {
         Some(core.summary.borrow_mut().matches(subject))
@@ -132,7 +122,7 @@ pub fn publish(
     };
     let mut delivered = false;
     for &key in &local.plain {
-        delivered |= deliver(core, key, subject, reply, hdr, payload, Some(publisher));
+        delivered |= deliver(core, key, m, Some(publisher));
     }
 
     let mut scratch = core.scratch.borrow_mut();
@@ -202,16 +192,14 @@ pub fn publish(
         if c == core.id || (!p.wanted && p.queues.is_empty()) {
             continue;
         }
-        core.outboxes[c]
-            .borrow_mut()
-            .push_msg(subject, reply, hdr, payload, &p.queues);
+        core.outboxes[c].borrow_mut().push_msg(m, &p.queues);
         core.mark_peer(c);
         Stats::bump(&core.stats.ring_msgs_out);
         delivered = true;
     }
     drop(scratch);
     for &k in local_pick[..local_picks].iter().chain(overflow.iter()) {
-        delivered |= deliver(core, k, subject, reply, hdr, payload, None);
+        delivered |= deliver(core, k, m, None);
     }
     reap_expired(core);
     delivered
@@ -219,23 +207,16 @@ pub fn publish(
 
 /// Delivers a message that a peer core routed here. `queues` are the groups the
 /// publisher's core picked this core for.
-pub fn deliver_remote(
-    core: &Core,
-    subject: &Bytes,
-    reply: &Bytes,
-    hdr: u32,
-    payload: &Bytes,
-    queues: &[Bytes],
-) {
+pub fn deliver_remote(core: &Core, m: &Msg, queues: &[Bytes]) {
     Stats::bump(&core.stats.ring_msgs_in);
-    let local: Rc<Match<u32>> = core.index.borrow_mut().matches(subject);
+    let local: Rc<Match<u32>> = core.index.borrow_mut().matches(m.subject());
     for &key in &local.plain {
-        deliver(core, key, subject, reply, hdr, payload, None);
+        deliver(core, key, m, None);
     }
     for q in queues {
         if let Some(g) = local.groups.iter().find(|g| g.name[..] == q[..]) {
             if let Some(k) = pick_local(core, g, None) {
-                deliver(core, k, subject, reply, hdr, payload, None);
+                deliver(core, k, m, None);
             }
         }
     }

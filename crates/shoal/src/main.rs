@@ -183,6 +183,14 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     let cores = server.cores();
     let unit = if cores == 1 { "core" } else { "cores" };
     info!("  Shoal:    {SHOAL_VERSION}, {cores} {unit}");
+    if let Some(http) = server.http_addr() {
+        let http_host = opts.config.http_host.as_deref().unwrap_or(&host);
+        let port = http.port().to_string();
+        info!(
+            "Starting http monitor on {}",
+            options::join_host_port(http_host, &port)
+        );
+    }
     let addr = server.local_addr();
     info!(
         "Listening for client connections on {}",

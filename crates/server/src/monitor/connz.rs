@@ -1,0 +1,314 @@
+//! `/connz`: client connections, open (from the cores' snapshots) and closed
+//! (from the cores' rings), with nats-server 2.15's parameters, sort orders,
+//! pagination and quirks (`total` counts before the `user`/`cid` filters; an
+//! unknown `acc` answers an empty envelope with `connections: null`). Each
+//! connection also carries `core`, the Shoal core that owns it.
+
+use std::cmp::Reverse;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::format::{rfc3339, rtt, to_json, uptime};
+use super::query::{decode_bool, decode_int, decode_state, decode_subs, decode_uint, ConnState};
+use super::query::{BadParam, Target};
+use super::snapshot::{ConnRecord, Request, SubRecord};
+use super::{Ctx, Reply, GLOBAL_ACCOUNT};
+
+/// nats-server's `DefaultConnListSize` (and `DefaultSubListSize`).
+pub(super) const DEFAULT_LIST_SIZE: i64 = 1024;
+
+/// A subscription as `subscriptions_list_detail` and `/subsz` show it.
+#[derive(Serialize)]
+pub(super) struct SubDetail<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_tag: Option<&'static str>,
+    subject: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qgroup: Option<&'a str>,
+    sid: &'a str,
+    msgs: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    max: u64,
+    cid: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl<'a> SubDetail<'a> {
+    /// `with_account`: `/subsz` and closed connections name the account.
+    pub(super) fn of(s: &'a SubRecord, with_account: bool) -> SubDetail<'a> {
+        let account = with_account.then_some(GLOBAL_ACCOUNT);
+        SubDetail {
+            account,
+            account_tag: account,
+            subject: &s.subject,
+            qgroup: s.queue.as_deref(),
+            sid: &s.sid,
+            msgs: s.msgs,
+            max: s.max,
+            cid: s.cid,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ConnInfo<'a> {
+    cid: u64,
+    kind: &'static str,
+    #[serde(rename = "type")]
+    kind_type: &'static str,
+    ip: &'a str,
+    port: u16,
+    start: String,
+    last_activity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    rtt: String,
+    uptime: String,
+    idle: String,
+    pending_bytes: usize,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    subscriptions: usize,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    lang: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions_list: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions_list_detail: Option<Vec<SubDetail<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_tag: Option<&'static str>,
+    /// Shoal: the core that owns the connection.
+    core: usize,
+}
+
+#[derive(Serialize)]
+struct Connz<'a> {
+    server_id: &'a str,
+    now: String,
+    num_connections: usize,
+    total: usize,
+    offset: i64,
+    limit: i64,
+    connections: Option<Vec<ConnInfo<'a>>>,
+}
+
+/// `sort=` values; `cid` when absent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SortBy {
+    Cid,
+    Subs,
+    Pending,
+    MsgsTo,
+    MsgsFrom,
+    BytesTo,
+    BytesFrom,
+    Last,
+    Idle,
+    Uptime,
+    Stop,
+    Reason,
+    Rtt,
+}
+
+impl SortBy {
+    fn parse(s: &str) -> Result<SortBy, BadParam> {
+        Ok(match s {
+            "" | "cid" | "start" => SortBy::Cid,
+            "subs" => SortBy::Subs,
+            "pending" => SortBy::Pending,
+            "msgs_to" => SortBy::MsgsTo,
+            "msgs_from" => SortBy::MsgsFrom,
+            "bytes_to" => SortBy::BytesTo,
+            "bytes_from" => SortBy::BytesFrom,
+            "last" => SortBy::Last,
+            "idle" => SortBy::Idle,
+            "uptime" => SortBy::Uptime,
+            "stop" => SortBy::Stop,
+            "reason" => SortBy::Reason,
+            "rtt" => SortBy::Rtt,
+            other => return Err(format!("invalid sorting option: {other}")),
+        })
+    }
+}
+
+/// The parameters, decoded in nats-server's order (a bad one is a 400 that the
+/// request counter does not see).
+pub struct Params {
+    auth: bool,
+    subs: bool,
+    detail: bool,
+    offset: i64,
+    limit: i64,
+    cid: u64,
+    state: ConnState,
+}
+
+pub fn decode(t: &Target) -> Result<Params, BadParam> {
+    let auth = decode_bool(t, "auth")?;
+    let (subs, detail) = decode_subs(t)?;
+    let offset = decode_int(t, "offset")?;
+    let limit = decode_int(t, "limit")?;
+    let cid = decode_uint(t, "cid")?;
+    let state = decode_state(t)?;
+    Ok(Params {
+        auth,
+        subs,
+        detail,
+        offset,
+        limit,
+        cid,
+        state,
+    })
+}
+
+/// Sorts in place: ascending cid first, so equal keys stay in cid order.
+fn sort(conns: &mut [&ConnRecord], by: SortBy, now: SystemTime) {
+    conns.sort_by_key(|c| c.cid);
+    let stop = |c: &ConnRecord| c.stop.map(|(t, _)| t);
+    match by {
+        SortBy::Cid => {}
+        SortBy::Subs => conns.sort_by_key(|c| Reverse(c.num_subs)),
+        SortBy::Pending => conns.sort_by_key(|c| Reverse(c.pending)),
+        SortBy::MsgsTo => conns.sort_by_key(|c| Reverse(c.out_msgs)),
+        SortBy::MsgsFrom => conns.sort_by_key(|c| Reverse(c.in_msgs)),
+        SortBy::BytesTo => conns.sort_by_key(|c| Reverse(c.out_bytes)),
+        SortBy::BytesFrom => conns.sort_by_key(|c| Reverse(c.in_bytes)),
+        SortBy::Last => conns.sort_by_key(|c| Reverse(c.last)),
+        // Longest idle first.
+        SortBy::Idle => conns.sort_by_key(|c| c.last),
+        // Shortest-lived first (nats-server does not reverse this one).
+        SortBy::Uptime => conns.sort_by_key(|c| {
+            stop(c)
+                .unwrap_or(now)
+                .duration_since(c.start)
+                .unwrap_or_default()
+        }),
+        SortBy::Stop => conns.sort_by_key(|c| Reverse(stop(c))),
+        SortBy::Reason => conns.sort_by_key(|c| c.stop.map(|(_, r)| r)),
+        SortBy::Rtt => conns.sort_by_key(|c| Reverse(c.rtt)),
+    }
+}
+
+fn info<'a>(c: &'a ConnRecord, p: &Params, now: SystemTime) -> ConnInfo<'a> {
+    let closed = c.stop.is_some();
+    let until = c.stop.map_or(now, |(t, _)| t);
+    let since = |t: SystemTime| uptime(until.duration_since(t).unwrap_or_default());
+    let has_subs = !c.subs.is_empty();
+    ConnInfo {
+        cid: c.cid,
+        kind: "Client",
+        kind_type: "nats",
+        ip: &c.ip,
+        port: c.port,
+        start: rfc3339(c.start),
+        last_activity: rfc3339(c.last),
+        stop: c.stop.map(|(t, _)| rfc3339(t)),
+        reason: c.stop.map(|(_, r)| r),
+        rtt: rtt(c.rtt),
+        uptime: since(c.start),
+        idle: since(c.last),
+        pending_bytes: c.pending,
+        in_msgs: c.in_msgs,
+        out_msgs: c.out_msgs,
+        in_bytes: c.in_bytes,
+        out_bytes: c.out_bytes,
+        subscriptions: c.num_subs,
+        name: &c.name,
+        lang: &c.lang,
+        version: &c.version,
+        subscriptions_list: (has_subs && p.subs && !p.detail)
+            .then(|| c.subs.iter().map(|s| s.subject.as_str()).collect()),
+        subscriptions_list_detail: (has_subs && p.detail)
+            .then(|| c.subs.iter().map(|s| SubDetail::of(s, closed)).collect()),
+        name_tag: (p.auth && !closed).then_some(GLOBAL_ACCOUNT),
+        core: c.core,
+    }
+}
+
+/// Answers after [`decode`] succeeded and the request was counted.
+pub fn page(ctx: &Ctx, t: &Target, p: Params) -> Reply {
+    let by = match SortBy::parse(t.get("sort")) {
+        Ok(by) => by,
+        Err(e) => return Reply::BadRequest(e),
+    };
+    if p.state != ConnState::Closed {
+        match by {
+            SortBy::Stop => {
+                return Reply::BadRequest("sort by stop only valid on closed connections".into())
+            }
+            SortBy::Reason => {
+                return Reply::BadRequest("sort by reason only valid on closed connections".into())
+            }
+            _ => {}
+        }
+    }
+    let offset = p.offset.max(0);
+    let limit = match (p.cid, p.limit) {
+        (1.., _) => 1,
+        (_, l) if l <= 0 => DEFAULT_LIST_SIZE,
+        (_, l) => l,
+    };
+    let acc = t.get("acc");
+    if !acc.is_empty() && acc != GLOBAL_ACCOUNT {
+        // nats-server answers an unknown account before filling anything in.
+        let connz = Connz {
+            server_id: "",
+            now: ctx.now(),
+            num_connections: 0,
+            total: 0,
+            offset,
+            limit,
+            connections: None,
+        };
+        return Reply::Json(to_json(&connz, true));
+    }
+    let want_open = p.state != ConnState::Closed;
+    let want_closed = p.state != ConnState::Open;
+    let snaps = ctx.gather(Request {
+        open: want_open,
+        closed: want_closed,
+        conn_subs: p.subs || p.detail,
+        all_subs: false,
+    });
+    let open = snaps.iter().flat_map(|s| &s.open);
+    let closed = snaps.iter().flat_map(|s| &s.closed);
+    let all: Vec<&ConnRecord> = open.chain(closed).collect();
+    let total = all.len();
+    // Shoal has no users and no MQTT: those filters keep nothing.
+    let filtered_out = !t.get("user").is_empty() || !t.get("mqtt_client").is_empty();
+    let mut picked: Vec<&ConnRecord> = all
+        .into_iter()
+        .filter(|c| !filtered_out && (p.cid == 0 || c.cid == p.cid))
+        .collect();
+    sort(&mut picked, by, ctx.now.get());
+    let from = (offset as usize).min(picked.len());
+    let to = (offset.saturating_add(limit) as usize).min(picked.len());
+    let conns: Vec<ConnInfo> = picked[from..to]
+        .iter()
+        .map(|c| info(c, &p, ctx.now.get()))
+        .collect();
+    let connz = Connz {
+        server_id: &ctx.shared.server_id,
+        now: ctx.now(),
+        num_connections: conns.len(),
+        total,
+        offset,
+        limit,
+        connections: Some(conns),
+    };
+    Reply::Json(to_json(&connz, true))
+}

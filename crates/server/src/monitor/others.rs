@@ -1,0 +1,208 @@
+//! The smaller pages: `/routez` (Shoal has no cluster: no routes), `/healthz`
+//! (healthy once the client listeners are up, which they are before this
+//! thread serves anything; JetStream parameters are checked as nats-server
+//! checks them), `/accountz` (the global account only) and the HTML index.
+
+use serde::Serialize;
+
+use super::format::{rfc3339, to_json};
+use super::query::{decode_bool, decode_subs, BadParam, Target};
+use super::snapshot::Request;
+use super::subsz::SublistStats;
+use super::varz::total;
+use super::{Ctx, Reply, GLOBAL_ACCOUNT};
+
+#[derive(Serialize)]
+struct Routez<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    now: String,
+    num_routes: usize,
+    routes: Vec<()>,
+}
+
+/// `/routez` parameters (decoded before the request is counted).
+pub fn decode_routez(t: &Target) -> Result<(), BadParam> {
+    decode_subs(t).map(|_| ())
+}
+
+pub fn routez(ctx: &Ctx) -> Reply {
+    let s = &ctx.shared;
+    Reply::Json(to_json(
+        &Routez {
+            server_id: &s.server_id,
+            server_name: &s.server_name,
+            now: ctx.now(),
+            num_routes: 0,
+            routes: Vec::new(),
+        },
+        true,
+    ))
+}
+
+#[derive(Serialize)]
+struct HealthError {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<HealthError>>,
+}
+
+pub fn healthz(t: &Target) -> Reply {
+    let mut details = false;
+    for param in [
+        "js-enabled",
+        "js-enabled-only",
+        "js-server-only",
+        "js-meta-only",
+        "details",
+    ] {
+        match decode_bool(t, param) {
+            Ok(v) if param == "details" => details = v,
+            Ok(_) => {}
+            Err(e) => return Reply::BadRequest(e),
+        }
+    }
+    let problem = if !t.get("consumer").is_empty() && t.get("stream").is_empty() {
+        Some("\"stream\" must not be empty when checking consumer health")
+    } else if !t.get("stream").is_empty() && t.get("account").is_empty() {
+        Some("\"account\" must not be empty when checking stream health")
+    } else {
+        None
+    };
+    let (status, health) = match problem {
+        None => (
+            200,
+            Health {
+                status: "ok",
+                error: None,
+                errors: None,
+            },
+        ),
+        Some(e) if details => (
+            400,
+            Health {
+                status: "error",
+                error: None,
+                errors: Some(vec![HealthError {
+                    kind: "BAD_REQUEST",
+                    error: e.to_string(),
+                }]),
+            },
+        ),
+        Some(e) => (
+            400,
+            Health {
+                status: "error",
+                error: Some(e.to_string()),
+                errors: None,
+            },
+        ),
+    };
+    Reply::JsonStatus(status, to_json(&health, false))
+}
+
+#[derive(Serialize)]
+struct AccountDetail {
+    account_name: &'static str,
+    update_time: String,
+    expired: bool,
+    complete: bool,
+    jetstream_enabled: bool,
+    leafnode_connections: u64,
+    client_connections: u64,
+    subscriptions: u64,
+    name_tag: &'static str,
+    sublist_stats: SublistStats,
+}
+
+#[derive(Serialize)]
+struct Accountz<'a> {
+    server_id: &'a str,
+    now: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accounts: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_detail: Option<AccountDetail>,
+}
+
+pub fn accountz(ctx: &Ctx, t: &Target) -> Reply {
+    let acc = t.get("acc");
+    let mut page = Accountz {
+        server_id: &ctx.shared.server_id,
+        now: ctx.now(),
+        accounts: None,
+        account_detail: None,
+    };
+    if acc.is_empty() {
+        page.accounts = Some(vec![GLOBAL_ACCOUNT]);
+    } else if acc == GLOBAL_ACCOUNT {
+        let snaps = ctx.gather(Request::default());
+        let stats = SublistStats::of(&snaps);
+        let t = total(&snaps);
+        page.account_detail = Some(AccountDetail {
+            account_name: GLOBAL_ACCOUNT,
+            update_time: rfc3339(ctx.shared.monitor.boot_wall()),
+            expired: false,
+            complete: true,
+            jetstream_enabled: false,
+            leafnode_connections: 0,
+            client_connections: t.connections,
+            subscriptions: t.subscriptions,
+            name_tag: GLOBAL_ACCOUNT,
+            sublist_stats: stats,
+        });
+    } else {
+        return Reply::BadRequest(format!("Account {acc} does not exist"));
+    }
+    Reply::Json(to_json(&page, true))
+}
+
+/// The index page: nats-server's layout, linking the pages Shoal serves.
+pub fn root() -> Reply {
+    let links = [
+        ("varz", "General"),
+        ("connz", "Connections"),
+        ("accountz", "Accounts"),
+        ("subsz", "Subscriptions"),
+        ("routez", "Routes"),
+        ("healthz", "Health Probe"),
+    ];
+    let mut body = String::from(
+        "<html lang=\"en\">\n\t<head>\n\t<style type=\"text/css\">\n\
+         \t\tbody { font-family: ui-sans-serif,system-ui,-apple-system,sans-serif; font-size: 18; margin-left: 32px }\n\
+         \t\ta { display:block; margin-left: 7px; padding-bottom: 6px; color: rgb(72 72 92); text-decoration: none }\n\
+         \t\ta:hover { font-weight: 600; color: rgb(59 50 202) }\n\
+         \t\ta.last { padding-bottom: 16px }\n\
+         \t\t.endpoint { font-size: 12px; color: #999; font-family: monospace; display: none }\n\
+         \t\ta:hover .endpoint { display: inline }\n\
+         \t</style>\n\t</head>\n\t<body>\n",
+    );
+    body.push_str(&format!(
+        "\t<h2>Shoal {} (NATS {})</h2>\n\t<br/>\n",
+        crate::SHOAL_VERSION,
+        crate::NATS_VERSION
+    ));
+    for (i, (path, name)) in links.iter().enumerate() {
+        let class = if i + 1 == links.len() {
+            " class=last"
+        } else {
+            ""
+        };
+        body.push_str(&format!(
+            "\t<a href=./{path}{class}>{name}<span class=\"endpoint\"> /{path}</span></a>\n"
+        ));
+    }
+    body.push_str(
+        "    <a href=https://docs.nats.io/running-a-nats-service/nats_admin/monitoring class=\"help\">Help</a>\n  </body>\n</html>\n",
+    );
+    Reply::Html(body)
+}

@@ -1,0 +1,323 @@
+//! `/varz`: configuration, limits and server-wide counters (the sum over the
+//! cores), in nats-server 2.15's key order. Sub-systems Shoal does not have
+//! (cluster, gateway, leaf nodes, MQTT, websocket, JetStream) show as the empty
+//! objects nats-server shows when they are off; there is no system account, so
+//! `system_account` is left out as nats-server leaves it out with
+//! `no_system_account`. Shoal's per-core figures follow under `shoal`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::format::{go_float, rfc3339, to_json, uptime};
+use super::snapshot::{CoreSnapshot, Counters, Request};
+use super::{Ctx, Reply};
+
+#[derive(Serialize, Default)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct ByKind {
+    clients: u64,
+    routes: u64,
+    gateways: u64,
+    leafs: u64,
+}
+
+#[derive(Serialize)]
+struct DiskIoWait {
+    waiters: u64,
+    waits: u64,
+    wait_time: u64,
+    max_wait_time: u64,
+}
+
+#[derive(Serialize)]
+struct CoreFigures {
+    core: usize,
+    connections: u64,
+    total_connections: u64,
+    in_msgs: u64,
+    in_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+    slow_consumers: u64,
+    subscriptions: u64,
+    ring_msgs_out: u64,
+    ring_msgs_in: u64,
+    ring_backlogged: u64,
+}
+
+#[derive(Serialize)]
+struct ShoalFigures {
+    version: &'static str,
+    cores: Vec<CoreFigures>,
+}
+
+#[derive(Serialize)]
+struct Varz<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'static str,
+    proto: u32,
+    go: String,
+    host: &'a str,
+    port: u16,
+    max_connections: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_subscriptions: usize,
+    ping_interval: u128,
+    ping_max: u32,
+    http_host: &'a str,
+    http_port: i32,
+    http_base_path: &'static str,
+    https_port: i32,
+    #[serde(serialize_with = "go_float")]
+    auth_timeout: f64,
+    max_control_line: usize,
+    max_payload: usize,
+    max_pending: usize,
+    cluster: Empty,
+    gateway: Empty,
+    leaf: Empty,
+    mqtt: Empty,
+    websocket: Empty,
+    jetstream: Empty,
+    #[serde(serialize_with = "go_float")]
+    tls_timeout: f64,
+    write_deadline: u128,
+    start: String,
+    now: String,
+    uptime: String,
+    mem: u64,
+    cores: usize,
+    gomaxprocs: usize,
+    #[serde(serialize_with = "go_float")]
+    cpu: f64,
+    connections: u64,
+    total_connections: u64,
+    routes: u64,
+    remotes: u64,
+    leafnodes: u64,
+    in_msgs: u64,
+    in_bytes: u64,
+    in_client_msgs: u64,
+    in_client_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+    out_client_msgs: u64,
+    out_client_bytes: u64,
+    slow_consumers: u64,
+    stale_connections: u64,
+    stalled_clients: u64,
+    subscriptions: u64,
+    http_req_stats: &'a BTreeMap<String, u64>,
+    config_load_time: String,
+    config_digest: &'static str,
+    slow_consumer_stats: ByKind,
+    stale_connection_stats: ByKind,
+    disk_io_wait_stats: DiskIoWait,
+    shoal: ShoalFigures,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Sums the cores' counters.
+pub(super) fn total(snaps: &[CoreSnapshot]) -> Counters {
+    snaps.iter().fold(Counters::default(), |mut t, s| {
+        let c = &s.counters;
+        t.connections += c.connections;
+        t.total_connections += c.total_connections;
+        t.in_msgs += c.in_msgs;
+        t.in_bytes += c.in_bytes;
+        t.out_msgs += c.out_msgs;
+        t.out_bytes += c.out_bytes;
+        t.slow_consumers += c.slow_consumers;
+        t.stale_connections += c.stale_connections;
+        t.subscriptions += c.subscriptions;
+        t.ring_msgs_out += c.ring_msgs_out;
+        t.ring_msgs_in += c.ring_msgs_in;
+        t.ring_backlogged += c.ring_backlogged;
+        t
+    })
+}
+
+/// The process's CPU use between two `/varz` requests, as nats-server's `pse`
+/// reports it (percent of one CPU, one decimal).
+pub struct CpuMeter {
+    /// The previous sample: when, and the CPU ticks used by then.
+    last: Option<(Instant, u64)>,
+    pcpu: f64,
+}
+
+impl CpuMeter {
+    pub fn new() -> CpuMeter {
+        CpuMeter {
+            last: cpu_ticks().map(|t| (Instant::now(), t)),
+            pcpu: 0.0,
+        }
+    }
+
+    fn sample(&mut self) -> f64 {
+        let Some(ticks) = cpu_ticks() else {
+            return 0.0;
+        };
+        let now = Instant::now();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let Some((t0, ticks0)) = self.last else {
+            self.last = Some((now, ticks));
+            return self.pcpu;
+        };
+        let secs = now.duration_since(t0).as_secs_f64();
+        // Too short an interval says nothing: keep the previous figure.
+        if secs >= 0.5 {
+            let pct = (ticks.saturating_sub(ticks0) as f64 / hz) / secs * 100.0;
+            self.pcpu = (pct * 10.0).round() / 10.0;
+            self.last = Some((now, ticks));
+        }
+        self.pcpu
+    }
+}
+
+/// utime + stime of this process, in clock ticks (`/proc/self/stat`).
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Resident set size in bytes (`/proc/self/statm`).
+fn rss() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
+    pages * page
+}
+
+pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) -> Reply {
+    let snaps = ctx.gather(Request::default());
+    let t = total(&snaps);
+    let s = &**ctx.shared;
+    let cfg = &s.cfg;
+    let boot = s.monitor.boot_wall();
+    let varz = Varz {
+        server_id: &s.server_id,
+        server_name: &s.server_name,
+        version: crate::NATS_VERSION,
+        proto: 1,
+        go: format!("shoal {}", crate::SHOAL_VERSION),
+        host: &cfg.host,
+        port: s.port,
+        max_connections: cfg.max_connections,
+        max_subscriptions: cfg.max_subscriptions,
+        ping_interval: cfg.ping_interval.as_nanos(),
+        ping_max: cfg.ping_max,
+        http_host: &ctx.info.http_host,
+        http_port: ctx.info.http_port,
+        http_base_path: "",
+        https_port: 0,
+        auth_timeout: 2.0,
+        max_control_line: cfg.max_control_line,
+        max_payload: cfg.max_payload,
+        max_pending: cfg.max_pending,
+        cluster: Empty {},
+        gateway: Empty {},
+        leaf: Empty {},
+        mqtt: Empty {},
+        websocket: Empty {},
+        jetstream: Empty {},
+        tls_timeout: 2.0,
+        write_deadline: cfg.write_deadline.as_nanos(),
+        start: rfc3339(boot),
+        now: ctx.now(),
+        uptime: uptime(ctx.now.get().duration_since(boot).unwrap_or_default()),
+        mem: rss(),
+        cores: ctx.info.cpus,
+        gomaxprocs: ctx.info.cores,
+        cpu: cpu.sample(),
+        connections: t.connections,
+        total_connections: t.total_connections,
+        routes: 0,
+        remotes: 0,
+        leafnodes: 0,
+        in_msgs: t.in_msgs,
+        in_bytes: t.in_bytes,
+        in_client_msgs: t.in_msgs,
+        in_client_bytes: t.in_bytes,
+        out_msgs: t.out_msgs,
+        out_bytes: t.out_bytes,
+        out_client_msgs: t.out_msgs,
+        out_client_bytes: t.out_bytes,
+        slow_consumers: t.slow_consumers,
+        stale_connections: t.stale_connections,
+        stalled_clients: 0,
+        subscriptions: t.subscriptions,
+        http_req_stats: req_stats,
+        config_load_time: rfc3339(boot),
+        config_digest: "",
+        slow_consumer_stats: ByKind {
+            clients: t.slow_consumers,
+            routes: 0,
+            gateways: 0,
+            leafs: 0,
+        },
+        stale_connection_stats: ByKind {
+            clients: t.stale_connections,
+            routes: 0,
+            gateways: 0,
+            leafs: 0,
+        },
+        disk_io_wait_stats: DiskIoWait {
+            waiters: 0,
+            waits: 0,
+            wait_time: 0,
+            max_wait_time: 0,
+        },
+        shoal: ShoalFigures {
+            version: crate::SHOAL_VERSION,
+            cores: snaps
+                .iter()
+                .map(|s| {
+                    let c = &s.counters;
+                    CoreFigures {
+                        core: s.core,
+                        connections: c.connections,
+                        total_connections: c.total_connections,
+                        in_msgs: c.in_msgs,
+                        in_bytes: c.in_bytes,
+                        out_msgs: c.out_msgs,
+                        out_bytes: c.out_bytes,
+                        slow_consumers: c.slow_consumers,
+                        subscriptions: c.subscriptions,
+                        ring_msgs_out: c.ring_msgs_out,
+                        ring_msgs_in: c.ring_msgs_in,
+                        ring_backlogged: c.ring_backlogged,
+                    }
+                })
+                .collect(),
+        },
+    };
+    Reply::Json(to_json(&varz, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_figures_are_readable() {
+        assert!(rss() > 0);
+        assert!(cpu_ticks().is_some());
+        let mut m = CpuMeter::new();
+        assert!(m.sample() >= 0.0);
+    }
+}
