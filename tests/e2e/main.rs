@@ -11,5 +11,6 @@ mod crosscore;
 mod differential;
 mod monitor;
 mod python;
+mod lifecycle;
 mod raw;
 mod slow;
