@@ -161,9 +161,7 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             r -= local_w;
             for &(c, w) in &rg.members {
                 if r < w as u64 {
-                    peers[c as usize]
-                        .queues
-                        .push(Bytes::copy_from_slice(&g.name));
+                    peers[c as usize].queues.push(g.name.clone());
                     break;
                 }
                 r -= w as u64;
@@ -178,9 +176,7 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             let mut x = core.rand(rg.total_weight as u64);
             for &(c, w) in &rg.members {
                 if x < w as u64 {
-                    peers[c as usize]
-                        .queues
-                        .push(Bytes::copy_from_slice(&rg.name));
+                    peers[c as usize].queues.push(rg.name.clone());
                     break;
                 }
                 x -= w as u64;

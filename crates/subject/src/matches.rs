@@ -36,7 +36,7 @@ pub struct Match<K> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group<K> {
     /// The queue name, as given on SUB (no validation: `a.*` is a literal name).
-    pub name: Box<[u8]>,
+    pub name: bytes::Bytes,
     /// Members with their weights, in match order (a key appearing via several
     /// patterns in the same group: weights summed, listed once at its first place).
     pub members: Vec<(K, u32)>,

@@ -30,7 +30,7 @@ pub(crate) struct Entries<K> {
     /// Plain key -> weight (number of identical inserts), in insertion order.
     pub(crate) plain: OrderedMap<K, u32>,
     /// Queue name -> (key -> weight), names and members in insertion order.
-    pub(crate) queues: OrderedMap<Box<[u8]>, OrderedMap<K, u32>>,
+    pub(crate) queues: OrderedMap<bytes::Bytes, OrderedMap<K, u32>>,
 }
 
 impl<K: Copy + Eq + Hash> Entries<K> {
@@ -53,7 +53,7 @@ impl<K: Copy + Eq + Hash> Entries<K> {
                 // Look up first so an existing group costs no allocation.
                 if !self.queues.contains_key(q) {
                     self.queues
-                        .get_or_insert(Box::from(q), OrderedMap::default());
+                        .get_or_insert(bytes::Bytes::copy_from_slice(q), OrderedMap::default());
                 }
                 match self.queues.get_mut(q) {
                     Some(m) => m,
