@@ -777,3 +777,41 @@ fn a_busy_monitor_port_fails_like_nats_server() {
     );
     assert!(err.contains(&want), "{err}");
 }
+
+#[test]
+fn healthz_fails_in_lame_duck_mode_like_nats_server() {
+    let shoal = shoal(&["-m", "-1"]);
+    let nats = nats_server_conf("no_system_account: true\n", &["-m", "-1"]);
+    // A connected client keeps both in lame duck mode for the grace period.
+    let _clients = [Raw::connect(shoal.port).0, Raw::connect(nats.port).0];
+    let ports = [http_port(&shoal), http_port(&nats)];
+    for p in [&shoal, &nats] {
+        p.signal(libc::SIGUSR2);
+        assert!(p.wait_for_log("Entering lame duck mode", Duration::from_secs(5)));
+    }
+    for path in ["/healthz", "/healthz?details=true", "/healthz?stream=x"] {
+        let (s, n) = (get(ports[0], path), get(ports[1], path));
+        assert_eq!((s.status, &s.body), (n.status, &n.body), "{path}");
+        assert_ne!(s.status, 200, "{path}");
+    }
+    assert!(shoal.wait_for_log("Healthcheck failed: ", Duration::from_secs(1)));
+}
+
+#[test]
+fn varz_shows_a_reloaded_configuration() {
+    let conf = crate::util::temp_path("conf");
+    std::fs::write(&conf, "max_payload: 1000\nhttp_port: -1\n").unwrap();
+    let server = shoal(&["-c", conf.to_str().unwrap()]);
+    let port = http_port(&server);
+    let before = get(port, "/varz").json();
+    assert_eq!(before["max_payload"], 1000);
+    assert_eq!(before["config_load_time"], before["start"]);
+    std::fs::write(&conf, "max_payload: 2000\nhttp_port: -1\n").unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_log("Reloaded server configuration", Duration::from_secs(5)));
+    let after = get(port, "/varz").json();
+    assert_eq!(after["max_payload"], 2000);
+    assert_ne!(after["config_load_time"], before["config_load_time"]);
+    assert_eq!(after["start"], before["start"]);
+    let _ = std::fs::remove_file(&conf);
+}

@@ -223,6 +223,7 @@ impl Server {
     /// the monitoring listener) must be refused by the caller before this.
     pub fn reload(&self, config: Config) {
         *self.shared.reloaded.lock().unwrap() = Some(config);
+        self.shared.monitor.config_reloaded();
         self.shared.reload_gen.fetch_add(1, Ordering::SeqCst);
     }
 

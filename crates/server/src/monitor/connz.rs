@@ -110,6 +110,7 @@ struct Connz<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SortBy {
     Cid,
+    Start,
     Subs,
     Pending,
     MsgsTo,
@@ -127,7 +128,10 @@ enum SortBy {
 impl SortBy {
     fn parse(s: &str) -> Result<SortBy, BadParam> {
         Ok(match s {
-            "" | "cid" | "start" => SortBy::Cid,
+            "" | "cid" => SortBy::Cid,
+            // nats-server sorts `start` by cid, which is the same there; Shoal's
+            // per-core cids are not in connection order, so it sorts by time.
+            "start" => SortBy::Start,
             "subs" => SortBy::Subs,
             "pending" => SortBy::Pending,
             "msgs_to" => SortBy::MsgsTo,
@@ -181,6 +185,7 @@ fn sort(conns: &mut [&ConnRecord], by: SortBy, now: SystemTime) {
     let stop = |c: &ConnRecord| c.stop.map(|(t, _)| t);
     match by {
         SortBy::Cid => {}
+        SortBy::Start => conns.sort_by_key(|c| c.start),
         SortBy::Subs => conns.sort_by_key(|c| Reverse(c.num_subs)),
         SortBy::Pending => conns.sort_by_key(|c| Reverse(c.pending)),
         SortBy::MsgsTo => conns.sort_by_key(|c| Reverse(c.out_msgs)),

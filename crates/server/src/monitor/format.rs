@@ -237,11 +237,11 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for GoFormatter<F
                 '\u{2029}' => "\\u2029",
                 _ => continue,
             };
-            w.write_all(fragment[start..i].as_bytes())?;
+            w.write_all(&fragment.as_bytes()[start..i])?;
             w.write_all(esc.as_bytes())?;
             start = i + c.len_utf8();
         }
-        w.write_all(fragment[start..].as_bytes())
+        w.write_all(&fragment.as_bytes()[start..])
     }
 
     fn write_char_escape<W: ?Sized + io::Write>(

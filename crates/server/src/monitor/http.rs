@@ -241,7 +241,7 @@ fn route(st: &mut State, t: &Target) -> Reply {
         "/routez" => others::routez(&ctx),
         "/subsz" => subsz::page(&ctx, t),
         "/accountz" => others::accountz(&ctx, t),
-        _ => others::healthz(t),
+        _ => others::healthz(&ctx, t),
     }
 }
 

@@ -1,11 +1,14 @@
 //! The smaller pages: `/routez` (Shoal has no cluster: no routes), `/healthz`
-//! (healthy once the client listeners are up, which they are before this
-//! thread serves anything; JetStream parameters are checked as nats-server
-//! checks them), `/accountz` (the global account only) and the HTML index.
+//! (healthy while the client listeners are up: they are before this thread
+//! serves anything, and close in lame duck mode, when it answers 500 as
+//! nats-server does; JetStream parameters are checked as nats-server checks
+//! them), `/accountz` (the global account only) and the HTML index.
+
+use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
-use super::format::{rfc3339, to_json};
+use super::format::{go_quote, rfc3339, to_json};
 use super::query::{decode_bool, decode_subs, BadParam, Target};
 use super::snapshot::Request;
 use super::subsz::SublistStats;
@@ -56,7 +59,11 @@ struct Health {
     errors: Option<Vec<HealthError>>,
 }
 
-pub fn healthz(t: &Target) -> Reply {
+/// nats-server's readiness error once the client listeners are closed (lame
+/// duck mode).
+const NOT_READY: &str = "failed to be ready for connections after 1ms: server";
+
+pub fn healthz(ctx: &Ctx, t: &Target) -> Reply {
     let mut details = false;
     for param in [
         "js-enabled",
@@ -72,12 +79,27 @@ pub fn healthz(t: &Target) -> Reply {
         }
     }
     let problem = if !t.get("consumer").is_empty() && t.get("stream").is_empty() {
-        Some("\"stream\" must not be empty when checking consumer health")
+        Some((
+            400,
+            "BAD_REQUEST",
+            "\"stream\" must not be empty when checking consumer health",
+        ))
     } else if !t.get("stream").is_empty() && t.get("account").is_empty() {
-        Some("\"account\" must not be empty when checking stream health")
+        Some((
+            400,
+            "BAD_REQUEST",
+            "\"account\" must not be empty when checking stream health",
+        ))
+    } else if ctx.shared.lame_duck.load(Ordering::Relaxed) {
+        Some((500, "CONNECTION", NOT_READY))
     } else {
         None
     };
+    match problem {
+        Some(_) if details => log::warn!("Healthcheck failed: 1 errors"),
+        Some((_, _, e)) => log::warn!("Healthcheck failed: {}", go_quote(e)),
+        None => {}
+    }
     let (status, health) = match problem {
         None => (
             200,
@@ -87,19 +109,19 @@ pub fn healthz(t: &Target) -> Reply {
                 errors: None,
             },
         ),
-        Some(e) if details => (
-            400,
+        Some((code, kind, e)) if details => (
+            code,
             Health {
                 status: "error",
                 error: None,
                 errors: Some(vec![HealthError {
-                    kind: "BAD_REQUEST",
+                    kind,
                     error: e.to_string(),
                 }]),
             },
         ),
-        Some(e) => (
-            400,
+        Some((code, _, e)) => (
+            code,
             Health {
                 status: "error",
                 error: Some(e.to_string()),

@@ -123,12 +123,15 @@ pub struct Hub {
     /// `Instant`s into the wall-clock times the pages show.
     boot_wall: SystemTime,
     boot_instant: Instant,
+    /// When the configuration was last loaded (boot, then each reload).
+    config_load: Mutex<SystemTime>,
     /// Whether monitoring is on (cores keep closed connections only then).
     pub enabled: bool,
 }
 
 impl Hub {
     pub fn new(cores: usize, enabled: bool) -> Hub {
+        let boot_wall = SystemTime::now();
         Hub {
             slots: (0..cores)
                 .map(|_| Slot {
@@ -137,8 +140,9 @@ impl Hub {
                     ready: Condvar::new(),
                 })
                 .collect(),
-            boot_wall: SystemTime::now(),
+            boot_wall,
             boot_instant: Instant::now(),
+            config_load: Mutex::new(boot_wall),
             enabled,
         }
     }
@@ -146,6 +150,16 @@ impl Hub {
     /// When the server started (`start`, `config_load_time`).
     pub fn boot_wall(&self) -> SystemTime {
         self.boot_wall
+    }
+
+    /// Notes a configuration reload (`/varz` `config_load_time`).
+    pub fn config_reloaded(&self) {
+        *self.config_load.lock().unwrap() = SystemTime::now();
+    }
+
+    /// When the configuration was last loaded.
+    pub fn config_load_time(&self) -> SystemTime {
+        *self.config_load.lock().unwrap()
     }
 
     /// The wall-clock time of a core's `Instant`.

@@ -207,7 +207,9 @@ pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) ->
     let snaps = ctx.gather(Request::default());
     let t = total(&snaps);
     let s = &**ctx.shared;
-    let cfg = &s.cfg;
+    // The configuration in force: the last reloaded one, else the boot one.
+    let reloaded = s.reloaded.lock().unwrap().clone();
+    let cfg = reloaded.as_ref().unwrap_or(&s.cfg);
     let boot = s.monitor.boot_wall();
     let varz = Varz {
         server_id: &s.server_id,
@@ -262,7 +264,7 @@ pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) ->
         stalled_clients: 0,
         subscriptions: t.subscriptions,
         http_req_stats: req_stats,
-        config_load_time: rfc3339(boot),
+        config_load_time: rfc3339(s.monitor.config_load_time()),
         config_digest: "",
         slow_consumer_stats: ByKind {
             clients: t.slow_consumers,
