@@ -363,13 +363,49 @@ pub fn record_closed(core: &Core, client: &Client, reason: CloseReason, subs: Ve
     let mut rec = conn_record(core, client, Some((stop, reason.as_str())), subs);
     rec.num_subs = rec.subs.len();
     rec.pending = 0;
-    let cap = MAX_CLOSED_CLIENTS.div_ceil(core.n).max(1);
-    let mut ring = core.closed.borrow_mut();
-    if ring.len() >= cap {
+    keep_bounded(&mut core.closed.borrow_mut(), rec, closed_capacity(core.n));
+}
+
+/// The closed connections one core keeps: its share of `max_closed_clients`.
+fn closed_capacity(cores: usize) -> usize {
+    MAX_CLOSED_CLIENTS.div_ceil(cores.max(1))
+}
+
+/// Appends `item`, dropping the oldest entries beyond `cap`.
+fn keep_bounded<T>(ring: &mut VecDeque<T>, item: T, cap: usize) {
+    while ring.len() >= cap.max(1) {
         ring.pop_front();
     }
-    ring.push_back(rec);
+    ring.push_back(item);
 }
 
 /// The ring type `Core` keeps.
 pub type ClosedRing = VecDeque<ConnRecord>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_rings_share_max_closed_clients() {
+        assert_eq!(closed_capacity(1), 10_000);
+        assert_eq!(closed_capacity(2), 5_000);
+        assert_eq!(closed_capacity(3), 3_334);
+        assert_eq!(closed_capacity(128), 79);
+        let mut ring = VecDeque::new();
+        for i in 0..10 {
+            keep_bounded(&mut ring, i, 4);
+        }
+        assert_eq!(ring, [6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn core_instants_become_wall_clock_times() {
+        let hub = Hub::new(1, true);
+        let later = hub.boot_instant + Duration::from_millis(1500);
+        assert_eq!(hub.wall(later), hub.boot_wall + Duration::from_millis(1500));
+        assert_eq!(hub.config_load_time(), hub.boot_wall);
+        hub.config_reloaded();
+        assert!(hub.config_load_time() >= hub.boot_wall);
+    }
+}
