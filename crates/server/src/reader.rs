@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use shoal_proto::{encode, parse, ConnectOptions, Limits, Op, Parsed, ProtoError, ServerInfo};
 use shoal_subject::{is_valid_publish_subject, is_valid_subscribe_subject};
 
@@ -150,16 +150,31 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
         // Inbound activity (PUB, SUB, UNSUB, PING; not PONG) defers keepalive PINGs;
         // one clock read per pass, not per op.
         let mut active = false;
+        // The bytes read so far are frozen once per pass, at the first complete op:
+        // every PUB in the pass then shares one handle (`Msg` frames are slices of
+        // it), and only a partial op at the end is carried over into `buf`. A first
+        // op still incomplete (a large payload arriving) keeps accumulating in `buf`.
+        let mut data: Option<Bytes> = None;
+        let mut at = 0usize;
         loop {
             let headers = client.opts.get().headers;
-            match parse(&buf, &limits, headers) {
+            let input: &[u8] = match &data {
+                Some(d) => &d[at..],
+                None => &buf[..],
+            };
+            match parse(input, &limits, headers) {
                 Ok(Parsed::Op(op, len)) => {
-                    active |= matches!(op, Op::Pub { .. } | Op::Sub { .. } | Op::Unsub { .. } | Op::Ping);
-                    if let Err(e) = handle(core, client, &mut buf, op, len).await {
+                    active |= matches!(
+                        op,
+                        Op::Pub { .. } | Op::Sub { .. } | Op::Unsub { .. } | Op::Ping
+                    );
+                    let d = data.get_or_insert_with(|| buf.split().freeze());
+                    if let Err(e) = handle(core, client, d, at, op).await {
                         fail(client, e);
                         core.end_pass();
                         return;
                     }
+                    at += len;
                     if !client.is_open() {
                         core.end_pass();
                         return;
@@ -175,6 +190,9 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
                     return;
                 }
             }
+        }
+        if let Some(d) = data.take() {
+            buf.extend_from_slice(&d[at..]);
         }
         if active {
             client.ping.last_activity.set(Instant::now());
@@ -206,14 +224,15 @@ fn fail(client: &Rc<Client>, e: ProtoError) {
     client.close_after_flush(reason);
 }
 
-/// Applies one op. `len` bytes at the front of `buf` are the op; this consumes them.
+/// Applies one op, parsed from `data[at..]` (its spans are relative to `at`).
 async fn handle(
     core: &Rc<Core>,
     client: &Rc<Client>,
-    buf: &mut BytesMut,
+    data: &Bytes,
+    at: usize,
     op: Op,
-    len: usize,
 ) -> Result<(), ProtoError> {
+    let buf: &[u8] = &data[at..];
     match op {
         Op::Pub {
             subject,
@@ -221,14 +240,14 @@ async fn handle(
             hdr,
             payload,
         } => {
-            let frame = buf.split_to(len).freeze();
-            let r = reply.unwrap_or_default();
+            let base = at as u32;
+            let shift = |s: shoal_proto::Span| (s.start + base, s.end + base);
             let m = Msg {
-                frame: &frame,
+                frame: data,
                 spans: Spans {
-                    subject: (subject.start, subject.end),
-                    reply: (r.start, r.end),
-                    payload: (payload.start, payload.end),
+                    subject: shift(subject),
+                    reply: reply.map_or((0, 0), shift),
+                    payload: shift(payload),
                     hdr,
                 },
             };
@@ -318,22 +337,15 @@ async fn handle(
                 client.log_prefix(),
                 String::from_utf8_lossy(text.of(buf))
             );
-            buf.advance(len);
             return Err(ProtoError::ClientErr);
         }
         Op::Info(json) => {
             if serde_json::from_slice::<serde_json::Value>(json.of(buf)).is_err() {
-                buf.advance(len);
                 return Err(ProtoError::Violation);
             }
         }
-        Op::Connect(json) => {
-            let res = on_connect(core, client, json.of(buf));
-            buf.advance(len);
-            return res;
-        }
+        Op::Connect(json) => return on_connect(core, client, json.of(buf)),
     }
-    buf.advance(len);
     Ok(())
 }
 
