@@ -24,8 +24,9 @@ use crate::rt::{self, WriteHalf, WriteOutcome, MAX_IOV};
 
 /// Payloads up to this size are copied into the coalescing buffer.
 pub const COPY_MAX: usize = 2048;
-/// Fresh room given to the coalescing buffer when it runs out.
-const CHUNK: usize = 32 * 1024;
+/// Fresh room given to the coalescing buffer when it runs out, and the size at
+/// which a filled buffer becomes a segment of its own.
+const CHUNK: usize = 64 * 1024;
 
 /// What the writer should do when the queue runs dry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,6 +65,14 @@ impl Outbound {
     #[inline]
     fn room(&mut self, n: usize) {
         if self.buf.capacity() - self.buf.len() < n {
+            // Full chunks move to the segment list rather than growing (and
+            // copying) one ever larger buffer: a subscriber that stops reading
+            // costs its producers a chunk allocation per 64 KiB, never a realloc
+            // of everything it has queued.
+            if self.buf.len() >= CHUNK {
+                let full = self.buf.split().freeze();
+                self.segs.push_back(full);
+            }
             self.buf.reserve(n.max(CHUNK));
         }
     }
@@ -104,8 +113,9 @@ impl Outbound {
         if self.pending + total > max_pending {
             return Err(SlowConsumer);
         }
-        let before = self.buf.len();
+        // Make room first: it may move a full buffer to the segments.
         self.room(line_max + if body_len <= COPY_MAX { body_len + 2 } else { 2 });
+        let before = self.buf.len();
         encode::put_msg_line(&mut self.buf, subject, sid, reply, hdr, body_len);
         if body_len <= COPY_MAX {
             self.buf.put_slice(&payload[body_start..]);
@@ -249,4 +259,72 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
     rt::shutdown_fd(w.fd());
     client.writer_done.set(true);
     client.done.notify();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::Spans;
+
+    fn queued(o: &Outbound) -> usize {
+        o.segs.iter().map(|b| b.len()).sum::<usize>() + o.buf.len()
+    }
+
+    /// `pending` always equals the bytes actually queued, across chunk boundaries,
+    /// large payload segments and partial writes.
+    #[test]
+    fn pending_matches_queued_bytes() {
+        for size in [16usize, 2000, 3000, 70_000] {
+            let mut frame = format!("PUB s {size}\r\n").into_bytes();
+            let start = frame.len() as u32;
+            frame.extend(std::iter::repeat_n(b'x', size));
+            frame.extend_from_slice(b"\r\n");
+            let frame = Bytes::from(frame);
+            let m = Msg {
+                frame: &frame,
+                spans: Spans {
+                    subject: (4, 5),
+                    reply: (0, 0),
+                    payload: (start, start + size as u32),
+                    hdr: 0,
+                },
+            };
+            let mut o = Outbound::new();
+            let mut iov = Vec::new();
+            for i in 0..2000 {
+                o.push_msg(&m, b"12", false, usize::MAX).unwrap();
+                o.push_raw(b"PONG\r\n");
+                assert_eq!(o.pending, queued(&o), "size {size} after {i}");
+                if i % 997 == 0 {
+                    iov.clear();
+                    o.take_iov(&mut iov);
+                    assert!(!iov.is_empty());
+                    let half = iov.iter().map(|b| b.len()).sum::<usize>() / 2;
+                    o.consume(half);
+                    assert_eq!(o.pending, queued(&o));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn max_pending_refuses_without_queuing() {
+        let frame = Bytes::from_static(b"PUB s 4\r\nabcd\r\n");
+        let m = Msg {
+            frame: &frame,
+            spans: Spans {
+                subject: (4, 5),
+                reply: (0, 0),
+                payload: (9, 13),
+                hdr: 0,
+            },
+        };
+        let mut o = Outbound::new();
+        assert!(o.push_msg(&m, b"1", false, 100).is_ok());
+        let before = o.pending;
+        while o.push_msg(&m, b"1", false, 100).is_ok() {}
+        assert!(o.pending <= 100);
+        assert!(o.pending >= before);
+        assert_eq!(o.pending, queued(&o));
+    }
 }
