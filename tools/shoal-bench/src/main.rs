@@ -282,10 +282,12 @@ fn run_flow(a: &Args, r: &mut Report) {
 }
 
 /// slowconsumer: one publisher and one fast subscriber, first alone, then with a
-/// subscriber that subscribes and never reads.
+/// subscriber that subscribes and never reads. A third phase adds a second
+/// subscriber that does read, to separate the cost of serving a second subscriber
+/// at all from harm done by a stalled one.
 fn run_slow(a: &Args, r: &mut Report) {
-    let phase = |with_stalled: bool| -> (f64, f64, Duration, Option<bool>) {
-        let subject = format!("slow.{}.{with_stalled}", std::process::id());
+    let phase = |with_stalled: bool, second_reader: bool| -> (f64, f64, Duration, Option<bool>) {
+        let subject = format!("slow.{}.{with_stalled}.{second_reader}", std::process::id());
         let (sent, recv, expected) = (
             Arc::new(AtomicU64::new(0)),
             Arc::new(AtomicU64::new(0)),
@@ -296,11 +298,19 @@ fn run_slow(a: &Args, r: &mut Report) {
             c.subscribe(&subject, None, 1).expect("subscribe");
             c.stream
         });
-        let fast = subscribers(a, &subject, None, 1, &expected, &recv);
+        let fast = subscribers(
+            a,
+            &subject,
+            None,
+            1 + second_reader as usize,
+            &expected,
+            &recv,
+        );
         let pubs = publishers(a, &subject, &sent);
         let total: u64 = pubs.iter().map(|p| p.sent).sum();
         expected.store(total, Ordering::Relaxed);
-        let got = fast.into_iter().next().unwrap().join().unwrap();
+        let mut all: Vec<Received> = fast.into_iter().map(|h| h.join().unwrap()).collect();
+        let got = all.swap_remove(0);
         let secs = match (got.first, got.last) {
             (Some(f), Some(l)) => l.duration_since(f).as_secs_f64().max(1e-9),
             _ => f64::INFINITY,
@@ -327,11 +337,17 @@ fn run_slow(a: &Args, r: &mut Report) {
             cut,
         )
     };
-    let (fast0, pub0, stall0, _) = phase(false);
-    let (fast1, pub1, stall1, cut) = phase(true);
+    let (fast0, pub0, stall0, _) = phase(false, false);
+    let (fast2, _, _, _) = phase(false, true);
+    let (fast1, pub1, stall1, cut) = phase(true, false);
     r.num("fast_msgs_per_s_alone", fast0.round());
     r.num("fast_msgs_per_s_with_stalled", fast1.round());
     r.num("fast_rate_kept", (fast1 / fast0 * 1000.0).round() / 1000.0);
+    r.num("fast_msgs_per_s_with_second_reader", fast2.round());
+    r.num(
+        "fast_rate_vs_second_reader",
+        (fast1 / fast2 * 1000.0).round() / 1000.0,
+    );
     r.num("pub_msgs_per_s_alone", pub0.round());
     r.num("pub_msgs_per_s_with_stalled", pub1.round());
     r.num("pub_rate_kept", (pub1 / pub0 * 1000.0).round() / 1000.0);
