@@ -10,7 +10,9 @@ fn buffer(size: usize, n: usize) -> Vec<u8> {
     let mut b = Vec::new();
     let payload = vec![b'x'; size];
     for i in 0..n {
-        b.extend_from_slice(format!("PUB bench.subject.{} _INBOX.r.{i} {size}\r\n", i % 16).as_bytes());
+        b.extend_from_slice(
+            format!("PUB bench.subject.{} _INBOX.r.{i} {size}\r\n", i % 16).as_bytes(),
+        );
         b.extend_from_slice(&payload);
         b.extend_from_slice(b"\r\n");
     }

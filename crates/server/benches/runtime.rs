@@ -9,11 +9,18 @@ fn main() {
     println!("{:>8} {:>14}", "batch", "items/s");
     for batch in [1usize, 16, 64, 256] {
         let batches = 2_000_000 / batch;
-        println!("{:>8} {:>14.0}", batch, b::ring_throughput(batches.max(1000), batch));
+        println!(
+            "{:>8} {:>14.0}",
+            batch,
+            b::ring_throughput(batches.max(1000), batch)
+        );
     }
     println!();
     println!("writer coalescing (push + take + consume, no socket)");
-    println!("{:>8} {:>10} {:>10} {:>12} {:>14}", "payload", "per flush", "ns/msg", "iovecs/flush", "bytes/flush");
+    println!(
+        "{:>8} {:>10} {:>10} {:>12} {:>14}",
+        "payload", "per flush", "ns/msg", "iovecs/flush", "bytes/flush"
+    );
     for size in [16usize, 128, 1024, 65536] {
         for per_flush in [1usize, 64] {
             let n = if size >= 65536 { 20_000 } else { 2_000_000 };

@@ -4,9 +4,7 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
-
-use crate::msg::{Msg, Spans};
+use crate::msg::Msg;
 use crate::outbound::Outbound;
 use crate::rt;
 
@@ -43,19 +41,10 @@ pub fn ring_throughput(batches: usize, batch_len: usize) -> f64 {
 /// (as a writer woken once per reader pass would). Returns (ns per message,
 /// average iovecs per flush, average bytes per flush).
 pub fn writer_coalescing(n: usize, size: usize, per_flush: usize) -> (f64, f64, f64) {
-    let mut frame = format!("PUB bench.subject {size}\r\n").into_bytes();
-    let start = frame.len() as u32;
-    frame.extend(std::iter::repeat_n(b'x', size));
-    frame.extend_from_slice(b"\r\n");
-    let frame = Bytes::from(frame);
+    let (frame, spans) = crate::msg::sample(size);
     let m = Msg {
         frame: &frame,
-        spans: Spans {
-            subject: (4, 17),
-            reply: (0, 0),
-            payload: (start, start + size as u32),
-            hdr: 0,
-        },
+        spans,
     };
     let mut out = Outbound::new();
     let mut iov = Vec::new();

@@ -53,3 +53,19 @@ impl<'a> Msg<'a> {
         self.frame.slice(s as usize + from..e as usize)
     }
 }
+
+/// A ready-made `PUB s <size>` frame and its spans (for tests and benchmarks).
+#[doc(hidden)]
+pub fn sample(size: usize) -> (Bytes, Spans) {
+    let mut frame = format!("PUB s {size}\r\n").into_bytes();
+    let start = frame.len() as u32;
+    frame.extend(std::iter::repeat_n(b'x', size));
+    frame.extend_from_slice(b"\r\n");
+    let spans = Spans {
+        subject: (4, 5),
+        reply: (0, 0),
+        payload: (start, start + size as u32),
+        hdr: 0,
+    };
+    (Bytes::from(frame), spans)
+}

@@ -114,7 +114,14 @@ impl Outbound {
             return Err(SlowConsumer);
         }
         // Make room first: it may move a full buffer to the segments.
-        self.room(line_max + if body_len <= COPY_MAX { body_len + 2 } else { 2 });
+        self.room(
+            line_max
+                + if body_len <= COPY_MAX {
+                    body_len + 2
+                } else {
+                    2
+                },
+        );
         let before = self.buf.len();
         encode::put_msg_line(&mut self.buf, subject, sid, reply, hdr, body_len);
         if body_len <= COPY_MAX {
@@ -264,7 +271,6 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::Spans;
 
     fn queued(o: &Outbound) -> usize {
         o.segs.iter().map(|b| b.len()).sum::<usize>() + o.buf.len()
@@ -275,19 +281,10 @@ mod tests {
     #[test]
     fn pending_matches_queued_bytes() {
         for size in [16usize, 2000, 3000, 70_000] {
-            let mut frame = format!("PUB s {size}\r\n").into_bytes();
-            let start = frame.len() as u32;
-            frame.extend(std::iter::repeat_n(b'x', size));
-            frame.extend_from_slice(b"\r\n");
-            let frame = Bytes::from(frame);
+            let (frame, spans) = crate::msg::sample(size);
             let m = Msg {
                 frame: &frame,
-                spans: Spans {
-                    subject: (4, 5),
-                    reply: (0, 0),
-                    payload: (start, start + size as u32),
-                    hdr: 0,
-                },
+                spans,
             };
             let mut o = Outbound::new();
             let mut iov = Vec::new();
@@ -309,15 +306,10 @@ mod tests {
 
     #[test]
     fn max_pending_refuses_without_queuing() {
-        let frame = Bytes::from_static(b"PUB s 4\r\nabcd\r\n");
+        let (frame, spans) = crate::msg::sample(4);
         let m = Msg {
             frame: &frame,
-            spans: Spans {
-                subject: (4, 5),
-                reply: (0, 0),
-                payload: (9, 13),
-                hdr: 0,
-            },
+            spans,
         };
         let mut o = Outbound::new();
         assert!(o.push_msg(&m, b"1", false, 100).is_ok());

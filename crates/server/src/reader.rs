@@ -192,7 +192,12 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
             }
         }
         if let Some(d) = data.take() {
-            buf.extend_from_slice(&d[at..]);
+            // Carry the partial op over into a buffer that can hold all of it (a
+            // large payload then completes with one read, and the copy happens once).
+            let tail = &d[at..];
+            let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN).max(room));
+            next.extend_from_slice(tail);
+            buf = next;
         }
         if active {
             client.ping.last_activity.set(Instant::now());

@@ -34,13 +34,18 @@ fn measure(ix: &mut Index<u32>, subjects: &[Vec<u8>]) -> f64 {
 }
 
 fn main() {
-    println!("{:>8} {:>9} {:>6} {:>10}", "subs", "patterns", "cache", "ns/lookup");
+    println!(
+        "{:>8} {:>9} {:>6} {:>10}",
+        "subs", "patterns", "cache", "ns/lookup"
+    );
     for n in [10_000usize, 100_000] {
         for wildcard in [false, true] {
             for cache in [4096usize, 0] {
                 let mut ix = build(n, wildcard, cache);
                 let subjects: Vec<Vec<u8>> = (0..256)
-                    .map(|i| format!("orders.{}.{}.created", (i * 7) % 1000, (i * 7) % n).into_bytes())
+                    .map(|i| {
+                        format!("orders.{}.{}.created", (i * 7) % 1000, (i * 7) % n).into_bytes()
+                    })
                     .collect();
                 let ns = measure(&mut ix, &subjects);
                 println!(

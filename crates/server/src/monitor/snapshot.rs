@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use shoal_subject::IndexStats;
 
 use crate::client::{Client, CloseReason};
-use crate::core::Core;
+use crate::core::{Core, Sub};
 
 /// nats-server's `max_closed_clients` default, shared by all cores.
 pub const MAX_CLOSED_CLIENTS: usize = 10_000;
@@ -272,20 +272,24 @@ impl Core {
                 .subs
                 .borrow()
                 .iter()
-                .map(|(_, sub)| SubRecord {
-                    subject: String::from_utf8_lossy(&sub.subject).into_owned(),
-                    queue: sub
-                        .queue
-                        .as_ref()
-                        .map(|q| String::from_utf8_lossy(q).into_owned()),
-                    sid: String::from_utf8_lossy(&sub.sid).into_owned(),
-                    msgs: sub.delivered.get(),
-                    max: sub.max.get(),
-                    cid: sub.client.cid,
-                })
+                .map(|(_, sub)| SubRecord::of(sub))
                 .collect();
         }
         snap
+    }
+}
+
+impl SubRecord {
+    fn of(sub: &Sub) -> SubRecord {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        SubRecord {
+            subject: text(&sub.subject),
+            queue: sub.queue.as_deref().map(text),
+            sid: text(&sub.sid),
+            msgs: sub.delivered.get(),
+            max: sub.max.get(),
+            cid: sub.client.cid,
+        }
     }
 }
 
@@ -296,17 +300,7 @@ pub fn sub_records(core: &Core, client: &Client) -> Vec<SubRecord> {
     keys.sort_unstable();
     keys.iter()
         .filter_map(|&k| subs.get(k as usize))
-        .map(|sub| SubRecord {
-            subject: String::from_utf8_lossy(&sub.subject).into_owned(),
-            queue: sub
-                .queue
-                .as_ref()
-                .map(|q| String::from_utf8_lossy(q).into_owned()),
-            sid: String::from_utf8_lossy(&sub.sid).into_owned(),
-            msgs: sub.delivered.get(),
-            max: sub.max.get(),
-            cid: client.cid,
-        })
+        .map(SubRecord::of)
         .collect()
 }
 
