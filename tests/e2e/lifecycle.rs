@@ -11,7 +11,11 @@ use crate::util::{shoal, temp_path, Raw};
 #[test]
 fn lame_duck_informs_then_closes_clients_and_exits() {
     let conf = temp_path("conf");
-    std::fs::write(&conf, "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n").unwrap();
+    std::fs::write(
+        &conf,
+        "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n",
+    )
+    .unwrap();
     let mut s = shoal(&["--cores", "2", "-c", conf.to_str().unwrap()]);
     let (mut modern, _) = Raw::connect(s.port);
     modern.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
@@ -24,11 +28,17 @@ fn lame_duck_informs_then_closes_clients_and_exits() {
     let t = Instant::now();
     s.signal(libc::SIGUSR2);
     let info = String::from_utf8(modern.read_line()).unwrap();
-    assert!(info.starts_with("INFO {") && info.contains("\"ldm\":true"), "{info}");
+    assert!(
+        info.starts_with("INFO {") && info.contains("\"ldm\":true"),
+        "{info}"
+    );
     // New connections are refused once the listeners are closed.
     let deadline = Instant::now() + Duration::from_secs(2);
     while TcpStream::connect(("127.0.0.1", s.port)).is_ok() {
-        assert!(Instant::now() < deadline, "still accepting in lame duck mode");
+        assert!(
+            Instant::now() < deadline,
+            "still accepting in lame duck mode"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // Protocol-0 clients are not told, but both are closed after the grace period.
@@ -37,10 +47,18 @@ fn lame_duck_informs_then_closes_clients_and_exits() {
         let rest = c.read_available(Duration::from_secs(5));
         assert!(rest.is_empty() || rest.starts_with(b"PING"), "{rest:?}");
     }
-    assert!(t.elapsed() >= Duration::from_millis(900), "closed before the grace period");
-    let status = s.wait_exit(Duration::from_secs(10)).expect("exits after lame duck");
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "closed before the grace period"
+    );
+    let status = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after lame duck");
     assert_eq!(status.code(), Some(0));
-    assert!(s.log().iter().any(|l| l.contains("Entering lame duck mode")));
+    assert!(s
+        .log()
+        .iter()
+        .any(|l| l.contains("Entering lame duck mode")));
 }
 
 #[test]
@@ -58,7 +76,11 @@ fn sigterm_with_clients_connected_exits_cleanly() {
     s.signal(libc::SIGTERM);
     let status = s.wait_exit(Duration::from_secs(10)).expect("exits");
     assert_eq!(status.code(), Some(0));
-    assert!(t.elapsed() < Duration::from_secs(5), "shutdown took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
     for c in &mut clients {
         let rest = c.read_available(Duration::from_secs(2));
         assert!(rest.is_empty() || rest.starts_with(b"PING"), "{rest:?}");
