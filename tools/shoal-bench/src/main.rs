@@ -123,7 +123,7 @@ impl Report {
 }
 
 /// Prints "sent/received" once a second on a terminal.
-fn progress_line(sent: Arc<AtomicU64>, recv: Arc<AtomicU64>, done: Arc<AtomicBool>) {
+fn progress_line(sent: Arc<AtomicU64>, readers: Vec<Arc<AtomicU64>>, done: Arc<AtomicBool>) {
     if !std::io::stderr().is_terminal() {
         return;
     }
@@ -133,7 +133,10 @@ fn progress_line(sent: Arc<AtomicU64>, recv: Arc<AtomicU64>, done: Arc<AtomicBoo
             eprint!(
                 "\r  sent {:>12}  received {:>12}",
                 sent.load(Ordering::Relaxed),
-                recv.load(Ordering::Relaxed)
+                readers
+                    .iter()
+                    .map(|r| r.load(Ordering::Relaxed))
+                    .sum::<u64>()
             );
         }
         eprint!("\r{:60}\r", "");
@@ -148,34 +151,46 @@ fn limit(a: &Args) -> Limit {
 }
 
 /// Starts `n` subscribers on `subject` (optionally in a queue group), each
-/// confirmed with a round trip before any publisher starts.
+/// confirmed with a round trip before any publisher starts. Returns their threads
+/// and one progress counter each.
+#[allow(clippy::type_complexity)]
 fn subscribers(
     a: &Args,
     subject: &str,
     queue: Option<&str>,
     n: usize,
     expected: &Arc<AtomicU64>,
-    recv: &Arc<AtomicU64>,
-) -> Vec<std::thread::JoinHandle<Received>> {
+) -> (Vec<std::thread::JoinHandle<Received>>, Vec<Arc<AtomicU64>>) {
     let track = a.size >= scan::STAMP;
-    (0..n)
+    let mut counters = Vec::new();
+    let handles = (0..n)
         .map(|i| {
             let mut c = Conn::connect(&a.url).expect("subscriber connects");
             c.subscribe(subject, queue, i as u32 + 1)
                 .expect("subscribe");
-            let (e, r) = (expected.clone(), recv.clone());
-            std::thread::spawn(move || receive(c.stream, e, r, Duration::from_secs(10), track))
+            let progress = Arc::new(AtomicU64::new(0));
+            counters.push(progress.clone());
+            let e = expected.clone();
+            std::thread::spawn(move || {
+                receive(c.stream, e, progress, Duration::from_secs(10), track)
+            })
         })
-        .collect()
+        .collect();
+    (handles, counters)
 }
 
-fn publishers(a: &Args, subject: &str, sent: &Arc<AtomicU64>) -> Vec<Published> {
+/// The publishers' flow-control window, in messages (about 8 MiB of payload).
+fn window(size: usize) -> u64 {
+    ((8 << 20) / size.max(1)).max(64) as u64
+}
+
+fn publishers(a: &Args, subject: &str, gate: &Arc<publish::Gate>) -> Vec<Published> {
     let lim = limit(a);
     let handles: Vec<_> = (0..a.pubs)
         .map(|i| {
-            let (url, subject, sent, size) =
-                (a.url.clone(), subject.to_string(), sent.clone(), a.size);
-            std::thread::spawn(move || publish(&url, &subject, i as u32, size, lim, &sent))
+            let (url, subject, gate, size) =
+                (a.url.clone(), subject.to_string(), gate.clone(), a.size);
+            std::thread::spawn(move || publish(&url, &subject, i as u32, size, lim, &gate))
         })
         .collect();
     handles
@@ -192,15 +207,23 @@ fn run_flow(a: &Args, r: &mut Report) {
         .clone()
         .unwrap_or_else(|| format!("bench.{}", std::process::id()));
     let queue = (a.scenario == "queue").then_some("q");
-    let (sent, recv, expected) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-    );
+    let (sent, expected) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let done = Arc::new(AtomicBool::new(false));
-    progress_line(sent.clone(), recv.clone(), done.clone());
-    let subs = subscribers(a, &subject, queue, a.subs, &expected, &recv);
-    let pubs = publishers(a, &subject, &sent);
+    let (subs, readers) = subscribers(a, &subject, queue, a.subs, &expected);
+    progress_line(sent.clone(), readers.clone(), done.clone());
+    let gate = Arc::new(publish::Gate {
+        sent: sent.clone(),
+        readers: readers.clone(),
+        queue_group: queue.is_some(),
+        window: window(a.size),
+    });
+    let pubs = publishers(a, &subject, &gate);
+    let recv_total = || {
+        readers
+            .iter()
+            .map(|r| r.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
     let total_sent: u64 = pubs.iter().map(|p| p.sent).sum();
     // Plain subscribers each expect everything; a queue group splits it, so each
     // member stops when the group as a whole has it all (or goes idle).
@@ -213,7 +236,7 @@ fn run_flow(a: &Args, r: &mut Report) {
     let mut got: Vec<Received> = Vec::new();
     if queue.is_some() {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while recv.load(Ordering::Relaxed) < total_sent && Instant::now() < deadline {
+        while recv_total() < total_sent && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         expected.store(1, Ordering::Relaxed); // every member has ≥ 1 or idles out
@@ -288,25 +311,21 @@ fn run_flow(a: &Args, r: &mut Report) {
 fn run_slow(a: &Args, r: &mut Report) {
     let phase = |with_stalled: bool, second_reader: bool| -> (f64, f64, Duration, Option<bool>) {
         let subject = format!("slow.{}.{with_stalled}.{second_reader}", std::process::id());
-        let (sent, recv, expected) = (
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicU64::new(0)),
-        );
+        let (sent, expected) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let stalled: Option<TcpStream> = with_stalled.then(|| {
             let mut c = Conn::connect(&a.url).expect("stalled subscriber connects");
             c.subscribe(&subject, None, 1).expect("subscribe");
             c.stream
         });
-        let fast = subscribers(
-            a,
-            &subject,
-            None,
-            1 + second_reader as usize,
-            &expected,
-            &recv,
-        );
-        let pubs = publishers(a, &subject, &sent);
+        let (fast, readers) = subscribers(a, &subject, None, 1 + second_reader as usize, &expected);
+        // Only readers gate the publisher; the stalled subscriber never does.
+        let gate = Arc::new(publish::Gate {
+            sent: sent.clone(),
+            readers,
+            queue_group: false,
+            window: window(a.size),
+        });
+        let pubs = publishers(a, &subject, &gate);
         let total: u64 = pubs.iter().map(|p| p.sent).sum();
         expected.store(total, Ordering::Relaxed);
         let mut all: Vec<Received> = fast.into_iter().map(|h| h.join().unwrap()).collect();

@@ -3,6 +3,7 @@
 //! single write timed — a publisher stall shows up there.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::conn::Conn;
@@ -13,6 +14,44 @@ use crate::scan::{stamp, STAMP};
 pub enum Limit {
     Count(u64),
     Until(Instant),
+}
+
+/// End-to-end flow control of the load itself: publishers stay at most `window`
+/// messages ahead of the slowest reading subscriber (or, for a queue group, of the
+/// group as a whole). Without it a load generator on a small machine measures how
+/// fast the server absorbs a burst into subscriber queues until its subscriber
+/// thread falls `max_pending` behind and is cut off as a slow consumer (Shoal
+/// never slows the publisher down for it; nats-server stalls it). Both servers get
+/// the same gate.
+pub struct Gate {
+    pub sent: Arc<AtomicU64>,
+    pub readers: Vec<Arc<AtomicU64>>,
+    pub queue_group: bool,
+    pub window: u64,
+}
+
+impl Gate {
+    fn received(&self) -> Option<u64> {
+        if self.readers.is_empty() {
+            return None;
+        }
+        let it = self.readers.iter().map(|r| r.load(Ordering::Relaxed));
+        Some(if self.queue_group {
+            it.sum()
+        } else {
+            it.min().unwrap_or(0)
+        })
+    }
+
+    /// Waits while the publishers are more than `window` ahead.
+    fn wait(&self) {
+        while let Some(recv) = self.received() {
+            if self.sent.load(Ordering::Relaxed) <= recv + self.window {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
 }
 
 pub struct Published {
@@ -28,7 +67,7 @@ pub fn publish(
     id: u32,
     size: usize,
     limit: Limit,
-    progress: &AtomicU64,
+    gate: &Gate,
 ) -> std::io::Result<Published> {
     let mut c = Conn::connect(url)?;
     let head = format!("PUB {subject} {size}\r\n").into_bytes();
@@ -61,7 +100,8 @@ pub fn publish(
         c.send(&batch[..k * frame_len])?;
         max_stall = max_stall.max(w.elapsed());
         seq += k as u64;
-        progress.fetch_add(k as u64, Ordering::Relaxed);
+        gate.sent.fetch_add(k as u64, Ordering::Relaxed);
+        gate.wait();
     }
     // Everything sent has been processed by the server once its PONG arrives.
     c.ping()?;
