@@ -22,4 +22,7 @@ fi
 export NATS_SERVER_BIN
 echo "test.sh: reference server $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version))" >&2
 
-cargo test --workspace --all-targets "$@"
+# Benchmarks (harness = false) are compiled here so they keep building, and run
+# only by `cargo bench` / perf/run.
+cargo check --workspace --benches --quiet
+cargo test --workspace --lib --bins --tests "$@"
