@@ -34,8 +34,13 @@ pub fn ports_file_path(dir: &Path, exe: &str) -> PathBuf {
 
 /// Write the ports file for a client listener bound to `addr`. On failure, the
 /// message nats-server logs (as an error; the server keeps running).
-pub fn write_ports_file(path: &Path, addr: SocketAddr) -> Result<(), String> {
-    let json = ports_json(&client_urls(addr));
+pub fn write_ports_file(
+    path: &Path,
+    addr: SocketAddr,
+    http: Option<SocketAddr>,
+) -> Result<(), String> {
+    let monitoring = http.map(|h| urls("http", h)).unwrap_or_default();
+    let json = ports_json(&urls("nats", addr), &monitoring);
     fs::write(path, json).map_err(|e| {
         format!(
             "Error writing ports file ({}): {}",
@@ -58,23 +63,31 @@ pub fn remove_ports_file(path: &Path) -> Result<(), String> {
 
 /// The JSON nats-server writes (Go's `json.Marshal` of its `Ports`, empty lists
 /// left out). URLs hold only characters that need no escaping.
-fn ports_json(urls: &[String]) -> String {
-    let quoted: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
-    format!("{{\"nats\":[{}]}}", quoted.join(","))
+fn ports_json(nats: &[String], monitoring: &[String]) -> String {
+    let list = |urls: &[String]| {
+        let quoted: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
+        quoted.join(",")
+    };
+    let mut json = format!("{{\"nats\":[{}]", list(nats));
+    if !monitoring.is_empty() {
+        json.push_str(&format!(",\"monitoring\":[{}]", list(monitoring)));
+    }
+    json.push('}');
+    json
 }
 
 /// The URLs clients can reach a listener on: its own address, or, when it is bound
 /// to 0.0.0.0 or `::`, every address of every interface (loopback and link-local
 /// included, IPv4 before IPv6 within an interface, interfaces by index) as Go's
 /// `net.Interfaces` lists them for nats-server.
-fn client_urls(addr: SocketAddr) -> Vec<String> {
+fn urls(scheme: &str, addr: SocketAddr) -> Vec<String> {
     let ips = if addr.ip().is_unspecified() {
         interface_addresses()
     } else {
         vec![addr.ip()]
     };
     ips.into_iter()
-        .map(|ip| format!("nats://{}", SocketAddr::new(ip, addr.port())))
+        .map(|ip| format!("{scheme}://{}", SocketAddr::new(ip, addr.port())))
         .collect()
 }
 
@@ -145,16 +158,21 @@ mod tests {
     fn ports_json_matches_nats_server() {
         let addr: SocketAddr = "127.0.0.1:14222".parse().unwrap();
         assert_eq!(
-            ports_json(&client_urls(addr)),
+            ports_json(&urls("nats", addr), &[]),
             r#"{"nats":["nats://127.0.0.1:14222"]}"#
         );
+        let http: SocketAddr = "127.0.0.1:18222".parse().unwrap();
+        assert_eq!(
+            ports_json(&urls("nats", addr), &urls("http", http)),
+            r#"{"nats":["nats://127.0.0.1:14222"],"monitoring":["http://127.0.0.1:18222"]}"#
+        );
         let v6: SocketAddr = "[::1]:4222".parse().unwrap();
-        assert_eq!(client_urls(v6), ["nats://[::1]:4222"]);
+        assert_eq!(urls("nats", v6), ["nats://[::1]:4222"]);
     }
 
     #[test]
     fn unspecified_hosts_list_every_interface_address() {
-        let urls = client_urls("0.0.0.0:4222".parse().unwrap());
+        let urls = urls("nats", "0.0.0.0:4222".parse().unwrap());
         assert!(
             urls.contains(&"nats://127.0.0.1:4222".to_string()),
             "{urls:?}"
@@ -176,7 +194,7 @@ mod tests {
         );
         let ports = ports_file_path(&dir, "shoal");
         assert!(ports.ends_with(format!("shoal_{}.ports", std::process::id())));
-        write_ports_file(&ports, "127.0.0.1:1".parse().unwrap()).unwrap();
+        write_ports_file(&ports, "127.0.0.1:1".parse().unwrap(), None).unwrap();
         remove_ports_file(&ports).unwrap();
         assert!(remove_ports_file(&ports)
             .unwrap_err()

@@ -202,7 +202,7 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         .as_deref()
         .map(|dir| files::ports_file_path(dir, exe));
     if let Some(path) = &ports_file {
-        if let Err(msg) = files::write_ports_file(path, addr) {
+        if let Err(msg) = files::write_ports_file(path, addr, server.http_addr()) {
             error!("{msg}");
         }
     }
@@ -435,7 +435,9 @@ impl Running {
                 .as_deref()
                 .map(|dir| files::ports_file_path(dir, &self.exe));
             if let Some(path) = &self.ports_file {
-                if let Err(msg) = files::write_ports_file(path, self.server.local_addr()) {
+                if let Err(msg) =
+                    files::write_ports_file(path, self.server.local_addr(), self.server.http_addr())
+                {
                     error!("{msg}");
                 }
             }
