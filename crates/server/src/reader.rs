@@ -54,7 +54,7 @@ pub fn info_line_with(core: &Core, cid: u64, ip: &str, ldm: bool) -> Vec<u8> {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
+pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
     let cid = core.next_cid();
     let client = Rc::new(Client::new(cid, peer, core.clone(), rh.fd()));
     let over_limit =
@@ -82,7 +82,7 @@ pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::
             core.id
         );
         core.end_pass();
-        read_loop(&core, &client, &rh).await;
+        read_loop(&core, &client, &mut rh).await;
         // Clean-up: drop every subscription (and tell the peers), forget the client.
         let closed_subs = crate::monitor::closing_subs(&core, &client);
         let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
@@ -114,7 +114,7 @@ pub async fn serve(core: Rc<Core>, rh: ReadHalf, wh: WriteHalf, peer: std::net::
     }
 }
 
-async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &ReadHalf) {
+async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
     let mut buf = BytesMut::new();
     let mut room = READ_MIN;
     let mut need = 0usize;
