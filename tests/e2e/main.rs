@@ -4,6 +4,7 @@
 
 mod util;
 
+mod boot;
 mod cli;
 mod client;
 mod config;

@@ -108,12 +108,10 @@ impl Failure {
                 goerr::go_error("open", &path, &err)
             ),
             Failure::Fatal(msg) => error!(target: logging::FATAL, "{msg}"),
-            Failure::Boot(BootError::IoUringUnavailable(why)) => error!(
-                target: logging::FATAL,
-                "io_uring is unavailable ({why}): if running in a container, allow io_uring \
-                 in its seccomp profile (see deploy/); check `sysctl kernel.io_uring_disabled` \
-                 (must be 0)"
-            ),
+            // The runtime's text names the cause and its fix.
+            Failure::Boot(BootError::IoUringUnavailable(why)) => {
+                error!(target: logging::FATAL, "io_uring is unavailable: {why}")
+            }
             Failure::Boot(BootError::Bind(addr, err)) => {
                 error!(target: logging::FATAL, "{}", goerr::listen_error(&addr, &err))
             }
