@@ -77,8 +77,12 @@ impl Core {
             let clients: Vec<Rc<Client>> = self.clients.borrow().values().cloned().collect();
             for c in clients {
                 if c.sent_connect_info.get() && c.opts.get().protocol >= 1 {
-                    let line =
-                        crate::reader::info_line_with(self, c.cid, &c.peer.ip().to_string(), true);
+                    let line = crate::reader::info_line(
+                        self,
+                        c.cid,
+                        &c.peer.ip().to_string(),
+                        crate::reader::InfoKind::LameDuck,
+                    );
                     c.send(&line);
                 }
             }

@@ -27,14 +27,21 @@ use crate::rt::{self, ReadHalf, WriteHalf};
 const READ_MIN: usize = 4096;
 const READ_MAX: usize = 64 * 1024;
 
-/// Builds the INFO line for one connection.
-pub fn info_line(core: &Core, cid: u64, ip: &str) -> Vec<u8> {
-    info_line_with(core, cid, ip, false)
+/// Which INFO a connection is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum InfoKind {
+    /// The greeting on accept.
+    Greeting,
+    /// After the first PONG of a protocol-1 client: `connect_info` and its account.
+    ConnectInfo,
+    /// Lame duck mode: `ldm:true`.
+    LameDuck,
 }
 
-/// The INFO line, with `ldm:true` when the server is in lame duck mode.
-pub fn info_line_with(core: &Core, cid: u64, ip: &str, ldm: bool) -> Vec<u8> {
+/// Builds an INFO line for one connection.
+pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
     let s = &core.shared;
+    let connect_info = kind == InfoKind::ConnectInfo;
     ServerInfo {
         server_id: s.server_id.clone(),
         server_name: s.server_name.clone(),
@@ -47,7 +54,9 @@ pub fn info_line_with(core: &Core, cid: u64, ip: &str, ldm: bool) -> Vec<u8> {
         max_payload: core.live.get().max_payload as u64,
         client_id: Some(cid),
         client_ip: Some(ip.to_string()),
-        ldm,
+        ldm: kind == InfoKind::LameDuck,
+        connect_info,
+        remote_account: connect_info.then(|| "$G".to_string()),
         ..Default::default()
     }
     .to_line()
@@ -62,7 +71,12 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
     core.stats
         .total_connections
         .set(core.stats.total_connections.get() + 1);
-    client.send(&info_line(&core, cid, &peer.ip().to_string()));
+    client.send(&info_line(
+        &core,
+        cid,
+        &peer.ip().to_string(),
+        InfoKind::Greeting,
+    ));
     rt::spawn(run_writer(client.clone(), wh));
     let closed_subs = if over_limit {
         client.send(encode::ERR_MAX_CONNECTIONS);
@@ -316,13 +330,8 @@ async fn handle(
             if client.connected.get() && !client.sent_connect_info.get() {
                 client.sent_connect_info.set(true);
                 if o.protocol >= 1 {
-                    let mut info = info_line(core, client.cid, &client.peer.ip().to_string());
-                    // Same INFO plus connect_info / remote_account, in nats-server's order.
-                    let tail = b"} \r\n";
-                    info.truncate(info.len() - tail.len());
-                    info.extend_from_slice(b",\"connect_info\":true,\"remote_account\":\"$G\"");
-                    info.extend_from_slice(tail);
-                    client.send(&info);
+                    let ip = client.peer.ip().to_string();
+                    client.send(&info_line(core, client.cid, &ip, InfoKind::ConnectInfo));
                 }
             }
         }
