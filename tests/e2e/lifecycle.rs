@@ -88,3 +88,79 @@ fn sigterm_with_clients_connected_exits_cleanly() {
     let log = s.log().join("\n");
     assert!(log.contains("Server Exiting.."), "{log}");
 }
+
+/// Binds `port` on 127.0.0.1 and listens, as nats.c's test suite binds a mock
+/// server right after stopping the real one (`_startMockupServer`: SO_REUSEADDR,
+/// no SO_REUSEPORT), or with no option at all.
+fn bind_port(port: u16, reuse_addr: bool) -> std::io::Result<()> {
+    // SAFETY: plain socket calls on a descriptor this function owns and closes;
+    // `sa` is a fully initialised sockaddr_in.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let one: libc::c_int = 1;
+        if reuse_addr {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                &one as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_port = port.to_be();
+        sa.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let rc = libc::bind(
+            fd,
+            &sa as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        let res = if rc == 0 && libc::listen(fd, 16) == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        };
+        libc::close(fd);
+        res
+    }
+}
+
+/// nats.c's `GetClientIP`, `NoPartialOnReconnect` and `RetryOnFailedConnect`
+/// stop the server with SIGINT, wait for it to exit, and bind its port for a
+/// mock server. With clients still connected the server closes them itself,
+/// leaving its side of each in FIN_WAIT/TIME_WAIT after the exit: the port must
+/// still be free for an SO_REUSEADDR bind (as after nats-server). When the
+/// clients closed first, even a bind with no option must succeed.
+#[test]
+fn a_stopped_server_frees_its_port() {
+    for clients_close_first in [false, true] {
+        let mut s = shoal(&["--cores", "2"]);
+        let port = s.port;
+        let mut clients: Vec<Raw> = (0..8)
+            .map(|_| {
+                let (mut c, _) = Raw::connect(port);
+                c.send(b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\n");
+                c.ping_pong();
+                c
+            })
+            .collect();
+        if clients_close_first {
+            for c in clients.drain(..) {
+                c.shutdown_write();
+                let mut c = c;
+                assert!(c.read_available(Duration::from_secs(2)).is_empty());
+            }
+        }
+        s.signal(libc::SIGINT);
+        let status = s.wait_exit(Duration::from_secs(10)).expect("exits");
+        assert_eq!(status.code(), Some(0));
+        let bound = bind_port(port, !clients_close_first);
+        assert!(
+            bound.is_ok(),
+            "port {port} still busy after exit (clients closed first: {clients_close_first}): {bound:?}"
+        );
+        drop(clients);
+    }
+}

@@ -8,7 +8,10 @@
 //!   wait for writability (by writing the first slice through it once `EAGAIN`).
 //! - Accepted sockets are in blocking mode: never a plain `write`/`recv` on them,
 //!   always `MSG_DONTWAIT`.
-//! - Waiting for readability is a one-byte `MSG_PEEK` receive through io_uring.
+//! - Waiting for readability is glommio's `poll_read` into a stack scratch array
+//!   (a readiness poll; its io_uring receive path would allocate a DMA buffer).
+//! - `TcpListener::bind` sets SO_REUSEPORT only, so listeners are bound here
+//!   with socket2 (SO_REUSEADDR too, as Go does) and handed to glommio.
 //! - A dropped `Task` is cancelled, so every connection task is detached.
 //!
 //! Nothing here blocks a core: every wait is an io_uring completion or a timer.
@@ -120,21 +123,36 @@ impl<T: Send + 'static> RingRx<T> {
     }
 }
 
-/// Keeps the OS error (and its errno) of a glommio error when it has one.
-fn into_io(e: glommio::GlommioError<()>) -> io::Error {
-    match e {
-        glommio::GlommioError::IoError(e) => e,
-        glommio::GlommioError::EnhancedIoError { source, .. } => source,
-        other => io::Error::other(other.to_string()),
-    }
-}
-
-/// A client listener (SO_REUSEPORT is set by glommio's bind).
+/// A client listener: one per core on the same port (SO_REUSEPORT).
 pub struct Listener(TcpListener);
 
+/// Pending connections the kernel queues per listener (capped by
+/// `net.core.somaxconn`, which is what Go's listeners ask for too).
+const BACKLOG: i32 = 4096;
+
 impl Listener {
+    /// Binds with SO_REUSEPORT (every core binds the port) and SO_REUSEADDR, as
+    /// Go's listeners do. SO_REUSEADDR matters after exit: accepted sockets
+    /// inherit it, so the ones the server closed (FIN_WAIT/TIME_WAIT, which
+    /// outlive the process) do not keep a new SO_REUSEADDR listener off the
+    /// port. Without it a client's test suite that stops the server and binds
+    /// the port for a mock server fails with EADDRINUSE.
     pub fn bind(addr: std::net::SocketAddr) -> io::Result<Listener> {
-        TcpListener::bind(addr).map(Listener).map_err(into_io)
+        use socket2::{Domain, Protocol, Socket, Type};
+        let domain = if addr.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
+        let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+        s.set_reuse_address(true)?;
+        s.set_reuse_port(true)?;
+        s.bind(&addr.into())?;
+        s.listen(BACKLOG)?;
+        let fd = std::os::unix::io::IntoRawFd::into_raw_fd(s);
+        // SAFETY: `fd` is a bound, listening socket whose ownership we just
+        // released from `s`; the TcpListener becomes its only owner.
+        Ok(Listener(unsafe { TcpListener::from_raw_fd(fd) }))
     }
     /// Accepts one connection and splits it into its two halves.
     pub async fn accept(&self) -> io::Result<(ReadHalf, WriteHalf, std::net::SocketAddr)> {
