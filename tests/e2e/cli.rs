@@ -187,7 +187,7 @@ fn bad_values_exit_1() {
 #[test]
 fn unsupported_nats_server_flags_exit_1() {
     for (args, flag) in [
-        (&["--https_port", "x"][..], "--https_port"),
+        (&["--https_port", "8443"][..], "--https_port"),
         (&["-ms", "8222"], "-ms"),
         (&["--user", "u"], "--user"),
         (&["--tls"], "--tls"),

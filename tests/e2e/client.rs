@@ -2,12 +2,12 @@
 //! wildcards, queue groups, request/reply through inbox subjects, headers and the
 //! no-responders error, on a multi-core server so clients land on several cores.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use futures::StreamExt;
 
-use crate::util::shoal;
+use crate::util::{shoal, temp_path};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -116,4 +116,109 @@ fn request_reply_headers_and_no_responders() {
             .expect_err("no responders");
         assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
     });
+}
+
+/// The async-nats repository's test harness (its `nats-server` helper crate)
+/// starts every server as `nats-server --store_dir DIR -p -1 -l FILE -P FILE`,
+/// finds the client address in the log file (`client connections on (\S+)`,
+/// 0.0.0.0 read as localhost), and the real port in INFO. The same command line
+/// must start Shoal, and async-nats must then work against it.
+#[test]
+fn async_nats_harness_command_line() {
+    let store = temp_path("store");
+    let log = temp_path("log");
+    let pid = temp_path("pid");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("--store_dir")
+        .arg(&store)
+        .args(["-p", "-1", "-l"])
+        .arg(&log)
+        .arg("-P")
+        .arg(&pid)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start shoal");
+    let mut child = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(at) = text.find("client connections on ") {
+            let rest = &text[at + "client connections on ".len()..];
+            let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            break addr.replace("0.0.0.0", "localhost");
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut err);
+            panic!("shoal exited ({status}) before listening: {err}{text}");
+        }
+        assert!(Instant::now() < deadline, "no listening line in {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let pid_text = std::fs::read_to_string(&pid).expect("pid file");
+    assert_eq!(pid_text.trim(), child.0.id().to_string());
+    let mut info = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(std::net::TcpStream::connect(&addr).unwrap()),
+        &mut info,
+    )
+    .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info["INFO ".len()..]).unwrap();
+    let port = info["port"].as_u64().expect("port in INFO");
+    assert!(!store.exists(), "--store_dir is unused without JetStream");
+    rt().block_on(async {
+        let nc = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(format!("nats://localhost:{port}"))
+            .await
+            .expect("async-nats connects");
+        let mut sub = nc.subscribe("harness").await.unwrap();
+        nc.publish("harness", "hi".into()).await.unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("message in time")
+            .unwrap();
+        assert_eq!(m.payload, "hi".as_bytes());
+    });
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&pid);
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--cluster_name` and `--client_advertise` without a cluster: INFO names the
+/// cluster and gives the advertised host and port (a bare host keeps the listen
+/// port), as nats-server's INFO does for the same flags.
+#[test]
+fn cluster_name_and_client_advertise_shape_info_as_nats_server() {
+    for adv in ["adv.example:5555", "adv.example"] {
+        let args = ["--cluster_name", "c1", "--client_advertise", adv];
+        let ours = crate::util::shoal(&args);
+        let theirs = crate::util::nats_server(&args);
+        let (_, a) = crate::util::Raw::connect(ours.port);
+        let (_, b) = crate::util::Raw::connect(theirs.port);
+        assert_eq!(a["cluster"], "c1");
+        assert_eq!(a["host"], b["host"], "{adv}");
+        assert_eq!(a["host"], "adv.example");
+        let want_port = if adv.contains(':') {
+            5555
+        } else {
+            u64::from(ours.port)
+        };
+        assert_eq!(a["port"], want_port, "{adv}");
+        assert_eq!(b["cluster"], "c1");
+        if adv.contains(':') {
+            assert_eq!(a["port"], b["port"]);
+        }
+    }
 }

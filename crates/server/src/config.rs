@@ -37,6 +37,19 @@ pub struct Config {
     pub lame_duck_duration: Duration,
     /// Lame duck mode: wait before the first client is closed.
     pub lame_duck_grace_period: Duration,
+    /// `client_advertise`: `host[:port]` INFO gives clients instead of the
+    /// listen address (a missing or zero port means the listen port).
+    pub client_advertise: Option<String>,
+    /// `cluster_name`: INFO `cluster` (no cluster listener: Shoal has no routes).
+    pub cluster_name: Option<String>,
+    /// Traced payloads are cut to this many bytes (0 = whole payload).
+    pub max_traced_msg_len: usize,
+    /// `trace_headers`: trace only the header block of a payload.
+    pub trace_headers: bool,
+    /// Most tokens a SUB subject may have (0 = no limit).
+    pub max_sub_tokens: usize,
+    /// Closed connections kept for `/connz?state=closed`, server-wide.
+    pub max_closed_clients: usize,
 }
 
 impl Default for Config {
@@ -60,6 +73,12 @@ impl Default for Config {
             http_port: None,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
+            client_advertise: None,
+            cluster_name: None,
+            max_traced_msg_len: 0,
+            trace_headers: false,
+            max_sub_tokens: 0,
+            max_closed_clients: 10_000,
         }
     }
 }

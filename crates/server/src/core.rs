@@ -32,7 +32,10 @@ pub struct Shared {
     pub cfg: Config,
     pub server_id: String,
     pub server_name: String,
-    pub port: u16,
+    /// The host and port INFO gives clients: the listen address, or
+    /// `client_advertise`.
+    pub info_host: String,
+    pub info_port: u16,
     pub connections: AtomicUsize,
     pub stop: AtomicBool,
     /// Lame duck mode requested (SIGUSR2).

@@ -114,14 +114,23 @@ impl Server {
             None => None,
         };
 
+        let (info_host, info_port) = match &config.client_advertise {
+            Some(adv) => advertised(adv, port).map_err(|e| {
+                BootError::Other(format!(
+                    "Error setting server INFO with ClientAdvertise value of {adv}, err={e}"
+                ))
+            })?,
+            None => (config.host.clone(), port),
+        };
         let server_id = boot::server_id();
         let shared = Arc::new(Shared {
+            info_host,
+            info_port,
             server_name: config
                 .server_name
                 .clone()
                 .unwrap_or_else(|| server_id.clone()),
             server_id,
-            port,
             cfg: config,
             connections: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
@@ -251,6 +260,45 @@ impl Server {
             c.join();
         }
     }
+}
+
+/// nats-server's `parseHostPort` for `client_advertise`: `host:port`,
+/// `[v6]:port`, or a bare host (then, as for a port of 0 or -1, the listen
+/// port); errors worded as Go's.
+fn advertised(adv: &str, listen_port: u16) -> Result<(String, u16), String> {
+    let missing_port = |s: &str| {
+        if s.starts_with('[') {
+            !s.contains("]:")
+        } else {
+            !s.contains(':')
+        }
+    };
+    let full = if missing_port(adv) {
+        format!("{adv}:{listen_port}")
+    } else {
+        adv.to_string()
+    };
+    let (host, port) = if let Some(rest) = full.strip_prefix('[') {
+        let (h, p) = rest
+            .split_once("]:")
+            .ok_or_else(|| format!("address {full}: missing port in address"))?;
+        (h.to_string(), p)
+    } else {
+        let (h, p) = full.rsplit_once(':').expect("a port was added");
+        if h.contains(':') {
+            return Err(format!("address {full}: too many colons in address"));
+        }
+        (h.to_string(), p)
+    };
+    let port: i64 = port
+        .trim()
+        .parse()
+        .map_err(|_| format!("strconv.Atoi: parsing {:?}: invalid syntax", port.trim()))?;
+    let port = match port {
+        0 | -1 => listen_port,
+        p => u16::try_from(p).map_err(|_| format!("invalid port {p}"))?,
+    };
+    Ok((host.trim().to_string(), port))
 }
 
 /// Binds (without listening) a SO_REUSEPORT socket on port 0 to learn a free port

@@ -48,12 +48,13 @@ pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
         version: crate::NATS_VERSION.to_string(),
         proto: 1,
         go: format!("shoal {}", crate::SHOAL_VERSION),
-        host: core.cfg.host.clone(),
-        port: s.port,
+        host: s.info_host.clone(),
+        port: s.info_port,
         headers: !core.cfg.no_header_support,
         max_payload: core.live.get().max_payload as u64,
         client_id: Some(cid),
         client_ip: Some(ip.to_string()),
+        cluster: core.cfg.cluster_name.clone(),
         ldm: kind == InfoKind::LameDuck,
         connect_info,
         remote_account: connect_info.then(|| "$G".to_string()),
@@ -280,8 +281,23 @@ async fn handle(
         } => {
             client.last.set(core.now.get());
             let subject = subject.of(buf);
+            let max_tokens = core.cfg.max_sub_tokens;
             if !is_valid_subscribe_subject(subject) {
                 client.send(encode::ERR_INVALID_SUBJECT);
+            } else if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
+                // nats-server's maxTokensViolation: the connection stays open.
+                let subj = shoal_go::quote(subject);
+                client.send(
+                    format!(
+                        "-ERR 'Permissions Violation for Subscription to {subj}, too many tokens'\r\n"
+                    )
+                    .as_bytes(),
+                );
+                log::error!(
+                    "{} - Subscription Violation Too Many Tokens - Subject {subj}, SID {}",
+                    client.log_prefix(),
+                    String::from_utf8_lossy(sid.of(buf))
+                );
             } else {
                 let sid_b = sid.of(buf);
                 let max = core.cfg.max_subscriptions;

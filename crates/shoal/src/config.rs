@@ -4,8 +4,12 @@
 //! Every top-level key is one of:
 //! * **mapped** to a setting (the core server keys and Shoal's `cores` and
 //!   `ring_capacity`); names match case-insensitively, as in nats-server;
-//! * **accepted and harmless**: keys whose meaning Shoal already has or that
+//! * **accepted and harmless**: keys that only tune a feature that is off, or
 //!   change nothing observable here (see [`HARMLESS`]);
+//! * **gated**: keys of features Shoal does not have yet, accepted while their
+//!   value leaves the feature off (`jetstream: false`, `syslog: false`,
+//!   `prof_port: 0`, an empty `cluster {}`), as nats-server then ignores them
+//!   too, and refused when they would turn it on (see [`gated`]);
 //! * **refused**: keys of nats-server features Shoal does not have yet
 //!   (`"tls" is not supported by this version of shoal yet`) — never ignored,
 //!   since a server running without the TLS, auth or cluster its file asks for
@@ -51,46 +55,81 @@ impl Report {
     }
 }
 
-/// Keys Shoal accepts without acting on them, and why that is honest:
-/// * `store_dir`/`storedir`: where JetStream would keep data; JetStream itself
-///   (`jetstream`) is refused, so the directory is never used.
+/// Keys Shoal accepts without acting on them, and why that is honest: each
+/// only tunes a feature that is off here (as it is in nats-server until that
+/// feature is configured), or changes nothing observable.
+/// * `store_dir`/`storedir`: where JetStream would keep data; JetStream stays
+///   off (see [`gated`]), so the directory is never used.
 /// * `server_tags`, `server_metadata`: informational labels.
-/// * `max_traced_msg_len`: truncation of traced payloads; Shoal's trace lines
-///   do not print payloads.
 /// * `disable_sublist_cache`/`no_sublist_cache`: a cache tuning knob; Shoal's
 ///   match cache is per core and always on.
-/// * `max_closed_clients`: closed-connection records for `/connz`.
 /// * `no_fast_producer_stall`: Shoal never stalls a producer (design.md).
 /// * `connect_error_reports`, `reconnect_error_reports`: log throttling for
 ///   routes, gateways and leaf nodes, which Shoal does not have.
+/// * `allow_non_tls`, `ocsp_cache`: TLS settings; no TLS listener exists.
+/// * `no_system_account` (and aliases): Shoal has no system account at all.
+/// * `logfile_max_num`/`log_max_num`: rotation count; rotation is gated.
+/// * `prof_block_rate`: profiling; the profiling port is gated.
+/// * `default_js_domain`, `feature_flags`: JetStream settings.
 const HARMLESS: &[&str] = &[
     "store_dir",
     "storedir",
     "server_tags",
     "server_metadata",
-    "max_traced_msg_len",
     "disable_sublist_cache",
     "no_sublist_cache",
-    "max_closed_clients",
     "no_fast_producer_stall",
     "connect_error_reports",
     "reconnect_error_reports",
-];
-
-/// nats-server's keys for features Shoal does not have yet.
-const NOT_YET: &[&str] = &[
-    "tls",
     "allow_non_tls",
-    "ocsp",
     "ocsp_cache",
-    "authorization",
-    "accounts",
-    "no_auth_user",
-    "system_account",
-    "system",
     "no_system_account",
     "no_system",
     "no_sys_acc",
+    "logfile_max_num",
+    "log_max_num",
+    "prof_block_rate",
+    "default_js_domain",
+    "feature_flags",
+];
+
+/// Keys of features Shoal does not have yet that are accepted while their
+/// value leaves the feature off (nats-server then does nothing with them) and
+/// refused by name when they would turn it on. `None` for keys that are not
+/// gated; `Some(on)` says whether `v` would turn the feature on.
+fn gated(key: &str, v: &Value) -> Option<bool> {
+    let empty_map = matches!(&v.kind, Kind::Map(m) if m.is_empty());
+    let empty_list = matches!(&v.kind, Kind::Array(a) if a.is_empty());
+    let on = match key {
+        "jetstream" => match &v.kind {
+            Kind::Bool(b) => *b,
+            Kind::String(t) => !matches!(t.to_ascii_lowercase().as_str(), "disabled" | "disable"),
+            Kind::Map(m) => !m
+                .iter()
+                .any(|(k, x)| k.eq_ignore_ascii_case("enabled") && x.as_bool() == Some(false)),
+            _ => true,
+        },
+        "syslog" | "proxy_protocol" | "ocsp" => v.as_bool() != Some(false),
+        "remote_syslog" | "no_auth_user" => v.as_str() != Some(""),
+        "logfile_size_limit" | "log_size_limit" | "prof_port" | "https_port" => {
+            v.as_i64() != Some(0)
+        }
+        "http_base_path" => !matches!(v.as_str(), Some("" | "/")),
+        "authorization" | "accounts" | "cluster" | "gateway" | "leafnodes" | "leaf"
+        | "websocket" | "ws" | "mqtt" | "mappings" | "maps" | "proxies" => {
+            !(empty_map || empty_list)
+        }
+        _ => return None,
+    };
+    Some(on)
+}
+
+/// nats-server's keys for features Shoal does not have yet, refused whatever
+/// their value (besides the [`gated`] ones, refused when they turn one on).
+const NOT_YET: &[&str] = &[
+    "tls",
+    "system_account",
+    "system",
     "operator",
     "operators",
     "root",
@@ -106,34 +145,7 @@ const NOT_YET: &[&str] = &[
     "resolver_preload",
     "resolver_pinned_accounts",
     "default_sentinel",
-    "cluster",
-    "gateway",
-    "leafnodes",
-    "leaf",
-    "jetstream",
-    "default_js_domain",
-    "websocket",
-    "ws",
-    "mqtt",
-    "mappings",
-    "maps",
-    "client_advertise",
     "https",
-    "https_port",
-    "http_base_path",
-    "syslog",
-    "remote_syslog",
-    "logfile_size_limit",
-    "log_size_limit",
-    "logfile_max_num",
-    "log_max_num",
-    "prof_port",
-    "prof_block_rate",
-    "max_sub_tokens",
-    "max_subscription_tokens",
-    "write_timeout",
-    "proxies",
-    "trace_headers",
 ];
 
 /// Apply every top-level key of `map` to `s`.
@@ -247,14 +259,55 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
                 Some(())
             }),
             "ring_capacity" => int(v, report).map(|n| s.ring_capacity = Some(n)),
+            "client_advertise" => string(v, report).map(|a| s.client_advertise = Some(a)),
+            "max_traced_msg_len" => int(v, report).map(|n| s.max_traced_msg_len = Some(n)),
+            "trace_headers" => boolean(v, report).map(|b| {
+                s.trace_headers = Some(b);
+                s.trace = Some(b);
+            }),
+            "max_closed_clients" => int(v, report).and_then(|n| {
+                if n < 0 {
+                    report.error(pos, format!("{lower} value can not be negative"));
+                    return None;
+                }
+                s.max_closed_clients = Some(n);
+                Some(())
+            }),
+            "max_sub_tokens" | "max_subscription_tokens" => int(v, report).and_then(|n| {
+                if n > i64::from(u8::MAX) {
+                    report.error(pos, format!("{lower} value is too big"));
+                    return None;
+                }
+                if n <= 0 {
+                    report.error(pos, format!("{lower} value can not be negative"));
+                    return None;
+                }
+                s.max_sub_tokens = Some(n);
+                Some(())
+            }),
+            "write_timeout" => string(v, report).and_then(|t| match t.as_str() {
+                "default" | "close" => Some(()),
+                "retry" => {
+                    report.error(
+                        pos,
+                        "write_timeout \"retry\" is not supported by this version of shoal yet",
+                    );
+                    None
+                }
+                _ => {
+                    report.error(pos, "write_timeout must be 'default', 'close' or 'retry'");
+                    None
+                }
+            }),
             _ if HARMLESS.contains(&lower.as_str()) => harmless(&lower, v, report),
-            _ if NOT_YET.contains(&lower.as_str()) => {
+            _ if NOT_YET.contains(&lower.as_str()) || gated(&lower, v) == Some(true) => {
                 report.error(
                     pos,
                     format!("{key:?} is not supported by this version of shoal yet"),
                 );
                 None
             }
+            _ if gated(&lower, v).is_some() => Some(()),
             _ if v.used_as_variable => Some(()),
             _ => {
                 report.error(pos, format!("unknown field {key:?}"));
@@ -290,9 +343,63 @@ fn harmless(key: &str, v: &Value, report: &mut Report) -> Option<()> {
                 None
             }
         },
-        "disable_sublist_cache" | "no_sublist_cache" | "no_fast_producer_stall" => {
-            boolean(v, report).map(drop)
-        }
+        "disable_sublist_cache"
+        | "no_sublist_cache"
+        | "no_fast_producer_stall"
+        | "allow_non_tls"
+        | "no_system_account"
+        | "no_system"
+        | "no_sys_acc" => boolean(v, report).map(drop),
+        "ocsp_cache" => match &v.kind {
+            Kind::Bool(_) | Kind::Map(_) => Some(()),
+            _ => {
+                report.error(
+                    &v.pos,
+                    format!("error parsing tags: unsupported type {}", v.go_type()),
+                );
+                None
+            }
+        },
+        "default_js_domain" => match &v.kind {
+            Kind::Map(m) if m.iter().all(|(_, d)| d.as_str().is_some()) => Some(()),
+            _ => {
+                report.error(
+                    &v.pos,
+                    format!(
+                        "error default_js_domain config: unsupported type {}",
+                        v.go_type()
+                    ),
+                );
+                None
+            }
+        },
+        "feature_flags" => match &v.kind {
+            Kind::Map(m) => {
+                for (name, flag) in m.iter() {
+                    if flag.as_bool().is_none() {
+                        report.error(
+                            &flag.pos,
+                            format!(
+                                "error parsing feature flag {name:?}: expected bool, got {}",
+                                flag.go_type()
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                Some(())
+            }
+            _ => {
+                report.error(
+                    &v.pos,
+                    format!(
+                        "error parsing feature flags: unsupported type {}",
+                        v.go_type()
+                    ),
+                );
+                None
+            }
+        },
         _ => int(v, report).map(drop),
     }
 }

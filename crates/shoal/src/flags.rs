@@ -139,6 +139,89 @@ pub struct Flags {
           value_parser = units::parse_bool)]
     pub no_header_support: bool,
 
+    /// Host[:port] clients are told to use (INFO `host`/`port`) instead of the
+    /// listen address.
+    #[arg(long = "client_advertise")]
+    pub client_advertise: Option<String>,
+    /// Cluster name (INFO `cluster`, `/varz` `cluster.name`); with no cluster
+    /// listener (Shoal has no routes yet) it is only a label, as in nats-server.
+    #[arg(long = "cluster_name")]
+    pub cluster_name: Option<String>,
+    /// Truncate traced payloads to this many bytes (0 = no limit).
+    #[arg(long = "max_traced_msg_len", value_parser = units::parse_int)]
+    pub max_traced_msg_len: Option<i64>,
+
+    // nats-server flags for features Shoal does not have yet. Each is accepted
+    // while its value leaves the feature off, as nats-server then does nothing
+    // with it either; [`gate`] refuses any value that would turn it on.
+    /// JetStream's storage directory: unused until JetStream is on (`-js`).
+    #[arg(long = "store_dir", alias = "sd")]
+    pub store_dir: Option<String>,
+    /// Enable JetStream (refused when true).
+    #[arg(long = "jetstream", alias = "js", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = units::parse_bool)]
+    pub jetstream: bool,
+    /// HTTPS monitoring port (refused unless 0).
+    #[arg(long = "https_port", alias = "ms", value_parser = units::parse_int)]
+    pub https_port: Option<i64>,
+    /// Log to syslog (refused when true).
+    #[arg(short = 's', long = "syslog", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = units::parse_bool)]
+    pub syslog: bool,
+    /// Remote syslog address (refused unless empty).
+    #[arg(short = 'r', long = "remote_syslog")]
+    pub remote_syslog: Option<String>,
+    /// Log file size that triggers rotation (refused unless 0).
+    #[arg(long = "log_size_limit", value_parser = units::parse_int)]
+    pub log_size_limit: Option<i64>,
+    /// Client user, password and token (refused unless empty).
+    #[arg(long = "user")]
+    pub user: Option<String>,
+    #[arg(long = "pass")]
+    pub pass: Option<String>,
+    #[arg(long = "auth")]
+    pub auth: Option<String>,
+    /// TLS for clients: refused unless `-tls=false`, which (as in nats-server)
+    /// turns every other `-tls…` flag off.
+    #[arg(long = "tls", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = units::parse_bool)]
+    pub tls: bool,
+    #[arg(long = "tlscert")]
+    pub tlscert: Option<String>,
+    #[arg(long = "tlskey")]
+    pub tlskey: Option<String>,
+    #[arg(long = "tlscacert")]
+    pub tlscacert: Option<String>,
+    #[arg(long = "tlsverify", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = units::parse_bool)]
+    pub tlsverify: bool,
+    /// Cluster listen URL and solicited routes (refused unless empty).
+    #[arg(long = "cluster", alias = "cluster_listen")]
+    pub cluster: Option<String>,
+    #[arg(long = "routes")]
+    pub routes: Option<String>,
+    /// Cluster settings that do nothing without a cluster listener.
+    #[arg(long = "cluster_advertise")]
+    pub cluster_advertise: Option<String>,
+    #[arg(long = "no_advertise", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = units::parse_bool)]
+    pub no_advertise: bool,
+    #[arg(long = "connect_retries", value_parser = units::parse_int)]
+    pub connect_retries: Option<i64>,
+    /// Go profiling port (refused unless 0).
+    #[arg(long = "profile", value_parser = units::parse_int)]
+    pub profile: Option<i64>,
+    /// nats-server's TLS help (refused: Shoal has no TLS yet).
+    #[arg(long = "help_tls", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false",
+          value_parser = units::parse_bool)]
+    pub help_tls: bool,
+
     /// Print the usage text and exit.
     #[arg(short = 'h', long = "help", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false",
@@ -163,41 +246,42 @@ impl Flags {
     }
 }
 
-/// nats-server flags that Shoal does not implement yet. Accepting them silently
-/// would leave a server running without the TLS, auth or cluster its operator
-/// asked for, so each one stops start-up with a clear message.
-const UNSUPPORTED: &[&str] = &[
-    "ms",
-    "https_port",
-    "client_advertise",
-    "s",
-    "syslog",
-    "r",
-    "remote_syslog",
-    "log_size_limit",
-    "max_traced_msg_len",
-    "js",
-    "jetstream",
-    "sd",
-    "store_dir",
-    "user",
-    "pass",
-    "auth",
-    "tls",
-    "tlscert",
-    "tlskey",
-    "tlsverify",
-    "tlscacert",
-    "routes",
-    "cluster",
-    "cluster_listen",
-    "cluster_name",
-    "cluster_advertise",
-    "no_advertise",
-    "connect_retries",
-    "profile",
-    "help_tls",
-];
+/// Refuses a flag whose value would turn on a feature Shoal does not have yet
+/// (TLS, auth, clustering, JetStream, syslog, log rotation, HTTPS monitoring,
+/// profiling): accepting it silently would leave a server running without what
+/// its operator asked for. Values that leave the feature off are accepted, as
+/// nats-server accepts them and does nothing (the async-nats test harness
+/// passes `--store_dir` to every server). Judged on the final values, so
+/// `-js -js=false` is accepted; the flag is named as typed, in argv order.
+fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    let nonzero = |v: Option<i64>| v.is_some_and(|n| n != 0);
+    // Go visits flags in name order, so `-tls=false` wins over every `-tls…`.
+    let tls_off = f.given("tls") && !f.tls;
+    for t in tokens {
+        let long = t.long();
+        let on = match long {
+            "jetstream" => f.jetstream,
+            "https_port" => nonzero(f.https_port),
+            "syslog" => f.syslog,
+            "remote_syslog" => set(&f.remote_syslog),
+            "log_size_limit" => nonzero(f.log_size_limit),
+            "user" => set(&f.user),
+            "pass" => set(&f.pass),
+            "auth" => set(&f.auth),
+            "tls" | "tlscert" | "tlskey" | "tlscacert" | "tlsverify" => !tls_off,
+            "cluster" => set(&f.cluster),
+            "routes" => set(&f.routes),
+            "profile" => nonzero(f.profile),
+            "help_tls" => f.help_tls,
+            _ => false,
+        };
+        if on {
+            return Err(Error::NotSupported(t.typed.clone()));
+        }
+    }
+    Ok(())
+}
 
 /// The `-h` text: nats-server's layout, listing what Shoal supports.
 pub const USAGE: &str = "
@@ -209,12 +293,13 @@ Server Options:
     -n, --name
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
-        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
+    -m, --http_port <port>           Use port for http monitoring
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to nats-server process (ldm, stop, quit, term, reopen, reload)
                                      <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/nats-server.pid)
-    -m, --http_port <port>           Use port for http monitoring
+        --client_advertise <string>  Client URL to advertise (INFO host and port)
+        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -225,6 +310,7 @@ Logging Options:
     -VV                              Verbose trace (same as -V: Shoal has no system account)
     -DV                              Debug and trace
     -DVV                             Debug and verbose trace
+        --max_traced_msg_len <len>   Maximum printable length for traced messages (default: unlimited)
 
 Shoal Options:
         --cores <n>                  Number of cores to run (default: every CPU the process may use)
@@ -240,16 +326,36 @@ Shoal Options:
         --ring_capacity <n>          Batches each ring between two cores holds (default: 256)
     Sizes take suffixes (1KB = 1024, 1K = 1000, MB, GB); durations are Go's (500ms, 2s, 1m30s), a bare number is seconds.
 
+Features this version of shoal does not have yet. Each flag is accepted while its
+value leaves the feature off (nats-server then ignores it too); a value that would
+turn the feature on stops start-up with an error naming the flag:
+    -js, --jetstream                 JetStream (-js=false accepted)
+    -sd, --store_dir <dir>           JetStream storage directory (accepted, unused)
+    -ms,--https_port <port>          HTTPS monitoring (0 accepted)
+    -s, --syslog                     Syslog (-s=false accepted)
+    -r, --remote_syslog <addr>       Remote syslog (empty accepted)
+        --log_size_limit <limit>     Log file rotation (0 accepted)
+        --user <user>                Authorization (empty accepted)
+        --pass <password>
+        --auth <token>
+        --tls                        TLS (-tls=false accepted, and turns the other -tls flags off)
+        --tlscert <file>
+        --tlskey <file>
+        --tlsverify
+        --tlscacert <file>
+        --routes <rurl-1, rurl-2>    Clustering (empty accepted)
+        --cluster <cluster-url>
+        --cluster_listen <url>
+        --cluster_name <string>      Cluster name (INFO cluster; no cluster listener)
+        --no_advertise <bool>        Accepted: nothing to advertise without a cluster
+        --cluster_advertise <string> Accepted: nothing to advertise without a cluster
+        --connect_retries <number>   Accepted: no routes to retry without a cluster
+        --profile <port>             Profiling (0 accepted)
+        --help_tls                   TLS help (refused: no TLS yet)
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
-
-Not supported by this version of shoal yet (each stops start-up with an error):
-    -ms/--https_port, --client_advertise,
-    -s/--syslog, -r/--remote_syslog, --log_size_limit, --max_traced_msg_len,
-    -js/--jetstream, -sd/--store_dir, --user, --pass, --auth, --tls, --tlscert, --tlskey,
-    --tlsverify, --tlscacert, --routes, --cluster, --cluster_listen, --cluster_name,
-    --cluster_advertise, --no_advertise, --connect_retries, --profile, --help_tls
 ";
 
 /// What the command line asks for.
@@ -280,12 +386,24 @@ pub enum Error {
 struct Token {
     /// The name as typed, without dashes (`p`, `port`): Go's errors quote it.
     name: String,
+    /// The name with its dashes as typed (`-js`, `--tls`), for refusals.
+    typed: String,
     /// The value as typed (or `true` for a bare boolean flag).
     value: String,
     /// Whether the flag is boolean (Go words its errors differently).
     boolean: bool,
     /// `--<long name>=<value>`, what clap sees.
     arg: String,
+}
+
+impl Token {
+    /// The flag's long name (`port` for `-p`).
+    fn long(&self) -> &str {
+        self.arg
+            .strip_prefix("--")
+            .and_then(|a| a.split_once('='))
+            .map_or("", |(long, _)| long)
+    }
 }
 
 /// Parse the arguments after the program name.
@@ -299,11 +417,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, Error> {
         Err(e) => return Err(first_bad_value(&cmd, &tokens).unwrap_or(Error::Usage(e.to_string()))),
     };
     let mut flags = Flags::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
-    flags.explicit = tokens
-        .iter()
-        .filter_map(|t| t.arg.strip_prefix("--"))
-        .filter_map(|a| a.split_once('=').map(|(long, _)| long.to_string()))
-        .collect();
+    flags.explicit = tokens.iter().map(|t| t.long().to_string()).collect();
     // nats-server's order: -v, then -h, then the positional word.
     if flags.version {
         return Ok(Parsed::Version);
@@ -312,7 +426,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, Error> {
         return Ok(Parsed::Help);
     }
     match rest.first() {
-        None => Ok(Parsed::Run(Box::new(flags))),
+        None => {
+            gate(&flags, &tokens)?;
+            Ok(Parsed::Run(Box::new(flags)))
+        }
         Some(word) => match word.to_lowercase().as_str() {
             "version" => Ok(Parsed::Version),
             "help" => Ok(Parsed::Help),
@@ -345,9 +462,6 @@ fn normalize<'a>(cmd: &Command, args: &'a [String]) -> Result<(Vec<Token>, &'a [
             Some((name, value)) => (name, Some(value)),
             None => (body, None),
         };
-        if UNSUPPORTED.contains(&name) {
-            return Err(Error::NotSupported(word[..dashes + name.len()].to_string()));
-        }
         let Some(arg) = lookup(cmd, name) else {
             return Err(Error::Usage(format!(
                 "flag provided but not defined: -{name}"
@@ -368,6 +482,7 @@ fn normalize<'a>(cmd: &Command, args: &'a [String]) -> Result<(Vec<Token>, &'a [
         let long = arg.get_long().expect("every Shoal flag has a long name");
         tokens.push(Token {
             name: name.to_string(),
+            typed: word[..dashes + name.len()].to_string(),
             arg: format!("--{long}={value}"),
             value,
             boolean,
@@ -546,22 +661,64 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_flags_are_named_as_typed() {
+    fn flags_that_turn_on_missing_features_are_named_as_typed() {
+        for (words, typed) in [
+            (&["--https_port", "8443"][..], "--https_port"),
+            (&["-ms=1"], "-ms"),
+            (&["-js"], "-js"),
+            (&["--jetstream=true"], "--jetstream"),
+            (&["--tls=true"], "--tls"),
+            (&["--tlscert", "c.pem"], "--tlscert"),
+            (&["-tlsverify=false"], "-tlsverify"),
+            (&["--user", "u"], "--user"),
+            (&["-auth", "t"], "-auth"),
+            (&["--routes", "nats://h:1"], "--routes"),
+            (&["--cluster_listen", "nats://h:1"], "--cluster_listen"),
+            (&["-s"], "-s"),
+            (&["-r", "udp://h:514"], "-r"),
+            (&["--log_size_limit", "1048576"], "--log_size_limit"),
+            (&["--profile", "6060"], "--profile"),
+            (&["--help_tls"], "--help_tls"),
+            (&["--sd", "/tmp/x", "-js"], "-js"),
+        ] {
+            assert_eq!(error(words), Error::NotSupported(typed.into()), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn flags_that_leave_missing_features_off_are_accepted() {
+        // The async-nats test harness's command line.
+        let f = run(&["--store_dir", "/tmp/sd", "-p", "-1", "-l", "l", "-P", "p"]);
+        assert_eq!(f.store_dir.as_deref(), Some("/tmp/sd"));
+        for words in [
+            &["-sd", "/tmp/sd"][..],
+            &["-js=false"],
+            &["-js", "-js=false"],
+            &["--https_port", "0"],
+            &["-s=false"],
+            &["-r", ""],
+            &["--log_size_limit", "0"],
+            &["--user", "", "--pass", "", "--auth", ""],
+            &["-tls=false", "--tlscert", "c.pem", "--tlsverify"],
+            &["--tlscert", "c.pem", "-tls=false"],
+            &["--routes", "", "--cluster", ""],
+            &[
+                "--no_advertise",
+                "--cluster_advertise",
+                "h:1",
+                "--connect_retries",
+                "3",
+            ],
+            &["--profile", "0"],
+            &["--cluster_name", "c1", "--client_advertise", "h:5"],
+            &["--max_traced_msg_len", "10"],
+        ] {
+            run(words);
+        }
+        // Bad values are still bad values.
         assert_eq!(
-            rewrite(&["--https_port", "x"]).unwrap_err(),
-            Error::NotSupported("--https_port".into())
-        );
-        assert_eq!(
-            rewrite(&["-ms=x"]).unwrap_err(),
-            Error::NotSupported("-ms".into())
-        );
-        assert_eq!(
-            rewrite(&["-js"]).unwrap_err(),
-            Error::NotSupported("-js".into())
-        );
-        assert_eq!(
-            rewrite(&["--tls=false"]).unwrap_err(),
-            Error::NotSupported("--tls".into())
+            error(&["-js=maybe"]),
+            Error::Usage("invalid boolean value \"maybe\" for -js: parse error".into())
         );
     }
 
@@ -690,18 +847,6 @@ mod tests {
                     "usage lacks -{short}"
                 );
             }
-        }
-        for name in UNSUPPORTED {
-            assert!(
-                lookup(&cmd, name).is_none(),
-                "{name} is both supported and not"
-            );
-            let dashes = if name.len() == 1 || name.len() == 2 {
-                "-"
-            } else {
-                "--"
-            };
-            assert!(mentions(&format!("{dashes}{name}")), "usage lacks {name}");
         }
     }
 }

@@ -173,6 +173,9 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     let server = Server::start(opts.config.clone()).map_err(Failure::Boot)?;
 
     let id = server.server_id();
+    if let Some(cluster) = &opts.config.cluster_name {
+        info!("  Cluster:  {cluster}");
+    }
     info!("  Name:     {}", name.as_deref().unwrap_or(id));
     info!("  ID:       {id}");
     if let (Some(file), Some(digest)) = (&opts.config_file, &opts.digest) {

@@ -49,6 +49,12 @@ pub struct Settings {
     pub no_header_support: Option<bool>,
     pub cores: Option<i64>,
     pub ring_capacity: Option<i64>,
+    pub client_advertise: Option<String>,
+    pub cluster_name: Option<String>,
+    pub max_traced_msg_len: Option<i64>,
+    pub trace_headers: Option<bool>,
+    pub max_sub_tokens: Option<i64>,
+    pub max_closed_clients: Option<i64>,
 }
 
 /// Everything `main` needs to run a server.
@@ -207,6 +213,15 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
     if given("ring_capacity") {
         s.ring_capacity = int(f.ring_capacity);
     }
+    if given("client_advertise") {
+        s.client_advertise = f.client_advertise.clone();
+    }
+    if given("cluster_name") {
+        s.cluster_name = f.cluster_name.clone();
+    }
+    if given("max_traced_msg_len") {
+        s.max_traced_msg_len = f.max_traced_msg_len;
+    }
 }
 
 /// Defaults for what is unset or zero, then the cross-checks.
@@ -253,6 +268,12 @@ fn resolve(
             .unwrap_or(d.write_deadline),
         no_header_support: s.no_header_support.unwrap_or(false),
         ring_capacity: size(s.ring_capacity, d.ring_capacity),
+        client_advertise: nonempty(s.client_advertise),
+        cluster_name: nonempty(s.cluster_name),
+        max_traced_msg_len: s.max_traced_msg_len.map_or(0, |n| n.max(0) as usize),
+        trace_headers: s.trace_headers.unwrap_or(false),
+        max_sub_tokens: s.max_sub_tokens.map_or(0, |n| n.clamp(0, 255) as usize),
+        max_closed_clients: size(s.max_closed_clients, d.max_closed_clients),
         lame_duck_duration: s
             .lame_duck_duration
             .filter(|x| !x.is_zero())
@@ -269,6 +290,15 @@ fn resolve(
     {
         return Err(LoadError::Invalid(
             "server name cannot contain spaces".to_string(),
+        ));
+    }
+    if config
+        .cluster_name
+        .as_deref()
+        .is_some_and(|n| n.contains(' '))
+    {
+        return Err(LoadError::Invalid(
+            "cluster name cannot contain spaces".to_string(),
         ));
     }
     if config.max_payload > config.max_pending {
@@ -318,7 +348,7 @@ pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<Stri
     };
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let http = |v: Option<i32>| v.unwrap_or(0).to_string();
-    let fixed: [(&str, String, String); 12] = [
+    let fixed: [(&str, String, String); 18] = [
         ("ServerName", opt(&o.server_name), opt(&n.server_name)),
         ("Host", o.host.clone(), n.host.clone()),
         ("Port", bound_port.to_string(), new_port.to_string()),
@@ -358,6 +388,34 @@ pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<Stri
             "RingCapacity",
             o.ring_capacity.to_string(),
             n.ring_capacity.to_string(),
+        ),
+        // Reloadable in nats-server; fixed in Shoal for now (refused, never
+        // silently kept at the old value).
+        (
+            "ClientAdvertise",
+            opt(&o.client_advertise),
+            opt(&n.client_advertise),
+        ),
+        ("ClusterName", opt(&o.cluster_name), opt(&n.cluster_name)),
+        (
+            "MaxSubTokens",
+            o.max_sub_tokens.to_string(),
+            n.max_sub_tokens.to_string(),
+        ),
+        (
+            "MaxClosedClients",
+            o.max_closed_clients.to_string(),
+            n.max_closed_clients.to_string(),
+        ),
+        (
+            "MaxTracedMsgLen",
+            o.max_traced_msg_len.to_string(),
+            n.max_traced_msg_len.to_string(),
+        ),
+        (
+            "TraceHeaders",
+            o.trace_headers.to_string(),
+            n.trace_headers.to_string(),
         ),
     ];
     if let Some((field, was, now)) = fixed.into_iter().find(|(_, a, b)| a != b) {

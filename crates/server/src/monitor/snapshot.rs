@@ -21,9 +21,6 @@ use shoal_subject::IndexStats;
 use crate::client::{Client, CloseReason};
 use crate::core::{Core, Sub};
 
-/// nats-server's `max_closed_clients` default, shared by all cores.
-pub const MAX_CLOSED_CLIENTS: usize = 10_000;
-
 /// What the HTTP thread wants from each core besides the counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Request {
@@ -357,12 +354,13 @@ pub fn record_closed(core: &Core, client: &Client, reason: CloseReason, subs: Ve
     let mut rec = conn_record(core, client, Some((stop, reason.as_str())), subs);
     rec.num_subs = rec.subs.len();
     rec.pending = 0;
-    keep_bounded(&mut core.closed.borrow_mut(), rec, closed_capacity(core.n));
+    let cap = closed_capacity(core.cfg.max_closed_clients, core.n);
+    keep_bounded(&mut core.closed.borrow_mut(), rec, cap);
 }
 
 /// The closed connections one core keeps: its share of `max_closed_clients`.
-fn closed_capacity(cores: usize) -> usize {
-    MAX_CLOSED_CLIENTS.div_ceil(cores.max(1))
+fn closed_capacity(max_closed_clients: usize, cores: usize) -> usize {
+    max_closed_clients.div_ceil(cores.max(1))
 }
 
 /// Appends `item`, dropping the oldest entries beyond `cap`.
@@ -382,10 +380,10 @@ mod tests {
 
     #[test]
     fn closed_rings_share_max_closed_clients() {
-        assert_eq!(closed_capacity(1), 10_000);
-        assert_eq!(closed_capacity(2), 5_000);
-        assert_eq!(closed_capacity(3), 3_334);
-        assert_eq!(closed_capacity(128), 79);
+        assert_eq!(closed_capacity(10_000, 1), 10_000);
+        assert_eq!(closed_capacity(10_000, 2), 5_000);
+        assert_eq!(closed_capacity(10_000, 3), 3_334);
+        assert_eq!(closed_capacity(10_000, 128), 79);
         let mut ring = VecDeque::new();
         for i in 0..10 {
             keep_bounded(&mut ring, i, 4);

@@ -17,6 +17,14 @@ use super::{Ctx, Reply};
 #[derive(Serialize, Default)]
 struct Empty {}
 
+/// `cluster`: nats-server shows `{}` without a cluster and the name alone when
+/// only `cluster_name` is set (no listener).
+#[derive(Serialize)]
+struct Cluster<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
 #[derive(Serialize)]
 struct ByKind {
     clients: u64,
@@ -78,7 +86,7 @@ struct Varz<'a> {
     max_control_line: usize,
     max_payload: usize,
     max_pending: usize,
-    cluster: Empty,
+    cluster: Cluster<'a>,
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
@@ -217,8 +225,8 @@ pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) ->
         version: crate::NATS_VERSION,
         proto: 1,
         go: format!("shoal {}", crate::SHOAL_VERSION),
-        host: &cfg.host,
-        port: s.port,
+        host: &s.info_host,
+        port: s.info_port,
         max_connections: cfg.max_connections,
         max_subscriptions: cfg.max_subscriptions,
         ping_interval: cfg.ping_interval.as_nanos(),
@@ -231,7 +239,9 @@ pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) ->
         max_control_line: cfg.max_control_line,
         max_payload: cfg.max_payload,
         max_pending: cfg.max_pending,
-        cluster: Empty {},
+        cluster: Cluster {
+            name: cfg.cluster_name.as_deref(),
+        },
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
