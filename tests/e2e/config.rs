@@ -454,3 +454,33 @@ fn wait_exit(child: &mut Child) -> Option<i32> {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// `max_sub_tokens`: a SUB with more tokens gets nats-server's permissions
+/// error (with the subject in Go quotes) and no `+OK`; the connection stays open
+/// and a SUB within the limit works. Same bytes from both servers.
+#[test]
+fn max_sub_tokens_refuses_deep_subscriptions_as_nats_server() {
+    let text = "max_sub_tokens: 2\n";
+    let path = conf(text);
+    let ours = shoal(&["-c", s(&path)]);
+    let theirs = crate::util::nats_server_conf(text, &[]);
+    let mut got = Vec::new();
+    for port in [ours.port, theirs.port] {
+        let (mut c, _) = Raw::connect(port);
+        c.send(
+            b"CONNECT {\"verbose\":true}\r\nSUB a.b.c 1\r\nSUB a.\"b\" 2\r\nSUB a.b.c.d q 3\r\n",
+        );
+        let before = c.read_until_pong_after(b"PING\r\n");
+        c.send(b"PUB a.\"b\" 2\r\nhi\r\n");
+        let after = c.read_until_pong_after(b"PING\r\n");
+        got.push((before, after));
+    }
+    assert_eq!(
+        crate::util::escape(&got[0].0),
+        crate::util::escape(&got[1].0)
+    );
+    assert_eq!(got[0].1, got[1].1);
+    assert!(String::from_utf8_lossy(&got[0].0)
+        .contains("-ERR 'Permissions Violation for Subscription to \"a.b.c\", too many tokens'"));
+    assert!(got[0].1.windows(3).any(|w| w == b"MSG"));
+}

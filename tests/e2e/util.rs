@@ -444,6 +444,13 @@ impl Raw {
         }
     }
 
+    /// Sends `bytes` (which should end with a PING) and returns everything
+    /// before the PONG.
+    pub fn read_until_pong_after(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.send(bytes);
+        self.read_until_pong()
+    }
+
     /// Sends `PING` and asserts the reply is `PONG` with nothing before it.
     pub fn ping_pong(&mut self) {
         self.send(b"PING\r\n");
