@@ -72,3 +72,125 @@ impl Conn {
         self.ping()
     }
 }
+
+/// Connects to `url` within `timeout` (the first address that answers), with
+/// Nagle off. For scenarios that must never hang on a server that stops
+/// accepting.
+pub fn dial(url: &str, timeout: Duration) -> std::io::Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for addr in url.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{url} resolves to no address"),
+        )
+    }))
+}
+
+/// Closes `s` with a reset instead of a FIN: SO_LINGER on with a zero timeout,
+/// then close, so the kernel sends RST and drops anything unsent.
+pub fn reset(s: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a correctly sized linger struct.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &l as *const libc::linger as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(s);
+}
+
+/// Reads into `buf` until it contains `needle` or `deadline` passes. Returns
+/// the bytes read so far either way; a timeout is `ErrorKind::TimedOut`, a close
+/// before the needle is `UnexpectedEof`, and a `-ERR` line is `Other`.
+pub fn read_until(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    needle: &[u8],
+    deadline: std::time::Instant,
+) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if memchr::memmem::find(buf, needle).is_some() {
+            return Ok(());
+        }
+        if let Some(at) = memchr::memmem::find(buf, b"-ERR") {
+            let end = memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |n| at + n);
+            return Err(std::io::Error::other(
+                String::from_utf8_lossy(&buf[at..end])
+                    .trim_end()
+                    .to_string(),
+            ));
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        s.set_read_timeout(Some(left))?;
+        match s.read(&mut chunk) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "server closed the connection",
+                ))
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(ErrorKind::TimedOut.into())
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A small seeded generator (splitmix64): reproducible cut points and ids
+/// without a dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi` (up to a negligible modulo bias).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+
+    /// Seeded from the clock, the process and a per-process random key: for ids
+    /// that must differ between runs.
+    pub fn fresh() -> Rng {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        Rng(h.finish())
+    }
+}

@@ -6,11 +6,18 @@
 //!
 //! Scenarios: pub, sub, pubsub (N:M on one subject), fanout (1:M), queue (one
 //! queue group, exactly-once checked), reqrep (latency percentiles from an HDR
-//! histogram), slowconsumer (the fast subscriber's and the publisher's rates
-//! without and with a subscriber that never reads). Output: a human table on
-//! stderr-free stdout and one JSON line per run (`--json` prints only the JSON).
+//! histogram; N requesters, M responders, fixed or per-request reply subjects),
+//! slowconsumer (the fast subscriber's and the publisher's rates without and
+//! with a subscriber that never reads), ping (pipelined PING/PONG on one
+//! connection), churn (connections opened and closed in five styles), cuts
+//! (clients that vanish mid-frame, then whether a fresh client is served).
+//! Output: a human table on stderr-free stdout and one JSON line per run
+//! (`--json` prints only the JSON).
 
+mod churn;
 mod conn;
+mod cuts;
+mod ping;
 mod publish;
 mod reqrep;
 mod scan;
@@ -25,7 +32,11 @@ use conn::Conn;
 use publish::{publish, Limit, Published};
 use scan::{exactly_once, receive, Received};
 
-const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]";
+const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer|ping|churn|cuts> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]
+  reqrep: [--reqs N] [--reps M] [--reply fixed|unique]   (--reqs/--reps are --pubs/--subs)
+  ping:   [--msgs N] [--duration SECS, default 30]
+  churn:  [--conns N, default 5000] [--threads T, default 4] [--duration SECS cap, default 60]
+  cuts:   [--conns N, default 1000] [--threads T, default 4] [--seed S] [--size BYTES] [--duration SECS cap, default 60]";
 
 #[derive(Clone)]
 pub struct Args {
@@ -39,6 +50,13 @@ pub struct Args {
     pub json_only: bool,
     /// Subject to use (default: one unique to this process).
     pub subject: Option<String>,
+    /// churn and cuts: connections in all, and the threads that open them.
+    pub conns: u64,
+    pub threads: usize,
+    /// cuts: seeds the cut points.
+    pub seed: u64,
+    /// reqrep: one reply subject per requester, or a fresh one per request.
+    pub reply: reqrep::ReplyMode,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,8 +68,10 @@ fn parse_args() -> Result<Args, String> {
         "fanout" => (1, 4),
         "queue" => (1, 4),
         "reqrep" => (1, 1),
+        "ping" | "churn" | "cuts" => (1, 0),
         other => return Err(format!("unknown scenario {other:?}")),
     };
+    let conns = if scenario == "cuts" { 1000 } else { 5000 };
     let mut a = Args {
         scenario,
         url: "127.0.0.1:4222".into(),
@@ -62,6 +82,10 @@ fn parse_args() -> Result<Args, String> {
         duration: None,
         json_only: false,
         subject: None,
+        conns,
+        threads: 4,
+        seed: 1,
+        reply: reqrep::ReplyMode::Unique,
     };
     while let Some(k) = it.next() {
         if k == "--json" {
@@ -78,8 +102,12 @@ fn parse_args() -> Result<Args, String> {
             "--subject" => a.subject = Some(v.clone()),
             "--msgs" => a.msgs = num()?,
             "--size" => a.size = num()? as usize,
-            "--pubs" => a.pubs = num()? as usize,
-            "--subs" => a.subs = num()? as usize,
+            "--pubs" | "--reqs" => a.pubs = num()? as usize,
+            "--subs" | "--reps" => a.subs = num()? as usize,
+            "--conns" => a.conns = num()?,
+            "--threads" => a.threads = num()? as usize,
+            "--seed" => a.seed = num()?,
+            "--reply" => a.reply = reqrep::ReplyMode::parse(&v)?,
             "--duration" => {
                 a.duration = Some(Duration::from_secs_f64(
                     v.parse().map_err(|_| format!("bad duration {v:?}"))?,
@@ -394,12 +422,21 @@ fn main() {
     };
     let mut r = Report::default();
     r.text("scenario", &a.scenario);
-    r.num("size", a.size as f64);
-    r.num("pubs", a.pubs as f64);
-    r.num("subs", a.subs as f64);
+    // ping and churn send no payloads and have no publishers or subscribers.
+    let flows = !matches!(a.scenario.as_str(), "ping" | "churn" | "cuts");
+    if flows || a.scenario == "cuts" {
+        r.num("size", a.size as f64);
+    }
+    if flows {
+        r.num("pubs", a.pubs as f64);
+        r.num("subs", a.subs as f64);
+    }
     match a.scenario.as_str() {
         "reqrep" => reqrep::run(&a, &mut r),
         "slowconsumer" => run_slow(&a, &mut r),
+        "ping" => ping::run(&a, &mut r),
+        "churn" => churn::run(&a, &mut r),
+        "cuts" => cuts::run(&a, &mut r),
         _ => run_flow(&a, &mut r),
     }
     if !a.json_only {
@@ -408,12 +445,17 @@ fn main() {
         }
     }
     println!("{}", r.json());
-    let bad = r
-        .fields
-        .iter()
-        .any(|(k, v)| matches!(k.as_str(), "lost" | "duplicates" | "out_of_order") && v != "0");
-    if bad {
+    let bad = |keys: &[&str]| {
+        r.fields
+            .iter()
+            .any(|(k, v)| keys.contains(&k.as_str()) && v != "0")
+    };
+    if bad(&["lost", "duplicates", "out_of_order"]) {
         eprintln!("shoal-bench: messages were lost, duplicated or reordered");
+        std::process::exit(1);
+    }
+    if bad(&["reply_errors"]) {
+        eprintln!("shoal-bench: replies were missing, stray or did not match their requests");
         std::process::exit(1);
     }
 }
