@@ -15,3 +15,4 @@ mod monitor;
 mod python;
 mod raw;
 mod slow;
+mod trace;

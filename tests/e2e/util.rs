@@ -66,6 +66,16 @@ pub fn nats_server_conf(conf: &str, args: &[&str]) -> ServerProc {
     ServerProc::start(reference_bin(), &all, Some(path))
 }
 
+/// Starts Shoal with `conf` written to a temporary config file (`-c file`).
+pub fn shoal_conf(conf: &str, args: &[&str]) -> ServerProc {
+    let path = temp_path("conf");
+    fs::write(&path, conf).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    let path_str = path.to_str().expect("temp path is UTF-8").to_owned();
+    let mut all = vec!["-c", path_str.as_str()];
+    all.extend_from_slice(args);
+    ServerProc::start(Path::new(env!("CARGO_BIN_EXE_shoal")), &all, Some(path))
+}
+
 impl ServerProc {
     fn start(bin: &Path, args: &[&str], conf: Option<PathBuf>) -> ServerProc {
         let mut child = Command::new(bin)

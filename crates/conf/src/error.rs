@@ -70,7 +70,7 @@ impl Error {
         Error::Io {
             op,
             path: path.to_string(),
-            reason: errno_text(err),
+            reason: shoal_go::errno_text(err),
         }
     }
 }
@@ -111,14 +111,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// Go spells errno messages in lower case and without Rust's ` (os error N)`.
-fn errno_text(err: &io::Error) -> String {
-    match err.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code)
-            .to_string()
-            .trim_end_matches(&format!(" (os error {code})"))
-            .to_lowercase(),
-        None => err.to_string(),
-    }
-}

@@ -1,12 +1,104 @@
 //! shoal-go: the Go spellings that nats-server's visible output depends on, so
-//! that Shoal's log lines, `-ERR` texts and traces read byte for byte like
-//! nats-server's. Today: Go's `%q` ([`quote`], `strconv.Quote`).
+//! that Shoal's log lines, `-ERR` texts, traces and monitoring JSON read byte for
+//! byte like nats-server's: `%q` ([`quote`], `strconv.Quote`), durations
+//! ([`duration`], `time.Duration.String`), `net.JoinHostPort`
+//! ([`join_host_port`]), and OS error text ([`errno_text`], [`path_error`]).
+//! The one place for these: nothing else in Shoal spells them.
 //!
 //! Owns nothing but pure functions over bytes and strings. Must never do I/O or
 //! allocate more than the text it returns; hot-path callers append into a
 //! buffer they own ([`quote_into`]).
 
 #![forbid(unsafe_code)]
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+/// Go's `time.Duration.String`: `0s`, `850ns`, `1.5µs`, `12.003ms`, `1.5s`,
+/// `2m0s`, `1h0m0.5s`.
+pub fn duration(d: Duration) -> String {
+    let n = d.as_nanos();
+    match n {
+        0 => "0s".to_string(),
+        1..=999 => format!("{n}ns"),
+        1_000..=999_999 => format!("{}µs", decimal(n, 1_000)),
+        1_000_000..=999_999_999 => format!("{}ms", decimal(n, 1_000_000)),
+        _ => {
+            let h = n / 3_600_000_000_000;
+            let m = n / 60_000_000_000 % 60;
+            let s = decimal(n % 60_000_000_000, 1_000_000_000);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
+/// Go's `d.Round(m)`: to the nearest multiple of `m`, halves away from zero.
+pub fn round(d: Duration, m: Duration) -> Duration {
+    let (n, m) = (d.as_nanos(), m.as_nanos());
+    if m == 0 {
+        return d;
+    }
+    let r = n % m;
+    let down = n - r;
+    let up = if r + r < m { down } else { down + m };
+    Duration::from_nanos(up.min(u64::MAX as u128) as u64)
+}
+
+/// `value / unit` as a decimal with the fraction's trailing zeros dropped.
+fn decimal(value: u128, unit: u128) -> String {
+    let whole = value / unit;
+    let rem = value % unit;
+    if rem == 0 {
+        return whole.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    let frac = format!("{rem:0width$}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
+}
+
+/// Go's `net.JoinHostPort`: IPv6 hosts (anything with a colon) in brackets.
+pub fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Go's text for an OS error: errno messages in lower case
+/// (`no such file or directory`) without Rust's ` (os error N)`; other errors
+/// as they are.
+pub fn errno_text(err: &io::Error) -> String {
+    match os_code(err) {
+        Some(code) => io::Error::from_raw_os_error(code)
+            .to_string()
+            .trim_end_matches(&format!(" (os error {code})"))
+            .to_lowercase(),
+        None => err.to_string(),
+    }
+}
+
+/// Go's `*PathError` text: `<op> <path>: <errno text>`.
+pub fn path_error(op: &str, path: &Path, err: &io::Error) -> String {
+    format!("{op} {}: {}", path.display(), errno_text(err))
+}
+
+/// The errno behind `err`, also when a library wrapped it in an error of its own
+/// whose text ends `(os error N)` (glommio does).
+pub fn os_code(err: &io::Error) -> Option<i32> {
+    if let Some(code) = err.raw_os_error() {
+        return Some(code);
+    }
+    let text = err.to_string();
+    let tail = text.trim_end().strip_suffix(')')?;
+    let at = tail.rfind("(os error ")?;
+    tail[at + "(os error ".len()..].parse().ok()
+}
 
 /// Go's `%q` of a byte string (`strconv.Quote(string(b))`): in double quotes,
 /// UTF-8 decoded rune by rune, printable runes as they are, `\a \b \f \n \r \t
@@ -21,40 +113,82 @@ pub fn quote(b: &[u8]) -> String {
 }
 
 /// [`quote`] without the surrounding quotes, appended to `out`.
-pub fn quote_into(out: &mut String, mut b: &[u8]) {
+pub fn quote_into(out: &mut String, b: &[u8]) {
     use std::fmt::Write;
-    while !b.is_empty() {
-        let (ch, len) = match decode(b) {
-            Some(x) => x,
-            None => {
-                let _ = write!(out, "\\x{:02x}", b[0]);
-                b = &b[1..];
+    let _ = write!(out, "{}", Quoted(b));
+}
+
+/// [`quote`] without the surrounding quotes, as a `Display` that writes
+/// straight into the formatter (no allocation): runs of printable text in one
+/// `write_str`, each escape as its own.
+pub struct Quoted<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0;
+        // Start of the pending run of bytes written as they are: printable
+        // ASCII, and whole printable multi-byte scalars (so always UTF-8).
+        let mut run = 0usize;
+        let mut i = 0usize;
+        while i < b.len() {
+            let c = b[i];
+            let (esc, len) = if (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\' {
+                i += 1;
                 continue;
+            } else if c < 0x80 {
+                (escape_of(c as char), 1)
+            } else {
+                match decode(&b[i..]) {
+                    None => (Some(Esc::Byte(c)), 1),
+                    Some((ch, len)) => (escape_of(ch), len),
+                }
+            };
+            let Some(e) = esc else {
+                i += len;
+                continue;
+            };
+            f.write_str(std::str::from_utf8(&b[run..i]).unwrap_or_default())?;
+            match e {
+                Esc::Str(s) => f.write_str(s)?,
+                Esc::Byte(x) => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let e = [b'\\', b'x', HEX[(x >> 4) as usize], HEX[(x & 15) as usize]];
+                    f.write_str(std::str::from_utf8(&e).unwrap_or_default())?;
+                }
+                Esc::U4(u) => write!(f, "\\u{u:04x}")?,
+                Esc::U8(u) => write!(f, "\\U{u:08x}")?,
             }
-        };
-        b = &b[len..];
-        match ch {
-            '\u{07}' => out.push_str("\\a"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{0b}' => out.push_str("\\v"),
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if is_print(c) => out.push(c),
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
+            i += len;
+            run = i;
         }
+        f.write_str(std::str::from_utf8(&b[run..]).unwrap_or_default())
     }
+}
+
+/// How one scalar is escaped, if it is.
+enum Esc {
+    Str(&'static str),
+    Byte(u8),
+    U4(u32),
+    U8(u32),
+}
+
+fn escape_of(ch: char) -> Option<Esc> {
+    Some(match ch {
+        '\u{07}' => Esc::Str("\\a"),
+        '\u{08}' => Esc::Str("\\b"),
+        '\u{0c}' => Esc::Str("\\f"),
+        '\n' => Esc::Str("\\n"),
+        '\r' => Esc::Str("\\r"),
+        '\t' => Esc::Str("\\t"),
+        '\u{0b}' => Esc::Str("\\v"),
+        '\\' => Esc::Str("\\\\"),
+        '"' => Esc::Str("\\\""),
+        c if (c as u32) < 0x20 || c == '\u{7f}' => Esc::Byte(c as u8),
+        c if is_print(c) => return None,
+        c if (c as u32) < 0x10000 => Esc::U4(c as u32),
+        c => Esc::U8(c as u32),
+    })
 }
 
 /// The first UTF-8 scalar of `b` and its length, or `None` when `b` does not
@@ -92,6 +226,37 @@ fn is_print(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_go_duration_strings() {
+        let ns = Duration::from_nanos;
+        assert_eq!(duration(Duration::ZERO), "0s");
+        assert_eq!(duration(ns(850)), "850ns");
+        assert_eq!(duration(ns(1_500)), "1.5µs");
+        assert_eq!(duration(ns(628_000)), "628µs");
+        assert_eq!(duration(ns(51_005_286)), "51.005286ms");
+        assert_eq!(duration(ns(1_500_000_000)), "1.5s");
+        assert_eq!(duration(ns(120_000_000_000)), "2m0s");
+        assert_eq!(duration(ns(3_600_500_000_000)), "1h0m0.5s");
+        let s = Duration::from_secs(1);
+        assert_eq!(duration(round(ns(1_499_999_999), s)), "1s");
+        assert_eq!(duration(round(ns(1_500_000_000), s)), "2s");
+        assert_eq!(duration(round(ns(400_000_000), s)), "0s");
+    }
+
+    #[test]
+    fn host_ports_and_os_errors_are_worded_like_go() {
+        assert_eq!(join_host_port("::1", 4222), "[::1]:4222");
+        assert_eq!(join_host_port("h", "1"), "h:1");
+        let enoent = io::Error::from_raw_os_error(2);
+        assert_eq!(
+            path_error("open", Path::new("/nonexist/pid"), &enoent),
+            "open /nonexist/pid: no such file or directory"
+        );
+        let wrapped = io::Error::other("IO error occurred: Address already in use (os error 98)");
+        assert_eq!(errno_text(&wrapped), "address already in use");
+        assert_eq!(errno_text(&io::Error::other("plain")), "plain");
+    }
 
     #[test]
     fn quotes_like_go() {

@@ -9,4 +9,4 @@ mod parser;
 
 pub use error::ProtoError;
 pub use info::{ConnectOptions, ServerInfo};
-pub use parser::{parse, parse_size, Limits, Op, Parsed, Span};
+pub use parser::{control_line, parse, parse_size, Limits, Op, Parsed, Span};

@@ -309,6 +309,43 @@ pub fn parse(buf: &[u8], limits: &Limits, headers: bool) -> Result<Parsed, Proto
     }
 }
 
+/// For the protocol trace: the op at the start of `buf` as nats-server names it
+/// (upper case) and the raw text of its argument (spaces after the name
+/// skipped, the CR dropped), once its control line is complete. `None` for an
+/// unknown op or a line still incomplete. PING, PONG and +OK have no argument.
+/// Runs only when tracing (it looks at the line a second time).
+pub fn control_line(buf: &[u8]) -> Option<(&'static str, Option<Span>)> {
+    if buf.is_empty() {
+        return None;
+    }
+    let (kind, name_len, after) = op_name(buf).ok()??;
+    let lf = memchr::memchr(b'\n', &buf[name_len..]).map(|i| i + name_len)?;
+    let name = match kind {
+        Kind::Pub => "PUB",
+        Kind::Hpub => "HPUB",
+        Kind::Sub => "SUB",
+        Kind::Unsub => "UNSUB",
+        Kind::Connect => "CONNECT",
+        Kind::Info => "INFO",
+        Kind::Ping => "PING",
+        Kind::Pong => "PONG",
+        Kind::Ok => "OK",
+        Kind::Err => "-ERR",
+    };
+    if after == After::Ignore {
+        return Some((name, None));
+    }
+    let mut start = name_len;
+    while start < lf && is_space(buf[start]) {
+        start += 1;
+    }
+    let mut end = lf;
+    if memchr::memchr(b'\r', &buf[start..lf]).is_some() {
+        end -= 1;
+    }
+    Some((name, Some(Span::new(start, end.max(start)))))
+}
+
 /// 1 to 9 ASCII digits, as nats-server's `parseSize`.
 pub fn parse_size(d: &[u8]) -> Option<usize> {
     if d.is_empty() || d.len() > 9 {
@@ -382,6 +419,31 @@ mod tests {
             Ok(Parsed::Op(op, n)) => (op, n),
             other => panic!("{:?} for {:?}", other, String::from_utf8_lossy(buf)),
         }
+    }
+
+    #[test]
+    fn control_lines_for_the_trace() {
+        let arg = |b: &[u8]| control_line(b).map(|(n, a)| (n, a.map(|s| s.of(b).to_vec())));
+        assert_eq!(
+            arg(b"pub\tfoo\t2\r\nhi\r\n"),
+            Some(("PUB", Some(b"foo\t2".to_vec())))
+        );
+        assert_eq!(
+            arg(b"sub  foo   1\r\n"),
+            Some(("SUB", Some(b"foo   1".to_vec())))
+        );
+        assert_eq!(
+            arg(b"PUB foo 2 \r\n"),
+            Some(("PUB", Some(b"foo 2 ".to_vec())))
+        );
+        assert_eq!(arg(b"PING  x\r\n"), Some(("PING", None)));
+        assert_eq!(arg(b"ping\n"), Some(("PING", None)));
+        assert_eq!(
+            arg(b"HPUB a 1 2\n"),
+            Some(("HPUB", Some(b"a 1 2".to_vec())))
+        );
+        assert_eq!(arg(b"PUB foo"), None);
+        assert_eq!(arg(b"FOO bar\r\n"), None);
     }
 
     #[test]

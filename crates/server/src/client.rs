@@ -97,6 +97,9 @@ pub struct PingState {
 pub struct Client {
     pub cid: u64,
     pub peer: SocketAddr,
+    /// nats-server's prefix for this connection's log lines
+    /// (`127.0.0.1:5555 - cid:5`, extended at CONNECT; see [`Client::name_prefix`]).
+    prefix: RefCell<String>,
     pub core: Rc<Core>,
     /// The reader's descriptor, for shutting the connection down from elsewhere.
     pub fd: RawFd,
@@ -109,6 +112,9 @@ pub struct Client {
     pub version: RefCell<String>,
     /// sid → subscription slot in the core's slab.
     pub subs: RefCell<AHashMap<Bytes, u32>>,
+    /// The sids still subscribed when the connection closed, kept only while
+    /// tracing so their `DELSUB`s follow the close line.
+    pub closing_sids: RefCell<Vec<Bytes>>,
     /// On the core's touched list this pass.
     pub touched: Cell<bool>,
     pub close_reason: Cell<Option<CloseReason>>,
@@ -139,6 +145,7 @@ impl Client {
         Client {
             cid,
             peer,
+            prefix: RefCell::new(format!("{peer} - cid:{cid}")),
             core,
             fd,
             out: RefCell::new(Outbound::new()),
@@ -149,6 +156,7 @@ impl Client {
             lang: RefCell::default(),
             version: RefCell::default(),
             subs: RefCell::default(),
+            closing_sids: RefCell::default(),
             touched: Cell::new(false),
             close_reason: Cell::new(None),
             ping: PingState {
@@ -171,8 +179,38 @@ impl Client {
     }
 
     /// `127.0.0.1:5555 - cid:5`, nats-server's prefix for client log lines.
-    pub fn log_prefix(&self) -> String {
-        format!("{} - cid:{}", self.peer, self.cid)
+    pub fn log_prefix(&self) -> std::cell::Ref<'_, str> {
+        std::cell::Ref::map(self.prefix.borrow(), |p| p.as_str())
+    }
+
+    /// After the first CONNECT nats-server's prefix also names the client
+    /// (`"v<version>:<lang>:<name>"`, the parts given joined by `:`) and the
+    /// user it claims (`"$G/user:<user>"`, `nkey:`, `jwt:`, `token`), each in Go
+    /// quotes: `127.0.0.1:5555 - cid:5 - "v1.2:go:svc" - "$G/user:bob"`.
+    pub fn name_prefix(&self, version: &str, lang: &str, name: &str, user: Option<String>) {
+        let mut ncs = String::new();
+        if !version.is_empty() {
+            ncs.push('v');
+            ncs.push_str(version);
+        }
+        for part in [lang, name] {
+            if !part.is_empty() {
+                if !ncs.is_empty() {
+                    ncs.push(':');
+                }
+                ncs.push_str(part);
+            }
+        }
+        let acs = user.map(|u| format!("$G/{u}"));
+        let mut p = format!("{} - cid:{}", self.peer, self.cid);
+        for part in [Some(ncs).filter(|s| !s.is_empty()), acs]
+            .into_iter()
+            .flatten()
+        {
+            p.push_str(" - ");
+            p.push_str(&shoal_go::quote(part.as_bytes()));
+        }
+        *self.prefix.borrow_mut() = p;
     }
 
     /// Records the first reason only: later ones are consequences.
@@ -186,6 +224,22 @@ impl Client {
     pub fn send(self: &Rc<Self>, bytes: &[u8]) {
         self.out.borrow_mut().push_raw(bytes);
         self.touch();
+    }
+
+    /// Queues an `-ERR 'text'\r\n` line (traced as `->> [-ERR text]`).
+    pub fn send_err(self: &Rc<Self>, line: &[u8]) {
+        if crate::trace::on() {
+            crate::trace::outbound_err(self, line);
+        }
+        self.send(line);
+    }
+
+    /// Queues `+OK` (verbose mode; traced as `->> [OK]`).
+    pub fn send_ok(self: &Rc<Self>) {
+        if crate::trace::on() {
+            crate::trace::outbound(self, "OK");
+        }
+        self.send(shoal_proto::encode::OK);
     }
 
     /// Puts this client on the core's touched list (its writer is woken at the end

@@ -287,11 +287,21 @@ impl Core {
         key
     }
 
-    /// Removes a subscription everywhere (index, its client's sid map, peers).
+    /// Removes a subscription everywhere (index, its client's sid map, peers),
+    /// traced as `<-> [DELSUB sid]`.
     pub fn remove_sub_by_key(&self, key: u32) {
+        self.remove_sub(key, crate::trace::on());
+    }
+
+    /// [`Core::remove_sub_by_key`], tracing the removal or not (a closing
+    /// connection traces its removals after its close line, as nats-server).
+    pub fn remove_sub(&self, key: u32, trace: bool) {
         let Some(sub) = self.subs.borrow_mut().try_remove(key as usize) else {
             return;
         };
+        if trace {
+            crate::trace::delsub(&sub.client, &sub.sid);
+        }
         self.index
             .borrow_mut()
             .remove(&sub.subject, sub.queue.as_deref(), key);
@@ -426,7 +436,14 @@ impl Core {
                 continue;
             }
             p.next_at.set(now + interval);
-            if p.rtt_known.get() && now.duration_since(p.last_activity.get()) < interval {
+            log::debug!("{} - Client Ping Timer", c.log_prefix());
+            let since = now.duration_since(p.last_activity.get());
+            if p.rtt_known.get() && since < interval {
+                log::debug!(
+                    "{} - Delaying PING due to remote client data or ping {} ago",
+                    c.log_prefix(),
+                    shoal_go::duration(shoal_go::round(since, Duration::from_secs(1)))
+                );
                 continue;
             }
             if p.outstanding.get() + 1 > live.ping_max {
@@ -438,6 +455,9 @@ impl Core {
             }
             p.outstanding.set(p.outstanding.get() + 1);
             p.last_sent.set(now);
+            if crate::trace::on() {
+                crate::trace::outbound(&c, "PING");
+            }
             c.send(shoal_proto::encode::PING);
         }
     }

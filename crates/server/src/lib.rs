@@ -16,6 +16,7 @@ mod ring;
 mod router;
 mod rt;
 mod stats;
+mod trace;
 
 pub use config::Config;
 

@@ -80,7 +80,7 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
     ));
     rt::spawn(run_writer(client.clone(), wh));
     let closed_subs = if over_limit {
-        client.send(encode::ERR_MAX_CONNECTIONS);
+        client.send_err(encode::ERR_MAX_CONNECTIONS);
         log::error!(
             "{} - Maximum Connections Exceeded (max_connections={})",
             client.log_prefix(),
@@ -101,8 +101,12 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
         // Clean-up: drop every subscription (and tell the peers), forget the client.
         let closed_subs = crate::monitor::closing_subs(&core, &client);
         let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
+        if crate::trace::on() {
+            // Traced after the close line, as nats-server does.
+            *client.closing_sids.borrow_mut() = client.subs.borrow().keys().cloned().collect();
+        }
         for k in keys {
-            core.remove_sub_by_key(k);
+            core.remove_sub(k, false);
         }
         core.clients.borrow_mut().remove(&cid);
         core.end_pass();
@@ -122,6 +126,9 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
         client.log_prefix(),
         reason.as_str()
     );
+    for sid in client.closing_sids.take() {
+        crate::trace::delsub(&client, &sid);
+    }
     crate::monitor::record_closed(&core, &client, reason, closed_subs);
     drop(rh);
     if core.stopping.get() {
@@ -165,6 +172,8 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
         // Inbound activity (PUB, SUB, UNSUB, PING; not PONG) defers keepalive PINGs;
         // one clock read per pass, not per op.
         let mut active = false;
+        // Trace on or off for this whole pass, as nats-server decides per read.
+        let tracing = crate::trace::on();
         // The bytes read so far are frozen once per pass, at the first complete op:
         // every PUB in the pass then shares one handle (`Msg` frames are slices of
         // it), and only a partial op at the end is carried over into `buf`. A first
@@ -183,9 +192,13 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
                         op,
                         Op::Pub { .. } | Op::Sub { .. } | Op::Unsub { .. } | Op::Ping
                     );
+                    if tracing {
+                        trace_op(core, client, &input[..len], &op);
+                    }
                     let d = data.get_or_insert_with(|| buf.split().freeze());
                     if let Err(e) = handle(core, client, d, at, op).await {
-                        fail(client, e);
+                        let input = &d[at..];
+                        fail(core, client, e, input, tracing);
                         core.end_pass();
                         return;
                     }
@@ -200,7 +213,11 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
                     break;
                 }
                 Err(e) => {
-                    fail(client, e);
+                    let input: &[u8] = match &data {
+                        Some(d) => &d[at..],
+                        None => &buf[..],
+                    };
+                    fail(core, client, e, input, tracing);
                     core.end_pass();
                     return;
                 }
@@ -230,10 +247,76 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
     }
 }
 
-/// A protocol error: send its `-ERR` (if nats-server sends one) and close.
-fn fail(client: &Rc<Client>, e: ProtoError) {
+/// Traces an op a client sent, as nats-server does: the op and its argument
+/// text, a PUB's payload after it, CONNECT with its secrets redacted; `+OK`,
+/// `INFO` and `-ERR` from a client are not traced.
+fn trace_op(core: &Core, client: &Client, line: &[u8], op: &Op) {
+    use crate::trace;
+    match op {
+        Op::Connect(json) => trace::connect(client, json.of(line)),
+        Op::Ok | Op::Info(_) | Op::Err(_) => {}
+        _ => {
+            if let Some((name, arg)) = shoal_proto::control_line(line) {
+                trace::inbound(client, name, arg.map(|a| a.of(line)));
+            }
+            if let Op::Pub { hdr, payload, .. } = op {
+                trace::payload(
+                    client,
+                    trace::Dir::In,
+                    payload.of(line),
+                    *hdr as usize,
+                    core.cfg.max_traced_msg_len,
+                    core.cfg.trace_headers,
+                );
+            }
+        }
+    }
+}
+
+/// A protocol error, as nats-server reports it: the op line is traced (its
+/// trace comes before the argument checks), the error is logged (with the
+/// argument text, in nats-server's words), the `-ERR` is sent if nats-server
+/// sends one, and the connection closes. `input` starts at the failed op.
+fn fail(core: &Core, client: &Rc<Client>, e: ProtoError, input: &[u8], tracing: bool) {
+    let line = shoal_proto::control_line(input);
+    let arg = |l: &Option<(&str, Option<shoal_proto::Span>)>| {
+        l.and_then(|(_, a)| a).map_or(&b""[..], |a| a.of(input))
+    };
+    if tracing && matches!(e, ProtoError::MaxPayload | ProtoError::Violation) {
+        if let Some((name @ ("PUB" | "HPUB" | "SUB" | "UNSUB"), a)) = line {
+            crate::trace::inbound(client, name, a.map(|a| a.of(input)));
+        }
+    }
+    match e {
+        ProtoError::MaxPayload => {
+            let size = arg(&line)
+                .split(|&b| b == b' ' || b == b'\t')
+                .rfind(|t| !t.is_empty())
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            log::error!(
+                "{} - maximum payload exceeded: {size} vs {}",
+                client.log_prefix(),
+                core.live.get().max_payload
+            );
+        }
+        ProtoError::Violation => {
+            if let Some(why) = line.and_then(|(name, _)| violation(name, arg(&line), client)) {
+                log::error!("{} - {why}", client.log_prefix());
+            }
+        }
+        _ => {}
+    }
     if let Some(line) = e.err_line() {
-        client.send(line);
+        client.send_err(line);
+    }
+    if e == ProtoError::UnknownOp {
+        let end = input.len().min(32);
+        log::error!(
+            "{} - Client parser ERROR: proto='{}...'",
+            client.log_prefix(),
+            shoal_go::quote(&input[..end])
+        );
     }
     let reason = match e {
         ProtoError::MaxPayload => CloseReason::MaxPayload,
@@ -283,11 +366,11 @@ async fn handle(
             let subject = subject.of(buf);
             let max_tokens = core.cfg.max_sub_tokens;
             if !is_valid_subscribe_subject(subject) {
-                client.send(encode::ERR_INVALID_SUBJECT);
+                client.send_err(encode::ERR_INVALID_SUBJECT);
             } else if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
                 // nats-server's maxTokensViolation: the connection stays open.
                 let subj = shoal_go::quote(subject);
-                client.send(
+                client.send_err(
                     format!(
                         "-ERR 'Permissions Violation for Subscription to {subj}, too many tokens'\r\n"
                     )
@@ -303,7 +386,7 @@ async fn handle(
                 let max = core.cfg.max_subscriptions;
                 let exists = client.subs.borrow().contains_key(sid_b);
                 if !exists && max > 0 && client.subs.borrow().len() >= max {
-                    client.send(encode::ERR_MAX_SUBSCRIPTIONS);
+                    client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
                 } else {
                     if !exists {
                         core.add_sub(
@@ -320,6 +403,7 @@ async fn handle(
         Op::Unsub { sid, max } => {
             client.last.set(core.now.get());
             let key = client.subs.borrow().get(sid.of(buf)).copied();
+            ok(client);
             if let Some(key) = key {
                 let keep = {
                     let subs = core.subs.borrow();
@@ -335,13 +419,15 @@ async fn handle(
                     core.remove_sub_by_key(key);
                 }
             }
-            ok(client);
         }
         Op::Ping => {
             // Everything routed anywhere before this PING, and every subscription
             // this client made, is in place before its PONG.
             core.barrier().await;
             client.send(encode::PONG);
+            if crate::trace::on() {
+                crate::trace::outbound(client, "PONG");
+            }
             let o = client.opts.get();
             if client.connected.get() && !client.sent_connect_info.get() {
                 client.sent_connect_info.set(true);
@@ -362,8 +448,8 @@ async fn handle(
         }
         Op::Ok => {}
         Op::Err(text) => {
-            log::debug!(
-                "{} - Client error: {}",
+            log::error!(
+                "{} - Client Error {}",
                 client.log_prefix(),
                 String::from_utf8_lossy(text.of(buf))
             );
@@ -381,8 +467,40 @@ async fn handle(
 
 fn ok(client: &Rc<Client>) {
     if client.opts.get().verbose {
-        client.send(encode::OK);
+        client.send_ok();
     }
+}
+
+/// nats-server's log text for a PUB, HPUB, SUB or UNSUB whose arguments it
+/// refused (`processPub Parse Error: "foo"`), from the argument text.
+fn violation(name: &str, arg: &[u8], client: &Client) -> Option<String> {
+    let args: Vec<&[u8]> = arg
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let q = shoal_go::quote(arg);
+    let size = |b: &[u8]| shoal_proto::parse_size(b);
+    Some(match name {
+        "PUB" => match args.len() {
+            2 | 3 => format!("processPub Bad or Missing Size: {q}"),
+            _ => format!("processPub Parse Error: {q}"),
+        },
+        "HPUB" if !client.opts.get().headers => "message headers not supported".to_string(),
+        "HPUB" => match args.len() {
+            3 | 4 => {
+                let n = args.len();
+                match (size(args[n - 2]), size(args[n - 1])) {
+                    (None, _) => format!("processHeaderPub Bad or Missing Header Size: {q}"),
+                    (_, None) => format!("processHeaderPub Bad or Missing Total Size: {q}"),
+                    _ => format!("processHeaderPub Header Size larger then TotalSize: {q}"),
+                }
+            }
+            _ => format!("processHeaderPub Parse Error: {q}"),
+        },
+        "SUB" => format!("processSub Parse Error: {q}"),
+        "UNSUB" => format!("processUnsub Parse Error: {q}"),
+        _ => return None,
+    })
 }
 
 /// `reply` starts with a prefix reserved for the server's own routing.
@@ -399,7 +517,7 @@ fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
     client.last.set(core.now.get());
     let o = client.opts.get();
     if o.pedantic && !is_valid_publish_subject(subject) {
-        client.send(encode::ERR_INVALID_PUBLISH_SUBJECT);
+        client.send_err(encode::ERR_INVALID_PUBLISH_SUBJECT);
     }
     if !reply.is_empty()
         && (reserved(reply, b"_R_.", false)
@@ -408,17 +526,17 @@ fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
     {
         let mut e = bytes::BytesMut::new();
         encode::put_pub_violation(&mut e, "with Reply of", reply);
-        client.send(&e);
+        client.send_err(&e);
         return;
     }
     if reserved(subject, b"_GR_.", true) || reserved(subject, b"$NRG.", true) {
         let mut e = bytes::BytesMut::new();
         encode::put_pub_violation(&mut e, "to", subject);
-        client.send(&e);
+        client.send_err(&e);
         return;
     }
     if o.verbose {
-        client.send(encode::OK);
+        client.send_ok();
     }
     let delivered = crate::router::publish(core, client, m);
     if !delivered && !reply.is_empty() && o.no_responders && o.headers {
@@ -444,8 +562,22 @@ fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &[u8])
 
 fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtoError> {
     let Some(c) = ConnectOptions::parse(json) else {
+        log::error!(
+            "{} - invalid CONNECT JSON: {}",
+            client.log_prefix(),
+            String::from_utf8_lossy(json)
+        );
         return Err(ProtoError::Violation);
     };
+    let first = !client.connected.get();
+    if !first {
+        // nats-server 2.15 drops every subscription on a second CONNECT (it may
+        // move the client to another account): each is traced as DELSUB.
+        let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
+        for k in keys {
+            core.remove_sub_by_key(k);
+        }
+    }
     let mut o = client.opts.get();
     if let Some(v) = c.verbose {
         o.verbose = v;
@@ -476,6 +608,27 @@ fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), Proto
         *client.version.borrow_mut() = n;
     }
     client.connected.set(true);
+    if first {
+        // The user a CONNECT claims names the connection in logs even on a
+        // server without auth, as in nats-server.
+        let user = if c.nkey.as_deref().is_some_and(|n| !n.is_empty()) {
+            c.nkey.as_ref().map(|n| format!("nkey:{n}"))
+        } else if c.user.as_deref().is_some_and(|u| !u.is_empty()) {
+            c.user.as_ref().map(|u| format!("user:{u}"))
+        } else if c.jwt.as_deref().is_some_and(|j| !j.is_empty()) {
+            Some("jwt:".to_string())
+        } else if c.auth_token.as_deref().is_some_and(|t| !t.is_empty()) {
+            Some("token".to_string())
+        } else {
+            None
+        };
+        client.name_prefix(
+            &client.version.borrow(),
+            &client.lang.borrow(),
+            &client.name.borrow(),
+            user,
+        );
+    }
     // nats-server's first RTT estimate: accept to CONNECT.
     let now = Instant::now();
     client.last.set(now);
@@ -490,17 +643,17 @@ fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), Proto
     client.ping.rtt_known.set(false);
 
     if c.account.is_some_and(|a| !a.is_empty()) || c.new_account == Some(true) {
-        client.send(encode::ERR_AUTH_VIOLATION);
+        client.send_err(encode::ERR_AUTH_VIOLATION);
         client.close_after_flush(CloseReason::AuthViolation);
         return Ok(());
     }
     if !(0..=1).contains(&o.protocol) {
-        client.send(encode::ERR_INVALID_PROTOCOL);
+        client.send_err(encode::ERR_INVALID_PROTOCOL);
         client.close_after_flush(CloseReason::BadClientProtocolVersion);
         return Ok(());
     }
     if o.no_responders && !o.headers {
-        client.send(encode::ERR_NO_RESPONDERS_HEADERS);
+        client.send_err(encode::ERR_NO_RESPONDERS_HEADERS);
         client.close_after_flush(CloseReason::NoRespondersRequiresHeaders);
         return Ok(());
     }

@@ -32,6 +32,15 @@ fn deliver(core: &Core, key: u32, m: &Msg, publisher: Option<&Rc<Client>>) -> bo
         }
     }
     let headers_ok = client.opts.get().headers;
+    let reaching_max = sub.max.get() > 0 && sub.delivered.get() + 1 >= sub.max.get();
+    if reaching_max {
+        log::debug!(
+            "{} - Auto-unsubscribe limit of {} reached for sid '{}'",
+            client.log_prefix(),
+            sub.max.get(),
+            String::from_utf8_lossy(&sub.sid)
+        );
+    }
     let res = client
         .out
         .borrow_mut()
@@ -39,6 +48,9 @@ fn deliver(core: &Core, key: u32, m: &Msg, publisher: Option<&Rc<Client>>) -> bo
     match res {
         Ok(0) => return false,
         Ok(_) => {
+            if crate::trace::on() {
+                trace_delivery(core, client, &sub.sid, m, headers_ok);
+            }
             // Payload bytes as delivered (headers stripped for a client without them).
             let len = if m.hdr() > 0 && !headers_ok {
                 m.payload().len() - m.hdr()
@@ -68,6 +80,26 @@ fn deliver(core: &Core, key: u32, m: &Msg, publisher: Option<&Rc<Client>>) -> bo
         core.scratch.borrow_mut().expired.push(key);
     }
     true
+}
+
+/// `->> [MSG …]` and its payload on the subscriber's prefix: the line as
+/// delivered (a client without headers gets MSG and the body alone).
+fn trace_delivery(core: &Core, client: &Client, sid: &[u8], m: &Msg, headers_ok: bool) {
+    use crate::trace;
+    let (hdr, body) = if m.hdr() > 0 && !headers_ok {
+        (0, &m.payload()[m.hdr()..])
+    } else {
+        (m.hdr(), m.payload())
+    };
+    trace::delivery(client, m.subject(), sid, m.reply(), hdr, body.len());
+    trace::payload(
+        client,
+        trace::Dir::Out,
+        body,
+        m.hdr(),
+        core.cfg.max_traced_msg_len,
+        core.cfg.trace_headers,
+    );
 }
 
 /// Removes subscriptions that reached their UNSUB max during this message.

@@ -207,7 +207,7 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
                         pos,
                         format!(
                             "invalid lame_duck_duration of {}, minimum is 30 seconds",
-                            units::go_duration(d)
+                            shoal_go::duration(d)
                         ),
                     );
                     return None;

@@ -1,19 +1,19 @@
-//! Go's wording of operating-system errors. nats-server's messages embed Go error
+//! nats-server's messages about operating-system errors, which embed Go's error
 //! text (`open /x: no such file or directory`, `listen tcp 127.0.0.1:4222: bind:
-//! address already in use`), so Shoal words the same failures the same way.
+//! address already in use`); the Go spellings themselves live in `shoal-go`.
 
 use std::io;
 use std::path::Path;
 
 /// Go's `*PathError` text: `<op> <path>: <errno text>`.
 pub fn go_error(op: &str, path: &Path, err: &io::Error) -> String {
-    format!("{op} {}: {}", path.display(), errno_text(err))
+    shoal_go::path_error(op, path, err)
 }
 
 /// The message nats-server logs when the client listener cannot be bound:
 /// `Error listening on port: <addr>, "listen tcp <addr>: bind: <errno text>"`.
 pub fn listen_error(addr: &str, err: &io::Error) -> String {
-    let cause = match os_code(err) {
+    let cause = match shoal_go::os_code(err) {
         Some(code) => format!(
             "listen tcp {addr}: bind: {}",
             errno_text(&io::Error::from_raw_os_error(code))
@@ -23,28 +23,9 @@ pub fn listen_error(addr: &str, err: &io::Error) -> String {
     format!("Error listening on port: {addr}, {cause:?}")
 }
 
-/// Go spells errno messages in lower case (`no such file or directory`) and
-/// without Rust's ` (os error N)`.
+/// Go's text for an OS error (see [`shoal_go::errno_text`]).
 pub fn errno_text(err: &io::Error) -> String {
-    match os_code(err) {
-        Some(code) => io::Error::from_raw_os_error(code)
-            .to_string()
-            .trim_end_matches(&format!(" (os error {code})"))
-            .to_lowercase(),
-        None => err.to_string(),
-    }
-}
-
-/// The errno behind `err`, also when a library wrapped it in an error of its own
-/// whose text ends `(os error N)` (glommio does).
-fn os_code(err: &io::Error) -> Option<i32> {
-    if let Some(code) = err.raw_os_error() {
-        return Some(code);
-    }
-    let text = err.to_string();
-    let tail = text.trim_end().strip_suffix(')')?;
-    let at = tail.rfind("(os error ")?;
-    tail[at + "(os error ".len()..].parse().ok()
+    shoal_go::errno_text(err)
 }
 
 #[cfg(test)]

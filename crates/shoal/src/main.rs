@@ -54,10 +54,13 @@ fn main() -> ExitCode {
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "shoal".to_string());
-    match run(&exe, args.get(1..).unwrap_or_default()) {
+    let code = match run(&exe, args.get(1..).unwrap_or_default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(&exe),
-    }
+    };
+    // Log lines are written by the logging thread: let it finish (bounded).
+    logging::flush();
+    code
 }
 
 /// Why a run ended early. Every variant exits 1; they differ in how nats-server

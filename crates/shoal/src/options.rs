@@ -19,7 +19,6 @@ use shoal_server::Config;
 use crate::config::{self, Report};
 use crate::flags::Flags;
 use crate::logging;
-use crate::units;
 
 /// Values from the file and the flags before defaults: `None` = not set.
 #[derive(Debug, Default, Clone)]
@@ -310,8 +309,8 @@ fn resolve(
     if config.lame_duck_grace_period >= config.lame_duck_duration {
         return Err(LoadError::Invalid(format!(
             "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
-            units::go_duration(config.lame_duck_grace_period),
-            units::go_duration(config.lame_duck_duration)
+            shoal_go::duration(config.lame_duck_grace_period),
+            shoal_go::duration(config.lame_duck_duration)
         )));
     }
     let path = |v: Option<String>| nonempty(v).map(PathBuf::from);
@@ -371,13 +370,13 @@ pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<Stri
         ),
         (
             "LameDuckDuration",
-            units::go_duration(o.lame_duck_duration),
-            units::go_duration(n.lame_duck_duration),
+            shoal_go::duration(o.lame_duck_duration),
+            shoal_go::duration(n.lame_duck_duration),
         ),
         (
             "LameDuckGracePeriod",
-            units::go_duration(o.lame_duck_grace_period),
-            units::go_duration(n.lame_duck_grace_period),
+            shoal_go::duration(o.lame_duck_grace_period),
+            shoal_go::duration(n.lame_duck_grace_period),
         ),
         (
             "Cores",
@@ -441,8 +440,8 @@ pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<Stri
         ),
         (
             "ping_interval",
-            units::go_duration(o.ping_interval),
-            units::go_duration(n.ping_interval),
+            shoal_go::duration(o.ping_interval),
+            shoal_go::duration(n.ping_interval),
         ),
         ("ping_max", o.ping_max.to_string(), n.ping_max.to_string()),
         (
@@ -464,8 +463,8 @@ pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<Stri
         ("log_file", path(&ol.file), path(&nl.file)),
         (
             "write_deadline",
-            units::go_duration(o.write_deadline),
-            units::go_duration(n.write_deadline),
+            shoal_go::duration(o.write_deadline),
+            shoal_go::duration(n.write_deadline),
         ),
     ];
     Ok(reloadable
@@ -489,11 +488,7 @@ pub fn listen_port(host: &str, port: i64) -> Result<i32, String> {
 
 /// Go's `net.JoinHostPort`: brackets around hosts that contain a colon (IPv6).
 pub fn join_host_port(host: &str, port: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
+    shoal_go::join_host_port(host, port)
 }
 
 #[cfg(test)]

@@ -244,44 +244,6 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     parse_duration(body).map_err(|_| invalid())
 }
 
-/// Go's `time.Duration.String()`: `2m0s`, `40s`, `1.5s`, `500ms`, `1h30m0s`, `0s`.
-pub fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    if nanos < 1_000_000_000 {
-        let (unit, scale) = if nanos < 1_000 {
-            ("ns", 1)
-        } else if nanos < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{}{unit}", fraction(nanos, scale));
-    }
-    let hours = nanos / 3_600_000_000_000;
-    let minutes = (nanos / 60_000_000_000) % 60;
-    let secs = fraction(nanos % 60_000_000_000, 1_000_000_000);
-    match (hours, minutes) {
-        (0, 0) => format!("{secs}s"),
-        (0, m) => format!("{m}m{secs}s"),
-        (h, m) => format!("{h}h{m}m{secs}s"),
-    }
-}
-
-/// `value / scale` with the fraction's trailing zeros dropped (`1.5`, `2`).
-fn fraction(value: u128, scale: u128) -> String {
-    let whole = value / scale;
-    let frac = value % scale;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let width = scale.to_string().len() - 1;
-    let digits = format!("{frac:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,11 +349,5 @@ mod tests {
             parse_go_duration("1e3").unwrap_err(),
             "time: unknown unit \"e\" in duration \"1e3\""
         );
-        assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
-        assert_eq!(go_duration(Duration::from_secs(40)), "40s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_secs(5400)), "1h30m0s");
-        assert_eq!(go_duration(Duration::ZERO), "0s");
     }
 }

@@ -93,37 +93,9 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
-/// `whole.fraction` of `v` in units of `unit` (a power of ten), fraction trimmed.
-fn decimal(v: u128, unit: u128) -> String {
-    let (whole, rem) = (v / unit, v % unit);
-    if rem == 0 {
-        return whole.to_string();
-    }
-    let width = unit.ilog10() as usize;
-    let frac = format!("{rem:0width$}");
-    format!("{whole}.{}", frac.trim_end_matches('0'))
-}
-
-/// Go's `time.Duration.String`: `0s`, `850ns`, `1.5µs`, `12.003ms`, `1.5s`,
-/// `2m0s`, `1h0m0.5s`.
+/// Go's `time.Duration.String` (see [`shoal_go::duration`]).
 pub fn go_duration(d: Duration) -> String {
-    let n = d.as_nanos();
-    match n {
-        0 => "0s".to_string(),
-        1..=999 => format!("{n}ns"),
-        1_000..=999_999 => format!("{}µs", decimal(n, 1_000)),
-        1_000_000..=999_999_999 => format!("{}ms", decimal(n, 1_000_000)),
-        _ => {
-            let h = n / 3_600_000_000_000;
-            let m = n / 60_000_000_000 % 60;
-            let s = decimal(n % 60_000_000_000, 1_000_000_000);
-            match (h, m) {
-                (0, 0) => format!("{s}s"),
-                (0, m) => format!("{m}m{s}s"),
-                (h, m) => format!("{h}h{m}m{s}s"),
-            }
-        }
-    }
+    shoal_go::duration(d)
 }
 
 /// A connection's `rtt` as nats-server shows it (`getRTT`): microsecond
@@ -139,28 +111,7 @@ pub fn rtt(d: Duration) -> String {
 
 /// Go's `strconv.Quote` for the values echoed in error messages.
 pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    shoal_go::quote(s.as_bytes())
 }
 
 /// Go writes a whole `float64` without a fraction (`2`, not `2.0`).

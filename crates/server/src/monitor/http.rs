@@ -38,26 +38,6 @@ pub struct HttpServer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Go's `net.JoinHostPort`.
-fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// Go's text for an OS error (`bind: address already in use`).
-fn go_errno(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code)
-            .to_string()
-            .trim_end_matches(&format!(" (os error {code})"))
-            .to_lowercase(),
-        None => e.to_string(),
-    }
-}
-
 impl HttpServer {
     /// Binds `host:port` (`port` -1 = any free port) as nats-server's
     /// `startMonitoring` does, with its error text on failure.
@@ -72,7 +52,7 @@ impl HttpServer {
             0..=65535 => port as u16,
             _ => return Err(fail(format!("listen tcp: address {port}: invalid port"))),
         };
-        let shown = join_host_port(host, port);
+        let shown = shoal_go::join_host_port(host, port);
         let ip: IpAddr = match host.parse() {
             Ok(ip) => ip,
             Err(_) => (host, port)
@@ -82,8 +62,12 @@ impl HttpServer {
                 .map(|a| a.ip())
                 .ok_or_else(|| fail(format!("listen tcp: lookup {host}: no such host")))?,
         };
-        TcpListener::bind(SocketAddr::new(ip, port))
-            .map_err(|e| fail(format!("listen tcp {shown}: bind: {}", go_errno(&e))))
+        TcpListener::bind(SocketAddr::new(ip, port)).map_err(|e| {
+            fail(format!(
+                "listen tcp {shown}: bind: {}",
+                shoal_go::errno_text(&e)
+            ))
+        })
     }
 
     /// Serves `listener` on a new thread until [`HttpServer::stop`].

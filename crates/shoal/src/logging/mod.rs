@@ -13,18 +13,30 @@
 //! trace lines but not debug lines.
 //!
 //! Only Shoal's own crates (targets starting `shoal`) log below warning; other
-//! crates (glommio) show warnings and errors only. Lines go to stderr, or appended
-//! to the `-l` file, one `write` per line. A reload changes levels, stamps and the
-//! file while running ([`reconfigure`]); SIGUSR1 reopens the file ([`reopen`]).
+//! crates (glommio) show warnings and errors only. A reload changes levels,
+//! stamps and the file while running ([`reconfigure`]); SIGUSR1 reopens the
+//! file ([`reopen`]).
+//!
+//! No thread that logs ever writes: a line is queued on the logging thread's
+//! own lane and one writer thread writes it, to stderr or appended to the `-l`
+//! file ([`queue`]). A core whose sink stalls loses log lines (counted, and
+//! said in the next line that gets through), never time. [`line`] formats.
 
-use std::fmt;
+mod line;
+mod queue;
+
+pub use line::Stamp;
+
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use line::StampCache;
+use queue::Tag;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -46,15 +58,19 @@ pub struct Options {
     pub utc: bool,
 }
 
-/// The process-wide logger. Levels and stamps are atomics (read on every record);
-/// the output sits behind a mutex taken only to write a line, swapped by
-/// [`reconfigure`] (SIGHUP) and [`reopen`] (SIGUSR1).
+/// The process-wide logger. Levels and stamps are atomics (levels read by the
+/// thread that logs, stamps by the writer); the output sits behind a mutex
+/// that only the writer thread takes to write, swapped by [`reconfigure`]
+/// (SIGHUP) and [`reopen`] (SIGUSR1).
 struct NatsLogger {
     debug: AtomicBool,
     trace: AtomicBool,
     logtime: AtomicBool,
     utc: AtomicBool,
     out: Mutex<Output>,
+    pid: u32,
+    /// The writer's stamp cache (only the writer thread formats).
+    stamps: Mutex<StampCache>,
 }
 
 struct Output {
@@ -92,11 +108,14 @@ pub fn init(opts: &Options) -> io::Result<()> {
         logtime: AtomicBool::new(opts.logtime),
         utc: AtomicBool::new(opts.utc),
         out: Mutex::new(output(opts)?),
+        pid: std::process::id(),
+        stamps: Mutex::new(StampCache::default()),
     };
     if LOGGER.set(logger).is_err() {
         return reconfigure(opts);
     }
     let logger = LOGGER.get().expect("just set");
+    queue::start(logger)?;
     log::set_logger(logger).map_err(io::Error::other)?;
     set_max_level(opts);
     Ok(())
@@ -118,6 +137,8 @@ pub fn reconfigure(opts: &Options) -> io::Result<()> {
     let Some(logger) = LOGGER.get() else {
         return init(opts);
     };
+    // Lines logged before the change are written the old way.
+    flush();
     {
         let mut out = logger.out.lock().unwrap_or_else(|e| e.into_inner());
         if out.file != opts.file {
@@ -137,6 +158,8 @@ pub fn reopen() -> io::Result<bool> {
     let Some(logger) = LOGGER.get() else {
         return Ok(false);
     };
+    // Lines logged before the reopen belong in the old (rotated) file.
+    flush();
     let mut out = logger.out.lock().unwrap_or_else(|e| e.into_inner());
     let Some(path) = out.file.clone() else {
         return Ok(false);
@@ -162,157 +185,60 @@ impl Log for NatsLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let stamp = self
-            .logtime
-            .load(Ordering::Relaxed)
-            .then(|| Stamp::at(SystemTime::now(), self.utc.load(Ordering::Relaxed)));
-        let mut line = Vec::with_capacity(128);
-        let _ = write_line(
-            &mut line,
-            std::process::id(),
-            stamp,
-            tag(record),
-            record.args(),
-        );
+        queue::push(tag(record), SystemTime::now(), record.args());
+    }
+
+    /// Writes everything queued so far (at most one second: a stalled sink
+    /// must not keep the process from exiting).
+    fn flush(&self) {
+        flush();
+    }
+}
+
+impl queue::Sink for NatsLogger {
+    fn write(&self, bytes: &[u8]) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = out.sink.write_all(&line);
+        let _ = out.sink.write_all(bytes);
     }
 
     fn flush(&self) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = out.sink.flush();
     }
+
+    fn format(&self, buf: &mut Vec<u8>, at: Duration, tag: Tag, text: &[u8]) {
+        let stamp = self.logtime.load(Ordering::Relaxed).then(|| {
+            let utc = self.utc.load(Ordering::Relaxed);
+            self.stamps
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .stamp(at, utc)
+        });
+        let _ = line::write_line(buf, self.pid, stamp, tag.text(), text);
+    }
+}
+
+/// Writes what is queued, waiting at most a second; false if the sink did not
+/// take it in time.
+pub fn flush() -> bool {
+    queue::flush(Duration::from_secs(1))
 }
 
 /// nats-server's three-letter level.
-fn tag(record: &Record) -> &'static str {
+fn tag(record: &Record) -> Tag {
     match record.level() {
-        Level::Error if record.target() == FATAL => "FTL",
-        Level::Error => "ERR",
-        Level::Warn => "WRN",
-        Level::Info => "INF",
-        Level::Debug => "DBG",
-        Level::Trace => "TRC",
-    }
-}
-
-/// One whole line, `[PID] <stamp> [TAG] message\n`.
-fn write_line(
-    out: &mut dyn Write,
-    pid: u32,
-    stamp: Option<Stamp>,
-    tag: &str,
-    msg: &fmt::Arguments,
-) -> io::Result<()> {
-    match stamp {
-        Some(stamp) => writeln!(out, "[{pid}] {stamp} [{tag}] {msg}"),
-        None => writeln!(out, "[{pid}] [{tag}] {msg}"),
-    }
-}
-
-/// A wall-clock time broken down as Go's `log` package prints it:
-/// `2026/11/29 01:18:50.500914` (with microseconds) or `2026/11/29 01:18:50`.
-#[derive(Debug, Clone, Copy)]
-pub struct Stamp {
-    tm: libc::tm,
-    micros: Option<u32>,
-}
-
-impl Stamp {
-    /// `time` in local time (or UTC), with microseconds.
-    pub fn at(time: SystemTime, utc: bool) -> Stamp {
-        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs() as libc::time_t;
-        // SAFETY: an all-zero `tm` is a valid value (integers, and a null zone name
-        // that is never read here).
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are valid for the duration of the call; the
-        // re-entrant variants write only into `tm`. On failure `tm` stays zeroed.
-        unsafe {
-            if utc {
-                libc::gmtime_r(&secs, &mut tm);
-            } else {
-                libc::localtime_r(&secs, &mut tm);
-            }
-        }
-        Stamp {
-            tm,
-            micros: Some(since.subsec_micros()),
-        }
-    }
-
-    /// The same instant to the second, as Go's standard `log` prefix
-    /// (`log.LstdFlags`) prints it.
-    pub fn seconds(self) -> Stamp {
-        Stamp {
-            micros: None,
-            ..self
-        }
-    }
-}
-
-impl fmt::Display for Stamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tm = &self.tm;
-        write!(
-            f,
-            "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
-            tm.tm_year + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday,
-            tm.tm_hour,
-            tm.tm_min,
-            tm.tm_sec
-        )?;
-        match self.micros {
-            Some(us) => write!(f, ".{us:06}"),
-            None => Ok(()),
-        }
+        Level::Error if record.target() == FATAL => Tag::Ftl,
+        Level::Error => Tag::Err,
+        Level::Warn => Tag::Wrn,
+        Level::Info => Tag::Inf,
+        Level::Debug => Tag::Dbg,
+        Level::Trace => Tag::Trc,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn line(stamp: Option<Stamp>, tag: &str, msg: fmt::Arguments) -> String {
-        let mut out = Vec::new();
-        write_line(&mut out, 42, stamp, tag, &msg).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn stamps_look_like_go_log() {
-        let t = UNIX_EPOCH + Duration::from_micros(1_795_915_130_500_914);
-        assert_eq!(Stamp::at(t, true).to_string(), "2026/11/29 01:18:50.500914");
-        assert_eq!(
-            Stamp::at(t, true).seconds().to_string(),
-            "2026/11/29 01:18:50"
-        );
-        let early = UNIX_EPOCH + Duration::from_micros(1_000_007);
-        assert_eq!(
-            Stamp::at(early, true).to_string(),
-            "1970/01/01 00:00:01.000007"
-        );
-    }
-
-    #[test]
-    fn lines_look_like_nats_server() {
-        let t = UNIX_EPOCH + Duration::from_micros(1_795_915_130_500_914);
-        assert_eq!(
-            line(
-                Some(Stamp::at(t, true)),
-                "INF",
-                format_args!("Starting nats-server")
-            ),
-            "[42] 2026/11/29 01:18:50.500914 [INF] Starting nats-server\n"
-        );
-        assert_eq!(
-            line(None, "WRN", format_args!("x {}", 1)),
-            "[42] [WRN] x 1\n"
-        );
-    }
 
     #[test]
     fn levels_map_to_nats_tags() {
@@ -322,6 +248,7 @@ mod tests {
                 .target(target)
                 .args(format_args!(""))
                 .build())
+            .text()
         };
         assert_eq!(tag_of(Level::Error, FATAL), "FTL");
         assert_eq!(tag_of(Level::Error, "shoal"), "ERR");
