@@ -62,10 +62,12 @@ fn two_cores() -> ServerProc {
 
 #[test]
 fn interest_is_visible_once_the_subscriber_has_its_pong() {
-    let s = two_cores();
+    // Peers apply ring batches 10 ms late, so a PONG that did not wait for the
+    // barrier would be caught: the publish would reach the other core first.
+    let s = crate::util::shoal_env(&["--cores", "2"], &[("SHOAL_TEST_RING_DELAY_MS", "10")]);
     let mut sub = connect_on(s.port, 0, CORES);
     let mut publ = connect_on(s.port, 1, CORES);
-    for i in 0..300 {
+    for i in 0..60 {
         // Alternate directions: subscriber on core 0 then on core 1.
         let (sb, pb) = if i % 2 == 0 {
             (&mut sub, &mut publ)
@@ -222,4 +224,75 @@ fn a_backed_up_ring_loses_nothing_and_the_core_keeps_serving() {
         field("ring_backlogged") > 0,
         "the ring never filled: {line}"
     );
+}
+
+/// PINGs share barriers, and the guarantee holds for each of them: a client
+/// pipelines, in one write, `SUB p.i` followed by two PINGs, a thousand times;
+/// as soon as the first PONG after `SUB p.i` arrives, a client on the other core
+/// publishes to `p.i`, and every one of those messages must arrive. (The second
+/// PING of each pair needs no barrier of its own; the PONG count checks that
+/// none is lost.) Ring batches are applied late on purpose, so that only a
+/// barrier, not a fast ring, can make the test pass.
+#[test]
+fn pipelined_pings_keep_the_interest_guarantee() {
+    const N: usize = 50;
+    // Peers apply ring batches 20 ms late: a PONG sent without waiting for the
+    // barrier would let the publish below reach core 1 before the SUB does.
+    let s = crate::util::shoal_env(&["--cores", "2"], &[("SHOAL_TEST_RING_DELAY_MS", "20")]);
+    let mut sub = connect_on(s.port, 0, CORES);
+    let mut publ = connect_on(s.port, 1, CORES);
+    let mut burst = Vec::new();
+    for i in 0..N {
+        burst.extend_from_slice(format!("SUB p.{i} {i}\r\nPING\r\nPING\r\n").as_bytes());
+    }
+    sub.send(&burst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (mut pongs, mut msgs) = (0usize, vec![false; N]);
+    while pongs < 2 * N || msgs.iter().any(|m| !m) {
+        let frame = sub
+            .read_frame(deadline)
+            .unwrap_or_else(|e| panic!("{e:?} after {pongs} PONGs"));
+        if frame == b"PING\r\n" {
+            sub.send(b"PONG\r\n"); // the server's keepalive
+            continue;
+        }
+        if frame == b"PONG\r\n" {
+            pongs += 1;
+            if pongs % 2 == 1 {
+                let i = pongs / 2;
+                publ.send(format!("PUB p.{i} 2\r\nok\r\n").as_bytes());
+            }
+            continue;
+        }
+        let text = String::from_utf8_lossy(&frame).into_owned();
+        let i: usize = text
+            .strip_prefix("MSG p.")
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected frame {}", escape(&frame)));
+        assert!(!msgs[i], "p.{i} delivered twice");
+        msgs[i] = true;
+    }
+    assert_eq!(pongs, 2 * N);
+}
+
+/// A publisher's PONG proves its messages are queued for every subscriber on
+/// every core: publisher (core 1) publishes, flushes; then a subscriber on core
+/// 0 flushes and must find the message before its PONG, as with nats-server.
+/// Ring batches are applied late, so only the publisher's barrier can pass.
+#[test]
+fn a_publishers_pong_proves_delivery_to_other_cores() {
+    let s = crate::util::shoal_env(&["--cores", "2"], &[("SHOAL_TEST_RING_DELAY_MS", "10")]);
+    let mut sub = connect_on(s.port, 0, CORES);
+    let mut publ = connect_on(s.port, 1, CORES);
+    sub.send(b"SUB flushed 1\r\n");
+    sub.ping_pong();
+    for i in 0..20 {
+        publ.send(format!("PUB flushed 2\r\n{i:02}\r\n").as_bytes());
+        publ.ping_pong();
+        sub.send(b"PING\r\n");
+        let before = sub.read_until_pong();
+        let want = format!("MSG flushed 1 2\r\n{i:02}\r\n");
+        assert_eq!(escape(&before), escape(want.as_bytes()), "message {i}");
+    }
 }

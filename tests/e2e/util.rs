@@ -66,6 +66,12 @@ pub fn nats_server_conf(conf: &str, args: &[&str]) -> ServerProc {
     ServerProc::start(reference_bin(), &all, Some(path))
 }
 
+/// Starts Shoal with extra environment variables (test hooks such as
+/// `SHOAL_TEST_RING_DELAY_MS`).
+pub fn shoal_env(args: &[&str], env: &[(&str, &str)]) -> ServerProc {
+    ServerProc::start_env(Path::new(env!("CARGO_BIN_EXE_shoal")), args, None, env)
+}
+
 /// Starts Shoal with `conf` written to a temporary config file (`-c file`).
 pub fn shoal_conf(conf: &str, args: &[&str]) -> ServerProc {
     let path = temp_path("conf");
@@ -78,9 +84,19 @@ pub fn shoal_conf(conf: &str, args: &[&str]) -> ServerProc {
 
 impl ServerProc {
     fn start(bin: &Path, args: &[&str], conf: Option<PathBuf>) -> ServerProc {
+        Self::start_env(bin, args, conf, &[])
+    }
+
+    fn start_env(
+        bin: &Path,
+        args: &[&str],
+        conf: Option<PathBuf>,
+        env: &[(&str, &str)],
+    ) -> ServerProc {
         let mut child = Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", "-1"])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

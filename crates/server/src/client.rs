@@ -117,6 +117,15 @@ pub struct Client {
     pub closing_sids: RefCell<Vec<Bytes>>,
     /// On the core's touched list this pass.
     pub touched: Cell<bool>,
+    /// Whether this client's next PING needs a barrier with the peer cores:
+    /// set when it subscribes or unsubscribes (its interest must reach the
+    /// peers before the PONG), when it publishes a message a peer core takes
+    /// (its PONG proves the message is queued for every subscriber, as in
+    /// nats-server: a flush by the publisher, then by a subscriber on another
+    /// core, must find it there), and when a peer routes it a message (it is
+    /// receiving cross-core traffic). A client with none of these since its
+    /// last barrier gets its PONG at once.
+    pub needs_barrier: Cell<bool>,
     pub close_reason: Cell<Option<CloseReason>>,
     pub ping: PingState,
     pub writer_done: Cell<bool>,
@@ -158,6 +167,7 @@ impl Client {
             subs: RefCell::default(),
             closing_sids: RefCell::default(),
             touched: Cell::new(false),
+            needs_barrier: Cell::new(false),
             close_reason: Cell::new(None),
             ping: PingState {
                 next_at: Cell::new(now + interval),

@@ -91,8 +91,11 @@ pub struct Core {
     pub backlog_ev: Event,
     /// Peers an in-progress reader pass handed messages to (bit per core).
     pass_peers: Cell<u128>,
-    /// Last barrier sequence sent to the peers (see [`Core::barrier`]).
+    /// Last barrier sent to the peers (see [`Core::barrier`]).
     sync_seq: Cell<u64>,
+    /// The highest barrier a PING waits for (at most `sync_seq + 1`: one is
+    /// in flight, the next collects every PING that came after it was sent).
+    want_seq: Cell<u64>,
     acked: Vec<Cell<u64>>,
     ack_ev: Event,
     pub stop_ev: Event,
@@ -132,6 +135,7 @@ impl Core {
             backlog_ev: Event::default(),
             pass_peers: Cell::new(0),
             sync_seq: Cell::new(0),
+            want_seq: Cell::new(0),
             acked: (0..n).map(|_| Cell::new(0)).collect(),
             ack_ev: Event::default(),
             stop_ev: Event::default(),
@@ -240,25 +244,45 @@ impl Core {
         }
     }
 
-    /// A barrier with every peer core: sends each a `Sync` and waits for its `Ack`.
-    /// A peer answers after applying everything this core sent it before (so our
+    /// A barrier with every peer core: a `Sync` to each, then its `Ack`. A peer
+    /// answers after applying everything this core sent it before (so our
     /// subscriptions are visible there), and its `Ack` travels behind everything
     /// it had already routed to us (so those messages are queued here first).
     /// A PONG sent after this proves both, as nats-server's single process does.
+    ///
+    /// Barriers are shared: a PING waits for the first barrier sent after it,
+    /// so every PING (of any connection of this core) that arrives while one is
+    /// in flight joins the next, which is sent when the one in flight completes.
+    /// A core pays one round trip per in-flight period, not one per PING.
     pub async fn barrier(&self) {
         if self.n == 1 {
             return;
         }
         let seq = self.sync_seq.get() + 1;
+        self.want_seq.set(self.want_seq.get().max(seq));
+        self.start_barrier();
+        self.end_pass();
+        while !self.barrier_done(seq) {
+            self.ack_ev.wait().await;
+        }
+    }
+
+    fn barrier_done(&self, seq: u64) -> bool {
+        (0..self.n).all(|c| c == self.id || self.acked[c].get() >= seq)
+    }
+
+    /// Sends the next barrier if a PING waits for it and none is in flight.
+    fn start_barrier(&self) {
+        let sent = self.sync_seq.get();
+        if self.want_seq.get() <= sent || !self.barrier_done(sent) {
+            return;
+        }
+        let seq = sent + 1;
         self.sync_seq.set(seq);
         for c in 0..self.n {
             if c != self.id {
                 self.outboxes[c].borrow_mut().push(Item::Sync(seq));
             }
-        }
-        self.end_pass();
-        while !(0..self.n).all(|c| c == self.id || self.acked[c].get() >= seq) {
-            self.ack_ev.wait().await;
         }
     }
 
@@ -282,6 +306,7 @@ impl Core {
             .borrow_mut()
             .insert(&subject, queue.as_deref(), key);
         client.subs.borrow_mut().insert(sid, key);
+        client.needs_barrier.set(true);
         self.announce(&subject, &queue, true);
         self.stats.subs_changed(1);
         key
@@ -306,6 +331,7 @@ impl Core {
             .borrow_mut()
             .remove(&sub.subject, sub.queue.as_deref(), key);
         sub.client.subs.borrow_mut().remove(&sub.sid);
+        sub.client.needs_barrier.set(true);
         self.announce(&sub.subject, &sub.queue, false);
         self.stats.subs_changed(-1);
     }
@@ -344,6 +370,9 @@ impl Core {
                     if s > self.acked[src].get() {
                         self.acked[src].set(s);
                     }
+                    // The barrier in flight may be complete: send the next one
+                    // (end_pass after this batch puts it on the rings).
+                    self.start_barrier();
                     self.ack_ev.notify();
                 }
             }
@@ -397,7 +426,11 @@ impl Core {
     }
 
     async fn drain(self: Rc<Self>, src: usize, rx: RingRx<Batch>) {
+        let delay = test_ring_delay();
         while let Some(batch) = rx.recv().await {
+            if let Some(d) = delay {
+                rt::sleep(d).await;
+            }
             self.now.set(Instant::now());
             self.apply_batch(src, batch);
             self.end_pass();
@@ -461,6 +494,17 @@ impl Core {
             c.send(shoal_proto::encode::PING);
         }
     }
+}
+
+/// For tests only: `SHOAL_TEST_RING_DELAY_MS` makes every core wait that long
+/// before applying each batch a peer sent it, so that an end-to-end test can
+/// tell a guarantee kept by a barrier from one kept by luck (a ring that
+/// happens to be fast). Never set in production; read once per core.
+fn test_ring_delay() -> Option<Duration> {
+    std::env::var("SHOAL_TEST_RING_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
 }
 
 /// A core's main future: bind, connect the rings, report ready, accept until told

@@ -422,8 +422,11 @@ async fn handle(
         }
         Op::Ping => {
             // Everything routed anywhere before this PING, and every subscription
-            // this client made, is in place before its PONG.
-            core.barrier().await;
+            // this client made, is in place before its PONG (see
+            // `Client::needs_barrier` for when nothing needs waiting for).
+            if client.needs_barrier.replace(false) {
+                core.barrier().await;
+            }
             client.send(encode::PONG);
             if crate::trace::on() {
                 crate::trace::outbound(client, "PONG");

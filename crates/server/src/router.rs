@@ -102,6 +102,16 @@ fn trace_delivery(core: &Core, client: &Client, sid: &[u8], m: &Msg, headers_ok:
     );
 }
 
+/// A delivery of a message a peer core routed here: its subscriber's next PING
+/// waits for a barrier (see `Client::needs_barrier`).
+fn deliver_from_peer(core: &Core, key: u32, m: &Msg) {
+    if deliver(core, key, m, None) {
+        if let Some(s) = core.subs.borrow().get(key as usize) {
+            s.client.needs_barrier.set(true);
+        }
+    }
+}
+
 /// Removes subscriptions that reached their UNSUB max during this message.
 fn reap_expired(core: &Core) {
     let expired = std::mem::take(&mut core.scratch.borrow_mut().expired);
@@ -222,6 +232,7 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
         }
         core.outboxes[c].borrow_mut().push_msg(m, &p.queues);
         core.mark_peer(c);
+        publisher.needs_barrier.set(true);
         Stats::bump(&core.stats.ring_msgs_out);
         delivered = true;
     }
@@ -239,12 +250,12 @@ pub fn deliver_remote(core: &Core, m: &Msg, queues: &[Bytes]) {
     Stats::bump(&core.stats.ring_msgs_in);
     let local: Rc<Match<u32>> = core.index.borrow_mut().matches(m.subject());
     for &key in &local.plain {
-        deliver(core, key, m, None);
+        deliver_from_peer(core, key, m);
     }
     for q in queues {
         if let Some(g) = local.groups.iter().find(|g| g.name[..] == q[..]) {
             if let Some(k) = pick_local(core, g, None) {
-                deliver(core, k, m, None);
+                deliver_from_peer(core, k, m);
             }
         }
     }
