@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod crosscore;
 mod differential;
+mod hostile;
 mod lifecycle;
 mod monitor;
 mod python;

@@ -36,7 +36,7 @@ const ONLY_SHOAL: &[&str] = &["shoal", "core"];
 const ONLY_NATS: &[&str] = &["git_commit", "feature_flags"];
 
 /// The monitoring port a server logged.
-fn http_port(p: &ServerProc) -> u16 {
+pub fn http_port(p: &ServerProc) -> u16 {
     assert!(
         p.wait_for_log(MONITOR, Duration::from_secs(5)),
         "no monitor line in {:?}",
@@ -47,7 +47,7 @@ fn http_port(p: &ServerProc) -> u16 {
 }
 
 /// One HTTP response.
-struct Resp {
+pub struct Resp {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
@@ -61,14 +61,14 @@ impl Resp {
             .map(|(_, v)| v.as_str())
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         assert_eq!(self.status, 200, "body: {}", self.body);
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 }
 
 /// `GET path` over a fresh connection (`Connection: close`).
-fn get(port: u16, path: &str) -> Resp {
+pub fn get(port: u16, path: &str) -> Resp {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the monitor port");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(

@@ -531,6 +531,7 @@ pub async fn run(
     let _ = ready.send(Ok(()));
     rt::spawn(core.clone().ticker());
 
+    let mut accept_backoff = Duration::from_millis(10);
     loop {
         let next = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             core.stop_ev.wait().await;
@@ -539,11 +540,28 @@ pub async fn run(
         .await;
         match next {
             None => break,
-            Some(Ok((rh, wh, peer))) => rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer)),
-            Some(Err(e)) => {
-                log::error!("Error accepting client connection: {e}");
-                rt::sleep(Duration::from_millis(10)).await;
+            Some(Ok((rh, wh, peer))) => {
+                accept_backoff = Duration::from_millis(10);
+                rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer));
             }
+            Some(Err(e))
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                ) =>
+            {
+                // Out of descriptors or memory: nats-server's back-off, from
+                // 10 ms doubling to 1 s while the condition lasts.
+                log::error!(
+                    "Temporary Client Accept Error(accept tcp {addr}: accept4: {}), sleeping {}ms",
+                    shoal_go::errno_text(&e),
+                    accept_backoff.as_millis()
+                );
+                rt::sleep(accept_backoff).await;
+                accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+            Some(Err(e)) => log::error!("Client Accept error: {e}"),
         }
         if core.stopping.get() || core.lame.closing_from.get().is_some() {
             break;

@@ -124,7 +124,7 @@ impl<T: Send + 'static> RingRx<T> {
 }
 
 /// A client listener: one per core on the same port (SO_REUSEPORT).
-pub struct Listener(TcpListener);
+pub struct Listener(TcpListener, RawFd);
 
 /// Pending connections the kernel queues per listener (capped by
 /// `net.core.somaxconn`, which is what Go's listeners ask for too).
@@ -152,16 +152,27 @@ impl Listener {
         let fd = std::os::unix::io::IntoRawFd::into_raw_fd(s);
         // SAFETY: `fd` is a bound, listening socket whose ownership we just
         // released from `s`; the TcpListener becomes its only owner.
-        Ok(Listener(unsafe { TcpListener::from_raw_fd(fd) }))
+        Ok(Listener(unsafe { TcpListener::from_raw_fd(fd) }, fd))
     }
     /// Accepts one connection and splits it into its two halves.
+    ///
+    /// The peer's address comes from the accept itself, as Go's does: a
+    /// client that connects and resets at once is still accepted (its reader
+    /// then sees the reset), where asking `getpeername` afterwards would fail
+    /// with ENOTCONN. Only when nothing is pending does glommio wait (an
+    /// io_uring accept); a connection reset before that wait returns it has no
+    /// address left and gets the unspecified one.
     pub async fn accept(&self) -> io::Result<(ReadHalf, WriteHalf, std::net::SocketAddr)> {
-        let s = self
-            .0
-            .accept()
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        let peer = s.peer_addr().map_err(|e| io::Error::other(e.to_string()))?;
+        let (s, peer) = match self.accept_now()? {
+            Some(accepted) => accepted,
+            None => {
+                let s = self.0.accept().await.map_err(glommio_io)?;
+                let peer = s.peer_addr().unwrap_or_else(|_| {
+                    std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
+                });
+                (s, peer)
+            }
+        };
         let _ = s.set_nodelay(true);
         let fd = s.as_raw_fd();
         // SAFETY: `fd` is a valid open socket owned by `s`; dup returns a new
@@ -173,6 +184,53 @@ impl Listener {
         // SAFETY: `dup` is a fresh descriptor nobody else owns.
         let w = unsafe { TcpStream::from_raw_fd(dup) };
         Ok((ReadHalf { s, fd }, WriteHalf { s: w, fd: dup }, peer))
+    }
+
+    /// `accept4` without waiting (the listener is made non-blocking for the
+    /// call, as glommio's own first attempt does), with the peer's address.
+    /// `Ok(None)` when nothing is pending (or the pending one was aborted).
+    fn accept_now(&self) -> io::Result<Option<(TcpStream, std::net::SocketAddr)>> {
+        let lfd = self.1;
+        // SAFETY: sockaddr_storage is plain data, large enough for any
+        // address; fcntl and accept4 only read and write the values we pass,
+        // on a listening descriptor this listener owns.
+        let (fd, storage, len) = unsafe {
+            let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            let flags = libc::fcntl(lfd, libc::F_GETFL);
+            libc::fcntl(lfd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            let fd = libc::accept4(
+                lfd,
+                &mut storage as *mut _ as *mut libc::sockaddr,
+                &mut len,
+                libc::SOCK_CLOEXEC,
+            );
+            let err = io::Error::last_os_error();
+            libc::fcntl(lfd, libc::F_SETFL, flags);
+            if fd < 0 {
+                return match err.raw_os_error() {
+                    Some(libc::EAGAIN | libc::ECONNABORTED | libc::EINTR) => Ok(None),
+                    _ => Err(err),
+                };
+            }
+            (fd, storage, len)
+        };
+        // SAFETY: the kernel filled `len` bytes of `storage` with the address.
+        let addr = unsafe { socket2::SockAddr::new(storage, len) }
+            .as_socket()
+            .unwrap_or_else(|| std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)));
+        // SAFETY: `fd` is the fresh descriptor accept4 returned; nobody else
+        // owns it.
+        Ok(Some((unsafe { TcpStream::from_raw_fd(fd) }, addr)))
+    }
+}
+
+/// Keeps the OS error (and its errno) of a glommio error when it has one.
+fn glommio_io(e: glommio::GlommioError<()>) -> io::Error {
+    match e {
+        glommio::GlommioError::IoError(e) => e,
+        glommio::GlommioError::EnhancedIoError { source, .. } => source,
+        other => io::Error::other(other.to_string()),
     }
 }
 
