@@ -47,7 +47,6 @@ pub fn writer_coalescing(n: usize, size: usize, per_flush: usize) -> (f64, f64, 
         spans,
     };
     let mut out = Outbound::new();
-    let mut iov = Vec::new();
     let (mut flushes, mut iovs, mut bytes) = (0usize, 0usize, 0usize);
     let t = Instant::now();
     let mut queued = 0;
@@ -56,12 +55,11 @@ pub fn writer_coalescing(n: usize, size: usize, per_flush: usize) -> (f64, f64, 
             out.push_msg(&m, b"1", false, usize::MAX).unwrap();
             queued += 1;
         }
-        iov.clear();
-        out.take_iov(&mut iov);
-        let total: usize = iov.iter().map(|b| b.len()).sum();
+        out.seal();
+        let (n, total) = out.slices().fold((0, 0), |(n, t), b| (n + 1, t + b.len()));
         out.consume(total);
         flushes += 1;
-        iovs += iov.len();
+        iovs += n;
         bytes += total;
     }
     (

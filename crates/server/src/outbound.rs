@@ -24,9 +24,13 @@ use crate::rt::{self, WriteHalf, WriteOutcome, MAX_IOV};
 
 /// Payloads up to this size are copied into the coalescing buffer.
 pub const COPY_MAX: usize = 2048;
-/// Fresh room given to the coalescing buffer when it runs out, and the size at
-/// which a filled buffer becomes a segment of its own.
+/// The size at which a filled coalescing buffer becomes a segment of its own,
+/// and the most room it is ever given at once.
 const CHUNK: usize = 64 * 1024;
+/// The coalescing buffer's first size; it doubles up to [`CHUNK`] while
+/// output keeps coming, and is dropped when everything is written, so an idle
+/// connection holds no output buffer.
+const FIRST: usize = 1024;
 
 /// What the writer should do when the queue runs dry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -73,7 +77,8 @@ impl Outbound {
                 let full = self.buf.split().freeze();
                 self.segs.push_back(full);
             }
-            self.buf.reserve(n.max(CHUNK));
+            let grow = (self.buf.capacity() * 2).clamp(FIRST, CHUNK);
+            self.buf.reserve(n.max(grow));
         }
     }
 
@@ -142,18 +147,27 @@ impl Outbound {
         }
     }
 
-    /// Collects up to [`MAX_IOV`] slices to write, oldest first.
-    pub(crate) fn take_iov(&mut self, iov: &mut Vec<Bytes>) {
+    /// Moves what the coalescing buffer holds to the segment list, so that
+    /// [`Outbound::slices`] sees every queued byte.
+    pub(crate) fn seal(&mut self) {
         if !self.buf.is_empty() {
             let b = self.buf.split().freeze();
             self.segs.push_back(b);
         }
-        for s in self.segs.iter().take(MAX_IOV) {
-            iov.push(s.clone());
-        }
     }
 
-    /// Drops `n` written bytes from the front.
+    /// The queued slices, oldest first (after [`Outbound::seal`]).
+    pub(crate) fn slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.segs.iter().take(MAX_IOV).map(|b| &b[..])
+    }
+
+    /// The oldest queued slice (a refcount), for a write that must wait.
+    fn front(&self) -> Option<Bytes> {
+        self.segs.front().cloned()
+    }
+
+    /// Drops `n` written bytes from the front. Once nothing is left, the
+    /// buffers go back to the allocator: idle connections hold none.
     pub(crate) fn consume(&mut self, mut n: usize) {
         self.pending -= n;
         while n > 0 {
@@ -164,6 +178,12 @@ impl Outbound {
             } else {
                 front.advance(n);
                 n = 0;
+            }
+        }
+        if self.pending == 0 {
+            self.buf = BytesMut::new();
+            if self.segs.capacity() > 16 {
+                self.segs = VecDeque::new();
             }
         }
     }
@@ -196,10 +216,13 @@ impl Default for Outbound {
 
 /// The writer task: waits for queued bytes, writes them, and applies the write
 /// deadline. Ends by shutting the socket down, which also ends the reader.
+///
+/// A wake-up writes everything queued with one `sendmsg` (the iovecs built on
+/// the stack, inside a synchronous call); only a full socket makes it wait,
+/// holding a refcount on the oldest slice, nothing else.
 pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
     let mut deadline = client.core.live.get().write_deadline;
     w.set_deadline(deadline);
-    let mut iov: Vec<Bytes> = Vec::with_capacity(MAX_IOV);
     loop {
         let state = std::future::poll_fn(|cx| {
             let mut o = client.out.borrow_mut();
@@ -214,22 +237,31 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
         if state == OutState::Dead {
             break;
         }
-        iov.clear();
-        {
-            let mut o = client.out.borrow_mut();
-            if o.pending == 0 {
-                // Closing and everything is flushed.
-                break;
-            }
-            o.take_iov(&mut iov);
-        }
         // A reload may have changed the deadline.
         if client.core.live.get().write_deadline != deadline {
             deadline = client.core.live.get().write_deadline;
             w.set_deadline(deadline);
         }
-        let res = w.write_vectored(&iov).await;
-        iov.clear();
+        let now = {
+            let mut o = client.out.borrow_mut();
+            if o.pending == 0 {
+                // Closing and everything is flushed.
+                break;
+            }
+            o.seal();
+            w.send_now(o.slices())
+        };
+        let res = match now {
+            Ok(Some(n)) => Ok(WriteOutcome::Wrote(n)),
+            Ok(None) => {
+                let first = client.out.borrow().front();
+                match first {
+                    Some(first) => w.send_when_writable(&first).await,
+                    None => Ok(WriteOutcome::Wrote(0)),
+                }
+            }
+            Err(e) => Err(e),
+        };
         match res {
             Ok(WriteOutcome::Wrote(n)) => {
                 client.out.borrow_mut().consume(n);
@@ -287,21 +319,42 @@ mod tests {
                 spans,
             };
             let mut o = Outbound::new();
-            let mut iov = Vec::new();
             for i in 0..2000 {
                 o.push_msg(&m, b"12", false, usize::MAX).unwrap();
                 o.push_raw(b"PONG\r\n");
                 assert_eq!(o.pending, queued(&o), "size {size} after {i}");
                 if i % 997 == 0 {
-                    iov.clear();
-                    o.take_iov(&mut iov);
-                    assert!(!iov.is_empty());
-                    let half = iov.iter().map(|b| b.len()).sum::<usize>() / 2;
-                    o.consume(half);
+                    o.seal();
+                    let total: usize = o.slices().map(|b| b.len()).sum();
+                    assert!(total > 0);
+                    o.consume(total / 2);
                     assert_eq!(o.pending, queued(&o));
                 }
             }
         }
+    }
+
+    /// An idle connection holds no output buffer: once everything queued is
+    /// written, the buffers go back; the next push starts small.
+    #[test]
+    fn buffers_go_back_when_drained() {
+        let (frame, spans) = crate::msg::sample(100);
+        let m = Msg {
+            frame: &frame,
+            spans,
+        };
+        let mut o = Outbound::new();
+        o.push_raw(b"INFO {}\r\n");
+        assert!(o.buf.capacity() <= 2 * FIRST, "first room is small");
+        for _ in 0..1000 {
+            o.push_msg(&m, b"1", false, usize::MAX).unwrap();
+        }
+        o.seal();
+        let total: usize = o.slices().map(|b| b.len()).sum();
+        o.consume(total);
+        assert_eq!(o.pending(), 0);
+        assert_eq!(o.buf.capacity(), 0);
+        assert!(o.segs.is_empty());
     }
 
     #[test]

@@ -224,12 +224,22 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
             }
         }
         if let Some(d) = data.take() {
-            // Carry the partial op over into a buffer that can hold all of it (a
-            // large payload then completes with one read, and the copy happens once).
+            // Carry a partial op over into a buffer that can hold all of it (a
+            // large payload then completes with one read, and the copy happens
+            // once). With nothing left over after a small read the buffer is
+            // not replaced: the next read allocates one only when data
+            // arrives, so an idle connection holds none.
             let tail = &d[at..];
-            let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN).max(room));
-            next.extend_from_slice(tail);
-            buf = next;
+            buf = if tail.is_empty() && n < READ_MIN {
+                BytesMut::new()
+            } else if tail.is_empty() {
+                // Data is flowing: the next read goes straight into a buffer.
+                BytesMut::with_capacity(room)
+            } else {
+                let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN).max(room));
+                next.extend_from_slice(tail);
+                next
+            };
         }
         if active {
             client.ping.last_activity.set(Instant::now());

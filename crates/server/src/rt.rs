@@ -3,7 +3,7 @@
 //! read half and a write half, the SPSC rings between cores, timers, task spawn.
 //!
 //! Facts of glommio 0.9.0 this module works around (see design.md):
-//! - `TcpStream` has no real vectored write, so [`WriteHalf::sendmsg`] calls
+//! - `TcpStream` has no real vectored write, so [`WriteHalf::send_now`] calls
 //!   `sendmsg(MSG_DONTWAIT | MSG_NOSIGNAL)` on the raw fd and only uses glommio to
 //!   wait for writability (by writing the first slice through it once `EAGAIN`).
 //! - Accepted sockets are in blocking mode: never a plain `write`/`recv` on them,
@@ -20,7 +20,7 @@ use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_lite::AsyncWriteExt;
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender};
 use glommio::net::{TcpListener, TcpStream};
@@ -240,24 +240,60 @@ pub struct ReadHalf {
     fd: RawFd,
 }
 
+/// The scratch array a reader waits with: big enough for a typical request
+/// (it is read into without a second syscall), small because it is part of
+/// every connection's task, idle or not.
+const WAIT_SCRATCH: usize = 512;
+
 impl ReadHalf {
     pub fn fd(&self) -> RawFd {
         self.fd
     }
 
-    /// Reads what is available into `buf`'s spare capacity (at least `min_room`
-    /// bytes of room are reserved first). Returns 0 at end of stream.
+    /// Reads what is available into `buf` (after reserving `min_room` bytes of
+    /// room). Returns 0 at end of stream.
     ///
-    /// The fast path is one non-blocking `recv` straight into the buffer. Only when
-    /// the socket is empty does glommio wait: its `poll_read` arms a readiness poll
-    /// (no buffer of its own; a `MSG_PEEK` receive through io_uring would allocate
-    /// an aligned DMA buffer per wait) and then receives into a small scratch
-    /// array, whose bytes are appended — a request/reply-sized message is copied
-    /// once, bulk traffic rarely waits.
+    /// When `buf` has no storage (the reader drops it between passes when no
+    /// partial op is left: an idle connection holds no read buffer), the wait
+    /// comes first: glommio's `poll_read` (a non-blocking receive, then a
+    /// readiness poll) into a small scratch array, whose bytes are appended —
+    /// a request-sized message costs one receive and one small copy — and
+    /// whatever else is already there is received straight into `buf`. A
+    /// buffer holding a partial op is read into directly.
     pub async fn read(&mut self, buf: &mut BytesMut, min_room: usize) -> io::Result<usize> {
-        buf.reserve(min_room);
+        if buf.capacity() > 0 {
+            if let Some(n) = self.recv_now(buf, min_room)? {
+                return Ok(n);
+            }
+        }
+        // The socket is empty: an empty buffer goes back while we wait.
+        if buf.is_empty() {
+            *buf = BytesMut::new();
+        }
+        let mut scratch = [0u8; WAIT_SCRATCH];
+        let n = futures_lite::AsyncReadExt::read(&mut self.s, &mut scratch).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        buf.reserve(min_room.max(n));
+        buf.extend_from_slice(&scratch[..n]);
+        if n < scratch.len() {
+            return Ok(n);
+        }
+        Ok(n + self.recv_now(buf, 0)?.unwrap_or(0))
+    }
+
+    /// One non-blocking `recv` into `buf`'s spare room; `None` when the socket
+    /// is empty.
+    fn recv_now(&mut self, buf: &mut BytesMut, min_room: usize) -> io::Result<Option<usize>> {
+        if min_room > 0 {
+            buf.reserve(min_room);
+        }
         loop {
             let spare = buf.spare_capacity_mut();
+            if spare.is_empty() {
+                return Ok(Some(0));
+            }
             // SAFETY: recv writes at most `spare.len()` bytes into the spare
             // capacity; `set_len` below covers only the `n` bytes it reported.
             let n = unsafe {
@@ -272,18 +308,11 @@ impl ReadHalf {
                 let n = n as usize;
                 // SAFETY: the kernel initialised exactly `n` bytes past len.
                 unsafe { buf.set_len(buf.len() + n) };
-                return Ok(n);
+                return Ok(Some(n));
             }
             let err = io::Error::last_os_error();
             match err.kind() {
-                io::ErrorKind::WouldBlock => {
-                    let mut scratch = [0u8; 4096];
-                    let want = scratch.len().min(buf.capacity() - buf.len()).max(1);
-                    let n =
-                        futures_lite::AsyncReadExt::read(&mut self.s, &mut scratch[..want]).await?;
-                    buf.extend_from_slice(&scratch[..n]);
-                    return Ok(n);
-                }
+                io::ErrorKind::WouldBlock => return Ok(None),
                 io::ErrorKind::Interrupted => {}
                 _ => return Err(err),
             }
@@ -316,43 +345,51 @@ impl WriteHalf {
         let _ = self.s.set_write_timeout(Some(d));
     }
 
-    /// One `sendmsg` over `iov`; when the socket is full, waits for writability
-    /// (by letting glommio write the first slice) up to the deadline.
-    pub async fn write_vectored(&mut self, iov: &[Bytes]) -> io::Result<WriteOutcome> {
+    /// One non-blocking `sendmsg` of up to [`MAX_IOV`] slices. `Ok(None)` when
+    /// the socket is full. Synchronous, so the iovec array never outlives the
+    /// call (it is not part of the writer task's state).
+    pub fn send_now<'a>(
+        &self,
+        slices: impl Iterator<Item = &'a [u8]>,
+    ) -> io::Result<Option<usize>> {
         let mut io: [libc::iovec; MAX_IOV] = [libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
         }; MAX_IOV];
-        let cnt = iov.len().min(io.len());
-        for (slot, b) in io.iter_mut().zip(iov.iter()) {
+        let mut cnt = 0;
+        for (slot, b) in io.iter_mut().zip(slices) {
             slot.iov_base = b.as_ptr() as *mut libc::c_void;
             slot.iov_len = b.len();
+            cnt += 1;
         }
         // SAFETY: msghdr is plain data; zeroed is a valid "no name, no control" value.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = io.as_mut_ptr();
         msg.msg_iovlen = cnt as _;
         loop {
-            // SAFETY: every iovec points into a live `Bytes` in `iov`, which outlives
-            // this call; the kernel only reads from them.
+            // SAFETY: every iovec points into a slice borrowed for this call;
+            // the kernel only reads from them.
             let n =
                 unsafe { libc::sendmsg(self.fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
             if n >= 0 {
-                return Ok(WriteOutcome::Wrote(n as usize));
+                return Ok(Some(n as usize));
             }
             let err = io::Error::last_os_error();
             match err.kind() {
                 io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => {
-                    let first = &iov[0];
-                    return match self.s.write(first).await {
-                        Ok(n) => Ok(WriteOutcome::Wrote(n)),
-                        Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(WriteOutcome::TimedOut),
-                        Err(e) => Err(e),
-                    };
-                }
+                io::ErrorKind::WouldBlock => return Ok(None),
                 _ => return Err(err),
             }
+        }
+    }
+
+    /// Waits for the full socket to take bytes again, by letting glommio write
+    /// `first` (the oldest queued slice), up to the deadline.
+    pub async fn send_when_writable(&mut self, first: &[u8]) -> io::Result<WriteOutcome> {
+        match self.s.write(first).await {
+            Ok(n) => Ok(WriteOutcome::Wrote(n)),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(WriteOutcome::TimedOut),
+            Err(e) => Err(e),
         }
     }
 }
