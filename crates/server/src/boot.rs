@@ -34,21 +34,6 @@ pub fn raise_rlimits() -> Vec<String> {
     warnings
 }
 
-/// Keeps freed buffers in the allocator instead of handing them back to the
-/// kernel: read buffers and outbound chunks of 64–128 KiB are allocated and freed
-/// at message rate under large payloads, and glibc's defaults (mmap above a
-/// sliding threshold, trimming the heap top) turn that into page faults and
-/// munmaps on every pass. Fixed thresholds keep that memory warm.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only adjusts allocator parameters; called once at boot
-    // before any core thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-    }
-}
-
 /// The CPUs this process may run on (sched_getaffinity, which honours cgroups and
 /// taskset, unlike sysfs).
 pub fn allowed_cpus() -> Vec<usize> {

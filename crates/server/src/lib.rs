@@ -76,7 +76,6 @@ impl Server {
             log::warn!("{w}");
         }
         boot::probe_io_uring().map_err(BootError::IoUringUnavailable)?;
-        boot::tune_allocator();
         let cpus = boot::allowed_cpus();
         let n = config.cores.unwrap_or(cpus.len()).clamp(1, 128);
         let pin = n <= cpus.len();

@@ -27,9 +27,11 @@ pub const COPY_MAX: usize = 2048;
 /// The size at which a filled coalescing buffer becomes a segment of its own,
 /// and the most room it is ever given at once.
 const CHUNK: usize = 64 * 1024;
-/// The coalescing buffer's first size; it doubles up to [`CHUNK`] while
+/// The coalescing buffer's first size. It doubles up to [`CHUNK`] while
 /// output keeps coming, and is dropped when everything is written, so an idle
-/// connection holds no output buffer.
+/// connection holds no output buffer; the next one starts at the size the last
+/// one reached, so a busy subscriber pays one allocation per write cycle, not
+/// a growth of copies.
 const FIRST: usize = 1024;
 
 /// What the writer should do when the queue runs dry.
@@ -47,6 +49,8 @@ pub struct Outbound {
     buf: BytesMut,
     segs: VecDeque<Bytes>,
     pending: usize,
+    /// The size the coalescing buffer last grew to (its next first size).
+    high_water: usize,
     waker: Option<Waker>,
     pub state: OutState,
 }
@@ -61,6 +65,7 @@ impl Outbound {
             buf: BytesMut::new(),
             segs: VecDeque::new(),
             pending: 0,
+            high_water: FIRST,
             waker: None,
             state: OutState::Open,
         }
@@ -77,8 +82,13 @@ impl Outbound {
                 let full = self.buf.split().freeze();
                 self.segs.push_back(full);
             }
-            let grow = (self.buf.capacity() * 2).clamp(FIRST, CHUNK);
+            let grow = if self.buf.capacity() == 0 {
+                self.high_water
+            } else {
+                (self.buf.capacity() * 2).clamp(FIRST, CHUNK)
+            };
             self.buf.reserve(n.max(grow));
+            self.high_water = self.buf.capacity().clamp(FIRST, CHUNK);
         }
     }
 

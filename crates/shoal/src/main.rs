@@ -43,6 +43,30 @@ use crate::flags::{Flags, Parsed};
 use crate::options::{LoadError, Options};
 use crate::signals::Signal;
 
+// The allocator: jemalloc, with its background threads purging freed memory
+// after one second (dirty, then muzzy, pages).
+//
+// Why not glibc's malloc: with its defaults, the 64 KiB read and output
+// buffers allocated and freed at message rate under large payloads became page
+// faults and munmaps on every pass; tuned not to trim (as Shoal first ran), it
+// never gave memory back: RSS stayed at the peak of a flood of 5000
+// connections with 100k subscriptions (181 MB) long after they closed, and
+// malloc_trim would lock every core's arena to fix that. jemalloc keeps freed
+// memory warm for a second, so steady traffic reuses it, then returns it from
+// its own threads, never a core's: the same flood falls back to ~21 MB within
+// three seconds (perf/runs/2026-12-01-vm-alloc has the side-by-side rates).
+// mimalloc was tried too: its purging runs on the allocating thread, so an
+// idle core never returned anything (578 MB peak, kept).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's start-up options (read at its first allocation): background
+/// purging threads (created with every signal blocked, so a process signal
+/// always reaches the signal loop), one-second decay.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000\0";
+
 /// How nats-server names itself in `-v` and in the errors it prints before its
 /// logger exists. Tools parse these lines, so Shoal prints the same name.
 const NATS_SERVER: &str = "nats-server";
