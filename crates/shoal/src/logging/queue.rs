@@ -40,8 +40,8 @@ const NAP: Duration = Duration::from_millis(1);
 /// Naps in a row after which the writer sleeps until a producer wakes it (one
 /// syscall, for the first line after a quiet spell).
 const NAPS_BEFORE_SLEEP: u32 = 50;
-/// A sleeping writer's backstop.
-const IDLE_PARK: Duration = Duration::from_millis(100);
+/// A sleeping writer's backstop (a producer wakes it for the first line).
+const IDLE_PARK: Duration = Duration::from_secs(1);
 
 /// A level as the writer prints it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,7 +321,6 @@ impl Writer {
                 std::thread::park_timeout(NAP);
                 continue;
             }
-            naps = 0;
             QUEUE.sleeping.store(true, Ordering::SeqCst);
             // Re-check after announcing sleep: a producer that pushed before
             // seeing the flag is caught here, one that pushes after unparks us.
@@ -330,6 +329,8 @@ impl Writer {
                 && QUEUE.flush_asked.load(Ordering::SeqCst) == asked;
             if idle {
                 std::thread::park_timeout(IDLE_PARK);
+                // Stay asleep until a line comes: no more naps while idle.
+                naps = NAPS_BEFORE_SLEEP;
             }
             QUEUE.sleeping.store(false, Ordering::SeqCst);
         }
