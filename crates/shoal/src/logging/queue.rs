@@ -8,7 +8,8 @@
 //! lane, formats the stamp and `[PID] … [TAG]` prefix, and does the blocking
 //! writes. A stalled sink (a pipe nobody reads, a full disk) therefore stalls
 //! only the writer: lanes fill up, and further lines are dropped and counted;
-//! the next line that fits is preceded by a warning saying how many were lost.
+//! when the writer next drains that lane, the lines it had are followed by a
+//! warning saying how many were lost after them.
 //!
 //! Invariants: a lane has one producer (its thread) and one consumer (the
 //! writer); only whole records are committed, so the readable part of a lane is
@@ -21,7 +22,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -91,7 +92,7 @@ pub trait Sink: Send + Sync + 'static {
 /// The process-wide queue: lanes waiting to be adopted by the writer, and the
 /// handshakes for waking it and for flushing.
 pub struct Queue {
-    new_lanes: Mutex<Vec<Consumer<u8>>>,
+    new_lanes: Mutex<Vec<(Consumer<u8>, Arc<AtomicU64>)>>,
     writer: OnceLock<Thread>,
     sleeping: AtomicBool,
     flush_asked: AtomicU64,
@@ -152,7 +153,9 @@ fn restore_signals(old: &libc::sigset_t) {
 struct Lane {
     tx: Producer<u8>,
     scratch: Vec<u8>,
-    lost: u64,
+    /// Lines dropped because the lane was full, not yet reported (the writer
+    /// reports and resets it).
+    lost: Arc<AtomicU64>,
 }
 
 thread_local! {
@@ -185,15 +188,16 @@ pub fn push(tag: Tag, at: SystemTime, args: &fmt::Arguments) {
 
 fn register() -> Lane {
     let (tx, rx) = RingBuffer::new(LANE_BYTES);
+    let lost = Arc::new(AtomicU64::new(0));
     QUEUE
         .new_lanes
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push(rx);
+        .push((rx, lost.clone()));
     Lane {
         tx,
         scratch: Vec::with_capacity(256),
-        lost: 0,
+        lost,
     }
 }
 
@@ -204,21 +208,9 @@ impl Lane {
             .unwrap_or_default()
             .as_micros() as u64;
         self.scratch.clear();
-        if self.lost > 0 {
-            let n = self.lost;
-            encode(
-                &mut self.scratch,
-                micros,
-                Tag::Wrn,
-                &format_args!(
-                    "{n} log line(s) dropped: the log output did not keep up (lines are queued, never waited for)"
-                ),
-            );
-        }
         encode(&mut self.scratch, micros, tag, args);
-        match self.tx.push_entire_slice(&self.scratch) {
-            Ok(()) => self.lost = 0,
-            Err(_) => self.lost += 1,
+        if self.tx.push_entire_slice(&self.scratch).is_err() {
+            self.lost.fetch_add(1, Ordering::Relaxed);
         }
         // A huge line leaves a huge buffer: give it back.
         if self.scratch.capacity() > 64 << 10 {
@@ -294,7 +286,7 @@ pub fn flush(timeout: Duration) -> bool {
 /// The writer thread's state.
 #[derive(Default)]
 struct Writer {
-    lanes: Vec<Consumer<u8>>,
+    lanes: Vec<(Consumer<u8>, Arc<AtomicU64>)>,
     staging: Vec<u8>,
     out: Vec<u8>,
     orphans_seen: u64,
@@ -324,7 +316,7 @@ impl Writer {
             QUEUE.sleeping.store(true, Ordering::SeqCst);
             // Re-check after announcing sleep: a producer that pushed before
             // seeing the flag is caught here, one that pushes after unparks us.
-            let idle = self.lanes.iter().all(|l| l.is_empty())
+            let idle = self.lanes.iter().all(|(l, _)| l.is_empty())
                 && QUEUE.new_lanes.lock().map_or(true, |v| v.is_empty())
                 && QUEUE.flush_asked.load(Ordering::SeqCst) == asked;
             if idle {
@@ -354,9 +346,13 @@ impl Writer {
             let text = format!("{n} log line(s) dropped: logged while a thread was exiting");
             sink.format(&mut self.out, at, Tag::Wrn, text.as_bytes());
         }
-        for lane in &mut self.lanes {
+        for (lane, lost) in &mut self.lanes {
             let n = lane.slots();
             if n == 0 {
+                // Drops since the last drain, with nothing queued after them.
+                if report_lost(sink, &mut self.out, lost) {
+                    wrote = true;
+                }
                 continue;
             }
             let chunk = lane.read_chunk(n).expect("n slots are readable");
@@ -382,6 +378,8 @@ impl Writer {
                     self.out.clear();
                 }
             }
+            // Lines dropped came after everything this lane still held.
+            report_lost(sink, &mut self.out, lost);
             wrote = true;
         }
         if !self.out.is_empty() {
@@ -389,12 +387,30 @@ impl Writer {
             self.out.clear();
             wrote = true;
         }
-        self.lanes.retain(|l| !(l.is_abandoned() && l.is_empty()));
+        self.lanes.retain(|(l, lost)| {
+            !(l.is_abandoned() && l.is_empty() && lost.load(Ordering::Relaxed) == 0)
+        });
         if self.staging.capacity() > LANE_BYTES {
             self.staging = Vec::new();
         }
         wrote
     }
+}
+
+/// Writes the "lines dropped" warning for a lane, if it dropped any.
+fn report_lost(sink: &'static dyn Sink, out: &mut Vec<u8>, lost: &AtomicU64) -> bool {
+    let n = lost.swap(0, Ordering::Relaxed);
+    if n == 0 {
+        return false;
+    }
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let text = format!(
+        "{n} log line(s) dropped: the log output did not keep up (lines are queued, never waited for)"
+    );
+    sink.format(out, at, Tag::Wrn, text.as_bytes());
+    true
 }
 
 #[cfg(test)]
@@ -418,26 +434,22 @@ mod tests {
     }
 
     #[test]
-    fn a_full_lane_drops_and_then_says_how_many() {
+    fn a_full_lane_drops_and_counts() {
         let (tx, mut rx) = RingBuffer::new(256);
+        let lost = Arc::new(AtomicU64::new(0));
         let mut lane = Lane {
             tx,
             scratch: Vec::new(),
-            lost: 0,
+            lost: lost.clone(),
         };
         let at = UNIX_EPOCH + Duration::from_secs(1);
         lane.push(Tag::Inf, at, &format_args!("{}", "a".repeat(200)));
         lane.push(Tag::Inf, at, &format_args!("{}", "b".repeat(200)));
-        lane.push(Tag::Inf, at, &format_args!("c"));
-        assert_eq!(lane.lost, 2, "the second line and the notice did not fit");
+        lane.push(Tag::Inf, at, &format_args!("{}", "c".repeat(200)));
+        assert_eq!(lost.load(Ordering::Relaxed), 2, "two lines did not fit");
         let chunk = rx.read_chunk(rx.slots()).unwrap();
         chunk.commit_all();
         lane.push(Tag::Inf, at, &format_args!("d"));
-        assert_eq!(lane.lost, 0);
-        let chunk = rx.read_chunk(rx.slots()).unwrap();
-        let (a, b) = chunk.as_slices();
-        let text = String::from_utf8_lossy(&[a, b].concat()).into_owned();
-        assert!(text.contains("2 log line(s) dropped"), "{text:?}");
-        assert!(text.ends_with('d'), "{text:?}");
+        assert_eq!(rx.slots(), HEADER + 1, "room again after the drain");
     }
 }
