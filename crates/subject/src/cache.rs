@@ -10,25 +10,46 @@
 //! * Subjects with an empty token are never cached (they match nothing and are
 //!   answered without the trie), so cached keys are always well-formed subjects.
 //!
-//! Must never: allocate on a hit (`get` is one hash lookup and an `Rc` clone,
-//! the `Box<[u8]>` key is looked up through `&[u8]`).
+//! * Admission: a miss is cached only the second time its subject misses
+//!   within the doorkeeper's memory (4096 recent miss hashes), so subjects seen
+//!   once — a fresh reply subject per request — never evict hot ones; eviction
+//!   is first-in first-out, one entry per insertion.
+//!
+//! Must never: allocate on a hit (`get` is one hash lookup and an `Rc` clone),
+//! or on a miss that is not admitted (`admit` touches a fixed array).
 
 use ahash::AHashMap;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;
 
 use crate::matches::Match;
 use crate::validate::{has_wildcard, subject_matches};
 
+/// Slots of the admission filter (a power of two).
+const DOORKEEPER: usize = 4096;
+
 pub(crate) struct MatchCache<K> {
-    map: AHashMap<Box<[u8]>, Rc<Match<K>>>,
+    map: AHashMap<Rc<[u8]>, Rc<Match<K>>>,
+    /// Keys in insertion order, for eviction (oldest first). May hold keys
+    /// already invalidated; they are skipped when met and compacted away.
+    order: VecDeque<Rc<[u8]>>,
     capacity: usize,
+    /// Admission: the hashes of recent misses, one per slot. A subject is
+    /// cached on its second miss within the filter's memory, so one-shot
+    /// subjects (a fresh reply token per request) never push hot ones out.
+    doorkeeper: Box<[u64]>,
+    hasher: ahash::RandomState,
 }
 
 impl<K> MatchCache<K> {
     pub(crate) fn new(capacity: usize) -> Self {
         MatchCache {
             map: AHashMap::new(),
+            order: VecDeque::new(),
             capacity,
+            doorkeeper: vec![0; if capacity == 0 { 0 } else { DOORKEEPER }].into_boxed_slice(),
+            hasher: ahash::RandomState::new(),
         }
     }
 
@@ -50,31 +71,46 @@ impl<K> MatchCache<K> {
         self.map.get(subject).cloned()
     }
 
-    /// Remembers a result computed on a miss, evicting first when full.
+    /// Whether a result just computed for `subject` should be cached: true on
+    /// its second miss in a row of the filter's memory. Never allocates.
+    pub(crate) fn admit(&mut self, subject: &[u8]) -> bool {
+        if self.capacity == 0 {
+            return false;
+        }
+        let mut h = self.hasher.build_hasher();
+        subject.hash(&mut h);
+        let h = h.finish() | 1; // 0 marks an empty slot
+        let slot = &mut self.doorkeeper[(h as usize) & (DOORKEEPER - 1)];
+        if *slot == h {
+            *slot = 0;
+            true
+        } else {
+            *slot = h;
+            false
+        }
+    }
+
+    /// Remembers a result, evicting the oldest entry first when full (one
+    /// eviction per insertion, never a sweep).
     pub(crate) fn put(&mut self, subject: &[u8], m: Rc<Match<K>>) {
         if self.capacity == 0 {
             return;
         }
-        if self.map.len() >= self.capacity {
-            self.evict();
-        }
-        self.map.insert(Box::from(subject), m);
-    }
-
-    /// Drops about a quarter of the entries. Hash-map iteration order is
-    /// effectively random, so this is random eviction (what nats-server does)
-    /// without a second structure; one O(capacity) sweep buys capacity/4 inserts.
-    fn evict(&mut self) {
-        let target = (self.capacity / 4).max(1);
-        let mut dropped = 0;
-        self.map.retain(|_, _| {
-            if dropped < target {
-                dropped += 1;
-                false
-            } else {
-                true
+        while self.map.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
             }
-        });
+        }
+        let key: Rc<[u8]> = Rc::from(subject);
+        self.order.push_back(key.clone());
+        self.map.insert(key, m);
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
     }
 
     /// Forgets every cached subject that `pattern` matches; call on any insert

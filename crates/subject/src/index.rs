@@ -10,8 +10,8 @@
 //!   (weight changes included, since group weights are part of a result).
 //! * Results that match nothing share one preallocated empty `Match`.
 //!
-//! Must never: allocate in [`Index::matches`] on a cache hit or for a subject
-//! with an empty token; validate patterns (the caller does, with
+//! Must never: allocate in [`Index::lookup`], hit or miss (only admitting a
+//! subject into the cache allocates); validate patterns (the caller does, with
 //! [`crate::is_valid_subscribe_subject`]); panic on any input.
 
 use std::fmt;
@@ -19,9 +19,26 @@ use std::hash::Hash;
 use std::rc::Rc;
 
 use crate::cache::MatchCache;
-use crate::matches::{Match, MatchBuilder};
+use crate::matches::{Match, MatchScratch};
 use crate::trie::{Node, Removed};
 use crate::validate::has_empty_token;
+
+/// Where a lookup's result lives: shared from the cache, or built into the
+/// caller's scratch (valid until the scratch is used again).
+pub enum Found<'s, K> {
+    Cached(Rc<Match<K>>),
+    Built(&'s Match<K>),
+}
+
+impl<K> std::ops::Deref for Found<'_, K> {
+    type Target = Match<K>;
+    fn deref(&self) -> &Match<K> {
+        match self {
+            Found::Cached(rc) => rc,
+            Found::Built(m) => m,
+        }
+    }
+}
 
 /// Default number of cached subjects.
 pub const DEFAULT_CACHE_CAPACITY: usize = 4096;
@@ -109,30 +126,51 @@ impl<K: Copy + Eq + Hash> Index<K> {
 
     /// All entries matching the literal `subject`, listed in nats-server's
     /// sublist match order (see [`Match`]; entries of one pattern in insertion
-    /// order). On a cache hit this is a hash lookup and an `Rc` clone, no
-    /// allocation. A subject with an empty token (or the empty subject) matches
+    /// order). A subject with an empty token (or the empty subject) matches
     /// nothing.
-    pub fn matches(&mut self, subject: &[u8]) -> Rc<Match<K>> {
+    ///
+    /// No allocation, hit or miss: a hit is a hash lookup and an `Rc` clone; a
+    /// miss walks the trie into `scratch` (cleared, not freed) and is cached
+    /// only when its subject keeps coming (see the cache's admission), which is
+    /// the one time a miss allocates.
+    pub fn lookup<'s>(&mut self, subject: &[u8], scratch: &'s mut MatchScratch<K>) -> Found<'s, K> {
         self.counts.matches += 1;
         if let Some(hit) = self.cache.get(subject) {
             self.counts.cache_hits += 1;
-            return hit;
+            return Found::Cached(hit);
         }
         if has_empty_token(subject) {
             // Not cached: answering is as cheap as a lookup, and caching would let
             // garbage publishes push real subjects out.
-            return Rc::clone(&self.empty);
+            return Found::Cached(Rc::clone(&self.empty));
         }
-        let mut builder = MatchBuilder::new();
-        self.root.collect(subject, &mut builder);
-        let m = builder.finish();
-        let rc = if m.is_empty() {
+        scratch.reset();
+        self.root.collect(subject, scratch);
+        if self.cache.admit(subject) {
+            let rc = if scratch.m.is_empty() {
+                Rc::clone(&self.empty)
+            } else {
+                Rc::new(scratch.m.clone())
+            };
+            self.cache.put(subject, Rc::clone(&rc));
+            return Found::Cached(rc);
+        }
+        Found::Built(&scratch.m)
+    }
+
+    /// [`Index::lookup`] with a result of its own (allocates on a miss): for
+    /// tests, monitoring and other paths off the message path.
+    pub fn matches(&mut self, subject: &[u8]) -> Rc<Match<K>> {
+        let mut scratch = MatchScratch::new();
+        let built = match self.lookup(subject, &mut scratch) {
+            Found::Cached(rc) => return rc,
+            Found::Built(m) => m.clone(),
+        };
+        if built.is_empty() {
             Rc::clone(&self.empty)
         } else {
-            Rc::new(m)
-        };
-        self.cache.put(subject, Rc::clone(&rc));
-        rc
+            Rc::new(built)
+        }
     }
 
     /// True when the index holds no entry.
@@ -226,6 +264,8 @@ mod tests {
         ix.insert(b"foo.*", None, 3);
         assert!(ix.remove(b"foo.*", None, 3));
         assert!(!ix.remove(b"foo.*", None, 3));
+        // A subject is cached on its second miss (admission), then hits.
+        ix.matches(b"foo");
         ix.matches(b"foo");
         ix.matches(b"foo");
         ix.matches(b"bar");
@@ -233,10 +273,10 @@ mod tests {
             ix.stats(),
             IndexStats {
                 entries: 2,
-                cached: 2,
+                cached: 1,
                 inserts: 3,
                 removes: 1,
-                matches: 3,
+                matches: 4,
                 cache_hits: 1,
                 max_fanout: 2,
                 total_fanout: 2,
@@ -500,9 +540,11 @@ mod tests {
     fn insert_after_cached_miss_shows_up() {
         let mut ix = Index::new();
         ix.insert(b"other", None, 0);
-        assert!(ix.matches(b"foo.bar").is_empty());
-        assert!(ix.matches(b"foo.baz").is_empty());
-        assert!(ix.matches(b"zzz").is_empty());
+        for _ in 0..2 {
+            assert!(ix.matches(b"foo.bar").is_empty());
+            assert!(ix.matches(b"foo.baz").is_empty());
+            assert!(ix.matches(b"zzz").is_empty());
+        }
         assert_eq!(ix.cache_len(), 3);
         ix.insert(b"foo.*", None, 1);
         // Exactly the subjects the new pattern matches were dropped.
@@ -547,12 +589,36 @@ mod tests {
     fn cache_hit_shares_the_result() {
         let mut ix = Index::new();
         ix.insert(b"a", None, 1);
+        let _first_miss = ix.matches(b"a");
         let a = ix.matches(b"a");
         let b = ix.matches(b"a");
         assert!(Rc::ptr_eq(&a, &b));
         let e1 = ix.matches(b"nothing");
         let e2 = ix.matches(b"nothing.else");
         assert!(Rc::ptr_eq(&e1, &e2), "misses share the empty result");
+    }
+
+    /// One-shot subjects (a fresh reply subject per request) are never
+    /// cached, so they cannot push a hot subject out; a subject is cached on
+    /// its second miss.
+    #[test]
+    fn one_shot_subjects_are_not_cached() {
+        let mut ix = Index::with_cache_capacity(8);
+        ix.insert(b"_INBOX.abc.*", None, 1);
+        ix.insert(b"hot", None, 2);
+        let mut scratch = MatchScratch::new();
+        for _ in 0..2 {
+            let _ = ix.lookup(b"hot", &mut scratch);
+        }
+        assert_eq!(ix.cache_len(), 1);
+        for i in 0..1000 {
+            let subject = format!("_INBOX.abc.{i}");
+            let m = ix.lookup(subject.as_bytes(), &mut scratch);
+            assert_eq!(m.plain, vec![1]);
+            assert!(matches!(m, Found::Built(_)), "not cached on its first miss");
+        }
+        assert_eq!(ix.cache_len(), 1);
+        assert!(matches!(ix.lookup(b"hot", &mut scratch), Found::Cached(_)));
     }
 
     #[test]
@@ -565,9 +631,12 @@ mod tests {
         let mut ix = Index::with_cache_capacity(4);
         ix.insert(b">", None, 1);
         for i in 0..50 {
-            assert_eq!(plain(&ix.matches(format!("s{i}").as_bytes())), set(&[1]));
+            for _ in 0..2 {
+                assert_eq!(plain(&ix.matches(format!("s{i}").as_bytes())), set(&[1]));
+            }
             assert!(ix.cache_len() <= 4);
         }
+        assert_eq!(ix.cache_len(), 4);
     }
 
     #[test]

@@ -20,6 +20,6 @@ mod validate;
 #[cfg(test)]
 mod prop_tests;
 
-pub use index::{Index, IndexStats, DEFAULT_CACHE_CAPACITY};
-pub use matches::{Group, Match};
+pub use index::{Found, Index, IndexStats, DEFAULT_CACHE_CAPACITY};
+pub use matches::{Group, Match, MatchScratch};
 pub use validate::{is_valid_publish_subject, is_valid_subscribe_subject, subject_matches, tokens};

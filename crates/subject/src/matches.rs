@@ -1,5 +1,6 @@
-//! The result of a lookup ([`Match`], [`Group`]) and the builder that merges the
-//! entries of every matching trie node into one result.
+//! The result of a lookup ([`Match`], [`Group`]) and the reusable scratch
+//! ([`MatchScratch`]) that merges the entries of every matching trie node into
+//! one result.
 //!
 //! Invariants of a built [`Match`]:
 //! * `plain` lists each key at most once, in the order the trie walk met them
@@ -11,8 +12,9 @@
 //!   `total_weight` is the sum of the member weights.
 //! * No weight in a result is zero (the trie never stores zero weights).
 //!
-//! Must never: be built on a cache hit (a hit hands out the cached `Rc`); the
-//! builder allocates freely because it runs only on a miss.
+//! Must never: be built on a cache hit (a hit hands out the cached `Rc`), or
+//! allocate once its scratch has grown: a miss builds into the caller's
+//! [`MatchScratch`], whose buffers are cleared and reused.
 
 use ahash::{AHashMap, AHashSet};
 use std::hash::Hash;
@@ -65,52 +67,76 @@ impl<K> Default for Match<K> {
     }
 }
 
-/// Merges the entries of matching trie nodes; see the module invariants.
-pub(crate) struct MatchBuilder<'a, K> {
+/// The reusable state of a lookup that builds its result: the result being
+/// built, the sets that keep keys unique, spare member vectors, and the walk's
+/// token and frame stacks (kept type-erased between lookups). After the first
+/// few lookups have grown them, building a result allocates nothing: every
+/// buffer is cleared, never dropped.
+pub struct MatchScratch<K> {
+    pub(crate) m: Match<K>,
     seen_plain: AHashSet<K>,
-    plain: Vec<K>,
-    /// Queue name -> index into `groups`.
-    group_at: AHashMap<&'a [u8], usize>,
-    groups: Vec<Group<K>>,
     /// (group index, key) -> index into that group's `members`.
     member_at: AHashMap<(usize, K), usize>,
+    spare_members: Vec<Vec<(K, u32)>>,
+    /// Token boundaries of the subject being looked up.
+    pub(crate) tokens: Vec<(u32, u32)>,
+    /// The walk's frames, held empty between lookups (see `trie::collect`).
+    pub(crate) frames: Vec<crate::trie::ErasedFrame>,
 }
 
-impl<'a, K: Copy + Eq + Hash> MatchBuilder<'a, K> {
-    pub(crate) fn new() -> Self {
-        MatchBuilder {
+impl<K> Default for MatchScratch<K> {
+    fn default() -> Self {
+        MatchScratch {
+            m: Match::empty(),
             seen_plain: AHashSet::new(),
-            plain: Vec::new(),
-            group_at: AHashMap::new(),
-            groups: Vec::new(),
             member_at: AHashMap::new(),
+            spare_members: Vec::new(),
+            tokens: Vec::new(),
+            frames: Vec::new(),
         }
+    }
+}
+
+impl<K: Copy + Eq + Hash> MatchScratch<K> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empties the result, keeping every buffer.
+    pub(crate) fn reset(&mut self) {
+        self.m.plain.clear();
+        for g in self.m.groups.drain(..) {
+            let mut v = g.members;
+            v.clear();
+            self.spare_members.push(v);
+        }
+        self.seen_plain.clear();
+        self.member_at.clear();
     }
 
     /// Folds one matching node's entries into the result.
-    pub(crate) fn add(&mut self, entries: &'a Entries<K>) {
+    pub(crate) fn add(&mut self, entries: &Entries<K>) {
         for (&key, _) in entries.plain.iter() {
             // A plain key's weight only says how many identical subscriptions it
             // holds; the result needs each key once, so weights are not kept.
             if self.seen_plain.insert(key) {
-                self.plain.push(key);
+                self.m.plain.push(key);
             }
         }
         for (name, members) in entries.queues.iter() {
-            let gi = match self.group_at.get(&name[..]) {
-                Some(&gi) => gi,
+            // Groups are few: a linear search by name beats a map here.
+            let gi = match self.m.groups.iter().position(|g| g.name == *name) {
+                Some(gi) => gi,
                 None => {
-                    let gi = self.groups.len();
-                    self.groups.push(Group {
+                    self.m.groups.push(Group {
                         name: name.clone(),
-                        members: Vec::new(),
+                        members: self.spare_members.pop().unwrap_or_default(),
                         total_weight: 0,
                     });
-                    self.group_at.insert(&name[..], gi);
-                    gi
+                    self.m.groups.len() - 1
                 }
             };
-            let group = &mut self.groups[gi];
+            let group = &mut self.m.groups[gi];
             for (&key, &weight) in members.iter() {
                 // Saturate rather than overflow: 2^32 identical subscriptions are
                 // not a real workload, and a wrong pick weight beats a panic.
@@ -129,10 +155,8 @@ impl<'a, K: Copy + Eq + Hash> MatchBuilder<'a, K> {
         }
     }
 
-    pub(crate) fn finish(self) -> Match<K> {
-        Match {
-            plain: self.plain,
-            groups: self.groups,
-        }
+    /// The result just built.
+    pub fn result(&self) -> &Match<K> {
+        &self.m
     }
 }

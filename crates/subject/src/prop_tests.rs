@@ -313,6 +313,7 @@ fn observed(m: &Match<Key>) -> (BTreeSet<Key>, Groups) {
 
 fn run(ops: Vec<Op>, cache_capacity: usize) {
     let mut ix: Index<Key> = Index::with_cache_capacity(cache_capacity);
+    let mut scratch = crate::MatchScratch::new();
     let mut model = Model::default();
     for op in ops {
         match op {
@@ -337,7 +338,9 @@ fn run(ops: Vec<Op>, cache_capacity: usize) {
                 assert!(model.remove(&e));
             }
             Op::Match(s) => {
-                let m = ix.matches(&s);
+                // One scratch reused across every lookup, as a core does.
+                let found = ix.lookup(&s, &mut scratch);
+                let m: Match<Key> = (*found).clone();
                 let subject = String::from_utf8_lossy(&s);
                 assert_eq!(observed(&m), model.matches(&s), "subject {subject:?}");
                 let listed: Ordered = (

@@ -21,7 +21,7 @@ use std::collections::hash_map;
 use std::hash::Hash;
 use std::mem;
 
-use crate::matches::MatchBuilder;
+use crate::matches::MatchScratch;
 use crate::ordered::OrderedMap;
 use crate::validate::{tokens, FWC, PWC};
 
@@ -136,11 +136,26 @@ enum Pending<K> {
 /// One pending activation of nats' recursive `matchLevel`, see [`Node::collect`]:
 /// the level it is at (`None` once the literal path died), the index of the next
 /// token, and the literal and `*` nodes found at the last level it processed.
-struct Frame<'a, K> {
+pub(crate) struct Frame<'a, K> {
     level: Option<&'a Node<K>>,
     next: usize,
     literal: Option<&'a Node<K>>,
     pwc: Option<&'a Node<K>>,
+}
+
+/// The frame stack's element type while no walk is running: the same layout
+/// as any `Frame<'a, K>` (references are thin pointers whatever `K` is), so
+/// the scratch can keep the stack's allocation between walks.
+pub(crate) type ErasedFrame = Frame<'static, ()>;
+
+/// An empty vector of one element type turned into an empty vector of
+/// another with the same layout, keeping its allocation (std collects
+/// `vec::IntoIter` adapters in place; nothing is ever mapped, it is empty).
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 impl<K> Node<K> {
@@ -328,16 +343,29 @@ impl<K: Copy + Eq + Hash> Node<K> {
     /// yields nats' order. The stack holds at most one frame per `*` on the path;
     /// each trie node is visited at most once (its depth fixes the token index),
     /// so the cost is bounded by the trie size even for patterns full of `*`.
-    pub(crate) fn collect<'a>(&'a self, subject: &[u8], out: &mut MatchBuilder<'a, K>) {
-        let toks: Vec<&[u8]> = tokens(subject).collect();
-        let mut stack: Vec<Frame<'a, K>> = vec![Frame {
+    pub(crate) fn collect(&self, subject: &[u8], out: &mut MatchScratch<K>)
+    where
+        K: Copy + Eq + Hash,
+    {
+        let mut toks = std::mem::take(&mut out.tokens);
+        toks.clear();
+        let mut at = 0usize;
+        for t in tokens(subject) {
+            toks.push((at as u32, (at + t.len()) as u32));
+            at += t.len() + 1;
+        }
+        let tok = |i: usize| -> Option<&[u8]> {
+            toks.get(i).map(|&(s, e)| &subject[s as usize..e as usize])
+        };
+        let mut stack: Vec<Frame<'_, K>> = recycle(std::mem::take(&mut out.frames));
+        stack.push(Frame {
             level: Some(self),
             next: 0,
             literal: None,
             pwc: None,
-        }];
+        });
         while let Some(f) = stack.last_mut() {
-            let Some(&tok) = toks.get(f.next) else {
+            let Some(t) = tok(f.next) else {
                 // The loop ran to the end: the literal node, then the `*` node,
                 // of the last level (either may be absent).
                 let (literal, pwc) = (f.literal, f.pwc);
@@ -363,7 +391,7 @@ impl<K: Copy + Eq + Hash> Node<K> {
             let pwc = level.pwc.as_deref();
             // A subject token that is `*` or `>` is looked up as a literal; no
             // literal child can be spelled that way, so it only meets wildcards.
-            let literal = level.literal.get(tok);
+            let literal = level.literal.get(t);
             f.level = literal;
             f.next += 1;
             f.literal = literal;
@@ -382,6 +410,8 @@ impl<K: Copy + Eq + Hash> Node<K> {
                 }
             }
         }
+        out.frames = recycle(stack);
+        out.tokens = toks;
     }
 
     /// Test-only structural check; returns the number of distinct entries.
