@@ -20,7 +20,7 @@
 
 use ahash::AHashMap;
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::rc::Rc;
 
 use crate::matches::Match;
@@ -72,14 +72,13 @@ impl<K> MatchCache<K> {
     }
 
     /// Whether a result just computed for `subject` should be cached: true on
-    /// its second miss in a row of the filter's memory. Never allocates.
+    /// its second miss while the filter still remembers the first (until
+    /// another subject takes its slot). Never allocates.
     pub(crate) fn admit(&mut self, subject: &[u8]) -> bool {
         if self.capacity == 0 {
             return false;
         }
-        let mut h = self.hasher.build_hasher();
-        subject.hash(&mut h);
-        let h = h.finish() | 1; // 0 marks an empty slot
+        let h = self.hasher.hash_one(subject) | 1; // 0 marks an empty slot
         let slot = &mut self.doorkeeper[(h as usize) & (DOORKEEPER - 1)];
         if *slot == h {
             *slot = 0;
