@@ -20,7 +20,6 @@
 
 use ahash::AHashMap;
 use std::collections::VecDeque;
-use std::hash::BuildHasher;
 use std::rc::Rc;
 
 use crate::matches::Match;
