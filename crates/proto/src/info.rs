@@ -78,13 +78,21 @@ pub struct ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// Decodes CONNECT's JSON. `None` for invalid JSON or a mistyped field.
+    /// Decodes CONNECT's JSON as Go's `json.Unmarshal` into nats-server's options
+    /// does: `None` for invalid JSON, a value other than an object or `null`, or a
+    /// mistyped field. `null` leaves everything unchanged; a repeated key's last
+    /// value wins; invalid UTF-8 inside strings becomes U+FFFD (outside them it is
+    /// a syntax error either way). Unlike Go, keys match case-sensitively.
     pub fn parse(json: &[u8]) -> Option<ConnectOptions> {
-        // Go's json.Unmarshal of `null` into a struct leaves it untouched.
-        if json.trim_ascii() == b"null" {
-            return Some(ConnectOptions::default());
+        // Going through a `Value` refuses what the derived deserialiser would
+        // take but Go refuses (an array of the fields in order) and takes the
+        // repeated keys it would refuse.
+        let text = String::from_utf8_lossy(json);
+        match serde_json::from_str::<serde_json::Value>(&text).ok()? {
+            serde_json::Value::Null => Some(ConnectOptions::default()),
+            v @ serde_json::Value::Object(_) => ConnectOptions::deserialize(v).ok(),
+            _ => None,
         }
-        serde_json::from_slice(json).ok()
     }
 }
 
@@ -124,5 +132,28 @@ mod tests {
         assert!(ConnectOptions::parse(br#"{"verbose":"yes"}"#).is_none());
         assert!(ConnectOptions::parse(b"{").is_none());
         assert_eq!(ConnectOptions::parse(b"null").unwrap().verbose, None);
+    }
+
+    /// Found by the `connect_json` fuzz target against its model of Go's
+    /// `json.Unmarshal` (fuzz/oracle/connect_json.rs); the reproducers are in
+    /// fuzz/corpus/connect_json/ and fuzz/artifacts/connect_json/.
+    #[test]
+    fn connect_json_as_go_decodes_it() {
+        // A repeated key: the last value wins (was refused).
+        let c = ConnectOptions::parse(br#"{"verbose":true,"verbose":false}"#).unwrap();
+        assert_eq!(c.verbose, Some(false));
+        // The fields as an array, in declaration order: refused (was accepted).
+        let arr = br#"[true,true,true,"t","u","p","n","s","j","x","rust","1",1,true,true,true,"A",false]"#;
+        assert!(ConnectOptions::parse(arr).is_none());
+        assert!(ConnectOptions::parse(b"[]").is_none());
+        assert!(ConnectOptions::parse(b"1").is_none());
+        // Only JSON's whitespace around `null` (a form feed was accepted).
+        assert!(ConnectOptions::parse(b"\x0cnull").is_none());
+        assert!(ConnectOptions::parse(b" \t\r\nnull\n").is_some());
+        // Invalid UTF-8 in a string is replaced, in a known field or an unknown
+        // one alike (it was refused in the first, accepted in the second).
+        let c = ConnectOptions::parse(b"{\"name\":\"a\xff\",\"x y\":\"\x9d\"}").unwrap();
+        assert_eq!(c.name.as_deref(), Some("a\u{fffd}"));
+        assert!(ConnectOptions::parse(b"{\"name\":\"a\"}\xff").is_none());
     }
 }

@@ -182,14 +182,16 @@ pub fn parse(buf: &[u8], limits: &Limits, headers: bool) -> Result<Parsed, Proto
         }
     }
 
+    // The bound on the argument (for PING/PONG/+OK, on what they ignore).
+    let limit = match after {
+        After::Ignore => limits.max_control_line.max(64 * 1024),
+        _ => limits.max_control_line,
+    };
     let Some(lf) = lf else {
         // A line still being received: bound it so a peer cannot stream forever.
-        let so_far = buf.len() - arg_start.min(buf.len());
-        let limit = match after {
-            After::Ignore => limits.max_control_line.max(64 * 1024),
-            _ => limits.max_control_line,
-        };
-        if so_far > limit {
+        // Measured as the complete line will be (a CR dropped), so that where the
+        // reads split a stream never changes the outcome.
+        if over_limit(buf, arg_start, buf.len(), limit) {
             return Err(ProtoError::MaxControlLine);
         }
         return Ok(INCOMPLETE);
@@ -197,6 +199,11 @@ pub fn parse(buf: &[u8], limits: &Limits, headers: bool) -> Result<Parsed, Proto
     let line_len = lf + 1;
 
     if after == After::Ignore {
+        // The same bound once the LF is there: a line refused while it arrived
+        // must be refused when it arrives in one read.
+        if over_limit(buf, arg_start, lf, limit) {
+            return Err(ProtoError::MaxControlLine);
+        }
         let op = match kind {
             Kind::Ping => Op::Ping,
             Kind::Pong => Op::Pong,
@@ -344,6 +351,16 @@ pub fn control_line(buf: &[u8]) -> Option<(&'static str, Option<Span>)> {
         end -= 1;
     }
     Some((name, Some(Span::new(start, end.max(start)))))
+}
+
+/// Whether the argument `buf[start..end]` is over `limit` as the control-line
+/// limit counts it: one byte less when it holds a CR (nats-server's `drop` rule,
+/// as for a complete line below). The CR is looked for only when that one byte
+/// decides.
+#[inline]
+fn over_limit(buf: &[u8], start: usize, end: usize, limit: usize) -> bool {
+    let len = end.saturating_sub(start);
+    len > limit && (len - 1 > limit || memchr::memchr(b'\r', &buf[start..end]).is_none())
 }
 
 /// 1 to 9 ASCII digits, as nats-server's `parseSize`.
@@ -589,6 +606,53 @@ mod tests {
         let mut line = b"PUB ".to_vec();
         line.extend(std::iter::repeat_n(b'a', 4097));
         assert_eq!(one(&line), Err(ProtoError::MaxControlLine));
+    }
+
+    /// Found by the `parser` fuzz target (fuzz/artifacts/parser/): a line whose
+    /// argument is exactly `max_control_line` bytes was accepted in one read but
+    /// refused when a read ended right after its CR (the partial-line bound
+    /// counted the CR the complete line drops); and a PING line over the 64 KiB
+    /// bound was refused only when it arrived in pieces.
+    #[test]
+    fn control_line_limit_does_not_depend_on_read_boundaries() {
+        let l = Limits {
+            max_control_line: 8,
+            max_payload: 1024,
+        };
+        let at_limit = b"SUB abcdef 1\r\n";
+        assert!(matches!(parse(at_limit, &l, true), Ok(Parsed::Op(..))));
+        for n in 0..at_limit.len() {
+            assert_eq!(
+                parse(&at_limit[..n], &l, true),
+                Ok(Parsed::Incomplete { need: 0 }),
+                "prefix of {n} bytes"
+            );
+        }
+        let over = b"SUB abcdefg 1\r\n";
+        assert_eq!(parse(over, &l, true), Err(ProtoError::MaxControlLine));
+        assert_eq!(
+            parse(&over[..13], &l, true),
+            Err(ProtoError::MaxControlLine)
+        );
+        assert_eq!(
+            parse(&over[..12], &l, true),
+            Ok(Parsed::Incomplete { need: 0 })
+        );
+
+        let mut ping = b"PING".to_vec();
+        ping.extend(std::iter::repeat_n(b'x', 64 * 1024));
+        ping.extend(b"\r\n");
+        assert_eq!(one(&ping), Ok(Parsed::Op(Op::Ping, ping.len())));
+        assert_eq!(
+            one(&ping[..ping.len() - 1]),
+            Ok(Parsed::Incomplete { need: 0 })
+        );
+        ping.insert(4, b'x');
+        assert_eq!(one(&ping), Err(ProtoError::MaxControlLine));
+        assert_eq!(
+            one(&ping[..ping.len() - 1]),
+            Err(ProtoError::MaxControlLine)
+        );
     }
 
     #[test]
