@@ -19,8 +19,13 @@ if [ -z "${NATS_SERVER_BIN:-}" ]; then
     NATS_SERVER_BIN=$(find "$ref" -name nats-server -type f -perm -u+x | head -n 1)
   fi
 fi
+# A missing or wrong reference fails here, loudly: no test skips for want of it.
+if ! version=$("$NATS_SERVER_BIN" --version 2>&1) || [[ "$version" != *"$want"* ]]; then
+  echo "test.sh: no reference nats-server 2.15 at '$NATS_SERVER_BIN': $version" >&2
+  exit 1
+fi
 export NATS_SERVER_BIN
-echo "test.sh: reference server $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version))" >&2
+echo "test.sh: reference server $NATS_SERVER_BIN ($version)" >&2
 
 # Benchmarks (harness = false) are compiled here so they keep building, and run
 # only by `cargo bench` / perf/run.

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::util::{shoal, temp_path};
 
@@ -25,6 +25,47 @@ async fn connect(port: u16) -> async_nats::Client {
         .expect("async-nats connects to shoal")
 }
 
+/// The payload of the probes [`wait_for_interest`] publishes on `fence`.
+const PROBE: &str = "probe";
+
+/// async-nats has no PING/PONG round trip (its `flush` only writes out), the fence
+/// that proves a subscription is visible on every core. Instead `p` publishes
+/// probes on `fence` until one has reached each of `last`, the subscription each
+/// connection made last (a connection's subscriptions reach the other cores in
+/// the order it made them). A polling loop with a deadline, not a quiet window.
+async fn wait_for_interest(p: &async_nats::Client, last: &mut [&mut async_nats::Subscriber]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = vec![false; last.len()];
+    while seen.contains(&false) {
+        assert!(
+            Instant::now() < deadline,
+            "subscriptions never visible to the publisher: {seen:?}"
+        );
+        p.publish("fence", PROBE.into()).await.unwrap();
+        p.flush().await.unwrap();
+        for (sub, seen) in last.iter_mut().zip(&mut seen) {
+            if !*seen {
+                *seen = tokio::time::timeout(Duration::from_millis(20), sub.next())
+                    .await
+                    .is_ok();
+            }
+        }
+    }
+}
+
+/// The next message on `sub` that is not a late probe.
+async fn next_after_probes(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("message in time")
+            .expect("subscription open");
+        if m.payload != PROBE.as_bytes() {
+            return m;
+        }
+    }
+}
+
 #[test]
 fn pub_sub_wildcards_and_queues() {
     let s = shoal(&["--cores", "2"]);
@@ -35,7 +76,6 @@ fn pub_sub_wildcards_and_queues() {
         assert!(a.server_info().headers);
         let mut exact = a.subscribe("orders.eu").await.unwrap();
         let mut star = b.subscribe("orders.*").await.unwrap();
-        let mut full = b.subscribe(">").await.unwrap();
         let mut q1 = a
             .queue_subscribe("orders.eu", "workers".into())
             .await
@@ -44,28 +84,39 @@ fn pub_sub_wildcards_and_queues() {
             .queue_subscribe("orders.eu", "workers".into())
             .await
             .unwrap();
+        // Each connection's last subscription: a's `fence`, b's `>`.
+        let mut fence = a.subscribe("fence").await.unwrap();
+        let mut full = b.subscribe(">").await.unwrap();
         a.flush().await.unwrap();
         b.flush().await.unwrap();
 
         let p = connect(s.port).await;
+        wait_for_interest(&p, &mut [&mut fence, &mut full]).await;
         for i in 0..100 {
             p.publish("orders.eu", format!("{i}").into()).await.unwrap();
         }
+        p.publish("fence", "end".into()).await.unwrap();
         p.flush().await.unwrap();
         for sub in [&mut exact, &mut star, &mut full] {
             for i in 0..100 {
-                let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
-                    .await
-                    .expect("message in time")
-                    .unwrap();
+                let m = next_after_probes(sub).await;
                 assert_eq!(m.subject.as_str(), "orders.eu");
                 assert_eq!(m.payload, format!("{i}").as_bytes(), "in order");
             }
         }
+        // One publisher's messages reach a connection in order, and async-nats hands
+        // a connection's messages to its subscriptions in order: once the fence has
+        // reached a and b, every queue delivery before it is already buffered.
+        for sub in [&mut fence, &mut full] {
+            let m = next_after_probes(sub).await;
+            assert_eq!((m.subject.as_str(), &m.payload[..]), ("fence", &b"end"[..]));
+        }
         let mut queued = 0;
         for q in [&mut q1, &mut q2] {
-            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), q.next()).await
-            {
+            // (unconstrained: tokio's co-operative budget would make a ready
+            // channel look empty)
+            while let Some(m) = tokio::task::unconstrained(q.next()).now_or_never() {
+                m.expect("subscription open");
                 queued += 1;
             }
         }
@@ -95,6 +146,25 @@ fn request_reply_headers_and_no_responders() {
         });
 
         let client = connect(s.port).await;
+        // No PING/PONG fence in async-nats (see `wait_for_interest`): probe until
+        // the service's subscription is visible from the client's core (a polling
+        // loop with a deadline).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let probe = async_nats::Request::new()
+                .payload(PROBE.into())
+                .timeout(Some(Duration::from_millis(500)));
+            match client.send_request("svc.echo", probe).await {
+                Ok(r) => {
+                    assert_eq!(r.payload, PROBE.as_bytes());
+                    break;
+                }
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "service never reachable: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
         for i in 0..50 {
             let mut h = HeaderMap::new();
             h.insert("X-Id", format!("{i}").as_str());

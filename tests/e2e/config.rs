@@ -99,7 +99,7 @@ fn a_file_with_every_core_key_runs() {
     );
     // max_payload: 2KB.
     c.send(format!("PUB a 3000\r\n{}\r\n", "x".repeat(3000)).as_bytes());
-    let got = String::from_utf8_lossy(&c.read_available(Duration::from_millis(500))).into_owned();
+    let got = String::from_utf8_lossy(&c.read_until_closed(DEADLINE)).into_owned();
     assert!(got.contains("-ERR 'Maximum Payload Violation'"), "{got}");
 }
 
@@ -274,7 +274,7 @@ fn sighup_reloads_max_payload_and_refuses_a_port_change() {
     );
     let (mut c, _) = Raw::connect(server.port);
     c.send(format!("CONNECT {{}}\r\nPUB a 2000\r\n{}\r\n", "x".repeat(2000)).as_bytes());
-    let got = String::from_utf8_lossy(&c.read_available(Duration::from_millis(500))).into_owned();
+    let got = String::from_utf8_lossy(&c.read_until_closed(DEADLINE)).into_owned();
     assert!(got.contains("-ERR 'Maximum Payload Violation'"), "{got}");
 
     // What nats-server cannot change while running is refused, in its words

@@ -27,7 +27,8 @@
 //! * `X>! data` sends `data` and expects the server to close X: frames are read until
 //!   EOF (at most 1 s) and recorded, then `X= EOF` (or `X= TIMEOUT`); then the other
 //!   connections are synchronised.
-//! * `X>+ data` sends `data` and waits 20 ms without syncing, so that the next step's
+//! * `X>+ data` sends `data` and, without syncing, waits until the server has read it
+//!   (the kernel's queues, see [`Raw::wait_read_by_server`]), so that the next step's
 //!   bytes reach the server in a separate read (lines split across writes).
 //! * Escapes in data and in recorded frames: `\r \n \t \\ \xNN`, and `\{N:c}` for the
 //!   byte `c` repeated N times. Data runs to the end of the line: write a trailing space
@@ -37,6 +38,10 @@
 //!   document what the reference does and are checked against it, but the Shoal test
 //!   compares Shoal with a live reference run. Re-record with `SHOAL_BLESS=1 cargo test
 //!   --test e2e differential::reference`.
+//! * `X= EOF` is the only event a conversation may record. Any other (`TIMEOUT`,
+//!   `NO INFO`, `CONNECT FAILED`, `SEND FAILED`, `SKIPPED`, `NOT READ`, `NOT CLOSED`,
+//!   `NOT RUN`) means the conversation did not run as written on that server, and
+//!   fails the test even when both servers recorded the same.
 //!
 //! Normalisation: in INFO frames the values of the identity keys in [`NORMALISED_KEYS`]
 //! become `"<norm>"` (strings) or `<norm>` (numbers); keys, their order and every other
@@ -102,7 +107,7 @@ enum Mode {
     Sync,
     /// `X>!`: the server must close the connection.
     Close,
-    /// `X>+`: no sync, short pause.
+    /// `X>+`: no sync; wait until the server has read the bytes.
     NoSync,
 }
 
@@ -525,7 +530,11 @@ fn run_conversation(port: u16, conv: &Conversation) -> Transcript {
         c.unsynced.extend_from_slice(&step.data);
         match step.mode {
             _ if c.gone => {}
-            Mode::NoSync => std::thread::sleep(Duration::from_millis(20)),
+            Mode::NoSync => {
+                if !c.raw.wait_read_by_server(Instant::now() + STEP_TIMEOUT) {
+                    out.push(format!("{}= NOT READ (by the server)", step.conn));
+                }
+            }
             Mode::Sync => sync(step.conn, c, &mut out),
             Mode::Close => {
                 let deadline = Instant::now() + STEP_TIMEOUT;
@@ -547,15 +556,50 @@ fn run_conversation(port: u16, conv: &Conversation) -> Transcript {
         transcript.push(out);
     }
     // Close: half-close each connection and wait for the server to close its side, so
-    // the next conversation starts on a server that has (nearly) forgotten this one.
+    // the next conversation starts on a server that has (nearly) forgotten this one. A
+    // connection still open at the deadline is recorded (and fails the conversation).
     for c in conns.values_mut().filter(|c| !c.gone) {
         c.raw.shutdown_write();
     }
-    let deadline = Instant::now() + Duration::from_millis(500);
-    for c in conns.values_mut().filter(|c| !c.gone) {
-        while c.raw.fill(deadline).is_ok() {}
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    for (&name, c) in conns.iter_mut().filter(|(_, c)| !c.gone) {
+        let end = loop {
+            match c.raw.fill(deadline) {
+                Ok(_) => {}
+                Err(end) => break end,
+            }
+        };
+        if end == ReadEnd::TimedOut {
+            if let Some(last) = transcript.last_mut() {
+                last.push(format!("{name}= NOT CLOSED (after the last step)"));
+            }
+        }
     }
     transcript
+}
+
+/// The first event of `transcript` that says the conversation did not run as
+/// written: every event but `EOF` (see the module doc).
+fn not_run(transcript: &Transcript) -> Option<&str> {
+    transcript
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .find(|line| line.get(1..3) == Some("= ") && &line[3..] != "EOF")
+}
+
+/// Every conversation of `run` that did not run as written on `server`.
+fn not_run_on(server: &str, corpus: &[Conversation], run: &[Transcript]) -> Vec<String> {
+    assert_eq!(
+        corpus.len(),
+        run.len(),
+        "{server}: a transcript per conversation"
+    );
+    corpus
+        .iter()
+        .zip(run)
+        .filter_map(|(conv, t)| not_run(t).map(|event| format!("{}: {server}: {event}", conv.name)))
+        .collect()
 }
 
 /// Runs every conversation in order. A server that keeps timing out would take minutes,
@@ -651,6 +695,16 @@ fn reference_is_deterministic_and_matches_recording() {
     );
     let (s1, s2) = (util::nats_server(&[]), util::nats_server(&[]));
     let (run1, run2) = run_pair(&corpus, &s1, &s2);
+    // Two runs that both failed to run a conversation would agree: that is a failure,
+    // never a match (and never recorded).
+    let mut incomplete = not_run_on("nats-server run 1", &corpus, &run1);
+    incomplete.extend(not_run_on("nats-server run 2", &corpus, &run2));
+    assert!(
+        incomplete.is_empty(),
+        "{} conversation runs did not complete:\n{}",
+        incomplete.len(),
+        incomplete.join("\n")
+    );
     let misauthored = check_close_markers(&corpus, &run1);
     assert!(
         misauthored.is_empty(),
@@ -699,6 +753,15 @@ fn shoal_matches_reference() {
     let corpus = load_corpus();
     let (reference, shoal) = (util::nats_server(&[]), util::shoal(&[]));
     let (want, got) = run_pair(&corpus, &reference, &shoal);
+    // A conversation that did not run on a side fails, even if both sides agree.
+    let mut incomplete = not_run_on("nats-server", &corpus, &want);
+    incomplete.extend(not_run_on("shoal", &corpus, &got));
+    assert!(
+        incomplete.is_empty(),
+        "{} conversation runs did not complete:\n{}",
+        incomplete.len(),
+        incomplete.join("\n")
+    );
     let mut differ = compare(&corpus, "nats-server", &want, "shoal", &got);
     differ.retain(
         |name| match KNOWN_DIFFERENCES.iter().find(|(k, _)| name.contains(k)) {
@@ -739,4 +802,15 @@ fn format_round_trips() {
         count_pings(b"PUB a 6\r\nPING\r\n\r\nping\r\nPINGX\nPONG\r\n"),
         2
     );
+    // Only EOF is a normal event; anything else means "did not run".
+    let ran: Transcript = vec![vec!["A< PONG\\r\\n".into(), "A= EOF".into()]];
+    assert_eq!(not_run(&ran), None);
+    for event in [
+        "A= NOT RUN (corpus time budget spent)",
+        "B= TIMEOUT",
+        "A= NO INFO (Eof)",
+    ] {
+        let t: Transcript = vec![vec!["A< PONG\\r\\n".into()], vec![event.into()]];
+        assert_eq!(not_run(&t), Some(event));
+    }
 }

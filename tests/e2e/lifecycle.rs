@@ -1,12 +1,12 @@
 //! The server's life with clients connected: lame duck mode (SIGUSR2: listeners
 //! closed, INFO `ldm:true` to protocol-1 clients, the grace period, clients closed,
 //! exit 0) and graceful shutdown (SIGTERM with clients connected: they see the
-//! connection end, the process exits 0 promptly).
+//! connection end, the process exits 0).
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::util::{shoal, temp_path, Raw};
+use crate::util::{escape, shoal, temp_path, Raw, ReadEnd};
 
 #[test]
 fn lame_duck_informs_then_closes_clients_and_exits() {
@@ -41,12 +41,31 @@ fn lame_duck_informs_then_closes_clients_and_exits() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Protocol-0 clients are not told, but both are closed after the grace period.
-    assert!(old.read_available(Duration::from_millis(300)).is_empty());
-    for c in [&mut modern, &mut old] {
-        let rest = c.read_available(Duration::from_secs(5));
-        assert!(rest.is_empty() || rest.starts_with(b"PING"), "{rest:?}");
+    // Protocol-0 clients are not told: a PING fence on the old client finds
+    // nothing before its PONG (or, if the grace period is already over, nothing
+    // before the close) but the server's own keepalive PING.
+    let _ = old.try_send(b"PING\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match old.read_frame(deadline) {
+            Ok(frame) if frame == b"PONG\r\n" => break,
+            Ok(frame) if frame == b"PING\r\n" => {}
+            Ok(frame) => panic!("protocol-0 client told: {}", escape(&frame)),
+            Err(ReadEnd::Eof | ReadEnd::Reset) => break,
+            Err(ReadEnd::TimedOut) => panic!("no PONG and no close"),
+        }
     }
+    // Both are closed after the grace period (the deadline only stops a hang).
+    for c in [&mut modern, &mut old] {
+        let rest = c.read_until_closed(Duration::from_secs(20));
+        assert!(
+            rest.is_empty() || rest.starts_with(b"PING"),
+            "{}",
+            escape(&rest)
+        );
+    }
+    // A lower bound on the configured grace period (1 s, measured from before the
+    // signal): slowness can only make it longer.
     assert!(
         t.elapsed() >= Duration::from_millis(900),
         "closed before the grace period"
@@ -72,18 +91,17 @@ fn sigterm_with_clients_connected_exits_cleanly() {
             c
         })
         .collect();
-    let t = Instant::now();
     s.signal(libc::SIGTERM);
+    // A deadline against a hang, not a speed check (speed belongs in perf/).
     let status = s.wait_exit(Duration::from_secs(10)).expect("exits");
     assert_eq!(status.code(), Some(0));
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "shutdown took {:?}",
-        t.elapsed()
-    );
     for c in &mut clients {
-        let rest = c.read_available(Duration::from_secs(2));
-        assert!(rest.is_empty() || rest.starts_with(b"PING"), "{rest:?}");
+        let rest = c.read_until_closed(Duration::from_secs(5));
+        assert!(
+            rest.is_empty() || rest.starts_with(b"PING"),
+            "{}",
+            escape(&rest)
+        );
     }
     let log = s.log().join("\n");
     assert!(log.contains("Server Exiting.."), "{log}");
@@ -131,8 +149,9 @@ fn bind_port(port: u16, reuse_addr: bool) -> std::io::Result<()> {
 /// stop the server with SIGINT, wait for it to exit, and bind its port for a
 /// mock server. With clients still connected the server closes them itself,
 /// leaving its side of each in FIN_WAIT/TIME_WAIT after the exit: the port must
-/// still be free for an SO_REUSEADDR bind (as after nats-server). When the
-/// clients closed first, even a bind with no option must succeed.
+/// still be free for an SO_REUSEADDR bind (as after nats-server), and so it must
+/// when the clients closed first (as in `GetClientIP`). (A bind with no option
+/// at all can race the server's sockets' last ACK, with nats-server too.)
 #[test]
 fn a_stopped_server_frees_its_port() {
     for clients_close_first in [false, true] {
@@ -147,16 +166,15 @@ fn a_stopped_server_frees_its_port() {
             })
             .collect();
         if clients_close_first {
-            for c in clients.drain(..) {
+            for mut c in clients.drain(..) {
                 c.shutdown_write();
-                let mut c = c;
-                assert!(c.read_available(Duration::from_secs(2)).is_empty());
+                c.expect_closed();
             }
         }
         s.signal(libc::SIGINT);
         let status = s.wait_exit(Duration::from_secs(10)).expect("exits");
         assert_eq!(status.code(), Some(0));
-        let bound = bind_port(port, !clients_close_first);
+        let bound = bind_port(port, true);
         assert!(
             bound.is_ok(),
             "port {port} still busy after exit (clients closed first: {clients_close_first}): {bound:?}"

@@ -334,12 +334,19 @@ fn scenario(port: u16) -> Vec<Raw> {
     a.read_until_pong();
     b.send(b"PING\r\n");
     b.read_until_pong();
+    // d closes cleanly and e is closed for a protocol violation: each is read
+    // until the server has closed it (a deadline, not a quiet window).
     let mut d = client(port, "d", b"");
     d.shutdown_write();
-    d.read_available(Duration::from_millis(300));
+    d.read_until_closed(Duration::from_secs(10)); // (its connect_info INFO)
     let (mut e, _) = Raw::connect(port);
     e.send(b"FOO\r\n");
-    e.read_available(Duration::from_millis(300));
+    let got = e.read_until_closed(Duration::from_secs(10));
+    assert!(
+        String::from_utf8_lossy(&got).contains("-ERR 'Unknown Protocol Operation'"),
+        "{}",
+        escape(&got)
+    );
     vec![a, b, c]
 }
 

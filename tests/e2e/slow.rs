@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::crosscore::{connect_on, subscriber_on};
+use crate::monitor::{get, http_port};
 use crate::util::{shoal, ServerProc};
 
 const CORES: u64 = 2;
@@ -117,10 +118,28 @@ fn assert_cut_off(mut st: TcpStream, n: usize, size: usize) {
     let _ = st.write_all(b"PING\r\n");
 }
 
-/// Waits until the server has logged `what` at least `times` times.
-fn wait_logged(s: &ServerProc, what: &str, times: usize) {
+/// Waits until `/varz` counts `times` slow consumers (then checks it is exactly
+/// that many), and until the server has logged `what` (nats-server's words) as
+/// often.
+fn wait_slow_consumers(s: &ServerProc, what: &str, times: u64) {
+    let port = http_port(s);
     let deadline = Instant::now() + Duration::from_secs(15);
-    while s.log().iter().filter(|l| l.contains(what)).count() < times {
+    let counted = loop {
+        let n = get(port, "/varz").json()["slow_consumers"]
+            .as_u64()
+            .expect("slow_consumers in /varz");
+        if n >= times {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/varz slow_consumers is {n}, want {times}; log: {:?}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(counted, times, "/varz slow_consumers");
+    while (s.log().iter().filter(|l| l.contains(what)).count() as u64) < times {
         assert!(
             Instant::now() < deadline,
             "no {what:?} logged: {:?}",
@@ -139,7 +158,7 @@ fn run_scenario(
     n: usize,
     size: usize,
     log_line: &str,
-    nth: usize,
+    nth: u64,
 ) {
     let subject = format!("slow.{stalled_core}{fast_core}{pub_core}");
     let stalled = stalled_on(s.port, stalled_core, &subject);
@@ -157,13 +176,13 @@ fn run_scenario(
         s.log()
     );
     // Only now look at the stalled socket (reading it earlier would unstall it).
-    wait_logged(s, log_line, nth);
+    wait_slow_consumers(s, log_line, nth);
     assert_cut_off(stalled, n, size);
 }
 
 #[test]
 fn max_pending_cuts_off_only_the_stalled_subscriber() {
-    let s = shoal(&["--cores", "2", "--max_pending", "8388608", "-D"]);
+    let s = shoal(&["--cores", "2", "--max_pending", "8388608", "-D", "-m", "-1"]);
     // Stalled on the publisher's core, then on the other core.
     let line = "Slow Consumer Detected: MaxPending of 8388608 Exceeded";
     run_scenario(&s, 1, 0, 1, 40_000, 1024, line, 1);
@@ -180,6 +199,8 @@ fn write_deadline_cuts_off_a_subscriber_whose_socket_stays_full() {
         "1073741824",
         "--write_deadline",
         "1s",
+        "-m",
+        "-1",
     ]);
     run_scenario(
         &s,

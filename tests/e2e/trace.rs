@@ -6,7 +6,9 @@
 //! timestamp, and each connection's address and cid (named A, B, … in order of
 //! first appearance).
 //!
-//! Sync: every step ends with a PING/PONG round trip on its connection. Logs
+//! Sync: every step ends with a PING/PONG round trip on its connection (a step
+//! that ends mid-op waits until the server has read its bytes, see
+//! [`Raw::wait_read_by_server`]; one the server closes is read until the close). Logs
 //! are written asynchronously by Shoal's logging thread, so a conversation ends
 //! with a sentinel connection whose traced PING marks the end of everything
 //! logged before it; its own lines are dropped.
@@ -64,11 +66,17 @@ fn conversation(server: &ServerProc, steps: &[Step]) -> Vec<String> {
         let c = conns[step.conn].as_mut().expect("connection still open");
         c.send(step.bytes);
         if step.closes {
-            let _ = c.read_available(Duration::from_secs(2));
+            // The server must close it (a deadline, not a quiet window).
+            let _ = c.read_until_closed(Duration::from_secs(5));
             conns[step.conn] = None;
         } else if step.partial {
-            // Let the server read the first part on its own.
-            let _ = c.read_available(Duration::from_millis(20));
+            // The server reads the first part on its own: wait until it has read
+            // every byte (no PING can follow half an operation).
+            assert!(
+                c.wait_read_by_server(Instant::now() + Duration::from_secs(5)),
+                "the server did not read {}",
+                escape(step.bytes)
+            );
         } else {
             c.send(b"PING\r\n");
             let _ = c.read_until_pong();

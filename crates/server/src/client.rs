@@ -1,9 +1,13 @@
 //! One client connection's state, shared (on its core only) between its reader
-//! task, its writer task, the router that delivers to it, and the core's ticker.
+//! task, its writer task, the router that delivers to it, and the core's ticker,
+//! and [`CoreEnv`]: the little a connection needs of its core (the reloadable
+//! limits, the counters, the pass clock, the list of writers to wake).
 //!
 //! Invariants: a `Client` lives on the core that accepted it and never crosses a
 //! ring; only its writer writes its socket; producers append to `out` and put the
-//! client on the core's touched list, and the writer is woken once per pass.
+//! client on the core's touched list, and the writer is woken once per pass. A
+//! client knows nothing of the core's subscription index or rings: it can be
+//! built, fed and read in a unit test without a socket (`fd` is optional).
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -14,10 +18,11 @@ use std::time::{Duration, Instant};
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use crate::core::Core;
+use crate::config::Live;
 use crate::event::Event;
 use crate::outbound::{OutState, Outbound};
 use crate::rt;
+use crate::stats::Stats;
 
 /// Why a connection ended (nats-server's words, as /connz will show them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,15 +99,49 @@ pub struct PingState {
     pub last_activity: Cell<Instant>,
 }
 
+/// What a connection needs of the core it lives on.
+pub struct CoreEnv {
+    /// The reloadable limits in force on this core.
+    pub live: Cell<Live>,
+    /// The core's counters.
+    pub stats: Stats,
+    /// When the current pass (a read, a ring batch) began: the `last_activity`
+    /// deliveries give their subscribers, without reading the clock per message.
+    pub now: Cell<Instant>,
+    /// Clients with output queued during the current pass.
+    touched: RefCell<Vec<Rc<Client>>>,
+}
+
+impl CoreEnv {
+    pub fn new(live: Live) -> Rc<CoreEnv> {
+        Rc::new(CoreEnv {
+            live: Cell::new(live),
+            stats: Stats::default(),
+            now: Cell::new(Instant::now()),
+            touched: RefCell::default(),
+        })
+    }
+
+    /// Ends a pass for the writers: each touched client's writer is woken once.
+    pub fn wake_touched(&self) {
+        let mut t = self.touched.borrow_mut();
+        for c in t.drain(..) {
+            c.touched.set(false);
+            c.out.borrow_mut().wake();
+        }
+    }
+}
+
 pub struct Client {
     pub cid: u64,
     pub peer: SocketAddr,
     /// nats-server's prefix for this connection's log lines
     /// (`127.0.0.1:5555 - cid:5`, extended at CONNECT; see [`Client::name_prefix`]).
     prefix: RefCell<String>,
-    pub core: Rc<Core>,
-    /// The reader's descriptor, for shutting the connection down from elsewhere.
-    pub fd: RawFd,
+    env: Rc<CoreEnv>,
+    /// The reader's descriptor, for shutting the connection down from
+    /// elsewhere (`None` for a client without a socket, in tests).
+    fd: Option<RawFd>,
     pub out: RefCell<Outbound>,
     pub opts: Cell<Opts>,
     pub connected: Cell<bool>,
@@ -148,14 +187,14 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(cid: u64, peer: SocketAddr, core: Rc<Core>, fd: RawFd) -> Client {
+    pub fn new(cid: u64, peer: SocketAddr, env: Rc<CoreEnv>, fd: Option<RawFd>) -> Client {
         let now = Instant::now();
-        let interval = core.live.get().ping_interval;
+        let interval = env.live.get().ping_interval;
         Client {
             cid,
             peer,
             prefix: RefCell::new(format!("{peer} - cid:{cid}")),
-            core,
+            env,
             fd,
             out: RefCell::new(Outbound::new()),
             opts: Cell::new(Opts::default()),
@@ -189,6 +228,11 @@ impl Client {
     }
 
     /// `127.0.0.1:5555 - cid:5`, nats-server's prefix for client log lines.
+    /// The core this client lives on.
+    pub fn env(&self) -> &CoreEnv {
+        &self.env
+    }
+
     pub fn log_prefix(&self) -> std::cell::Ref<'_, str> {
         std::cell::Ref::map(self.prefix.borrow(), |p| p.as_str())
     }
@@ -239,7 +283,7 @@ impl Client {
     /// Queues an `-ERR 'text'\r\n` line (traced as `->> [-ERR text]`).
     pub fn send_err(self: &Rc<Self>, line: &[u8]) {
         if crate::trace::on() {
-            crate::trace::outbound_err(self, line);
+            crate::trace::outbound_err(&self.log_prefix(), line);
         }
         self.send(line);
     }
@@ -247,7 +291,7 @@ impl Client {
     /// Queues `+OK` (verbose mode; traced as `->> [OK]`).
     pub fn send_ok(self: &Rc<Self>) {
         if crate::trace::on() {
-            crate::trace::outbound(self, "OK");
+            crate::trace::outbound(&self.log_prefix(), "OK");
         }
         self.send(shoal_proto::encode::OK);
     }
@@ -258,7 +302,7 @@ impl Client {
     pub fn touch(self: &Rc<Self>) {
         if !self.touched.get() {
             self.touched.set(true);
-            self.core.touched.borrow_mut().push(self.clone());
+            self.env.touched.borrow_mut().push(self.clone());
         }
     }
 
@@ -271,7 +315,9 @@ impl Client {
         }
         o.wake();
         drop(o);
-        rt::shutdown_read(self.fd);
+        if let Some(fd) = self.fd {
+            rt::shutdown_read(fd);
+        }
     }
 
     /// Close now, dropping whatever is queued (slow consumer, errors).
@@ -281,7 +327,9 @@ impl Client {
         o.state = OutState::Dead;
         o.wake();
         drop(o);
-        rt::shutdown_fd(self.fd);
+        if let Some(fd) = self.fd {
+            rt::shutdown_fd(fd);
+        }
     }
 
     pub fn is_open(&self) -> bool {

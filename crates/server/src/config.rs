@@ -1,6 +1,9 @@
-//! Server options as the runtime sees them: already parsed and validated by the
-//! binary (flags today, the config file later). Plain data, cloned into every core
-//! at boot; nothing here changes while a core runs.
+//! Server options as the runtime sees them, already parsed and validated by the
+//! binary (flags and the configuration file), and the one place that says
+//! which of them a reload may change: [`Live`] is the reloadable part, copied
+//! into every core and replaced there by a reload; everything else is fixed
+//! for the life of the process ([`Config::reload_changes`] refuses a change
+//! to it, in nats-server's words). Plain data: no I/O, no runtime.
 
 use std::time::Duration;
 
@@ -80,5 +83,145 @@ impl Default for Config {
             max_sub_tokens: 0,
             max_closed_clients: 10_000,
         }
+    }
+}
+
+/// The settings a reload changes on a running server, as each core holds them
+/// (`Copy`: a core reads them from a `Cell`, no lock on the paths that do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Live {
+    pub max_payload: usize,
+    pub max_control_line: usize,
+    pub max_connections: usize,
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+}
+
+impl Live {
+    pub fn from(c: &Config) -> Live {
+        Live {
+            max_payload: c.max_payload,
+            max_control_line: c.max_control_line,
+            max_connections: c.max_connections,
+            ping_interval: c.ping_interval,
+            ping_max: c.ping_max,
+            write_deadline: c.write_deadline,
+        }
+    }
+}
+
+impl Config {
+    /// The fields a running server cannot change, with nats-server's option
+    /// names, in nats-server's order of checking. `port` is the bound port (a
+    /// random one counts as unchanged when the new file also asks for one).
+    fn fixed(&self, port: String) -> [(&'static str, String); 18] {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            ("ServerName", opt(&self.server_name)),
+            ("Host", self.host.clone()),
+            ("Port", port),
+            ("NoHeaderSupport", self.no_header_support.to_string()),
+            ("MaxSubs", self.max_subscriptions.to_string()),
+            ("HTTPHost", opt(&self.http_host)),
+            ("HTTPPort", self.http_port.unwrap_or(0).to_string()),
+            ("MaxPending", self.max_pending.to_string()),
+            (
+                "LameDuckDuration",
+                shoal_go::duration(self.lame_duck_duration),
+            ),
+            (
+                "LameDuckGracePeriod",
+                shoal_go::duration(self.lame_duck_grace_period),
+            ),
+            ("Cores", self.cores.map_or("all".into(), |c| c.to_string())),
+            ("RingCapacity", self.ring_capacity.to_string()),
+            // Reloadable in nats-server; fixed in Shoal for now (refused,
+            // never silently kept at the old value).
+            ("ClientAdvertise", opt(&self.client_advertise)),
+            ("ClusterName", opt(&self.cluster_name)),
+            ("MaxSubTokens", self.max_sub_tokens.to_string()),
+            ("MaxClosedClients", self.max_closed_clients.to_string()),
+            ("MaxTracedMsgLen", self.max_traced_msg_len.to_string()),
+            ("TraceHeaders", self.trace_headers.to_string()),
+        ]
+    }
+
+    /// The fields a reload applies (they make up [`Live`]), with the names
+    /// nats-server logs them by (`Reloaded: ping_interval = 5s`).
+    fn reloadable(&self) -> [(&'static str, String); 6] {
+        [
+            ("max_connections", self.max_connections.to_string()),
+            ("ping_interval", shoal_go::duration(self.ping_interval)),
+            ("ping_max", self.ping_max.to_string()),
+            ("max_control_line", self.max_control_line.to_string()),
+            ("max_payload", self.max_payload.to_string()),
+            ("write_deadline", shoal_go::duration(self.write_deadline)),
+        ]
+    }
+
+    /// What reloading from `self` to `new` would change: `Err` with
+    /// nats-server's message for the first field that cannot change while
+    /// running (`config reload not supported for Port: old=4222, new=4333`),
+    /// else the reloadable fields that differ, with their new values. `ports`
+    /// is (the bound port, the port the new configuration asks for).
+    pub fn reload_changes(
+        &self,
+        new: &Config,
+        ports: (u16, i64),
+    ) -> Result<Vec<(&'static str, String)>, String> {
+        let (bound, asked) = ports;
+        let asked = if asked == -1 || asked == i64::from(bound) {
+            i64::from(bound)
+        } else {
+            asked
+        };
+        let old = self.fixed(bound.to_string());
+        let now = new.fixed(asked.to_string());
+        if let Some(((field, was), (_, is))) = old.iter().zip(now.iter()).find(|(a, b)| a.1 != b.1)
+        {
+            return Err(format!(
+                "config reload not supported for {field}: old={was}, new={is}"
+            ));
+        }
+        Ok(self
+            .reloadable()
+            .into_iter()
+            .zip(new.reloadable())
+            .filter(|(a, b)| a.1 != b.1)
+            .map(|(_, b)| b)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_refuses_fixed_fields_and_lists_reloadable_ones() {
+        let a = Config::default();
+        let mut b = a.clone();
+        b.ping_interval = Duration::from_secs(5);
+        b.max_payload = 2048;
+        assert_eq!(
+            a.reload_changes(&b, (4222, 4222)).unwrap(),
+            vec![
+                ("ping_interval", "5s".to_string()),
+                ("max_payload", "2048".to_string())
+            ]
+        );
+        assert_eq!(Live::from(&b).ping_interval, Duration::from_secs(5));
+        let mut c = a.clone();
+        c.max_pending = 1;
+        assert_eq!(
+            a.reload_changes(&c, (4222, 4222)).unwrap_err(),
+            "config reload not supported for MaxPending: old=67108864, new=1"
+        );
+        assert_eq!(
+            a.reload_changes(&a, (4222, 4333)).unwrap_err(),
+            "config reload not supported for Port: old=4222, new=4333"
+        );
+        assert!(a.reload_changes(&a, (39999, -1)).unwrap().is_empty());
     }
 }

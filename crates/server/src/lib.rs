@@ -2,23 +2,36 @@
 //! routing. The binary (`crates/shoal`) hands it a [`Config`] and gets back a
 //! [`Server`] handle; everything below that handle is thread-per-core.
 
+// The layers, bottom up (each imports only those above it in this list):
+// the runtime facade and plain types; a connection's output and writer; the
+// client; the registry and the peer links; the core that holds them; the
+// router; the reader and its ops; the ticker; monitoring; a core's main; and
+// the Server handle below.
 mod boot;
 mod client;
 mod config;
 mod core;
 mod event;
-mod lifecycle;
+mod info;
 mod monitor;
 mod msg;
+mod node;
+mod ops;
 mod outbound;
+mod peers;
 mod reader;
+mod records;
+mod registry;
 mod ring;
 mod router;
 mod rt;
+mod snapshot;
 mod stats;
+mod ticker;
 mod trace;
+mod writer;
 
-pub use config::Config;
+pub use config::{Config, Live};
 
 #[doc(hidden)]
 #[path = "bench.rs"]
@@ -30,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::Shared;
+use crate::records::Clock;
 
 /// The version of nats-server whose behaviour Shoal reproduces; clients gate
 /// features on INFO's `version`, so this is what INFO and `-v` report.
@@ -123,6 +137,7 @@ impl Server {
             None => (config.host.clone(), port),
         };
         let server_id = boot::server_id();
+        let clock = Clock::now();
         let shared = Arc::new(Shared {
             info_host,
             info_port,
@@ -137,28 +152,48 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             reload_gen: std::sync::atomic::AtomicU64::new(0),
             reloaded: std::sync::Mutex::new(None),
-            monitor: monitor::Hub::new(n, http_listener.is_some()),
+            clock,
+            config_load: std::sync::Mutex::new(clock.boot_wall()),
+            monitoring: http_listener.is_some(),
         });
 
-        // One ring per ordered pair of cores.
-        let mut txs: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
-        let mut rxs: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
-        for (i, tx_list) in txs.iter_mut().enumerate() {
-            for (j, rx_list) in rxs.iter_mut().enumerate() {
-                if i != j {
-                    let (tx, rx) = rt::ring(shared.cfg.ring_capacity.max(1));
-                    tx_list.push((j, tx));
-                    rx_list.push((i, rx));
-                }
+        // One ring per ordered pair of cores, and beside it a lane that brings
+        // the emptied batches back to their sender.
+        let mut wiring: Vec<node::Wiring> = (0..n)
+            .map(|_| node::Wiring {
+                txs: Vec::new(),
+                rxs: Vec::new(),
+                returns_to: Vec::new(),
+                returns_from: Vec::new(),
+                monitor: None,
+            })
+            .collect();
+        for i in 0..n {
+            for j in (0..n).filter(|&j| j != i) {
+                let (tx, rx) = rt::ring(shared.cfg.ring_capacity.max(1));
+                wiring[i].txs.push((j, tx));
+                wiring[j].rxs.push((i, rx));
+                let (back_tx, back_rx) = rtrb::RingBuffer::new(peers::RETURN_SLOTS);
+                wiring[j].returns_to.push((i, back_tx));
+                wiring[i].returns_from.push((j, back_rx));
             }
         }
-        let (ready_tx, ready_rx) = crossbeam_channel::bounded(n);
+        let monitor_link = if shared.monitoring {
+            let (m, per_core) = monitor::hub::links(n);
+            for (w, l) in wiring.iter_mut().zip(per_core) {
+                w.monitor = Some(l);
+            }
+            Some(m)
+        } else {
+            None
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(n);
         let mut cores = Vec::with_capacity(n);
-        for (i, (t, r)) in txs.into_iter().zip(rxs).enumerate() {
+        for (i, w) in wiring.into_iter().enumerate() {
             let shared = shared.clone();
             let ready = ready_tx.clone();
             let cpu = pin.then(|| cpus[i]);
-            let h = rt::spawn_core(i, cpu, move || core::run(i, n, shared, addr, t, r, ready))
+            let h = rt::spawn_core(i, cpu, move || node::run(i, n, shared, addr, w, ready))
                 .map_err(|e| BootError::Other(format!("cannot start core {i}: {e}")))?;
             cores.push(h);
         }
@@ -183,14 +218,14 @@ impl Server {
             cores,
             http: None,
         };
-        if let (None, Some(listener)) = (&failure, http_listener) {
+        if let (None, Some(listener), Some(link)) = (&failure, http_listener, monitor_link) {
             let info = monitor::Static {
                 http_host,
                 http_port: http_port.unwrap_or_default(),
                 cpus: cpus.len(),
                 cores: n,
             };
-            match monitor::HttpServer::spawn(listener, server.shared.clone(), info) {
+            match monitor::HttpServer::spawn(listener, server.shared.clone(), info, link) {
                 Ok(h) => server.http = Some(h),
                 Err(e) => failure = Some(e),
             }
@@ -233,7 +268,7 @@ impl Server {
     /// the monitoring listener) must be refused by the caller before this.
     pub fn reload(&self, config: Config) {
         *self.shared.reloaded.lock().unwrap() = Some(config);
-        self.shared.monitor.config_reloaded();
+        *self.shared.config_load.lock().unwrap() = std::time::SystemTime::now();
         self.shared.reload_gen.fetch_add(1, Ordering::SeqCst);
     }
 

@@ -1,4 +1,5 @@
-//! A connection's outbound queue and the writer task that drains it.
+//! A connection's outbound queue (the writer task that drains it is
+//! `writer.rs`).
 //!
 //! Producers (this core's readers and ring drains) append MSG frames and protocol
 //! replies; only the writer touches the socket. Small frames are copied into one
@@ -12,15 +13,13 @@
 //! Core-local (`Rc`/`RefCell`), never borrowed across an await.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use shoal_proto::encode;
 
-use crate::client::{Client, CloseReason};
 use crate::msg::Msg;
-use crate::rt::{self, WriteHalf, WriteOutcome, MAX_IOV};
+use crate::rt::MAX_IOV;
 
 /// Payloads up to this size are copied into the coalescing buffer.
 pub const COPY_MAX: usize = 2048;
@@ -28,10 +27,10 @@ pub const COPY_MAX: usize = 2048;
 /// and the most room it is ever given at once.
 const CHUNK: usize = 64 * 1024;
 /// The coalescing buffer's first size. It doubles up to [`CHUNK`] while
-/// output keeps coming, and is dropped when everything is written, so an idle
-/// connection holds no output buffer; the next one starts at the size the last
-/// one reached, so a busy subscriber pays one allocation per write cycle, not
-/// a growth of copies.
+/// output keeps coming and stays while it flows; once a connection has had no
+/// output for a tick of its core ([`Outbound::release_if_idle`]), the buffers
+/// go back, so an idle connection holds none. A new buffer starts at the size
+/// the last one reached.
 const FIRST: usize = 1024;
 
 /// What the writer should do when the queue runs dry.
@@ -51,6 +50,8 @@ pub struct Outbound {
     pending: usize,
     /// The size the coalescing buffer last grew to (its next first size).
     high_water: usize,
+    /// Output was queued since the last idle check.
+    active: bool,
     waker: Option<Waker>,
     pub state: OutState,
 }
@@ -66,6 +67,7 @@ impl Outbound {
             segs: VecDeque::new(),
             pending: 0,
             high_water: FIRST,
+            active: false,
             waker: None,
             state: OutState::Open,
         }
@@ -73,6 +75,7 @@ impl Outbound {
 
     #[inline]
     fn room(&mut self, n: usize) {
+        self.active = true;
         if self.buf.capacity() - self.buf.len() < n {
             // Full chunks move to the segment list rather than growing (and
             // copying) one ever larger buffer: a subscriber that stops reading
@@ -172,12 +175,11 @@ impl Outbound {
     }
 
     /// The oldest queued slice (a refcount), for a write that must wait.
-    fn front(&self) -> Option<Bytes> {
+    pub(crate) fn front(&self) -> Option<Bytes> {
         self.segs.front().cloned()
     }
 
-    /// Drops `n` written bytes from the front. Once nothing is left, the
-    /// buffers go back to the allocator: idle connections hold none.
+    /// Drops `n` written bytes from the front.
     pub(crate) fn consume(&mut self, mut n: usize) {
         self.pending -= n;
         while n > 0 {
@@ -190,16 +192,23 @@ impl Outbound {
                 n = 0;
             }
         }
-        if self.pending == 0 {
+    }
+
+    /// Called once per tick of the core: gives the buffers back if nothing was
+    /// queued since the last call and everything is written. True if it did.
+    pub fn release_if_idle(&mut self) -> bool {
+        let idle = !self.active && self.pending == 0;
+        self.active = false;
+        if idle && (self.buf.capacity() > 0 || self.segs.capacity() > 0) {
             self.buf = BytesMut::new();
-            if self.segs.capacity() > 16 {
-                self.segs = VecDeque::new();
-            }
+            self.segs = VecDeque::new();
+            return true;
         }
+        false
     }
 
     /// Discards everything queued (a dead connection).
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.segs.clear();
         self.buf.clear();
         self.pending = 0;
@@ -208,6 +217,22 @@ impl Outbound {
     /// Bytes queued and not yet written (`/connz` `pending_bytes`).
     pub fn pending(&self) -> usize {
         self.pending
+    }
+
+    /// The writer's wait: ready (with the state) when bytes are queued or the
+    /// connection is closing; otherwise remembers the writer's waker.
+    pub(crate) fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<OutState> {
+        if self.pending > 0 || self.state != OutState::Open {
+            Poll::Ready(self.state)
+        } else {
+            self.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// Queued segments (for the slow-consumer log line).
+    pub(crate) fn chunks(&self) -> usize {
+        self.segs.len() + usize::from(!self.buf.is_empty())
     }
 
     /// Wakes the writer (called once per producer pass).
@@ -222,92 +247,6 @@ impl Default for Outbound {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// The writer task: waits for queued bytes, writes them, and applies the write
-/// deadline. Ends by shutting the socket down, which also ends the reader.
-///
-/// A wake-up writes everything queued with one `sendmsg` (the iovecs built on
-/// the stack, inside a synchronous call); only a full socket makes it wait,
-/// holding a refcount on the oldest slice, nothing else.
-pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
-    let mut deadline = client.core.live.get().write_deadline;
-    w.set_deadline(deadline);
-    loop {
-        let state = std::future::poll_fn(|cx| {
-            let mut o = client.out.borrow_mut();
-            if o.pending > 0 || o.state != OutState::Open {
-                Poll::Ready(o.state)
-            } else {
-                o.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await;
-        if state == OutState::Dead {
-            break;
-        }
-        // A reload may have changed the deadline.
-        if client.core.live.get().write_deadline != deadline {
-            deadline = client.core.live.get().write_deadline;
-            w.set_deadline(deadline);
-        }
-        let now = {
-            let mut o = client.out.borrow_mut();
-            if o.pending == 0 {
-                // Closing and everything is flushed.
-                break;
-            }
-            o.seal();
-            w.send_now(o.slices())
-        };
-        let res = match now {
-            Ok(Some(n)) => Ok(WriteOutcome::Wrote(n)),
-            Ok(None) => {
-                let first = client.out.borrow().front();
-                match first {
-                    Some(first) => w.send_when_writable(&first).await,
-                    None => Ok(WriteOutcome::Wrote(0)),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match res {
-            Ok(WriteOutcome::Wrote(n)) => {
-                client.out.borrow_mut().consume(n);
-                client.core.stats.out_bytes_written(n);
-            }
-            Ok(WriteOutcome::TimedOut) => {
-                let (pending, chunks) = {
-                    let o = client.out.borrow();
-                    (o.pending, o.segs.len().max(1))
-                };
-                client.core.stats.slow_consumer();
-                log::warn!(
-                    "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} chunks of {} total bytes.",
-                    client.log_prefix(),
-                    deadline,
-                    chunks,
-                    pending
-                );
-                client.set_close_reason(CloseReason::SlowConsumerWriteDeadline);
-                break;
-            }
-            Err(e) => {
-                log::debug!("{} - Write error: {e}", client.log_prefix());
-                client.set_close_reason(CloseReason::WriteError);
-                break;
-            }
-        }
-    }
-    {
-        let mut o = client.out.borrow_mut();
-        o.state = OutState::Dead;
-        o.clear();
-    }
-    rt::shutdown_fd(w.fd());
-    client.writer_done.set(true);
-    client.done.notify();
 }
 
 #[cfg(test)]
@@ -344,10 +283,11 @@ mod tests {
         }
     }
 
-    /// An idle connection holds no output buffer: once everything queued is
-    /// written, the buffers go back; the next push starts small.
+    /// An idle connection holds no output buffer: the buffers stay while
+    /// output flows (no allocation per write cycle) and go back at the first
+    /// idle check after everything is written and nothing new was queued.
     #[test]
-    fn buffers_go_back_when_drained() {
+    fn buffers_go_back_when_idle() {
         let (frame, spans) = crate::msg::sample(100);
         let m = Msg {
             frame: &frame,
@@ -363,8 +303,13 @@ mod tests {
         let total: usize = o.slices().map(|b| b.len()).sum();
         o.consume(total);
         assert_eq!(o.pending(), 0);
+        assert!(!o.release_if_idle(), "output flowed since the last check");
+        assert!(o.release_if_idle(), "a quiet tick releases");
         assert_eq!(o.buf.capacity(), 0);
-        assert!(o.segs.is_empty());
+        assert_eq!(o.segs.capacity(), 0);
+        o.push_raw(b"PONG\r\n");
+        assert!(!o.release_if_idle(), "queued bytes are never released");
+        assert!(!o.release_if_idle(), "nor while unwritten");
     }
 
     #[test]

@@ -1,77 +1,43 @@
-//! A connection's life on its core: INFO, the read loop, each op's effect, and the
-//! clean-up when it ends.
+//! A connection's life on its core: accept to close. The reader reads into one
+//! buffer and processes every complete op in it, in order, before reading
+//! again; each op's effects (see `ops.rs`) are done before the next op is
+//! parsed. PUB payloads become `Bytes` slices of the read buffer, frozen once
+//! per pass (no copy). The reader never writes a socket: replies go through the
+//! connection's own outbound queue, written by its writer task. It waits only
+//! for its own socket, for ring room when its publishes filled a peer's
+//! backlog, and for the PING barrier.
 //!
-//! The reader reads into one buffer and processes every complete op in it, in
-//! order, before reading again; each op's effects (subscription registered,
-//! message routed, reply queued) are done before the next op is parsed. PUB
-//! payloads become `Bytes` slices of the read buffer (no copy). The reader never
-//! writes a socket: replies go through the connection's own outbound queue. It
-//! waits only for its own socket, for ring room when its publishes filled a
-//! peer's backlog, and for peers to acknowledge interest before a PONG.
+//! Also here: protocol errors as nats-server reports them (the op traced, the
+//! error logged in its words, the `-ERR`, the close), and the protocol trace
+//! of every op a client sends.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use shoal_proto::{encode, parse, ConnectOptions, Limits, Op, Parsed, ProtoError, ServerInfo};
-use shoal_subject::{is_valid_publish_subject, is_valid_subscribe_subject};
+use shoal_proto::{encode, parse, Limits, Op, Parsed, ProtoError};
 
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
-use crate::msg::{Msg, Spans};
-use crate::outbound::run_writer;
+use crate::info::{info_line, InfoKind};
 use crate::rt::{self, ReadHalf, WriteHalf};
+use crate::writer::run_writer;
 
 /// The smallest and largest read sizes (the buffer grows while reads fill it).
 const READ_MIN: usize = 4096;
 const READ_MAX: usize = 64 * 1024;
 
-/// Which INFO a connection is sent.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum InfoKind {
-    /// The greeting on accept.
-    Greeting,
-    /// After the first PONG of a protocol-1 client: `connect_info` and its account.
-    ConnectInfo,
-    /// Lame duck mode: `ldm:true`.
-    LameDuck,
-}
-
-/// Builds an INFO line for one connection.
-pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
-    let s = &core.shared;
-    let connect_info = kind == InfoKind::ConnectInfo;
-    ServerInfo {
-        server_id: s.server_id.clone(),
-        server_name: s.server_name.clone(),
-        version: crate::NATS_VERSION.to_string(),
-        proto: 1,
-        go: format!("shoal {}", crate::SHOAL_VERSION),
-        host: s.info_host.clone(),
-        port: s.info_port,
-        headers: !core.cfg.no_header_support,
-        max_payload: core.live.get().max_payload as u64,
-        client_id: Some(cid),
-        client_ip: Some(ip.to_string()),
-        cluster: core.cfg.cluster_name.clone(),
-        ldm: kind == InfoKind::LameDuck,
-        connect_info,
-        remote_account: connect_info.then(|| "$G".to_string()),
-        ..Default::default()
-    }
-    .to_line()
-}
-
 /// Serves one accepted connection until it closes.
 pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
     let cid = core.next_cid();
-    let client = Rc::new(Client::new(cid, peer, core.clone(), rh.fd()));
+    let client = Rc::new(Client::new(cid, peer, core.env().clone(), Some(rh.fd())));
     let over_limit =
-        core.shared.connections.fetch_add(1, Ordering::Relaxed) >= core.live.get().max_connections;
-    core.stats
+        core.shared().connections.fetch_add(1, Ordering::Relaxed) >= core.live().max_connections;
+    let stats = &core.env().stats;
+    stats
         .total_connections
-        .set(core.stats.total_connections.get() + 1);
+        .set(stats.total_connections.get() + 1);
     client.send(&info_line(
         &core,
         cid,
@@ -84,31 +50,28 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
         log::error!(
             "{} - Maximum Connections Exceeded (max_connections={})",
             client.log_prefix(),
-            core.live.get().max_connections
+            core.live().max_connections
         );
         client.close_after_flush(CloseReason::MaxConnections);
         core.end_pass();
         Vec::new()
     } else {
-        core.clients.borrow_mut().insert(cid, client.clone());
+        core.add_client(client.clone());
         log::debug!(
             "{} - Client connection created (core {})",
             client.log_prefix(),
-            core.id
+            core.id()
         );
         core.end_pass();
         read_loop(&core, &client, &mut rh).await;
         // Clean-up: drop every subscription (and tell the peers), forget the client.
-        let closed_subs = crate::monitor::closing_subs(&core, &client);
-        let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
+        let closed_subs = crate::snapshot::closing_subs(&core, &client);
+        let sids = core.unsubscribe_all(&client);
         if crate::trace::on() {
             // Traced after the close line, as nats-server does.
-            *client.closing_sids.borrow_mut() = client.subs.borrow().keys().cloned().collect();
+            *client.closing_sids.borrow_mut() = sids;
         }
-        for k in keys {
-            core.remove_sub(k, false);
-        }
-        core.clients.borrow_mut().remove(&cid);
+        core.remove_client(cid);
         core.end_pass();
         closed_subs
     };
@@ -116,7 +79,7 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
     while !client.writer_done.get() {
         client.done.wait().await;
     }
-    core.shared.connections.fetch_sub(1, Ordering::Relaxed);
+    core.shared().connections.fetch_sub(1, Ordering::Relaxed);
     let reason = client
         .close_reason
         .get()
@@ -127,12 +90,12 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
         reason.as_str()
     );
     for sid in client.closing_sids.take() {
-        crate::trace::delsub(&client, &sid);
+        crate::trace::delsub(&client.log_prefix(), &sid);
     }
-    crate::monitor::record_closed(&core, &client, reason, closed_subs);
+    crate::snapshot::record_closed(&core, &client, reason, closed_subs);
     drop(rh);
-    if core.stopping.get() {
-        core.stop_ev.notify();
+    if core.life().stopping.get() {
+        core.life().stop_ev.notify();
     }
 }
 
@@ -158,13 +121,13 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
                 return;
             }
         };
-        core.now.set(Instant::now());
+        core.env().now.set(Instant::now());
         if n >= room && room < READ_MAX {
             room *= 2;
         }
-        core.take_pass_peers();
+        core.links().take_pass_peers();
         // Limits as of this pass (a reload may change them).
-        let live = core.live.get();
+        let live = core.live();
         let limits = Limits {
             max_control_line: live.max_control_line,
             max_payload: live.max_payload,
@@ -196,7 +159,7 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
                         trace_op(core, client, &input[..len], &op);
                     }
                     let d = data.get_or_insert_with(|| buf.split().freeze());
-                    if let Err(e) = handle(core, client, d, at, op).await {
+                    if let Err(e) = crate::ops::handle(core, client, d, at, op).await {
                         let input = &d[at..];
                         fail(core, client, e, input, tracing);
                         core.end_pass();
@@ -246,9 +209,9 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
         }
         core.end_pass();
         // A peer ring is full: stop reading this publisher until it drains.
-        let peers = core.take_pass_peers();
-        while peers != 0 && core.backlogged(peers) {
-            core.backlog_ev.wait().await;
+        let peers = core.links().take_pass_peers();
+        while peers != 0 && core.links().backlogged(peers) {
+            core.links().backlog_ev.wait().await;
         }
         // A reader whose socket always has more data would otherwise never reach a
         // pending await: give the writers and ring drains of this core their turn
@@ -262,21 +225,22 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
 /// `INFO` and `-ERR` from a client are not traced.
 fn trace_op(core: &Core, client: &Client, line: &[u8], op: &Op) {
     use crate::trace;
+    let prefix = client.log_prefix();
     match op {
-        Op::Connect(json) => trace::connect(client, json.of(line)),
+        Op::Connect(json) => trace::connect(&prefix, json.of(line)),
         Op::Ok | Op::Info(_) | Op::Err(_) => {}
         _ => {
             if let Some((name, arg)) = shoal_proto::control_line(line) {
-                trace::inbound(client, name, arg.map(|a| a.of(line)));
+                trace::inbound(&prefix, name, arg.map(|a| a.of(line)));
             }
             if let Op::Pub { hdr, payload, .. } = op {
                 trace::payload(
-                    client,
+                    &prefix,
                     trace::Dir::In,
                     payload.of(line),
                     *hdr as usize,
-                    core.cfg.max_traced_msg_len,
-                    core.cfg.trace_headers,
+                    core.cfg().max_traced_msg_len,
+                    core.cfg().trace_headers,
                 );
             }
         }
@@ -294,7 +258,7 @@ fn fail(core: &Core, client: &Rc<Client>, e: ProtoError, input: &[u8], tracing: 
     };
     if tracing && matches!(e, ProtoError::MaxPayload | ProtoError::Violation) {
         if let Some((name @ ("PUB" | "HPUB" | "SUB" | "UNSUB"), a)) = line {
-            crate::trace::inbound(client, name, a.map(|a| a.of(input)));
+            crate::trace::inbound(&client.log_prefix(), name, a.map(|a| a.of(input)));
         }
     }
     match e {
@@ -307,7 +271,7 @@ fn fail(core: &Core, client: &Rc<Client>, e: ProtoError, input: &[u8], tracing: 
             log::error!(
                 "{} - maximum payload exceeded: {size} vs {}",
                 client.log_prefix(),
-                core.live.get().max_payload
+                core.live().max_payload
             );
         }
         ProtoError::Violation => {
@@ -335,153 +299,6 @@ fn fail(core: &Core, client: &Rc<Client>, e: ProtoError, input: &[u8], tracing: 
         ProtoError::UnknownOp | ProtoError::Violation => CloseReason::ProtocolViolation,
     };
     client.close_after_flush(reason);
-}
-
-/// Applies one op, parsed from `data[at..]` (its spans are relative to `at`).
-async fn handle(
-    core: &Rc<Core>,
-    client: &Rc<Client>,
-    data: &Bytes,
-    at: usize,
-    op: Op,
-) -> Result<(), ProtoError> {
-    let buf: &[u8] = &data[at..];
-    match op {
-        Op::Pub {
-            subject,
-            reply,
-            hdr,
-            payload,
-        } => {
-            let base = at as u32;
-            let shift = |s: shoal_proto::Span| (s.start + base, s.end + base);
-            let m = Msg {
-                frame: data,
-                spans: Spans {
-                    subject: shift(subject),
-                    reply: reply.map_or((0, 0), shift),
-                    payload: shift(payload),
-                    hdr,
-                },
-            };
-            on_pub(core, client, &m);
-            return Ok(());
-        }
-        Op::Sub {
-            subject,
-            queue,
-            sid,
-        } => {
-            client.last.set(core.now.get());
-            let subject = subject.of(buf);
-            let max_tokens = core.cfg.max_sub_tokens;
-            if !is_valid_subscribe_subject(subject) {
-                client.send_err(encode::ERR_INVALID_SUBJECT);
-            } else if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
-                // nats-server's maxTokensViolation: the connection stays open.
-                let subj = shoal_go::quote(subject);
-                client.send_err(
-                    format!(
-                        "-ERR 'Permissions Violation for Subscription to {subj}, too many tokens'\r\n"
-                    )
-                    .as_bytes(),
-                );
-                log::error!(
-                    "{} - Subscription Violation Too Many Tokens - Subject {subj}, SID {}",
-                    client.log_prefix(),
-                    String::from_utf8_lossy(sid.of(buf))
-                );
-            } else {
-                let sid_b = sid.of(buf);
-                let max = core.cfg.max_subscriptions;
-                let exists = client.subs.borrow().contains_key(sid_b);
-                if !exists && max > 0 && client.subs.borrow().len() >= max {
-                    client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
-                } else {
-                    if !exists {
-                        core.add_sub(
-                            client,
-                            Bytes::copy_from_slice(sid_b),
-                            Bytes::copy_from_slice(subject),
-                            queue.map(|q| Bytes::copy_from_slice(q.of(buf))),
-                        );
-                    }
-                    ok(client);
-                }
-            }
-        }
-        Op::Unsub { sid, max } => {
-            client.last.set(core.now.get());
-            let key = client.subs.borrow().get(sid.of(buf)).copied();
-            ok(client);
-            if let Some(key) = key {
-                let keep = {
-                    let subs = core.subs.borrow();
-                    let s = &subs[key as usize];
-                    if max > 0 && max > s.delivered.get() {
-                        s.max.set(max);
-                        true
-                    } else {
-                        false
-                    }
-                };
-                if !keep {
-                    core.remove_sub_by_key(key);
-                }
-            }
-        }
-        Op::Ping => {
-            // Everything routed anywhere before this PING, and every subscription
-            // this client made, is in place before its PONG (see
-            // `Client::needs_barrier` for when nothing needs waiting for).
-            if client.needs_barrier.replace(false) {
-                core.barrier().await;
-            }
-            client.send(encode::PONG);
-            if crate::trace::on() {
-                crate::trace::outbound(client, "PONG");
-            }
-            let o = client.opts.get();
-            if client.connected.get() && !client.sent_connect_info.get() {
-                client.sent_connect_info.set(true);
-                if o.protocol >= 1 {
-                    let ip = client.peer.ip().to_string();
-                    client.send(&info_line(core, client.cid, &ip, InfoKind::ConnectInfo));
-                }
-            }
-        }
-        Op::Pong => {
-            let p = &client.ping;
-            if p.outstanding.get() > 0 {
-                let rtt = p.last_sent.get().elapsed();
-                client.rtt.set(rtt.max(Duration::from_nanos(1)));
-            }
-            p.outstanding.set(0);
-            p.rtt_known.set(true);
-        }
-        Op::Ok => {}
-        Op::Err(text) => {
-            log::error!(
-                "{} - Client Error {}",
-                client.log_prefix(),
-                String::from_utf8_lossy(text.of(buf))
-            );
-            return Err(ProtoError::ClientErr);
-        }
-        Op::Info(json) => {
-            if serde_json::from_slice::<serde_json::Value>(json.of(buf)).is_err() {
-                return Err(ProtoError::Violation);
-            }
-        }
-        Op::Connect(json) => return on_connect(core, client, json.of(buf)),
-    }
-    Ok(())
-}
-
-fn ok(client: &Rc<Client>) {
-    if client.opts.get().verbose {
-        client.send_ok();
-    }
 }
 
 /// nats-server's log text for a PUB, HPUB, SUB or UNSUB whose arguments it
@@ -514,162 +331,4 @@ fn violation(name: &str, arg: &[u8], client: &Client) -> Option<String> {
         "UNSUB" => format!("processUnsub Parse Error: {q}"),
         _ => return None,
     })
-}
-
-/// `reply` starts with a prefix reserved for the server's own routing.
-fn reserved(s: &[u8], prefix: &[u8], need_more: bool) -> bool {
-    s.starts_with(prefix) && (!need_more || s.len() > prefix.len())
-}
-
-fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
-    let (subject, reply) = (m.subject(), m.reply());
-    core.stats.inbound(m.payload().len());
-    client.in_msgs.set(client.in_msgs.get() + 1);
-    let len = m.payload().len() as u64;
-    client.in_bytes.set(client.in_bytes.get() + len);
-    client.last.set(core.now.get());
-    let o = client.opts.get();
-    if o.pedantic && !is_valid_publish_subject(subject) {
-        client.send_err(encode::ERR_INVALID_PUBLISH_SUBJECT);
-    }
-    if !reply.is_empty()
-        && (reserved(reply, b"_R_.", false)
-            || reserved(reply, b"$JS.ACK.", true)
-            || reserved(reply, b"_GR_.", true))
-    {
-        let mut e = bytes::BytesMut::new();
-        encode::put_pub_violation(&mut e, "with Reply of", reply);
-        client.send_err(&e);
-        return;
-    }
-    if reserved(subject, b"_GR_.", true) || reserved(subject, b"$NRG.", true) {
-        let mut e = bytes::BytesMut::new();
-        encode::put_pub_violation(&mut e, "to", subject);
-        client.send_err(&e);
-        return;
-    }
-    if o.verbose {
-        client.send_ok();
-    }
-    let delivered = crate::router::publish(core, client, m);
-    if !delivered && !reply.is_empty() && o.no_responders && o.headers {
-        no_responders(core, client, subject, reply);
-    }
-}
-
-/// Sends the 503 status to the requester's own plain subscription on `reply`.
-fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &[u8]) {
-    let m = core.index.borrow_mut().matches(reply);
-    let subs = core.subs.borrow();
-    for &k in &m.plain {
-        if let Some(s) = subs.get(k as usize) {
-            if Rc::ptr_eq(&s.client, client) {
-                let mut b = BytesMut::new();
-                encode::put_no_responders(&mut b, reply, &s.sid, subject);
-                client.send(&b);
-                return;
-            }
-        }
-    }
-}
-
-fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtoError> {
-    let Some(c) = ConnectOptions::parse(json) else {
-        log::error!(
-            "{} - invalid CONNECT JSON: {}",
-            client.log_prefix(),
-            String::from_utf8_lossy(json)
-        );
-        return Err(ProtoError::Violation);
-    };
-    let first = !client.connected.get();
-    if !first {
-        // nats-server 2.15 drops every subscription on a second CONNECT (it may
-        // move the client to another account): each is traced as DELSUB.
-        let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
-        for k in keys {
-            core.remove_sub_by_key(k);
-        }
-    }
-    let mut o = client.opts.get();
-    if let Some(v) = c.verbose {
-        o.verbose = v;
-    }
-    if let Some(v) = c.pedantic {
-        o.pedantic = v;
-    }
-    if let Some(v) = c.echo {
-        o.echo = v;
-    }
-    if let Some(v) = c.headers {
-        o.headers = v && !core.cfg.no_header_support;
-    }
-    if let Some(v) = c.no_responders {
-        o.no_responders = v;
-    }
-    if let Some(v) = c.protocol {
-        o.protocol = v;
-    }
-    client.opts.set(o);
-    if let Some(n) = c.name {
-        *client.name.borrow_mut() = n;
-    }
-    if let Some(n) = c.lang {
-        *client.lang.borrow_mut() = n;
-    }
-    if let Some(n) = c.version {
-        *client.version.borrow_mut() = n;
-    }
-    client.connected.set(true);
-    if first {
-        // The user a CONNECT claims names the connection in logs even on a
-        // server without auth, as in nats-server.
-        let user = if c.nkey.as_deref().is_some_and(|n| !n.is_empty()) {
-            c.nkey.as_ref().map(|n| format!("nkey:{n}"))
-        } else if c.user.as_deref().is_some_and(|u| !u.is_empty()) {
-            c.user.as_ref().map(|u| format!("user:{u}"))
-        } else if c.jwt.as_deref().is_some_and(|j| !j.is_empty()) {
-            Some("jwt:".to_string())
-        } else if c.auth_token.as_deref().is_some_and(|t| !t.is_empty()) {
-            Some("token".to_string())
-        } else {
-            None
-        };
-        client.name_prefix(
-            &client.version.borrow(),
-            &client.lang.borrow(),
-            &client.name.borrow(),
-            user,
-        );
-    }
-    // nats-server's first RTT estimate: accept to CONNECT.
-    let now = Instant::now();
-    client.last.set(now);
-    if client.rtt.get().is_zero() {
-        let estimate = now - client.start;
-        client.rtt.set(estimate.max(Duration::from_nanos(1)));
-    }
-    // Reschedule the first PING: min(ping_interval, 2 s) plus up to 20 %.
-    let first = core.live.get().ping_interval.min(Duration::from_secs(2));
-    let jitter = first.mul_f64(core.rand(1000) as f64 / 5000.0);
-    client.ping.next_at.set(Instant::now() + first + jitter);
-    client.ping.rtt_known.set(false);
-
-    if c.account.is_some_and(|a| !a.is_empty()) || c.new_account == Some(true) {
-        client.send_err(encode::ERR_AUTH_VIOLATION);
-        client.close_after_flush(CloseReason::AuthViolation);
-        return Ok(());
-    }
-    if !(0..=1).contains(&o.protocol) {
-        client.send_err(encode::ERR_INVALID_PROTOCOL);
-        client.close_after_flush(CloseReason::BadClientProtocolVersion);
-        return Ok(());
-    }
-    if o.no_responders && !o.headers {
-        client.send_err(encode::ERR_NO_RESPONDERS_HEADERS);
-        client.close_after_flush(CloseReason::NoRespondersRequiresHeaders);
-        return Ok(());
-    }
-    ok(client);
-    Ok(())
 }

@@ -1,16 +1,22 @@
 //! What crosses between cores, and the per-peer outboxes that batch it.
 //!
 //! Between every ordered pair of cores there is one bounded SPSC ring of
-//! [`Batch`]es. A core appends items for a peer to that peer's [`Outbox`] while it
-//! processes a read (or a ring batch of its own), and at the end of the pass the
-//! outbox goes into the ring as one batch. Items stay in order: a batch is either
-//! sent straight away or queued behind the batches already waiting, and one
-//! flusher task per ring sends the waiting ones when the peer has drained room.
+//! [`Batch`]es (see `peers.rs`). A core appends items for a peer to that peer's
+//! [`Outbox`] while it processes a read (or a ring batch of its own), and at the
+//! end of the pass the outbox goes into the ring as one batch. Items stay in
+//! order: a batch is either sent straight away or queued behind the batches
+//! already waiting, and one flusher task per ring sends the waiting ones when
+//! the peer has drained room.
 //!
-//! Guarantees kept here: one payload handle per (message, destination core); a full
-//! ring neither drops nor blocks the core (the backlog grows, and the readers that
-//! fed it pause until it shrinks); interest changes travel in the same order as
-//! the messages around them.
+//! Nothing here allocates per message: a batch holds each frame handle once per
+//! (read pass, peer) — every message of one read shares one frame — and its
+//! messages refer to it by index; queue groups travel as the receiving core's
+//! interned ids, not names; and emptied batches come back from the peer (a
+//! lock-free return lane) to be filled again, vectors and all.
+//!
+//! Guarantees kept here: a full ring neither drops nor blocks the core (the
+//! backlog grows, and the readers that fed it pause until it shrinks); interest
+//! changes travel in the same order as the messages around them.
 
 use std::collections::VecDeque;
 
@@ -18,20 +24,27 @@ use bytes::Bytes;
 
 use crate::msg::{Msg, Spans};
 
+/// A queue group's id on the core that subscribed to it (interned there; `0`
+/// is never an id).
+pub type QueueId = u32;
+
 /// One item on a ring.
 pub enum Item {
-    /// A message for the peer's local subscribers. `queues` indexes
-    /// [`Batch::queues`]: the queue groups the publisher's core picked this core
-    /// for; the peer chooses one of its own members in each.
+    /// A message for the peer's local subscribers: `frame` indexes
+    /// [`Batch::frames`] (the spans are inside that frame); `queues` is a range
+    /// of [`Batch::queues`]: the groups (the peer's ids) the publisher's core
+    /// picked this core for; the peer chooses one of its own members in each.
     Msg {
-        frame: Bytes,
+        frame: u32,
         spans: Spans,
         queues: (u32, u32),
     },
-    /// A subscription was added or removed on the sending core.
+    /// A subscription was added or removed on the sending core. A queue
+    /// subscription carries the group's id on the sending core, by which
+    /// peers refer to the group when they route to it.
     Interest {
         pattern: Bytes,
-        queue: Option<Bytes>,
+        queue: Option<(QueueId, Bytes)>,
         add: bool,
     },
     /// "Acknowledge when you have applied everything before this."
@@ -40,17 +53,33 @@ pub enum Item {
     Ack(u64),
 }
 
-/// A batch of items, plus the queue-group names its messages refer to (kept in a
-/// side vector so a message never allocates for its queue list).
+/// A batch of items, the frames its messages are slices of, and the queue ids
+/// they refer to (side vectors, so a message never allocates).
 #[derive(Default)]
 pub struct Batch {
     pub items: Vec<Item>,
-    pub queues: Vec<Bytes>,
+    pub frames: Vec<Bytes>,
+    pub queues: Vec<QueueId>,
 }
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// The message at `items[i]`'s frame and spans, for delivery.
+    pub fn msg(&self, frame: u32, spans: Spans) -> Msg<'_> {
+        Msg {
+            frame: &self.frames[frame as usize],
+            spans,
+        }
+    }
+
+    /// Empties the batch, keeping its vectors' capacity (for reuse).
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.frames.clear();
+        self.queues.clear();
     }
 }
 
@@ -61,19 +90,36 @@ pub const BACKLOG_PAUSE: usize = 64;
 #[derive(Default)]
 pub struct Outbox {
     /// The batch being filled during the current pass.
-    pub cur: Batch,
+    cur: Batch,
     /// Batches that found the ring full, oldest first.
     pub backlog: VecDeque<Batch>,
     /// The flusher holds a batch it is waiting to send; nothing may overtake it.
     pub in_flight: bool,
+    /// Emptied batches the peer sent back, to fill again.
+    spare: Option<rtrb::Consumer<Batch>>,
 }
 
 impl Outbox {
-    pub fn push_msg(&mut self, m: &Msg, queues: &[Bytes]) {
+    /// Where the peer returns emptied batches.
+    pub fn set_spare(&mut self, spare: rtrb::Consumer<Batch>) {
+        self.spare = Some(spare);
+    }
+
+    pub fn push_msg(&mut self, m: &Msg, queues: &[QueueId]) {
+        // Every message of one read pass shares one frame: keep one handle.
+        let same = self
+            .cur
+            .frames
+            .last()
+            .is_some_and(|f| f.as_ptr() == m.frame.as_ptr() && f.len() == m.frame.len());
+        if !same {
+            self.cur.frames.push(m.frame.clone());
+        }
+        let frame = (self.cur.frames.len() - 1) as u32;
         let start = self.cur.queues.len() as u32;
-        self.cur.queues.extend(queues.iter().cloned());
+        self.cur.queues.extend_from_slice(queues);
         self.cur.items.push(Item::Msg {
-            frame: m.frame.clone(),
+            frame,
             spans: m.spans,
             queues: (start, queues.len() as u32),
         });
@@ -84,12 +130,18 @@ impl Outbox {
     }
 
     /// The batch to send now, if there is one and nothing older is waiting;
-    /// otherwise moves it to the backlog and returns `None`.
+    /// otherwise moves it to the backlog and returns `None`. The next batch
+    /// starts from a returned one when the peer sent one back.
     pub fn take_ready(&mut self) -> Option<Batch> {
         if self.cur.is_empty() {
             return None;
         }
-        let b = std::mem::take(&mut self.cur);
+        let next = self
+            .spare
+            .as_mut()
+            .and_then(|s| s.pop().ok())
+            .unwrap_or_default();
+        let b = std::mem::replace(&mut self.cur, next);
         if self.backlog.is_empty() && !self.in_flight {
             Some(b)
         } else {
@@ -100,5 +152,66 @@ impl Outbox {
 
     pub fn is_backlogged(&self) -> bool {
         self.backlog.len() >= BACKLOG_PAUSE
+    }
+
+    /// The batch being filled (for tests and the bare-core benchmark).
+    #[cfg(test)]
+    pub fn current(&self) -> &Batch {
+        &self.cur
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_frame_handle_per_pass_and_peer() {
+        let (frame, spans) = crate::msg::sample(16);
+        let m = Msg {
+            frame: &frame,
+            spans,
+        };
+        let mut o = Outbox::default();
+        for _ in 0..100 {
+            o.push_msg(&m, &[7]);
+        }
+        let b = o.take_ready().unwrap();
+        assert_eq!(b.items.len(), 100);
+        assert_eq!(b.frames.len(), 1, "one handle for the whole pass");
+        assert_eq!(b.queues.len(), 100);
+        let (other, spans2) = crate::msg::sample(16);
+        o.push_msg(&m, &[]);
+        o.push_msg(
+            &Msg {
+                frame: &other,
+                spans: spans2,
+            },
+            &[],
+        );
+        assert_eq!(o.current().frames.len(), 2);
+    }
+
+    #[test]
+    fn returned_batches_are_refilled() {
+        let (mut tx, rx) = rtrb::RingBuffer::<Batch>::new(4);
+        let mut o = Outbox::default();
+        o.set_spare(rx);
+        let (frame, spans) = crate::msg::sample(16);
+        let m = Msg {
+            frame: &frame,
+            spans,
+        };
+        for _ in 0..50 {
+            o.push_msg(&m, &[]);
+        }
+        let mut b = o.take_ready().unwrap();
+        let cap = b.items.capacity();
+        b.clear();
+        tx.push(b).ok().unwrap();
+        o.push_msg(&m, &[]);
+        assert!(o.take_ready().is_some());
+        // The batch now being filled is the returned one.
+        assert!(o.current().items.capacity() >= cap);
     }
 }

@@ -49,12 +49,29 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + 'static,
 {
+    spawn_executor(&format!("shoal-core-{index}"), cpu, body)
+}
+
+/// An executor thread that is not a core (the monitoring server): unpinned.
+pub fn spawn_named<F, Fut>(name: &str, body: F) -> io::Result<CoreHandle>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    spawn_executor(name, None, body)
+}
+
+fn spawn_executor<F, Fut>(name: &str, cpu: Option<usize>, body: F) -> io::Result<CoreHandle>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let placement = match cpu {
         Some(c) => Placement::Fixed(c),
         None => Placement::Unbound,
     };
     LocalExecutorBuilder::new(placement)
-        .name(&format!("shoal-core-{index}"))
+        .name(name)
         .io_memory(64 << 10)
         .preempt_timer(Duration::from_millis(10))
         .spawn(body)
@@ -125,6 +142,24 @@ impl<T: Send + 'static> RingRx<T> {
 
 /// A client listener: one per core on the same port (SO_REUSEPORT).
 pub struct Listener(TcpListener, RawFd);
+
+/// Takes a listening socket off its port now. Closing the descriptor is not
+/// enough: an io_uring accept still in flight holds the socket, and the ring
+/// that holds it is torn down by the kernel after the process exits, so the
+/// port could still be in LISTEN when a restarted server binds it (EADDRINUSE
+/// even with SO_REUSEADDR). `shutdown` on a listener unhashes it at once.
+fn unlisten(fd: RawFd) {
+    // SAFETY: `fd` is the listener's own open descriptor (it is closed only
+    // after this, when the glommio listener drops); shutdown only changes the
+    // socket's state.
+    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        unlisten(self.1);
+    }
+}
 
 /// Pending connections the kernel queues per listener (capped by
 /// `net.core.somaxconn`, which is what Go's listeners ask for too).
@@ -391,6 +426,49 @@ impl WriteHalf {
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(WriteOutcome::TimedOut),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A listener for a server that is not a core (monitoring): takes an already
+/// bound std listener.
+pub struct PlainListener(TcpListener, RawFd);
+
+impl Drop for PlainListener {
+    fn drop(&mut self) {
+        unlisten(self.1);
+    }
+}
+
+impl PlainListener {
+    pub fn from_std(l: std::net::TcpListener) -> PlainListener {
+        let fd = std::os::unix::io::IntoRawFd::into_raw_fd(l);
+        // SAFETY: `fd` is a bound, listening socket whose ownership we just
+        // released from the std listener.
+        PlainListener(unsafe { TcpListener::from_raw_fd(fd) }, fd)
+    }
+
+    pub async fn accept(&self) -> io::Result<PlainStream> {
+        let s = self.0.accept().await.map_err(glommio_io)?;
+        let _ = s.set_nodelay(true);
+        Ok(PlainStream(s))
+    }
+}
+
+/// A connection of the monitoring server: reads and writes with deadlines.
+pub struct PlainStream(TcpStream);
+
+impl PlainStream {
+    /// Reads what is available, waiting at most `timeout`
+    /// (`ErrorKind::TimedOut` after it).
+    pub async fn read(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        let _ = self.0.set_read_timeout(Some(timeout));
+        futures_lite::AsyncReadExt::read(&mut self.0, buf).await
+    }
+
+    /// Writes all of `buf`, each write making progress within `timeout`.
+    pub async fn write_all(&mut self, buf: &[u8], timeout: Duration) -> io::Result<()> {
+        let _ = self.0.set_write_timeout(Some(timeout));
+        self.0.write_all(buf).await
     }
 }
 

@@ -20,13 +20,12 @@
 //! Lines go through `log::trace!`, which only queues them (see the binary's
 //! logger): tracing never blocks a core and never changes what is delivered or
 //! in which order. Callers check [`on`] first, so a server that does not trace
-//! pays one relaxed load per op.
+//! pays one relaxed load per op. Each function takes the connection's log
+//! prefix (`Client::log_prefix`); this module knows nothing else of clients.
 
 use std::fmt;
 
 use shoal_go::Quoted;
-
-use crate::client::Client;
 
 /// Whether protocol tracing is on (the log level admits trace lines).
 #[inline]
@@ -51,42 +50,38 @@ impl fmt::Display for Raw<'_> {
 }
 
 /// `<<- [OP ARG]` (or `<<- [OP]`) for an op a client sent.
-pub fn inbound(c: &Client, op: &str, arg: Option<&[u8]>) {
+pub fn inbound(p: &str, op: &str, arg: Option<&[u8]>) {
     match arg {
-        Some(a) => log::trace!("{} - <<- [{op} {}]", c.log_prefix(), Raw(a)),
-        None => log::trace!("{} - <<- [{op}]", c.log_prefix()),
+        Some(a) => log::trace!("{} - <<- [{op} {}]", p, Raw(a)),
+        None => log::trace!("{} - <<- [{op}]", p),
     }
 }
 
 /// `<<- [CONNECT {json}]` with passwords, tokens, nkeys and signatures
 /// replaced by `[REDACTED]`.
-pub fn connect(c: &Client, json: &[u8]) {
+pub fn connect(p: &str, json: &[u8]) {
     let text = String::from_utf8_lossy(json);
-    log::trace!(
-        "{} - <<- [CONNECT {}]",
-        c.log_prefix(),
-        redact::secrets(&text)
-    );
+    log::trace!("{} - <<- [CONNECT {}]", p, redact::secrets(&text));
 }
 
 /// `->> [TEXT]` for a protocol line the server sends (`OK`, `PONG`, `PING`,
 /// `-ERR text`).
-pub fn outbound(c: &Client, text: &str) {
-    log::trace!("{} - ->> [{text}]", c.log_prefix());
+pub fn outbound(p: &str, text: &str) {
+    log::trace!("{} - ->> [{text}]", p);
 }
 
 /// `->> [-ERR text]` for an `-ERR 'text'\r\n` line.
-pub fn outbound_err(c: &Client, line: &[u8]) {
+pub fn outbound_err(p: &str, line: &[u8]) {
     let text = line.strip_prefix(b"-ERR ").unwrap_or(line).trim_ascii_end();
     let text = text
         .strip_prefix(b"'")
         .and_then(|t| t.strip_suffix(b"'"))
         .unwrap_or(text);
-    log::trace!("{} - ->> [-ERR {}]", c.log_prefix(), Raw(text));
+    log::trace!("{} - ->> [-ERR {}]", p, Raw(text));
 }
 
 /// `->> [MSG subj sid [reply] size]` / `->> [HMSG subj sid [reply] hdr size]`.
-pub fn delivery(c: &Client, subject: &[u8], sid: &[u8], reply: &[u8], hdr: usize, size: usize) {
+pub fn delivery(p: &str, subject: &[u8], sid: &[u8], reply: &[u8], hdr: usize, size: usize) {
     let (op, reply_sep) = (
         if hdr > 0 { "HMSG" } else { "MSG" },
         if reply.is_empty() { "" } else { " " },
@@ -94,7 +89,7 @@ pub fn delivery(c: &Client, subject: &[u8], sid: &[u8], reply: &[u8], hdr: usize
     if hdr > 0 {
         log::trace!(
             "{} - ->> [{op} {} {} {}{reply_sep}{hdr} {size}]",
-            c.log_prefix(),
+            p,
             Raw(subject),
             Raw(sid),
             Raw(reply)
@@ -102,7 +97,7 @@ pub fn delivery(c: &Client, subject: &[u8], sid: &[u8], reply: &[u8], hdr: usize
     } else {
         log::trace!(
             "{} - ->> [{op} {} {} {}{reply_sep}{size}]",
-            c.log_prefix(),
+            p,
             Raw(subject),
             Raw(sid),
             Raw(reply)
@@ -111,8 +106,8 @@ pub fn delivery(c: &Client, subject: &[u8], sid: &[u8], reply: &[u8], hdr: usize
 }
 
 /// `<-> [DELSUB sid]`: a subscription was removed.
-pub fn delsub(c: &Client, sid: &[u8]) {
-    log::trace!("{} - <-> [DELSUB {}]", c.log_prefix(), Raw(sid));
+pub fn delsub(p: &str, sid: &[u8]) {
+    log::trace!("{} - <-> [DELSUB {}]", p, Raw(sid));
 }
 
 /// Which way a payload went.
@@ -128,7 +123,7 @@ pub enum Dir {
 /// `max_len` bytes (0 = whole) with `...`. `hdr` is the header size the
 /// message was published with (nats-server uses it even for a subscriber that
 /// gets the body alone).
-pub fn payload(c: &Client, dir: Dir, body: &[u8], hdr: usize, max_len: usize, headers_only: bool) {
+pub fn payload(p: &str, dir: Dir, body: &[u8], hdr: usize, max_len: usize, headers_only: bool) {
     let arrow = match dir {
         Dir::In => "<<-",
         Dir::Out => "->>",
@@ -152,15 +147,11 @@ pub fn payload(c: &Client, dir: Dir, body: &[u8], hdr: usize, max_len: usize, he
     if max_len > 0 && l > max_len {
         log::trace!(
             "{} - {arrow} MSG_PAYLOAD: [\"{}...\"]",
-            c.log_prefix(),
+            p,
             Quoted(&text[..max_len])
         );
     } else {
-        log::trace!(
-            "{} - {arrow} MSG_PAYLOAD: [\"{}\"]",
-            c.log_prefix(),
-            Quoted(text)
-        );
+        log::trace!("{} - {arrow} MSG_PAYLOAD: [\"{}\"]", p, Quoted(text));
     }
 }
 

@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::format::{rfc3339, rtt, to_json, uptime};
 use super::query::{decode_bool, decode_int, decode_state, decode_subs, decode_uint, ConnState};
 use super::query::{BadParam, Target};
-use super::snapshot::{ConnRecord, Request, SubRecord};
 use super::{Ctx, Reply, GLOBAL_ACCOUNT};
+use crate::records::{ConnRecord, Request, SubRecord};
 
 /// nats-server's `DefaultConnListSize` (and `DefaultSubListSize`).
 pub(super) const DEFAULT_LIST_SIZE: i64 = 1024;
@@ -245,7 +245,7 @@ fn info<'a>(c: &'a ConnRecord, p: &Params, now: SystemTime) -> ConnInfo<'a> {
 }
 
 /// Answers after [`decode`] succeeded and the request was counted.
-pub fn page(ctx: &Ctx, t: &Target, p: Params) -> Reply {
+pub async fn page(ctx: &Ctx<'_>, t: &Target, p: Params) -> Reply {
     let by = match SortBy::parse(t.get("sort")) {
         Ok(by) => by,
         Err(e) => return Reply::BadRequest(e),
@@ -283,12 +283,14 @@ pub fn page(ctx: &Ctx, t: &Target, p: Params) -> Reply {
     }
     let want_open = p.state != ConnState::Closed;
     let want_closed = p.state != ConnState::Open;
-    let snaps = ctx.gather(Request {
-        open: want_open,
-        closed: want_closed,
-        conn_subs: p.subs || p.detail,
-        all_subs: false,
-    });
+    let snaps = ctx
+        .gather(Request {
+            open: want_open,
+            closed: want_closed,
+            conn_subs: p.subs || p.detail,
+            all_subs: false,
+        })
+        .await;
     let open = snaps.iter().flat_map(|s| &s.open);
     let closed = snaps.iter().flat_map(|s| &s.closed);
     let all: Vec<&ConnRecord> = open.chain(closed).collect();

@@ -1,41 +1,53 @@
-//! The monitoring HTTP server: a std `TcpListener` on its own thread, one
-//! request at a time, one request per connection (`Connection: close`). It
-//! reads the request head, routes the path, counts it in `http_req_stats` the
-//! way nats-server does (some pages before decoding their parameters, some
-//! after), and writes nats-server's headers: `Content-Type: application/json`
-//! and `Access-Control-Allow-Origin: *` on JSON, `text/plain` 400s and 404s.
+//! The monitoring HTTP server: its own executor thread (not a core), one task
+//! per connection, HTTP/1.1 with keep-alive, request heads parsed by
+//! `httparse`. A slow or stalled client holds only its own task: the head
+//! must arrive within 5 s of its first byte (nats-server's
+//! `ReadHeaderTimeout`), a reply must be taken within 10 s, and an idle
+//! keep-alive connection is closed after two minutes.
 //!
-//! Never touches a core's state: pages ask the cores through
-//! [`super::snapshot::Hub`]. Stopped by [`HttpServer::stop`], which shuts the
-//! listening socket down (waking the blocked `accept`) and joins the thread.
+//! It routes the path, counts the request in `http_req_stats` the way
+//! nats-server does (some pages before decoding their parameters, some
+//! after), and writes nats-server's headers: `Content-Type:
+//! application/json` and `Access-Control-Allow-Origin: *` on JSON,
+//! `text/plain` 400s and 404s. Pages get the cores' state only through the
+//! [`Gatherer`]: nothing here touches a core.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::unix::io::AsRawFd;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use super::format::http_date;
+use super::hub::{Gatherer, MonitorLink};
 use super::query::Target;
 use super::varz::CpuMeter;
-use super::{connz, others, subsz, varz, Ctx, Reply, Static};
+use super::{connz, metrics, others, subsz, varz, Ctx, Reply, Static};
 use crate::core::Shared;
+use crate::rt::{self, CoreHandle, PlainListener, PlainStream};
 use crate::BootError;
 
 /// Longest request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
-/// How long a client may take to send its request or read the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// A request head must be complete this long after its first byte.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// A reply (or one write of it) must be taken within this.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// An idle keep-alive connection is closed after this.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Open monitoring connections beyond which new ones are closed at once.
+const MAX_CONNS: usize = 512;
 
 /// The running monitoring listener.
 pub struct HttpServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     fd: i32,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<CoreHandle>,
 }
 
 impl HttpServer {
@@ -70,11 +82,12 @@ impl HttpServer {
         })
     }
 
-    /// Serves `listener` on a new thread until [`HttpServer::stop`].
+    /// Serves `listener` on a new executor thread until [`HttpServer::stop`].
     pub fn spawn(
         listener: TcpListener,
         shared: Arc<Shared>,
         info: Static,
+        link: MonitorLink,
     ) -> Result<HttpServer, BootError> {
         let addr = listener
             .local_addr()
@@ -82,10 +95,10 @@ impl HttpServer {
         let stop = Arc::new(AtomicBool::new(false));
         let fd = listener.as_raw_fd();
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("shoal-monitor".into())
-            .spawn(move || serve(listener, shared, info, flag))
-            .map_err(|e| BootError::Other(format!("cannot start the monitoring thread: {e}")))?;
+        let thread = rt::spawn_named("shoal-monitor", move || {
+            serve(listener, shared, info, link, flag)
+        })
+        .map_err(|e| BootError::Other(format!("cannot start the monitoring thread: {e}")))?;
         Ok(HttpServer {
             addr,
             stop,
@@ -99,96 +112,159 @@ impl HttpServer {
         self.addr
     }
 
-    /// Stops accepting and joins the thread (after the request in progress).
+    /// Stops accepting and joins the thread (open connections are dropped).
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // SAFETY: the listener is alive until the thread we join below returns;
-        // shutting a listening socket down makes a blocked accept return.
-        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+        // The listener lives until the thread we join below returns; shutting
+        // a listening socket down makes a pending accept return.
+        rt::shutdown_fd(self.fd);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            t.join();
         }
     }
 }
 
-/// What the thread keeps between requests.
-struct State {
-    shared: Arc<Shared>,
-    info: Static,
-    req_stats: BTreeMap<String, u64>,
-    cpu: CpuMeter,
+/// What the connection tasks share (on the monitoring executor only).
+pub(super) struct State {
+    pub shared: Arc<Shared>,
+    pub info: Static,
+    pub req_stats: RefCell<BTreeMap<String, u64>>,
+    pub cpu: RefCell<CpuMeter>,
+    pub gatherer: Rc<Gatherer>,
+    open: std::cell::Cell<usize>,
 }
 
-fn serve(listener: TcpListener, shared: Arc<Shared>, info: Static, stop: Arc<AtomicBool>) {
-    let mut st = State {
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    info: Static,
+    link: MonitorLink,
+    stop: Arc<AtomicBool>,
+) {
+    let listener = PlainListener::from_std(listener);
+    let gatherer = Gatherer::connect(link).await;
+    let st = Rc::new(State {
         shared,
         info,
-        req_stats: BTreeMap::new(),
-        cpu: CpuMeter::new(),
-    };
+        req_stats: RefCell::default(),
+        cpu: RefCell::new(CpuMeter::new()),
+        gatherer,
+        open: std::cell::Cell::new(0),
+    });
     loop {
-        let accepted = listener.accept();
+        let accepted = listener.accept().await;
         if stop.load(Ordering::SeqCst) {
             return;
         }
         match accepted {
-            Ok((stream, _)) => {
-                if let Err(e) = handle(&mut st, stream) {
-                    log::debug!("Monitoring request failed: {e}");
+            Ok(stream) => {
+                if st.open.get() >= MAX_CONNS {
+                    continue; // dropped: closed at once
                 }
+                st.open.set(st.open.get() + 1);
+                let st = st.clone();
+                rt::spawn(async move {
+                    if let Err(e) = connection(stream, &st).await {
+                        log::debug!("Monitoring connection: {e}");
+                    }
+                    st.open.set(st.open.get() - 1);
+                });
             }
             Err(e) => {
                 log::debug!("Monitoring accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
+                rt::sleep(Duration::from_millis(10)).await;
             }
         }
     }
 }
 
-/// Reads up to the end of the request head. `None`: the peer closed first.
-fn read_head(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
-    let mut buf = Vec::with_capacity(1024);
+/// One client's requests, in order, until it closes, stalls or asks to close.
+async fn connection(mut s: PlainStream, st: &State) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            buf.truncate(end);
-            return Ok(Some(buf));
+        // The head: idle wait for its first byte, then a bounded read.
+        let end = loop {
+            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            if buf.len() > MAX_HEAD {
+                let resp = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large";
+                return s.write_all(resp, WRITE_TIMEOUT).await;
+            }
+            let wait = if buf.is_empty() {
+                IDLE_TIMEOUT
+            } else {
+                HEAD_TIMEOUT
+            };
+            let n = s.read(&mut chunk, wait).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        let parsed = req.parse(&buf[..end]);
+        let (method, target, keep_alive, body) = match parsed {
+            Ok(httparse::Status::Complete(_)) => {
+                let header = |name: &str| {
+                    req.headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+                };
+                let close = header("connection").is_some_and(|v| v.contains("close"));
+                let keep = header("connection").is_some_and(|v| v.contains("keep-alive"));
+                let keep_alive = match req.version {
+                    Some(1) => !close,
+                    _ => keep,
+                };
+                let body = header("content-length")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                (
+                    req.method.unwrap_or("").to_string(),
+                    req.path.unwrap_or("").to_string(),
+                    keep_alive,
+                    body,
+                )
+            }
+            _ => {
+                let resp = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
+                return s.write_all(resp, WRITE_TIMEOUT).await;
+            }
+        };
+        buf.drain(..end);
+        // A body (pages take none) is read and discarded.
+        let mut left = body;
+        while left > 0 {
+            if !buf.is_empty() {
+                let n = left.min(buf.len());
+                buf.drain(..n);
+                left -= n;
+                continue;
+            }
+            let n = s.read(&mut chunk, HEAD_TIMEOUT).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
         }
-        if buf.len() > MAX_HEAD {
-            return Err(io::Error::other("request head too large"));
-        }
-        match stream.read(&mut chunk)? {
-            0 => return Ok(None),
-            n => buf.extend_from_slice(&chunk[..n]),
+        let reply = match Target::parse(&target) {
+            Some(t) => route(st, &t).await,
+            None => Reply::BadRequest("invalid URL escape".into()),
+        };
+        let out = response(reply, method == "HEAD", keep_alive);
+        s.write_all(&out, WRITE_TIMEOUT).await?;
+        if !keep_alive {
+            return Ok(());
         }
     }
 }
 
-fn handle(st: &mut State, mut stream: TcpStream) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let Some(head) = read_head(&mut stream)? else {
-        return Ok(());
-    };
-    let head = String::from_utf8_lossy(&head);
-    let line = head.lines().next().unwrap_or("");
-    let mut parts = line.split(' ');
-    let (method, target) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v)) if v.starts_with("HTTP/") && !m.is_empty() => (m, t),
-        _ => {
-            let resp = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
-            return stream.write_all(resp);
-        }
-    };
-    let reply = match Target::parse(target) {
-        Some(t) => route(st, &t),
-        None => Reply::BadRequest("invalid URL escape".into()),
-    };
-    write_reply(&mut stream, reply, method == "HEAD")
-}
-
 /// Dispatches one request and keeps nats-server's request counts.
-fn route(st: &mut State, t: &Target) -> Reply {
+async fn route(st: &State, t: &Target) -> Reply {
     let page = match t.path.as_str() {
         "/" => "/",
         "/varz" => "/varz",
@@ -197,6 +273,7 @@ fn route(st: &mut State, t: &Target) -> Reply {
         "/subsz" | "/subscriptionsz" => "/subsz",
         "/accountz" => "/accountz",
         "/healthz" => "/healthz",
+        "/metrics" => "/metrics",
         _ => return Reply::NotFound,
     };
     // Pages that decode their parameters before counting the request.
@@ -209,29 +286,45 @@ fn route(st: &mut State, t: &Target) -> Reply {
     if let Err(e) = early {
         return Reply::BadRequest(e);
     }
-    *st.req_stats.entry(page.to_string()).or_default() += 1;
+    // Shoal's own page is not one nats-server counts.
+    if page != "/metrics" {
+        *st.req_stats
+            .borrow_mut()
+            .entry(page.to_string())
+            .or_default() += 1;
+    }
     let ctx = Ctx {
         shared: &st.shared,
         info: &st.info,
+        gatherer: &st.gatherer,
         now: std::cell::Cell::new(SystemTime::now()),
     };
     match page {
         "/" => others::root(),
-        "/varz" => varz::page(&ctx, &st.req_stats, &mut st.cpu),
+        "/varz" => {
+            let stats = st.req_stats.borrow().clone();
+            varz::page(&ctx, &stats, &st.cpu).await
+        }
         "/connz" => match connz_params {
-            Some(p) => connz::page(&ctx, t, p),
+            Some(p) => connz::page(&ctx, t, p).await,
             None => unreachable!("/connz parameters are decoded above"),
         },
         "/routez" => others::routez(&ctx),
-        "/subsz" => subsz::page(&ctx, t),
-        "/accountz" => others::accountz(&ctx, t),
+        "/subsz" => subsz::page(&ctx, t).await,
+        "/accountz" => others::accountz(&ctx, t).await,
+        "/metrics" => {
+            let stats = st.req_stats.borrow().clone();
+            metrics::page(&ctx, &stats, &st.cpu).await
+        }
         _ => others::healthz(&ctx, t),
     }
 }
 
-fn write_reply(stream: &mut TcpStream, reply: Reply, head_only: bool) -> io::Result<()> {
+/// The whole response: status line, nats-server's headers, body.
+fn response(reply: Reply, head_only: bool, keep_alive: bool) -> Vec<u8> {
     const JSON: &str = "Access-Control-Allow-Origin: *\r\nContent-Type: application/json\r\n";
     const TEXT: &str = "Content-Type: text/plain; charset=utf-8\r\n";
+    const PROM: &str = "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n";
     let (status, headers, body): (&str, &str, Vec<u8>) = match reply {
         Reply::Json(b) => ("200 OK", JSON, b),
         Reply::JsonStatus(200, b) => ("200 OK", JSON, b),
@@ -244,14 +337,20 @@ fn write_reply(stream: &mut TcpStream, reply: Reply, head_only: bool) -> io::Res
             "Content-Type: text/html; charset=utf-8\r\n",
             html.into_bytes(),
         ),
+        Reply::Prometheus(text) => ("200 OK", PROM, text.into_bytes()),
         Reply::NotFound => (
             "404 Not Found",
             "Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n",
             b"404 page not found\n".to_vec(),
         ),
     };
+    let connection = if keep_alive {
+        ""
+    } else {
+        "Connection: close\r\n"
+    };
     let mut out = format!(
-        "HTTP/1.1 {status}\r\n{headers}Date: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\n{headers}Date: {}\r\nContent-Length: {}\r\n{connection}\r\n",
         http_date(SystemTime::now()),
         body.len()
     )
@@ -259,6 +358,5 @@ fn write_reply(stream: &mut TcpStream, reply: Reply, head_only: bool) -> io::Res
     if !head_only {
         out.extend_from_slice(&body);
     }
-    stream.write_all(&out)?;
-    stream.flush()
+    out
 }

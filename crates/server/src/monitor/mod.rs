@@ -5,34 +5,40 @@
 //! Shoal's own per-core figures sit under keys no NATS server uses (`/varz`
 //! `shoal`, `/connz` `core`).
 //!
-//! Shape: one plain std thread serves HTTP ([`http`], one request at a time);
-//! it learns the cores' state only by asking each core for a snapshot
-//! ([`snapshot`]), which the core builds on its own ticker. Nothing here runs on
-//! the message path or takes a lock a core waits on; the message path only bumps
-//! `Cell` counters. Pages: [`varz`], [`connz`], [`subsz`], [`others`] (routez,
-//! healthz, accountz, index); Go's spelling of values: [`format`]; query
-//! parameters: [`query`].
+//! Shape: an executor thread of its own serves HTTP ([`http`]: one task per
+//! connection, keep-alive, bounded waits), and learns the cores' state only by
+//! asking each core's agent for a snapshot ([`hub`]), which the core builds on
+//! itself when asked. Nothing here runs on the message path or takes a lock a
+//! core waits on; the message path only bumps `Cell` counters. Pages:
+//! [`varz`], [`connz`], [`subsz`], [`others`] (routez, healthz, accountz,
+//! index), and Shoal's own [`metrics`] (Prometheus text, with the names the
+//! prometheus-nats-exporter gives nats-server's figures); Go's spelling of
+//! values: [`format`]; query parameters: [`query`].
+//!
+//! Layering: the cores know nothing of this module; `node.rs` starts each
+//! core's agent ([`hub::serve`]) when monitoring is on.
 
 mod connz;
 mod format;
 mod http;
+pub mod hub;
+mod metrics;
 mod others;
 mod query;
-mod snapshot;
 mod subsz;
 mod varz;
 
 pub use http::HttpServer;
-pub use snapshot::{closing_subs, record_closed, ClosedRing, Hub};
 
 use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::core::Shared;
-use snapshot::{CoreSnapshot, Request};
+use crate::records::{CoreSnapshot, Request};
+use hub::Gatherer;
 
-/// How long a page waits for the cores (each answers within one 100 ms tick).
+/// How long a page waits for the cores.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The only account Shoal has (nats-server's global account).
@@ -54,6 +60,7 @@ pub struct Static {
 pub struct Ctx<'a> {
     pub shared: &'a Arc<Shared>,
     pub info: &'a Static,
+    gatherer: &'a Gatherer,
     /// When the request was served (`now`); moved to just after the cores
     /// answered, so that no connection looks younger than zero.
     pub now: Cell<SystemTime>,
@@ -61,8 +68,8 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// One snapshot per core (cores that did not answer in time left out).
-    fn gather(&self, req: Request) -> Vec<CoreSnapshot> {
-        let snaps = self.shared.monitor.gather(req, GATHER_TIMEOUT);
+    async fn gather(&self, req: Request) -> Vec<CoreSnapshot> {
+        let snaps = self.gatherer.gather(req, GATHER_TIMEOUT).await;
         self.now.set(SystemTime::now());
         snaps
     }
@@ -82,6 +89,8 @@ pub enum Reply {
     BadRequest(String),
     /// The HTML index page.
     Html(String),
+    /// Prometheus text exposition (`/metrics`).
+    Prometheus(String),
     /// 404.
     NotFound,
 }

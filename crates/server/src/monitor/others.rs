@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use super::format::{go_quote, rfc3339, to_json};
 use super::query::{decode_bool, decode_subs, BadParam, Target};
-use super::snapshot::Request;
 use super::subsz::SublistStats;
 use super::varz::total;
 use super::{Ctx, Reply, GLOBAL_ACCOUNT};
+use crate::records::Request;
 
 #[derive(Serialize)]
 struct Routez<'a> {
@@ -156,7 +156,7 @@ struct Accountz<'a> {
     account_detail: Option<AccountDetail>,
 }
 
-pub fn accountz(ctx: &Ctx, t: &Target) -> Reply {
+pub async fn accountz(ctx: &Ctx<'_>, t: &Target) -> Reply {
     let acc = t.get("acc");
     let mut page = Accountz {
         server_id: &ctx.shared.server_id,
@@ -167,12 +167,12 @@ pub fn accountz(ctx: &Ctx, t: &Target) -> Reply {
     if acc.is_empty() {
         page.accounts = Some(vec![GLOBAL_ACCOUNT]);
     } else if acc == GLOBAL_ACCOUNT {
-        let snaps = ctx.gather(Request::default());
+        let snaps = ctx.gather(Request::default()).await;
         let stats = SublistStats::of(&snaps);
         let t = total(&snaps);
         page.account_detail = Some(AccountDetail {
             account_name: GLOBAL_ACCOUNT,
-            update_time: rfc3339(ctx.shared.monitor.boot_wall()),
+            update_time: rfc3339(ctx.shared.clock.boot_wall()),
             expired: false,
             complete: true,
             jetstream_enabled: false,

@@ -9,8 +9,8 @@ use shoal_subject::{is_valid_publish_subject, subject_matches, IndexStats};
 use super::connz::{SubDetail, DEFAULT_LIST_SIZE};
 use super::format::{go_float, to_json};
 use super::query::{decode_bool, decode_int, BadParam, Target};
-use super::snapshot::{CoreSnapshot, Request};
 use super::{Ctx, Reply, GLOBAL_ACCOUNT};
+use crate::records::{CoreSnapshot, Request};
 
 /// nats-server's `SublistStats`, inlined in `/subsz` and `/accountz`.
 #[derive(Serialize)]
@@ -95,7 +95,7 @@ fn decode(t: &Target) -> Result<Params, BadParam> {
 }
 
 /// Answers (nats-server counts the request before decoding its parameters).
-pub fn page(ctx: &Ctx, t: &Target) -> Reply {
+pub async fn page(ctx: &Ctx<'_>, t: &Target) -> Reply {
     let p = match decode(t) {
         Ok(p) => p,
         Err(e) => return Reply::BadRequest(e),
@@ -121,6 +121,7 @@ pub fn page(ctx: &Ctx, t: &Target) -> Reply {
             all_subs: p.subs,
             ..Request::default()
         })
+        .await
     };
     let stats = if other_account {
         SublistStats::zero()

@@ -11,8 +11,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::format::{go_float, rfc3339, to_json, uptime};
-use super::snapshot::{CoreSnapshot, Counters, Request};
 use super::{Ctx, Reply};
+use crate::records::{CoreSnapshot, Counters, Request};
 
 #[derive(Serialize, Default)]
 struct Empty {}
@@ -211,14 +211,16 @@ fn rss() -> u64 {
     pages * page
 }
 
-pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) -> Reply {
-    let snaps = ctx.gather(Request::default());
+pub async fn page(
+    ctx: &Ctx<'_>,
+    req_stats: &BTreeMap<String, u64>,
+    cpu: &std::cell::RefCell<CpuMeter>,
+) -> Reply {
+    let snaps = ctx.gather(Request::default()).await;
     let t = total(&snaps);
     let s = &**ctx.shared;
-    // The configuration in force: the last reloaded one, else the boot one.
-    let reloaded = s.reloaded.lock().unwrap().clone();
-    let cfg = reloaded.as_ref().unwrap_or(&s.cfg);
-    let boot = s.monitor.boot_wall();
+    let cfg = &s.config();
+    let boot = s.clock.boot_wall();
     let varz = Varz {
         server_id: &s.server_id,
         server_name: &s.server_name,
@@ -255,7 +257,7 @@ pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) ->
         mem: rss(),
         cores: ctx.info.cpus,
         gomaxprocs: ctx.info.cores,
-        cpu: cpu.sample(),
+        cpu: cpu.borrow_mut().sample(),
         connections: t.connections,
         total_connections: t.total_connections,
         routes: 0,
@@ -274,7 +276,7 @@ pub fn page(ctx: &Ctx, req_stats: &BTreeMap<String, u64>, cpu: &mut CpuMeter) ->
         stalled_clients: 0,
         subscriptions: t.subscriptions,
         http_req_stats: req_stats,
-        config_load_time: rfc3339(s.monitor.config_load_time()),
+        config_load_time: rfc3339(*s.config_load.lock().unwrap_or_else(|e| e.into_inner())),
         config_digest: "",
         slow_consumer_stats: ByKind {
             clients: t.slow_consumers,

@@ -1,0 +1,44 @@
+//! The INFO lines a client connection is sent: the greeting on accept, the
+//! `connect_info` INFO after a protocol-1 client's first PONG, and lame duck
+//! mode's `ldm:true`, built from [`ServerInfo`]'s own fields in nats-server's
+//! key order.
+
+use shoal_proto::ServerInfo;
+
+use crate::core::Core;
+
+/// Which INFO a connection is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum InfoKind {
+    /// The greeting on accept.
+    Greeting,
+    /// After the first PONG of a protocol-1 client: `connect_info` and its account.
+    ConnectInfo,
+    /// Lame duck mode: `ldm:true`.
+    LameDuck,
+}
+
+/// Builds an INFO line for one connection.
+pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
+    let s = core.shared();
+    let connect_info = kind == InfoKind::ConnectInfo;
+    ServerInfo {
+        server_id: s.server_id.clone(),
+        server_name: s.server_name.clone(),
+        version: crate::NATS_VERSION.to_string(),
+        proto: 1,
+        go: format!("shoal {}", crate::SHOAL_VERSION),
+        host: s.info_host.clone(),
+        port: s.info_port,
+        headers: !core.cfg().no_header_support,
+        max_payload: core.live().max_payload as u64,
+        client_id: Some(cid),
+        client_ip: Some(ip.to_string()),
+        cluster: core.cfg().cluster_name.clone(),
+        ldm: kind == InfoKind::LameDuck,
+        connect_info,
+        remote_account: connect_info.then(|| "$G".to_string()),
+        ..Default::default()
+    }
+    .to_line()
+}

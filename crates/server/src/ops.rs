@@ -1,0 +1,326 @@
+//! What each op a client sends does: SUB and UNSUB (the registry, through the
+//! core), PUB (checks, then the router), PING (the barrier when needed, then
+//! PONG and a protocol-1 client's `connect_info`), PONG (keepalive
+//! bookkeeping), CONNECT (options, the log prefix, the first-PING schedule,
+//! refusals), and the replies in nats-server's words.
+//!
+//! Runs inside the reader's pass; never waits except for the PING barrier.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use shoal_proto::{encode, ConnectOptions, Op, ProtoError};
+use shoal_subject::{is_valid_publish_subject, is_valid_subscribe_subject};
+
+use crate::client::{Client, CloseReason};
+use crate::core::Core;
+use crate::info::{info_line, InfoKind};
+use crate::msg::{Msg, Spans};
+
+/// Applies one op, parsed from `data[at..]` (its spans are relative to `at`).
+pub async fn handle(
+    core: &Rc<Core>,
+    client: &Rc<Client>,
+    data: &Bytes,
+    at: usize,
+    op: Op,
+) -> Result<(), ProtoError> {
+    let buf: &[u8] = &data[at..];
+    match op {
+        Op::Pub {
+            subject,
+            reply,
+            hdr,
+            payload,
+        } => {
+            let base = at as u32;
+            let shift = |s: shoal_proto::Span| (s.start + base, s.end + base);
+            let m = Msg {
+                frame: data,
+                spans: Spans {
+                    subject: shift(subject),
+                    reply: reply.map_or((0, 0), shift),
+                    payload: shift(payload),
+                    hdr,
+                },
+            };
+            on_pub(core, client, &m);
+            return Ok(());
+        }
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => {
+            client.last.set(core.env().now.get());
+            let subject = subject.of(buf);
+            let max_tokens = core.cfg().max_sub_tokens;
+            if !is_valid_subscribe_subject(subject) {
+                client.send_err(encode::ERR_INVALID_SUBJECT);
+            } else if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
+                // nats-server's maxTokensViolation: the connection stays open.
+                let subj = shoal_go::quote(subject);
+                client.send_err(
+                    format!(
+                        "-ERR 'Permissions Violation for Subscription to {subj}, too many tokens'\r\n"
+                    )
+                    .as_bytes(),
+                );
+                log::error!(
+                    "{} - Subscription Violation Too Many Tokens - Subject {subj}, SID {}",
+                    client.log_prefix(),
+                    String::from_utf8_lossy(sid.of(buf))
+                );
+            } else {
+                let sid_b = sid.of(buf);
+                let max = core.cfg().max_subscriptions;
+                let exists = client.subs.borrow().contains_key(sid_b);
+                if !exists && max > 0 && client.subs.borrow().len() >= max {
+                    client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
+                } else {
+                    if !exists {
+                        core.subscribe(
+                            client,
+                            Bytes::copy_from_slice(sid_b),
+                            Bytes::copy_from_slice(subject),
+                            queue.map(|q| q.of(buf)),
+                        );
+                    }
+                    ok(client);
+                }
+            }
+        }
+        Op::Unsub { sid, max } => {
+            client.last.set(core.env().now.get());
+            let key = client.subs.borrow().get(sid.of(buf)).copied();
+            ok(client);
+            if let Some(key) = key {
+                let keep = core
+                    .registry()
+                    .with_sub(key, |s| {
+                        if max > 0 && max > s.delivered.get() {
+                            s.max.set(max);
+                            true
+                        } else {
+                            false
+                        }
+                    })
+                    .unwrap_or(true);
+                if !keep {
+                    core.unsubscribe(key, crate::trace::on());
+                }
+            }
+        }
+        Op::Ping => {
+            // Everything routed anywhere before this PING, and every subscription
+            // this client made, is in place before its PONG (see
+            // `Client::needs_barrier` for when nothing needs waiting for).
+            if client.needs_barrier.replace(false) {
+                core.barrier().await;
+            }
+            client.send(encode::PONG);
+            if crate::trace::on() {
+                crate::trace::outbound(&client.log_prefix(), "PONG");
+            }
+            let o = client.opts.get();
+            if client.connected.get() && !client.sent_connect_info.get() {
+                client.sent_connect_info.set(true);
+                if o.protocol >= 1 {
+                    let ip = client.peer.ip().to_string();
+                    client.send(&info_line(core, client.cid, &ip, InfoKind::ConnectInfo));
+                }
+            }
+        }
+        Op::Pong => {
+            let p = &client.ping;
+            if p.outstanding.get() > 0 {
+                let rtt = p.last_sent.get().elapsed();
+                client.rtt.set(rtt.max(Duration::from_nanos(1)));
+            }
+            p.outstanding.set(0);
+            p.rtt_known.set(true);
+        }
+        Op::Ok => {}
+        Op::Err(text) => {
+            log::error!(
+                "{} - Client Error {}",
+                client.log_prefix(),
+                String::from_utf8_lossy(text.of(buf))
+            );
+            return Err(ProtoError::ClientErr);
+        }
+        Op::Info(json) => {
+            if serde_json::from_slice::<serde_json::Value>(json.of(buf)).is_err() {
+                return Err(ProtoError::Violation);
+            }
+        }
+        Op::Connect(json) => return on_connect(core, client, json.of(buf)),
+    }
+    Ok(())
+}
+
+fn ok(client: &Rc<Client>) {
+    if client.opts.get().verbose {
+        client.send_ok();
+    }
+}
+
+/// `reply` starts with a prefix reserved for the server's own routing.
+fn reserved(s: &[u8], prefix: &[u8], need_more: bool) -> bool {
+    s.starts_with(prefix) && (!need_more || s.len() > prefix.len())
+}
+
+fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
+    let (subject, reply) = (m.subject(), m.reply());
+    core.env().stats.inbound(m.payload().len());
+    client.in_msgs.set(client.in_msgs.get() + 1);
+    let len = m.payload().len() as u64;
+    client.in_bytes.set(client.in_bytes.get() + len);
+    client.last.set(core.env().now.get());
+    let o = client.opts.get();
+    if o.pedantic && !is_valid_publish_subject(subject) {
+        client.send_err(encode::ERR_INVALID_PUBLISH_SUBJECT);
+    }
+    if !reply.is_empty()
+        && (reserved(reply, b"_R_.", false)
+            || reserved(reply, b"$JS.ACK.", true)
+            || reserved(reply, b"_GR_.", true))
+    {
+        let mut e = bytes::BytesMut::new();
+        encode::put_pub_violation(&mut e, "with Reply of", reply);
+        client.send_err(&e);
+        return;
+    }
+    if reserved(subject, b"_GR_.", true) || reserved(subject, b"$NRG.", true) {
+        let mut e = bytes::BytesMut::new();
+        encode::put_pub_violation(&mut e, "to", subject);
+        client.send_err(&e);
+        return;
+    }
+    if o.verbose {
+        client.send_ok();
+    }
+    let delivered = crate::router::publish(core, client, m);
+    if !delivered && !reply.is_empty() && o.no_responders && o.headers {
+        no_responders(core, client, subject, reply);
+    }
+}
+
+/// Sends the 503 status to the requester's own plain subscription on `reply`.
+fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &[u8]) {
+    let m = core.registry().matches_local(reply);
+    for &k in &m.plain {
+        let own_sid = core
+            .registry()
+            .with_sub(k, |s| Rc::ptr_eq(&s.client, client).then(|| s.sid.clone()))
+            .flatten();
+        if let Some(sid) = own_sid {
+            let mut b = BytesMut::new();
+            encode::put_no_responders(&mut b, reply, &sid, subject);
+            client.send(&b);
+            return;
+        }
+    }
+}
+
+fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtoError> {
+    let Some(c) = ConnectOptions::parse(json) else {
+        log::error!(
+            "{} - invalid CONNECT JSON: {}",
+            client.log_prefix(),
+            String::from_utf8_lossy(json)
+        );
+        return Err(ProtoError::Violation);
+    };
+    let first = !client.connected.get();
+    if !first {
+        // nats-server 2.15 drops every subscription on a second CONNECT (it may
+        // move the client to another account): each is traced as DELSUB.
+        let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
+        for k in keys {
+            core.unsubscribe(k, crate::trace::on());
+        }
+    }
+    let mut o = client.opts.get();
+    if let Some(v) = c.verbose {
+        o.verbose = v;
+    }
+    if let Some(v) = c.pedantic {
+        o.pedantic = v;
+    }
+    if let Some(v) = c.echo {
+        o.echo = v;
+    }
+    if let Some(v) = c.headers {
+        o.headers = v && !core.cfg().no_header_support;
+    }
+    if let Some(v) = c.no_responders {
+        o.no_responders = v;
+    }
+    if let Some(v) = c.protocol {
+        o.protocol = v;
+    }
+    client.opts.set(o);
+    if let Some(n) = c.name {
+        *client.name.borrow_mut() = n;
+    }
+    if let Some(n) = c.lang {
+        *client.lang.borrow_mut() = n;
+    }
+    if let Some(n) = c.version {
+        *client.version.borrow_mut() = n;
+    }
+    client.connected.set(true);
+    if first {
+        // The user a CONNECT claims names the connection in logs even on a
+        // server without auth, as in nats-server.
+        let user = if c.nkey.as_deref().is_some_and(|n| !n.is_empty()) {
+            c.nkey.as_ref().map(|n| format!("nkey:{n}"))
+        } else if c.user.as_deref().is_some_and(|u| !u.is_empty()) {
+            c.user.as_ref().map(|u| format!("user:{u}"))
+        } else if c.jwt.as_deref().is_some_and(|j| !j.is_empty()) {
+            Some("jwt:".to_string())
+        } else if c.auth_token.as_deref().is_some_and(|t| !t.is_empty()) {
+            Some("token".to_string())
+        } else {
+            None
+        };
+        client.name_prefix(
+            &client.version.borrow(),
+            &client.lang.borrow(),
+            &client.name.borrow(),
+            user,
+        );
+    }
+    // nats-server's first RTT estimate: accept to CONNECT.
+    let now = Instant::now();
+    client.last.set(now);
+    if client.rtt.get().is_zero() {
+        let estimate = now - client.start;
+        client.rtt.set(estimate.max(Duration::from_nanos(1)));
+    }
+    // Reschedule the first PING: min(ping_interval, 2 s) plus up to 20 %.
+    let first = core.live().ping_interval.min(Duration::from_secs(2));
+    let jitter = first.mul_f64(core.rand(1000) as f64 / 5000.0);
+    client.ping.next_at.set(Instant::now() + first + jitter);
+    client.ping.rtt_known.set(false);
+
+    if c.account.is_some_and(|a| !a.is_empty()) || c.new_account == Some(true) {
+        client.send_err(encode::ERR_AUTH_VIOLATION);
+        client.close_after_flush(CloseReason::AuthViolation);
+        return Ok(());
+    }
+    if !(0..=1).contains(&o.protocol) {
+        client.send_err(encode::ERR_INVALID_PROTOCOL);
+        client.close_after_flush(CloseReason::BadClientProtocolVersion);
+        return Ok(());
+    }
+    if o.no_responders && !o.headers {
+        client.send_err(encode::ERR_NO_RESPONDERS_HEADERS);
+        client.close_after_flush(CloseReason::NoRespondersRequiresHeaders);
+        return Ok(());
+    }
+    ok(client);
+    Ok(())
+}

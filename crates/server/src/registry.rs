@@ -1,0 +1,248 @@
+//! A core's subscription registry: its own subscriptions (a slab of [`Sub`]s,
+//! found through the subject [`Index`] by slot key), the interest summary of its
+//! peer cores, and the ids of its queue groups. Owned by one core, never shared.
+//!
+//! Invariants: every live slot is in the index under its (subject, queue) and
+//! in its client's sid map; the summary holds, per peer core, exactly the
+//! (pattern, queue) entries that peer announced and has not withdrawn, keyed by
+//! (peer, the peer's queue id — 0 for plain interest), weighted by member
+//! count; a queue id names one group name for as long as a subscription of
+//! this core uses it, and is never reused for another name.
+//!
+//! Must never: allocate on the lookup path ([`Registry::lookup_local`] and
+//! [`Registry::lookup_remote`] build into scratch the registry keeps), know of
+//! rings or sockets.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use shoal_subject::{Index, IndexStats, MatchScratch};
+use slab::Slab;
+
+use crate::client::Client;
+use crate::ring::QueueId;
+
+/// A local subscription.
+pub struct Sub {
+    pub client: Rc<Client>,
+    pub sid: Bytes,
+    pub subject: Bytes,
+    /// The queue group: this core's id for it, and its name.
+    pub queue: Option<(QueueId, Bytes)>,
+    /// Auto-unsubscribe after this many deliveries (0 = never).
+    pub max: Cell<u64>,
+    pub delivered: Cell<u64>,
+}
+
+/// Key of a summary entry: the peer core, and its queue id (0 = plain).
+pub type PeerKey = (u16, QueueId);
+
+/// This core's queue group names and their ids.
+#[derive(Default)]
+struct Interner {
+    ids: AHashMap<Bytes, (QueueId, u32)>,
+    names: AHashMap<QueueId, Bytes>,
+    last: QueueId,
+}
+
+impl Interner {
+    /// The id of `name`, with one more subscription using it.
+    fn acquire(&mut self, name: &[u8]) -> (QueueId, Bytes) {
+        if let Some((id, refs)) = self.ids.get_mut(name) {
+            *refs += 1;
+            let id = *id;
+            return (id, self.names[&id].clone());
+        }
+        // Ids only grow: a message routed here with an id whose group is gone
+        // finds nothing, never another group.
+        self.last = self.last.checked_add(1).unwrap_or(1);
+        let name = Bytes::copy_from_slice(name);
+        self.ids.insert(name.clone(), (self.last, 1));
+        self.names.insert(self.last, name.clone());
+        (self.last, name)
+    }
+
+    fn release(&mut self, id: QueueId) {
+        let Some(name) = self.names.get(&id) else {
+            return;
+        };
+        if let Some((_, refs)) = self.ids.get_mut(name) {
+            *refs -= 1;
+            if *refs == 0 {
+                let name = name.clone();
+                self.ids.remove(&name);
+                self.names.remove(&id);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    subs: RefCell<Slab<Sub>>,
+    index: RefCell<Index<u32>>,
+    summary: RefCell<Index<PeerKey>>,
+    queues: RefCell<Interner>,
+    local_scratch: RefCell<MatchScratch<u32>>,
+    remote_scratch: RefCell<MatchScratch<PeerKey>>,
+}
+
+impl Registry {
+    /// Adds a subscription of `client` (the caller validated it and knows the
+    /// sid is new). Returns its slot and its queue group (id, name).
+    pub fn add(
+        &self,
+        client: &Rc<Client>,
+        sid: Bytes,
+        subject: Bytes,
+        queue: Option<&[u8]>,
+    ) -> (u32, Option<(QueueId, Bytes)>) {
+        let queue = queue.map(|q| self.queues.borrow_mut().acquire(q));
+        let key = self.subs.borrow_mut().insert(Sub {
+            client: client.clone(),
+            sid: sid.clone(),
+            subject: subject.clone(),
+            queue: queue.clone(),
+            max: Cell::new(0),
+            delivered: Cell::new(0),
+        }) as u32;
+        self.index
+            .borrow_mut()
+            .insert(&subject, queue.as_ref().map(|(_, n)| &n[..]), key);
+        client.subs.borrow_mut().insert(sid, key);
+        (key, queue)
+    }
+
+    /// Removes a subscription from the slab, the index and its client's sid
+    /// map; `None` if the slot was already free.
+    pub fn remove(&self, key: u32) -> Option<Sub> {
+        let sub = self.subs.borrow_mut().try_remove(key as usize)?;
+        self.index
+            .borrow_mut()
+            .remove(&sub.subject, sub.queue.as_ref().map(|(_, n)| &n[..]), key);
+        sub.client.subs.borrow_mut().remove(&sub.sid);
+        if let Some((id, _)) = &sub.queue {
+            self.queues.borrow_mut().release(*id);
+        }
+        Some(sub)
+    }
+
+    /// Applies a peer's interest change to the summary.
+    pub fn apply_interest(
+        &self,
+        peer: u16,
+        pattern: &[u8],
+        queue: &Option<(QueueId, Bytes)>,
+        add: bool,
+    ) {
+        let (qid, name) = match queue {
+            Some((id, name)) => (*id, Some(&name[..])),
+            None => (0, None),
+        };
+        let mut sm = self.summary.borrow_mut();
+        if add {
+            sm.insert(pattern, name, (peer, qid));
+        } else {
+            sm.remove(pattern, name, (peer, qid));
+        }
+    }
+
+    /// This core's subscriptions matching `subject`, into the registry's
+    /// scratch (no allocation). The guard keeps the scratch borrowed while
+    /// the result is read.
+    pub fn lookup_local<R>(
+        &self,
+        subject: &[u8],
+        f: impl FnOnce(&shoal_subject::Match<u32>) -> R,
+    ) -> R {
+        let mut scratch = self.local_scratch.borrow_mut();
+        let found = self.index.borrow_mut().lookup(subject, &mut scratch);
+        f(&found)
+    }
+
+    /// Both lookups at once, for a publish that may go local and remote.
+    pub fn lookup_both<R>(
+        &self,
+        subject: &[u8],
+        f: impl FnOnce(&shoal_subject::Match<u32>, &shoal_subject::Match<PeerKey>) -> R,
+    ) -> R {
+        let mut ls = self.local_scratch.borrow_mut();
+        let mut rs = self.remote_scratch.borrow_mut();
+        let local = self.index.borrow_mut().lookup(subject, &mut ls);
+        let remote = self.summary.borrow_mut().lookup(subject, &mut rs);
+        f(&local, &remote)
+    }
+
+    /// The subscription in slot `key`, if live.
+    pub fn with_sub<R>(&self, key: u32, f: impl FnOnce(&Sub) -> R) -> Option<R> {
+        self.subs.borrow().get(key as usize).map(f)
+    }
+
+    /// Every subscription (monitoring).
+    pub fn for_each_sub(&self, mut f: impl FnMut(&Sub)) {
+        for (_, s) in self.subs.borrow().iter() {
+            f(s);
+        }
+    }
+
+    /// The name of this core's queue group `id`, if a subscription still uses it.
+    pub fn queue_name(&self, id: QueueId) -> Option<Bytes> {
+        self.queues.borrow().names.get(&id).cloned()
+    }
+
+    /// The index's sizes and counters (`/subsz`).
+    pub fn index_stats(&self) -> IndexStats {
+        self.index.borrow().stats()
+    }
+
+    /// A lookup off the message path that returns its own result.
+    pub fn matches_local(&self, subject: &[u8]) -> Rc<shoal_subject::Match<u32>> {
+        self.index.borrow_mut().matches(subject)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::CoreEnv;
+    use crate::config::{Config, Live};
+
+    fn client(cid: u64) -> Rc<Client> {
+        let env = CoreEnv::new(Live::from(&Config::default()));
+        Rc::new(Client::new(cid, "127.0.0.1:1".parse().unwrap(), env, None))
+    }
+
+    #[test]
+    fn queue_ids_are_interned_and_never_reused() {
+        let r = Registry::default();
+        let c = client(1);
+        let (k1, q1) = r.add(&c, Bytes::from("1"), Bytes::from("a"), Some(b"w"));
+        let (_, q2) = r.add(&c, Bytes::from("2"), Bytes::from("b"), Some(b"w"));
+        assert_eq!(q1.as_ref().unwrap().0, q2.as_ref().unwrap().0);
+        let id = q1.unwrap().0;
+        r.remove(k1);
+        assert_eq!(r.queue_name(id).as_deref(), Some(&b"w"[..]));
+        let k2 = *c.subs.borrow().get(&b"2"[..]).unwrap();
+        r.remove(k2);
+        assert_eq!(r.queue_name(id), None);
+        let (_, q3) = r.add(&c, Bytes::from("3"), Bytes::from("c"), Some(b"w"));
+        assert_ne!(q3.unwrap().0, id, "a freed id is not reused");
+    }
+
+    #[test]
+    fn summary_keeps_peer_and_queue_id() {
+        let r = Registry::default();
+        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), true);
+        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), true);
+        r.apply_interest(2, b"foo.bar", &None, true);
+        r.lookup_both(b"foo.bar", |_, m| {
+            assert_eq!(m.plain, vec![(2, 0)]);
+            assert_eq!(m.groups.len(), 1);
+            assert_eq!(m.groups[0].members, vec![((1, 7), 2)]);
+        });
+        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), false);
+        r.lookup_both(b"foo.bar", |_, m| assert_eq!(m.groups[0].total_weight, 1));
+    }
+}

@@ -1,0 +1,140 @@
+//! A core's clock, every 100 ms: the stop flag, configuration reloads (the
+//! reloadable limits become live on this core), lame duck mode (stop
+//! accepting, tell protocol-1 clients with INFO `ldm:true`, wait the grace
+//! period, then close this core's clients one at a time, spread so the whole
+//! server finishes within `lame_duck_duration`), keepalive PINGs and stale
+//! connections, and giving idle connections' output buffers back.
+//!
+//! Only the owning core touches its clients; the cross-thread signals are the
+//! `Shared` atomics and the reloaded configuration behind its mutex, read once
+//! per tick. The tick is also a periodic wake-up, so a missed glommio wake-up
+//! cannot stall the core for long.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::client::CloseReason;
+use crate::config::Live;
+use crate::core::Core;
+use crate::info::{info_line, InfoKind};
+use crate::rt;
+
+/// How often the ticker runs.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Runs until the core is stopping and has no clients left.
+pub async fn run(core: Rc<Core>) {
+    loop {
+        rt::sleep(TICK).await;
+        let life = core.life();
+        if core.shared().stop.load(Ordering::Relaxed) && !life.stopping.get() {
+            life.stopping.set(true);
+            life.stop_ev.notify();
+        }
+        let now = Instant::now();
+        apply_reload(&core);
+        lame_duck_step(&core, now);
+        check_clients(&core, now);
+        core.end_pass();
+        if life.stopping.get() && core.client_count() == 0 {
+            return;
+        }
+    }
+}
+
+/// Applies a reload if the server has one this core has not seen.
+fn apply_reload(core: &Core) {
+    let shared = core.shared();
+    let gen = shared.reload_gen.load(Ordering::Acquire);
+    let life = core.life();
+    if gen == life.seen_reload.get() {
+        return;
+    }
+    life.seen_reload.set(gen);
+    if let Some(c) = shared
+        .reloaded
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        core.env().live.set(Live::from(c));
+    }
+}
+
+/// One lame-duck step.
+fn lame_duck_step(core: &Core, now: Instant) {
+    let shared = core.shared();
+    if !shared.lame_duck.load(Ordering::Acquire) {
+        return;
+    }
+    let life = core.life();
+    let cfg = core.cfg();
+    let Some(from) = life.closing_from.get() else {
+        // Entering: the accept loop stops on this event; tell the clients.
+        life.closing_from
+            .set(Some(now + cfg.lame_duck_grace_period));
+        life.stop_ev.notify();
+        for c in core.client_list() {
+            if c.sent_connect_info.get() && c.opts.get().protocol >= 1 {
+                let line = info_line(core, c.cid, &c.peer.ip().to_string(), InfoKind::LameDuck);
+                c.send(&line);
+            }
+        }
+        return;
+    };
+    if now < from || life.next_close.get().is_some_and(|t| now < t) {
+        return;
+    }
+    if let Some(c) = core.any_client() {
+        c.close_after_flush(CloseReason::ServerShutdown);
+        // Pause: what is left of the duration over every client still connected
+        // server-wide, capped at 1 s, randomised to 50–100 % (nats-server's rule).
+        let total = shared.connections.load(Ordering::Relaxed).max(1) as u32;
+        let left = (from
+            + cfg
+                .lame_duck_duration
+                .saturating_sub(cfg.lame_duck_grace_period))
+        .saturating_duration_since(now);
+        let pause = (left / total).min(Duration::from_secs(1));
+        let pause = pause.mul_f64(0.5 + core.rand(500) as f64 / 1000.0);
+        life.next_close.set(Some(now + pause));
+    }
+}
+
+/// Keepalive PINGs, stale connections, and idle output buffers.
+fn check_clients(core: &Core, now: Instant) {
+    let live = core.live();
+    let interval = live.ping_interval;
+    for c in core.client_list() {
+        c.out.borrow_mut().release_if_idle();
+        let p = &c.ping;
+        if now < p.next_at.get() || !c.is_open() {
+            continue;
+        }
+        p.next_at.set(now + interval);
+        log::debug!("{} - Client Ping Timer", c.log_prefix());
+        let since = now.duration_since(p.last_activity.get());
+        if p.rtt_known.get() && since < interval {
+            log::debug!(
+                "{} - Delaying PING due to remote client data or ping {} ago",
+                c.log_prefix(),
+                shoal_go::duration(shoal_go::round(since, Duration::from_secs(1)))
+            );
+            continue;
+        }
+        if p.outstanding.get() + 1 > live.ping_max {
+            c.send(shoal_proto::encode::ERR_STALE_CONNECTION);
+            core.env().stats.stale();
+            log::debug!("{} - Stale Client Connection - Closing", c.log_prefix());
+            c.close_after_flush(CloseReason::StaleConnection);
+            continue;
+        }
+        p.outstanding.set(p.outstanding.get() + 1);
+        p.last_sent.set(now);
+        if crate::trace::on() {
+            crate::trace::outbound(&c.log_prefix(), "PING");
+        }
+        c.send(shoal_proto::encode::PING);
+    }
+}

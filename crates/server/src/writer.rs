@@ -1,0 +1,91 @@
+//! A connection's writer task: the only code that writes a client's socket.
+//!
+//! It sleeps until producers (this core's readers and ring drains) have queued
+//! bytes and woken it — once per producer pass, never per message — then
+//! writes everything queued with one `sendmsg` (the iovecs built on the stack
+//! inside a synchronous call, so they are not part of the task's state). Only a
+//! full socket makes it wait, holding a refcount on the oldest slice and
+//! nothing else; a wait that makes no progress for `write_deadline` makes the
+//! client a slow consumer. The producers never wait for any of this.
+//!
+//! Core-local; never borrows the queue across an await.
+
+use std::rc::Rc;
+
+use crate::client::{Client, CloseReason};
+use crate::outbound::OutState;
+use crate::rt::{self, WriteHalf, WriteOutcome};
+
+/// Runs until the connection is closed or dead; ends by shutting the socket
+/// down, which also ends the reader.
+pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
+    let env = client.env();
+    let mut deadline = env.live.get().write_deadline;
+    w.set_deadline(deadline);
+    loop {
+        let state = std::future::poll_fn(|cx| client.out.borrow_mut().poll_work(cx)).await;
+        if state == OutState::Dead {
+            break;
+        }
+        // A reload may have changed the deadline.
+        if env.live.get().write_deadline != deadline {
+            deadline = env.live.get().write_deadline;
+            w.set_deadline(deadline);
+        }
+        let now = {
+            let mut o = client.out.borrow_mut();
+            if o.pending() == 0 {
+                // Closing and everything is flushed.
+                break;
+            }
+            o.seal();
+            w.send_now(o.slices())
+        };
+        let res = match now {
+            Ok(Some(n)) => Ok(WriteOutcome::Wrote(n)),
+            Ok(None) => {
+                let first = client.out.borrow().front();
+                match first {
+                    Some(first) => w.send_when_writable(&first).await,
+                    None => Ok(WriteOutcome::Wrote(0)),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok(WriteOutcome::Wrote(n)) => {
+                client.out.borrow_mut().consume(n);
+                env.stats.out_bytes_written(n);
+            }
+            Ok(WriteOutcome::TimedOut) => {
+                let (pending, chunks) = {
+                    let o = client.out.borrow();
+                    (o.pending(), o.chunks().max(1))
+                };
+                env.stats.slow_consumer();
+                log::warn!(
+                    "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} chunks of {} total bytes.",
+                    client.log_prefix(),
+                    deadline,
+                    chunks,
+                    pending
+                );
+                client.set_close_reason(CloseReason::SlowConsumerWriteDeadline);
+                break;
+            }
+            Err(e) => {
+                log::debug!("{} - Write error: {e}", client.log_prefix());
+                client.set_close_reason(CloseReason::WriteError);
+                break;
+            }
+        }
+    }
+    {
+        let mut o = client.out.borrow_mut();
+        o.state = OutState::Dead;
+        o.clear();
+    }
+    rt::shutdown_fd(w.fd());
+    client.writer_done.set(true);
+    client.done.notify();
+}
