@@ -30,4 +30,8 @@ echo "test.sh: reference server $NATS_SERVER_BIN ($version)" >&2
 # Benchmarks (harness = false) are compiled here so they keep building, and run
 # only by `cargo bench` / perf/run.
 cargo check --workspace --benches --quiet
+# House gates: the workspace lints (unsafe_op_in_unsafe_fn, undocumented_unsafe_blocks)
+# and every other clippy warning fail the run, as does unformatted code.
+cargo clippy --workspace --all-targets -- -D warnings
+cargo fmt --all --check
 cargo test --workspace --lib --bins --tests "$@"

@@ -12,6 +12,7 @@ mod crosscore;
 mod differential;
 mod hostile;
 mod lifecycle;
+mod metrics;
 mod monitor;
 mod python;
 mod raw;

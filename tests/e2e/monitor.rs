@@ -48,13 +48,13 @@ pub fn http_port(p: &ServerProc) -> u16 {
 
 /// One HTTP response.
 pub struct Resp {
-    status: u16,
+    pub status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub body: String,
 }
 
 impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))

@@ -22,6 +22,8 @@
 //! Pure apart from reading the files it is asked to read and the environment
 //! variables a configuration names.
 
+#![forbid(unsafe_code)]
+
 mod digest;
 mod error;
 mod lex;

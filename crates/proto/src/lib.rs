@@ -2,6 +2,8 @@
 //! encoders for what a server sends (INFO, MSG/HMSG, +OK, -ERR, PING, PONG).
 //! No I/O, no allocation on the parse path; the runtime owns buffers and sockets.
 
+#![forbid(unsafe_code)]
+
 pub mod encode;
 mod error;
 mod info;

@@ -1,10 +1,35 @@
-//! Runtime micro-benchmarks: the SPSC ring between two cores (items per second by
+//! Runtime micro-benchmarks: publish → deliver on bare cores (no sockets: the
+//! parser, ops, router, registry, outbox and ring apply, and the subscriber's
+//! outbound queue), the SPSC ring between two cores (items per second by
 //! batch size) and the outbound queue's coalescing (ns per message, iovecs and
 //! bytes per flush). `cargo bench -p shoal-server`.
 
 use shoal_server::__bench as b;
 
 fn main() {
+    println!("publish -> deliver on bare cores (64 messages per read pass)");
+    println!(
+        "{:>34} {:>8} {:>10} {:>12}",
+        "route", "payload", "ns/msg", "msgs/s"
+    );
+    for (name, route) in [
+        ("local, 1 subscriber", b::Route::Local(1)),
+        ("local, 10 subscribers", b::Route::Local(10)),
+        ("other core, 1 subscriber", b::Route::Remote),
+        ("queue group of 4", b::Route::Queue),
+        ("unique reply subjects (misses)", b::Route::UniqueReplies),
+    ] {
+        for size in [16usize, 128] {
+            let rounds = if matches!(route, b::Route::UniqueReplies) {
+                4
+            } else {
+                200
+            };
+            let ns = b::publish_deliver(route, size, rounds);
+            println!("{name:>34} {size:>8} {ns:>10.1} {:>12.0}", 1e9 / ns);
+        }
+    }
+    println!();
     println!("ring between two cores");
     println!("{:>8} {:>14}", "batch", "items/s");
     for batch in [1usize, 16, 64, 256] {

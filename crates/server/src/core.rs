@@ -55,6 +55,32 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The shared state of server `server_id` booting with `cfg`, telling
+    /// clients `info_host:info_port`.
+    pub fn new(
+        cfg: Config,
+        server_id: String,
+        (info_host, info_port): (String, u16),
+        monitoring: bool,
+    ) -> Shared {
+        let clock = Clock::now();
+        Shared {
+            info_host,
+            info_port,
+            server_name: cfg.server_name.clone().unwrap_or_else(|| server_id.clone()),
+            server_id,
+            cfg,
+            connections: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            lame_duck: AtomicBool::new(false),
+            reload_gen: AtomicU64::new(0),
+            reloaded: Mutex::new(None),
+            clock,
+            config_load: Mutex::new(clock.boot_wall()),
+            monitoring,
+        }
+    }
+
     /// The configuration in force: the last reloaded one, else the boot one.
     pub fn config(&self) -> Config {
         let reloaded = self.reloaded.lock().unwrap_or_else(|e| e.into_inner());

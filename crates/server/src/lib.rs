@@ -27,6 +27,7 @@ mod router;
 mod rt;
 mod snapshot;
 mod stats;
+mod testkit;
 mod ticker;
 mod trace;
 mod writer;
@@ -38,12 +39,11 @@ pub use config::{Config, Live};
 pub mod __bench;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::Shared;
-use crate::records::Clock;
 
 /// The version of nats-server whose behaviour Shoal reproduces; clients gate
 /// features on INFO's `version`, so this is what INFO and `-v` report.
@@ -136,26 +136,13 @@ impl Server {
             })?,
             None => (config.host.clone(), port),
         };
-        let server_id = boot::server_id();
-        let clock = Clock::now();
-        let shared = Arc::new(Shared {
-            info_host,
-            info_port,
-            server_name: config
-                .server_name
-                .clone()
-                .unwrap_or_else(|| server_id.clone()),
-            server_id,
-            cfg: config,
-            connections: AtomicUsize::new(0),
-            stop: AtomicBool::new(false),
-            lame_duck: AtomicBool::new(false),
-            reload_gen: std::sync::atomic::AtomicU64::new(0),
-            reloaded: std::sync::Mutex::new(None),
-            clock,
-            config_load: std::sync::Mutex::new(clock.boot_wall()),
-            monitoring: http_listener.is_some(),
-        });
+        let monitoring = http_listener.is_some();
+        let shared = Arc::new(Shared::new(
+            config,
+            boot::server_id(),
+            (info_host, info_port),
+            monitoring,
+        ));
 
         // One ring per ordered pair of cores, and beside it a lane that brings
         // the emptied batches back to their sender.

@@ -10,6 +10,8 @@
 //! Must never: do I/O, depend on the runtime, or panic on user input. All types
 //! are single-threaded (`Rc`), one per core, by design: no locks on the hot path.
 
+#![forbid(unsafe_code)]
+
 mod cache;
 mod index;
 mod matches;
