@@ -338,122 +338,27 @@ fn resolve(
 /// nats-server's order, or the first option that cannot change while running,
 /// worded as nats-server's `config reload not supported for <Field>: old=…, new=…`.
 /// `bound_port` is the port actually listened on (nats-server compares with it).
+///
+/// Which server settings are fixed and which reload is the server's to say
+/// ([`Config::reload_changes`]); this adds what the binary owns (logging,
+/// the pid and ports files) in the places nats-server logs them.
 pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<String>, String> {
-    let (o, n) = (&old.config, &new.config);
-    let new_port = if new.port == -1 || new.port == i64::from(bound_port) {
-        i64::from(bound_port)
-    } else {
-        new.port
-    };
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let http = |v: Option<i32>| v.unwrap_or(0).to_string();
-    let fixed: [(&str, String, String); 18] = [
-        ("ServerName", opt(&o.server_name), opt(&n.server_name)),
-        ("Host", o.host.clone(), n.host.clone()),
-        ("Port", bound_port.to_string(), new_port.to_string()),
-        (
-            "NoHeaderSupport",
-            o.no_header_support.to_string(),
-            n.no_header_support.to_string(),
-        ),
-        (
-            "MaxSubs",
-            o.max_subscriptions.to_string(),
-            n.max_subscriptions.to_string(),
-        ),
-        ("HTTPHost", opt(&o.http_host), opt(&n.http_host)),
-        ("HTTPPort", http(o.http_port), http(n.http_port)),
-        (
-            "MaxPending",
-            o.max_pending.to_string(),
-            n.max_pending.to_string(),
-        ),
-        (
-            "LameDuckDuration",
-            shoal_go::duration(o.lame_duck_duration),
-            shoal_go::duration(n.lame_duck_duration),
-        ),
-        (
-            "LameDuckGracePeriod",
-            shoal_go::duration(o.lame_duck_grace_period),
-            shoal_go::duration(n.lame_duck_grace_period),
-        ),
-        (
-            "Cores",
-            o.cores.map_or("all".into(), |c| c.to_string()),
-            n.cores.map_or("all".into(), |c| c.to_string()),
-        ),
-        (
-            "RingCapacity",
-            o.ring_capacity.to_string(),
-            n.ring_capacity.to_string(),
-        ),
-        // Reloadable in nats-server; fixed in Shoal for now (refused, never
-        // silently kept at the old value).
-        (
-            "ClientAdvertise",
-            opt(&o.client_advertise),
-            opt(&n.client_advertise),
-        ),
-        ("ClusterName", opt(&o.cluster_name), opt(&n.cluster_name)),
-        (
-            "MaxSubTokens",
-            o.max_sub_tokens.to_string(),
-            n.max_sub_tokens.to_string(),
-        ),
-        (
-            "MaxClosedClients",
-            o.max_closed_clients.to_string(),
-            n.max_closed_clients.to_string(),
-        ),
-        (
-            "MaxTracedMsgLen",
-            o.max_traced_msg_len.to_string(),
-            n.max_traced_msg_len.to_string(),
-        ),
-        (
-            "TraceHeaders",
-            o.trace_headers.to_string(),
-            n.trace_headers.to_string(),
-        ),
-    ];
-    if let Some((field, was, now)) = fixed.into_iter().find(|(_, a, b)| a != b) {
-        return Err(format!(
-            "config reload not supported for {field}: old={was}, new={now}"
-        ));
-    }
+    let server = old
+        .config
+        .reload_changes(&new.config, (bound_port, new.port))?;
     let path = |p: &Option<PathBuf>| {
         p.as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     };
     let (ol, nl) = (&old.log, &new.log);
-    let reloadable: [(&str, String, String); 13] = [
+    let logging = [
         ("trace", ol.trace.to_string(), nl.trace.to_string()),
         ("debug", ol.debug.to_string(), nl.debug.to_string()),
         ("logtime", ol.logtime.to_string(), nl.logtime.to_string()),
         ("logtime_utc", ol.utc.to_string(), nl.utc.to_string()),
-        (
-            "max_connections",
-            o.max_connections.to_string(),
-            n.max_connections.to_string(),
-        ),
-        (
-            "ping_interval",
-            shoal_go::duration(o.ping_interval),
-            shoal_go::duration(n.ping_interval),
-        ),
-        ("ping_max", o.ping_max.to_string(), n.ping_max.to_string()),
-        (
-            "max_control_line",
-            o.max_control_line.to_string(),
-            n.max_control_line.to_string(),
-        ),
-        (
-            "max_payload",
-            o.max_payload.to_string(),
-            n.max_payload.to_string(),
-        ),
+    ];
+    let files = [
         ("pid_file", path(&old.pid_file), path(&new.pid_file)),
         (
             "ports_file_dir",
@@ -461,16 +366,23 @@ pub fn changes(old: &Options, new: &Options, bound_port: u16) -> Result<Vec<Stri
             path(&new.ports_file_dir),
         ),
         ("log_file", path(&ol.file), path(&nl.file)),
-        (
-            "write_deadline",
-            shoal_go::duration(o.write_deadline),
-            shoal_go::duration(n.write_deadline),
-        ),
     ];
-    Ok(reloadable
+    let changed = |list: &[(&'static str, String, String)]| -> Vec<(&'static str, String)> {
+        list.iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(name, _, now)| (*name, now.clone()))
+            .collect()
+    };
+    // nats-server's order: logging, the limits, the files, write_deadline last.
+    let (deadline, limits): (Vec<_>, Vec<_>) = server
         .into_iter()
-        .filter(|(_, a, b)| a != b)
-        .map(|(name, _, now)| format!("Reloaded: {name} = {now}"))
+        .partition(|(name, _)| *name == "write_deadline");
+    Ok(changed(&logging)
+        .into_iter()
+        .chain(limits)
+        .chain(changed(&files))
+        .chain(deadline)
+        .map(|(name, now)| format!("Reloaded: {name} = {now}"))
         .collect())
 }
 
