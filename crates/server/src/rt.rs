@@ -16,12 +16,14 @@
 //!
 //! Nothing here blocks a core: every wait is an io_uring completion or a timer.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_lite::AsyncWriteExt;
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
@@ -210,15 +212,8 @@ impl Listener {
         };
         let _ = s.set_nodelay(true);
         let fd = s.as_raw_fd();
-        // SAFETY: `fd` is a valid open socket owned by `s`; dup returns a new
-        // descriptor (or -1, checked) that the new TcpStream takes ownership of.
-        let dup = unsafe { libc::dup(fd) };
-        if dup < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `dup` is a fresh descriptor nobody else owns.
-        let w = unsafe { TcpStream::from_raw_fd(dup) };
-        Ok((ReadHalf { s, fd }, WriteHalf { s: w, fd: dup }, peer))
+        let s = Rc::new(RefCell::new(s));
+        Ok((ReadHalf { s: s.clone(), fd }, WriteHalf { s, fd }, peer))
     }
 
     /// `accept4` without waiting (the listener is made non-blocking for the
@@ -270,8 +265,14 @@ fn glommio_io(e: glommio::GlommioError<()>) -> io::Error {
 }
 
 /// The reading side of a connection: owned by its reader task.
+///
+/// Both halves share one glommio stream (and one descriptor: a connection
+/// costs one fd, not two). glommio keeps a stream's read and write waits in
+/// separate slots, and each half borrows the stream only inside a poll, so
+/// the reader waiting for data and the writer waiting for room never
+/// conflict (one thread, polls never nest).
 pub struct ReadHalf {
-    s: TcpStream,
+    s: Rc<RefCell<TcpStream>>,
     fd: RawFd,
 }
 
@@ -306,7 +307,10 @@ impl ReadHalf {
             *buf = BytesMut::new();
         }
         let mut scratch = [0u8; WAIT_SCRATCH];
-        let n = futures_lite::AsyncReadExt::read(&mut self.s, &mut scratch).await?;
+        let n = std::future::poll_fn(|cx| {
+            std::pin::Pin::new(&mut *self.s.borrow_mut()).poll_read(cx, &mut scratch)
+        })
+        .await?;
         if n == 0 {
             return Ok(0);
         }
@@ -355,10 +359,10 @@ impl ReadHalf {
     }
 }
 
-/// The writing side of a connection: owned by its writer task. A separate
-/// descriptor (a dup) so reader and writer never share a `&mut`.
+/// The writing side of a connection: owned by its writer task (the stream
+/// is shared with the [`ReadHalf`]).
 pub struct WriteHalf {
-    s: TcpStream,
+    s: Rc<RefCell<TcpStream>>,
     fd: RawFd,
 }
 
@@ -377,7 +381,7 @@ impl WriteHalf {
 
     /// Sets how long a write may make no progress before [`WriteOutcome::TimedOut`].
     pub fn set_deadline(&self, d: Duration) {
-        let _ = self.s.set_write_timeout(Some(d));
+        let _ = self.s.borrow().set_write_timeout(Some(d));
     }
 
     /// One non-blocking `sendmsg` of up to [`MAX_IOV`] slices. `Ok(None)` when
@@ -421,7 +425,11 @@ impl WriteHalf {
     /// Waits for the full socket to take bytes again, by letting glommio write
     /// `first` (the oldest queued slice), up to the deadline.
     pub async fn send_when_writable(&mut self, first: &[u8]) -> io::Result<WriteOutcome> {
-        match self.s.write(first).await {
+        let wrote = std::future::poll_fn(|cx| {
+            std::pin::Pin::new(&mut *self.s.borrow_mut()).poll_write(cx, first)
+        })
+        .await;
+        match wrote {
             Ok(n) => Ok(WriteOutcome::Wrote(n)),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(WriteOutcome::TimedOut),
             Err(e) => Err(e),

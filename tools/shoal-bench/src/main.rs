@@ -10,13 +10,15 @@
 //! slowconsumer (the fast subscriber's and the publisher's rates without and
 //! with a subscriber that never reads), ping (pipelined PING/PONG on one
 //! connection), churn (connections opened and closed in five styles), cuts
-//! (clients that vanish mid-frame, then whether a fresh client is served).
+//! (clients that vanish mid-frame, then whether a fresh client is served),
+//! idle (connection density: connections opened, then held doing nothing).
 //! Output: a human table on stderr-free stdout and one JSON line per run
 //! (`--json` prints only the JSON).
 
 mod churn;
 mod conn;
 mod cuts;
+mod idle;
 mod ping;
 mod publish;
 mod reqrep;
@@ -32,10 +34,11 @@ use conn::Conn;
 use publish::{publish, Limit, Published};
 use scan::{exactly_once, receive, Received};
 
-const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer|ping|churn|cuts> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]
+const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer|ping|churn|cuts|idle> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]
   reqrep: [--reqs N] [--reps M] [--reply fixed|unique]   (--reqs/--reps are --pubs/--subs)
   ping:   [--msgs N] [--duration SECS, default 30]
   churn:  [--conns N, default 5000] [--threads T, default 4] [--duration SECS cap, default 60]
+  idle:   [--conns N, default 5000] [--threads T, default 4] [--duration SECS held, default 5]
   cuts:   [--conns N, default 1000] [--threads T, default 4] [--seed S] [--size BYTES] [--duration SECS cap, default 60]";
 
 #[derive(Clone)]
@@ -68,7 +71,7 @@ fn parse_args() -> Result<Args, String> {
         "fanout" => (1, 4),
         "queue" => (1, 4),
         "reqrep" => (1, 1),
-        "ping" | "churn" | "cuts" => (1, 0),
+        "ping" | "churn" | "cuts" | "idle" => (1, 0),
         other => return Err(format!("unknown scenario {other:?}")),
     };
     let conns = if scenario == "cuts" { 1000 } else { 5000 };
@@ -423,7 +426,7 @@ fn main() {
     let mut r = Report::default();
     r.text("scenario", &a.scenario);
     // ping and churn send no payloads and have no publishers or subscribers.
-    let flows = !matches!(a.scenario.as_str(), "ping" | "churn" | "cuts");
+    let flows = !matches!(a.scenario.as_str(), "ping" | "churn" | "cuts" | "idle");
     if flows || a.scenario == "cuts" {
         r.num("size", a.size as f64);
     }
@@ -437,6 +440,7 @@ fn main() {
         "ping" => ping::run(&a, &mut r),
         "churn" => churn::run(&a, &mut r),
         "cuts" => cuts::run(&a, &mut r),
+        "idle" => idle::run(&a, &mut r),
         _ => run_flow(&a, &mut r),
     }
     if !a.json_only {
