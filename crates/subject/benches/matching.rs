@@ -1,11 +1,13 @@
-//! Index match cost in ns per lookup: literal and wildcard subscriptions, 10k and
-//! 100k subscriptions, with the match cache (hits) and without it (a trie walk
-//! every time). `cargo bench -p shoal-subject`.
+//! Index match cost in ns per lookup, as the server looks up (`Index::lookup`
+//! into a scratch reused across lookups): literal and wildcard subscriptions,
+//! 10k and 100k subscriptions, with the match cache (hits) and without it (a
+//! trie walk every time), and fresh reply subjects under one wildcard (misses
+//! never admitted to the cache). `cargo bench -p shoal-subject`.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use shoal_subject::Index;
+use shoal_subject::{Index, MatchScratch};
 
 fn build(n: usize, wildcard: bool, cache: usize) -> Index<u32> {
     let mut ix = Index::with_cache_capacity(cache);
@@ -22,11 +24,12 @@ fn build(n: usize, wildcard: bool, cache: usize) -> Index<u32> {
 
 fn measure(ix: &mut Index<u32>, subjects: &[Vec<u8>]) -> f64 {
     let rounds = 2_000_000 / subjects.len().max(1);
+    let mut scratch = MatchScratch::new();
     let t = Instant::now();
     let mut found = 0usize;
     for _ in 0..rounds {
         for s in subjects {
-            found += black_box(ix.matches(black_box(s))).plain.len();
+            found += black_box(ix.lookup(black_box(s), &mut scratch)).plain.len();
         }
     }
     black_box(found);
@@ -57,5 +60,25 @@ fn main() {
                 );
             }
         }
+    }
+    // Request/reply: one `_INBOX.<id>.*` per requester, a fresh reply token
+    // per request; every lookup misses and none is admitted.
+    for n in [10_000usize, 100_000] {
+        let mut ix = build(n, true, 4096);
+        for r in 0..100 {
+            ix.insert(format!("_INBOX.req{r}.*").as_bytes(), None, (n + r) as u32);
+        }
+        let subjects: Vec<Vec<u8>> = (0..2_000_000)
+            .map(|i| format!("_INBOX.req{}.{i}", i % 100).into_bytes())
+            .collect();
+        let mut scratch = MatchScratch::new();
+        let t = Instant::now();
+        let mut found = 0usize;
+        for s in &subjects {
+            found += black_box(ix.lookup(black_box(s), &mut scratch)).plain.len();
+        }
+        black_box(found);
+        let ns = t.elapsed().as_nanos() as f64 / subjects.len() as f64;
+        println!("{n:>8} {:>9} {:>6} {ns:>10.1}", "replies", "miss");
     }
 }
