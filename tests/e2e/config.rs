@@ -484,3 +484,24 @@ fn max_sub_tokens_refuses_deep_subscriptions_as_nats_server() {
         .contains("-ERR 'Permissions Violation for Subscription to \"a.b.c\", too many tokens'"));
     assert!(got[0].1.windows(3).any(|w| w == b"MSG"));
 }
+
+/// At `max_subscriptions`, a SUB repeating a sid the connection already has is
+/// refused as nats-server refuses it (the limit is checked before the sid).
+#[test]
+fn a_repeated_sid_at_max_subscriptions_is_refused_as_on_nats_server() {
+    let conf = "max_subscriptions: 1\n";
+    let mut got = Vec::new();
+    for server in [
+        crate::util::shoal_conf(conf, &[]),
+        crate::util::nats_server_conf(conf, &[]),
+    ] {
+        let (mut c, _) = Raw::connect(server.port);
+        c.send(b"CONNECT {\"verbose\":true}\r\nSUB a 1\r\nSUB a 1\r\nPING\r\n");
+        got.push(String::from_utf8_lossy(&c.read_until_pong()).into_owned());
+    }
+    assert_eq!(
+        got[0], "+OK\r\n+OK\r\n-ERR 'maximum subscriptions exceeded'\r\n",
+        "Shoal"
+    );
+    assert_eq!(got[0], got[1], "Shoal vs nats-server");
+}

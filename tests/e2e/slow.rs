@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::crosscore::{connect_on, subscriber_on};
 use crate::monitor::{get, http_port};
-use crate::util::{shoal, ServerProc};
+use crate::util::{nats_server_conf, shoal, shoal_conf, ServerProc};
 
 const CORES: u64 = 2;
 
@@ -212,4 +212,49 @@ fn write_deadline_cuts_off_a_subscriber_whose_socket_stays_full() {
         "Slow Consumer Detected: WriteDeadline of",
         1,
     );
+}
+
+/// A client that pipelines PINGs and never reads the PONGs is a slow consumer
+/// once its queued replies pass `max_pending`, as on nats-server (whose
+/// queueOutbound counts every queued byte): cut off, counted in `/varz`, closed
+/// as `Slow Consumer (Pending Bytes)`, logged as a notice (`[INF]`).
+#[test]
+fn unread_pongs_make_a_slow_consumer_as_on_nats_server() {
+    let conf = "max_payload: 1024\nmax_pending: 65536\n";
+    for (name, s) in [
+        ("shoal", shoal_conf(conf, &["-m", "-1"])),
+        ("nats-server", nats_server_conf(conf, &["-m", "-1"])),
+    ] {
+        let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        c.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(b"CONNECT {\"verbose\":false}\r\n").unwrap();
+        // Up to 64 MiB of PINGs (their PONGs fill the socket buffers on both
+        // sides, ~10 MiB here, and then the server's queue); the server must
+        // cut the connection off well before, which fails a write.
+        let pings = b"PING\r\n".repeat(64 * 1024);
+        let mut cut = false;
+        for _ in 0..170 {
+            if c.write_all(&pings).is_err() {
+                cut = true;
+                break;
+            }
+        }
+        assert!(cut, "{name}: 64 MiB of unread PONGs and still connected");
+        wait_slow_consumers(
+            &s,
+            "Slow Consumer Detected: MaxPending of 65536 Exceeded",
+            1,
+        );
+        let line = s
+            .log()
+            .into_iter()
+            .find(|l| l.contains("Slow Consumer Detected"))
+            .unwrap();
+        assert!(line.contains("[INF]"), "{name}: {line}");
+        let closed = get(http_port(&s), "/connz?state=closed").json();
+        assert_eq!(
+            closed["connections"][0]["reason"], "Slow Consumer (Pending Bytes)",
+            "{name}: {closed}"
+        );
+    }
 }

@@ -274,10 +274,27 @@ impl Client {
         }
     }
 
-    /// Queues a protocol reply and schedules the writer.
+    /// Queues a protocol reply and schedules the writer; a reply that would
+    /// pass `max_pending` cuts the connection off as a slow consumer.
     pub fn send(self: &Rc<Self>, bytes: &[u8]) {
-        self.out.borrow_mut().push_raw(bytes);
-        self.touch();
+        let max = self.env.live.get().max_pending;
+        let queued = self.out.borrow_mut().push_raw(bytes, max);
+        match queued {
+            Ok(()) => self.touch(),
+            Err(_) => self.slow_consumer(max),
+        }
+    }
+
+    /// Cuts the connection off because its queue would pass `max_pending`:
+    /// counted, logged in nats-server's words (a notice, `[INF]`), closed
+    /// without flushing.
+    pub fn slow_consumer(self: &Rc<Self>, max_pending: usize) {
+        self.env.stats.slow_consumer();
+        log::info!(
+            "{} - Slow Consumer Detected: MaxPending of {max_pending} Exceeded",
+            self.log_prefix()
+        );
+        self.kill(CloseReason::SlowConsumerPendingBytes);
     }
 
     /// Queues an `-ERR 'text'\r\n` line (traced as `->> [-ERR text]`).

@@ -96,6 +96,9 @@ pub struct Live {
     pub ping_interval: Duration,
     pub ping_max: u32,
     pub write_deadline: Duration,
+    /// Fixed for the server's life (a reload refuses a change), carried here
+    /// so a connection can bound its own protocol replies without its core.
+    pub max_pending: usize,
 }
 
 impl Live {
@@ -107,6 +110,7 @@ impl Live {
             ping_interval: c.ping_interval,
             ping_max: c.ping_max,
             write_deadline: c.write_deadline,
+            max_pending: c.max_pending,
         }
     }
 }

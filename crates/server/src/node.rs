@@ -73,6 +73,7 @@ pub async fn run(
 
     let life = core.life();
     let mut accept_backoff = Duration::from_millis(10);
+    let mut accepted = 0u32;
     loop {
         let next = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             life.stop_ev.wait().await;
@@ -84,6 +85,13 @@ pub async fn run(
             Some(Ok((rh, wh, peer))) => {
                 accept_backoff = Duration::from_millis(10);
                 rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer));
+                // accept() completes without waiting while connections are
+                // pending: in a connection storm, let the core's other tasks
+                // (connected clients) run every few accepts.
+                accepted = accepted.wrapping_add(1);
+                if accepted.is_multiple_of(16) {
+                    rt::yield_now().await;
+                }
             }
             Some(Err(e))
                 if matches!(

@@ -76,7 +76,9 @@ pub async fn handle(
                 let sid_b = sid.of(buf);
                 let max = core.cfg().max_subscriptions;
                 let exists = client.subs.borrow().contains_key(sid_b);
-                if !exists && max > 0 && client.subs.borrow().len() >= max {
+                // The limit is checked before the sid is looked up, as in
+                // nats-server: at the limit even a repeated sid is refused.
+                if max > 0 && client.subs.borrow().len() >= max {
                     client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
                 } else {
                     if !exists {

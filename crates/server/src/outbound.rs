@@ -95,14 +95,21 @@ impl Outbound {
         }
     }
 
-    /// Queues a protocol reply (PONG, +OK, -ERR, INFO, PING).
-    pub fn push_raw(&mut self, bytes: &[u8]) {
+    /// Queues a protocol reply (PONG, +OK, -ERR, INFO, PING). Replies count
+    /// towards `max_pending` like messages, as in nats-server: a client that
+    /// pipelines PINGs and never reads is a slow consumer, not a heap that
+    /// grows until the write deadline.
+    pub fn push_raw(&mut self, bytes: &[u8], max_pending: usize) -> Result<(), SlowConsumer> {
         if self.state != OutState::Open {
-            return;
+            return Ok(());
+        }
+        if self.pending + bytes.len() > max_pending {
+            return Err(SlowConsumer);
         }
         self.room(bytes.len());
         self.buf.put_slice(bytes);
         self.pending += bytes.len();
+        Ok(())
     }
 
     /// Queues one MSG/HMSG for subscription `sid`. A receiver that did not
@@ -270,7 +277,7 @@ mod tests {
             let mut o = Outbound::new();
             for i in 0..2000 {
                 o.push_msg(&m, b"12", false, usize::MAX).unwrap();
-                o.push_raw(b"PONG\r\n");
+                o.push_raw(b"PONG\r\n", usize::MAX).unwrap();
                 assert_eq!(o.pending, queued(&o), "size {size} after {i}");
                 if i % 997 == 0 {
                     o.seal();
@@ -294,7 +301,7 @@ mod tests {
             spans,
         };
         let mut o = Outbound::new();
-        o.push_raw(b"INFO {}\r\n");
+        o.push_raw(b"INFO {}\r\n", usize::MAX).unwrap();
         assert!(o.buf.capacity() <= 2 * FIRST, "first room is small");
         for _ in 0..1000 {
             o.push_msg(&m, b"1", false, usize::MAX).unwrap();
@@ -307,7 +314,7 @@ mod tests {
         assert!(o.release_if_idle(), "a quiet tick releases");
         assert_eq!(o.buf.capacity(), 0);
         assert_eq!(o.segs.capacity(), 0);
-        o.push_raw(b"PONG\r\n");
+        o.push_raw(b"PONG\r\n", usize::MAX).unwrap();
         assert!(!o.release_if_idle(), "queued bytes are never released");
         assert!(!o.release_if_idle(), "nor while unwritten");
     }
@@ -325,6 +332,23 @@ mod tests {
         while o.push_msg(&m, b"1", false, 100).is_ok() {}
         assert!(o.pending <= 100);
         assert!(o.pending >= before);
+        assert_eq!(o.pending, queued(&o));
+    }
+
+    /// Protocol replies count towards `max_pending` too (nats-server's
+    /// queueOutbound checks every queued byte).
+    #[test]
+    fn max_pending_bounds_replies() {
+        let mut o = Outbound::new();
+        let mut n = 0;
+        while o.push_raw(b"PONG\r\n", 64).is_ok() {
+            n += 1;
+        }
+        assert_eq!(
+            n, 10,
+            "ten 6-byte PONGs fit in 64 bytes, the eleventh does not"
+        );
+        assert_eq!(o.pending, 60);
         assert_eq!(o.pending, queued(&o));
     }
 }

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use crate::event::Event;
 use crate::msg::Msg;
-use crate::ring::{Batch, Item, Outbox, QueueId};
+use crate::ring::{Batch, Item, Outbox, QueueId, BACKLOG_PAUSE};
 use crate::rt::{self, RingRx, RingTx};
 use crate::stats::Stats;
 
@@ -244,8 +244,16 @@ impl Links {
             };
             self.outboxes[c].borrow_mut().in_flight = true;
             let _ = tx.send(b).await;
-            self.outboxes[c].borrow_mut().in_flight = false;
-            self.backlog_ev.notify();
+            let mut o = self.outboxes[c].borrow_mut();
+            o.in_flight = false;
+            // Paused readers resume once the backlog is down to half the pause
+            // mark, not after every batch: waking each of them per batch while
+            // it is still full would spend the core's time on re-checks.
+            let resume = o.backlog.len() <= BACKLOG_PAUSE / 2;
+            drop(o);
+            if resume {
+                self.backlog_ev.notify();
+            }
         }
     }
 

@@ -28,6 +28,23 @@ use crate::writer::run_writer;
 const READ_MIN: usize = 4096;
 const READ_MAX: usize = 64 * 1024;
 
+/// The next read size after a read of `n` bytes into `room`: doubled when the
+/// read filled it, halved when it came back less than half full, as
+/// nats-server's read loop sizes its buffer. Shrinking matters beyond the
+/// copy: a payload over the copy threshold is queued for its subscribers as a
+/// slice of the pass's buffer, which keeps the whole allocation alive, so a
+/// buffer left at 64 KiB after a burst would make each 3 KB message a stalled
+/// subscriber holds cost 64 KiB of memory against 3 KB of `max_pending`.
+fn next_room(room: usize, n: usize) -> usize {
+    if n >= room && room < READ_MAX {
+        room * 2
+    } else if n < room / 2 && room > READ_MIN {
+        room / 2
+    } else {
+        room
+    }
+}
+
 /// Serves one accepted connection until it closes.
 pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
     let cid = core.next_cid();
@@ -122,9 +139,7 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
             }
         };
         core.env().now.set(Instant::now());
-        if n >= room && room < READ_MAX {
-            room *= 2;
-        }
+        room = next_room(room, n);
         core.links().take_pass_peers();
         // Limits as of this pass (a reload may change them).
         let live = core.live();
@@ -331,4 +346,25 @@ fn violation(name: &str, arg: &[u8], client: &Client) -> Option<String> {
         "UNSUB" => format!("processUnsub Parse Error: {q}"),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_size_follows_the_reads() {
+        let mut room = READ_MIN;
+        for _ in 0..10 {
+            room = next_room(room, room);
+        }
+        assert_eq!(room, READ_MAX, "full reads grow it to the cap");
+        room = next_room(room, 3000);
+        assert_eq!(room, READ_MAX / 2, "a small read halves it");
+        for _ in 0..10 {
+            room = next_room(room, 3000);
+        }
+        assert_eq!(room, READ_MIN, "small reads bring it back to the floor");
+        assert_eq!(next_room(8192, 5000), 8192, "a read over half keeps it");
+    }
 }

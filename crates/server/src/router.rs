@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use shoal_subject::{Group, Match};
 
-use crate::client::{Client, CloseReason};
+use crate::client::Client;
 use crate::core::Core;
 use crate::msg::Msg;
 use crate::registry::PeerKey;
@@ -76,13 +76,7 @@ fn deliver(
                 client.touch();
             }
             Err(_) => {
-                env.stats.slow_consumer();
-                log::warn!(
-                    "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                    client.log_prefix(),
-                    core.cfg().max_pending
-                );
-                client.kill(CloseReason::SlowConsumerPendingBytes);
+                client.slow_consumer(core.cfg().max_pending);
                 return None;
             }
         }

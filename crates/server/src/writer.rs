@@ -63,10 +63,11 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
                     (o.pending(), o.chunks().max(1))
                 };
                 env.stats.slow_consumer();
-                log::warn!(
-                    "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} chunks of {} total bytes.",
+                // A notice in nats-server (`[INF]`), the deadline in Go's form.
+                log::info!(
+                    "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with {} chunks of {} total bytes.",
                     client.log_prefix(),
-                    deadline,
+                    shoal_go::duration(deadline),
                     chunks,
                     pending
                 );
