@@ -505,3 +505,88 @@ fn a_repeated_sid_at_max_subscriptions_is_refused_as_on_nats_server() {
     );
     assert_eq!(got[0], got[1], "Shoal vs nats-server");
 }
+
+/// A reload that lowers `max_connections` closes connections until the count
+/// is within it, as nats-server does: each closed one gets `-ERR 'maximum
+/// connections exceeded'`, the rest keep working, and the log says how many
+/// were closed before the option's `Reloaded:` line.
+#[test]
+fn a_reload_lowering_max_connections_closes_the_excess_as_nats_server_does() {
+    use crate::monitor::{get, http_port};
+    use crate::util::{nats_server, ReadEnd};
+    for name in ["shoal", "nats-server"] {
+        let path = conf("max_connections: 10\n");
+        let args = ["-c", s(&path), "-m", "-1"];
+        let server = if name == "shoal" {
+            shoal(&args)
+        } else {
+            nats_server(&args)
+        };
+        let mut clients: Vec<Raw> = (0..5)
+            .map(|_| {
+                let (mut c, _) = Raw::connect(server.port);
+                c.send(b"CONNECT {\"verbose\":false}\r\n");
+                c.ping_pong();
+                c
+            })
+            .collect();
+        fs::write(&path, "max_connections: 2\n").unwrap();
+        server.signal(libc::SIGHUP);
+        assert!(
+            server.wait_for_log("Reloaded: max_connections = 2", DEADLINE),
+            "{name}: {:?}",
+            server.log()
+        );
+        let log = server.log();
+        let closed_line = log
+            .iter()
+            .position(|l| l.ends_with("[INF] Closed 3 connections to fall within max_connections"));
+        let reloaded_line = log
+            .iter()
+            .position(|l| l.contains("Reloaded: max_connections = 2"));
+        assert!(
+            closed_line.is_some() && closed_line < reloaded_line,
+            "{name}: {log:?}"
+        );
+        assert!(
+            log.iter().any(|l| l.contains("[ERR] 127.0.0.1:")
+                && l.ends_with(" - maximum connections exceeded - Account:$G")),
+            "{name}: {log:?}"
+        );
+        // The server's own count, then each client: closed with the -ERR, or open.
+        let monitor = http_port(&server);
+        let deadline = Instant::now() + DEADLINE;
+        while get(monitor, "/varz").json()["connections"] != 2 {
+            assert!(
+                Instant::now() < deadline,
+                "{name}: /varz connections never fell to 2"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (mut open, mut closed) = (0, 0);
+        for c in &mut clients {
+            let _ = c.try_send(b"PING\r\n");
+            let mut got = Vec::new();
+            let end = loop {
+                match c.read_frame(Instant::now() + DEADLINE) {
+                    Ok(f) if f == b"PONG\r\n" => break None,
+                    Ok(f) => got.extend(f),
+                    Err(e) => break Some(e),
+                }
+            };
+            match end {
+                None => open += 1,
+                Some(ReadEnd::Eof | ReadEnd::Reset) => {
+                    assert_eq!(
+                        String::from_utf8_lossy(&got),
+                        "-ERR 'maximum connections exceeded'\r\n",
+                        "{name}"
+                    );
+                    closed += 1;
+                }
+                Some(ReadEnd::TimedOut) => panic!("{name}: neither a PONG nor a close"),
+            }
+        }
+        assert_eq!((open, closed), (2, 3), "{name}");
+    }
+}

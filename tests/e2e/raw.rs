@@ -273,6 +273,15 @@ fn max_connections_rejects_after_info() {
     second.expect(b"-ERR 'maximum connections exceeded'\r\n");
     second.expect_closed();
     first.ping_pong();
+    // Logged in nats-server's words (no account: it never sent CONNECT).
+    assert!(
+        s.wait_for_log(
+            " - cid:2 - maximum connections exceeded",
+            std::time::Duration::from_secs(5)
+        ),
+        "{:?}",
+        s.log()
+    );
 }
 
 fn count(hay: &[u8], needle: &[u8]) -> usize {

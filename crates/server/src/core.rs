@@ -46,6 +46,12 @@ pub struct Shared {
     /// Bumped by each reload; cores pick up `reloaded` when it changes.
     pub reload_gen: AtomicU64,
     pub reloaded: Mutex<Option<Config>>,
+    /// A reload's bookkeeping: connections still to close to fall within a
+    /// lowered `max_connections` (each core takes what it can from it), how
+    /// many the cores closed, and how many cores have applied the reload.
+    pub reload_excess: AtomicUsize,
+    pub reload_closed: AtomicUsize,
+    pub reload_applied: AtomicUsize,
     /// Boot clocks (monitoring's wall-clock times).
     pub clock: Clock,
     /// When the configuration was last loaded (boot, then each reload).
@@ -75,6 +81,9 @@ impl Shared {
             lame_duck: AtomicBool::new(false),
             reload_gen: AtomicU64::new(0),
             reloaded: Mutex::new(None),
+            reload_excess: AtomicUsize::new(0),
+            reload_closed: AtomicUsize::new(0),
+            reload_applied: AtomicUsize::new(0),
             clock,
             config_load: Mutex::new(clock.boot_wall()),
             monitoring,

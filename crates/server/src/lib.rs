@@ -253,10 +253,31 @@ impl Server {
     /// Applies the reloadable options of `config` (limits, ping and write settings)
     /// on every core. Options that cannot change at run time (host, port, cores,
     /// the monitoring listener) must be refused by the caller before this.
-    pub fn reload(&self, config: Config) {
-        *self.shared.reloaded.lock().unwrap() = Some(config);
-        *self.shared.config_load.lock().unwrap() = std::time::SystemTime::now();
-        self.shared.reload_gen.fetch_add(1, Ordering::SeqCst);
+    ///
+    /// A lowered `max_connections` closes connections until the count is
+    /// within it, as nats-server does (each with `-ERR 'maximum connections
+    /// exceeded'`). Waits (at most a second: each core applies a reload on its
+    /// next tick) until every core has applied it, and returns how many
+    /// connections were closed.
+    pub fn reload(&self, config: Config) -> usize {
+        let sh = &self.shared;
+        let open = sh.connections.load(Ordering::SeqCst);
+        sh.reload_excess.store(
+            open.saturating_sub(config.max_connections),
+            Ordering::SeqCst,
+        );
+        sh.reload_closed.store(0, Ordering::SeqCst);
+        sh.reload_applied.store(0, Ordering::SeqCst);
+        *sh.reloaded.lock().unwrap() = Some(config);
+        *sh.config_load.lock().unwrap() = std::time::SystemTime::now();
+        sh.reload_gen.fetch_add(1, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while sh.reload_applied.load(Ordering::SeqCst) < self.cores.len()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        sh.reload_closed.load(Ordering::SeqCst)
     }
 
     /// Lame duck mode: stop accepting, tell protocol-1 clients (INFO `ldm:true`),

@@ -13,7 +13,7 @@
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use shoal_proto::{encode, parse, Limits, Op, Parsed, ProtoError};
@@ -45,6 +45,41 @@ fn next_room(room: usize, n: usize) -> usize {
     }
 }
 
+thread_local! {
+    /// When this core last logged "maximum connections exceeded", for a
+    /// connection before and after its CONNECT (two texts to nats-server).
+    static MAX_CONN_LOGGED: std::cell::Cell<[Option<Instant>; 2]> =
+        const { std::cell::Cell::new([None, None]) };
+}
+
+/// Logs a connection refused or closed for `max_connections` in nats-server's
+/// words: `<client> - maximum connections exceeded`, an error, with
+/// ` - Account:$G` once the client has sent CONNECT (it is then in the global
+/// account). nats-server rate-limits the line (the same text at most once a
+/// second); here each text once a second per core, so a refused connection
+/// storm cannot flood the log.
+pub(crate) fn log_max_connections(client: &Client) {
+    let connected = client.connected.get();
+    let now = Instant::now();
+    let due = MAX_CONN_LOGGED.with(|t| {
+        let mut last = t.get();
+        let slot = &mut last[connected as usize];
+        let due = slot.is_none_or(|at| now - at >= Duration::from_secs(1));
+        if due {
+            *slot = Some(now);
+            t.set(last);
+        }
+        due
+    });
+    if due {
+        let account = if connected { " - Account:$G" } else { "" };
+        log::error!(
+            "{} - maximum connections exceeded{account}",
+            client.log_prefix()
+        );
+    }
+}
+
 /// Serves one accepted connection until it closes.
 pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
     let cid = core.next_cid();
@@ -64,11 +99,7 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
     rt::spawn(run_writer(client.clone(), wh));
     let closed_subs = if over_limit {
         client.send_err(encode::ERR_MAX_CONNECTIONS);
-        log::error!(
-            "{} - Maximum Connections Exceeded (max_connections={})",
-            client.log_prefix(),
-            core.live().max_connections
-        );
+        log_max_connections(&client);
         client.close_after_flush(CloseReason::MaxConnections);
         core.end_pass();
         Vec::new()

@@ -1,5 +1,6 @@
 //! A core's clock, every 100 ms: the stop flag, configuration reloads (the
-//! reloadable limits become live on this core), lame duck mode (stop
+//! reloadable limits become live on this core; a lowered `max_connections`
+//! closes this core's share of the excess), lame duck mode (stop
 //! accepting, tell protocol-1 clients with INFO `ldm:true`, wait the grace
 //! period, then close this core's clients one at a time, spread so the whole
 //! server finishes within `lame_duck_duration`), keepalive PINGs and stale
@@ -60,6 +61,33 @@ fn apply_reload(core: &Core) {
     {
         core.env().live.set(Live::from(c));
     }
+    close_over_max_connections(core);
+    shared.reload_applied.fetch_add(1, Ordering::SeqCst);
+}
+
+/// After a reload lowered `max_connections`: takes as many of the closes still
+/// owed as this core has connections, and closes that many of its own, as
+/// nats-server's reload does (`-ERR 'maximum connections exceeded'`, closed
+/// as `Maximum Connections Exceeded`).
+fn close_over_max_connections(core: &Core) {
+    let shared = core.shared();
+    let mine = core.client_list();
+    let Ok(owed) = shared
+        .reload_excess
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |e| {
+            (e > 0).then(|| e.saturating_sub(mine.len()))
+        })
+    else {
+        return;
+    };
+    let take = owed.min(mine.len());
+    for c in mine.iter().take(take) {
+        c.send_err(shoal_proto::encode::ERR_MAX_CONNECTIONS);
+        crate::reader::log_max_connections(c);
+        c.close_after_flush(CloseReason::MaxConnections);
+    }
+    core.end_pass();
+    shared.reload_closed.fetch_add(take, Ordering::SeqCst);
 }
 
 /// One lame-duck step.

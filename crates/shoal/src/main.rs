@@ -445,10 +445,17 @@ impl Running {
         let mut new = loaded.options;
         let port = self.server.local_addr().port();
         let lines = options::changes(&self.opts, &new, port)?;
+        new.config.port = self.opts.config.port;
+        // The server applies the new settings first: a lowered max_connections
+        // closes connections, which nats-server reports before that option's
+        // `Reloaded:` line.
+        let closed = self.server.reload(new.config.clone());
         for line in &lines {
+            if closed > 0 && line.starts_with("Reloaded: max_connections ") {
+                info!("Closed {closed} connections to fall within max_connections");
+            }
             info!("{line}");
         }
-        new.config.port = self.opts.config.port;
         if new.pid_file != self.opts.pid_file {
             if let Some(path) = &new.pid_file {
                 if let Err(msg) = files::write_pid_file(path) {
@@ -470,7 +477,6 @@ impl Running {
                 }
             }
         }
-        self.server.reload(new.config.clone());
         if let Err(e) = logging::reconfigure(&new.log) {
             error!("Unable to apply the new log settings: {e}");
         }
