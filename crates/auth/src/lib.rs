@@ -1,0 +1,28 @@
+//! shoal-auth: who may publish and subscribe to what. Today: nats-server
+//! 2.15's permission rules (publish and subscribe allow/deny lists with queue
+//! entries, the delivery-time deny filter, `allow_responses`), compiled into
+//! subscription indexes and checked per connection with a decision cache.
+//! Authentication (users, tokens, nkeys, JWTs) and accounts come next, here,
+//! so that each check can be unit-tested and fuzzed without a socket.
+//!
+//! Not yet used by the server: a configuration with `authorization` or
+//! `accounts` is still refused by name at start-up until the whole security
+//! model is wired in.
+//!
+//! Must never: do I/O, read a clock (callers pass the time), or allocate on a
+//! cache hit. Single-threaded by design (one `Rules` per user per core).
+
+#![forbid(unsafe_code)]
+
+mod conn;
+mod permissions;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+pub use conn::ConnPermissions;
+pub use permissions::{PermissionSpec, ResponseRule, Rules, SubjectRules};
+pub use tokens::{
+    has_wildcard, is_subset_match, queue_matches, split_subject_queue, subjects_collide, BadEntry,
+};
