@@ -119,7 +119,13 @@ pub async fn handle(
             // this client made, is in place before its PONG (see
             // `Client::needs_barrier` for when nothing needs waiting for).
             if client.needs_barrier.replace(false) {
+                // Other readers' passes run while this one waits, and each
+                // starts by clearing the core's record of the peers its pass
+                // fed: keep this pass's record aside so the backpressure check
+                // at its end still sees the peers it published to.
+                let fed = core.links().take_pass_peers();
                 core.barrier().await;
+                core.links().add_pass_peers(fed);
             }
             client.send(encode::PONG);
             if crate::trace::on() {

@@ -104,6 +104,12 @@ impl Links {
         self.pass_peers.replace(0)
     }
 
+    /// Puts back peers taken by [`Links::take_pass_peers`] (a pass that had to
+    /// wait resumes with its record).
+    pub fn add_pass_peers(&self, peers: u128) {
+        self.pass_peers.set(self.pass_peers.get() | peers);
+    }
+
     /// Whether any of the given peers' outboxes is backlogged.
     pub fn backlogged(&self, peers: u128) -> bool {
         self.peers()

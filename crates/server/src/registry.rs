@@ -56,8 +56,14 @@ impl Interner {
             return (id, self.names[&id].clone());
         }
         // Ids only grow: a message routed here with an id whose group is gone
-        // finds nothing, never another group.
-        self.last = self.last.checked_add(1).unwrap_or(1);
+        // finds nothing, never another group. After 2^32 groups they wrap,
+        // skipping ids still in use (a live group's name is never replaced).
+        loop {
+            self.last = self.last.checked_add(1).unwrap_or(1);
+            if !self.names.contains_key(&self.last) {
+                break;
+            }
+        }
         let name = Bytes::copy_from_slice(name);
         self.ids.insert(name.clone(), (self.last, 1));
         self.names.insert(self.last, name.clone());
@@ -244,5 +250,20 @@ mod tests {
         });
         r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), false);
         r.lookup_both(b"foo.bar", |_, m| assert_eq!(m.groups[0].total_weight, 1));
+    }
+
+    #[test]
+    fn queue_ids_wrap_around_live_groups() {
+        let mut q = Interner::default();
+        let (a, _) = q.acquire(b"a");
+        assert_eq!(a, 1);
+        q.last = QueueId::MAX - 1;
+        let (b, _) = q.acquire(b"b");
+        assert_eq!(b, QueueId::MAX);
+        let (c, name) = q.acquire(b"c");
+        assert_eq!(c, 2, "wraps past 0 and past 1, which group a still holds");
+        assert_eq!(&name[..], b"c");
+        assert_eq!(&q.names[&1][..], b"a");
+        assert_eq!(q.acquire(b"a").0, 1, "the same name keeps its id");
     }
 }
