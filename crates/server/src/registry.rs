@@ -186,11 +186,10 @@ impl Registry {
         self.subs.borrow().get(key as usize).map(f)
     }
 
-    /// Every subscription (monitoring).
-    pub fn for_each_sub(&self, mut f: impl FnMut(&Sub)) {
-        for (_, s) in self.subs.borrow().iter() {
-            f(s);
-        }
+    /// The slot of every subscription, in slot order (monitoring reads them
+    /// with [`Registry::with_sub`], a few at a time).
+    pub fn sub_keys(&self) -> Vec<u32> {
+        self.subs.borrow().iter().map(|(k, _)| k as u32).collect()
     }
 
     /// The name of this core's queue group `id`, if a subscription still uses it.

@@ -12,9 +12,17 @@ use crate::client::{Client, CloseReason};
 use crate::core::Core;
 use crate::records::{ConnRecord, CoreSnapshot, Counters, Request, SubRecord};
 use crate::registry::Sub;
+use crate::rt;
 
-/// What this core reports for `req`.
-pub fn snapshot(core: &Core, req: Request) -> CoreSnapshot {
+/// Records built between two yields: a page over 100,000 connections or a
+/// million subscriptions must not hold the core for its whole length.
+const RECORDS_PER_TURN: usize = 256;
+
+/// What this core reports for `req`. Yields to the core's other tasks every
+/// [`RECORDS_PER_TURN`] records, so connections keep flowing while a large
+/// page is built (the records then span a few passes, as nats-server's
+/// pages, built under per-client locks, do too).
+pub async fn snapshot(core: &Core, req: Request) -> CoreSnapshot {
     let s = &core.env().stats;
     let counters = Counters {
         connections: core.client_count() as u64,
@@ -37,25 +45,35 @@ pub fn snapshot(core: &Core, req: Request) -> CoreSnapshot {
         ..Default::default()
     };
     if req.open {
-        snap.open = core
-            .client_list()
-            .iter()
-            .map(|c| {
-                let subs = if req.conn_subs {
-                    sub_records(core, c)
-                } else {
-                    Vec::new()
-                };
-                conn_record(core, c, None, subs)
-            })
-            .collect();
+        let clients = core.client_list();
+        snap.open.reserve(clients.len());
+        for (i, c) in clients.iter().enumerate() {
+            if i > 0 && i % RECORDS_PER_TURN == 0 {
+                rt::yield_now().await;
+            }
+            let subs = if req.conn_subs {
+                sub_records(core, c)
+            } else {
+                Vec::new()
+            };
+            snap.open.push(conn_record(core, c, None, subs));
+        }
     }
     if req.closed {
         snap.closed = core.closed().iter().cloned().collect();
     }
     if req.all_subs {
-        core.registry()
-            .for_each_sub(|sub| snap.subs.push(sub_record(sub)));
+        let keys = core.registry().sub_keys();
+        snap.subs.reserve(keys.len());
+        for (i, k) in keys.into_iter().enumerate() {
+            if i > 0 && i % (4 * RECORDS_PER_TURN) == 0 {
+                rt::yield_now().await;
+            }
+            // A subscription removed while this page was being built is skipped.
+            if let Some(r) = core.registry().with_sub(k, sub_record) {
+                snap.subs.push(r);
+            }
+        }
     }
     snap
 }

@@ -65,7 +65,7 @@ pub async fn serve(core: Rc<Core>, link: CoreLink) {
     let rx = RingRx::connect(link.requests).await;
     let tx = RingTx::connect(link.replies).await;
     while let Some((id, req)) = rx.recv().await {
-        let snap = crate::snapshot::snapshot(&core, req);
+        let snap = crate::snapshot::snapshot(&core, req).await;
         if tx.send((id, Box::new(snap))).await.is_err() {
             return;
         }
