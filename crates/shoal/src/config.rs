@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use shoal_conf::{Kind, Map, Pos, Value};
 
-use crate::options::Settings;
+use crate::settings::Settings;
 use crate::units;
 
 /// What processing a file found wrong. nats-server prints warnings before errors.
@@ -35,7 +35,7 @@ pub struct Report {
 }
 
 impl Report {
-    fn error(&mut self, pos: &Pos, msg: impl std::fmt::Display) {
+    pub(crate) fn error(&mut self, pos: &Pos, msg: impl std::fmt::Display) {
         self.errors.push(format!("{pos}: {msg}"));
     }
 

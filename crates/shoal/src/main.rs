@@ -24,6 +24,8 @@ mod flags;
 mod goerr;
 mod logging;
 mod options;
+mod perms;
+mod settings;
 mod signals;
 mod units;
 

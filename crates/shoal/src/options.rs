@@ -12,49 +12,13 @@
 //! refusing what nats-server cannot reload.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use shoal_server::Config;
 
 use crate::config::{self, Report};
 use crate::flags::Flags;
 use crate::logging;
-
-/// Values from the file and the flags before defaults: `None` = not set.
-#[derive(Debug, Default, Clone)]
-pub struct Settings {
-    pub host: Option<String>,
-    pub port: Option<i64>,
-    pub server_name: Option<String>,
-    pub max_payload: Option<i64>,
-    pub max_pending: Option<i64>,
-    pub max_control_line: Option<i64>,
-    pub max_connections: Option<i64>,
-    pub max_subscriptions: Option<i64>,
-    pub ping_interval: Option<Duration>,
-    pub ping_max: Option<i64>,
-    pub write_deadline: Option<Duration>,
-    pub lame_duck_duration: Option<Duration>,
-    pub lame_duck_grace_period: Option<Duration>,
-    pub debug: Option<bool>,
-    pub trace: Option<bool>,
-    pub logtime: Option<bool>,
-    pub logtime_utc: Option<bool>,
-    pub log_file: Option<String>,
-    pub pid_file: Option<String>,
-    pub ports_file_dir: Option<String>,
-    pub http_host: Option<String>,
-    pub http_port: Option<i64>,
-    pub no_header_support: Option<bool>,
-    pub cores: Option<i64>,
-    pub ring_capacity: Option<i64>,
-    pub client_advertise: Option<String>,
-    pub cluster_name: Option<String>,
-    pub max_traced_msg_len: Option<i64>,
-    pub trace_headers: Option<bool>,
-    pub max_sub_tokens: Option<i64>,
-    pub max_closed_clients: Option<i64>,
-}
+use crate::settings::Settings;
 
 /// Everything `main` needs to run a server.
 #[derive(Debug, Clone)]
@@ -407,6 +371,7 @@ pub fn join_host_port(host: &str, port: &str) -> String {
 mod tests {
     use super::*;
     use crate::flags::{parse, Parsed};
+    use std::time::Duration;
 
     fn flags(words: &[&str]) -> Flags {
         let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
