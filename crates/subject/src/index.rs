@@ -145,7 +145,7 @@ impl<K: Copy + Eq + Hash> Index<K> {
             return Found::Cached(Rc::clone(&self.empty));
         }
         scratch.reset();
-        self.root.collect(subject, scratch);
+        scratch.collect_from(&self.root, subject);
         if self.cache.admit(subject) {
             let rc = if scratch.m.is_empty() {
                 Rc::clone(&self.empty)

@@ -19,7 +19,7 @@
 use ahash::{AHashMap, AHashSet};
 use std::hash::Hash;
 
-use crate::trie::Entries;
+use crate::trie::{Entries, Node};
 
 /// Every subscription entry matching one literal subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +112,16 @@ impl<K: Copy + Eq + Hash> MatchScratch<K> {
         }
         self.seen_plain.clear();
         self.member_at.clear();
+    }
+
+    /// Walks `root` for `subject`, merging every matching node's entries into
+    /// the result (the walk itself is the trie's; its buffers are ours).
+    pub(crate) fn collect_from(&mut self, root: &Node<K>, subject: &[u8]) {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        let mut frames = std::mem::take(&mut self.frames);
+        root.collect(subject, &mut tokens, &mut frames, |e| self.add(e));
+        self.tokens = tokens;
+        self.frames = frames;
     }
 
     /// Folds one matching node's entries into the result.

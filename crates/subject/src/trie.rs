@@ -21,7 +21,6 @@ use std::collections::hash_map;
 use std::hash::Hash;
 use std::mem;
 
-use crate::matches::MatchScratch;
 use crate::ordered::OrderedMap;
 use crate::validate::{tokens, FWC, PWC};
 
@@ -343,11 +342,18 @@ impl<K: Copy + Eq + Hash> Node<K> {
     /// yields nats' order. The stack holds at most one frame per `*` on the path;
     /// each trie node is visited at most once (its depth fixes the token index),
     /// so the cost is bounded by the trie size even for patterns full of `*`.
-    pub(crate) fn collect(&self, subject: &[u8], out: &mut MatchScratch<K>)
-    where
+    ///
+    /// `toks` and `frames` are the caller's reusable buffers (emptied, kept
+    /// allocated); `add` receives each matching node's entries in order.
+    pub(crate) fn collect(
+        &self,
+        subject: &[u8],
+        toks: &mut Vec<(u32, u32)>,
+        frames: &mut Vec<ErasedFrame>,
+        mut add: impl FnMut(&Entries<K>),
+    ) where
         K: Copy + Eq + Hash,
     {
-        let mut toks = std::mem::take(&mut out.tokens);
         toks.clear();
         let mut at = 0usize;
         for t in tokens(subject) {
@@ -357,7 +363,7 @@ impl<K: Copy + Eq + Hash> Node<K> {
         let tok = |i: usize| -> Option<&[u8]> {
             toks.get(i).map(|&(s, e)| &subject[s as usize..e as usize])
         };
-        let mut stack: Vec<Frame<'_, K>> = recycle(std::mem::take(&mut out.frames));
+        let mut stack: Vec<Frame<'_, K>> = recycle(std::mem::take(frames));
         stack.push(Frame {
             level: Some(self),
             next: 0,
@@ -372,7 +378,7 @@ impl<K: Copy + Eq + Hash> Node<K> {
                 stack.pop();
                 for n in [literal, pwc].into_iter().flatten() {
                     if let Some(e) = n.entries.as_deref() {
-                        out.add(e);
+                        add(e);
                     }
                 }
                 continue;
@@ -386,7 +392,7 @@ impl<K: Copy + Eq + Hash> Node<K> {
             // only have children if an invalid pattern put them there; those are
             // deliberately unreachable.
             if let Some(e) = level.fwc.as_deref().and_then(|n| n.entries.as_deref()) {
-                out.add(e);
+                add(e);
             }
             let pwc = level.pwc.as_deref();
             // A subject token that is `*` or `>` is looked up as a literal; no
@@ -410,8 +416,7 @@ impl<K: Copy + Eq + Hash> Node<K> {
                 }
             }
         }
-        out.frames = recycle(stack);
-        out.tokens = toks;
+        *frames = recycle(stack);
     }
 
     /// Test-only structural check; returns the number of distinct entries.
