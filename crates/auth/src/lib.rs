@@ -1,9 +1,10 @@
-//! shoal-auth: who may publish and subscribe to what. Today: nats-server
-//! 2.15's permission rules (publish and subscribe allow/deny lists with queue
-//! entries, the delivery-time deny filter, `allow_responses`), compiled into
-//! subscription indexes and checked per connection with a decision cache.
-//! Authentication (users, tokens, nkeys, JWTs) and accounts come next, here,
-//! so that each check can be unit-tested and fuzzed without a socket.
+//! shoal-auth: who may connect, and publish and subscribe to what. Today:
+//! nats-server 2.15's permission rules (publish and subscribe allow/deny lists
+//! with queue entries, the delivery-time deny filter, `allow_responses`),
+//! compiled into subscription indexes and checked per connection with a
+//! decision cache; and password/token comparison (bcrypt or constant-time).
+//! The rest of authentication (users, nkeys, JWTs) and accounts come next,
+//! here, so that each check can be unit-tested and fuzzed without a socket.
 //!
 //! Not yet used by the server: a configuration with `authorization` or
 //! `accounts` is still refused by name at start-up until the whole security
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+pub mod password;
 mod permissions;
 mod tokens;
 
