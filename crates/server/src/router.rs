@@ -214,6 +214,13 @@ fn route(
         if r < local_w {
             if let Some(k) = pick_local(core, g, Some(publisher)) {
                 scratch.picks.push(k);
+            } else if let Some((c, qid)) =
+                rg.and_then(|rg| pick_remote(rg, core.rand(rg.total_weight as u64)))
+            {
+                // The only member here is the publisher itself, with echo
+                // off: a member on another core takes the message, as
+                // nats-server moves on to the next member it can deliver to.
+                scratch.peers[c as usize].queues.push(qid);
             }
         } else if let Some((c, qid)) = rg.and_then(|rg| pick_remote(rg, r - local_w)) {
             scratch.peers[c as usize].queues.push(qid);

@@ -281,6 +281,30 @@ mod tests {
         );
     }
 
+    /// A queue member that publishes with echo off never gets its own
+    /// message; another member does, every time, even on another core
+    /// (nats-server tries the next member it can deliver to).
+    #[test]
+    fn a_queue_publisher_without_echo_hands_its_messages_to_the_other_members() {
+        let mut w = Bare::new(2);
+        let (p, other) = (w.connect(0), w.connect(1));
+        w.feed(
+            p,
+            &b("CONNECT {\"echo\":false,\"verbose\":false,\"pedantic\":false}\r\nSUB work q 1\r\n"),
+        );
+        w.feed(other, &b("SUB work q 2\r\n"));
+        w.pump();
+        let n = 200;
+        w.feed(p, &b(&"PUB work 1\r\nx\r\n".repeat(n)));
+        w.pump();
+        assert_eq!(text(w.take_output(p)), "", "no echo");
+        assert_eq!(
+            text(w.take_output(other)).matches("MSG work 2 1").count(),
+            n,
+            "every message to the other member"
+        );
+    }
+
     #[test]
     fn unsub_max_stops_delivery_and_withdraws_interest_from_peers() {
         let mut w = Bare::new(2);
