@@ -2,9 +2,10 @@
 //! nats-server 2.15's permission rules (publish and subscribe allow/deny lists
 //! with queue entries, the delivery-time deny filter, `allow_responses`),
 //! compiled into subscription indexes and checked per connection with a
-//! decision cache; and password/token comparison (bcrypt or constant-time).
-//! The rest of authentication (users, nkeys, JWTs) and accounts come next,
-//! here, so that each check can be unit-tested and fuzzed without a socket.
+//! decision cache; password/token comparison (bcrypt or constant-time); and
+//! the login decision for a users list, a single user, a token and
+//! `no_auth_user`. nkeys, JWTs and accounts come next, here, so that each
+//! check can be unit-tested and fuzzed without a socket.
 //!
 //! Not yet used by the server: a configuration with `authorization` or
 //! `accounts` is still refused by name at start-up until the whole security
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+mod login;
 pub mod password;
 mod permissions;
 mod tokens;
@@ -24,6 +26,7 @@ mod tokens;
 mod tests;
 
 pub use conn::ConnPermissions;
+pub use login::{Credentials, Identity, Logins, Plan, User};
 pub use permissions::{PermissionSpec, ResponseRule, Rules, SubjectRules};
 pub use tokens::{
     has_wildcard, is_subset_match, queue_matches, split_subject_queue, subjects_collide, BadEntry,

@@ -1,0 +1,326 @@
+//! Deciding a client's login from the configuration's users list, single
+//! user or token, and `no_auth_user`, in nats-server 2.15's order
+//! (`processClientOrLeafAuthentication`, the parts without nkeys, JWTs,
+//! certificates or proxies, which come later):
+//!
+//! 1. With a users list: a client that sent no user, password or token is
+//!    `no_auth_user` (when that user exists), with that user's configured
+//!    password as its own; a named user must exist and its password match
+//!    (a user configured without one logs in with none).
+//! 2. Otherwise (or when the client named no user): the token, if one is
+//!    configured (the client's user and password are then ignored); else the
+//!    single user, whose name must be the client's and password match.
+//! 3. Anything else is refused.
+//!
+//! A decision is a [`Plan`]: refused at once, or one secret comparison left
+//! to make. The caller makes it ([`Plan::decide`]) inline for a plain secret
+//! and on a blocking thread for a bcrypt hash ([`Plan::needs_bcrypt`]): the
+//! comparison is the expensive part, and it must not run on a core.
+//!
+//! Must never: do I/O, or compare secrets other than through
+//! [`crate::password::matches`] (constant time or bcrypt).
+
+use ahash::AHashMap;
+
+use crate::password;
+use crate::permissions::PermissionSpec;
+
+/// A user of the `users` list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// Plain or a bcrypt hash; empty: the user logs in with no password.
+    pub password: String,
+    pub permissions: Option<PermissionSpec>,
+}
+
+/// The configured ways in (see the module header). nats-server refuses a
+/// token together with a users list at load time.
+#[derive(Debug, Clone, Default)]
+pub struct Logins {
+    users: Vec<User>,
+    by_name: AHashMap<String, usize>,
+    single: Option<(String, String)>,
+    token: Option<String>,
+    no_auth_user: Option<String>,
+}
+
+/// What the client's CONNECT carried (empty: absent).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    pub user: &'a str,
+    pub pass: &'a str,
+    pub token: &'a str,
+}
+
+/// Who a login is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// `users[i]`.
+    User(usize),
+    /// The configured token.
+    Token,
+    /// The single `user`/`password`.
+    SingleUser,
+}
+
+/// A login decision before its one secret comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    Refused,
+    Compare {
+        who: Identity,
+        configured: String,
+        given: String,
+    },
+}
+
+impl Plan {
+    /// Whether [`Plan::decide`] will run bcrypt (milliseconds: off the core).
+    pub fn needs_bcrypt(&self) -> bool {
+        matches!(self, Plan::Compare { configured, .. } if password::is_bcrypt(configured))
+    }
+
+    /// The identity the login has, or `None` when it is refused.
+    pub fn decide(&self) -> Option<Identity> {
+        match self {
+            Plan::Refused => None,
+            Plan::Compare {
+                who,
+                configured,
+                given,
+            } => password::matches(configured, given).then_some(*who),
+        }
+    }
+}
+
+impl Logins {
+    pub fn new(
+        users: Vec<User>,
+        single: Option<(String, String)>,
+        token: Option<String>,
+        no_auth_user: Option<String>,
+    ) -> Logins {
+        let by_name = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.name.clone(), i))
+            .collect();
+        Logins {
+            users,
+            by_name,
+            single,
+            token,
+            no_auth_user,
+        }
+    }
+
+    /// Whether clients must log in (INFO `auth_required`).
+    pub fn required(&self) -> bool {
+        !self.users.is_empty() || self.single.is_some() || self.token.is_some()
+    }
+
+    pub fn user(&self, i: usize) -> &User {
+        &self.users[i]
+    }
+
+    /// The login `creds` ask for (see the module header).
+    pub fn plan(&self, creds: &Credentials) -> Plan {
+        if !self.users.is_empty() {
+            let (mut name, mut pass) = (creds.user, creds.pass);
+            let anonymous =
+                creds.user.is_empty() && creds.pass.is_empty() && creds.token.is_empty();
+            if let (true, Some(u)) = (anonymous, self.no_auth_user_entry()) {
+                // The configured password stands for the client's, so a
+                // no_auth_user with a bcrypt password can never log in: the
+                // hash is compared against itself (as in nats-server 2.15).
+                name = &u.name;
+                pass = &u.password;
+            }
+            if !name.is_empty() {
+                return match self.by_name.get(name) {
+                    None => Plan::Refused,
+                    Some(&i) => Plan::Compare {
+                        who: Identity::User(i),
+                        configured: self.users[i].password.clone(),
+                        given: pass.to_owned(),
+                    },
+                };
+            }
+        }
+        if let Some(t) = &self.token {
+            return Plan::Compare {
+                who: Identity::Token,
+                configured: t.clone(),
+                given: creds.token.to_owned(),
+            };
+        }
+        if let Some((user, password)) = &self.single {
+            if user != creds.user {
+                return Plan::Refused;
+            }
+            return Plan::Compare {
+                who: Identity::SingleUser,
+                configured: password.clone(),
+                given: creds.pass.to_owned(),
+            };
+        }
+        Plan::Refused
+    }
+
+    /// nats-server's log line for a refused login (`[ERR] <client> - ...`):
+    /// the user it tried to be (after `no_auth_user`), else a redacted token.
+    pub fn failure_text(&self, creds: &Credentials) -> String {
+        let anonymous = creds.user.is_empty() && creds.pass.is_empty() && creds.token.is_empty();
+        let user = match (anonymous, self.no_auth_user_entry()) {
+            (true, Some(u)) if !self.users.is_empty() => u.name.as_str(),
+            _ => creds.user,
+        };
+        if !user.is_empty() {
+            format!("authentication error - User {user:?}")
+        } else if !creds.token.is_empty() {
+            "authentication error - Token \"[REDACTED]\"".to_owned()
+        } else {
+            "authentication error".to_owned()
+        }
+    }
+
+    fn no_auth_user_entry(&self) -> Option<&User> {
+        let name = self.no_auth_user.as_deref()?;
+        self.by_name.get(name).map(|&i| &self.users[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$2a$04$B3QpD75SPqKcH0d5TRySjOXO83qJ8JtDlO0Bvhb7z0YBzXtk6M9vS"; // s3cr3t
+
+    fn user(name: &str, password: &str) -> User {
+        User {
+            name: name.into(),
+            password: password.into(),
+            permissions: None,
+        }
+    }
+
+    fn login(l: &Logins, user: &str, pass: &str, token: &str) -> Option<Identity> {
+        l.plan(&Credentials { user, pass, token }).decide()
+    }
+
+    /// Each case was run against nats-server 2.15.1 with the same
+    /// configuration (2026-12-02): PONG = logged in, else
+    /// `-ERR 'Authorization Violation'`.
+    #[test]
+    fn a_users_list() {
+        let l = Logins::new(
+            vec![user("a", "x"), user("b", ""), user("c", "")],
+            None,
+            None,
+            None,
+        );
+        assert!(l.required());
+        assert_eq!(login(&l, "a", "x", ""), Some(Identity::User(0)));
+        assert_eq!(
+            login(&l, "b", "", ""),
+            Some(Identity::User(1)),
+            "no password configured"
+        );
+        assert_eq!(login(&l, "b", "x", ""), None, "a wrong non-empty password");
+        assert_eq!(login(&l, "c", "", ""), Some(Identity::User(2)));
+        assert_eq!(login(&l, "", "x", ""), None, "a password without a user");
+        assert_eq!(login(&l, "zz", "x", ""), None, "an unknown user");
+        assert_eq!(login(&l, "", "", ""), None, "nobody, without no_auth_user");
+    }
+
+    #[test]
+    fn no_auth_user() {
+        let l = Logins::new(
+            vec![user("a", HASH), user("b", "plain"), user("n", "pw")],
+            None,
+            None,
+            Some("n".into()),
+        );
+        assert_eq!(login(&l, "", "", ""), Some(Identity::User(2)));
+        assert_eq!(login(&l, "b", "plain", ""), Some(Identity::User(1)));
+        assert_eq!(login(&l, "a", "s3cr3t", ""), Some(Identity::User(0)));
+        assert_eq!(
+            login(&l, "", "pw", ""),
+            None,
+            "credentials given: not anonymous"
+        );
+        // A no_auth_user with a bcrypt password never logs in.
+        let l = Logins::new(vec![user("a", HASH)], None, None, Some("a".into()));
+        let p = l.plan(&Credentials::default());
+        assert!(p.needs_bcrypt());
+        assert_eq!(p.decide(), None);
+        assert_eq!(
+            l.failure_text(&Credentials::default()),
+            "authentication error - User \"a\""
+        );
+    }
+
+    #[test]
+    fn a_token() {
+        let l = Logins::new(Vec::new(), None, Some("t0k".into()), None);
+        assert_eq!(login(&l, "", "", "t0k"), Some(Identity::Token));
+        assert_eq!(
+            login(&l, "any", "any", "t0k"),
+            Some(Identity::Token),
+            "user and password ignored"
+        );
+        assert_eq!(login(&l, "", "", "bad"), None);
+        assert_eq!(login(&l, "", "", ""), None);
+        let bad = Credentials {
+            token: "bad",
+            ..Default::default()
+        };
+        assert_eq!(
+            l.failure_text(&bad),
+            "authentication error - Token \"[REDACTED]\""
+        );
+        assert_eq!(
+            l.failure_text(&Credentials::default()),
+            "authentication error"
+        );
+    }
+
+    #[test]
+    fn a_single_user() {
+        let l = Logins::new(Vec::new(), Some(("u".into(), "p".into())), None, None);
+        assert_eq!(login(&l, "u", "p", ""), Some(Identity::SingleUser));
+        assert_eq!(
+            login(&l, "u", "p", "x"),
+            Some(Identity::SingleUser),
+            "a token is ignored"
+        );
+        assert_eq!(login(&l, "U", "p", ""), None, "names are case-sensitive");
+        assert_eq!(login(&l, "", "p", ""), None);
+        let wrong = Credentials {
+            user: "U",
+            pass: "p",
+            ..Default::default()
+        };
+        assert_eq!(l.failure_text(&wrong), "authentication error - User \"U\"");
+    }
+
+    #[test]
+    fn bcrypt_comparisons_are_flagged_for_a_blocking_thread() {
+        let l = Logins::new(vec![user("a", HASH), user("b", "plain")], None, None, None);
+        let a = Credentials {
+            user: "a",
+            pass: "s3cr3t",
+            ..Default::default()
+        };
+        let b = Credentials {
+            user: "b",
+            pass: "plain",
+            ..Default::default()
+        };
+        assert!(l.plan(&a).needs_bcrypt());
+        assert!(!l.plan(&b).needs_bcrypt());
+        assert_eq!(l.plan(&a).decide(), Some(Identity::User(0)));
+        assert!(!Logins::default().required());
+    }
+}
