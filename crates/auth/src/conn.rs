@@ -4,7 +4,8 @@
 //! subscriptions may switch on.
 //!
 //! As nats-server 2.15 keeps them per client: at most 128 cached publish
-//! decisions and 256 delivery decisions (32 dropped when full); a denied
+//! decisions and 256 delivery decisions (33 dropped when full, as its prune
+//! loop does); a denied
 //! publish is not cached while reply permissions exist (a reply may become
 //! allowed); reply permissions are pruned after 4,096 new ones or when a
 //! second has passed since the last prune.
@@ -69,7 +70,7 @@ impl DecisionCache {
             let mut n = 0;
             self.map.retain(|_, _| {
                 n += 1;
-                n > PRUNE
+                n > PRUNE + 1
             });
         }
         let k = self.hash(subject, queue);
@@ -182,6 +183,11 @@ impl ConnPermissions {
             self.replies_since_prune = 0;
             self.last_prune = now;
         }
+    }
+
+    /// How many publish decisions are cached (at most 128).
+    pub fn publish_cache_len(&self) -> usize {
+        self.pub_cache.map.len()
     }
 
     /// How many reply permissions are held (for tests and monitoring).

@@ -106,11 +106,12 @@ impl Logins {
             .enumerate()
             .map(|(i, u)| (u.name.clone(), i))
             .collect();
+        // nats-server only uses a token or a single user that is not empty.
         Logins {
             users,
             by_name,
-            single,
-            token,
+            single: single.filter(|(user, _)| !user.is_empty()),
+            token: token.filter(|t| !t.is_empty()),
             no_auth_user,
         }
     }
@@ -322,5 +323,15 @@ mod tests {
         assert!(!l.plan(&b).needs_bcrypt());
         assert_eq!(l.plan(&a).decide(), Some(Identity::User(0)));
         assert!(!Logins::default().required());
+        let empty = Logins::new(
+            Vec::new(),
+            Some((String::new(), "p".into())),
+            Some(String::new()),
+            None,
+        );
+        assert!(
+            !empty.required(),
+            "an empty token or user name configures nothing"
+        );
     }
 }

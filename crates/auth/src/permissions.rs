@@ -3,8 +3,9 @@
 //! lists held in subscription indexes, the deny entries kept for the
 //! delivery-time filter, and the response permission.
 //!
-//! The semantics are nats-server 2.15's (`setPermissions`,
-//! `pubAllowedFullCheck`, `canSubscribeInternal`, `checkDenySub`):
+//! The semantics are nats-server 2.15's for client connections
+//! (`setPermissions`, `pubAllowedFullCheck`, `canSubscribeInternal`,
+//! `checkDenySub`; their `$MQTT.` and leaf-node branches are not here):
 //! * Publish: the subject is matched *as a literal* against the allow list
 //!   (no allow list: everything; an empty one: nothing), then
 //!   the deny list; deny wins. `PUB secret.*` is not stopped by a deny of
@@ -45,7 +46,8 @@ pub struct SubjectRules {
 
 /// `allow_responses`: after receiving a message with a reply subject, the
 /// user may publish to that subject `max_msgs` times (negative: unlimited)
-/// within `expires` (`None`: no expiry).
+/// within `expires` (`None`: no expiry; `Some(0)` expires at once — the
+/// configuration maps a 0 to the defaults, as nats-server does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseRule {
     pub max_msgs: i64,

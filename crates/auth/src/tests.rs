@@ -126,7 +126,9 @@ fn bad_entries_are_skipped_and_reported_in_nats_server_words() {
         ]
     );
     // The deny's subject keeps its scope although its queue is meaningless.
-    assert!(!c.may_publish(b"d", now));
+    let (mut d, _, now) = publish(None, &["d v1"]);
+    assert!(!d.may_publish(b"d", now));
+    assert!(d.may_publish(b"e", now));
 }
 
 #[test]
@@ -293,5 +295,6 @@ fn the_publish_cache_stays_bounded_and_right() {
         assert!(c.may_publish(s.as_bytes(), now));
         let s = format!("no.{i}");
         assert!(!c.may_publish(s.as_bytes(), now));
+        assert!(c.publish_cache_len() <= 128);
     }
 }

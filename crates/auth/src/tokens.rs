@@ -120,12 +120,14 @@ pub fn queue_matches<'a>(queue: &[u8], mut names: impl Iterator<Item = &'a [u8]>
 pub struct BadEntry(pub String);
 
 /// Splits a subscribe permission entry `"<subject>"` or `"<subject> <queue>"`
-/// (surrounding and separating whitespace ignored); both parts must be valid
+/// (surrounding and separating whitespace, Unicode's as Go's, ignored); both parts must be valid
 /// subjects (wildcards allowed). nats-server's `splitSubjectQueue`, with its
 /// error text: `invalid subject-queue "<entry>"`.
 pub fn split_subject_queue(entry: &str) -> Result<(&str, Option<&str>), BadEntry> {
     let bad = || BadEntry(format!("invalid subject-queue {entry:?}"));
-    let mut parts = entry.split_ascii_whitespace();
+    // Go's strings.Fields: any Unicode space separates (a non-breaking space
+    // pasted into a config file splits an entry there too).
+    let mut parts = entry.split_whitespace();
     let subject = parts.next().ok_or_else(bad)?;
     let queue = parts.next();
     if parts.next().is_some() {
@@ -225,5 +227,11 @@ mod tests {
         assert!(split_subject_queue("").is_err());
         assert!(split_subject_queue("foo..bar").is_err());
         assert!(split_subject_queue("foo >.x").is_err());
+        assert_eq!(
+            split_subject_queue("secret\u{a0}"),
+            Ok(("secret", None)),
+            "NBSP is a space"
+        );
+        assert_eq!(split_subject_queue("foo\u{a0}v1"), Ok(("foo", Some("v1"))));
     }
 }

@@ -112,7 +112,7 @@ fn subject_rules(v: &Value, queues: bool, report: &mut Report) -> Option<Option<
 /// entries may be `"<subject> <queue>"`); errors at `v`'s position when
 /// `positioned`.
 fn subjects(v: &Value, queues: bool, positioned: bool, report: &mut Report) -> Option<Vec<String>> {
-    let mut error = |pos: &shoal_conf::Pos, msg: String| {
+    let error = |report: &mut Report, pos: &shoal_conf::Pos, msg: String| {
         if positioned {
             report.error(pos, msg);
         } else {
@@ -125,9 +125,11 @@ fn subjects(v: &Value, queues: bool, positioned: bool, report: &mut Report) -> O
             let mut out = Vec::with_capacity(items.len());
             for i in items {
                 let Some(s) = i.as_str() else {
-                    error(
+                    // This one is built from the item's own token in every
+                    // form, so it always has a position.
+                    report.error(
                         &i.pos,
-                        "Subject in permissions array cannot be cast to string".into(),
+                        "Subject in permissions array cannot be cast to string",
                     );
                     return None;
                 };
@@ -137,6 +139,7 @@ fn subjects(v: &Value, queues: bool, positioned: bool, report: &mut Report) -> O
         }
         _ => {
             error(
+                report,
                 &v.pos,
                 format!(
                     "Expected subject permissions to be a subject, or array of subjects, got {}",
@@ -148,7 +151,7 @@ fn subjects(v: &Value, queues: bool, positioned: bool, report: &mut Report) -> O
     };
     for s in &list {
         if let Err(e) = check_subject(s, queues) {
-            error(&v.pos, e);
+            error(report, &v.pos, e);
             return None;
         }
     }
@@ -164,7 +167,7 @@ fn check_subject(s: &str, queues: bool) -> Result<(), String> {
     if !queues {
         return Err(bad());
     }
-    let parts: Vec<&str> = s.split_ascii_whitespace().collect();
+    let parts: Vec<&str> = s.split_whitespace().collect();
     match parts[..] {
         [subject, queue] => {
             if !is_valid_subscribe_subject(subject.as_bytes()) {
@@ -225,13 +228,19 @@ fn allow_responses(v: &Value, report: &mut Report) -> Option<ResponseRule> {
     Some(rule)
 }
 
-/// A Go duration where a negative one means "never expires" (`None`).
+/// A Go duration where a negative one means "never expires" (`None`) and
+/// zero keeps the default (`Some(0)`); Go's error text, quoting `text`.
 fn expires(text: &str) -> Result<Option<Duration>, String> {
-    match text.strip_prefix('-') {
-        Some(rest) => units::parse_go_duration(rest)
-            .map(|_| None)
-            .map_err(|_| format!("time: invalid duration {text:?}")),
-        None => units::parse_go_duration(text).map(Some),
+    let Some(rest) = text.strip_prefix('-') else {
+        return units::parse_go_duration(text).map(Some);
+    };
+    if rest.starts_with(['+', '-']) {
+        return Err(format!("time: invalid duration {text:?}"));
+    }
+    match units::parse_go_duration(rest) {
+        Ok(d) if d.is_zero() => Ok(Some(d)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e.replace(&format!("{rest:?}"), &format!("{text:?}"))),
     }
 }
 
@@ -343,6 +352,8 @@ mod tests {
         );
         let (spec, _) = parse("{ allow_responses: { max: 0, ttl: \"0s\" } }");
         assert_eq!(spec.unwrap().responses, Some(ResponseRule::default()));
+        let (spec, _) = parse("{ allow_responses: { ttl: \"-0s\" } }");
+        assert_eq!(spec.unwrap().responses, Some(ResponseRule::default()));
         let (spec, _) = parse("{ publish: \"x\", allow_responses: false }");
         assert_eq!(spec.unwrap().responses, None);
     }
@@ -378,6 +389,10 @@ mod tests {
                 "t.conf:3:62: error parsing expires: time: unknown unit \"x\" in duration \"5x\"",
             ),
             ("5", "t.conf:3:28: Expected permissions to be a map/struct, got 5"),
+            (
+                "{ allow_responses: { expires: \"-5x\" } }",
+                "t.conf:3:62: error parsing expires: time: unknown unit \"x\" in duration \"-5x\"",
+            ),
             (
                 "{ allow_responses: { max: \"x\" } }",
                 "t.conf:3:62: interface conversion: interface {} is string, not int64",
