@@ -178,7 +178,10 @@ impl Logins {
             _ => creds.user,
         };
         if !user.is_empty() {
-            format!("authentication error - User {user:?}")
+            format!(
+                "authentication error - User {}",
+                shoal_go::quote(user.as_bytes())
+            )
         } else if !creds.token.is_empty() {
             "authentication error - Token \"[REDACTED]\"".to_owned()
         } else {

@@ -32,6 +32,11 @@ use shoal_subject::{is_valid_subscribe_subject, Index, Match, MatchScratch};
 
 use crate::tokens::{queue_matches, split_subject_queue, subjects_collide};
 
+/// Go's `%q`.
+fn q(s: &str) -> String {
+    shoal_go::quote(s.as_bytes())
+}
+
 /// One direction's lists as configured: `publish: "x"`, `publish: [..]` and
 /// `publish: { allow: .., deny: .. }` all end up here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,7 +146,7 @@ impl Rules {
                     if is_valid_subscribe_subject(s.as_bytes()) {
                         l.insert(s, None);
                     } else {
-                        problems.push(format!("invalid publish subject {s:?}"));
+                        problems.push(format!("invalid publish subject {}", q(s)));
                     }
                 }
                 r.pub_allow = Some(l);
@@ -157,11 +162,14 @@ impl Rules {
                             // subject's scope, as nats-server does.
                             Ok((subject, _)) => {
                                 problems.push(format!(
-                                    "queue qualifier is not valid for publish deny subject {s:?}"
+                                    "queue qualifier is not valid for publish deny subject {}",
+                                    q(s)
                                 ));
                                 l.insert(subject, None);
                             }
-                            Err(_) => problems.push(format!("invalid publish deny subject {s:?}")),
+                            Err(_) => {
+                                problems.push(format!("invalid publish deny subject {}", q(s)))
+                            }
                         }
                     }
                 }

@@ -124,7 +124,12 @@ pub struct BadEntry(pub String);
 /// subjects (wildcards allowed). nats-server's `splitSubjectQueue`, with its
 /// error text: `invalid subject-queue "<entry>"`.
 pub fn split_subject_queue(entry: &str) -> Result<(&str, Option<&str>), BadEntry> {
-    let bad = || BadEntry(format!("invalid subject-queue {entry:?}"));
+    let bad = || {
+        BadEntry(format!(
+            "invalid subject-queue {}",
+            shoal_go::quote(entry.as_bytes())
+        ))
+    };
     // Go's strings.Fields: any Unicode space separates (a non-breaking space
     // pasted into a config file splits an entry there too).
     let mut parts = entry.split_whitespace();

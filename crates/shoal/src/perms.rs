@@ -29,6 +29,11 @@ use shoal_subject::is_valid_subscribe_subject;
 use crate::config::Report;
 use crate::units;
 
+/// Go's `%q`.
+fn q(s: &str) -> String {
+    shoal_go::quote(s.as_bytes())
+}
+
 /// Parses a `permissions` value; `None` after an error that leaves no
 /// permissions (the value is not a map).
 pub fn permissions(v: &Value, report: &mut Report) -> Option<PermissionSpec> {
@@ -61,7 +66,10 @@ pub fn permissions(v: &Value, report: &mut Report) -> Option<PermissionSpec> {
                 _ => spec.responses = allow_responses(v, report),
             },
             _ if v.used_as_variable => {}
-            _ => report.error(&v.pos, format!("Unknown field {k:?} parsing permissions")),
+            _ => report.error(
+                &v.pos,
+                format!("Unknown field {} parsing permissions", q(k)),
+            ),
         }
     }
     Some(spec.normalized())
@@ -100,7 +108,8 @@ fn subject_rules(v: &Value, queues: bool, report: &mut Report) -> Option<Option<
             _ => report.error(
                 &v.pos,
                 format!(
-                    "Unknown field name {k:?} parsing subject permissions, only 'allow' or 'deny' are permitted"
+                    "Unknown field name {} parsing subject permissions, only 'allow' or 'deny' are permitted",
+                    q(k)
                 ),
             ),
         }
@@ -158,22 +167,28 @@ fn subjects(v: &Value, queues: bool, positioned: bool, report: &mut Report) -> O
     Some(list)
 }
 
+/// Go's `IsValidSubject`: the protocol's subject rules, and no form feed
+/// (which the protocol itself lets through, in nats-server too).
+fn valid(s: &str) -> bool {
+    is_valid_subscribe_subject(s.as_bytes()) && !s.contains('\x0c')
+}
+
 /// nats-server's `checkPermSubjectArray` for one entry.
 fn check_subject(s: &str, queues: bool) -> Result<(), String> {
-    if is_valid_subscribe_subject(s.as_bytes()) {
+    if valid(s) {
         return Ok(());
     }
-    let bad = || format!("subject {s:?} is not a valid subject");
+    let bad = || format!("subject {} is not a valid subject", q(s));
     if !queues {
         return Err(bad());
     }
     let parts: Vec<&str> = s.split_whitespace().collect();
     match parts[..] {
         [subject, queue] => {
-            if !is_valid_subscribe_subject(subject.as_bytes()) {
-                Err(format!("subject {subject:?} is not a valid subject"))
-            } else if !is_valid_subscribe_subject(queue.as_bytes()) {
-                Err(format!("queue {queue:?} is not a valid queue"))
+            if !valid(subject) {
+                Err(format!("subject {} is not a valid subject", q(subject)))
+            } else if !valid(queue) {
+                Err(format!("queue {} is not a valid queue", q(queue)))
             } else {
                 Ok(())
             }
@@ -222,7 +237,10 @@ fn allow_responses(v: &Value, report: &mut Report) -> Option<ResponseRule> {
                 }
             }
             _ if v.used_as_variable => {}
-            _ => report.error(&v.pos, format!("Unknown field {k:?} parsing permissions")),
+            _ => report.error(
+                &v.pos,
+                format!("Unknown field {} parsing permissions", q(k)),
+            ),
         }
     }
     Some(rule)
@@ -235,12 +253,12 @@ fn expires(text: &str) -> Result<Option<Duration>, String> {
         return units::parse_go_duration(text).map(Some);
     };
     if rest.starts_with(['+', '-']) {
-        return Err(format!("time: invalid duration {text:?}"));
+        return Err(format!("time: invalid duration {}", q(text)));
     }
     match units::parse_go_duration(rest) {
         Ok(d) if d.is_zero() => Ok(Some(d)),
         Ok(_) => Ok(None),
-        Err(e) => Err(e.replace(&format!("{rest:?}"), &format!("{text:?}"))),
+        Err(e) => Err(e.replace(&format!("{rest:?}"), &q(text))),
     }
 }
 
@@ -370,6 +388,7 @@ mod tests {
             ),
             ("{ publsh: x }", "t.conf:3:43: Unknown field \"publsh\" parsing permissions"),
             ("{ publish: \"a b\" }", "subject \"a b\" is not a valid subject"),
+            ("{ publish: \"a\\x0cb\" }", "subject \"a\\fb\" is not a valid subject"),
             ("{ subscribe: \"a b c\" }", "subject \"a b c\" is not a valid subject"),
             ("{ subscribe: \"a ..\" }", "queue \"..\" is not a valid queue"),
             (
