@@ -1,8 +1,10 @@
 //! Oracle for subject validation and the subscription index
 //! (`shoal_subject`), shared by the `subject` fuzz target and
-//! `crates/subject/tests/fuzz_corpus.rs`. It mirrors the `Model` of
-//! `crates/subject/src/prop_tests.rs` (which also checks the listing order; this
-//! one checks sets), driven by bytes instead of proptest strategies.
+//! `crates/subject/tests/fuzz_corpus.rs`. It checks the index
+//! against the same naive model as `crates/subject/src/prop_tests.rs`
+//! (`crates/subject/tests/support/naive_index.rs`; the property tests also
+//! check the listing order, this oracle sets), driven by bytes instead of
+//! proptest strategies.
 //!
 //! Input: byte 0 picks the match-cache capacity from [`CACHES`]; the rest is a
 //! program, one op after another until the bytes run out (a missing byte reads
@@ -39,15 +41,13 @@ pub const TOKENS: [&[u8]; 10] = [
     b"a", b"b", b"c", b"*", b">", b"ab", b"", b"a b", b"*a", b">>",
 ];
 
-type Key = u8;
-type Groups = BTreeMap<Vec<u8>, BTreeMap<Key, u32>>;
+#[path = "../../crates/subject/tests/support/naive_index.rs"]
+mod naive;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Entry {
-    pattern: Vec<u8>,
-    queue: Option<Vec<u8>>,
-    key: Key,
-}
+type Key = u8;
+type Entry = naive::Entry<Key>;
+type Model = naive::Naive<Key>;
+type Groups = naive::Groups<Key>;
 
 struct Bytes<'a>(std::slice::Iter<'a, u8>);
 
@@ -106,55 +106,6 @@ fn check_validation(s: &[u8]) {
     assert_eq!(publ, naive_valid(s, false), "PUB validity of {s:?}");
     if publ {
         assert!(sub && subject_matches(s, s), "{s:?} must match itself");
-    }
-}
-
-#[derive(Default)]
-struct Model {
-    entries: Vec<(Entry, u32)>,
-}
-
-impl Model {
-    fn position(&self, e: &Entry) -> Option<usize> {
-        self.entries.iter().position(|(m, _)| m == e)
-    }
-    fn insert(&mut self, e: Entry) {
-        match self.position(&e) {
-            Some(i) => self.entries[i].1 += 1,
-            None => self.entries.push((e, 1)),
-        }
-    }
-    fn remove(&mut self, e: &Entry) -> bool {
-        let Some(i) = self.position(e) else {
-            return false;
-        };
-        self.entries[i].1 -= 1;
-        if self.entries[i].1 == 0 {
-            self.entries.remove(i);
-        }
-        true
-    }
-    fn matches(&self, subject: &[u8]) -> (BTreeSet<Key>, Groups) {
-        let mut plain = BTreeSet::new();
-        let mut groups = Groups::new();
-        for (e, w) in &self.entries {
-            if !subject_matches(&e.pattern, subject) {
-                continue;
-            }
-            match &e.queue {
-                None => {
-                    plain.insert(e.key);
-                }
-                Some(q) => {
-                    *groups
-                        .entry(q.clone())
-                        .or_default()
-                        .entry(e.key)
-                        .or_default() += w;
-                }
-            }
-        }
-        (plain, groups)
     }
 }
 

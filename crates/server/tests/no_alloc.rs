@@ -9,35 +9,10 @@
 //! none admitted to the cache). The read buffers themselves are built before
 //! counting: the reader allocates one per read pass, not per message.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "../../subject/tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 use shoal_server::__bench::{Route, Scenario};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed through unchanged.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 #[test]
 fn publishing_allocates_nothing_per_message() {
@@ -55,9 +30,9 @@ fn publishing_allocates_nothing_per_message() {
         let warm = s.passes(100, per_pass * 4, 1_000_000);
         let counted = s.passes(100, per_pass, 0);
         s.run(&warm);
-        let (sent_before, before) = (s.bare.out_msgs(), ALLOCS.load(Ordering::Relaxed));
+        let (sent_before, before) = (s.bare.out_msgs(), counting_alloc::allocations());
         let bytes = s.run(&counted);
-        let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+        let allocs = counting_alloc::allocations() - before;
         assert!(before > 0, "the counter sees the set-up's allocations");
         let msgs = counted.len() * per_pass;
         let fan_out = if let Route::Local(n) = route { n } else { 1 };

@@ -16,14 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{is_valid_publish_subject, is_valid_subscribe_subject, subject_matches, Index, Match};
 
-type Key = u32;
+#[path = "../tests/support/naive_index.rs"]
+mod naive;
 
-#[derive(Debug, Clone)]
-struct Entry {
-    pattern: Vec<u8>,
-    queue: Option<Vec<u8>>,
-    key: Key,
-}
+type Key = u32;
+type Entry = naive::Entry<Key>;
+type Groups = naive::Groups<Key>;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -83,8 +81,6 @@ fn op() -> impl Strategy<Value = Op> {
         5 => subject().prop_map(Op::Match),
     ]
 }
-
-type Groups = BTreeMap<Vec<u8>, BTreeMap<Key, u32>>;
 
 /// Weighted keys in listing order.
 type Members = Vec<(Key, u32)>;
@@ -234,60 +230,21 @@ impl RefTrie {
 /// in the order reference trie.
 #[derive(Default)]
 struct Model {
-    entries: Vec<(Entry, u32)>,
+    list: naive::Naive<Key>,
     trie: RefTrie,
 }
 
 impl Model {
-    fn position(&self, e: &Entry) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|(m, _)| m.pattern == e.pattern && m.queue == e.queue && m.key == e.key)
-    }
-
     fn insert(&mut self, e: Entry) {
         self.trie.insert(&e);
-        match self.position(&e) {
-            Some(i) => self.entries[i].1 += 1,
-            None => self.entries.push((e, 1)),
-        }
+        self.list.insert(e);
     }
 
     fn remove(&mut self, e: &Entry) -> bool {
         let in_trie = self.trie.remove(e);
-        let Some(i) = self.position(e) else {
-            assert!(!in_trie, "models disagree on {e:?}");
-            return false;
-        };
-        assert!(in_trie, "models disagree on {e:?}");
-        self.entries[i].1 -= 1;
-        if self.entries[i].1 == 0 {
-            self.entries.remove(i);
-        }
-        true
-    }
-
-    fn matches(&self, subject: &[u8]) -> (BTreeSet<Key>, Groups) {
-        let mut plain = BTreeSet::new();
-        let mut groups = Groups::new();
-        for (e, w) in &self.entries {
-            if !subject_matches(&e.pattern, subject) {
-                continue;
-            }
-            match &e.queue {
-                None => {
-                    plain.insert(e.key);
-                }
-                Some(q) => {
-                    *groups
-                        .entry(q.clone())
-                        .or_default()
-                        .entry(e.key)
-                        .or_default() += w;
-                }
-            }
-        }
-        (plain, groups)
+        let in_list = self.list.remove(e);
+        assert_eq!(in_trie, in_list, "models disagree on {e:?}");
+        in_list
     }
 }
 
@@ -327,10 +284,10 @@ fn run(ops: Vec<Op>, cache_capacity: usize) {
                 assert_eq!(got, model.remove(&e), "remove {e:?}");
             }
             Op::RemoveExisting(i) => {
-                if model.entries.is_empty() {
+                if model.list.entries.is_empty() {
                     continue;
                 }
-                let e = model.entries[i % model.entries.len()].0.clone();
+                let e = model.list.entries[i % model.list.entries.len()].0.clone();
                 assert!(
                     ix.remove(&e.pattern, e.queue.as_deref(), e.key),
                     "remove {e:?}"
@@ -342,7 +299,7 @@ fn run(ops: Vec<Op>, cache_capacity: usize) {
                 let found = ix.lookup(&s, &mut scratch);
                 let m: Match<Key> = (*found).clone();
                 let subject = String::from_utf8_lossy(&s);
-                assert_eq!(observed(&m), model.matches(&s), "subject {subject:?}");
+                assert_eq!(observed(&m), model.list.matches(&s), "subject {subject:?}");
                 let listed: Ordered = (
                     m.plain.clone(),
                     m.groups
@@ -354,8 +311,8 @@ fn run(ops: Vec<Op>, cache_capacity: usize) {
             }
         }
         ix.check_invariants();
-        assert_eq!(ix.len(), model.entries.len());
-        assert_eq!(ix.is_empty(), model.entries.is_empty());
+        assert_eq!(ix.len(), model.list.entries.len());
+        assert_eq!(ix.is_empty(), model.list.entries.is_empty());
         assert!(ix.cache_len() <= cache_capacity);
     }
 }

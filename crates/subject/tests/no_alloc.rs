@@ -3,35 +3,10 @@
 //! admitted to the cache), hot subjects (hits), and queue-group matches, after
 //! one warm-up pass that lets the scratch grow.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 use shoal_subject::{Index, MatchScratch};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed through unchanged.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 #[test]
 fn lookups_allocate_nothing() {
@@ -52,14 +27,14 @@ fn lookups_allocate_nothing() {
         }
     }
     let _ = ix.lookup(b"_INBOX.x7Hq.warm", &mut scratch);
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     let mut fanout = 0;
     for s in &subjects {
         fanout += ix.lookup(s, &mut scratch).plain.len();
         fanout += ix.lookup(b"orders.eu", &mut scratch).groups.len();
         fanout += ix.lookup(b"nobody.home", &mut scratch).plain.len();
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = counting_alloc::allocations() - before;
     assert_eq!(fanout, 20_000);
     assert_eq!(allocs, 0, "30,000 lookups allocated {allocs} times");
 }
