@@ -4,11 +4,12 @@
 //! matched by scanning it with the reference `subject_matches`. It answers
 //! sets (plain keys; per queue group, each member's weight), not order.
 //!
-//! Included with `#[path]`; the including module provides `subject_matches`.
+//! Included with `#[path]`; the including module provides `subject_matches`
+//! and `Match`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::subject_matches;
+use super::{subject_matches, Match};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry<K> {
@@ -78,4 +79,27 @@ impl<K: Copy + Ord> Naive<K> {
         }
         (plain, groups)
     }
+}
+
+/// The real index's answer in the model's shape, checking its listing rules
+/// on the way: no key or group listed twice, no zero weight, `total_weight`
+/// the sum of the members' weights, `is_empty` right.
+pub fn observed<K: Copy + Ord>(m: &Match<K>) -> (BTreeSet<K>, Groups<K>) {
+    let plain: BTreeSet<K> = m.plain.iter().copied().collect();
+    assert_eq!(plain.len(), m.plain.len(), "plain key listed twice");
+    let mut groups = Groups::new();
+    for g in &m.groups {
+        let members: BTreeMap<K, u32> = g.members.iter().copied().collect();
+        assert_eq!(members.len(), g.members.len(), "group member listed twice");
+        assert!(members.values().all(|&w| w > 0), "zero weight");
+        assert_eq!(
+            g.total_weight,
+            members.values().sum::<u32>(),
+            "total_weight"
+        );
+        let dup = groups.insert(g.name.to_vec(), members);
+        assert!(dup.is_none(), "group listed twice");
+    }
+    assert_eq!(m.is_empty(), plain.is_empty() && groups.is_empty());
+    (plain, groups)
 }
