@@ -99,6 +99,33 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 /// Wall-clock budget for one pass over the corpus (a healthy pass takes well under 1 s).
 const CORPUS_BUDGET: Duration = Duration::from_secs(45);
 const MIN_CORPUS: usize = 100;
+/// The corpora: the top directory, run against servers with their defaults, and
+/// subdirectories whose `server.conf` both servers are started with (`auth/`: the
+/// users, passwords and permissions every auth conversation logs in with; the
+/// token, the single user, `no_auth_user`), each
+/// with the fewest conversations it must hold.
+const SUITES: &[(&str, usize)] = &[
+    ("", MIN_CORPUS),
+    ("auth", 20),
+    ("auth_token", 5),
+    ("auth_single", 5),
+    ("auth_no_auth_user", 5),
+];
+
+/// The directory of the suite `sub`.
+fn suite_dir(sub: &str) -> std::path::PathBuf {
+    Path::new(CORPUS_DIR).join(sub)
+}
+
+/// One server of `kind` for the suite `sub`, with its `server.conf` if it has one.
+fn suite_server(sub: &str, reference: bool) -> util::ServerProc {
+    match std::fs::read_to_string(suite_dir(sub).join("server.conf")) {
+        Ok(conf) if reference => util::nats_server_conf(&conf, &[]),
+        Ok(conf) => util::shoal_conf(&conf, &[]),
+        Err(_) if reference => util::nats_server(&[]),
+        Err(_) => util::shoal(&[]),
+    }
+}
 
 /// How a step's connection is treated after its bytes are sent.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -135,9 +162,10 @@ type Transcript = Vec<Vec<String>>;
 // ---------------------------------------------------------------------------------
 // Corpus loading and the file format
 
-fn load_corpus() -> Vec<Conversation> {
-    let mut names: Vec<String> = std::fs::read_dir(CORPUS_DIR)
-        .unwrap_or_else(|e| panic!("reading {CORPUS_DIR}: {e}"))
+fn load_corpus(sub: &str) -> Vec<Conversation> {
+    let dir = suite_dir(sub);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".txt"))
         .collect();
@@ -145,7 +173,7 @@ fn load_corpus() -> Vec<Conversation> {
     names
         .into_iter()
         .map(|name| {
-            let text = std::fs::read_to_string(Path::new(CORPUS_DIR).join(&name)).unwrap();
+            let text = std::fs::read_to_string(dir.join(&name)).unwrap();
             parse_conversation(&name, &text).unwrap_or_else(|e| panic!("{name}: {e}"))
         })
         .collect()
@@ -687,13 +715,19 @@ fn check_close_markers(corpus: &[Conversation], run: &[Transcript]) -> Vec<Strin
 
 #[test]
 fn reference_is_deterministic_and_matches_recording() {
-    let corpus = load_corpus();
+    for &(sub, min) in SUITES {
+        reference_suite(sub, min);
+    }
+}
+
+fn reference_suite(sub: &str, min: usize) {
+    let corpus = load_corpus(sub);
     assert!(
-        corpus.len() >= MIN_CORPUS,
-        "corpus has {} conversations, want >= {MIN_CORPUS}",
+        corpus.len() >= min,
+        "corpus {sub:?} has {} conversations, want >= {min}",
         corpus.len()
     );
-    let (s1, s2) = (util::nats_server(&[]), util::nats_server(&[]));
+    let (s1, s2) = (suite_server(sub, true), suite_server(sub, true));
     let (run1, run2) = run_pair(&corpus, &s1, &s2);
     // Two runs that both failed to run a conversation would agree: that is a failure,
     // never a match (and never recorded).
@@ -726,7 +760,7 @@ fn reference_is_deterministic_and_matches_recording() {
 
     if std::env::var_os("SHOAL_BLESS").is_some() {
         for (conv, t) in corpus.iter().zip(&run1) {
-            std::fs::write(Path::new(CORPUS_DIR).join(&conv.name), render(conv, t)).unwrap();
+            std::fs::write(suite_dir(sub).join(&conv.name), render(conv, t)).unwrap();
         }
         return;
     }
@@ -750,8 +784,14 @@ fn reference_is_deterministic_and_matches_recording() {
 
 #[test]
 fn shoal_matches_reference() {
-    let corpus = load_corpus();
-    let (reference, shoal) = (util::nats_server(&[]), util::shoal(&[]));
+    for &(sub, _) in SUITES {
+        shoal_suite(sub);
+    }
+}
+
+fn shoal_suite(sub: &str) {
+    let corpus = load_corpus(sub);
+    let (reference, shoal) = (suite_server(sub, true), suite_server(sub, false));
     let (want, got) = run_pair(&corpus, &reference, &shoal);
     // A conversation that did not run on a side fails, even if both sides agree.
     let mut incomplete = not_run_on("nats-server", &corpus, &want);

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod auth;
 mod boot;
 mod cli;
 mod client;

@@ -456,7 +456,12 @@ impl Raw {
 
     /// Everything the server sends before the next `PONG` frame (which is consumed).
     pub fn read_until_pong(&mut self) -> Vec<u8> {
-        let deadline = Instant::now() + READ_TIMEOUT;
+        self.read_until_pong_with(READ_TIMEOUT)
+    }
+
+    /// [`Raw::read_until_pong`] with a longer deadline.
+    pub fn read_until_pong_with(&mut self, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
         let mut before = Vec::new();
         loop {
             match self.read_frame(deadline) {

@@ -121,6 +121,22 @@ impl Logins {
         !self.users.is_empty() || self.single.is_some() || self.token.is_some()
     }
 
+    /// Whether nats-server would warn "Plaintext passwords detected": the
+    /// single user's password, or any user's (even an empty one), is not a
+    /// bcrypt hash.
+    pub fn plaintext(&self) -> bool {
+        let single = self
+            .single
+            .as_ref()
+            .is_some_and(|(_, p)| !p.is_empty() && !password::is_bcrypt(p));
+        single || self.users.iter().any(|u| !password::is_bcrypt(&u.password))
+    }
+
+    /// The `no_auth_user`, when it names a user of the list.
+    pub fn no_auth_user(&self) -> Option<&User> {
+        self.no_auth_user_entry()
+    }
+
     pub fn user(&self, i: usize) -> &User {
         &self.users[i]
     }

@@ -14,6 +14,7 @@ pub const ERR_MAX_SUBSCRIPTIONS: &[u8] = b"-ERR 'maximum subscriptions exceeded'
 pub const ERR_MAX_CONNECTIONS: &[u8] = b"-ERR 'maximum connections exceeded'\r\n";
 pub const ERR_STALE_CONNECTION: &[u8] = b"-ERR 'Stale Connection'\r\n";
 pub const ERR_AUTH_VIOLATION: &[u8] = b"-ERR 'Authorization Violation'\r\n";
+pub const ERR_AUTH_TIMEOUT: &[u8] = b"-ERR 'Authentication Timeout'\r\n";
 pub const ERR_INVALID_PROTOCOL: &[u8] = b"-ERR 'invalid client protocol'\r\n";
 pub const ERR_NO_RESPONDERS_HEADERS: &[u8] = b"-ERR 'no responders requires headers support'\r\n";
 
@@ -75,22 +76,6 @@ pub fn put_no_responders(out: &mut BytesMut, reply: &[u8], sid: &[u8], subject: 
     out.put_slice(b"NATS/1.0 503\r\nNats-Subject: ");
     out.put_slice(subject);
     out.put_slice(b"\r\n\r\n\r\n");
-}
-
-/// `-ERR 'Permissions Violation for Publish to "<subject>"'` and its reply-prefix
-/// variant. Go's `%q` escaping is approximated for printable ASCII (the only case a
-/// valid subject produces) by escaping `"` and `\`.
-pub fn put_pub_violation(out: &mut BytesMut, what: &str, subject: &[u8]) {
-    out.put_slice(b"-ERR 'Permissions Violation for Publish ");
-    out.put_slice(what.as_bytes());
-    out.put_slice(b" \"");
-    for &b in subject {
-        if b == b'"' || b == b'\\' {
-            out.put_u8(b'\\');
-        }
-        out.put_u8(b);
-    }
-    out.put_slice(b"\"'\r\n");
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub enum CloseReason {
     BadClientProtocolVersion,
     NoRespondersRequiresHeaders,
     AuthViolation,
+    AuthTimeout,
     ServerShutdown,
 }
 
@@ -61,6 +62,7 @@ impl CloseReason {
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthViolation => "Authentication Failure",
+            CloseReason::AuthTimeout => "Authentication Timeout",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
     }
@@ -132,6 +134,24 @@ impl CoreEnv {
     }
 }
 
+/// A CONNECT's credentials, as kept by the connection (see `Client::creds`).
+#[derive(Debug, Default, Clone)]
+pub struct Creds {
+    pub user: String,
+    pub pass: String,
+    pub token: String,
+}
+
+impl Creds {
+    pub fn as_credentials(&self) -> shoal_auth::Credentials<'_> {
+        shoal_auth::Credentials {
+            user: &self.user,
+            pass: &self.pass,
+            token: &self.token,
+        }
+    }
+}
+
 pub struct Client {
     pub cid: u64,
     pub peer: SocketAddr,
@@ -184,6 +204,16 @@ pub struct Client {
     /// Round trip: estimated at CONNECT (time since accept), then measured by
     /// each answered server PING. Zero until known.
     pub rtt: Cell<Duration>,
+    /// On a server that requires a login: set until CONNECT, when the
+    /// connection is closed for taking too long (`auth_timeout`); the core's
+    /// ticker checks it.
+    pub auth_deadline: Cell<Option<Instant>>,
+    /// What this login may publish and subscribe to (`None`: everything).
+    pub perms: RefCell<Option<shoal_auth::ConnPermissions>>,
+    /// The credentials CONNECTs carried, kept while the server requires a
+    /// login: a later CONNECT without them keeps them, as Go's decoding into
+    /// the same options does.
+    pub creds: RefCell<Option<Box<Creds>>>,
 }
 
 impl Client {
@@ -224,6 +254,9 @@ impl Client {
             start: now,
             last: Cell::new(now),
             rtt: Cell::new(Duration::ZERO),
+            auth_deadline: Cell::new(None),
+            perms: RefCell::new(None),
+            creds: RefCell::new(None),
         }
     }
 

@@ -5,7 +5,10 @@
 //! for the life of the process ([`Config::reload_changes`] refuses a change
 //! to it, in nats-server's words). Plain data: no I/O, no runtime.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use shoal_auth::Logins;
 
 /// Every option the runtime reads. Defaults are nats-server 2.15's.
 #[derive(Debug, Clone)]
@@ -53,6 +56,12 @@ pub struct Config {
     pub max_sub_tokens: usize,
     /// Closed connections kept for `/connz?state=closed`, server-wide.
     pub max_closed_clients: usize,
+    /// Who may log in: the users list, the single user, the token and
+    /// `no_auth_user` (none of them: no authentication).
+    pub logins: Arc<Logins>,
+    /// `authorization.timeout`: how long a client of an auth-requiring
+    /// server may take to send its CONNECT.
+    pub auth_timeout: Duration,
 }
 
 impl Default for Config {
@@ -82,6 +91,8 @@ impl Default for Config {
             trace_headers: false,
             max_sub_tokens: 0,
             max_closed_clients: 10_000,
+            logins: Arc::new(Logins::default()),
+            auth_timeout: Duration::from_secs(2),
         }
     }
 }

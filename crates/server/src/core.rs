@@ -22,6 +22,7 @@ use std::time::{Instant, SystemTime};
 use ahash::AHashMap;
 use bytes::Bytes;
 
+use crate::auth::Auth;
 use crate::client::{Client, CoreEnv};
 use crate::config::{Config, Live};
 use crate::event::Event;
@@ -141,11 +142,13 @@ pub struct Core {
     rng: Cell<u64>,
     route: RefCell<RouteScratch>,
     closed: RefCell<ClosedRing>,
+    auth: Auth,
 }
 
 impl Core {
     pub fn new(id: usize, n: usize, shared: Arc<Shared>) -> Core {
         let live = Live::from(&shared.cfg);
+        let auth = Auth::new(&shared.cfg);
         Core {
             id,
             n,
@@ -163,6 +166,7 @@ impl Core {
                 ..Default::default()
             }),
             closed: RefCell::default(),
+            auth,
         }
     }
 
@@ -200,6 +204,11 @@ impl Core {
 
     pub fn links(&self) -> &Links {
         &self.links
+    }
+
+    /// Who may log in on this core, and what their users may do.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     pub fn life(&self) -> &Life {

@@ -31,6 +31,7 @@ pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
         host: s.info_host.clone(),
         port: s.info_port,
         headers: !core.cfg().no_header_support,
+        auth_required: core.auth().info_required(),
         max_payload: core.live().max_payload as u64,
         client_id: Some(cid),
         client_ip: Some(ip.to_string()),

@@ -55,9 +55,15 @@ pub async fn handle(
         } => {
             client.last.set(core.env().now.get());
             let subject = subject.of(buf);
+            let queue = queue.map(|q| q.of(buf));
+            let sid_b = sid.of(buf);
             let max_tokens = core.cfg().max_sub_tokens;
-            if !is_valid_subscribe_subject(subject) {
-                client.send_err(encode::ERR_INVALID_SUBJECT);
+            let max = core.cfg().max_subscriptions;
+            // nats-server's order: permissions, token count, the subscription
+            // limit (checked before the sid is looked up: at the limit even a
+            // repeated sid is refused), then the subject itself.
+            if !may_subscribe(client, subject, queue) {
+                sub_violation(client, subject, queue, sid_b);
             } else if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
                 // nats-server's maxTokensViolation: the connection stays open.
                 let subj = shoal_go::quote(subject);
@@ -70,27 +76,22 @@ pub async fn handle(
                 log::error!(
                     "{} - Subscription Violation Too Many Tokens - Subject {subj}, SID {}",
                     client.log_prefix(),
-                    String::from_utf8_lossy(sid.of(buf))
+                    String::from_utf8_lossy(sid_b)
                 );
+            } else if max > 0 && client.subs.borrow().len() >= max {
+                client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
+            } else if !is_valid_subscribe_subject(subject) {
+                client.send_err(encode::ERR_INVALID_SUBJECT);
             } else {
-                let sid_b = sid.of(buf);
-                let max = core.cfg().max_subscriptions;
-                let exists = client.subs.borrow().contains_key(sid_b);
-                // The limit is checked before the sid is looked up, as in
-                // nats-server: at the limit even a repeated sid is refused.
-                if max > 0 && client.subs.borrow().len() >= max {
-                    client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
-                } else {
-                    if !exists {
-                        core.subscribe(
-                            client,
-                            Bytes::copy_from_slice(sid_b),
-                            Bytes::copy_from_slice(subject),
-                            queue.map(|q| q.of(buf)),
-                        );
-                    }
-                    ok(client);
+                if !client.subs.borrow().contains_key(sid_b) {
+                    core.subscribe(
+                        client,
+                        Bytes::copy_from_slice(sid_b),
+                        Bytes::copy_from_slice(subject),
+                        queue,
+                    );
                 }
+                ok(client);
             }
         }
         Op::Unsub { sid, max } => {
@@ -163,7 +164,7 @@ pub async fn handle(
                 return Err(ProtoError::Violation);
             }
         }
-        Op::Connect(json) => return on_connect(core, client, json.of(buf)),
+        Op::Connect(json) => return on_connect(core, client, json.of(buf)).await,
     }
     Ok(())
 }
@@ -190,20 +191,29 @@ fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
     if o.pedantic && !is_valid_publish_subject(subject) {
         client.send_err(encode::ERR_INVALID_PUBLISH_SUBJECT);
     }
+    // nats-server's order: the gateway prefix, the user's permissions, the
+    // raft prefix, then reserved reply prefixes.
+    if reserved(subject, b"_GR_.", true) {
+        return pub_violation(client, subject);
+    }
+    if let Some(p) = client.perms.borrow_mut().as_mut() {
+        if !p.may_publish(subject, core.env().now.get()) {
+            return pub_violation(client, subject);
+        }
+    }
+    if reserved(subject, b"$NRG.", true) {
+        return pub_violation(client, subject);
+    }
     if !reply.is_empty()
         && (reserved(reply, b"_R_.", false)
             || reserved(reply, b"$JS.ACK.", true)
             || reserved(reply, b"_GR_.", true))
     {
-        let mut e = bytes::BytesMut::new();
-        encode::put_pub_violation(&mut e, "with Reply of", reply);
-        client.send_err(&e);
-        return;
-    }
-    if reserved(subject, b"_GR_.", true) || reserved(subject, b"$NRG.", true) {
-        let mut e = bytes::BytesMut::new();
-        encode::put_pub_violation(&mut e, "to", subject);
-        client.send_err(&e);
+        let q = shoal_go::quote(reply);
+        client.send_err(
+            format!("-ERR 'Permissions Violation for Publish with Reply of {q}'\r\n").as_bytes(),
+        );
+        log::error!("{} - Publish Violation - Reply {q}", client.log_prefix());
         return;
     }
     if o.verbose {
@@ -213,6 +223,47 @@ fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
     if !delivered && !reply.is_empty() && o.no_responders && o.headers {
         no_responders(core, client, subject, reply);
     }
+}
+
+/// `-ERR 'Permissions Violation for Publish to "s"'`, logged as nats-server
+/// logs it; the connection stays open.
+fn pub_violation(client: &Rc<Client>, subject: &[u8]) {
+    let q = shoal_go::quote(subject);
+    client.send_err(format!("-ERR 'Permissions Violation for Publish to {q}'\r\n").as_bytes());
+    log::error!("{} - Publish Violation - Subject {q}", client.log_prefix());
+}
+
+/// The user's subscribe permissions; the `_sys_` queue group is nobody's.
+fn may_subscribe(client: &Client, subject: &[u8], queue: Option<&[u8]>) -> bool {
+    if queue == Some(b"_sys_") {
+        return false;
+    }
+    match client.perms.borrow_mut().as_mut() {
+        Some(p) => p.may_subscribe(subject, queue),
+        None => true,
+    }
+}
+
+/// `-ERR 'Permissions Violation for Subscription to "s"[ using queue "q"]'`
+/// and nats-server's log line; the connection stays open.
+fn sub_violation(client: &Rc<Client>, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+    let s = shoal_go::quote(subject);
+    let sid = String::from_utf8_lossy(sid);
+    let (err, log) = match queue {
+        Some(q) => {
+            let q = shoal_go::quote(q);
+            (
+                format!("Permissions Violation for Subscription to {s} using queue {q}"),
+                format!("Subscription Violation - Subject {s}, Queue: {q}, SID {sid}"),
+            )
+        }
+        None => (
+            format!("Permissions Violation for Subscription to {s}"),
+            format!("Subscription Violation - Subject {s}, SID {sid}"),
+        ),
+    };
+    client.send_err(format!("-ERR '{err}'\r\n").as_bytes());
+    log::error!("{} - {log}", client.log_prefix());
 }
 
 /// Sends the 503 status to the requester's own plain subscription on `reply`.
@@ -232,7 +283,10 @@ fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &[u8])
     }
 }
 
-fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtoError> {
+async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), ProtoError> {
+    // The auth timer stops at CONNECT, before anything is checked (a slow
+    // bcrypt check cannot time the login out).
+    client.auth_deadline.set(None);
     let Some(c) = ConnectOptions::parse(json) else {
         log::error!(
             "{} - invalid CONNECT JSON: {}",
@@ -280,27 +334,6 @@ fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), Proto
         *client.version.borrow_mut() = n;
     }
     client.connected.set(true);
-    if first {
-        // The user a CONNECT claims names the connection in logs even on a
-        // server without auth, as in nats-server.
-        let user = if c.nkey.as_deref().is_some_and(|n| !n.is_empty()) {
-            c.nkey.as_ref().map(|n| format!("nkey:{n}"))
-        } else if c.user.as_deref().is_some_and(|u| !u.is_empty()) {
-            c.user.as_ref().map(|u| format!("user:{u}"))
-        } else if c.jwt.as_deref().is_some_and(|j| !j.is_empty()) {
-            Some("jwt:".to_string())
-        } else if c.auth_token.as_deref().is_some_and(|t| !t.is_empty()) {
-            Some("token".to_string())
-        } else {
-            None
-        };
-        client.name_prefix(
-            &client.version.borrow(),
-            &client.lang.borrow(),
-            &client.name.borrow(),
-            user,
-        );
-    }
     // nats-server's first RTT estimate: accept to CONNECT.
     let now = Instant::now();
     client.last.set(now);
@@ -309,15 +342,64 @@ fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), Proto
         client.rtt.set(estimate.max(Duration::from_nanos(1)));
     }
     // Reschedule the first PING: min(ping_interval, 2 s) plus up to 20 %.
-    let first = core.live().ping_interval.min(Duration::from_secs(2));
-    let jitter = first.mul_f64(core.rand(1000) as f64 / 5000.0);
-    client.ping.next_at.set(Instant::now() + first + jitter);
+    let first_ping = core.live().ping_interval.min(Duration::from_secs(2));
+    let jitter = first_ping.mul_f64(core.rand(1000) as f64 / 5000.0);
+    client
+        .ping
+        .next_at
+        .set(Instant::now() + first_ping + jitter);
     client.ping.rtt_known.set(false);
 
+    // The credentials: a key the CONNECT leaves out keeps its earlier value.
+    let mut creds = client
+        .creds
+        .borrow()
+        .as_deref()
+        .cloned()
+        .unwrap_or_default();
+    for (slot, v) in [
+        (&mut creds.user, &c.user),
+        (&mut creds.pass, &c.pass),
+        (&mut creds.token, &c.auth_token),
+    ] {
+        if let Some(v) = v {
+            slot.clone_from(v);
+        }
+    }
+    let auth = core.auth();
+    let mut user = creds.user.clone();
+    if auth.required() {
+        match crate::auth::login(auth, client, &creds).await {
+            crate::auth::Outcome::Refused => return Ok(()),
+            crate::auth::Outcome::In(Some(i)) if user.is_empty() => user = auth.user_name(i),
+            crate::auth::Outcome::In(_) => {}
+        }
+        *client.creds.borrow_mut() = Some(Box::new(creds.clone()));
+    }
     if c.account.is_some_and(|a| !a.is_empty()) || c.new_account == Some(true) {
-        client.send_err(encode::ERR_AUTH_VIOLATION);
-        client.close_after_flush(CloseReason::AuthViolation);
+        crate::auth::refuse(auth, client, &creds);
         return Ok(());
+    }
+    if first {
+        // The user a CONNECT claims (or no_auth_user logs in as) names the
+        // connection in logs, even on a server without auth, as in nats-server.
+        let label = if c.nkey.as_deref().is_some_and(|n| !n.is_empty()) {
+            c.nkey.as_ref().map(|n| format!("nkey:{n}"))
+        } else if !user.is_empty() {
+            Some(format!("user:{user}"))
+        } else if c.jwt.as_deref().is_some_and(|j| !j.is_empty()) {
+            Some("jwt:".to_string())
+        } else if !creds.token.is_empty() {
+            Some("token".to_string())
+        } else {
+            None
+        };
+        client.name_prefix(
+            &client.version.borrow(),
+            &client.lang.borrow(),
+            &client.name.borrow(),
+            label,
+        );
     }
     if !(0..=1).contains(&o.protocol) {
         client.send_err(encode::ERR_INVALID_PROTOCOL);
@@ -331,4 +413,26 @@ fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(), Proto
     }
     ok(client);
     Ok(())
+}
+
+/// Before CONNECT on a server that requires a login, nothing but CONNECT is
+/// taken: with a `no_auth_user` the first other op logs the client in as that
+/// user (and is then done), else the connection is refused. Returns whether
+/// the op goes ahead.
+pub async fn before_connect(core: &Core, client: &Rc<Client>) -> bool {
+    client.auth_deadline.set(None);
+    let auth = core.auth();
+    if !auth.has_no_auth_user() {
+        crate::auth::refuse(auth, client, &Default::default());
+        return false;
+    }
+    client.connected.set(true);
+    let creds = Default::default();
+    match crate::auth::login(auth, client, &creds).await {
+        crate::auth::Outcome::Refused => false,
+        crate::auth::Outcome::In(_) => {
+            *client.creds.borrow_mut() = Some(Box::new(creds));
+            true
+        }
+    }
 }

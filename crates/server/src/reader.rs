@@ -86,6 +86,11 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
     let client = Rc::new(Client::new(cid, peer, core.env().clone(), Some(rh.fd())));
     let over_limit =
         core.shared().connections.fetch_add(1, Ordering::Relaxed) >= core.live().max_connections;
+    if core.auth().required() {
+        client
+            .auth_deadline
+            .set(Some(client.start + core.auth().timeout()));
+    }
     let stats = &core.env().stats;
     stats
         .total_connections
@@ -197,6 +202,13 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
             };
             match parse(input, &limits, headers) {
                 Ok(Parsed::Op(op, len)) => {
+                    if client.auth_deadline.get().is_some()
+                        && !matches!(op, Op::Connect(_))
+                        && !crate::ops::before_connect(core, client).await
+                    {
+                        core.end_pass();
+                        return;
+                    }
                     active |= matches!(
                         op,
                         Op::Pub { .. } | Op::Sub { .. } | Op::Unsub { .. } | Op::Ping
@@ -226,6 +238,16 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
                         Some(d) => &d[at..],
                         None => &buf[..],
                     };
+                    // Awaiting a login, nats-server judges anything that does
+                    // not start like CONNECT before parsing it: refused, or
+                    // (with no_auth_user) logged in and then a parse error.
+                    if client.auth_deadline.get().is_some()
+                        && !matches!(input.first(), Some(b'C' | b'c'))
+                        && !crate::ops::before_connect(core, client).await
+                    {
+                        core.end_pass();
+                        return;
+                    }
                     fail(core, client, e, input, tracing);
                     core.end_pass();
                     return;

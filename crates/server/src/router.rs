@@ -40,6 +40,16 @@ fn deliver(
             }
         }
         let env = core.env();
+        if let Some(p) = client.perms.borrow_mut().as_mut() {
+            // A wildcard or queue subscription may cover a subject the user
+            // is denied; with allow_responses, a request's reply subject
+            // becomes one the user may publish to.
+            let queue = sub.queue.as_ref().map(|(_, name)| &name[..]);
+            if p.delivery_denied(m.subject(), queue) {
+                return None;
+            }
+            p.delivered_reply(m.reply(), env.now.get());
+        }
         let headers_ok = client.opts.get().headers;
         let reaching_max = sub.max.get() > 0 && sub.delivered.get() + 1 >= sub.max.get();
         if reaching_max {
@@ -130,8 +140,14 @@ fn reap_expired(core: &Core) {
 }
 
 /// Picks one member of a local group, uniformly by weight, skipping the
-/// publisher itself when it does not want its own messages.
-fn pick_local(core: &Core, g: &Group<u32>, skip: Option<&Rc<Client>>) -> Option<u32> {
+/// publisher itself when it does not want its own messages, and members whose
+/// permissions deny them `subject` (nats-server then tries the next member).
+fn pick_local(
+    core: &Core,
+    g: &Group<u32>,
+    subject: &[u8],
+    skip: Option<&Rc<Client>>,
+) -> Option<u32> {
     if g.members.is_empty() {
         return None;
     }
@@ -139,6 +155,16 @@ fn pick_local(core: &Core, g: &Group<u32>, skip: Option<&Rc<Client>>) -> Option<
     // Scan from a random start so a member skipped for echo does not starve.
     for i in 0..g.members.len() {
         let (key, _) = g.members[(start + i) % g.members.len()];
+        let denied = core
+            .registry()
+            .with_sub(key, |s| match s.client.perms.borrow_mut().as_mut() {
+                Some(p) => p.delivery_denied(subject, Some(&g.name)),
+                None => false,
+            })
+            .unwrap_or(false);
+        if denied {
+            continue;
+        }
         if let Some(p) = skip {
             if !p.opts.get().echo
                 && core
@@ -212,7 +238,7 @@ fn route(
         let total = local_w + rg.map_or(0, |x| x.total_weight as u64);
         let r = core.rand(total);
         if r < local_w {
-            if let Some(k) = pick_local(core, g, Some(publisher)) {
+            if let Some(k) = pick_local(core, g, m.subject(), Some(publisher)) {
                 scratch.picks.push(k);
             } else if let Some((c, qid)) =
                 rg.and_then(|rg| pick_remote(rg, core.rand(rg.total_weight as u64)))
@@ -269,7 +295,7 @@ pub fn deliver_remote(core: &Core, m: &Msg, queues: &[QueueId]) {
                 continue; // the group is gone from this core
             };
             if let Some(g) = local.groups.iter().find(|g| g.name == name) {
-                if let Some(k) = pick_local(core, g, None) {
+                if let Some(k) = pick_local(core, g, m.subject(), None) {
                     deliver(core, k, m, None, true);
                 }
             }

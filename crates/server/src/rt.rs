@@ -14,7 +14,10 @@
 //!   with socket2 (SO_REUSEADDR too, as Go does) and handed to glommio.
 //! - A dropped `Task` is cancelled, so every connection task is detached.
 //!
-//! Nothing here blocks a core: every wait is an io_uring completion or a timer.
+//! Nothing here blocks a core: every wait is an io_uring completion or a timer,
+//! and work that takes milliseconds of CPU (a bcrypt check) goes to the core's
+//! blocking-thread pool ([`blocking`]), whose threads are not pinned: the
+//! kernel runs them wherever there is room, and the core goes on serving.
 
 use std::cell::RefCell;
 use std::io;
@@ -26,13 +29,17 @@ use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender};
 use glommio::net::{TcpListener, TcpStream};
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::{LocalExecutorBuilder, Placement, PoolPlacement};
 
 pub use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 
 /// Most iovecs one `sendmsg` carries (the kernel allows 1024; 128 slices of a
 /// coalescing writer are already megabytes).
 pub const MAX_IOV: usize = 128;
+
+/// Threads in each executor's blocking pool: how many bcrypt checks one core
+/// runs at once (more queue; the core itself never waits for them).
+const BLOCKING_THREADS: usize = 2;
 
 /// A running executor thread.
 pub struct CoreHandle(glommio::ExecutorJoinHandle<()>);
@@ -76,6 +83,7 @@ where
         .name(name)
         .io_memory(64 << 10)
         .preempt_timer(Duration::from_millis(10))
+        .blocking_thread_pool_placement(PoolPlacement::Unbound(BLOCKING_THREADS))
         .spawn(body)
         .map(CoreHandle)
         .map_err(|e| io::Error::other(e.to_string()))
@@ -92,6 +100,17 @@ where
 /// Sleeps on the current core's timer.
 pub async fn sleep(d: Duration) {
     glommio::timer::sleep(d).await;
+}
+
+/// Runs `f` on this core's blocking-thread pool and waits for its result; the
+/// core runs its other tasks meanwhile. For CPU work of milliseconds (bcrypt),
+/// never for anything a core could do in microseconds.
+pub async fn blocking<T, F>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    glommio::executor().spawn_blocking(f).await
 }
 
 /// Lets every other runnable task of this core run once before continuing.

@@ -3,8 +3,8 @@
 //! closes this core's share of the excess), lame duck mode (stop
 //! accepting, tell protocol-1 clients with INFO `ldm:true`, wait the grace
 //! period, then close this core's clients one at a time, spread so the whole
-//! server finishes within `lame_duck_duration`), keepalive PINGs and stale
-//! connections, and giving idle connections' output buffers back.
+//! server finishes within `lame_duck_duration`), auth timeouts, keepalive PINGs
+//! and stale connections, and giving idle connections' output buffers back.
 //!
 //! Only the owning core touches its clients; the cross-thread signals are the
 //! `Shared` atomics and the reloaded configuration behind its mutex, read once
@@ -60,6 +60,7 @@ fn apply_reload(core: &Core) {
         .as_ref()
     {
         core.env().live.set(Live::from(c));
+        core.auth().replace(c);
     }
     close_over_max_connections(core);
     shared.reload_applied.fetch_add(1, Ordering::SeqCst);
@@ -136,6 +137,10 @@ fn check_clients(core: &Core, now: Instant) {
     let interval = live.ping_interval;
     for c in core.client_list() {
         c.out.borrow_mut().release_if_idle();
+        if c.auth_deadline.get().is_some_and(|t| now >= t) && c.is_open() {
+            crate::auth::timed_out(&c);
+            continue;
+        }
         let p = &c.ping;
         if now < p.next_at.get() || !c.is_open() {
             continue;

@@ -110,15 +110,13 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
             _ => true,
         },
         "syslog" | "proxy_protocol" | "ocsp" => v.as_bool() != Some(false),
-        "remote_syslog" | "no_auth_user" => v.as_str() != Some(""),
+        "remote_syslog" => v.as_str() != Some(""),
         "logfile_size_limit" | "log_size_limit" | "prof_port" | "https_port" => {
             v.as_i64() != Some(0)
         }
         "http_base_path" => !matches!(v.as_str(), Some("" | "/")),
-        "authorization" | "accounts" | "cluster" | "gateway" | "leafnodes" | "leaf"
-        | "websocket" | "ws" | "mqtt" | "mappings" | "maps" | "proxies" => {
-            !(empty_map || empty_list)
-        }
+        "accounts" | "cluster" | "gateway" | "leafnodes" | "leaf" | "websocket" | "ws" | "mqtt"
+        | "mappings" | "maps" | "proxies" => !(empty_map || empty_list),
         _ => return None,
     };
     Some(on)
@@ -232,6 +230,8 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
                     }
                 })
             }
+            "authorization" => crate::authconf::authorization(v, report).map(|a| s.auth = Some(a)),
+            "no_auth_user" => string(v, report).map(|u| s.no_auth_user = Some(u)),
             "debug" => boolean(v, report).map(|b| s.debug = Some(b)),
             "trace" => boolean(v, report).map(|b| s.trace = Some(b)),
             "trace_verbose" => boolean(v, report).map(|b| {
@@ -405,7 +405,7 @@ fn harmless(key: &str, v: &Value, report: &mut Report) -> Option<()> {
 }
 
 /// nats-server's wording for a value of the wrong type (a recovered Go panic).
-fn mismatch(v: &Value, want: &str, report: &mut Report) {
+pub(crate) fn mismatch(v: &Value, want: &str, report: &mut Report) {
     report.error(
         &v.pos,
         format!(
@@ -415,7 +415,7 @@ fn mismatch(v: &Value, want: &str, report: &mut Report) {
     );
 }
 
-fn string(v: &Value, report: &mut Report) -> Option<String> {
+pub(crate) fn string(v: &Value, report: &mut Report) -> Option<String> {
     match v.as_str() {
         Some(s) => Some(s.to_string()),
         None => {

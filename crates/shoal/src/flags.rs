@@ -176,7 +176,7 @@ pub struct Flags {
     /// Log file size that triggers rotation (refused unless 0).
     #[arg(long = "log_size_limit", value_parser = units::parse_int)]
     pub log_size_limit: Option<i64>,
-    /// Client user, password and token (refused unless empty).
+    /// Client user, password and token (override the configuration file's).
     #[arg(long = "user")]
     pub user: Option<String>,
     #[arg(long = "pass")]
@@ -247,7 +247,7 @@ impl Flags {
 }
 
 /// Refuses a flag whose value would turn on a feature Shoal does not have yet
-/// (TLS, auth, clustering, JetStream, syslog, log rotation, HTTPS monitoring,
+/// (TLS, clustering, JetStream, syslog, log rotation, HTTPS monitoring,
 /// profiling): accepting it silently would leave a server running without what
 /// its operator asked for. Values that leave the feature off are accepted, as
 /// nats-server accepts them and does nothing (the async-nats test harness
@@ -266,9 +266,6 @@ fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
             "syslog" => f.syslog,
             "remote_syslog" => set(&f.remote_syslog),
             "log_size_limit" => nonzero(f.log_size_limit),
-            "user" => set(&f.user),
-            "pass" => set(&f.pass),
-            "auth" => set(&f.auth),
             "tls" | "tlscert" | "tlskey" | "tlscacert" | "tlsverify" => !tls_off,
             "cluster" => set(&f.cluster),
             "routes" => set(&f.routes),
@@ -670,8 +667,6 @@ mod tests {
             (&["--tls=true"], "--tls"),
             (&["--tlscert", "c.pem"], "--tlscert"),
             (&["-tlsverify=false"], "-tlsverify"),
-            (&["--user", "u"], "--user"),
-            (&["-auth", "t"], "-auth"),
             (&["--routes", "nats://h:1"], "--routes"),
             (&["--cluster_listen", "nats://h:1"], "--cluster_listen"),
             (&["-s"], "-s"),
@@ -699,6 +694,8 @@ mod tests {
             &["-r", ""],
             &["--log_size_limit", "0"],
             &["--user", "", "--pass", "", "--auth", ""],
+            &["--user", "u", "--pass", "p"],
+            &["-auth", "t"],
             &["-tls=false", "--tlscert", "c.pem", "--tlsverify"],
             &["--tlscert", "c.pem", "-tls=false"],
             &["--routes", "", "--cluster", ""],

@@ -18,6 +18,7 @@
 //! the log, USR2 enters lame duck mode, INT and TERM stop) → shut down →
 //! `Server Exiting..`, exit 0.
 
+mod authconf;
 mod config;
 mod files;
 mod flags;
@@ -207,6 +208,9 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     }
     info!("  Name:     {}", name.as_deref().unwrap_or(id));
     info!("  ID:       {id}");
+    if opts.config.logins.plaintext() {
+        warn!("Plaintext passwords detected, use nkeys or bcrypt");
+    }
     if let (Some(file), Some(digest)) = (&opts.config_file, &opts.digest) {
         info!("Using configuration file: {file} ({digest})");
     }

@@ -13,6 +13,10 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_auth::Logins;
 use shoal_server::Config;
 
 use crate::config::{self, Report};
@@ -185,6 +189,48 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
     if given("max_traced_msg_len") {
         s.max_traced_msg_len = f.max_traced_msg_len;
     }
+    if given("user") {
+        s.flag_user = f.user.clone();
+    }
+    if given("pass") {
+        s.flag_pass = f.pass.clone();
+    }
+    if given("auth") {
+        s.flag_token = f.auth.clone();
+    }
+}
+
+/// The logins the file and the flags configure, with nats-server's checks of
+/// `no_auth_user` (`validateNoAuthUser`), and the authorization timeout.
+fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
+    let a = s.auth.clone().unwrap_or_default();
+    let pick = |flag: &Option<String>, file: Option<String>| flag.clone().or(file);
+    let user = pick(&s.flag_user, a.user).unwrap_or_default();
+    let pass = pick(&s.flag_pass, a.password).unwrap_or_default();
+    let token = pick(&s.flag_token, a.token);
+    let no_auth_user = s.no_auth_user.clone().filter(|u| !u.is_empty());
+    if let Some(u) = &no_auth_user {
+        match &a.users {
+            None => {
+                return Err(LoadError::Invalid(format!(
+                    "no_auth_user: {u:?} present, but users/nkeys are not defined"
+                )))
+            }
+            Some(users) if !users.iter().any(|x| &x.name == u) => {
+                return Err(LoadError::Invalid(format!(
+                    "no_auth_user: {u:?} not present as user or nkey in authorization block or account configuration"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let logins = match a.users {
+        // A users list (even empty) is the only way in, as in nats-server.
+        Some(users) if !users.is_empty() => Logins::new(users, None, None, no_auth_user),
+        Some(_) => Logins::new(Vec::new(), None, None, None),
+        None => Logins::new(Vec::new(), Some((user, pass)), token, None),
+    };
+    Ok((logins, a.timeout))
 }
 
 /// Defaults for what is unset or zero, then the cross-checks.
@@ -199,6 +245,7 @@ fn resolve(
         _ => default,
     };
     let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
+    let (logins, auth_timeout) = logins(&s)?;
     let host = nonempty(s.host).unwrap_or(d.host.clone());
     let config = Config {
         http_host: s
@@ -237,6 +284,12 @@ fn resolve(
         trace_headers: s.trace_headers.unwrap_or(false),
         max_sub_tokens: s.max_sub_tokens.map_or(0, |n| n.clamp(0, 255) as usize),
         max_closed_clients: size(s.max_closed_clients, d.max_closed_clients),
+        logins: Arc::new(logins),
+        // 0 or unset: nats-server's default (2 s without TLS).
+        auth_timeout: auth_timeout
+            .filter(|&t| t > 0.0)
+            .and_then(|t| Duration::try_from_secs_f64(t).ok())
+            .unwrap_or(d.auth_timeout),
         lame_duck_duration: s
             .lame_duck_duration
             .filter(|x| !x.is_zero())

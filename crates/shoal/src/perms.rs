@@ -15,10 +15,6 @@
 //! nats-server walks the block's keys in Go map order (random), so when a
 //! block holds several errors their order there varies; here it is the file's.
 //!
-//! Not yet reachable: the `authorization` and `accounts` blocks that hold
-//! permissions are refused by name until authentication is wired in.
-
-#![allow(dead_code)] // wired in with the authorization block
 
 use std::time::Duration;
 
@@ -268,7 +264,7 @@ fn go_type_name(v: &Value) -> &'static str {
 }
 
 /// Go's `%+v` of a config value (enough for the scalar cases users hit).
-fn go_value(v: &Value) -> String {
+pub(crate) fn go_value(v: &Value) -> String {
     match &v.kind {
         Kind::String(s) => s.clone(),
         Kind::Integer(n) => n.to_string(),

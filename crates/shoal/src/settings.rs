@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::authconf::AuthSettings;
+
 /// Values from the file and the flags before defaults: `None` = not set.
 #[derive(Debug, Default, Clone)]
 pub struct Settings {
@@ -39,4 +41,10 @@ pub struct Settings {
     pub trace_headers: Option<bool>,
     pub max_sub_tokens: Option<i64>,
     pub max_closed_clients: Option<i64>,
+    pub auth: Option<AuthSettings>,
+    pub no_auth_user: Option<String>,
+    /// `--user`, `--pass`, `--auth`: override the block's single user and token.
+    pub flag_user: Option<String>,
+    pub flag_pass: Option<String>,
+    pub flag_token: Option<String>,
 }

@@ -1,0 +1,176 @@
+//! Logging a client in, on its core: the login a CONNECT (or, with
+//! `no_auth_user`, the first other op) asks for, decided with `shoal-auth`'s
+//! [`Logins`]; the bcrypt comparison it may need run on the core's blocking
+//! pool, so the core serves its other connections meanwhile; the refusal in
+//! nats-server's words (`[ERR] <client> - authentication error - User "x"`,
+//! `-ERR 'Authorization Violation'`, closed as `Authentication Failure`); and
+//! the user's permissions, compiled once per user on this core and shared by
+//! its connections here.
+//!
+//! Invariants: a connection's reader waits for its own login and nothing
+//! else does; nothing the client sent after the CONNECT is looked at before
+//! the login is decided, so nothing it pipelined behind a refused CONNECT is
+//! ever acted on.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shoal_auth::{ConnPermissions, Identity, Logins, Rules};
+use shoal_proto::encode;
+
+use crate::client::{Client, CloseReason, Creds};
+use crate::config::Config;
+use crate::rt;
+
+/// This core's logins and the permissions compiled for their users.
+pub struct Auth {
+    logins: RefCell<Arc<Logins>>,
+    timeout: std::cell::Cell<Duration>,
+    /// `users[i]`'s compiled permissions and the entries they skipped (built
+    /// at the first login of that user on this core).
+    rules: RefCell<Vec<Option<Compiled>>>,
+}
+
+#[derive(Clone)]
+struct Compiled {
+    rules: Rc<RefCell<Rules>>,
+    problems: Rc<[String]>,
+}
+
+/// How a login ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Logged in: as this user of the list, if it is one (`None`: the token
+    /// or the single user).
+    In(Option<usize>),
+    /// Refused: the client was told and is closing.
+    Refused,
+}
+
+impl Auth {
+    pub fn new(cfg: &Config) -> Auth {
+        Auth {
+            logins: RefCell::new(cfg.logins.clone()),
+            timeout: std::cell::Cell::new(cfg.auth_timeout),
+            rules: RefCell::default(),
+        }
+    }
+
+    /// Whether a client must log in before anything else.
+    pub fn required(&self) -> bool {
+        self.logins.borrow().required()
+    }
+
+    /// INFO's `auth_required`: false when `no_auth_user` lets a client in
+    /// without credentials, as in nats-server.
+    pub fn info_required(&self) -> bool {
+        let l = self.logins.borrow();
+        l.required() && l.no_auth_user().is_none()
+    }
+
+    /// Whether the first op may be something other than CONNECT (the client
+    /// is then the `no_auth_user`).
+    pub fn has_no_auth_user(&self) -> bool {
+        self.logins.borrow().no_auth_user().is_some()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout.get()
+    }
+
+    /// A reload's logins: new connections use them at once.
+    pub fn replace(&self, cfg: &Config) {
+        *self.logins.borrow_mut() = cfg.logins.clone();
+        self.timeout.set(cfg.auth_timeout);
+        self.rules.borrow_mut().clear();
+    }
+
+    /// The login name of `users[i]`.
+    pub fn user_name(&self, i: usize) -> String {
+        self.logins.borrow().user(i).name.clone()
+    }
+
+    fn compiled(&self, i: usize) -> Option<Compiled> {
+        let logins = self.logins.borrow();
+        let spec = logins.user(i).permissions.as_ref()?;
+        let mut rules = self.rules.borrow_mut();
+        if rules.len() <= i {
+            rules.resize(i + 1, None);
+        }
+        Some(
+            rules[i]
+                .get_or_insert_with(|| {
+                    let (r, problems) = Rules::compile(spec);
+                    Compiled {
+                        rules: Rc::new(RefCell::new(r)),
+                        problems: problems.into(),
+                    }
+                })
+                .clone(),
+        )
+    }
+}
+
+/// Logs `client` in with `creds` (see the module header). On success its
+/// permissions are set; on refusal it has been told and is closing.
+pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> Outcome {
+    loop {
+        let logins = auth.logins.borrow().clone();
+        let plan = logins.plan(&creds.as_credentials());
+        let who = if plan.needs_bcrypt() {
+            // Tens of milliseconds of CPU: not on the core.
+            rt::blocking(move || plan.decide()).await
+        } else {
+            plan.decide()
+        };
+        // A reload replaced the logins while bcrypt ran: the decision was
+        // against the old list, so it is made again against the new one.
+        if !Arc::ptr_eq(&logins, &auth.logins.borrow()) {
+            continue;
+        }
+        return match who {
+            Some(id) => Outcome::In(grant(auth, client, id)),
+            None => {
+                refuse(auth, client, creds);
+                Outcome::Refused
+            }
+        };
+    }
+}
+
+/// Sets the permissions `who` logs in with; the user's index, if it is one.
+fn grant(auth: &Auth, client: &Rc<Client>, who: Identity) -> Option<usize> {
+    let Identity::User(i) = who else {
+        *client.perms.borrow_mut() = None;
+        return None;
+    };
+    let perms = auth.compiled(i).map(|c| {
+        // nats-server logs the entries it skips each time it sets a
+        // connection's permissions.
+        for p in c.problems.iter() {
+            log::error!("{} - {p}", client.log_prefix());
+        }
+        ConnPermissions::new(c.rules, Instant::now())
+    });
+    *client.perms.borrow_mut() = perms;
+    Some(i)
+}
+
+/// nats-server's `authViolation`: the error log line, `-ERR 'Authorization
+/// Violation'`, and the close.
+pub fn refuse(auth: &Auth, client: &Rc<Client>, creds: &Creds) {
+    let text = auth.logins.borrow().failure_text(&creds.as_credentials());
+    log::error!("{} - {text}", client.log_prefix());
+    client.send_err(encode::ERR_AUTH_VIOLATION);
+    client.close_after_flush(CloseReason::AuthViolation);
+}
+
+/// The auth timer fired: `-ERR 'Authentication Timeout'` and the close.
+pub fn timed_out(client: &Rc<Client>) {
+    client.auth_deadline.set(None);
+    log::debug!("{} - Authentication Timeout", client.log_prefix());
+    client.send_err(encode::ERR_AUTH_TIMEOUT);
+    client.close_after_flush(CloseReason::AuthTimeout);
+}

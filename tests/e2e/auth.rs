@@ -1,0 +1,164 @@
+//! Logging in, end to end: the `--user/--pass/--auth` flags, the log lines and
+//! close reasons nats-server gives a refused login, a real client (async-nats)
+//! with a user and a token, and the founding property under a bcrypt login
+//! storm: a pub/sub pair on the same core keeps flowing while 100 clients log
+//! in with bcrypt-hashed passwords at once. The byte-level conversations (every
+//! error path, permissions) are in the differential corpus
+//! (`tests/conversations/auth*/`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::{shoal, shoal_conf, Raw};
+
+/// "pw", hashed once with the Python `bcrypt` package (4.2, cost 10: about
+/// 60 ms to check on the test machine):
+/// `bcrypt.hashpw(b"pw", bcrypt.gensalt(10, prefix=b"2a"))`.
+const PW_COST_10: &str = "$2a$10$Sfoplzqg4CNix9Nt/41R.OHRU6NIEHXuqV7t8ooLN/ice6m.8CFJi";
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn login(port: u16, connect: &str) -> Raw {
+    let (mut c, info) = Raw::connect(port);
+    assert_eq!(info["auth_required"], true, "{info}");
+    c.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+    c
+}
+
+#[test]
+fn user_and_password_flags() {
+    let s = shoal(&["--user", "u", "--pass", "p"]);
+    let mut ok = login(s.port, r#"{"verbose":false,"user":"u","pass":"p"}"#);
+    ok.expect(b"PONG\r\n");
+    let mut bad = login(s.port, r#"{"verbose":false,"user":"u","pass":"x"}"#);
+    bad.expect(b"-ERR 'Authorization Violation'\r\n");
+    bad.expect_closed();
+    assert!(s.wait_for_log(r#" - authentication error - User "u""#, DEADLINE));
+    assert!(s.wait_for_log(
+        "[WRN] Plaintext passwords detected, use nkeys or bcrypt",
+        DEADLINE
+    ));
+    // The logged-in client's log prefix names its user.
+    ok.send(b"SUB a 1\r\nUNSUB 1\r\nPING\r\n");
+    ok.read_until_pong();
+}
+
+#[test]
+fn token_flag_and_redacted_failure() {
+    let s = shoal(&["--auth", "t0k"]);
+    login(s.port, r#"{"verbose":false,"auth_token":"t0k"}"#).expect(b"PONG\r\n");
+    let mut bad = login(s.port, r#"{"verbose":false,"auth_token":"nope"}"#);
+    bad.expect(b"-ERR 'Authorization Violation'\r\n");
+    bad.expect_closed();
+    assert!(s.wait_for_log(r#" - authentication error - Token "[REDACTED]""#, DEADLINE));
+    assert!(!s.log().iter().any(|l| l.contains("nope")));
+}
+
+#[test]
+fn auth_timeout_closes_with_its_reason() {
+    let conf = "authorization {\n  token: t\n  timeout: 0.2\n}\nhttp_port: -1\n";
+    let s = shoal_conf(conf, &[]);
+    let (mut c, _) = Raw::connect(s.port);
+    c.send(b"CONN");
+    let got = c.read_until_closed(DEADLINE);
+    assert_eq!(got, b"-ERR 'Authentication Timeout'\r\n");
+}
+
+#[test]
+fn async_nats_logs_in_with_user_and_with_token() {
+    let users = shoal(&["--user", "u", "--pass", "p"]);
+    let token = shoal(&["--auth", "t0k"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use futures::StreamExt;
+        let nc = async_nats::ConnectOptions::with_user_and_password("u".into(), "p".into())
+            .connect(format!("127.0.0.1:{}", users.port))
+            .await
+            .expect("user/password login");
+        let mut sub = nc.subscribe("hello").await.unwrap();
+        nc.publish("hello", "world".into()).await.unwrap();
+        let m = tokio::time::timeout(DEADLINE, sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&m.payload[..], b"world");
+        let bad = async_nats::ConnectOptions::with_user_and_password("u".into(), "x".into())
+            .connect(format!("127.0.0.1:{}", users.port));
+        let bad = tokio::time::timeout(Duration::from_secs(3), bad).await;
+        assert!(
+            !matches!(bad, Ok(Ok(_))),
+            "a wrong password must not connect"
+        );
+        let nc = async_nats::ConnectOptions::with_token("t0k".into())
+            .connect(format!("127.0.0.1:{}", token.port))
+            .await
+            .expect("token login");
+        nc.flush().await.unwrap();
+    });
+}
+
+/// 100 clients log in at once with a bcrypt password (cost 10: ~6 s of CPU in
+/// all) on a one-core server, while a client on that same core publishes to
+/// itself and waits for each message and a PONG. Were bcrypt checked on the
+/// core, the pair would stop for the whole storm; it runs on the blocking
+/// pool, so the pair's longest round trip stays a small part of the storm.
+#[test]
+fn bcrypt_login_storm_does_not_stall_the_core() {
+    let conf = format!(
+        "cores: 1\nauthorization {{\n  users: [\n    {{user: slow, password: \"{PW_COST_10}\"}}\n    {{user: fast, password: fast}}\n  ]\n}}\n"
+    );
+    let s = shoal_conf(&conf, &[]);
+    let port = s.port;
+    let mut pair = login(port, r#"{"verbose":false,"user":"fast","pass":"fast"}"#);
+    pair.expect(b"PONG\r\n");
+    pair.send(b"SUB flow 1\r\nPING\r\n");
+    pair.expect(b"PONG\r\n");
+
+    let storm_over = Arc::new(AtomicBool::new(false));
+    let flow = {
+        let storm_over = storm_over.clone();
+        thread::spawn(move || {
+            let (mut longest, mut trips) = (Duration::ZERO, 0u64);
+            while !storm_over.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                pair.send(b"PUB flow 1\r\nx\r\nPING\r\n");
+                let mut got = pair.read_until_pong();
+                // The server's own keepalive PING may come first.
+                if let Some(rest) = got.strip_prefix(b"PING\r\n") {
+                    got = rest.to_vec();
+                    pair.send(b"PONG\r\n");
+                }
+                assert_eq!(got, b"MSG flow 1 1\r\nx\r\n");
+                longest = longest.max(t.elapsed());
+                trips += 1;
+            }
+            (longest, trips)
+        })
+    };
+    let started = Instant::now();
+    let logins: Vec<_> = (0..100)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut c = login(port, r#"{"verbose":false,"user":"slow","pass":"pw"}"#);
+                c.read_until_pong_with(DEADLINE * 3);
+            })
+        })
+        .collect();
+    for l in logins {
+        l.join().expect("every bcrypt login succeeds");
+    }
+    let storm = started.elapsed();
+    storm_over.store(true, Ordering::Relaxed);
+    let (longest, trips) = flow.join().unwrap();
+    eprintln!("bcrypt storm: 100 logins in {storm:?}; the pair made {trips} round trips, the longest {longest:?}");
+    assert!(
+        longest < storm / 4,
+        "the pair stalled for {longest:?} of a {storm:?} login storm"
+    );
+    assert!(trips > 10, "only {trips} round trips during {storm:?}");
+}
