@@ -18,8 +18,8 @@
 use shoal_auth::{PermissionSpec, User};
 use shoal_conf::{Kind, Value};
 
-use crate::config::{mismatch, string, Report};
 use crate::perms;
+use crate::report::{mismatch, string, Report};
 
 /// What the file's `authorization` block says (`None`: not given).
 #[derive(Debug, Default, Clone)]
@@ -130,12 +130,14 @@ fn timeout(key: &str, v: &Value, report: &mut Report) -> Option<f64> {
             Kind::Float(f) => f.to_string(),
             _ => (secs as i64).to_string(),
         };
-        report.warnings.push(format!(
-            "{}: invalid use of field {key:?}: timeout of {shown} ({secs:.6} seconds) is high, \
-             consider keeping it under 60 seconds. possibly caused by unquoted duration; use '1m' \
-             instead of 1m, for example",
-            v.pos
-        ));
+        report.warn_field(
+            &v.pos,
+            key,
+            format!(
+                "timeout of {shown} ({secs:.6} seconds) is high, consider keeping it under 60 \
+                 seconds. possibly caused by unquoted duration; use '1m' instead of 1m, for example"
+            ),
+        );
     }
     Some(secs)
 }

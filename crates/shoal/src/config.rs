@@ -22,38 +22,12 @@
 
 use std::time::Duration;
 
-use shoal_conf::{Kind, Map, Pos, Value};
+use shoal_conf::{Kind, Map, Value};
 
+pub use crate::report::Report;
+use crate::report::{mismatch, string};
 use crate::settings::Settings;
 use crate::units;
-
-/// What processing a file found wrong. nats-server prints warnings before errors.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub warnings: Vec<String>,
-    pub errors: Vec<String>,
-}
-
-impl Report {
-    pub(crate) fn error(&mut self, pos: &Pos, msg: impl std::fmt::Display) {
-        self.errors.push(format!("{pos}: {msg}"));
-    }
-
-    fn warn_field(&mut self, pos: &Pos, field: &str, msg: impl std::fmt::Display) {
-        self.warnings
-            .push(format!("{pos}: invalid use of field {field:?}: {msg}"));
-    }
-
-    #[cfg(test)]
-    pub fn is_clean(&self) -> bool {
-        self.warnings.is_empty() && self.errors.is_empty()
-    }
-
-    /// The lines nats-server prints, warnings first.
-    pub fn lines(&self) -> impl Iterator<Item = &String> {
-        self.warnings.iter().chain(self.errors.iter())
-    }
-}
 
 /// Keys Shoal accepts without acting on them, and why that is honest: each
 /// only tunes a feature that is off here (as it is in nats-server until that
@@ -401,27 +375,6 @@ fn harmless(key: &str, v: &Value, report: &mut Report) -> Option<()> {
             }
         },
         _ => int(v, report).map(drop),
-    }
-}
-
-/// nats-server's wording for a value of the wrong type (a recovered Go panic).
-pub(crate) fn mismatch(v: &Value, want: &str, report: &mut Report) {
-    report.error(
-        &v.pos,
-        format!(
-            "interface conversion: interface {{}} is {}, not {want}",
-            v.go_type()
-        ),
-    );
-}
-
-pub(crate) fn string(v: &Value, report: &mut Report) -> Option<String> {
-    match v.as_str() {
-        Some(s) => Some(s.to_string()),
-        None => {
-            mismatch(v, "string", report);
-            None
-        }
     }
 }
 

@@ -26,6 +26,7 @@ mod goerr;
 mod logging;
 mod options;
 mod perms;
+mod report;
 mod settings;
 mod signals;
 mod units;

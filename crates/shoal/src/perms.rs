@@ -22,7 +22,7 @@ use shoal_auth::{PermissionSpec, ResponseRule, SubjectRules};
 use shoal_conf::{Kind, Value};
 use shoal_subject::is_valid_subscribe_subject;
 
-use crate::config::Report;
+use crate::report::Report;
 use crate::units;
 
 /// Go's `%q`.
