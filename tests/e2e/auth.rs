@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{shoal, shoal_conf, Raw};
+use crate::util::{escape, nats_server, shoal, shoal_conf, temp_path, Raw, ServerProc};
 
 /// "pw", hashed once with the Python `bcrypt` package (4.2, cost 10: about
 /// 60 ms to check on the test machine):
@@ -161,4 +161,92 @@ fn bcrypt_login_storm_does_not_stall_the_core() {
         "the pair stalled for {longest:?} of a {storm:?} login storm"
     );
     assert!(trips > 10, "only {trips} round trips during {storm:?}");
+}
+
+/// One run of the reload scenario against `start(config path)`: what each
+/// client received after the reload, and the server's log.
+fn reload_scenario(start: &dyn Fn(&str) -> ServerProc) -> (Vec<String>, Vec<String>) {
+    let before = "authorization {\n  users: [\n    {user: alice, password: pw, permissions: {subscribe: [\"a.>\", \"b.>\"]}}\n    {user: bob, password: pw}\n    {user: carol, password: pw}\n    {user: dave, password: pw, permissions: {publish: \"x\"}}\n  ]\n}\n";
+    let after = "authorization {\n  users: [\n    {user: alice, password: pw, permissions: {subscribe: [\"a.>\", \"q.> g\"]}}\n    {user: bob, password: changed}\n    {user: dave, password: pw, permissions: {publish: \"y\"}}\n    {user: erin, password: pw}\n  ]\n}\n";
+    let path = temp_path("conf");
+    std::fs::write(&path, before).unwrap();
+    let s = start(path.to_str().unwrap());
+    let connect = |user: &str| {
+        let mut c = login(
+            s.port,
+            &format!(r#"{{"verbose":false,"user":"{user}","pass":"pw"}}"#),
+        );
+        c.expect(b"PONG\r\n");
+        c
+    };
+    let mut alice = connect("alice");
+    alice.send(b"SUB a.1 1\r\nSUB b.1 2\r\nSUB b.2 g 3\r\nPING\r\n");
+    alice.expect(b"PONG\r\n");
+    let (mut bob, mut carol, mut dave) = (connect("bob"), connect("carol"), connect("dave"));
+    std::fs::write(&path, after).unwrap();
+    s.signal(libc::SIGHUP);
+    assert!(
+        s.wait_for_log("Reloaded server configuration", DEADLINE),
+        "{:?}",
+        s.log()
+    );
+    let mut seen = Vec::new();
+    for c in [&mut bob, &mut carol] {
+        seen.push(escape(&c.read_until_closed(DEADLINE)));
+    }
+    for c in [&mut alice, &mut dave] {
+        c.send(b"PUB x 1\r\n1\r\nPUB y 1\r\n2\r\nPING\r\n");
+        seen.push(escape(&c.read_until_pong()));
+    }
+    // Alice's remaining subscriptions still deliver; the removed ones do not.
+    alice.send(b"PUB a.1 1\r\nA\r\nPUB b.1 1\r\nB\r\nPING\r\n");
+    seen.push(escape(&alice.read_until_pong()));
+    // Each line without its pid, time and level ("[1] 2026/.. [INF] text"),
+    // and without the connection prefix, whose cid differs.
+    let log = s
+        .log()
+        .into_iter()
+        .filter_map(|l| {
+            l.split_once("] ")
+                .and_then(|(_, r)| r.split_once("] "))
+                .map(|(_, t)| t.to_string())
+        })
+        .filter(|l| {
+            l.starts_with("Reloaded:")
+                || l.starts_with("Removed sub")
+                || l.contains("authentication error")
+        })
+        .map(|l| match l.split_once(r#"" - "#) {
+            Some((_, rest)) => rest.to_string(),
+            None => l,
+        })
+        .collect();
+    (seen, log)
+}
+
+/// A SIGHUP with changed users, passwords and permissions does what
+/// nats-server's does to the connections already in (see `reauth.rs`): the
+/// same bytes to every client and the same log lines.
+#[test]
+fn reload_applies_new_logins_like_nats_server() {
+    let (want_seen, want_log) = reload_scenario(&|p| nats_server(&["-c", p]));
+    let (seen, log) = reload_scenario(&|p| shoal(&["-c", p]));
+    // nats-server removes a connection's subscriptions in map order: compare
+    // each client's lines as a set.
+    let lines = |v: Vec<String>| -> Vec<Vec<String>> {
+        v.iter()
+            .map(|t| {
+                let mut l: Vec<String> = t.split("\\r\\n").map(str::to_string).collect();
+                l.sort();
+                l
+            })
+            .collect()
+    };
+    assert_eq!(lines(seen), lines(want_seen));
+    let mut want_log = want_log;
+    let mut log = log;
+    // nats-server visits users in map order: compare as sets.
+    want_log.sort();
+    log.sort();
+    assert_eq!(log, want_log);
 }

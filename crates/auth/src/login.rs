@@ -36,7 +36,7 @@ pub struct User {
 
 /// The configured ways in (see the module header). nats-server refuses a
 /// token together with a users list at load time.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Logins {
     users: Vec<User>,
     by_name: AHashMap<String, usize>,
@@ -119,6 +119,30 @@ impl Logins {
     /// Whether clients must log in (INFO `auth_required`).
     pub fn required(&self) -> bool {
         !self.users.is_empty() || self.single.is_some() || self.token.is_some()
+    }
+
+    /// The users list (empty: none).
+    pub fn users(&self) -> &[User] {
+        &self.users
+    }
+
+    /// The single user and password.
+    pub fn single(&self) -> Option<&(String, String)> {
+        self.single.as_ref()
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The `no_auth_user` as configured (whether or not it names a user).
+    pub fn no_auth_user_name(&self) -> Option<&str> {
+        self.no_auth_user.as_deref()
+    }
+
+    /// Whether a user of this name is in the list.
+    pub fn has_user(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
     }
 
     /// Whether nats-server would warn "Plaintext passwords detected": the

@@ -87,9 +87,16 @@ impl Auth {
         self.rules.borrow_mut().clear();
     }
 
-    /// The login name of `users[i]`.
-    pub fn user_name(&self, i: usize) -> String {
-        self.logins.borrow().user(i).name.clone()
+    /// The name and configured password of `users[i]`.
+    pub fn user_login(&self, i: usize) -> (String, String) {
+        let l = self.logins.borrow();
+        let u = l.user(i);
+        (u.name.clone(), u.password.clone())
+    }
+
+    /// The logins in force (a reload replaces them).
+    pub fn logins(&self) -> Arc<Logins> {
+        self.logins.borrow().clone()
     }
 
     fn compiled(&self, i: usize) -> Option<Compiled> {

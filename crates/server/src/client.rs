@@ -143,6 +143,10 @@ pub struct Creds {
 }
 
 impl Creds {
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty() && self.pass.is_empty() && self.token.is_empty()
+    }
+
     pub fn as_credentials(&self) -> shoal_auth::Credentials<'_> {
         shoal_auth::Credentials {
             user: &self.user,

@@ -130,7 +130,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 18] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 19] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -157,6 +157,11 @@ impl Config {
             ("ClusterName", opt(&self.cluster_name)),
             ("MaxSubTokens", self.max_sub_tokens.to_string()),
             ("MaxClosedClients", self.max_closed_clients.to_string()),
+            // nats-server refuses most changes to it too; Shoal refuses all.
+            (
+                "NoAuthUser",
+                self.logins.no_auth_user_name().unwrap_or("").to_string(),
+            ),
             ("MaxTracedMsgLen", self.max_traced_msg_len.to_string()),
             ("TraceHeaders", self.trace_headers.to_string()),
         ]
@@ -164,11 +169,32 @@ impl Config {
 
     /// The fields a reload applies (they make up [`Live`]), with the names
     /// nats-server logs them by (`Reloaded: ping_interval = 5s`).
-    fn reloadable(&self) -> [(&'static str, String); 6] {
+    /// The authorization settings show as `authorization password` and the
+    /// like, with no value (secrets are not logged), as nats-server logs them.
+    fn reloadable(&self) -> [(&'static str, String); 12] {
+        let l = &self.logins;
+        let single = l.single();
         [
             ("max_connections", self.max_connections.to_string()),
+            // nats-server 2.15 reloads its users and accounts on every
+            // reload, whatever changed (checked: it logs both each time).
+            ("authorization users", String::new()),
+            ("accounts", String::new()),
+            (
+                "authorization username",
+                format!("{:?}", single.map(|s| &s.0)),
+            ),
+            (
+                "authorization password",
+                format!("{:?}", single.map(|s| &s.1)),
+            ),
+            ("authorization token", format!("{:?}", l.token())),
             ("ping_interval", shoal_go::duration(self.ping_interval)),
             ("ping_max", self.ping_max.to_string()),
+            (
+                "authorization timeout",
+                format!("{}", self.auth_timeout.as_secs_f64()),
+            ),
             ("max_control_line", self.max_control_line.to_string()),
             ("max_payload", self.max_payload.to_string()),
             ("write_deadline", shoal_go::duration(self.write_deadline)),
@@ -203,8 +229,14 @@ impl Config {
             .reloadable()
             .into_iter()
             .zip(new.reloadable())
-            .filter(|(a, b)| a.1 != b.1)
-            .map(|(_, b)| b)
+            .filter(|(a, b)| a.1 != b.1 || a.1.is_empty())
+            .map(|(_, (name, value))| match name {
+                // Logged without a value.
+                n if n.starts_with("authorization") && n != "authorization timeout" => {
+                    (n, String::new())
+                }
+                n => (n, value),
+            })
             .collect())
     }
 }
@@ -222,6 +254,8 @@ mod tests {
         assert_eq!(
             a.reload_changes(&b, (4222, 4222)).unwrap(),
             vec![
+                ("authorization users", String::new()),
+                ("accounts", String::new()),
                 ("ping_interval", "5s".to_string()),
                 ("max_payload", "2048".to_string())
             ]
@@ -237,6 +271,6 @@ mod tests {
             a.reload_changes(&a, (4222, 4333)).unwrap_err(),
             "config reload not supported for Port: old=4222, new=4333"
         );
-        assert!(a.reload_changes(&a, (39999, -1)).unwrap().is_empty());
+        assert_eq!(a.reload_changes(&a, (39999, -1)).unwrap().len(), 2);
     }
 }

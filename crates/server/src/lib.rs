@@ -21,6 +21,7 @@ mod ops;
 mod outbound;
 mod peers;
 mod reader;
+mod reauth;
 mod records;
 mod registry;
 mod ring;

@@ -367,15 +367,21 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
         }
     }
     let auth = core.auth();
-    let mut user = creds.user.clone();
     if auth.required() {
         match crate::auth::login(auth, client, &creds).await {
             crate::auth::Outcome::Refused => return Ok(()),
-            crate::auth::Outcome::In(Some(i)) if user.is_empty() => user = auth.user_name(i),
+            // The no_auth_user: the connection is that user from now on, with
+            // that user's password (as nats-server rewrites its options).
+            crate::auth::Outcome::In(Some(i)) if creds.user.is_empty() => {
+                (creds.user, creds.pass) = auth.user_login(i);
+            }
             crate::auth::Outcome::In(_) => {}
         }
-        *client.creds.borrow_mut() = Some(Box::new(creds.clone()));
     }
+    let user = creds.user.clone();
+    // Kept for a later CONNECT and for a reload's new check (a client that
+    // sent none keeps nothing).
+    *client.creds.borrow_mut() = (!creds.is_empty()).then(|| Box::new(creds.clone()));
     if c.account.is_some_and(|a| !a.is_empty()) || c.new_account == Some(true) {
         crate::auth::refuse(auth, client, &creds);
         return Ok(());
@@ -427,11 +433,15 @@ pub async fn before_connect(core: &Core, client: &Rc<Client>) -> bool {
         return false;
     }
     client.connected.set(true);
-    let creds = Default::default();
-    match crate::auth::login(auth, client, &creds).await {
+    match crate::auth::login(auth, client, &Default::default()).await {
         crate::auth::Outcome::Refused => false,
-        crate::auth::Outcome::In(_) => {
-            *client.creds.borrow_mut() = Some(Box::new(creds));
+        crate::auth::Outcome::In(i) => {
+            let (user, pass) = i.map(|i| auth.user_login(i)).unwrap_or_default();
+            *client.creds.borrow_mut() = Some(Box::new(crate::client::Creds {
+                user,
+                pass,
+                token: String::new(),
+            }));
             true
         }
     }

@@ -1,6 +1,7 @@
 //! A core's clock, every 100 ms: the stop flag, configuration reloads (the
 //! reloadable limits become live on this core; a lowered `max_connections`
-//! closes this core's share of the excess), lame duck mode (stop
+//! closes this core's share of the excess; every login is checked again,
+//! see `reauth.rs`), lame duck mode (stop
 //! accepting, tell protocol-1 clients with INFO `ldm:true`, wait the grace
 //! period, then close this core's clients one at a time, spread so the whole
 //! server finishes within `lame_duck_duration`), auth timeouts, keepalive PINGs
@@ -45,7 +46,7 @@ pub async fn run(core: Rc<Core>) {
 }
 
 /// Applies a reload if the server has one this core has not seen.
-fn apply_reload(core: &Core) {
+fn apply_reload(core: &Rc<Core>) {
     let shared = core.shared();
     let gen = shared.reload_gen.load(Ordering::Acquire);
     let life = core.life();
@@ -61,6 +62,8 @@ fn apply_reload(core: &Core) {
     {
         core.env().live.set(Live::from(c));
         core.auth().replace(c);
+        // As nats-server, every reload checks the connections' logins again.
+        crate::reauth::after_reload(core);
     }
     close_over_max_connections(core);
     shared.reload_applied.fetch_add(1, Ordering::SeqCst);

@@ -1,0 +1,116 @@
+//! A reload's logins applied to the connections already in, as nats-server's
+//! `reloadAuthorization` applies them (it runs on every reload, whatever
+//! changed):
+//!
+//! * a connection logged in under a user name the new users list lacks is
+//!   closed, as `Client Closed`, with nothing said. (nats-server 2.15.1 also
+//!   closes every connection that named a user when there is no users list at
+//!   all — a single user, or no auth — on any reload; Shoal keeps those and
+//!   checks them like the rest);
+//! * every other connection is checked again with the credentials it logged
+//!   in with (bcrypt on the blocking pool, as at CONNECT): refused, it gets
+//!   `-ERR 'Authorization Violation'` and is closed;
+//! * one still in gets its user's new permissions (the next publish is
+//!   checked against them), and each subscription they no longer allow is
+//!   removed with `-ERR 'Permissions Violation for Subscription to "s" (sid
+//!   "1")'` and the server's notice `Removed sub "s" (sid "1") for User "u" -
+//!   not authorized`.
+//!
+//! Runs on each core for its own connections, from the ticker; each check is
+//! its own task, so a bcrypt check never holds up the core.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::auth::{self, Outcome};
+use crate::client::{Client, CloseReason};
+use crate::core::Core;
+use crate::rt;
+
+/// Applies the core's new logins (already in `core.auth()`) to its clients.
+pub fn after_reload(core: &Rc<Core>) {
+    let logins = core.auth().logins();
+    for client in core.client_list() {
+        if !client.connected.get() || !client.is_open() {
+            continue;
+        }
+        let creds = client
+            .creds
+            .borrow()
+            .as_deref()
+            .cloned()
+            .unwrap_or_default();
+        let listed = !logins.users().is_empty();
+        if listed && !creds.user.is_empty() && !logins.has_user(&creds.user) {
+            client.close_after_flush(CloseReason::ClientClosed);
+            continue;
+        }
+        if !core.auth().required() {
+            *client.perms.borrow_mut() = None;
+            continue;
+        }
+        let core = core.clone();
+        rt::spawn(async move {
+            if auth::login(core.auth(), &client, &creds).await == Outcome::Refused {
+                return;
+            }
+            prune_subscriptions(&core, &client, &creds);
+            core.end_pass();
+        });
+    }
+}
+
+/// Removes the subscriptions `client`'s new permissions no longer allow.
+fn prune_subscriptions(core: &Core, client: &Rc<Client>, creds: &crate::client::Creds) {
+    let keys: Vec<u32> = client.subs.borrow().values().copied().collect();
+    for key in keys {
+        let Some((sid, subject, queue)) = core.registry().with_sub(key, |s| {
+            (
+                s.sid.clone(),
+                s.subject.clone(),
+                s.queue.as_ref().map(|(_, name)| name.clone()),
+            )
+        }) else {
+            continue;
+        };
+        let allowed = match client.perms.borrow_mut().as_mut() {
+            Some(p) => p.may_subscribe(&subject, queue.as_deref()),
+            None => true,
+        };
+        if allowed {
+            continue;
+        }
+        core.unsubscribe(key, crate::trace::on());
+        removed(client, creds, &sid, &subject, queue.as_ref());
+    }
+}
+
+/// The `-ERR` and the notice for one removed subscription.
+fn removed(
+    client: &Rc<Client>,
+    creds: &crate::client::Creds,
+    sid: &Bytes,
+    subject: &Bytes,
+    queue: Option<&Bytes>,
+) {
+    let q = |b: &[u8]| shoal_go::quote(b);
+    let (s, sid) = (q(subject), q(sid));
+    let what = match queue {
+        Some(g) => format!("{s} using queue {}", q(g)),
+        None => s,
+    };
+    client.send_err(
+        format!("-ERR 'Permissions Violation for Subscription to {what} (sid {sid})'\r\n")
+            .as_bytes(),
+    );
+    // nats-server's getAuthUser: who the connection logged in as.
+    let who = if !creds.user.is_empty() {
+        format!("User {}", q(creds.user.as_bytes()))
+    } else if !creds.token.is_empty() {
+        "Token \"[REDACTED]\"".to_string()
+    } else {
+        "User \"N/A\"".to_string()
+    };
+    log::info!("Removed sub {what} (sid {sid}) for {who} - not authorized");
+}
