@@ -11,7 +11,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{escape, nats_server, shoal, shoal_conf, temp_path, Raw, ServerProc};
+use serde_json::Value;
+
+use crate::util::{
+    escape, nats_server, nats_server_conf, shoal, shoal_conf, temp_path, Raw, ServerProc,
+};
 
 /// "pw", hashed once with the Python `bcrypt` package (4.2, cost 10: about
 /// 60 ms to check on the test machine):
@@ -249,4 +253,42 @@ fn reload_applies_new_logins_like_nats_server() {
     want_log.sort();
     log.sort();
     assert_eq!(log, want_log);
+}
+
+/// What monitoring shows of logins, on one server: `/varz`'s auth fields, and
+/// per connection (`/connz?auth=1`, open and closed) the user, the name tag
+/// and the close reason.
+fn monitored_logins(s: &ServerProc) -> Vec<Value> {
+    let mut a = login(
+        s.port,
+        r#"{"verbose":false,"user":"alice","pass":"pw","name":"a"}"#,
+    );
+    a.expect(b"PONG\r\n");
+    let mut t = login(
+        s.port,
+        r#"{"verbose":false,"user":"alice","pass":"bad","name":"bad"}"#,
+    );
+    t.read_until_closed(DEADLINE);
+    let http = crate::monitor::http_port(s);
+    let varz = crate::monitor::get(http, "/varz").json();
+    let mut out = vec![varz["auth_required"].clone(), varz["auth_timeout"].clone()];
+    for path in ["/connz?auth=1", "/connz?state=closed&auth=1", "/connz"] {
+        let page = crate::monitor::get(http, path).json();
+        for c in page["connections"].as_array().unwrap() {
+            out.push(serde_json::json!({
+                "name": c["name"], "authorized_user": c["authorized_user"],
+                "name_tag": c["name_tag"], "reason": c["reason"],
+            }));
+        }
+    }
+    out
+}
+
+#[test]
+fn monitoring_shows_logins_like_nats_server() {
+    let conf = "authorization {\n  timeout: 1.5\n  users: [ {user: alice, password: pw} ]\n}\n";
+    let want = monitored_logins(&nats_server_conf(conf, &["-m", "-1"]));
+    let got = monitored_logins(&shoal_conf(conf, &["-m", "-1"]));
+    assert_eq!(got, want);
+    assert_eq!(want[0], true);
 }

@@ -367,6 +367,9 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
         }
     }
     let auth = core.auth();
+    // Kept before the check so a refused connection's record names the
+    // user it tried to be, as nats-server's does.
+    *client.creds.borrow_mut() = (!creds.is_empty()).then(|| Box::new(creds.clone()));
     if auth.required() {
         match crate::auth::login(auth, client, &creds).await {
             crate::auth::Outcome::Refused => return Ok(()),

@@ -58,6 +58,9 @@ pub struct ConnRecord {
     pub name: String,
     pub lang: String,
     pub version: String,
+    /// Who the connection logged in (or tried to log in) as: nats-server's
+    /// `getRawAuthUser` (the user, `[REDACTED]` for a token), empty if none.
+    pub user: String,
     /// Filled for closed connections always, for open ones when asked.
     pub subs: Vec<SubRecord>,
 }
@@ -169,6 +172,7 @@ mod tests {
             name: String::new(),
             lang: String::new(),
             version: String::new(),
+            user: String::new(),
             subs: Vec::new(),
         }
     }

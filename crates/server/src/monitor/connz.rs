@@ -90,6 +90,8 @@ struct ConnInfo<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<SubDetail<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    authorized_user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     name_tag: Option<&'static str>,
     /// Shoal: the core that owns the connection.
     core: usize,
@@ -239,6 +241,10 @@ fn info<'a>(c: &'a ConnRecord, p: &Params, now: SystemTime) -> ConnInfo<'a> {
             .then(|| c.subs.iter().map(|s| s.subject.as_str()).collect()),
         subscriptions_list_detail: (has_subs && p.detail)
             .then(|| c.subs.iter().map(|s| SubDetail::of(s, closed)).collect()),
+        authorized_user: (p.auth && !c.user.is_empty()).then_some(c.user.as_str()),
+        // The account's name tag: nats-server shows it for open connections
+        // (in the global account from accept on), for closed ones only
+        // outside the global account.
         name_tag: (p.auth && !closed).then_some(GLOBAL_ACCOUNT),
         core: c.core,
     }

@@ -72,6 +72,8 @@ struct Varz<'a> {
     go: String,
     host: &'a str,
     port: u16,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    auth_required: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -229,6 +231,7 @@ pub async fn page(
         go: format!("shoal {}", crate::SHOAL_VERSION),
         host: &s.info_host,
         port: s.info_port,
+        auth_required: cfg.logins.required(),
         max_connections: cfg.max_connections,
         max_subscriptions: cfg.max_subscriptions,
         ping_interval: cfg.ping_interval.as_nanos(),
@@ -237,7 +240,7 @@ pub async fn page(
         http_port: ctx.info.http_port,
         http_base_path: "",
         https_port: 0,
-        auth_timeout: 2.0,
+        auth_timeout: cfg.auth_timeout.as_secs_f64(),
         max_control_line: cfg.max_control_line,
         max_payload: cfg.max_payload,
         max_pending: cfg.max_pending,
