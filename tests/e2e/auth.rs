@@ -292,3 +292,146 @@ fn monitoring_shows_logins_like_nats_server() {
     assert_eq!(got, want);
     assert_eq!(want[0], true);
 }
+
+/// One nkey conversation: the CONNECT JSON, given the connection's nonce.
+type Case<'a> = dyn Fn(&str) -> String + 'a;
+
+/// The nkey conversations, on one server whose users are `nkey` (with
+/// permissions) and `alice`: each result is what one connection received.
+fn nkey_conversations(start: &dyn Fn(&str) -> ServerProc, user: &nkeys::KeyPair) -> Vec<String> {
+    let key = user.public_key();
+    let conf = format!(
+        "authorization {{\n  users: [\n    {{nkey: {key}, permissions: {{publish: \"n.>\"}}}}\n    {{user: alice, password: pw}}\n  ]\n}}\n"
+    );
+    let s = start(&conf);
+    let sign = |nonce: &str, kp: &nkeys::KeyPair| {
+        data_encoding::BASE64URL_NOPAD.encode(&kp.sign(nonce.as_bytes()).unwrap())
+    };
+    let stranger = nkeys::KeyPair::new_user();
+    let cases: Vec<Box<Case>> = vec![
+        // Signed with the right key: in, and its permissions apply.
+        Box::new(|n| {
+            format!(
+                r#"{{"verbose":true,"nkey":"{key}","sig":"{}"}}"#,
+                sign(n, user)
+            )
+        }),
+        // Standard base64 is accepted too.
+        Box::new(|n| {
+            let sig = data_encoding::BASE64.encode(&user.sign(n.as_bytes()).unwrap());
+            format!(r#"{{"verbose":false,"nkey":"{key}","sig":"{sig}"}}"#)
+        }),
+        Box::new(|_| format!(r#"{{"verbose":false,"nkey":"{key}"}}"#)),
+        Box::new(|n| {
+            format!(
+                r#"{{"verbose":false,"nkey":"{key}","sig":"{}"}}"#,
+                sign(n, &stranger)
+            )
+        }),
+        Box::new(|n| {
+            let other = stranger.public_key();
+            format!(
+                r#"{{"verbose":false,"nkey":"{other}","sig":"{}"}}"#,
+                sign(n, &stranger)
+            )
+        }),
+        // A named nkey decides alone, even with a valid user and password.
+        Box::new(|n| {
+            format!(
+                r#"{{"verbose":false,"nkey":"{}","sig":"{}","user":"alice","pass":"pw"}}"#,
+                stranger.public_key(),
+                sign(n, &stranger)
+            )
+        }),
+        Box::new(|_| r#"{"verbose":false,"user":"alice","pass":"pw"}"#.to_string()),
+    ];
+    let mut out = Vec::new();
+    for case in &cases {
+        let (mut c, info) = Raw::connect(s.port);
+        let nonce = info["nonce"]
+            .as_str()
+            .expect("INFO carries a nonce")
+            .to_string();
+        assert_eq!(nonce.len(), 15, "{info}");
+        assert_eq!(info["auth_required"], true);
+        c.send(
+            format!(
+                "CONNECT {}\r\nPUB n.1 1\r\nx\r\nPUB m 1\r\ny\r\nPING\r\n",
+                case(&nonce)
+            )
+            .as_bytes(),
+        );
+        let mut got = Vec::new();
+        loop {
+            match c.read_frame(Instant::now() + DEADLINE) {
+                Ok(f) if f == b"PONG\r\n" => break,
+                Ok(f) => got.extend_from_slice(&f),
+                Err(_) => {
+                    got.extend_from_slice(b"<closed>");
+                    break;
+                }
+            }
+        }
+        out.push(escape(&got));
+    }
+    // The four refusals' log lines (Shoal's logger writes them from its own
+    // thread: wait for them).
+    let refusals = || -> Vec<String> {
+        s.log()
+            .iter()
+            .filter_map(|l| {
+                l.split_once(" - authentication error")
+                    .map(|(_, r)| r.to_string())
+            })
+            .map(|l| l.replace(&stranger.public_key(), "<stranger>"))
+            .collect()
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while refusals().len() < 4 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Lines from connections on different cores may reach the log in either
+    // order: compare them as a set.
+    let mut lines = refusals();
+    lines.sort();
+    out.push(format!("{lines:?}"));
+    out
+}
+
+#[test]
+fn nkey_users_sign_the_nonce_like_nats_server() {
+    let user = nkeys::KeyPair::new_user();
+    let want = nkey_conversations(&|c| nats_server_conf(c, &[]), &user);
+    let got = nkey_conversations(&|c| shoal_conf(c, &[]), &user);
+    assert_eq!(got, want);
+    assert!(want[0].contains("+OK"), "{want:?}");
+}
+
+#[test]
+fn async_nats_logs_in_with_an_nkey_seed() {
+    let kp = nkeys::KeyPair::new_user();
+    let conf = format!(
+        "authorization {{\n  users: [ {{nkey: {}}} ]\n}}\n",
+        kp.public_key()
+    );
+    let s = shoal_conf(&conf, &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let nc = async_nats::ConnectOptions::with_nkey(kp.seed().unwrap())
+            .connect(format!("127.0.0.1:{}", s.port))
+            .await
+            .expect("nkey login");
+        nc.flush().await.unwrap();
+        let stranger = nkeys::KeyPair::new_user();
+        let bad = async_nats::ConnectOptions::with_nkey(stranger.seed().unwrap())
+            .connect(format!("127.0.0.1:{}", s.port));
+        let bad = tokio::time::timeout(Duration::from_secs(3), bad).await;
+        assert!(
+            !matches!(bad, Ok(Ok(_))),
+            "an unknown nkey must not connect"
+        );
+    });
+}

@@ -3,8 +3,8 @@
 //! with queue entries, the delivery-time deny filter, `allow_responses`),
 //! compiled into subscription indexes and checked per connection with a
 //! decision cache; password/token comparison (bcrypt or constant-time); and
-//! the login decision for a users list, a single user, a token and
-//! `no_auth_user`. nkeys, JWTs and accounts come next, here, so that each
+//! the login decision for nkey users (the nonce's signature), a users list,
+//! a single user, a token and `no_auth_user`. JWTs and accounts come next, here, so that each
 //! check can be unit-tested and fuzzed without a socket.
 //!
 //! Not yet used by the server: a configuration with `authorization` or
@@ -18,6 +18,7 @@
 
 mod conn;
 mod login;
+pub mod nkey;
 pub mod password;
 mod permissions;
 mod tokens;
@@ -27,6 +28,7 @@ mod tests;
 
 pub use conn::ConnPermissions;
 pub use login::{Credentials, Identity, Logins, Plan, User};
+pub use nkey::NkeyUser;
 pub use permissions::{PermissionSpec, ResponseRule, Rules, SubjectRules};
 pub use tokens::{
     has_wildcard, is_subset_match, queue_matches, split_subject_queue, subjects_collide, BadEntry,

@@ -1,8 +1,12 @@
-//! Deciding a client's login from the configuration's users list, single
-//! user or token, and `no_auth_user`, in nats-server 2.15's order
-//! (`processClientOrLeafAuthentication`, the parts without nkeys, JWTs,
+//! Deciding a client's login from the configuration's nkey users, users
+//! list, single user or token, and `no_auth_user`, in nats-server 2.15's
+//! order (`processClientOrLeafAuthentication`, the parts without JWTs,
 //! certificates or proxies, which come later):
 //!
+//! 0. With nkey users: a client that sent no credentials at all is the
+//!    `no_auth_user` if that is an nkey (and needs no signature); a client
+//!    that names an nkey must be one of them and sign the nonce, and nothing
+//!    else is tried.
 //! 1. With a users list: a client that sent no user, password or token is
 //!    `no_auth_user` (when that user exists), with that user's configured
 //!    password as its own; a named user must exist and its password match
@@ -22,6 +26,7 @@
 
 use ahash::AHashMap;
 
+use crate::nkey::{self, NkeyUser};
 use crate::password;
 use crate::permissions::PermissionSpec;
 
@@ -40,6 +45,8 @@ pub struct User {
 pub struct Logins {
     users: Vec<User>,
     by_name: AHashMap<String, usize>,
+    nkeys: Vec<NkeyUser>,
+    by_key: AHashMap<String, usize>,
     single: Option<(String, String)>,
     token: Option<String>,
     no_auth_user: Option<String>,
@@ -51,6 +58,17 @@ pub struct Credentials<'a> {
     pub user: &'a str,
     pub pass: &'a str,
     pub token: &'a str,
+    pub nkey: &'a str,
+    /// The signature of the nonce (base64), with `nkey`.
+    pub sig: &'a str,
+    /// The nonce this connection was sent.
+    pub nonce: &'a [u8],
+}
+
+impl Credentials<'_> {
+    fn none(&self) -> bool {
+        self.user.is_empty() && self.pass.is_empty() && self.token.is_empty()
+    }
 }
 
 /// Who a login is.
@@ -58,6 +76,8 @@ pub struct Credentials<'a> {
 pub enum Identity {
     /// `users[i]`.
     User(usize),
+    /// The nkey user `nkeys[i]`.
+    Nkey(usize),
     /// The configured token.
     Token,
     /// The single `user`/`password`.
@@ -68,6 +88,8 @@ pub enum Identity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
     Refused,
+    /// Decided without a secret left to compare (an nkey's signature).
+    Granted(Identity),
     Compare {
         who: Identity,
         configured: String,
@@ -85,6 +107,7 @@ impl Plan {
     pub fn decide(&self) -> Option<Identity> {
         match self {
             Plan::Refused => None,
+            Plan::Granted(who) => Some(*who),
             Plan::Compare {
                 who,
                 configured,
@@ -113,12 +136,46 @@ impl Logins {
             single: single.filter(|(user, _)| !user.is_empty()),
             token: token.filter(|t| !t.is_empty()),
             no_auth_user,
+            ..Logins::default()
         }
+    }
+
+    /// The same logins with nkey users (nats-server keeps them apart from
+    /// the users list; a name is in one or the other).
+    pub fn with_nkeys(mut self, nkeys: Vec<NkeyUser>) -> Logins {
+        self.by_key = nkeys
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.key.clone(), i))
+            .collect();
+        self.nkeys = nkeys;
+        self
+    }
+
+    /// Whether INFO must carry a nonce to sign.
+    pub fn nonce_required(&self) -> bool {
+        !self.nkeys.is_empty()
+    }
+
+    pub fn nkey_user(&self, i: usize) -> &NkeyUser {
+        &self.nkeys[i]
+    }
+
+    pub fn nkeys(&self) -> &[NkeyUser] {
+        &self.nkeys
+    }
+
+    /// Whether an nkey user has this public key.
+    pub fn has_nkey(&self, key: &str) -> bool {
+        self.by_key.contains_key(key)
     }
 
     /// Whether clients must log in (INFO `auth_required`).
     pub fn required(&self) -> bool {
-        !self.users.is_empty() || self.single.is_some() || self.token.is_some()
+        !self.users.is_empty()
+            || !self.nkeys.is_empty()
+            || self.single.is_some()
+            || self.token.is_some()
     }
 
     /// The users list (empty: none).
@@ -167,10 +224,12 @@ impl Logins {
 
     /// The login `creds` ask for (see the module header).
     pub fn plan(&self, creds: &Credentials) -> Plan {
+        if let Some(plan) = self.nkey_plan(creds) {
+            return plan;
+        }
         if !self.users.is_empty() {
             let (mut name, mut pass) = (creds.user, creds.pass);
-            let anonymous =
-                creds.user.is_empty() && creds.pass.is_empty() && creds.token.is_empty();
+            let anonymous = creds.none();
             if let (true, Some(u)) = (anonymous, self.no_auth_user_entry()) {
                 // The configured password stands for the client's, so a
                 // no_auth_user with a bcrypt password can never log in: the
@@ -209,10 +268,38 @@ impl Logins {
         Plan::Refused
     }
 
+    /// Step 0 of the module header: `None` when no nkey is involved.
+    fn nkey_plan(&self, creds: &Credentials) -> Option<Plan> {
+        if self.nkeys.is_empty() {
+            return None;
+        }
+        let no_auth = self.no_auth_user.as_deref().unwrap_or("");
+        let key = match creds.nkey {
+            "" if creds.none() && self.by_key.contains_key(no_auth) => no_auth,
+            "" => return None,
+            k => k,
+        };
+        let Some(&i) = self.by_key.get(key) else {
+            return Some(Plan::Refused);
+        };
+        // The no_auth_user's key needs no signature (nats-server's rule).
+        let signed = key == no_auth || nkey::verify(key, creds.nonce, creds.sig);
+        Some(match signed {
+            true => Plan::Granted(Identity::Nkey(i)),
+            false => Plan::Refused,
+        })
+    }
+
     /// nats-server's log line for a refused login (`[ERR] <client> - ...`):
     /// the user it tried to be (after `no_auth_user`), else a redacted token.
     pub fn failure_text(&self, creds: &Credentials) -> String {
-        let anonymous = creds.user.is_empty() && creds.pass.is_empty() && creds.token.is_empty();
+        let anonymous = creds.none();
+        if !creds.nkey.is_empty() {
+            return format!(
+                "authentication error - Nkey {}",
+                shoal_go::quote(creds.nkey.as_bytes())
+            );
+        }
         let user = match (anonymous, self.no_auth_user_entry()) {
             (true, Some(u)) if !self.users.is_empty() => u.name.as_str(),
             _ => creds.user,
@@ -250,7 +337,13 @@ mod tests {
     }
 
     fn login(l: &Logins, user: &str, pass: &str, token: &str) -> Option<Identity> {
-        l.plan(&Credentials { user, pass, token }).decide()
+        l.plan(&Credentials {
+            user,
+            pass,
+            token,
+            ..Default::default()
+        })
+        .decide()
     }
 
     /// Each case was run against nats-server 2.15.1 with the same
@@ -375,6 +468,51 @@ mod tests {
         assert!(
             !empty.required(),
             "an empty token or user name configures nothing"
+        );
+    }
+
+    #[test]
+    fn nkey_users_sign_the_nonce() {
+        let kp = nkeys::KeyPair::new_user();
+        let key = kp.public_key();
+        let l = Logins::new(vec![user("a", "pw")], None, None, None).with_nkeys(vec![NkeyUser {
+            key: key.clone(),
+            permissions: None,
+        }]);
+        assert!(l.required() && l.nonce_required());
+        let nonce = b"0123456789abcde";
+        let sig = data_encoding::BASE64URL_NOPAD.encode(&kp.sign(nonce).unwrap());
+        let with = |nkey: &str, sig: &str, user: &str| {
+            l.plan(&Credentials {
+                user,
+                pass: "pw",
+                nkey,
+                sig,
+                nonce,
+                ..Default::default()
+            })
+            .decide()
+        };
+        assert_eq!(with(&key, &sig, ""), Some(Identity::Nkey(0)));
+        assert_eq!(with(&key, "", ""), None, "no signature");
+        let other = nkeys::KeyPair::new_user().public_key();
+        assert_eq!(with(&other, &sig, ""), None, "an unknown key");
+        // A named nkey decides alone: the user and password are not tried.
+        assert_eq!(with(&other, &sig, "a"), None);
+        assert_eq!(with("", "", "a"), Some(Identity::User(0)));
+        let text = l.failure_text(&Credentials {
+            nkey: &other,
+            ..Default::default()
+        });
+        assert_eq!(text, format!("authentication error - Nkey \"{other}\""));
+        // The no_auth_user may be an nkey: no credentials, no signature.
+        let l = Logins::new(Vec::new(), None, None, Some(key.clone())).with_nkeys(vec![NkeyUser {
+            key: key.clone(),
+            permissions: None,
+        }]);
+        assert_eq!(
+            l.plan(&Credentials::default()).decide(),
+            Some(Identity::Nkey(0))
         );
     }
 }

@@ -31,6 +31,9 @@ pub struct ServerInfo {
     pub client_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
+    /// The challenge nkey users sign (per connection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
     /// The cluster name (omitted when there is none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,

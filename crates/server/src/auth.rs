@@ -29,8 +29,9 @@ pub struct Auth {
     logins: RefCell<Arc<Logins>>,
     timeout: std::cell::Cell<Duration>,
     /// `users[i]`'s compiled permissions and the entries they skipped (built
-    /// at the first login of that user on this core).
+    /// at the first login of that user on this core), and the nkey users'.
     rules: RefCell<Vec<Option<Compiled>>>,
+    nkey_rules: RefCell<Vec<Option<Compiled>>>,
 }
 
 #[derive(Clone)]
@@ -55,6 +56,7 @@ impl Auth {
             logins: RefCell::new(cfg.logins.clone()),
             timeout: std::cell::Cell::new(cfg.auth_timeout),
             rules: RefCell::default(),
+            nkey_rules: RefCell::default(),
         }
     }
 
@@ -67,7 +69,12 @@ impl Auth {
     /// without credentials, as in nats-server.
     pub fn info_required(&self) -> bool {
         let l = self.logins.borrow();
-        l.required() && l.no_auth_user().is_none()
+        l.required() && l.no_auth_user_name().is_none()
+    }
+
+    /// Whether INFO carries a nonce for nkey users to sign.
+    pub fn nonce_required(&self) -> bool {
+        self.logins.borrow().nonce_required()
     }
 
     /// Whether the first op may be something other than CONNECT (the client
@@ -85,6 +92,7 @@ impl Auth {
         *self.logins.borrow_mut() = cfg.logins.clone();
         self.timeout.set(cfg.auth_timeout);
         self.rules.borrow_mut().clear();
+        self.nkey_rules.borrow_mut().clear();
     }
 
     /// The name and configured password of `users[i]`.
@@ -99,10 +107,19 @@ impl Auth {
         self.logins.borrow().clone()
     }
 
-    fn compiled(&self, i: usize) -> Option<Compiled> {
+    /// The permissions `who` logs in with, compiled once per core.
+    fn compiled(&self, who: Identity) -> Option<Compiled> {
         let logins = self.logins.borrow();
-        let spec = logins.user(i).permissions.as_ref()?;
-        let mut rules = self.rules.borrow_mut();
+        let (spec, cache, i) = match who {
+            Identity::User(i) => (logins.user(i).permissions.as_ref()?, &self.rules, i),
+            Identity::Nkey(i) => (
+                logins.nkey_user(i).permissions.as_ref()?,
+                &self.nkey_rules,
+                i,
+            ),
+            Identity::Token | Identity::SingleUser => return None,
+        };
+        let mut rules = cache.borrow_mut();
         if rules.len() <= i {
             rules.resize(i + 1, None);
         }
@@ -125,7 +142,8 @@ impl Auth {
 pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> Outcome {
     loop {
         let logins = auth.logins.borrow().clone();
-        let plan = logins.plan(&creds.as_credentials());
+        let nonce = client.nonce.get();
+        let plan = logins.plan(&creds.as_credentials(nonce.as_ref().map_or(&[], |n| &n[..])));
         let who = if plan.needs_bcrypt() {
             // Tens of milliseconds of CPU: not on the core.
             rt::blocking(move || plan.decide()).await
@@ -147,13 +165,10 @@ pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> Outcome {
     }
 }
 
-/// Sets the permissions `who` logs in with; the user's index, if it is one.
+/// Sets the permissions `who` logs in with; the user's index, if it is one
+/// of the users list.
 fn grant(auth: &Auth, client: &Rc<Client>, who: Identity) -> Option<usize> {
-    let Identity::User(i) = who else {
-        *client.perms.borrow_mut() = None;
-        return None;
-    };
-    let perms = auth.compiled(i).map(|c| {
+    let perms = auth.compiled(who).map(|c| {
         // nats-server logs the entries it skips each time it sets a
         // connection's permissions.
         for p in c.problems.iter() {
@@ -162,13 +177,19 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity) -> Option<usize> {
         ConnPermissions::new(c.rules, Instant::now())
     });
     *client.perms.borrow_mut() = perms;
-    Some(i)
+    match who {
+        Identity::User(i) => Some(i),
+        _ => None,
+    }
 }
 
 /// nats-server's `authViolation`: the error log line, `-ERR 'Authorization
 /// Violation'`, and the close.
 pub fn refuse(auth: &Auth, client: &Rc<Client>, creds: &Creds) {
-    let text = auth.logins.borrow().failure_text(&creds.as_credentials());
+    let text = auth
+        .logins
+        .borrow()
+        .failure_text(&creds.as_credentials(&[]));
     log::error!("{} - {text}", client.log_prefix());
     client.send_err(encode::ERR_AUTH_VIOLATION);
     client.close_after_flush(CloseReason::AuthViolation);

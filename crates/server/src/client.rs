@@ -140,18 +140,42 @@ pub struct Creds {
     pub user: String,
     pub pass: String,
     pub token: String,
+    pub nkey: String,
+    pub sig: String,
 }
 
 impl Creds {
     pub fn is_empty(&self) -> bool {
-        self.user.is_empty() && self.pass.is_empty() && self.token.is_empty()
+        self.user.is_empty()
+            && self.pass.is_empty()
+            && self.token.is_empty()
+            && self.nkey.is_empty()
     }
 
-    pub fn as_credentials(&self) -> shoal_auth::Credentials<'_> {
+    /// For a login check, with the nonce this connection was sent.
+    pub fn as_credentials<'a>(&'a self, nonce: &'a [u8]) -> shoal_auth::Credentials<'a> {
         shoal_auth::Credentials {
             user: &self.user,
             pass: &self.pass,
             token: &self.token,
+            nkey: &self.nkey,
+            sig: &self.sig,
+            nonce,
+        }
+    }
+
+    /// nats-server's `getRawAuthUser`: who the connection is (or tried to
+    /// be) in monitoring and logs: the nkey, the user, `[REDACTED]` for a
+    /// token, else nothing.
+    pub fn raw_user(&self) -> &str {
+        if !self.nkey.is_empty() {
+            &self.nkey
+        } else if !self.user.is_empty() {
+            &self.user
+        } else if !self.token.is_empty() {
+            "[REDACTED]"
+        } else {
+            ""
         }
     }
 }
@@ -218,6 +242,8 @@ pub struct Client {
     /// login: a later CONNECT without them keeps them, as Go's decoding into
     /// the same options does.
     pub creds: RefCell<Option<Box<Creds>>>,
+    /// The nonce its INFO carried, when nkey users must sign one.
+    pub nonce: Cell<Option<[u8; shoal_auth::nkey::NONCE_LEN]>>,
 }
 
 impl Client {
@@ -261,6 +287,7 @@ impl Client {
             auth_deadline: Cell::new(None),
             perms: RefCell::new(None),
             creds: RefCell::new(None),
+            nonce: Cell::new(None),
         }
     }
 

@@ -8,10 +8,10 @@ use shoal_proto::ServerInfo;
 use crate::core::Core;
 
 /// Which INFO a connection is sent.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum InfoKind {
-    /// The greeting on accept.
-    Greeting,
+    /// The greeting on accept, with the connection's nonce if it has one.
+    Greeting(Option<[u8; shoal_auth::nkey::NONCE_LEN]>),
     /// After the first PONG of a protocol-1 client: `connect_info` and its account.
     ConnectInfo,
     /// Lame duck mode: `ldm:true`.
@@ -35,6 +35,10 @@ pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
         max_payload: core.live().max_payload as u64,
         client_id: Some(cid),
         client_ip: Some(ip.to_string()),
+        nonce: match kind {
+            InfoKind::Greeting(Some(n)) => Some(String::from_utf8_lossy(&n).into_owned()),
+            _ => None,
+        },
         cluster: core.cfg().cluster_name.clone(),
         ldm: kind == InfoKind::LameDuck,
         connect_info,

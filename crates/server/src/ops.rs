@@ -361,6 +361,8 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
         (&mut creds.user, &c.user),
         (&mut creds.pass, &c.pass),
         (&mut creds.token, &c.auth_token),
+        (&mut creds.nkey, &c.nkey),
+        (&mut creds.sig, &c.sig),
     ] {
         if let Some(v) = v {
             slot.clone_from(v);
@@ -443,7 +445,7 @@ pub async fn before_connect(core: &Core, client: &Rc<Client>) -> bool {
             *client.creds.borrow_mut() = Some(Box::new(crate::client::Creds {
                 user,
                 pass,
-                token: String::new(),
+                ..Default::default()
             }));
             true
         }

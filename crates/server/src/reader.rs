@@ -91,6 +91,10 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
             .auth_deadline
             .set(Some(client.start + core.auth().timeout()));
     }
+    if core.auth().nonce_required() {
+        let raw: [u8; shoal_auth::nkey::NONCE_RAW_LEN] = rand::random();
+        client.nonce.set(Some(shoal_auth::nkey::nonce(&raw)));
+    }
     let stats = &core.env().stats;
     stats
         .total_connections
@@ -99,7 +103,7 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
         &core,
         cid,
         &peer.ip().to_string(),
-        InfoKind::Greeting,
+        InfoKind::Greeting(client.nonce.get()),
     ));
     rt::spawn(run_writer(client.clone(), wh));
     let closed_subs = if over_limit {

@@ -41,8 +41,13 @@ pub fn after_reload(core: &Rc<Core>) {
             .as_deref()
             .cloned()
             .unwrap_or_default();
-        let listed = !logins.users().is_empty();
-        if listed && !creds.user.is_empty() && !logins.has_user(&creds.user) {
+        let listed = !logins.users().is_empty() || !logins.nkeys().is_empty();
+        let gone = if !creds.nkey.is_empty() {
+            !logins.has_nkey(&creds.nkey)
+        } else {
+            !creds.user.is_empty() && !logins.has_user(&creds.user)
+        };
+        if listed && gone {
             client.close_after_flush(CloseReason::ClientClosed);
             continue;
         }
@@ -105,7 +110,9 @@ fn removed(
             .as_bytes(),
     );
     // nats-server's getAuthUser: who the connection logged in as.
-    let who = if !creds.user.is_empty() {
+    let who = if !creds.nkey.is_empty() {
+        format!("Nkey {}", q(creds.nkey.as_bytes()))
+    } else if !creds.user.is_empty() {
         format!("User {}", q(creds.user.as_bytes()))
     } else if !creds.token.is_empty() {
         "Token \"[REDACTED]\"".to_string()

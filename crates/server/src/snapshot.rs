@@ -124,11 +124,11 @@ fn conn_record(
         name: c.name.borrow().clone(),
         lang: c.lang.borrow().clone(),
         version: c.version.borrow().clone(),
-        user: match c.creds.borrow().as_deref() {
-            Some(k) if !k.user.is_empty() => k.user.clone(),
-            Some(k) if !k.token.is_empty() => "[REDACTED]".to_string(),
-            _ => String::new(),
-        },
+        user: c
+            .creds
+            .borrow()
+            .as_deref()
+            .map_or_else(String::new, |k| k.raw_user().to_string()),
         subs,
     }
 }

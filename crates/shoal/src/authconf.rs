@@ -6,16 +6,17 @@
 //! authorization {
 //!   user | username: u      password | pass: p      token: t
 //!   timeout: 2 | 0.5 | "2s"
-//!   users: [ { user | username, password | pass, permissions | permission | authorization } ]
+//!   users: [ { user | username, password | pass, permissions | permission | authorization }
+//!            | { nkey: U..., permissions } ]
 //!   default_permissions | default_permission | permissions: { ... }
 //! }
 //! ```
 //!
 //! Parts of nats-server's security model Shoal does not have yet are
-//! refused by name, never ignored: nkey users, `allowed_connection_types`,
+//! refused by name, never ignored: `allowed_connection_types`,
 //! `proxy_required: true`, `auth_callout`.
 
-use shoal_auth::{PermissionSpec, User};
+use shoal_auth::{NkeyUser, PermissionSpec, User};
 use shoal_conf::{Kind, Value};
 
 use crate::perms;
@@ -31,6 +32,8 @@ pub struct AuthSettings {
     pub timeout: Option<f64>,
     /// `Some` as soon as `users` is present, even empty (as in nats-server).
     pub users: Option<Vec<User>>,
+    /// The entries of `users` with an `nkey`.
+    pub nkeys: Vec<NkeyUser>,
 }
 
 /// Parses the `authorization` block.
@@ -48,7 +51,12 @@ pub fn authorization(v: &Value, report: &mut Report) -> Option<AuthSettings> {
             "pass" | "password" => a.password = string(v, report),
             "token" => a.token = string(v, report),
             "timeout" => a.timeout = timeout(k, v, report),
-            "users" => a.users = users(v, report),
+            "users" => {
+                if let Some((users, nkeys)) = users(v, report) {
+                    a.users = Some(users);
+                    a.nkeys = nkeys;
+                }
+            }
             "default_permission" | "default_permissions" | "permissions" => {
                 defaults = perms::permissions(v, report);
             }
@@ -63,9 +71,12 @@ pub fn authorization(v: &Value, report: &mut Report) -> Option<AuthSettings> {
         }
     }
     // nats-server gives the users without permissions the block's defaults.
-    if let (Some(users), Some(d)) = (a.users.as_mut(), defaults) {
-        for u in users.iter_mut().filter(|u| u.permissions.is_none()) {
-            u.permissions = Some(d.clone());
+    if let Some(d) = defaults {
+        for u in a.users.iter_mut().flatten() {
+            u.permissions.get_or_insert_with(|| d.clone());
+        }
+        for u in a.nkeys.iter_mut() {
+            u.permissions.get_or_insert_with(|| d.clone());
         }
     }
     let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
@@ -86,6 +97,12 @@ pub fn authorization(v: &Value, report: &mut Report) -> Option<AuthSettings> {
         for u in users {
             if !seen.insert(u.name.as_str()) {
                 report.error(&v.pos, format!("Duplicate user {:?} detected", u.name));
+                return None;
+            }
+        }
+        for u in &a.nkeys {
+            if !seen.insert(u.key.as_str()) {
+                report.error(&v.pos, format!("Duplicate nkey {:?} detected", u.key));
                 return None;
             }
         }
@@ -142,8 +159,8 @@ fn timeout(key: &str, v: &Value, report: &mut Report) -> Option<f64> {
     Some(secs)
 }
 
-/// The `users` array.
-fn users(v: &Value, report: &mut Report) -> Option<Vec<User>> {
+/// The `users` array: its user/password entries and its nkey entries.
+fn users(v: &Value, report: &mut Report) -> Option<(Vec<User>, Vec<NkeyUser>)> {
     let Kind::Array(items) = &v.kind else {
         report.error(
             &v.pos,
@@ -155,6 +172,7 @@ fn users(v: &Value, report: &mut Report) -> Option<Vec<User>> {
         return None;
     };
     let mut out = Vec::new();
+    let mut nkeys = Vec::new();
     for item in items {
         let Some(m) = item.as_map() else {
             report.error(
@@ -167,7 +185,7 @@ fn users(v: &Value, report: &mut Report) -> Option<Vec<User>> {
             continue;
         };
         let mut user = User::default();
-        let mut nkey = false;
+        let mut nkey = String::new();
         // nats-server reports a user entry at the last key it read.
         let mut last = &item.pos;
         for (k, v) in m.iter() {
@@ -178,10 +196,7 @@ fn users(v: &Value, report: &mut Report) -> Option<Vec<User>> {
                 "permission" | "permissions" | "authorization" => {
                     user.permissions = perms::permissions(v, report);
                 }
-                "nkey" => {
-                    nkey = true;
-                    not_yet(k, v, report);
-                }
+                "nkey" => nkey = string(v, report).unwrap_or_default(),
                 "allowed_connection_types" | "connection_types" | "clients" => {
                     not_yet(k, v, report);
                 }
@@ -194,13 +209,28 @@ fn users(v: &Value, report: &mut Report) -> Option<Vec<User>> {
                 _ => report.error(&v.pos, format!("unknown field {k:?}")),
             }
         }
-        if user.name.is_empty() && !nkey {
+        if user.name.is_empty() && nkey.is_empty() {
             report.error(last, "User entry requires a user");
             return None;
         }
-        out.push(user);
+        if nkey.is_empty() {
+            out.push(user);
+            continue;
+        }
+        if !shoal_auth::nkey::is_valid_user_key(&nkey) {
+            report.error(last, "Not a valid public nkey for a user");
+            return None;
+        }
+        if !user.name.is_empty() || !user.password.is_empty() {
+            report.error(last, "Nkey users do not take usernames or passwords");
+            return None;
+        }
+        nkeys.push(NkeyUser {
+            key: nkey,
+            permissions: user.permissions,
+        });
     }
-    Some(out)
+    Some((out, nkeys))
 }
 
 #[cfg(test)]
@@ -257,7 +287,7 @@ mod tests {
             ),
             (
                 "authorization {\n  users: [ {nkey: UABC} ]\n}\n",
-                "t.conf:2:13: \"nkey\" is not supported by this version of shoal yet",
+                "t.conf:2:13: Not a valid public nkey for a user",
             ),
             (
                 "authorization {\n  timeout: \"x\"\n}\n",

@@ -216,7 +216,7 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
                     "no_auth_user: {u:?} present, but users/nkeys are not defined"
                 )))
             }
-            Some(users) if !users.iter().any(|x| &x.name == u) => {
+            Some(users) if !users.iter().any(|x| &x.name == u) && !a.nkeys.iter().any(|k| &k.key == u) => {
                 return Err(LoadError::Invalid(format!(
                     "no_auth_user: {u:?} not present as user or nkey in authorization block or account configuration"
                 )))
@@ -226,7 +226,9 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
     }
     let logins = match a.users {
         // A users list (even empty) is the only way in, as in nats-server.
-        Some(users) if !users.is_empty() => Logins::new(users, None, None, no_auth_user),
+        Some(users) if !users.is_empty() || !a.nkeys.is_empty() => {
+            Logins::new(users, None, None, no_auth_user).with_nkeys(a.nkeys)
+        }
         Some(_) => Logins::new(Vec::new(), None, None, None),
         None => Logins::new(Vec::new(), Some((user, pass)), token, None),
     };
