@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{shoal, temp_path, Raw};
+use crate::util::{free_port, shoal, temp_path, Raw};
 
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -367,14 +367,6 @@ fn sigusr2_lame_duck_then_exit_0() {
 }
 
 // ---- helpers for processes not started through util (log files, own ports) ----
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spawn_shoal(args: &[&str], dir: Option<&Path>) -> Child {
     let mut cmd = Command::new(SHOAL);

@@ -182,3 +182,55 @@ fn a_stopped_server_frees_its_port() {
         drop(clients);
     }
 }
+
+/// A port is free for nobody else while a server listens on it: a second
+/// Shoal (or nats-server) on the same port fails to start with nats-server's
+/// fatal line, instead of sharing the port through SO_REUSEPORT and taking
+/// half of the first server's new connections.
+#[test]
+fn a_second_server_on_a_busy_port_is_refused() {
+    let first = shoal(&["--cores", "2"]);
+    let port = first.port.to_string();
+    for bin in [
+        env!("CARGO_BIN_EXE_shoal"),
+        crate::util::reference_bin().to_str().unwrap(),
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", &port])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bin}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "[FTL] Error listening on port: 127.0.0.1:{port}, \"listen tcp 127.0.0.1:{port}: bind: address already in use\""
+            )),
+            "{bin}: {err}"
+        );
+    }
+    let (mut c, _) = Raw::connect(first.port);
+    c.send(b"CONNECT {\"verbose\":false}\r\n");
+    c.ping_pong();
+}
+
+/// nats.py's test harness kills each server with SIGKILL and starts the next
+/// one on the same client and monitoring ports at once. A killed Shoal's
+/// listeners outlive its process by milliseconds (io_uring tears the dead
+/// process's rings down afterwards): the next server must start anyway.
+#[test]
+fn a_server_starts_on_the_ports_of_one_just_killed() {
+    let port = crate::util::free_port();
+    let http = crate::util::free_port();
+    let (port_s, http_s) = (port.to_string(), http.to_string());
+    for round in 0..8 {
+        let mut s = shoal(&["-p", &port_s, "-m", &http_s]);
+        let (mut c, _) = Raw::connect(port);
+        c.send(b"CONNECT {\"verbose\":false}\r\n");
+        c.ping_pong();
+        s.signal(libc::SIGKILL);
+        assert!(
+            s.wait_exit(Duration::from_secs(5)).is_some(),
+            "round {round}"
+        );
+    }
+}

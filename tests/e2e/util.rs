@@ -45,6 +45,15 @@ pub struct ServerProc {
     conf: Option<PathBuf>,
 }
 
+/// A port that was free a moment ago (the kernel's pick for port 0).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Starts the Shoal binary under test with `-a 127.0.0.1 -p -1` plus `args`.
 pub fn shoal(args: &[&str]) -> ServerProc {
     ServerProc::start(Path::new(env!("CARGO_BIN_EXE_shoal")), args, None)

@@ -106,3 +106,36 @@ mod tests {
         assert!(!allowed_cpus().is_empty());
     }
 }
+
+/// How long a bind waits out a port held by a server that just died.
+const DYING_LISTENER_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Runs `bind` until it does not fail with EADDRINUSE, for at most
+/// [`DYING_LISTENER_GRACE`]. A killed Shoal's listeners stay in LISTEN for a
+/// few milliseconds after its process is gone (measured: 5–10 ms): an io_uring
+/// accept in flight holds each one until the kernel tears the dead process's
+/// rings down, after it has exited. A harness that kills a server and starts
+/// another on the same port at once (nats.py's does) must not fail for that;
+/// a port another live server holds still fails, a quarter second later.
+pub fn bind_when_free<T>(mut bind: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        match bind() {
+            Err(e)
+                if e.kind() == io::ErrorKind::AddrInUse
+                    && start.elapsed() < DYING_LISTENER_GRACE =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a listener already holds `addr`: bound without SO_REUSEPORT, so
+/// another server's SO_REUSEPORT listeners (Shoal's cores) conflict with it
+/// and the port is refused as nats-server refuses it, instead of being
+/// shared with that server.
+pub fn check_port_free(addr: std::net::SocketAddr) -> io::Result<()> {
+    bind_when_free(|| std::net::TcpListener::bind(addr).map(drop))
+}

@@ -117,6 +117,9 @@ impl Server {
             (config.port as u16, None)
         };
         let addr = SocketAddr::new(host, port);
+        if reservation.is_none() {
+            boot::check_port_free(addr).map_err(|e| BootError::Bind(addr.to_string(), e))?;
+        }
 
         // Monitoring: bound before the cores start, served once they accept.
         // Port 0 is "off", as in nats-server; -1 is any free port.

@@ -74,7 +74,7 @@ impl HttpServer {
                 .map(|a| a.ip())
                 .ok_or_else(|| fail(format!("listen tcp: lookup {host}: no such host")))?,
         };
-        TcpListener::bind(SocketAddr::new(ip, port)).map_err(|e| {
+        crate::boot::bind_when_free(|| TcpListener::bind(SocketAddr::new(ip, port))).map_err(|e| {
             fail(format!(
                 "listen tcp {shown}: bind: {}",
                 shoal_go::errno_text(&e)
