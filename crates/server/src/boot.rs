@@ -87,26 +87,6 @@ pub fn server_id() -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_shape() {
-        let id = server_id();
-        assert_eq!(id.len(), 56);
-        assert!(id.starts_with('N'));
-        assert!(id
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
-    }
-
-    #[test]
-    fn cpus_nonempty() {
-        assert!(!allowed_cpus().is_empty());
-    }
-}
-
 /// How long a bind waits out a port held by a server that just died.
 const DYING_LISTENER_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -138,4 +118,24 @@ pub fn bind_when_free<T>(mut bind: impl FnMut() -> io::Result<T>) -> io::Result<
 /// shared with that server.
 pub fn check_port_free(addr: std::net::SocketAddr) -> io::Result<()> {
     bind_when_free(|| std::net::TcpListener::bind(addr).map(drop))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_shape() {
+        let id = server_id();
+        assert_eq!(id.len(), 56);
+        assert!(id.starts_with('N'));
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+    }
+
+    #[test]
+    fn cpus_nonempty() {
+        assert!(!allowed_cpus().is_empty());
+    }
 }
