@@ -21,7 +21,19 @@ impl Conn {
             s.read_exact(&mut b)?;
             line.push(b[0]);
         }
-        s.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true}\r\n")?;
+        // SHOAL_BENCH_USER / SHOAL_BENCH_PASS: log in (the cost of
+        // permission checks is measured with them, perf/auth-cost).
+        let creds = match (
+            std::env::var("SHOAL_BENCH_USER"),
+            std::env::var("SHOAL_BENCH_PASS"),
+        ) {
+            (Ok(u), Ok(p)) => format!(",\"user\":{u:?},\"pass\":{p:?}"),
+            _ => String::new(),
+        };
+        s.write_all(
+            format!("CONNECT {{\"verbose\":false,\"pedantic\":false,\"headers\":true{creds}}}\r\n")
+                .as_bytes(),
+        )?;
         Ok(Conn { stream: s })
     }
 
