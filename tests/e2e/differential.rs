@@ -110,6 +110,7 @@ const SUITES: &[(&str, usize)] = &[
     ("auth_token", 5),
     ("auth_single", 5),
     ("auth_no_auth_user", 5),
+    ("auth_accounts", 8),
 ];
 
 /// The directory of the suite `sub`.

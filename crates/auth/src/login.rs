@@ -37,6 +37,9 @@ pub struct User {
     /// Plain or a bcrypt hash; empty: the user logs in with no password.
     pub password: String,
     pub permissions: Option<PermissionSpec>,
+    /// The account the user is in: an index into [`Logins::accounts`]
+    /// (0: the global account `$G`).
+    pub account: u16,
 }
 
 /// The configured ways in (see the module header). nats-server refuses a
@@ -50,6 +53,9 @@ pub struct Logins {
     single: Option<(String, String)>,
     token: Option<String>,
     no_auth_user: Option<String>,
+    /// The accounts users may be in; `[0]` is the global account `$G`.
+    /// Empty: no `accounts` block (everyone is in `$G`).
+    accounts: Vec<String>,
 }
 
 /// What the client's CONNECT carried (empty: absent).
@@ -152,6 +158,22 @@ impl Logins {
         self
     }
 
+    /// The same logins with the configured accounts (`$G` first).
+    pub fn with_accounts(mut self, accounts: Vec<String>) -> Logins {
+        self.accounts = accounts;
+        self
+    }
+
+    /// The account names, `$G` first; empty without an `accounts` block.
+    pub fn accounts(&self) -> &[String] {
+        &self.accounts
+    }
+
+    /// The name of account `i`.
+    pub fn account_name(&self, i: u16) -> &str {
+        self.accounts.get(i as usize).map_or("$G", String::as_str)
+    }
+
     /// Whether INFO must carry a nonce to sign.
     pub fn nonce_required(&self) -> bool {
         !self.nkeys.is_empty()
@@ -195,6 +217,14 @@ impl Logins {
     /// The `no_auth_user` as configured (whether or not it names a user).
     pub fn no_auth_user_name(&self) -> Option<&str> {
         self.no_auth_user.as_deref()
+    }
+
+    /// The account of the user `name`, or of the nkey user `key`.
+    pub fn account_of(&self, name: &str, key: &str) -> Option<u16> {
+        if !key.is_empty() {
+            return self.by_key.get(key).map(|&i| self.nkeys[i].account);
+        }
+        self.by_name.get(name).map(|&i| self.users[i].account)
     }
 
     /// Whether a user of this name is in the list.
@@ -333,6 +363,7 @@ mod tests {
             name: name.into(),
             password: password.into(),
             permissions: None,
+            account: 0,
         }
     }
 
@@ -478,6 +509,7 @@ mod tests {
         let l = Logins::new(vec![user("a", "pw")], None, None, None).with_nkeys(vec![NkeyUser {
             key: key.clone(),
             permissions: None,
+            account: 0,
         }]);
         assert!(l.required() && l.nonce_required());
         let nonce = b"0123456789abcde";
@@ -509,6 +541,7 @@ mod tests {
         let l = Logins::new(Vec::new(), None, None, Some(key.clone())).with_nkeys(vec![NkeyUser {
             key: key.clone(),
             permissions: None,
+            account: 0,
         }]);
         assert_eq!(
             l.plan(&Credentials::default()).decide(),

@@ -21,6 +21,8 @@ pub struct NkeyUser {
     /// The public user key (`U...`).
     pub key: String,
     pub permissions: Option<crate::PermissionSpec>,
+    /// As [`crate::User::account`].
+    pub account: u16,
 }
 
 /// Whether `key` is a valid public nkey of a user (`U...`, checksum right).

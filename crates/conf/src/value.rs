@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// `col` is nats-server's column: the byte offset from the line start on line 1,
 /// from the preceding newline on later lines (so 0-based on the first line and
 /// 1-based after it). Keeping its numbers makes Shoal's messages match.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pos {
     /// The file as nats-server names it (the `-c` path, or an include path joined
     /// to its directory); empty for text that came from no file.

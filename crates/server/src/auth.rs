@@ -102,6 +102,11 @@ impl Auth {
         (u.name.clone(), u.password.clone())
     }
 
+    /// The name of account `id` (`$G` for 0).
+    pub fn account_name(&self, id: u16) -> String {
+        self.logins.borrow().account_name(id).to_string()
+    }
+
     /// The logins in force (a reload replaces them).
     pub fn logins(&self) -> Arc<Logins> {
         self.logins.borrow().clone()
@@ -177,6 +182,12 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity) -> Option<usize> {
         ConnPermissions::new(c.rules, Instant::now())
     });
     *client.perms.borrow_mut() = perms;
+    let logins = auth.logins.borrow();
+    client.account.set(match who {
+        Identity::User(i) => logins.user(i).account,
+        Identity::Nkey(i) => logins.nkey_user(i).account,
+        Identity::Token | Identity::SingleUser => 0,
+    });
     match who {
         Identity::User(i) => Some(i),
         _ => None,

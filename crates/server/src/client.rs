@@ -244,6 +244,8 @@ pub struct Client {
     pub creds: RefCell<Option<Box<Creds>>>,
     /// The nonce its INFO carried, when nkey users must sign one.
     pub nonce: Cell<Option<[u8; shoal_auth::nkey::NONCE_LEN]>>,
+    /// The account it logged in to (0 = `$G`).
+    pub account: Cell<u16>,
 }
 
 impl Client {
@@ -288,6 +290,7 @@ impl Client {
             perms: RefCell::new(None),
             creds: RefCell::new(None),
             nonce: Cell::new(None),
+            account: Cell::new(0),
         }
     }
 
@@ -305,7 +308,14 @@ impl Client {
     /// (`"v<version>:<lang>:<name>"`, the parts given joined by `:`) and the
     /// user it claims (`"$G/user:<user>"`, `nkey:`, `jwt:`, `token`), each in Go
     /// quotes: `127.0.0.1:5555 - cid:5 - "v1.2:go:svc" - "$G/user:bob"`.
-    pub fn name_prefix(&self, version: &str, lang: &str, name: &str, user: Option<String>) {
+    pub fn name_prefix(
+        &self,
+        version: &str,
+        lang: &str,
+        name: &str,
+        account: &str,
+        user: Option<String>,
+    ) {
         let mut ncs = String::new();
         if !version.is_empty() {
             ncs.push('v');
@@ -319,7 +329,7 @@ impl Client {
                 ncs.push_str(part);
             }
         }
-        let acs = user.map(|u| format!("$G/{u}"));
+        let acs = user.map(|u| format!("{account}/{u}"));
         let mut p = format!("{} - cid:{}", self.peer, self.cid);
         for part in [Some(ncs).filter(|s| !s.is_empty()), acs]
             .into_iter()

@@ -130,7 +130,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 19] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 20] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -158,6 +158,8 @@ impl Config {
             ("MaxSubTokens", self.max_sub_tokens.to_string()),
             ("MaxClosedClients", self.max_closed_clients.to_string()),
             // nats-server refuses most changes to it too; Shoal refuses all.
+            // The accounts themselves (their users may change).
+            ("Accounts", self.logins.accounts().join(",")),
             (
                 "NoAuthUser",
                 self.logins.no_auth_user_name().unwrap_or("").to_string(),

@@ -143,12 +143,17 @@ pub struct Core {
     route: RefCell<RouteScratch>,
     closed: RefCell<ClosedRing>,
     auth: Auth,
+    /// Whether accounts exist (subjects are then keyed by account).
+    namespaced: bool,
+    /// Where a publish builds its key.
+    key_buf: RefCell<Vec<u8>>,
 }
 
 impl Core {
     pub fn new(id: usize, n: usize, shared: Arc<Shared>) -> Core {
         let live = Live::from(&shared.cfg);
         let auth = Auth::new(&shared.cfg);
+        let namespaced = !shared.cfg.logins.accounts().is_empty();
         Core {
             id,
             n,
@@ -167,6 +172,8 @@ impl Core {
             }),
             closed: RefCell::default(),
             auth,
+            namespaced,
+            key_buf: RefCell::default(),
         }
     }
 
@@ -204,6 +211,24 @@ impl Core {
 
     pub fn links(&self) -> &Links {
         &self.links
+    }
+
+    /// Runs `f` with `account`'s key for `subject` (see `accounts.rs`): the
+    /// subject itself on a server without accounts.
+    pub fn keyed<R>(&self, account: u16, subject: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+        if !self.namespaced {
+            return f(subject);
+        }
+        let mut buf = self.key_buf.take();
+        crate::accounts::key_into(account, subject, &mut buf);
+        let r = f(&buf);
+        *self.key_buf.borrow_mut() = buf;
+        r
+    }
+
+    /// `account`'s key for `subject`, owned (for a subscription).
+    pub fn key(&self, account: u16, subject: &[u8]) -> Bytes {
+        self.keyed(account, subject, Bytes::copy_from_slice)
     }
 
     /// Who may log in on this core, and what their users may do.

@@ -13,7 +13,7 @@ pub enum InfoKind {
     /// The greeting on accept, with the connection's nonce if it has one.
     Greeting(Option<[u8; shoal_auth::nkey::NONCE_LEN]>),
     /// After the first PONG of a protocol-1 client: `connect_info` and its account.
-    ConnectInfo,
+    ConnectInfo(u16),
     /// Lame duck mode: `ldm:true`.
     LameDuck,
 }
@@ -21,7 +21,10 @@ pub enum InfoKind {
 /// Builds an INFO line for one connection.
 pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
     let s = core.shared();
-    let connect_info = kind == InfoKind::ConnectInfo;
+    let (connect_info, account) = match kind {
+        InfoKind::ConnectInfo(a) => (true, a),
+        _ => (false, 0),
+    };
     ServerInfo {
         server_id: s.server_id.clone(),
         server_name: s.server_name.clone(),
@@ -42,7 +45,7 @@ pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
         cluster: core.cfg().cluster_name.clone(),
         ldm: kind == InfoKind::LameDuck,
         connect_info,
-        remote_account: connect_info.then(|| "$G".to_string()),
+        remote_account: connect_info.then(|| core.auth().account_name(account)),
         ..Default::default()
     }
     .to_line()

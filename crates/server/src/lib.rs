@@ -7,6 +7,7 @@
 // client; the registry and the peer links; the core that holds them; the
 // router; the reader and its ops; the ticker; monitoring; a core's main; and
 // the Server handle below.
+mod accounts;
 mod auth;
 mod boot;
 mod client;

@@ -17,6 +17,8 @@ pub struct Spans {
     pub payload: (u32, u32),
     /// Header bytes at the start of the payload (0 = none).
     pub hdr: u32,
+    /// The publisher's account (see `accounts.rs`; 0 = `$G`).
+    pub account: u16,
 }
 
 /// A message: its frame and where its parts are.
@@ -66,6 +68,7 @@ pub fn sample(size: usize) -> (Bytes, Spans) {
         reply: (0, 0),
         payload: (start, start + size as u32),
         hdr: 0,
+        account: 0,
     };
     (Bytes::from(frame), spans)
 }

@@ -43,6 +43,7 @@ pub async fn handle(
                     reply: reply.map_or((0, 0), shift),
                     payload: shift(payload),
                     hdr,
+                    account: client.account.get(),
                 },
             };
             on_pub(core, client, &m);
@@ -87,7 +88,7 @@ pub async fn handle(
                     core.subscribe(
                         client,
                         Bytes::copy_from_slice(sid_b),
-                        Bytes::copy_from_slice(subject),
+                        core.key(client.account.get(), subject),
                         queue,
                     );
                 }
@@ -137,7 +138,12 @@ pub async fn handle(
                 client.sent_connect_info.set(true);
                 if o.protocol >= 1 {
                     let ip = client.peer.ip().to_string();
-                    client.send(&info_line(core, client.cid, &ip, InfoKind::ConnectInfo));
+                    client.send(&info_line(
+                        core,
+                        client.cid,
+                        &ip,
+                        InfoKind::ConnectInfo(client.account.get()),
+                    ));
                 }
             }
         }
@@ -268,7 +274,9 @@ fn sub_violation(client: &Rc<Client>, subject: &[u8], queue: Option<&[u8]>, sid:
 
 /// Sends the 503 status to the requester's own plain subscription on `reply`.
 fn no_responders(core: &Core, client: &Rc<Client>, subject: &[u8], reply: &[u8]) {
-    let m = core.registry().matches_local(reply);
+    let m = core.keyed(client.account.get(), reply, |k| {
+        core.registry().matches_local(k)
+    });
     for &k in &m.plain {
         let own_sid = core
             .registry()
@@ -409,6 +417,7 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
             &client.version.borrow(),
             &client.lang.borrow(),
             &client.name.borrow(),
+            &auth.account_name(client.account.get()),
             label,
         );
     }

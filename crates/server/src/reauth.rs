@@ -47,7 +47,13 @@ pub fn after_reload(core: &Rc<Core>) {
         } else {
             !creds.user.is_empty() && !logins.has_user(&creds.user)
         };
-        if listed && gone {
+        // A user now in another account is closed too (it reconnects into
+        // the new one), as nats-server does.
+        let moved = listed
+            && !gone
+            && logins.account_of(&creds.user, &creds.nkey) != Some(client.account.get())
+            && !(creds.user.is_empty() && creds.nkey.is_empty());
+        if listed && gone || moved {
             client.close_after_flush(CloseReason::ClientClosed);
             continue;
         }
@@ -80,13 +86,14 @@ fn prune_subscriptions(core: &Core, client: &Rc<Client>, creds: &crate::client::
             continue;
         };
         let allowed = match client.perms.borrow_mut().as_mut() {
-            Some(p) => p.may_subscribe(&subject, queue.as_deref()),
+            Some(p) => p.may_subscribe(crate::accounts::strip(&subject), queue.as_deref()),
             None => true,
         };
         if allowed {
             continue;
         }
         core.unsubscribe(key, crate::trace::on());
+        let subject = Bytes::copy_from_slice(crate::accounts::strip(&subject));
         removed(client, creds, &sid, &subject, queue.as_ref());
     }
 }

@@ -61,6 +61,8 @@ pub struct ConnRecord {
     /// Who the connection logged in (or tried to log in) as: nats-server's
     /// `getRawAuthUser` (the user, `[REDACTED]` for a token), empty if none.
     pub user: String,
+    /// The account it is in.
+    pub account: String,
     /// Filled for closed connections always, for open ones when asked.
     pub subs: Vec<SubRecord>,
 }
@@ -173,6 +175,7 @@ mod tests {
             lang: String::new(),
             version: String::new(),
             user: String::new(),
+            account: "$G".to_string(),
             subs: Vec::new(),
         }
     }

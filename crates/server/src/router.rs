@@ -194,15 +194,16 @@ fn pick_remote(rg: &Group<PeerKey>, mut r: u64) -> Option<PeerKey> {
 /// Routes a message published by `publisher` on this core. Returns whether anyone
 /// (local or a peer core with interest) was given the message.
 pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
-    let subject = m.subject();
-    let delivered = if core.cores() > 1 {
-        core.registry().lookup_both(subject, |local, remote| {
-            route(core, publisher, m, local, Some(remote))
-        })
-    } else {
-        core.registry()
-            .lookup_local(subject, |local| route(core, publisher, m, local, None))
-    };
+    let delivered = core.keyed(m.spans.account, m.subject(), |key| {
+        if core.cores() > 1 {
+            core.registry().lookup_both(key, |local, remote| {
+                route(core, publisher, m, local, Some(remote))
+            })
+        } else {
+            core.registry()
+                .lookup_local(key, |local| route(core, publisher, m, local, None))
+        }
+    });
     reap_expired(core);
     delivered
 }
@@ -286,20 +287,22 @@ fn route(
 /// ids of the groups the publisher's core picked this core for.
 pub fn deliver_remote(core: &Core, m: &Msg, queues: &[QueueId]) {
     Stats::bump(&core.env().stats.ring_msgs_in);
-    core.registry().lookup_local(m.subject(), |local| {
-        for &key in &local.plain {
-            deliver(core, key, m, None, true);
-        }
-        for &q in queues {
-            let Some(name) = core.registry().queue_name(q) else {
-                continue; // the group is gone from this core
-            };
-            if let Some(g) = local.groups.iter().find(|g| g.name == name) {
-                if let Some(k) = pick_local(core, g, m.subject(), None) {
-                    deliver(core, k, m, None, true);
+    core.keyed(m.spans.account, m.subject(), |key| {
+        core.registry().lookup_local(key, |local| {
+            for &key in &local.plain {
+                deliver(core, key, m, None, true);
+            }
+            for &q in queues {
+                let Some(name) = core.registry().queue_name(q) else {
+                    continue; // the group is gone from this core
+                };
+                if let Some(g) = local.groups.iter().find(|g| g.name == name) {
+                    if let Some(k) = pick_local(core, g, m.subject(), None) {
+                        deliver(core, k, m, None, true);
+                    }
                 }
             }
-        }
+        })
     });
     reap_expired(core);
 }

@@ -81,7 +81,7 @@ pub async fn snapshot(core: &Core, req: Request) -> CoreSnapshot {
 fn sub_record(sub: &Sub) -> SubRecord {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     SubRecord {
-        subject: text(&sub.subject),
+        subject: text(crate::accounts::strip(&sub.subject)),
         queue: sub.queue.as_ref().map(|(_, q)| text(q)),
         sid: text(&sub.sid),
         msgs: sub.delivered.get(),
@@ -124,6 +124,7 @@ fn conn_record(
         name: c.name.borrow().clone(),
         lang: c.lang.borrow().clone(),
         version: c.version.borrow().clone(),
+        account: core.auth().account_name(c.account.get()),
         user: c
             .creds
             .borrow()

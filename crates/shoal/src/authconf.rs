@@ -34,6 +34,8 @@ pub struct AuthSettings {
     pub users: Option<Vec<User>>,
     /// The entries of `users` with an `nkey`.
     pub nkeys: Vec<NkeyUser>,
+    /// Where the block is (for the checks made once the file is read).
+    pub pos: shoal_conf::Pos,
 }
 
 /// Parses the `authorization` block.
@@ -42,7 +44,10 @@ pub fn authorization(v: &Value, report: &mut Report) -> Option<AuthSettings> {
         mismatch(v, "map[string]interface {}", report);
         return None;
     };
-    let mut a = AuthSettings::default();
+    let mut a = AuthSettings {
+        pos: v.pos.clone(),
+        ..AuthSettings::default()
+    };
     let mut defaults: Option<PermissionSpec> = None;
     for (k, v) in m.iter() {
         let lower = k.to_ascii_lowercase();
@@ -160,7 +165,7 @@ fn timeout(key: &str, v: &Value, report: &mut Report) -> Option<f64> {
 }
 
 /// The `users` array: its user/password entries and its nkey entries.
-fn users(v: &Value, report: &mut Report) -> Option<(Vec<User>, Vec<NkeyUser>)> {
+pub(crate) fn users(v: &Value, report: &mut Report) -> Option<(Vec<User>, Vec<NkeyUser>)> {
     let Kind::Array(items) = &v.kind else {
         report.error(
             &v.pos,
@@ -228,6 +233,7 @@ fn users(v: &Value, report: &mut Report) -> Option<(Vec<User>, Vec<NkeyUser>)> {
         nkeys.push(NkeyUser {
             key: nkey,
             permissions: user.permissions,
+            account: 0,
         });
     }
     Some((out, nkeys))

@@ -89,8 +89,8 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
             v.as_i64() != Some(0)
         }
         "http_base_path" => !matches!(v.as_str(), Some("" | "/")),
-        "accounts" | "cluster" | "gateway" | "leafnodes" | "leaf" | "websocket" | "ws" | "mqtt"
-        | "mappings" | "maps" | "proxies" => !(empty_map || empty_list),
+        "cluster" | "gateway" | "leafnodes" | "leaf" | "websocket" | "ws" | "mqtt" | "mappings"
+        | "maps" | "proxies" => !(empty_map || empty_list),
         _ => return None,
     };
     Some(on)
@@ -206,6 +206,7 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             }
             "authorization" => crate::authconf::authorization(v, report).map(|a| s.auth = Some(a)),
             "no_auth_user" => string(v, report).map(|u| s.no_auth_user = Some(u)),
+            "accounts" => crate::accountsconf::accounts(v, report).map(|a| s.accounts = Some(a)),
             "debug" => boolean(v, report).map(|b| s.debug = Some(b)),
             "trace" => boolean(v, report).map(|b| s.trace = Some(b)),
             "trace_verbose" => boolean(v, report).map(|b| {
@@ -289,6 +290,9 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             }
         };
         let _ = ok;
+    }
+    if let Some(a) = &s.accounts {
+        crate::accountsconf::cross_check(s.auth.as_ref(), a, report);
     }
 }
 

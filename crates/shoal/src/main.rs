@@ -18,6 +18,7 @@
 //! the log, USR2 enters lame duck mode, INT and TERM stop) → shut down →
 //! `Server Exiting..`, exit 0.
 
+mod accountsconf;
 mod authconf;
 mod config;
 mod files;

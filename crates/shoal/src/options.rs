@@ -210,7 +210,11 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
     let token = pick(&s.flag_token, a.token);
     let no_auth_user = s.no_auth_user.clone().filter(|u| !u.is_empty());
     if let Some(u) = &no_auth_user {
+        let in_accounts = s.accounts.as_ref().is_some_and(|x| {
+            x.users.iter().any(|y| &y.name == u) || x.nkeys.iter().any(|y| &y.key == u)
+        });
         match &a.users {
+            _ if in_accounts => {}
             None => {
                 return Err(LoadError::Invalid(format!(
                     "no_auth_user: {u:?} present, but users/nkeys are not defined"
@@ -224,13 +228,30 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
             Some(_) => {}
         }
     }
-    let logins = match a.users {
+    // The accounts' users join the list, each in its account (ids from 1).
+    let acc = s.accounts.clone().unwrap_or_default();
+    let has_account_users = !(acc.users.is_empty() && acc.nkeys.is_empty());
+    let mut users = a.users.clone();
+    if has_account_users {
+        users.get_or_insert_with(Vec::new).extend(acc.users);
+    }
+    let mut nkeys = a.nkeys;
+    nkeys.extend(acc.nkeys);
+    let logins = match users {
         // A users list (even empty) is the only way in, as in nats-server.
-        Some(users) if !users.is_empty() || !a.nkeys.is_empty() => {
-            Logins::new(users, None, None, no_auth_user).with_nkeys(a.nkeys)
+        Some(users) if !users.is_empty() || !nkeys.is_empty() => {
+            Logins::new(users, None, None, no_auth_user).with_nkeys(nkeys)
         }
         Some(_) => Logins::new(Vec::new(), None, None, None),
         None => Logins::new(Vec::new(), Some((user, pass)), token, None),
+    };
+    let logins = match s.accounts.as_ref().map(|a| &a.names) {
+        Some(names) if !names.is_empty() => logins.with_accounts(
+            std::iter::once("$G".to_string())
+                .chain(names.iter().cloned())
+                .collect(),
+        ),
+        _ => logins,
     };
     Ok((logins, a.timeout))
 }

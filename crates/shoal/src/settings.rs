@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::accountsconf::AccountSettings;
 use crate::authconf::AuthSettings;
 
 /// Values from the file and the flags before defaults: `None` = not set.
@@ -43,6 +44,7 @@ pub struct Settings {
     pub max_closed_clients: Option<i64>,
     pub auth: Option<AuthSettings>,
     pub no_auth_user: Option<String>,
+    pub accounts: Option<AccountSettings>,
     /// `--user`, `--pass`, `--auth`: override the block's single user and token.
     pub flag_user: Option<String>,
     pub flag_pass: Option<String>,

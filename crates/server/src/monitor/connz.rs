@@ -92,7 +92,9 @@ struct ConnInfo<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     authorized_user: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    name_tag: Option<&'static str>,
+    account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_tag: Option<&'a str>,
     /// Shoal: the core that owns the connection.
     core: usize,
 }
@@ -245,7 +247,9 @@ fn info<'a>(c: &'a ConnRecord, p: &Params, now: SystemTime) -> ConnInfo<'a> {
         // The account's name tag: nats-server shows it for open connections
         // (in the global account from accept on), for closed ones only
         // outside the global account.
-        name_tag: (p.auth && !closed).then_some(GLOBAL_ACCOUNT),
+        account: (p.auth && c.account != GLOBAL_ACCOUNT).then_some(c.account.as_str()),
+        name_tag: (p.auth && (!closed || c.account != GLOBAL_ACCOUNT))
+            .then_some(c.account.as_str()),
         core: c.core,
     }
 }

@@ -1,0 +1,220 @@
+//! The `accounts` block → [`AccountSettings`], with nats-server 2.15's
+//! shapes and wording (`parseAccounts` in its opts.go):
+//!
+//! ```text
+//! accounts: [ A, B ]                       names only
+//! accounts {
+//!   A { users: [ ... ], default_permissions: { ... } }
+//!   B: {}
+//! }
+//! ```
+//!
+//! Accounts isolate subjects: a message never crosses from one to another.
+//! What nats-server lets accounts share or limit — `imports`, `exports`,
+//! `mappings`, `limits`, per-account `jetstream`, message tracing, an
+//! account `nkey` — is refused by name until Shoal has it, never ignored.
+
+use shoal_auth::{NkeyUser, User};
+use shoal_conf::{Kind, Pos, Value};
+
+use crate::report::Report;
+
+/// The accounts the file configures, in file order (index + 1 is the
+/// account's id: 0 is the global account `$G`), and their users.
+#[derive(Debug, Default, Clone)]
+pub struct AccountSettings {
+    pub names: Vec<String>,
+    pub users: Vec<User>,
+    pub nkeys: Vec<NkeyUser>,
+    /// Where the first account with users wrote them (for the cross-checks
+    /// with the `authorization` block, reported there as nats-server does).
+    pub users_pos: Option<Pos>,
+}
+
+fn not_yet(key: &str, v: &Value, report: &mut Report) {
+    report.error(
+        &v.pos,
+        format!("{key:?} is not supported by this version of shoal yet"),
+    );
+}
+
+/// The checks nats-server makes between the `authorization` block and the
+/// accounts' users, once both are read: a single user or a token cannot be
+/// used with users in accounts, and a name is one user only.
+pub fn cross_check(
+    auth: Option<&crate::authconf::AuthSettings>,
+    accounts: &AccountSettings,
+    report: &mut Report,
+) {
+    let Some(at) = &accounts.users_pos else {
+        return;
+    };
+    if let Some(auth) = auth {
+        let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        if set(&auth.user) {
+            report.error(
+                &auth.pos,
+                "Can not have a single user/pass and a users array",
+            );
+        } else if set(&auth.token) {
+            report.error(&auth.pos, "Can not have a token and a users array");
+        }
+        let mut seen: std::collections::HashSet<&str> = auth
+            .users
+            .iter()
+            .flatten()
+            .map(|u| u.name.as_str())
+            .chain(auth.nkeys.iter().map(|u| u.key.as_str()))
+            .collect();
+        // Reported where the later of the two blocks is, as nats-server reads
+        // the file in order and checks when it meets the second.
+        let later = (auth.pos.line, auth.pos.col) > (at.line, at.col);
+        let at = if later { &auth.pos } else { at };
+        let names = accounts.users.iter().map(|u| ("user", u.name.as_str()));
+        let keys = accounts.nkeys.iter().map(|u| ("nkey", u.key.as_str()));
+        for (what, name) in names.chain(keys) {
+            if !seen.insert(name) {
+                report.error(at, format!("Duplicate {what} {name:?} detected"));
+                return;
+            }
+        }
+    }
+}
+
+/// Parses the `accounts` block.
+pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
+    let mut a = AccountSettings::default();
+    match &v.kind {
+        Kind::Array(items) => {
+            for item in items {
+                let Some(name) = item.as_str() else {
+                    crate::report::mismatch(item, "string", report);
+                    continue;
+                };
+                if name == "$G" {
+                    report.error(&item.pos, format!("{name:?} is a Reserved Account"));
+                } else if a.names.iter().any(|n| n == name) {
+                    report.error(&item.pos, format!("Duplicate Account Entry: {name}"));
+                } else {
+                    a.names.push(name.to_string());
+                }
+            }
+        }
+        Kind::Map(m) => {
+            for (name, acc) in m.iter() {
+                if acc.used_as_variable {
+                    continue;
+                }
+                let Some(fields) = acc.as_map() else {
+                    report.error(&acc.pos, "Expected map entries for accounts");
+                    continue;
+                };
+                if name == "$G" {
+                    report.error(&acc.pos, format!("{name:?} is a Reserved Account"));
+                    continue;
+                }
+                a.names.push(name.to_string());
+                let id = a.names.len() as u16;
+                let (mut users, mut nkeys) = (Vec::new(), Vec::new());
+                let mut defaults = None;
+                let mut users_at = acc.pos.clone();
+                for (k, v) in fields.iter() {
+                    match k.to_ascii_lowercase().as_str() {
+                        "users" => {
+                            users_at = v.pos.clone();
+                            if let Some((u, n)) = crate::authconf::users(v, report) {
+                                (users, nkeys) = (u, n);
+                                if a.users_pos.is_none() && !(users.is_empty() && nkeys.is_empty())
+                                {
+                                    a.users_pos = Some(v.pos.clone());
+                                }
+                            }
+                        }
+                        "default_permissions" => defaults = crate::perms::permissions(v, report),
+                        "nkey" | "imports" | "exports" | "jetstream" | "mappings" | "maps"
+                        | "limits" | "msg_trace" | "trace_dest" => not_yet(k, v, report),
+                        _ if v.used_as_variable => {}
+                        _ => report.error(&v.pos, format!("unknown field {k:?}")),
+                    }
+                }
+                for u in users.iter_mut() {
+                    u.account = id;
+                    if u.permissions.is_none() {
+                        u.permissions.clone_from(&defaults);
+                    }
+                }
+                for u in nkeys.iter_mut() {
+                    u.account = id;
+                    if u.permissions.is_none() {
+                        u.permissions.clone_from(&defaults);
+                    }
+                }
+                for u in &users {
+                    if a.users.iter().any(|x| x.name == u.name) {
+                        report.error(&users_at, format!("Duplicate user {:?} detected", u.name));
+                    }
+                }
+                a.users.extend(users);
+                a.nkeys.extend(nkeys);
+            }
+        }
+        _ => {
+            crate::report::mismatch(v, "map[string]interface {}", report);
+            return None;
+        }
+    }
+    Some(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Option<AccountSettings>, Report) {
+        let map = shoal_conf::parse_str(text, "t.conf").unwrap();
+        let mut report = Report::default();
+        let a = accounts(map.get("accounts").unwrap(), &mut report);
+        (a, report)
+    }
+
+    #[test]
+    fn accounts_with_users_and_defaults() {
+        let (a, r) = parse(
+            "accounts {\n  A { users: [ {user: a, password: p} ], default_permissions: { publish: x } }\n  B { users: [ {user: b, password: p, permissions: {}} ] }\n}\n",
+        );
+        assert!(r.is_clean(), "{r:?}");
+        let a = a.unwrap();
+        assert_eq!(a.names, ["A", "B"]);
+        assert_eq!((a.users[0].account, a.users[1].account), (1, 2));
+        assert!(a.users[0].permissions.as_ref().unwrap().publish.is_some());
+    }
+
+    #[test]
+    fn refusals_in_nats_server_words() {
+        for (text, want) in [
+            (
+                "accounts: [ A, A ]\n",
+                "t.conf:1:15: Duplicate Account Entry: A",
+            ),
+            (
+                "accounts: [ \"$G\" ]\n",
+                "t.conf:1:13: \"$G\" is a Reserved Account",
+            ),
+            (
+                "accounts { A: 1 }\n",
+                "t.conf:1:11: Expected map entries for accounts",
+            ),
+            (
+                "accounts { A { exports: [] } }\n",
+                "t.conf:1:15: \"exports\" is not supported by this version of shoal yet",
+            ),
+            (
+                "accounts { A { bogus: 1 } }\n",
+                "t.conf:1:15: unknown field \"bogus\"",
+            ),
+        ] {
+            let (_, r) = parse(text);
+            assert_eq!(r.errors.first().map(String::as_str), Some(want), "{text}");
+        }
+    }
+}
