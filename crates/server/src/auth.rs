@@ -27,6 +27,9 @@ use crate::rt;
 /// This core's logins and the permissions compiled for their users.
 pub struct Auth {
     logins: RefCell<Arc<Logins>>,
+    /// Whether any user has permissions: without, the delivery path skips
+    /// the per-subscriber deny checks altogether.
+    any_permissions: std::cell::Cell<bool>,
     timeout: std::cell::Cell<Duration>,
     /// `users[i]`'s compiled permissions and the entries they skipped (built
     /// at the first login of that user on this core), and the nkey users'.
@@ -54,10 +57,17 @@ impl Auth {
     pub fn new(cfg: &Config) -> Auth {
         Auth {
             logins: RefCell::new(cfg.logins.clone()),
+            any_permissions: std::cell::Cell::new(has_permissions(&cfg.logins)),
             timeout: std::cell::Cell::new(cfg.auth_timeout),
             rules: RefCell::default(),
             nkey_rules: RefCell::default(),
         }
+    }
+
+    /// Whether deliveries must consult subscribers' permissions.
+    #[inline]
+    pub fn any_permissions(&self) -> bool {
+        self.any_permissions.get()
     }
 
     /// Whether a client must log in before anything else.
@@ -90,6 +100,10 @@ impl Auth {
     /// A reload's logins: new connections use them at once.
     pub fn replace(&self, cfg: &Config) {
         *self.logins.borrow_mut() = cfg.logins.clone();
+        // Connections keep their old permissions until their check: stay on
+        // if any were on.
+        self.any_permissions
+            .set(self.any_permissions.get() || has_permissions(&cfg.logins));
         self.timeout.set(cfg.auth_timeout);
         self.rules.borrow_mut().clear();
         self.nkey_rules.borrow_mut().clear();
@@ -140,6 +154,11 @@ impl Auth {
                 .clone(),
         )
     }
+}
+
+fn has_permissions(l: &Logins) -> bool {
+    l.users().iter().any(|u| u.permissions.is_some())
+        || l.nkeys().iter().any(|u| u.permissions.is_some())
 }
 
 /// Logs `client` in with `creds` (see the module header). On success its

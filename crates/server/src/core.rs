@@ -215,6 +215,7 @@ impl Core {
 
     /// Runs `f` with `account`'s key for `subject` (see `accounts.rs`): the
     /// subject itself on a server without accounts.
+    #[inline]
     pub fn keyed<R>(&self, account: u16, subject: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
         if !self.namespaced {
             return f(subject);

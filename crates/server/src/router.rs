@@ -40,7 +40,8 @@ fn deliver(
             }
         }
         let env = core.env();
-        if let Some(p) = client.perms.borrow_mut().as_mut() {
+        let checked = core.auth().any_permissions();
+        if let Some(p) = client.perms.borrow_mut().as_mut().filter(|_| checked) {
             // A wildcard or queue subscription may cover a subject the user
             // is denied; with allow_responses, a request's reply subject
             // becomes one the user may publish to.
@@ -155,13 +156,14 @@ fn pick_local(
     // Scan from a random start so a member skipped for echo does not starve.
     for i in 0..g.members.len() {
         let (key, _) = g.members[(start + i) % g.members.len()];
-        let denied = core
-            .registry()
-            .with_sub(key, |s| match s.client.perms.borrow_mut().as_mut() {
-                Some(p) => p.delivery_denied(subject, Some(&g.name)),
-                None => false,
-            })
-            .unwrap_or(false);
+        let denied = core.auth().any_permissions()
+            && core
+                .registry()
+                .with_sub(key, |s| match s.client.perms.borrow_mut().as_mut() {
+                    Some(p) => p.delivery_denied(subject, Some(&g.name)),
+                    None => false,
+                })
+                .unwrap_or(false);
         if denied {
             continue;
         }
