@@ -18,20 +18,25 @@ pub const ERR_AUTH_TIMEOUT: &[u8] = b"-ERR 'Authentication Timeout'\r\n";
 pub const ERR_INVALID_PROTOCOL: &[u8] = b"-ERR 'invalid client protocol'\r\n";
 pub const ERR_NO_RESPONDERS_HEADERS: &[u8] = b"-ERR 'no responders requires headers support'\r\n";
 
-/// Appends a decimal number.
+/// `n` in decimal, written at the end of `buf`.
 #[inline]
-pub fn put_uint(out: &mut BytesMut, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.put_slice(&tmp[i..]);
+    &buf[i..]
+}
+
+/// Appends a decimal number.
+#[inline]
+pub fn put_uint(out: &mut BytesMut, n: u64) {
+    out.put_slice(decimal(n, &mut [0u8; 20]));
 }
 
 /// Appends `MSG <subject> <sid> [reply] <len>\r\n`, or the HMSG form when `hdr > 0`

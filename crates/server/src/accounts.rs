@@ -14,18 +14,10 @@
 pub fn key_into(account: u16, subject: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.push(b' ');
-    let mut digits = [0u8; 5];
-    let mut n = account;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(shoal_proto::encode::decimal(
+        u64::from(account),
+        &mut [0; 20],
+    ));
     out.push(b'.');
     out.extend_from_slice(subject);
 }
