@@ -213,8 +213,17 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
         let in_accounts = s.accounts.as_ref().is_some_and(|x| {
             x.users.iter().any(|y| &y.name == u) || x.nkeys.iter().any(|y| &y.key == u)
         });
+        let account_users = s
+            .accounts
+            .as_ref()
+            .is_some_and(|x| !(x.users.is_empty() && x.nkeys.is_empty()));
         match &a.users {
             _ if in_accounts => {}
+            None if account_users => {
+                return Err(LoadError::Invalid(format!(
+                    "no_auth_user: {u:?} not present as user or nkey in authorization block or account configuration"
+                )))
+            }
             None => {
                 return Err(LoadError::Invalid(format!(
                     "no_auth_user: {u:?} present, but users/nkeys are not defined"
