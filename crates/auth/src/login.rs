@@ -243,11 +243,6 @@ impl Logins {
         single || self.users.iter().any(|u| !password::is_bcrypt(&u.password))
     }
 
-    /// The `no_auth_user`, when it names a user of the list.
-    pub fn no_auth_user(&self) -> Option<&User> {
-        self.no_auth_user_entry()
-    }
-
     pub fn user(&self, i: usize) -> &User {
         &self.users[i]
     }
@@ -260,7 +255,7 @@ impl Logins {
         if !self.users.is_empty() {
             let (mut name, mut pass) = (creds.user, creds.pass);
             let anonymous = creds.none();
-            if let (true, Some(u)) = (anonymous, self.no_auth_user_entry()) {
+            if let (true, Some(u)) = (anonymous, self.no_auth_user()) {
                 // The configured password stands for the client's, so a
                 // no_auth_user with a bcrypt password can never log in: the
                 // hash is compared against itself (as in nats-server 2.15).
@@ -330,7 +325,7 @@ impl Logins {
                 shoal_go::quote(creds.nkey.as_bytes())
             );
         }
-        let user = match (anonymous, self.no_auth_user_entry()) {
+        let user = match (anonymous, self.no_auth_user()) {
             (true, Some(u)) if !self.users.is_empty() => u.name.as_str(),
             _ => creds.user,
         };
@@ -346,7 +341,8 @@ impl Logins {
         }
     }
 
-    fn no_auth_user_entry(&self) -> Option<&User> {
+    /// The `no_auth_user`, when it names a user of the list.
+    pub fn no_auth_user(&self) -> Option<&User> {
         let name = self.no_auth_user.as_deref()?;
         self.by_name.get(name).map(|&i| &self.users[i])
     }

@@ -43,16 +43,6 @@ struct Compiled {
     problems: Rc<[String]>,
 }
 
-/// How a login ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Logged in: as this user of the list, if it is one (`None`: the token
-    /// or the single user).
-    In(Option<usize>),
-    /// Refused: the client was told and is closing.
-    Refused,
-}
-
 impl Auth {
     pub fn new(cfg: &Config) -> Auth {
         Auth {
@@ -109,13 +99,6 @@ impl Auth {
         self.nkey_rules.borrow_mut().clear();
     }
 
-    /// The name and configured password of `users[i]`.
-    pub fn user_login(&self, i: usize) -> (String, String) {
-        let l = self.logins.borrow();
-        let u = l.user(i);
-        (u.name.clone(), u.password.clone())
-    }
-
     /// The name of account `id` (`$G` for 0).
     pub fn account_name(&self, id: u16) -> String {
         self.logins.borrow().account_name(id).to_string()
@@ -161,9 +144,10 @@ fn has_permissions(l: &Logins) -> bool {
         || l.nkeys().iter().any(|u| u.permissions.is_some())
 }
 
-/// Logs `client` in with `creds` (see the module header). On success its
-/// permissions are set; on refusal it has been told and is closing.
-pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> Outcome {
+/// Logs `client` in with `creds` (see the module header). Logged in (true),
+/// its permissions, account and credentials are set; refused (false), it has
+/// been told and is closing.
+pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> bool {
     loop {
         let logins = auth.logins.borrow().clone();
         let nonce = client.nonce.get();
@@ -179,19 +163,19 @@ pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> Outcome {
         if !Arc::ptr_eq(&logins, &auth.logins.borrow()) {
             continue;
         }
-        return match who {
-            Some(id) => Outcome::In(grant(auth, client, id)),
-            None => {
-                refuse(auth, client, creds);
-                Outcome::Refused
-            }
-        };
+        match who {
+            Some(id) => grant(auth, client, id, creds),
+            None => refuse(auth, client, creds),
+        }
+        return who.is_some();
     }
 }
 
-/// Sets the permissions `who` logs in with; the user's index, if it is one
-/// of the users list.
-fn grant(auth: &Auth, client: &Rc<Client>, who: Identity) -> Option<usize> {
+/// Sets what `who` logs in with: its permissions, its account, and the
+/// credentials the connection keeps (for a later CONNECT and a reload's
+/// check): the no_auth_user's name and password for a client that sent none,
+/// as nats-server rewrites its options.
+fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) {
     let perms = auth.compiled(who).map(|c| {
         // nats-server logs the entries it skips each time it sets a
         // connection's permissions.
@@ -207,10 +191,12 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity) -> Option<usize> {
         Identity::Nkey(i) => logins.nkey_user(i).account,
         Identity::Token | Identity::SingleUser => 0,
     });
-    match who {
-        Identity::User(i) => Some(i),
-        _ => None,
+    let mut kept = creds.clone();
+    if let (Identity::User(i), true) = (who, creds.user.is_empty()) {
+        let u = logins.user(i);
+        (kept.user, kept.pass) = (u.name.clone(), u.password.clone());
     }
+    *client.creds.borrow_mut() = (!kept.is_empty()).then(|| Box::new(kept));
 }
 
 /// nats-server's `authViolation`: the error log line, `-ERR 'Authorization

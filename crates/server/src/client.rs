@@ -232,15 +232,15 @@ pub struct Client {
     /// Round trip: estimated at CONNECT (time since accept), then measured by
     /// each answered server PING. Zero until known.
     pub rtt: Cell<Duration>,
-    /// On a server that requires a login: set until CONNECT, when the
-    /// connection is closed for taking too long (`auth_timeout`); the core's
-    /// ticker checks it.
+    /// On a server that requires a login: set until CONNECT (it is also the
+    /// reader's "no login yet"), when the connection is closed for taking too
+    /// long (`auth_timeout`); the core's ticker checks it.
     pub auth_deadline: Cell<Option<Instant>>,
     /// What this login may publish and subscribe to (`None`: everything).
     pub perms: RefCell<Option<shoal_auth::ConnPermissions>>,
-    /// The credentials CONNECTs carried, kept while the server requires a
-    /// login: a later CONNECT without them keeps them, as Go's decoding into
-    /// the same options does.
+    /// The credentials CONNECTs carried (none kept when empty): a later
+    /// CONNECT without them keeps them, as Go's decoding into the same
+    /// options does; a reload checks them again.
     pub creds: RefCell<Option<Box<Creds>>>,
     /// The nonce its INFO carried, when nkey users must sign one.
     pub nonce: Cell<Option<[u8; shoal_auth::nkey::NONCE_LEN]>>,
@@ -339,6 +339,11 @@ impl Client {
             p.push_str(&shoal_go::quote(part.as_bytes()));
         }
         *self.prefix.borrow_mut() = p;
+    }
+
+    /// The credentials kept from its CONNECTs (empty if none).
+    pub fn kept_creds(&self) -> Creds {
+        self.creds.borrow().as_deref().cloned().unwrap_or_default()
     }
 
     /// Records the first reason only: later ones are consequences.

@@ -359,12 +359,7 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
     client.ping.rtt_known.set(false);
 
     // The credentials: a key the CONNECT leaves out keeps its earlier value.
-    let mut creds = client
-        .creds
-        .borrow()
-        .as_deref()
-        .cloned()
-        .unwrap_or_default();
+    let mut creds = client.kept_creds();
     for (slot, v) in [
         (&mut creds.user, &c.user),
         (&mut creds.pass, &c.pass),
@@ -377,24 +372,15 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
         }
     }
     let auth = core.auth();
-    // Kept before the check so a refused connection's record names the
-    // user it tried to be, as nats-server's does.
-    *client.creds.borrow_mut() = (!creds.is_empty()).then(|| Box::new(creds.clone()));
-    if auth.required() {
-        match crate::auth::login(auth, client, &creds).await {
-            crate::auth::Outcome::Refused => return Ok(()),
-            // The no_auth_user: the connection is that user from now on, with
-            // that user's password (as nats-server rewrites its options).
-            crate::auth::Outcome::In(Some(i)) if creds.user.is_empty() => {
-                (creds.user, creds.pass) = auth.user_login(i);
-            }
-            crate::auth::Outcome::In(_) => {}
-        }
+    // Kept for a later CONNECT, and before the check so a refused
+    // connection's record names the user it tried to be, as nats-server's
+    // does; a login may rewrite them (the no_auth_user).
+    *client.creds.borrow_mut() = (!creds.is_empty()).then(|| Box::new(creds));
+    if auth.required() && !crate::auth::login(auth, client, &client.kept_creds()).await {
+        return Ok(());
     }
+    let creds = client.kept_creds();
     let user = creds.user.clone();
-    // Kept for a later CONNECT and for a reload's new check (a client that
-    // sent none keeps nothing).
-    *client.creds.borrow_mut() = (!creds.is_empty()).then(|| Box::new(creds.clone()));
     if c.account.is_some_and(|a| !a.is_empty()) || c.new_account == Some(true) {
         crate::auth::refuse(auth, client, &creds);
         return Ok(());
@@ -447,16 +433,5 @@ pub async fn before_connect(core: &Core, client: &Rc<Client>) -> bool {
         return false;
     }
     client.connected.set(true);
-    match crate::auth::login(auth, client, &Default::default()).await {
-        crate::auth::Outcome::Refused => false,
-        crate::auth::Outcome::In(i) => {
-            let (user, pass) = i.map(|i| auth.user_login(i)).unwrap_or_default();
-            *client.creds.borrow_mut() = Some(Box::new(crate::client::Creds {
-                user,
-                pass,
-                ..Default::default()
-            }));
-            true
-        }
-    }
+    crate::auth::login(auth, client, &Default::default()).await
 }

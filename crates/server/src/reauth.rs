@@ -21,9 +21,7 @@
 
 use std::rc::Rc;
 
-use bytes::Bytes;
-
-use crate::auth::{self, Outcome};
+use crate::auth;
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
 use crate::rt;
@@ -35,12 +33,7 @@ pub fn after_reload(core: &Rc<Core>) {
         if !client.connected.get() || !client.is_open() {
             continue;
         }
-        let creds = client
-            .creds
-            .borrow()
-            .as_deref()
-            .cloned()
-            .unwrap_or_default();
+        let creds = client.kept_creds();
         let listed = !logins.users().is_empty() || !logins.nkeys().is_empty();
         let gone = if !creds.nkey.is_empty() {
             !logins.has_nkey(&creds.nkey)
@@ -63,7 +56,7 @@ pub fn after_reload(core: &Rc<Core>) {
         }
         let core = core.clone();
         rt::spawn(async move {
-            if auth::login(core.auth(), &client, &creds).await == Outcome::Refused {
+            if !auth::login(core.auth(), &client, &creds).await {
                 return;
             }
             prune_subscriptions(&core, &client, &creds);
@@ -93,8 +86,13 @@ fn prune_subscriptions(core: &Core, client: &Rc<Client>, creds: &crate::client::
             continue;
         }
         core.unsubscribe(key, crate::trace::on());
-        let subject = Bytes::copy_from_slice(crate::accounts::strip(&subject));
-        removed(client, creds, &sid, &subject, queue.as_ref());
+        removed(
+            client,
+            creds,
+            &sid,
+            crate::accounts::strip(&subject),
+            queue.as_deref(),
+        );
     }
 }
 
@@ -102,9 +100,9 @@ fn prune_subscriptions(core: &Core, client: &Rc<Client>, creds: &crate::client::
 fn removed(
     client: &Rc<Client>,
     creds: &crate::client::Creds,
-    sid: &Bytes,
-    subject: &Bytes,
-    queue: Option<&Bytes>,
+    sid: &[u8],
+    subject: &[u8],
+    queue: Option<&[u8]>,
 ) {
     let q = |b: &[u8]| shoal_go::quote(b);
     let (s, sid) = (q(subject), q(sid));

@@ -40,16 +40,18 @@ fn deliver(
             }
         }
         let env = core.env();
-        let checked = core.auth().any_permissions();
-        if let Some(p) = client.perms.borrow_mut().as_mut().filter(|_| checked) {
-            // A wildcard or queue subscription may cover a subject the user
-            // is denied; with allow_responses, a request's reply subject
-            // becomes one the user may publish to.
-            let queue = sub.queue.as_ref().map(|(_, name)| &name[..]);
-            if p.delivery_denied(m.subject(), queue) {
-                return None;
+        // A wildcard or queue subscription may cover a subject the user is
+        // denied; with allow_responses, a request's reply subject becomes one
+        // the user may publish to. Skipped outright on a core whose users
+        // have no permissions.
+        if core.auth().any_permissions() {
+            if let Some(p) = client.perms.borrow_mut().as_mut() {
+                let queue = sub.queue.as_ref().map(|(_, name)| &name[..]);
+                if p.delivery_denied(m.subject(), queue) {
+                    return None;
+                }
+                p.delivered_reply(m.reply(), env.now.get());
             }
-            p.delivered_reply(m.reply(), env.now.get());
         }
         let headers_ok = client.opts.get().headers;
         let reaching_max = sub.max.get() > 0 && sub.delivered.get() + 1 >= sub.max.get();

@@ -31,13 +31,6 @@ pub struct AccountSettings {
     pub users_pos: Option<Pos>,
 }
 
-fn not_yet(key: &str, v: &Value, report: &mut Report) {
-    report.error(
-        &v.pos,
-        format!("{key:?} is not supported by this version of shoal yet"),
-    );
-}
-
 /// The checks nats-server makes between the `authorization` block and the
 /// accounts' users, once both are read: a single user or a token cannot be
 /// used with users in accounts, and a name is one user only.
@@ -132,7 +125,7 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                         }
                         "default_permissions" => defaults = crate::perms::permissions(v, report),
                         "nkey" | "imports" | "exports" | "jetstream" | "mappings" | "maps"
-                        | "limits" | "msg_trace" | "trace_dest" => not_yet(k, v, report),
+                        | "limits" | "msg_trace" | "trace_dest" => report.not_yet(k, &v.pos),
                         _ if v.used_as_variable => {}
                         _ => report.error(&v.pos, format!("unknown field {k:?}")),
                     }

@@ -65,7 +65,7 @@ pub fn authorization(v: &Value, report: &mut Report) -> Option<AuthSettings> {
             "default_permission" | "default_permissions" | "permissions" => {
                 defaults = perms::permissions(v, report);
             }
-            "auth_callout" | "auth_hook" => not_yet(k, v, report),
+            "auth_callout" | "auth_hook" => report.not_yet(k, &v.pos),
             "proxy_required" => proxy_required(k, v, report),
             _ if v.used_as_variable => {}
             _ => report.error(&v.pos, format!("unknown field {k:?}")),
@@ -111,19 +111,12 @@ pub fn authorization(v: &Value, report: &mut Report) -> Option<AuthSettings> {
     Some(a)
 }
 
-fn not_yet(key: &str, v: &Value, report: &mut Report) {
-    report.error(
-        &v.pos,
-        format!("{key:?} is not supported by this version of shoal yet"),
-    );
-}
-
 /// `proxy_required`: `false` is nats-server's default; `true` needs trusted
 /// proxies, which Shoal does not have yet.
 fn proxy_required(key: &str, v: &Value, report: &mut Report) {
     match v.as_bool() {
         Some(false) => {}
-        Some(true) => not_yet(key, v, report),
+        Some(true) => report.not_yet(key, &v.pos),
         None => mismatch(v, "bool", report),
     }
 }
@@ -209,7 +202,7 @@ pub(crate) fn users(v: &Value, report: &mut Report) -> Option<(Vec<User>, Vec<Nk
                 }
                 "nkey" => nkey = string(v, report).unwrap_or_default(),
                 "allowed_connection_types" | "connection_types" | "clients" => {
-                    not_yet(k, v, report);
+                    report.not_yet(k, &v.pos);
                 }
                 "proxy_required" => proxy_required(k, v, report),
                 _ if v.used_as_variable => {}

@@ -276,10 +276,7 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             }),
             _ if HARMLESS.contains(&lower.as_str()) => harmless(&lower, v, report),
             _ if NOT_YET.contains(&lower.as_str()) || gated(&lower, v) == Some(true) => {
-                report.error(
-                    pos,
-                    format!("{key:?} is not supported by this version of shoal yet"),
-                );
+                report.not_yet(key, pos);
                 None
             }
             _ if gated(&lower, v).is_some() => Some(()),

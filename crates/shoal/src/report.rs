@@ -19,6 +19,15 @@ impl Report {
         self.errors.push(format!("{pos}: {msg}"));
     }
 
+    /// A key of a feature Shoal does not have yet, refused by name:
+    /// `"tls" is not supported by this version of shoal yet`.
+    pub fn not_yet(&mut self, key: &str, pos: &Pos) {
+        self.error(
+            pos,
+            format!("{key:?} is not supported by this version of shoal yet"),
+        );
+    }
+
     pub fn warn_field(&mut self, pos: &Pos, field: &str, msg: impl std::fmt::Display) {
         self.warnings
             .push(format!("{pos}: invalid use of field {field:?}: {msg}"));
