@@ -17,18 +17,23 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+pub mod jwt;
 mod login;
 pub mod nkey;
+pub mod operator;
 pub mod password;
 mod permissions;
 mod tokens;
 
+#[cfg(test)]
+mod jwt_tests;
 #[cfg(test)]
 mod tests;
 
 pub use conn::ConnPermissions;
 pub use login::{Credentials, Identity, Logins, Plan, User};
 pub use nkey::NkeyUser;
+pub use operator::{JwtUser, Trust};
 pub use permissions::{PermissionSpec, ResponseRule, Rules, SubjectRules};
 pub use tokens::{
     has_wildcard, is_subset_match, queue_matches, split_subject_queue, subjects_collide, BadEntry,

@@ -24,9 +24,13 @@
 //! Must never: do I/O, or compare secrets other than through
 //! [`crate::password::matches`] (constant time or bcrypt).
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use ahash::AHashMap;
 
 use crate::nkey::{self, NkeyUser};
+use crate::operator::{JwtRequest, JwtUser, Trust};
 use crate::password;
 use crate::permissions::PermissionSpec;
 
@@ -56,6 +60,8 @@ pub struct Logins {
     /// The accounts users may be in; `[0]` is the global account `$G`.
     /// Empty: no `accounts` block (everyone is in `$G`).
     accounts: Vec<String>,
+    /// Operator mode: every client logs in with a user JWT.
+    trust: Option<Arc<Trust>>,
 }
 
 /// What the client's CONNECT carried (empty: absent).
@@ -69,6 +75,12 @@ pub struct Credentials<'a> {
     pub sig: &'a str,
     /// The nonce this connection was sent.
     pub nonce: &'a [u8],
+    /// A user JWT (operator mode).
+    pub jwt: &'a str,
+    /// Now, in unix seconds (JWT validity).
+    pub now: i64,
+    /// The client's address (a user JWT's `src`).
+    pub peer: Option<IpAddr>,
 }
 
 impl Credentials<'_> {
@@ -78,7 +90,7 @@ impl Credentials<'_> {
 }
 
 /// Who a login is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
     /// `users[i]`.
     User(usize),
@@ -88,6 +100,8 @@ pub enum Identity {
     Token,
     /// The single `user`/`password`.
     SingleUser,
+    /// A user JWT's user (operator mode).
+    Jwt(Box<JwtUser>),
 }
 
 /// A login decision before its one secret comparison.
@@ -101,24 +115,41 @@ pub enum Plan {
         configured: String,
         given: String,
     },
+    /// A user JWT to verify against the operators' accounts.
+    Jwt(Box<JwtRequest>, Arc<Trust>),
 }
 
 impl Plan {
-    /// Whether [`Plan::decide`] will run bcrypt (milliseconds: off the core).
-    pub fn needs_bcrypt(&self) -> bool {
-        matches!(self, Plan::Compare { configured, .. } if password::is_bcrypt(configured))
+    /// Whether [`Plan::decide`] will run bcrypt (milliseconds) or verify a
+    /// JWT chain: either belongs off the core.
+    pub fn needs_blocking(&self) -> bool {
+        match self {
+            Plan::Compare { configured, .. } => password::is_bcrypt(configured),
+            Plan::Jwt(..) => true,
+            _ => false,
+        }
     }
 
     /// The identity the login has, or `None` when it is refused.
     pub fn decide(&self) -> Option<Identity> {
+        self.decide_why().ok()
+    }
+
+    /// [`Plan::decide`], with why a refusal was made when nats-server logs
+    /// it (in its debug log, or `[ERR]` when the text starts with `!`).
+    pub fn decide_why(&self) -> Result<Identity, String> {
         match self {
-            Plan::Refused => None,
-            Plan::Granted(who) => Some(*who),
+            Plan::Refused => Err(String::new()),
+            Plan::Granted(who) => Ok(who.clone()),
             Plan::Compare {
                 who,
                 configured,
                 given,
-            } => password::matches(configured, given).then_some(*who),
+            } => match password::matches(configured, given) {
+                true => Ok(who.clone()),
+                false => Err(String::new()),
+            },
+            Plan::Jwt(req, trust) => trust.login(req).map(|u| Identity::Jwt(Box::new(u))),
         }
     }
 }
@@ -158,6 +189,18 @@ impl Logins {
         self
     }
 
+    /// Operator mode: the trusted operators and their accounts, which are
+    /// `accounts[1..]` in the order of [`Trust`]'s ids.
+    pub fn with_trust(mut self, trust: Trust) -> Logins {
+        self.trust = Some(Arc::new(trust));
+        self
+    }
+
+    /// The operators and accounts, in operator mode.
+    pub fn trust(&self) -> Option<&Trust> {
+        self.trust.as_deref()
+    }
+
     /// The same logins with the configured accounts (`$G` first).
     pub fn with_accounts(mut self, accounts: Vec<String>) -> Logins {
         self.accounts = accounts;
@@ -176,7 +219,7 @@ impl Logins {
 
     /// Whether INFO must carry a nonce to sign.
     pub fn nonce_required(&self) -> bool {
-        !self.nkeys.is_empty()
+        !self.nkeys.is_empty() || self.trust.is_some()
     }
 
     pub fn nkey_user(&self, i: usize) -> &NkeyUser {
@@ -198,6 +241,7 @@ impl Logins {
             || !self.nkeys.is_empty()
             || self.single.is_some()
             || self.token.is_some()
+            || self.trust.is_some()
     }
 
     /// The users list (empty: none).
@@ -249,6 +293,24 @@ impl Logins {
 
     /// The login `creds` ask for (see the module header).
     pub fn plan(&self, creds: &Credentials) -> Plan {
+        if let Some(trust) = &self.trust {
+            // With trusted operators a user JWT is required (and nats-server
+            // refuses users, nkeys and accounts in the configuration).
+            if creds.jwt.is_empty() {
+                return Plan::Refused;
+            }
+            return Plan::Jwt(
+                Box::new(JwtRequest {
+                    token: creds.jwt.to_owned(),
+                    sig: creds.sig.to_owned(),
+                    nonce: creds.nonce.to_vec(),
+                    now: creds.now,
+                    peer: creds.peer,
+                    kind: "STANDARD",
+                }),
+                trust.clone(),
+            );
+        }
         if let Some(plan) = self.nkey_plan(creds) {
             return plan;
         }
@@ -329,6 +391,11 @@ impl Logins {
             (true, Some(u)) if !self.users.is_empty() => u.name.as_str(),
             _ => creds.user,
         };
+        if user.is_empty() && !creds.jwt.is_empty() {
+            // nats-server names a JWT user by the key it logged in with:
+            // none yet.
+            return "authentication error".to_owned();
+        }
         if !user.is_empty() {
             format!(
                 "authentication error - User {}",
@@ -417,7 +484,7 @@ mod tests {
         // A no_auth_user with a bcrypt password never logs in.
         let l = Logins::new(vec![user("a", HASH)], None, None, Some("a".into()));
         let p = l.plan(&Credentials::default());
-        assert!(p.needs_bcrypt());
+        assert!(p.needs_blocking());
         assert_eq!(p.decide(), None);
         assert_eq!(
             l.failure_text(&Credentials::default()),
@@ -482,8 +549,8 @@ mod tests {
             pass: "plain",
             ..Default::default()
         };
-        assert!(l.plan(&a).needs_bcrypt());
-        assert!(!l.plan(&b).needs_bcrypt());
+        assert!(l.plan(&a).needs_blocking());
+        assert!(!l.plan(&b).needs_blocking());
         assert_eq!(l.plan(&a).decide(), Some(Identity::User(0)));
         assert!(!Logins::default().required());
         let empty = Logins::new(
