@@ -223,9 +223,44 @@ fn is_print(c: char) -> bool {
         | 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd)
 }
 
+/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31) in the proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
+pub fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Go's `time.Unix(secs, 0).String()` in UTC (the zone Shoal logs in):
+/// `2019-03-29 06:18:57 +0000 UTC`.
+pub fn unix_time(secs: i64) -> String {
+    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_times_as_go_prints_them() {
+        // nats-server 2.15.1's "Issued" line for an operator JWT of iat 1553840337.
+        assert_eq!(unix_time(1_553_840_337), "2019-03-29 06:18:57 +0000 UTC");
+        assert_eq!(unix_time(0), "1970-01-01 00:00:00 +0000 UTC");
+    }
 
     #[test]
     fn durations_are_go_duration_strings() {

@@ -15,12 +15,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shoal_auth::{ConnPermissions, Identity, Logins, Rules};
 use shoal_proto::encode;
 
-use crate::client::{Client, CloseReason, Creds};
+use crate::client::{Client, CloseReason, Creds, JwtLimits};
 use crate::config::Config;
 use crate::rt;
 
@@ -110,15 +110,23 @@ impl Auth {
     }
 
     /// The permissions `who` logs in with, compiled once per core.
-    fn compiled(&self, who: Identity) -> Option<Compiled> {
+    fn compiled(&self, who: &Identity) -> Option<Compiled> {
         let logins = self.logins.borrow();
-        let (spec, cache, i) = match who {
+        let (spec, cache, i) = match *who {
             Identity::User(i) => (logins.user(i).permissions.as_ref()?, &self.rules, i),
             Identity::Nkey(i) => (
                 logins.nkey_user(i).permissions.as_ref()?,
                 &self.nkey_rules,
                 i,
             ),
+            Identity::Jwt(ref u) => {
+                // A JWT's permissions are its own: compiled per login.
+                let (r, problems) = Rules::compile(u.permissions.as_ref()?);
+                return Some(Compiled {
+                    rules: Rc::new(RefCell::new(r)),
+                    problems: problems.into(),
+                });
+            }
             Identity::Token | Identity::SingleUser => return None,
         };
         let mut rules = cache.borrow_mut();
@@ -142,6 +150,14 @@ impl Auth {
 fn has_permissions(l: &Logins) -> bool {
     l.users().iter().any(|u| u.permissions.is_some())
         || l.nkeys().iter().any(|u| u.permissions.is_some())
+        // Any user JWT may carry permissions.
+        || l.trust().is_some()
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Logs `client` in with `creds` (see the module header). Logged in (true),
@@ -151,23 +167,34 @@ pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> bool {
     loop {
         let logins = auth.logins.borrow().clone();
         let nonce = client.nonce.get();
-        let plan = logins.plan(&creds.as_credentials(nonce.as_ref().map_or(&[], |n| &n[..])));
-        let who = if plan.needs_bcrypt() {
-            // Tens of milliseconds of CPU: not on the core.
-            rt::blocking(move || plan.decide()).await
+        let mut asked = creds.as_credentials(nonce.as_ref().map_or(&[], |n| &n[..]));
+        asked.now = unix_now();
+        asked.peer = Some(client.peer.ip());
+        let plan = logins.plan(&asked);
+        let decided = if plan.needs_blocking() {
+            // bcrypt's tens of milliseconds, or a JWT chain's Ed25519
+            // verifications: not on the core.
+            rt::blocking(move || plan.decide_why()).await
         } else {
-            plan.decide()
+            plan.decide_why()
         };
         // A reload replaced the logins while bcrypt ran: the decision was
         // against the old list, so it is made again against the new one.
         if !Arc::ptr_eq(&logins, &auth.logins.borrow()) {
             continue;
         }
-        match who {
-            Some(id) => grant(auth, client, id, creds),
-            None => refuse(auth, client, creds),
-        }
-        return who.is_some();
+        return match decided {
+            Ok(id) => grant(auth, client, id, creds),
+            Err(why) => {
+                if let Some(line) = why.strip_prefix("Bad src Ip") {
+                    log::error!("{} - Bad src Ip{line}", client.log_prefix());
+                } else if !why.is_empty() {
+                    log::debug!("{} - {why}", client.log_prefix());
+                }
+                refuse(auth, client, creds);
+                false
+            }
+        };
     }
 }
 
@@ -175,8 +202,8 @@ pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> bool {
 /// credentials the connection keeps (for a later CONNECT and a reload's
 /// check): the no_auth_user's name and password for a client that sent none,
 /// as nats-server rewrites its options.
-fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) {
-    let perms = auth.compiled(who).map(|c| {
+fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool {
+    let perms = auth.compiled(&who).map(|c| {
         // nats-server logs the entries it skips each time it sets a
         // connection's permissions.
         for p in c.problems.iter() {
@@ -186,17 +213,75 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) {
     });
     *client.perms.borrow_mut() = perms;
     let logins = auth.logins.borrow();
-    client.account.set(match who {
-        Identity::User(i) => logins.user(i).account,
-        Identity::Nkey(i) => logins.nkey_user(i).account,
+    client.account.set(match &who {
+        Identity::User(i) => logins.user(*i).account,
+        Identity::Nkey(i) => logins.nkey_user(*i).account,
         Identity::Token | Identity::SingleUser => 0,
+        Identity::Jwt(u) => u.account,
     });
     let mut kept = creds.clone();
-    if let (Identity::User(i), true) = (who, creds.user.is_empty()) {
-        let u = logins.user(i);
+    if let (Identity::User(i), true) = (&who, creds.user.is_empty()) {
+        let u = logins.user(*i);
         (kept.user, kept.pass) = (u.name.clone(), u.password.clone());
     }
+    client.jwt_limits.set(JwtLimits::NONE);
+    client.expires.set(None);
+    if let Identity::Jwt(u) = &who {
+        kept.jwt_user.clone_from(&u.key);
+        client.jwt_limits.set(JwtLimits {
+            subs: u.limits.subs,
+            payload: u.limits.payload,
+        });
+        client.expires.set(expiry(u.expires, u.account_expires));
+    }
     *client.creds.borrow_mut() = (!kept.is_empty()).then(|| Box::new(kept));
+    drop(logins);
+    // nats-server's applyAccountLimits: a login already at its subscription
+    // limit (a limit of 0) is told and closed.
+    if client.jwt_limits.get().subs == 0 {
+        log::error!("{} - maximum subscriptions exceeded", client.log_prefix());
+        client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
+        client.close_after_flush(CloseReason::MaxSubscriptions);
+        return false;
+    }
+    true
+}
+
+/// When a JWT login must end: the earlier of the user's and the account's
+/// expiry (unix seconds, 0: never), as an instant, and whether it is the
+/// account's.
+fn expiry(user: i64, account: i64) -> Option<(Instant, bool)> {
+    let now = unix_now();
+    let at = |t: i64| Instant::now() + Duration::from_secs(t.saturating_sub(now).max(0) as u64);
+    match (user, account) {
+        (0, 0) => None,
+        (u, 0) => Some((at(u), false)),
+        (0, a) => Some((at(a), true)),
+        (u, a) if a < u => Some((at(a), true)),
+        (u, _) => Some((at(u), false)),
+    }
+}
+
+/// A JWT login's time is up: nats-server's `authExpired` (or
+/// `accountAuthExpired`).
+pub fn expired(client: &Rc<Client>, account: bool) {
+    client.expires.set(None);
+    let err: &[u8] = if account {
+        b"-ERR 'Account Authentication Expired'\r\n"
+    } else {
+        b"-ERR 'User Authentication Expired'\r\n"
+    };
+    log::debug!(
+        "{} - {}",
+        client.log_prefix(),
+        if account {
+            "Account Authentication Expired"
+        } else {
+            "User Authentication Expired"
+        }
+    );
+    client.send_err(err);
+    client.close_after_flush(CloseReason::AuthExpired);
 }
 
 /// nats-server's `authViolation`: the error log line, `-ERR 'Authorization

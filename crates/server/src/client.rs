@@ -42,6 +42,8 @@ pub enum CloseReason {
     NoRespondersRequiresHeaders,
     AuthViolation,
     AuthTimeout,
+    AuthExpired,
+    MaxSubscriptions,
     ServerShutdown,
 }
 
@@ -63,6 +65,8 @@ impl CloseReason {
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthViolation => "Authentication Failure",
             CloseReason::AuthTimeout => "Authentication Timeout",
+            CloseReason::AuthExpired => "Authentication Expired",
+            CloseReason::MaxSubscriptions => "Maximum Subscriptions Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
     }
@@ -142,6 +146,10 @@ pub struct Creds {
     pub token: String,
     pub nkey: String,
     pub sig: String,
+    /// A user JWT (operator mode).
+    pub jwt: String,
+    /// The user key a JWT logged in as (set by the login).
+    pub jwt_user: String,
 }
 
 impl Creds {
@@ -150,6 +158,7 @@ impl Creds {
             && self.pass.is_empty()
             && self.token.is_empty()
             && self.nkey.is_empty()
+            && self.jwt.is_empty()
     }
 
     /// For a login check, with the nonce this connection was sent.
@@ -161,17 +170,21 @@ impl Creds {
             nkey: &self.nkey,
             sig: &self.sig,
             nonce,
+            jwt: &self.jwt,
+            ..Default::default()
         }
     }
 
     /// nats-server's `getRawAuthUser`: who the connection is (or tried to
-    /// be) in monitoring and logs: the nkey, the user, `[REDACTED]` for a
-    /// token, else nothing.
+    /// be) in monitoring and logs: the nkey, the user, a JWT's user key,
+    /// `[REDACTED]` for a token, else nothing.
     pub fn raw_user(&self) -> &str {
         if !self.nkey.is_empty() {
             &self.nkey
         } else if !self.user.is_empty() {
             &self.user
+        } else if !self.jwt.is_empty() {
+            &self.jwt_user
         } else if !self.token.is_empty() {
             "[REDACTED]"
         } else {
@@ -246,6 +259,26 @@ pub struct Client {
     pub nonce: Cell<Option<[u8; shoal_auth::nkey::NONCE_LEN]>>,
     /// The account it logged in to (0 = `$G`).
     pub account: Cell<u16>,
+    /// A JWT login's limits (-1: none; the server's own apply as well).
+    pub jwt_limits: Cell<JwtLimits>,
+    /// When a JWT login expires, and whether it is the account's JWT that
+    /// does (`Account Authentication Expired`) or the user's; the ticker
+    /// closes the connection then.
+    pub expires: Cell<Option<(Instant, bool)>>,
+}
+
+/// A user JWT's (and its account's) limits on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwtLimits {
+    pub subs: i64,
+    pub payload: i64,
+}
+
+impl JwtLimits {
+    pub const NONE: JwtLimits = JwtLimits {
+        subs: -1,
+        payload: -1,
+    };
 }
 
 impl Client {
@@ -287,6 +320,8 @@ impl Client {
             last: Cell::new(now),
             rtt: Cell::new(Duration::ZERO),
             auth_deadline: Cell::new(None),
+            jwt_limits: Cell::new(JwtLimits::NONE),
+            expires: Cell::new(None),
             perms: RefCell::new(None),
             creds: RefCell::new(None),
             nonce: Cell::new(None),
@@ -342,6 +377,23 @@ impl Client {
     }
 
     /// The credentials kept from its CONNECTs (empty if none).
+    /// The subscription limit: the server's `max_subscriptions` (0: none)
+    /// and a JWT's, whichever is lower; `None`: no limit.
+    pub fn max_subs(&self, server: usize) -> Option<usize> {
+        let jwt = usize::try_from(self.jwt_limits.get().subs).ok();
+        match (server, jwt) {
+            (0, j) => j,
+            (s, None) => Some(s),
+            (s, Some(j)) => Some(s.min(j)),
+        }
+    }
+
+    /// The payload limit: the server's `max_payload` and a JWT's, whichever
+    /// is lower.
+    pub fn max_payload(&self, server: usize) -> usize {
+        usize::try_from(self.jwt_limits.get().payload).map_or(server, |j| server.min(j))
+    }
+
     pub fn kept_creds(&self) -> Creds {
         self.creds.borrow().as_deref().cloned().unwrap_or_default()
     }

@@ -130,7 +130,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 20] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 21] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -163,6 +163,19 @@ impl Config {
             (
                 "NoAuthUser",
                 self.logins.no_auth_user_name().unwrap_or("").to_string(),
+            ),
+            // The operators a server trusts cannot change while it runs
+            // (nats-server: `config reload not supported for
+            // TrustedOperators`); their accounts' JWTs may.
+            (
+                "TrustedOperators",
+                self.logins.trust().map_or(String::new(), |t| {
+                    t.operators
+                        .iter()
+                        .map(|o| o.claims.subject.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }),
             ),
             ("MaxTracedMsgLen", self.max_traced_msg_len.to_string()),
             ("TraceHeaders", self.trace_headers.to_string()),

@@ -59,7 +59,7 @@ pub async fn handle(
             let queue = queue.map(|q| q.of(buf));
             let sid_b = sid.of(buf);
             let max_tokens = core.cfg().max_sub_tokens;
-            let max = core.cfg().max_subscriptions;
+            let max = client.max_subs(core.cfg().max_subscriptions);
             // nats-server's order: permissions, token count, the subscription
             // limit (checked before the sid is looked up: at the limit even a
             // repeated sid is refused), then the subject itself.
@@ -79,7 +79,7 @@ pub async fn handle(
                     client.log_prefix(),
                     String::from_utf8_lossy(sid_b)
                 );
-            } else if max > 0 && client.subs.borrow().len() >= max {
+            } else if max.is_some_and(|m| client.subs.borrow().len() >= m) {
                 client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
             } else if !is_valid_subscribe_subject(subject) {
                 client.send_err(encode::ERR_INVALID_SUBJECT);
@@ -366,6 +366,7 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
         (&mut creds.token, &c.auth_token),
         (&mut creds.nkey, &c.nkey),
         (&mut creds.sig, &c.sig),
+        (&mut creds.jwt, &c.jwt),
     ] {
         if let Some(v) = v {
             slot.clone_from(v);

@@ -185,7 +185,7 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
         let live = core.live();
         let limits = Limits {
             max_control_line: live.max_control_line,
-            max_payload: live.max_payload,
+            max_payload: client.max_payload(live.max_payload),
         };
         // Inbound activity (PUB, SUB, UNSUB, PING; not PONG) defers keepalive PINGs;
         // one clock read per pass, not per op.
@@ -343,7 +343,7 @@ fn fail(core: &Core, client: &Rc<Client>, e: ProtoError, input: &[u8], tracing: 
             log::error!(
                 "{} - maximum payload exceeded: {size} vs {}",
                 client.log_prefix(),
-                core.live().max_payload
+                client.max_payload(core.live().max_payload)
             );
         }
         ProtoError::Violation => {

@@ -144,6 +144,12 @@ fn check_clients(core: &Core, now: Instant) {
             crate::auth::timed_out(&c);
             continue;
         }
+        if let Some((at, account)) = c.expires.get() {
+            if now >= at && c.is_open() {
+                crate::auth::expired(&c, account);
+                continue;
+            }
+        }
         let p = &c.ping;
         if now < p.next_at.get() || !c.is_open() {
             continue;

@@ -100,21 +100,9 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
 /// their value (besides the [`gated`] ones, refused when they turn one on).
 const NOT_YET: &[&str] = &[
     "tls",
-    "system_account",
-    "system",
-    "operator",
-    "operators",
-    "root",
-    "roots",
-    "root_operators",
-    "root_operator",
     "trusted",
     "trusted_keys",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
     "default_sentinel",
     "https",
@@ -207,6 +195,21 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             "authorization" => crate::authconf::authorization(v, report).map(|a| s.auth = Some(a)),
             "no_auth_user" => string(v, report).map(|u| s.no_auth_user = Some(u)),
             "accounts" => crate::accountsconf::accounts(v, report).map(|a| s.accounts = Some(a)),
+            "operator" | "operators" | "root" | "roots" | "root_operators" | "root_operator" => {
+                crate::operatorconf::operators(v, &mut s.operator, report);
+                Some(())
+            }
+            "resolver" | "account_resolver" | "accounts_resolver" => {
+                crate::operatorconf::resolver(v, &mut s.operator, report);
+                Some(())
+            }
+            "resolver_preload" => {
+                crate::operatorconf::preload(v, &mut s.operator, report);
+                Some(())
+            }
+            "system_account" | "system" => {
+                string(v, report).map(|a| s.operator.system_account = Some(a))
+            }
             "debug" => boolean(v, report).map(|b| s.debug = Some(b)),
             "trace" => boolean(v, report).map(|b| s.trace = Some(b)),
             "trace_verbose" => boolean(v, report).map(|b| {

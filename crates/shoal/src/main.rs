@@ -25,6 +25,7 @@ mod files;
 mod flags;
 mod goerr;
 mod logging;
+mod operatorconf;
 mod options;
 mod perms;
 mod report;
@@ -215,6 +216,13 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     }
     if let (Some(file), Some(digest)) = (&opts.config_file, &opts.digest) {
         info!("Using configuration file: {file} ({digest})");
+    }
+    let (lines, warning) = operatorconf::banner(&opts.operator, &opts.system_account);
+    for line in lines {
+        info!("{line}");
+    }
+    if let Some(w) = warning {
+        warn!("{w}");
     }
     let cores = server.cores();
     let unit = if cores == 1 { "core" } else { "cores" };

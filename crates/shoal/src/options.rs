@@ -38,6 +38,10 @@ pub struct Options {
     /// The `-c` file as given, and the digest of what it held.
     pub config_file: Option<String>,
     pub digest: Option<String>,
+    /// The trusted operators (for the start-up banner) and the system
+    /// account's key in operator mode.
+    pub operator: crate::operatorconf::OperatorSettings,
+    pub system_account: String,
 }
 
 /// Why options could not be built. `main` prints each as nats-server does.
@@ -204,6 +208,23 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
 /// `no_auth_user` (`validateNoAuthUser`), and the authorization timeout.
 fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
     let a = s.auth.clone().unwrap_or_default();
+    let has_users = !(a.users.as_ref().is_none_or(Vec::is_empty)
+        && a.nkeys.is_empty()
+        && s.accounts.as_ref().is_none_or(|x| x.users_pos.is_none()));
+    let has_accounts = s.accounts.as_ref().is_some_and(|x| !x.names.is_empty());
+    if let Some((trust, keys)) = crate::operatorconf::trust(&s.operator, has_users, has_accounts)
+        .map_err(LoadError::Invalid)?
+    {
+        // Operator mode: every login is a user JWT of a preloaded account.
+        let accounts = std::iter::once("$G".to_string()).chain(keys).collect();
+        let logins = Logins::default().with_trust(trust).with_accounts(accounts);
+        return Ok((logins, a.timeout));
+    }
+    if s.operator.system_account.is_some() {
+        return Err(LoadError::Invalid(
+            "system_account without operators is not supported by this version of shoal yet".into(),
+        ));
+    }
     let pick = |flag: &Option<String>, file: Option<String>| flag.clone().or(file);
     let user = pick(&s.flag_user, a.user).unwrap_or_default();
     let pass = pick(&s.flag_pass, a.password).unwrap_or_default();
@@ -363,6 +384,10 @@ fn resolve(
         )));
     }
     let path = |v: Option<String>| nonempty(v).map(PathBuf::from);
+    let system_account = config
+        .logins
+        .trust()
+        .map_or(String::new(), |t| t.system_account.clone());
     Ok(Options {
         config,
         port: match s.port {
@@ -380,6 +405,8 @@ fn resolve(
         ports_file_dir: path(s.ports_file_dir),
         config_file,
         digest,
+        operator: s.operator,
+        system_account,
     })
 }
 

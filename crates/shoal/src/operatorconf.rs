@@ -1,0 +1,229 @@
+//! Operator mode in the configuration file → [`OperatorSettings`], and the
+//! checks that turn it into `shoal-auth`'s [`Trust`], with nats-server
+//! 2.15's shapes and wording (`operator`, `resolver`, `resolver_preload`,
+//! `system_account`, `trusted` in its opts.go; `validateTrustedOperators`
+//! in its jwt.go):
+//!
+//! ```text
+//! operator: /path/op.jwt            # or the JWT inline, or a list
+//! resolver: MEMORY
+//! resolver_preload: { ACC_PUBLIC_KEY: "eyJ..." }
+//! system_account: ACC_PUBLIC_KEY
+//! ```
+//!
+//! The memory resolver is the one Shoal has: the accounts are the preloaded
+//! ones, fixed at start. A `URL(...)` resolver and the directory resolvers
+//! (`{ type: full | cache, dir: ... }`, whose claim updates travel over the
+//! system account) are refused by name, as are `trusted` keys without an
+//! operator JWT and `resolver_pinned_accounts`.
+//!
+//! Reads operator JWT files at load time, before any core runs (as the
+//! configuration file itself is read).
+
+use shoal_auth::{jwt, Trust};
+use shoal_conf::{Kind, Pos, Value};
+
+use crate::report::{self, Report};
+
+/// What the file says about operators (`None` fields: not set).
+#[derive(Debug, Default, Clone)]
+pub struct OperatorSettings {
+    pub operators: Vec<jwt::Operator>,
+    /// Where `operator` was set.
+    pub pos: Option<Pos>,
+    pub memory_resolver: bool,
+    /// `(account key, JWT)` in file order.
+    pub preload: Vec<(String, String)>,
+    pub system_account: Option<String>,
+}
+
+/// `operator` (and its aliases): JWT files or inline JWTs.
+pub fn operators(v: &Value, s: &mut OperatorSettings, report: &mut Report) {
+    let items: Vec<&Value> = match &v.kind {
+        Kind::String(_) => vec![v],
+        Kind::Array(a) => a.iter().collect(),
+        _ => {
+            report.error(
+                &v.pos,
+                format!("error parsing operators: unsupported type {}", v.go_type()),
+            );
+            return;
+        }
+    };
+    s.pos = Some(v.pos.clone());
+    s.operators.clear();
+    for item in items {
+        let Some(text) = item.as_str() else {
+            report.error(
+                &v.pos,
+                format!(
+                    "error parsing operators: unsupported type {} where string is expected",
+                    item.go_type()
+                ),
+            );
+            continue;
+        };
+        match read_operator(text) {
+            Ok(o) => s.operators.push(o),
+            Err(e) => report.error(&v.pos, format!("error parsing operator JWT: {e}")),
+        }
+    }
+}
+
+/// nats-server's `readOperatorJWT`: a file, else (when it starts as a JWT
+/// does) the text itself; a decorated file's JWT block.
+fn read_operator(text: &str) -> Result<jwt::Operator, String> {
+    let contents = match std::fs::read_to_string(text) {
+        Ok(c) => c,
+        Err(_) if text.starts_with("eyJ") => text.to_owned(),
+        Err(e) => return Err(shoal_go::path_error("open", text.as_ref(), &e)),
+    };
+    jwt::decode_operator(jwt::undecorate(&contents)).map_err(|e| e.to_string())
+}
+
+/// `resolver` (and its aliases).
+pub fn resolver(v: &Value, s: &mut OperatorSettings, report: &mut Report) {
+    match &v.kind {
+        // nats-server matches `(?i)(MEM|MEMORY)` anywhere in the string.
+        Kind::String(t) if t.to_ascii_uppercase().contains("MEM") => s.memory_resolver = true,
+        Kind::String(t) if t.to_ascii_uppercase().contains("URL") => report.error(
+            &v.pos,
+            "resolver URL(...) is not supported by this version of shoal yet (use MEMORY)",
+        ),
+        Kind::String(_) => s.memory_resolver = false,
+        Kind::Map(_) => report.error(
+            &v.pos,
+            "the directory resolver (resolver { type: full | cache }) is not supported by this version of shoal yet (use MEMORY)",
+        ),
+        _ => report::mismatch(v, "string", report),
+    }
+}
+
+/// `resolver_preload: { KEY: JWT }`: each must be an account JWT.
+pub fn preload(v: &Value, s: &mut OperatorSettings, report: &mut Report) {
+    let Some(m) = v.as_map() else {
+        report.error(
+            &v.pos,
+            "preload should be a map of account_public_key:account_jwt",
+        );
+        return;
+    };
+    s.preload.clear();
+    for (key, item) in m.iter() {
+        let Some(text) = item.as_str() else {
+            report.error(&item.pos, "preload map value should be a string JWT");
+            continue;
+        };
+        if jwt::decode_account(text).is_err() {
+            report.error(&item.pos, "invalid account JWT");
+            continue;
+        }
+        s.preload.push((key.to_string(), text.to_owned()));
+    }
+}
+
+/// The operators, checked as `validateTrustedOperators` and server start-up
+/// check them, and their accounts: the `Trust` and the account keys in id
+/// order (ids from 1). `None` without operators.
+///
+/// `has_users`: the configuration has users or nkeys; `has_accounts`: an
+/// `accounts` block.
+pub fn trust(
+    s: &OperatorSettings,
+    has_users: bool,
+    has_accounts: bool,
+) -> Result<Option<(Trust, Vec<String>)>, String> {
+    if s.operators.is_empty() {
+        return Ok(None);
+    }
+    if !s.memory_resolver {
+        let url = &s.operators[0].account_server_url;
+        if !url.is_empty() {
+            return Err(
+                "resolver URL(...) (the operator's account_server_url) is not supported by this version of shoal yet (use resolver: MEMORY)"
+                    .into(),
+            );
+        }
+        // What nats-server 2.15.1 answers for an operator without a URL.
+        return Err(
+            "could not fetch <\"/accounts/\">: Get \"/accounts/\": unsupported protocol scheme \"\""
+                .into(),
+        );
+    }
+    if has_accounts {
+        return Err("operators do not allow Accounts to be configured directly".into());
+    }
+    if has_users {
+        return Err("operators do not allow users to be configured directly".into());
+    }
+    let op_system = &s.operators[0].system_account;
+    let system = match &s.system_account {
+        Some(sys) => {
+            let named: Vec<&String> = s
+                .operators
+                .iter()
+                .map(|o| &o.system_account)
+                .filter(|a| !a.is_empty())
+                .collect();
+            if !named.is_empty() && !named.contains(&sys) {
+                return Err("system_account in config and operator JWT must be identical".into());
+            }
+            sys.clone()
+        }
+        None => op_system.clone(),
+    };
+    for o in &s.operators {
+        if !o.assert_server_version.is_empty() {
+            return Err(format!(
+                "operator {} asserts a server version ({}), which is not supported by this version of shoal yet",
+                o.claims.subject, o.assert_server_version
+            ));
+        }
+    }
+    let mut trust = Trust::new(s.operators.clone(), system.clone());
+    let mut keys = Vec::new();
+    for (key, text) in &s.preload {
+        let account = jwt::decode_account(text)
+            .map_err(|e| format!("preload account error for {key:?}: {e}"))?;
+        // An account is only found under its own key (nats-server's
+        // `verifyAccountClaims`).
+        if &account.claims.subject != key {
+            continue;
+        }
+        keys.push(key.clone());
+        trust.add_account(keys.len() as u16, account);
+    }
+    if !system.is_empty() && trust.account(&system).is_none() {
+        return Err("error resolving system account: account missing".into());
+    }
+    Ok(Some((trust, keys)))
+}
+
+/// nats-server's start-up lines for its trusted operators (`[INF] Trusted
+/// Operators` ... and the warning without a system account).
+pub fn banner(s: &OperatorSettings, system: &str) -> (Vec<String>, Option<&'static str>) {
+    if s.operators.is_empty() {
+        return (Vec::new(), None);
+    }
+    let mut lines = vec!["Trusted Operators".to_owned()];
+    for o in &s.operators {
+        // `System` is the JWT's audience, which operator JWTs leave empty.
+        lines.push("  System  : \"\"".to_owned());
+        lines.push(format!(
+            "  Operator: {}",
+            shoal_go::quote(o.claims.name.as_bytes())
+        ));
+        lines.push(format!(
+            "  Issued  : {}",
+            shoal_go::unix_time(o.claims.issued_at)
+        ));
+        lines.push(match o.claims.expires {
+            0 => "  Expires : Never".to_owned(),
+            t => format!("  Expires : {}", shoal_go::unix_time(t)),
+        });
+    }
+    let warn = system
+        .is_empty()
+        .then_some("Trusted Operators should utilize a System Account");
+    (lines, warn)
+}
