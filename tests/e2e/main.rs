@@ -15,6 +15,7 @@ mod hostile;
 mod lifecycle;
 mod metrics;
 mod monitor;
+mod operator;
 mod python;
 mod raw;
 mod slow;

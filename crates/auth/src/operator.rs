@@ -82,6 +82,8 @@ pub struct JwtUser {
     pub expires: i64,
     /// When the account JWT expires (unix seconds; 0: never).
     pub account_expires: i64,
+    /// The account's connection limit (-1: none).
+    pub account_conns: i64,
     pub tags: Vec<String>,
 }
 
@@ -237,6 +239,7 @@ impl Trust {
             limits,
             expires: user.claims.expires,
             account_expires: account.claims.expires,
+            account_conns: account.limits.conn,
             tags: user.tags,
         })
     }

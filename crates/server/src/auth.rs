@@ -14,13 +14,14 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shoal_auth::{ConnPermissions, Identity, Logins, Rules};
 use shoal_proto::encode;
 
-use crate::client::{Client, CloseReason, Creds, JwtLimits};
+use crate::client::{Client, CloseReason, Creds, Expiry, JwtLimits};
 use crate::config::Config;
 use crate::rt;
 
@@ -35,6 +36,8 @@ pub struct Auth {
     /// at the first login of that user on this core), and the nkey users'.
     rules: RefCell<Vec<Option<Compiled>>>,
     nkey_rules: RefCell<Vec<Option<Compiled>>>,
+    /// Open connections per account, across cores (`Shared::account_conns`).
+    conns: Arc<[AtomicI64]>,
 }
 
 #[derive(Clone)]
@@ -44,13 +47,44 @@ struct Compiled {
 }
 
 impl Auth {
-    pub fn new(cfg: &Config) -> Auth {
+    pub fn new(cfg: &Config, conns: Arc<[AtomicI64]>) -> Auth {
         Auth {
             logins: RefCell::new(cfg.logins.clone()),
             any_permissions: std::cell::Cell::new(has_permissions(&cfg.logins)),
             timeout: std::cell::Cell::new(cfg.auth_timeout),
             rules: RefCell::default(),
             nkey_rules: RefCell::default(),
+            conns,
+        }
+    }
+
+    /// Counts `client` against `account`'s connection limit (-1: none):
+    /// false when the account is full. A connection counts once, against
+    /// its latest account.
+    fn admit(&self, client: &Client, account: u16, limit: i64) -> bool {
+        if client.counted.get() == Some(account) {
+            return true;
+        }
+        self.release(client);
+        let Some(n) = self.conns.get(usize::from(account)) else {
+            return true;
+        };
+        let before = n.fetch_add(1, Ordering::Relaxed);
+        if limit != -1 && before >= limit {
+            n.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        client.counted.set(Some(account));
+        true
+    }
+
+    /// A closing (or re-logged-in) connection stops counting against its
+    /// account.
+    pub fn release(&self, client: &Client) {
+        if let Some(a) = client.counted.take() {
+            if let Some(n) = self.conns.get(usize::from(a)) {
+                n.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -227,6 +261,17 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
     client.jwt_limits.set(JwtLimits::NONE);
     client.expires.set(None);
     if let Identity::Jwt(u) = &who {
+        if !auth.admit(client, u.account, u.account_conns) {
+            drop(logins);
+            // nats-server's maxAccountConnExceeded.
+            log::error!(
+                "{} - maximum account active connections exceeded",
+                client.log_prefix()
+            );
+            client.send_err(b"-ERR 'maximum account active connections exceeded'\r\n");
+            client.close_after_flush(CloseReason::MaxAccountConnections);
+            return false;
+        }
         kept.jwt_user.clone_from(&u.key);
         client.jwt_limits.set(JwtLimits {
             subs: u.limits.subs,
@@ -236,36 +281,50 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
     }
     *client.creds.borrow_mut() = (!kept.is_empty()).then(|| Box::new(kept));
     drop(logins);
-    // nats-server's applyAccountLimits: a login already at its subscription
-    // limit (a limit of 0) is told and closed.
-    if client.jwt_limits.get().subs == 0 {
-        log::error!("{} - maximum subscriptions exceeded", client.log_prefix());
-        client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
-        client.close_after_flush(CloseReason::MaxSubscriptions);
-        return false;
-    }
     true
 }
 
 /// When a JWT login must end: the earlier of the user's and the account's
 /// expiry (unix seconds, 0: never), as an instant, and whether it is the
 /// account's.
-fn expiry(user: i64, account: i64) -> Option<(Instant, bool)> {
+fn expiry(user: i64, account: i64) -> Option<(Instant, Expiry)> {
     let now = unix_now();
     let at = |t: i64| Instant::now() + Duration::from_secs(t.saturating_sub(now).max(0) as u64);
     match (user, account) {
         (0, 0) => None,
-        (u, 0) => Some((at(u), false)),
-        (0, a) => Some((at(a), true)),
-        (u, a) if a < u => Some((at(a), true)),
-        (u, _) => Some((at(u), false)),
+        (u, 0) => Some((at(u), Expiry::User)),
+        (0, a) => Some((at(a), Expiry::Account)),
+        (u, a) if a < u => Some((at(a), Expiry::Account)),
+        (u, _) => Some((at(u), Expiry::User)),
+    }
+}
+
+/// After a login's `+OK`: nats-server's `applyAccountLimits` finds a login
+/// whose subscription limit is 0 already at it, says so, and closes the
+/// connection 20 ms later (what the client sent meanwhile is still served).
+pub fn after_login(client: &Rc<Client>) {
+    if client.jwt_limits.get().subs == 0 {
+        log::error!("{} - maximum subscriptions exceeded", client.log_prefix());
+        client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
+        client.expires.set(Some((
+            Instant::now() + Duration::from_millis(20),
+            Expiry::NoSubscriptions,
+        )));
     }
 }
 
 /// A JWT login's time is up: nats-server's `authExpired` (or
 /// `accountAuthExpired`).
-pub fn expired(client: &Rc<Client>, account: bool) {
+pub fn expired(client: &Rc<Client>, why: Expiry) {
     client.expires.set(None);
+    let account = match why {
+        Expiry::NoSubscriptions => {
+            client.close_after_flush(CloseReason::MaxSubscriptions);
+            return;
+        }
+        Expiry::Account => true,
+        Expiry::User => false,
+    };
     let err: &[u8] = if account {
         b"-ERR 'Account Authentication Expired'\r\n"
     } else {

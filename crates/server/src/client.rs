@@ -44,6 +44,7 @@ pub enum CloseReason {
     AuthTimeout,
     AuthExpired,
     MaxSubscriptions,
+    MaxAccountConnections,
     ServerShutdown,
 }
 
@@ -67,6 +68,7 @@ impl CloseReason {
             CloseReason::AuthTimeout => "Authentication Timeout",
             CloseReason::AuthExpired => "Authentication Expired",
             CloseReason::MaxSubscriptions => "Maximum Subscriptions Exceeded",
+            CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
     }
@@ -261,10 +263,24 @@ pub struct Client {
     pub account: Cell<u16>,
     /// A JWT login's limits (-1: none; the server's own apply as well).
     pub jwt_limits: Cell<JwtLimits>,
-    /// When a JWT login expires, and whether it is the account's JWT that
-    /// does (`Account Authentication Expired`) or the user's; the ticker
-    /// closes the connection then.
-    pub expires: Cell<Option<(Instant, bool)>>,
+    /// When a JWT login ends, and why; the ticker closes the connection
+    /// then.
+    pub expires: Cell<Option<(Instant, Expiry)>>,
+    /// The account this connection counts against (JWT logins: account
+    /// connection limits), released when it closes.
+    pub counted: Cell<Option<u16>>,
+}
+
+/// Why a JWT login ends at its [`Client::expires`] time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// The user JWT expires: `User Authentication Expired`.
+    User,
+    /// The account JWT expires: `Account Authentication Expired`.
+    Account,
+    /// The login allows no subscription at all: nats-server closes such a
+    /// connection 20 ms after saying so.
+    NoSubscriptions,
 }
 
 /// A user JWT's (and its account's) limits on one connection.
@@ -322,6 +338,7 @@ impl Client {
             auth_deadline: Cell::new(None),
             jwt_limits: Cell::new(JwtLimits::NONE),
             expires: Cell::new(None),
+            counted: Cell::new(None),
             perms: RefCell::new(None),
             creds: RefCell::new(None),
             nonce: Cell::new(None),

@@ -15,7 +15,7 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -59,6 +59,9 @@ pub struct Shared {
     pub config_load: Mutex<SystemTime>,
     /// Whether monitoring is on (cores keep closed connections only then).
     pub monitoring: bool,
+    /// Open client connections per account id, for account connection
+    /// limits (a JWT's `conn`); the accounts are fixed while the server runs.
+    pub account_conns: Arc<[AtomicI64]>,
 }
 
 impl Shared {
@@ -71,6 +74,7 @@ impl Shared {
         monitoring: bool,
     ) -> Shared {
         let clock = Clock::now();
+        let cfg_accounts = cfg.logins.accounts().len();
         Shared {
             info_host,
             info_port,
@@ -88,6 +92,9 @@ impl Shared {
             clock,
             config_load: Mutex::new(clock.boot_wall()),
             monitoring,
+            account_conns: (0..cfg_accounts.max(1))
+                .map(|_| AtomicI64::new(0))
+                .collect(),
         }
     }
 
@@ -152,7 +159,7 @@ pub struct Core {
 impl Core {
     pub fn new(id: usize, n: usize, shared: Arc<Shared>) -> Core {
         let live = Live::from(&shared.cfg);
-        let auth = Auth::new(&shared.cfg);
+        let auth = Auth::new(&shared.cfg, shared.account_conns.clone());
         let namespaced = !shared.cfg.logins.accounts().is_empty();
         Core {
             id,

@@ -419,6 +419,7 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
         return Ok(());
     }
     ok(client);
+    crate::auth::after_login(client);
     Ok(())
 }
 

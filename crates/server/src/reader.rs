@@ -137,6 +137,7 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
         client.done.wait().await;
     }
     core.shared().connections.fetch_sub(1, Ordering::Relaxed);
+    core.auth().release(&client);
     let reason = client
         .close_reason
         .get()
@@ -183,7 +184,7 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
         core.links().take_pass_peers();
         // Limits as of this pass (a reload may change them).
         let live = core.live();
-        let limits = Limits {
+        let mut limits = Limits {
             max_control_line: live.max_control_line,
             max_payload: client.max_payload(live.max_payload),
         };
@@ -221,6 +222,9 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
                         trace_op(core, client, &input[..len], &op);
                     }
                     let d = data.get_or_insert_with(|| buf.split().freeze());
+                    // A login may bring its own payload limit (a user JWT's),
+                    // which applies to the very next op.
+                    let login = matches!(op, Op::Connect(_));
                     if let Err(e) = crate::ops::handle(core, client, d, at, op).await {
                         let input = &d[at..];
                         fail(core, client, e, input, tracing);
@@ -231,6 +235,9 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
                     if !client.is_open() {
                         core.end_pass();
                         return;
+                    }
+                    if login {
+                        limits.max_payload = client.max_payload(core.live().max_payload);
                     }
                 }
                 Ok(Parsed::Incomplete { need: n }) => {

@@ -144,9 +144,9 @@ fn check_clients(core: &Core, now: Instant) {
             crate::auth::timed_out(&c);
             continue;
         }
-        if let Some((at, account)) = c.expires.get() {
+        if let Some((at, why)) = c.expires.get() {
             if now >= at && c.is_open() {
-                crate::auth::expired(&c, account);
+                crate::auth::expired(&c, why);
                 continue;
             }
         }
