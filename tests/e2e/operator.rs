@@ -235,3 +235,279 @@ fn user_jwts_log_in_and_are_limited_like_nats_server() {
     assert_eq!(got, want);
     assert!(want[0].contains("+OK"), "{want:?}");
 }
+
+/// Runs `bin -c <conf> -p 0` expecting it to refuse the configuration:
+/// its exit status and first line of output.
+fn refusal(bin: &std::path::Path, conf: &str) -> String {
+    let path = temp_path("conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut child = std::process::Command::new(bin)
+        .args(["-c", path.to_str().unwrap(), "-p", "-1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{} accepted {conf}", bin.display());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let path_text = path.to_str().unwrap();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .replace(path_text, "<conf>");
+    format!("{:?}: {first}", out.status.code())
+}
+
+#[test]
+fn operator_configurations_are_checked_like_nats_server() {
+    let w = World::new(&[json!({ "limits": unlimited() })]);
+    let (acc, token) = &w.accounts[0];
+    let base = w.conf("");
+    let op_line = base.lines().next().unwrap().to_string();
+    let preload = format!(
+        "resolver_preload: {{ {}: \"{token}\" }}\n",
+        acc.public_key()
+    );
+    let configs = [
+        format!("{base}authorization {{ users: [ {{user: a, password: b}} ] }}\n"),
+        format!("{base}accounts {{ A: {{}} }}\n"),
+        format!("{op_line}\nresolver: MEMORY\nresolver_preload: {{ AAA: \"eyJx\" }}\n"),
+        format!(
+            "{base}system_account: {}\n",
+            KeyPair::new_account().public_key()
+        ),
+        "operator: /nonexistent/op.jwt\nresolver: MEMORY\n".to_string(),
+        "operator: eyJhbc\nresolver: MEMORY\n".to_string(),
+        format!("{op_line}\n{preload}"),
+    ];
+    let shoal_bin = std::path::Path::new(env!("CARGO_BIN_EXE_shoal"));
+    for conf in &configs {
+        assert_eq!(
+            refusal(shoal_bin, conf),
+            refusal(crate::util::reference_bin(), conf),
+            "{conf}"
+        );
+    }
+}
+
+/// The start-up lines about operators, as each server logs them.
+fn banner(s: &ServerProc) -> Vec<String> {
+    let deadline = Instant::now() + DEADLINE;
+    while !s.log().iter().any(|l| l.contains("Server is ready")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.log()
+        .iter()
+        .filter_map(|l| {
+            let at = l.find("[INF] ").or_else(|| l.find("[WRN] "))?;
+            Some(l[at + 6..].to_string())
+        })
+        .filter(|l| {
+            [
+                "Trusted Operators",
+                "  System  :",
+                "  Operator:",
+                "  Issued  :",
+                "  Expires :",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
+        .collect()
+}
+
+#[test]
+fn the_start_up_banner_names_the_operators() {
+    let w = World::new(&[json!({ "limits": unlimited() })]);
+    let conf = w.conf("");
+    let want = banner(&nats_server_conf(&conf, &[]));
+    let got = banner(&shoal_conf(&conf, &[]));
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 6, "{want:?}");
+}
+
+/// Logs in with a user JWT and waits for the server to end the login: what
+/// the connection received.
+fn until_expired(s: &ServerProc, user: &KeyPair, token: &str) -> String {
+    let (mut c, info) = Raw::connect(s.port);
+    let nonce = info["nonce"].as_str().unwrap().to_string();
+    let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
+    c.send(
+        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
+            .as_bytes(),
+    );
+    escape(&c.read_until_closed(DEADLINE))
+}
+
+#[test]
+fn an_expiring_jwt_ends_its_connection_like_nats_server() {
+    // A user JWT that expires in 2 s, and an account JWT that does.
+    let user = KeyPair::new_user();
+    let soon = now() + 2;
+    let w = World::new(&[
+        json!({ "limits": unlimited() }),
+        json!({ "limits": unlimited() }),
+    ]);
+    let mut accounts = w.accounts;
+    let (acc_kp, _) = &accounts[1];
+    let expiring = with(
+        claim(
+            &acc_kp.public_key(),
+            "acc1",
+            "account",
+            json!({ "limits": unlimited() }),
+        ),
+        json!({ "exp": soon }),
+    );
+    accounts[1].1 = jwt::encode(&expiring, &w.op);
+    let w = World { op: w.op, accounts };
+    let conf = w.conf("");
+    let by_user = user_jwt(
+        &user,
+        &w.accounts[0].0,
+        full_limits(),
+        json!({ "exp": soon }),
+    );
+    let by_account = user_jwt(&user, &w.accounts[1].0, full_limits(), json!({}));
+    // Both logins at once, before either expiry.
+    let run = |s: ServerProc| {
+        std::thread::scope(|t| {
+            let a = t.spawn(|| until_expired(&s, &user, &by_account));
+            (until_expired(&s, &user, &by_user), a.join().unwrap())
+        })
+    };
+    // Both servers at once: the 2 s pass for both.
+    let want = std::thread::scope(|t| {
+        let h = t.spawn(|| run(nats_server_conf(&conf, &[])));
+        let got = run(shoal_conf(&conf, &[]));
+        (h.join().unwrap(), got)
+    });
+    let (want, got) = want;
+    assert_eq!(got, want);
+    assert!(want.0.contains("User Authentication Expired"), "{want:?}");
+}
+
+#[test]
+fn async_nats_logs_in_with_a_creds_file() {
+    let w = World::new(&[json!({ "limits": unlimited() })]);
+    let user = KeyPair::new_user();
+    let token = user_jwt(&user, &w.accounts[0].0, full_limits(), json!({}));
+    let creds = temp_path("creds");
+    std::fs::write(
+        &creds,
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{token}\n------END NATS USER JWT------\n\n\
+             -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            user.seed().unwrap()
+        ),
+    )
+    .unwrap();
+    let s = shoal_conf(&w.conf(""), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let nc = async_nats::ConnectOptions::with_credentials_file(&creds)
+            .await
+            .unwrap()
+            .connect(format!("127.0.0.1:{}", s.port))
+            .await
+            .expect("creds login");
+        let mut sub = nc.subscribe("jwt.x").await.unwrap();
+        nc.publish("jwt.x", "hi".into()).await.unwrap();
+        let m = tokio::time::timeout(DEADLINE, futures::StreamExt::next(&mut sub))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&m.payload[..], b"hi");
+    });
+    // Monitoring names the JWT's user and account by their keys.
+    let _ = std::fs::remove_file(&creds);
+}
+
+/// What `/connz?auth=1` shows of JWT logins: a user signed by its account,
+/// one signed by a signing key with tags, a bearer token.
+fn monitored_jwts(s: &ServerProc, users: &[(KeyPair, String)]) -> Vec<Value> {
+    let mut conns = Vec::new();
+    for (i, (user, token)) in users.iter().enumerate() {
+        let (mut c, info) = Raw::connect(s.port);
+        let nonce = info["nonce"].as_str().unwrap().to_string();
+        let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
+        c.send(
+            format!("CONNECT {{\"verbose\":false,\"name\":\"c{i}\",\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
+                .as_bytes(),
+        );
+        c.expect(b"PONG\r\n");
+        conns.push(c);
+    }
+    let http = crate::monitor::http_port(s);
+    let page = crate::monitor::get(http, "/connz?auth=1").json();
+    let mut out: Vec<Value> = page["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            json!({"name": c["name"], "authorized_user": c["authorized_user"], "account": c["account"],
+                   "jwt": c["jwt"], "issuer_key": c["issuer_key"], "name_tag": c["name_tag"], "tags": c["tags"]})
+        })
+        .collect();
+    out.sort_by_key(|v| v["name"].to_string());
+    out
+}
+
+#[test]
+fn monitoring_shows_jwt_logins_like_nats_server() {
+    let w = World::new(&[json!({})]);
+    let sk = KeyPair::new_account();
+    let (acc, _) = &w.accounts[0];
+    let nats = json!({ "limits": unlimited(), "signing_keys": [sk.public_key()] });
+    let token = jwt::encode(&claim(&acc.public_key(), "acc0", "account", nats), &w.op);
+    let w = World {
+        op: w.op,
+        accounts: vec![(KeyPair::from_seed(&acc.seed().unwrap()).unwrap(), token)],
+    };
+    let acc = &w.accounts[0].0;
+    let mut users = Vec::new();
+    let plain = KeyPair::new_user();
+    users.push((
+        KeyPair::from_seed(&plain.seed().unwrap()).unwrap(),
+        user_jwt(&plain, acc, full_limits(), json!({})),
+    ));
+    let tagged = KeyPair::new_user();
+    let nats = with(
+        full_limits(),
+        json!({"issuer_account": acc.public_key(), "tags": ["t1", "t2"]}),
+    );
+    users.push((
+        KeyPair::from_seed(&tagged.seed().unwrap()).unwrap(),
+        user_jwt(&tagged, &sk, nats, json!({})),
+    ));
+    let bearer = KeyPair::new_user();
+    let nats = with(full_limits(), json!({"bearer_token": true}));
+    users.push((
+        KeyPair::from_seed(&bearer.seed().unwrap()).unwrap(),
+        user_jwt(&bearer, acc, nats, json!({})),
+    ));
+    let conf = w.conf("");
+    let want = monitored_jwts(&nats_server_conf(&conf, &["-m", "-1"]), &users);
+    let got = monitored_jwts(&shoal_conf(&conf, &["-m", "-1"]), &users);
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 3);
+    assert!(
+        want[0]["jwt"].is_string() && want[2]["jwt"].is_null(),
+        "{want:?}"
+    );
+    assert_eq!(want[1]["tags"], json!(["t1", "t2"]));
+    assert_eq!(want[1]["issuer_key"], json!(sk.public_key()));
+}

@@ -84,6 +84,9 @@ pub struct JwtUser {
     pub account_expires: i64,
     /// The account's connection limit (-1: none).
     pub account_conns: i64,
+    /// The key that signed the user JWT (the account's, or a signing key).
+    pub issuer: String,
+    pub bearer: bool,
     pub tags: Vec<String>,
 }
 
@@ -172,7 +175,9 @@ impl Trust {
                 user.template = scope.clone();
             }
         }
-        if account.claims.expires > 0 && r.now > account.claims.expires {
+        // nats-server marks an account expired by a timer at its expiry
+        // time: from that second on.
+        if account.claims.expires > 0 && r.now >= account.claims.expires {
             return Err("Account JWT has expired".into());
         }
         let t = &user.template;
@@ -240,6 +245,8 @@ impl Trust {
             expires: user.claims.expires,
             account_expires: account.claims.expires,
             account_conns: account.limits.conn,
+            issuer: user.claims.issuer,
+            bearer: t.bearer_token,
             tags: user.tags,
         })
     }

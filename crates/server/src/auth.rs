@@ -138,6 +138,20 @@ impl Auth {
         self.logins.borrow().account_name(id).to_string()
     }
 
+    /// Account `id`'s name tag: its JWT's name in operator mode, else its
+    /// name (nats-server's `getNameTag`).
+    pub fn account_tag(&self, id: u16) -> String {
+        let logins = self.logins.borrow();
+        let name = logins.account_name(id);
+        logins
+            .trust()
+            .and_then(|t| t.account(name))
+            .map(|(_, a)| a.claims.name.as_str())
+            .filter(|n| !n.is_empty())
+            .unwrap_or(name)
+            .to_string()
+    }
+
     /// The logins in force (a reload replaces them).
     pub fn logins(&self) -> Arc<Logins> {
         self.logins.borrow().clone()
@@ -273,6 +287,9 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
             return false;
         }
         kept.jwt_user.clone_from(&u.key);
+        kept.jwt_issuer.clone_from(&u.issuer);
+        kept.jwt_bearer = u.bearer;
+        kept.jwt_tags.clone_from(&u.tags);
         client.jwt_limits.set(JwtLimits {
             subs: u.limits.subs,
             payload: u.limits.payload,

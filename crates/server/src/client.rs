@@ -150,8 +150,12 @@ pub struct Creds {
     pub sig: String,
     /// A user JWT (operator mode).
     pub jwt: String,
-    /// The user key a JWT logged in as (set by the login).
+    /// What a JWT login established (set by the login): the user key, the
+    /// key that signed the JWT, whether it is a bearer token, its tags.
     pub jwt_user: String,
+    pub jwt_issuer: String,
+    pub jwt_bearer: bool,
+    pub jwt_tags: Vec<String>,
 }
 
 impl Creds {

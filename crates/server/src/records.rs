@@ -61,8 +61,14 @@ pub struct ConnRecord {
     /// Who the connection logged in (or tried to log in) as: nats-server's
     /// `getRawAuthUser` (the user, `[REDACTED]` for a token), empty if none.
     pub user: String,
-    /// The account it is in.
+    /// The account it is in, and its name tag.
     pub account: String,
+    pub name_tag: String,
+    /// A JWT login: the JWT (none for a bearer token), the key that signed
+    /// it, and its tags.
+    pub jwt: String,
+    pub issuer_key: String,
+    pub tags: Vec<String>,
     /// Filled for closed connections always, for open ones when asked.
     pub subs: Vec<SubRecord>,
 }
@@ -176,6 +182,10 @@ mod tests {
             version: String::new(),
             user: String::new(),
             account: "$G".to_string(),
+            name_tag: "$G".to_string(),
+            jwt: String::new(),
+            issuer_key: String::new(),
+            tags: Vec::new(),
             subs: Vec::new(),
         }
     }

@@ -106,6 +106,8 @@ fn conn_record(
     subs: Vec<SubRecord>,
 ) -> ConnRecord {
     let clock = &core.shared().clock;
+    let creds = c.creds.borrow();
+    let creds = creds.as_deref();
     ConnRecord {
         cid: c.cid,
         core: core.id(),
@@ -125,11 +127,13 @@ fn conn_record(
         lang: c.lang.borrow().clone(),
         version: c.version.borrow().clone(),
         account: core.auth().account_name(c.account.get()),
-        user: c
-            .creds
-            .borrow()
-            .as_deref()
-            .map_or_else(String::new, |k| k.raw_user().to_string()),
+        name_tag: core.auth().account_tag(c.account.get()),
+        user: creds.map_or_else(String::new, |k| k.raw_user().to_string()),
+        jwt: creds
+            .filter(|k| !k.jwt_bearer)
+            .map_or_else(String::new, |k| k.jwt.clone()),
+        issuer_key: creds.map_or_else(String::new, |k| k.jwt_issuer.clone()),
+        tags: creds.map_or_else(Vec::new, |k| k.jwt_tags.clone()),
         subs,
     }
 }

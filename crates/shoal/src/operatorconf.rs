@@ -137,6 +137,13 @@ pub fn trust(
         return Ok(None);
     }
     if !s.memory_resolver {
+        if !s.preload.is_empty() {
+            // nats-server makes a (read-only) URL resolver of the operator.
+            return Err(
+                "resolver preloads only available for writeable resolver types MEM/DIR/CACHE_DIR"
+                    .into(),
+            );
+        }
         let url = &s.operators[0].account_server_url;
         if !url.is_empty() {
             return Err(

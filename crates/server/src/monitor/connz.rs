@@ -94,7 +94,13 @@ struct ConnInfo<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    jwt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     name_tag: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<&'a [String]>,
     /// Shoal: the core that owns the connection.
     core: usize,
 }
@@ -248,8 +254,11 @@ fn info<'a>(c: &'a ConnRecord, p: &Params, now: SystemTime) -> ConnInfo<'a> {
         // (in the global account from accept on), for closed ones only
         // outside the global account.
         account: (p.auth && c.account != GLOBAL_ACCOUNT).then_some(c.account.as_str()),
+        jwt: (p.auth && !c.jwt.is_empty()).then_some(c.jwt.as_str()),
+        issuer_key: (p.auth && !c.issuer_key.is_empty()).then_some(c.issuer_key.as_str()),
         name_tag: (p.auth && (!closed || c.account != GLOBAL_ACCOUNT))
-            .then_some(c.account.as_str()),
+            .then_some(c.name_tag.as_str()),
+        tags: (p.auth && !c.tags.is_empty()).then_some(c.tags.as_slice()),
         core: c.core,
     }
 }
