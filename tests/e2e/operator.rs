@@ -511,3 +511,55 @@ fn monitoring_shows_jwt_logins_like_nats_server() {
     assert_eq!(want[1]["tags"], json!(["t1", "t2"]));
     assert_eq!(want[1]["issuer_key"], json!(sk.public_key()));
 }
+
+/// A reload whose account JWT now revokes a connected user: what that
+/// user's connection and another user's receive.
+fn revoked_on_reload(start: &dyn Fn(&str) -> ServerProc) -> (String, String) {
+    let w = World::new(&[json!({ "limits": unlimited() })]);
+    let acc = &w.accounts[0].0;
+    let (gone, stays) = (KeyPair::new_user(), KeyPair::new_user());
+    let gone_jwt = user_jwt(&gone, acc, full_limits(), json!({}));
+    let stays_jwt = user_jwt(&stays, acc, full_limits(), json!({}));
+    let path = temp_path("conf");
+    std::fs::write(&path, w.conf("")).unwrap();
+    let s = start(path.to_str().unwrap());
+    let login = |user: &KeyPair, token: &str| {
+        let (mut c, info) = Raw::connect(s.port);
+        let nonce = info["nonce"].as_str().unwrap().to_string();
+        let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
+        c.send(
+            format!(
+                "CONNECT {{\"verbose\":false,\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n"
+            )
+            .as_bytes(),
+        );
+        c.expect(b"PONG\r\n");
+        c
+    };
+    let mut a = login(&gone, &gone_jwt);
+    let mut b = login(&stays, &stays_jwt);
+    let revoking = json!({ "limits": unlimited(), "revocations": { gone.public_key(): now() } });
+    let token = jwt::encode(
+        &claim(&acc.public_key(), "acc0", "account", revoking),
+        &w.op,
+    );
+    let w = World {
+        op: w.op,
+        accounts: vec![(KeyPair::from_seed(&acc.seed().unwrap()).unwrap(), token)],
+    };
+    std::fs::write(&path, w.conf("")).unwrap();
+    s.signal(libc::SIGHUP);
+    assert!(s.wait_for_log("Reloaded server configuration", DEADLINE));
+    let a_got = escape(&a.read_until_closed(Duration::from_secs(3)));
+    b.send(b"PING\r\n");
+    let b_got = escape(&b.read_until_pong());
+    let _ = std::fs::remove_file(&path);
+    (a_got, b_got)
+}
+
+#[test]
+fn a_reload_closes_revoked_users_like_nats_server() {
+    let want = revoked_on_reload(&|p| crate::util::nats_server(&["-c", p]));
+    let got = revoked_on_reload(&|p| crate::util::shoal(&["-c", p]));
+    assert_eq!(got, want);
+}

@@ -44,6 +44,9 @@ pub struct Trust {
     accounts: AHashMap<String, (u16, Arc<jwt::Account>)>,
 }
 
+/// The refusal of a user its account revoked.
+pub const REVOKED: &str = "User authentication revoked";
+
 /// The connection kinds of `allowed_connection_types`.
 pub const CONNECTION_TYPES: &[&str] = &[
     "STANDARD",
@@ -210,7 +213,7 @@ impl Trust {
             }
         }
         if account.revoked(&user.claims.subject, user.claims.issued_at) {
-            return Err("User authentication revoked".into());
+            return Err(REVOKED.into());
         }
         if !t.src.is_empty()
             && !r

@@ -212,6 +212,18 @@ fn unix_now() -> i64 {
 /// its permissions, account and credentials are set; refused (false), it has
 /// been told and is closing.
 pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> bool {
+    login_as(auth, client, creds, false).await
+}
+
+/// A reload's check of a connection already in: as [`login`], except that a
+/// JWT user its account now revokes is told `User Authentication Revoked`
+/// and closed as `Credentials Revoked` (nats-server's account claims
+/// update).
+pub async fn recheck(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> bool {
+    login_as(auth, client, creds, true).await
+}
+
+async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) -> bool {
     loop {
         let logins = auth.logins.borrow().clone();
         let nonce = client.nonce.get();
@@ -233,6 +245,12 @@ pub async fn login(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> bool {
         }
         return match decided {
             Ok(id) => grant(auth, client, id, creds),
+            Err(why) if again && why == shoal_auth::operator::REVOKED => {
+                log::debug!("{} - User Authentication Revoked", client.log_prefix());
+                client.send_err(b"-ERR 'User Authentication Revoked'\r\n");
+                client.close_after_flush(CloseReason::Revoked);
+                false
+            }
             Err(why) => {
                 if let Some(line) = why.strip_prefix("Bad src Ip") {
                     log::error!("{} - Bad src Ip{line}", client.log_prefix());

@@ -45,6 +45,7 @@ pub enum CloseReason {
     AuthExpired,
     MaxSubscriptions,
     MaxAccountConnections,
+    Revoked,
     ServerShutdown,
 }
 
@@ -68,6 +69,7 @@ impl CloseReason {
             CloseReason::AuthTimeout => "Authentication Timeout",
             CloseReason::AuthExpired => "Authentication Expired",
             CloseReason::MaxSubscriptions => "Maximum Subscriptions Exceeded",
+            CloseReason::Revoked => "Credentials Revoked",
             CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
         }

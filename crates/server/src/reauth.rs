@@ -8,8 +8,10 @@
 //!   all — a single user, or no auth — on any reload; Shoal keeps those and
 //!   checks them like the rest);
 //! * every other connection is checked again with the credentials it logged
-//!   in with (bcrypt on the blocking pool, as at CONNECT): refused, it gets
-//!   `-ERR 'Authorization Violation'` and is closed;
+//!   in with (bcrypt and JWT chains on the blocking pool, as at CONNECT):
+//!   refused, it gets `-ERR 'Authorization Violation'` (a JWT user its
+//!   account now revokes: `-ERR 'User Authentication Revoked'`) and is
+//!   closed;
 //! * one still in gets its user's new permissions (the next publish is
 //!   checked against them), and each subscription they no longer allow is
 //!   removed with `-ERR 'Permissions Violation for Subscription to "s" (sid
@@ -56,7 +58,7 @@ pub fn after_reload(core: &Rc<Core>) {
         }
         let core = core.clone();
         rt::spawn(async move {
-            if !auth::login(core.auth(), &client, &creds).await {
+            if !auth::recheck(core.auth(), &client, &creds).await {
                 return;
             }
             prune_subscriptions(&core, &client, &creds);
