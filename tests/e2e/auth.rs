@@ -435,3 +435,35 @@ fn async_nats_logs_in_with_an_nkey_seed() {
         );
     });
 }
+
+/// Account limits from the configuration, on one server: what each
+/// connection receives (a second connection while the first is open, the
+/// subscription and payload limits, a limit of no subscriptions at all).
+fn account_limit_conversations(s: &ServerProc) -> Vec<String> {
+    let mut first = login(s.port, r#"{"verbose":true,"user":"a","pass":"p"}"#);
+    first.send(b"SUB x 1\r\nSUB y 2\r\nPUB x 3\r\nabc\r\nPING\r\n");
+    let mut out = vec![
+        escape(&first.read_until_pong()),
+        escape(&first.read_until_pong()),
+    ];
+    let mut second = login(s.port, r#"{"verbose":false,"user":"a2","pass":"p"}"#);
+    out.push(escape(&second.read_until_closed(DEADLINE)));
+    first.send(b"PUB x 5\r\nabcde\r\n");
+    out.push(escape(&first.read_until_closed(DEADLINE)));
+    let mut none = Raw::connect(s.port).0;
+    none.send(b"CONNECT {\"user\":\"b\",\"pass\":\"p\"}\r\n");
+    out.push(escape(&none.read_until_closed(DEADLINE)));
+    out
+}
+
+#[test]
+fn account_limits_apply_like_nats_server() {
+    let conf = "accounts {\n  A { users: [ {user: a, password: p}, {user: a2, password: p} ]\n      limits: { max_connections: 1, max_subscriptions: 1, max_payload: 4 } }\n  B { users: [ {user: b, password: p} ], limits: { max_subs: 0 } }\n}\n";
+    let want = account_limit_conversations(&nats_server_conf(conf, &[]));
+    let got = account_limit_conversations(&shoal_conf(conf, &[]));
+    assert_eq!(got, want);
+    assert!(
+        want[2].contains("maximum account active connections"),
+        "{want:?}"
+    );
+}

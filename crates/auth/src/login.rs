@@ -62,6 +62,26 @@ pub struct Logins {
     accounts: Vec<String>,
     /// Operator mode: every client logs in with a user JWT.
     trust: Option<Arc<Trust>>,
+    /// The configured accounts' limits, by account id (none for `$G`).
+    limits: Vec<AccountLimits>,
+}
+
+/// An account's limits from the configuration (-1: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountLimits {
+    pub conn: i64,
+    pub subs: i64,
+    pub payload: i64,
+    pub leafs: i64,
+}
+
+impl AccountLimits {
+    pub const NONE: AccountLimits = AccountLimits {
+        conn: -1,
+        subs: -1,
+        payload: -1,
+        leafs: -1,
+    };
 }
 
 /// What the client's CONNECT carried (empty: absent).
@@ -205,6 +225,21 @@ impl Logins {
     pub fn with_accounts(mut self, accounts: Vec<String>) -> Logins {
         self.accounts = accounts;
         self
+    }
+
+    /// The configured accounts' limits, `limits[i]` for account `i + 1`.
+    pub fn with_account_limits(mut self, limits: Vec<AccountLimits>) -> Logins {
+        self.limits = limits;
+        self
+    }
+
+    /// Account `id`'s configured limits.
+    pub fn account_limits(&self, id: u16) -> AccountLimits {
+        usize::from(id)
+            .checked_sub(1)
+            .and_then(|i| self.limits.get(i))
+            .copied()
+            .unwrap_or(AccountLimits::NONE)
     }
 
     /// The account names, `$G` first; empty without an `accounts` block.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use shoal_auth::{ConnPermissions, Identity, Logins, Rules};
 use shoal_proto::encode;
 
-use crate::client::{Client, CloseReason, Creds, Expiry, JwtLimits};
+use crate::client::{Client, CloseReason, Creds, Expiry, LoginLimits};
 use crate::config::Config;
 use crate::rt;
 
@@ -290,25 +290,33 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
         let u = logins.user(*i);
         (kept.user, kept.pass) = (u.name.clone(), u.password.clone());
     }
-    client.jwt_limits.set(JwtLimits::NONE);
+    client.login_limits.set(LoginLimits::NONE);
     client.expires.set(None);
+    if let Identity::User(_) | Identity::Nkey(_) = &who {
+        // A configured account's limits.
+        let account = client.account.get();
+        let l = logins.account_limits(account);
+        client.login_limits.set(LoginLimits {
+            subs: l.subs,
+            payload: l.payload,
+        });
+        if !auth.admit(client, account, l.conn) {
+            drop(logins);
+            too_many_in_account(client);
+            return false;
+        }
+    }
     if let Identity::Jwt(u) = &who {
         if !auth.admit(client, u.account, u.account_conns) {
             drop(logins);
-            // nats-server's maxAccountConnExceeded.
-            log::error!(
-                "{} - maximum account active connections exceeded",
-                client.log_prefix()
-            );
-            client.send_err(b"-ERR 'maximum account active connections exceeded'\r\n");
-            client.close_after_flush(CloseReason::MaxAccountConnections);
+            too_many_in_account(client);
             return false;
         }
         kept.jwt_user.clone_from(&u.key);
         kept.jwt_issuer.clone_from(&u.issuer);
         kept.jwt_bearer = u.bearer;
         kept.jwt_tags.clone_from(&u.tags);
-        client.jwt_limits.set(JwtLimits {
+        client.login_limits.set(LoginLimits {
             subs: u.limits.subs,
             payload: u.limits.payload,
         });
@@ -317,6 +325,16 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
     *client.creds.borrow_mut() = (!kept.is_empty()).then(|| Box::new(kept));
     drop(logins);
     true
+}
+
+/// nats-server's `maxAccountConnExceeded`.
+fn too_many_in_account(client: &Rc<Client>) {
+    log::error!(
+        "{} - maximum account active connections exceeded",
+        client.log_prefix()
+    );
+    client.send_err(b"-ERR 'maximum account active connections exceeded'\r\n");
+    client.close_after_flush(CloseReason::MaxAccountConnections);
 }
 
 /// When a JWT login must end: the earlier of the user's and the account's
@@ -338,7 +356,7 @@ fn expiry(user: i64, account: i64) -> Option<(Instant, Expiry)> {
 /// whose subscription limit is 0 already at it, says so, and closes the
 /// connection 20 ms later (what the client sent meanwhile is still served).
 pub fn after_login(client: &Rc<Client>) {
-    if client.jwt_limits.get().subs == 0 {
+    if client.login_limits.get().subs == 0 {
         log::error!("{} - maximum subscriptions exceeded", client.log_prefix());
         client.send_err(encode::ERR_MAX_SUBSCRIPTIONS);
         client.expires.set(Some((

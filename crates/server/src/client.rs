@@ -267,8 +267,9 @@ pub struct Client {
     pub nonce: Cell<Option<[u8; shoal_auth::nkey::NONCE_LEN]>>,
     /// The account it logged in to (0 = `$G`).
     pub account: Cell<u16>,
-    /// A JWT login's limits (-1: none; the server's own apply as well).
-    pub jwt_limits: Cell<JwtLimits>,
+    /// The login's limits: its account's and a user JWT's (-1: none; the
+    /// server's own apply as well).
+    pub login_limits: Cell<LoginLimits>,
     /// When a JWT login ends, and why; the ticker closes the connection
     /// then.
     pub expires: Cell<Option<(Instant, Expiry)>>,
@@ -289,15 +290,15 @@ pub enum Expiry {
     NoSubscriptions,
 }
 
-/// A user JWT's (and its account's) limits on one connection.
+/// A login's limits on one connection (its account's, a user JWT's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JwtLimits {
+pub struct LoginLimits {
     pub subs: i64,
     pub payload: i64,
 }
 
-impl JwtLimits {
-    pub const NONE: JwtLimits = JwtLimits {
+impl LoginLimits {
+    pub const NONE: LoginLimits = LoginLimits {
         subs: -1,
         payload: -1,
     };
@@ -342,7 +343,7 @@ impl Client {
             last: Cell::new(now),
             rtt: Cell::new(Duration::ZERO),
             auth_deadline: Cell::new(None),
-            jwt_limits: Cell::new(JwtLimits::NONE),
+            login_limits: Cell::new(LoginLimits::NONE),
             expires: Cell::new(None),
             counted: Cell::new(None),
             perms: RefCell::new(None),
@@ -403,7 +404,7 @@ impl Client {
     /// The subscription limit: the server's `max_subscriptions` (0: none)
     /// and a JWT's, whichever is lower; `None`: no limit.
     pub fn max_subs(&self, server: usize) -> Option<usize> {
-        let jwt = usize::try_from(self.jwt_limits.get().subs).ok();
+        let jwt = usize::try_from(self.login_limits.get().subs).ok();
         match (server, jwt) {
             (0, j) => j,
             (s, None) => Some(s),
@@ -414,7 +415,7 @@ impl Client {
     /// The payload limit: the server's `max_payload` and a JWT's, whichever
     /// is lower.
     pub fn max_payload(&self, server: usize) -> usize {
-        usize::try_from(self.jwt_limits.get().payload).map_or(server, |j| server.min(j))
+        usize::try_from(self.login_limits.get().payload).map_or(server, |j| server.min(j))
     }
 
     pub fn kept_creds(&self) -> Creds {

@@ -14,7 +14,7 @@
 //! `mappings`, `limits`, per-account `jetstream`, message tracing, an
 //! account `nkey` — is refused by name until Shoal has it, never ignored.
 
-use shoal_auth::{NkeyUser, User};
+use shoal_auth::{AccountLimits, NkeyUser, User};
 use shoal_conf::{Kind, Pos, Value};
 
 use crate::report::Report;
@@ -29,6 +29,8 @@ pub struct AccountSettings {
     /// Where the first account with users wrote them (for the cross-checks
     /// with the `authorization` block, reported there as nats-server does).
     pub users_pos: Option<Pos>,
+    /// Each account's `limits` (`names[i]`'s are `limits[i]`).
+    pub limits: Vec<AccountLimits>,
 }
 
 /// The checks nats-server makes between the `authorization` block and the
@@ -107,6 +109,7 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                     continue;
                 }
                 a.names.push(name.to_string());
+                a.limits.push(AccountLimits::NONE);
                 let id = a.names.len() as u16;
                 let (mut users, mut nkeys) = (Vec::new(), Vec::new());
                 let mut defaults = None;
@@ -124,8 +127,13 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                             }
                         }
                         "default_permissions" => defaults = crate::perms::permissions(v, report),
+                        "limits" => {
+                            if let Some(l) = limits(v, report) {
+                                a.limits[usize::from(id) - 1] = l;
+                            }
+                        }
                         "nkey" | "imports" | "exports" | "jetstream" | "mappings" | "maps"
-                        | "limits" | "msg_trace" | "trace_dest" => report.not_yet(k, &v.pos),
+                        | "msg_trace" | "trace_dest" => report.not_yet(k, &v.pos),
                         _ if v.used_as_variable => {}
                         _ => report.error(&v.pos, format!("unknown field {k:?}")),
                     }
@@ -157,6 +165,50 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
         }
     }
     Some(a)
+}
+
+/// An account's `limits { max_connections, max_subscriptions, max_payload,
+/// max_leafnodes }` (nats-server's `parseAccountLimits`; unset: no limit).
+/// `max_leafnodes` limits leaf node connections, which Shoal does not
+/// accept at all: inert.
+fn limits(v: &Value, report: &mut Report) -> Option<AccountLimits> {
+    let Some(m) = v.as_map() else {
+        // Go's `%+v` of a scalar is its text.
+        let text = match (&v.kind, v.as_str(), v.as_i64()) {
+            (_, Some(t), _) => t.to_string(),
+            (_, _, Some(n)) => n.to_string(),
+            (Kind::Bool(b), _, _) => b.to_string(),
+            _ => v.go_type().to_string(),
+        };
+        report.error(
+            &v.pos,
+            format!("Expected account limits to be a map/struct, got {text}"),
+        );
+        return None;
+    };
+    let mut l = AccountLimits::NONE;
+    for (k, x) in m.iter() {
+        let slot = match k.to_ascii_lowercase().as_str() {
+            "max_connections" | "max_conn" => &mut l.conn,
+            "max_subscriptions" | "max_subs" => &mut l.subs,
+            "max_payload" | "max_pay" => &mut l.payload,
+            "max_leafnodes" | "max_leafs" => &mut l.leafs,
+            _ if x.used_as_variable => continue,
+            _ => {
+                report.error(
+                    &x.pos,
+                    format!("Unknown field {k:?} parsing account limits"),
+                );
+                continue;
+            }
+        };
+        match x.as_i64() {
+            // nats-server keeps an int32.
+            Some(n) => *slot = i64::from(n as i32),
+            None => crate::report::mismatch(x, "int64", report),
+        }
+    }
+    Some(l)
 }
 
 #[cfg(test)]
@@ -204,6 +256,15 @@ mod tests {
             (
                 "accounts { A { bogus: 1 } }\n",
                 "t.conf:1:15: unknown field \"bogus\"",
+            ),
+            // Checked with nats-server 2.15.1 -t.
+            (
+                "accounts { A { limits: { bogus: 1 } } }\n",
+                "t.conf:1:25: Unknown field \"bogus\" parsing account limits",
+            ),
+            (
+                "accounts { A { limits: 5 } }\n",
+                "t.conf:1:15: Expected account limits to be a map/struct, got 5",
             ),
         ] {
             let (_, r) = parse(text);

@@ -275,12 +275,14 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
         Some(_) => Logins::new(Vec::new(), None, None, None),
         None => Logins::new(Vec::new(), Some((user, pass)), token, None),
     };
-    let logins = match s.accounts.as_ref().map(|a| &a.names) {
-        Some(names) if !names.is_empty() => logins.with_accounts(
-            std::iter::once("$G".to_string())
-                .chain(names.iter().cloned())
-                .collect(),
-        ),
+    let logins = match s.accounts.as_ref() {
+        Some(acc) if !acc.names.is_empty() => logins
+            .with_accounts(
+                std::iter::once("$G".to_string())
+                    .chain(acc.names.iter().cloned())
+                    .collect(),
+            )
+            .with_account_limits(acc.limits.clone()),
         _ => logins,
     };
     Ok((logins, a.timeout))
