@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::util::{
     escape, nats_server, nats_server_conf, shoal, shoal_conf, temp_path, Raw, ServerProc,
@@ -465,5 +465,71 @@ fn account_limits_apply_like_nats_server() {
     assert!(
         want[2].contains("maximum account active connections"),
         "{want:?}"
+    );
+}
+
+/// `/accountz` as each server shows it: the account names (less nats-server's
+/// `$SYS`, which Shoal does not have yet) and account A's detail with one
+/// user of A connected with two subscriptions. The detail's `subscriptions`
+/// is the last item, apart: nats-server's also counts the internal ones its
+/// system account imports into every account (4 in 2.15.1).
+pub fn accountz_view(s: &ServerProc, acc: &str, mut connect: Raw) -> Vec<Value> {
+    connect.send(b"SUB a 1\r\nSUB b 2\r\nPING\r\n");
+    connect.expect(b"PONG\r\n");
+    let http = crate::monitor::http_port(s);
+    let list = crate::monitor::get(http, "/accountz").json();
+    let mut names: Vec<Value> = list["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| *n != "$SYS")
+        .cloned()
+        .collect();
+    names.sort_by_key(|n| n.to_string());
+    let d =
+        crate::monitor::get(http, &format!("/accountz?acc={acc}")).json()["account_detail"].clone();
+    let fields = [
+        "account_name",
+        "is_system",
+        "expired",
+        "complete",
+        "client_connections",
+        "jwt",
+        "issuer_key",
+        "name_tag",
+        "leafnode_connections",
+    ];
+    let detail: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|f| (f.to_string(), d[f].clone()))
+        .collect();
+    let missing = crate::monitor::get(http, "/accountz?acc=NOPE");
+    vec![
+        Value::Array(names),
+        Value::Object(detail),
+        json!(missing.status),
+        d["subscriptions"].clone(),
+    ]
+}
+
+#[test]
+fn accountz_shows_configured_accounts_like_nats_server() {
+    let conf = "accounts {\n  A { users: [ {user: a, password: p} ] }\n  B { users: [ {user: b, password: p} ] }\n}\n";
+    let run = |s: ServerProc| {
+        let c = login(s.port, r#"{"verbose":false,"user":"a","pass":"p"}"#);
+        let mut c = c;
+        c.expect(b"PONG\r\n");
+        accountz_view(&s, "A", c)
+    };
+    let mut want = run(nats_server_conf(conf, &["-m", "-1"]));
+    let mut got = run(shoal_conf(conf, &["-m", "-1"]));
+    let (theirs, ours) = (want.pop().unwrap(), got.pop().unwrap());
+    assert_eq!(got, want);
+    assert_eq!(want[1]["client_connections"], 1, "{want:?}");
+    assert_eq!(ours, 2);
+    assert_eq!(
+        theirs,
+        2 + 4,
+        "nats-server's internal subscriptions changed"
     );
 }

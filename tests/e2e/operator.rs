@@ -563,3 +563,34 @@ fn a_reload_closes_revoked_users_like_nats_server() {
     let got = revoked_on_reload(&|p| crate::util::shoal(&["-c", p]));
     assert_eq!(got, want);
 }
+
+#[test]
+fn accountz_shows_preloaded_accounts_like_nats_server() {
+    let w = World::new(&[
+        json!({ "limits": unlimited() }),
+        json!({ "limits": unlimited() }),
+    ]);
+    let user = KeyPair::new_user();
+    let acc = w.accounts[0].0.public_key();
+    let token = user_jwt(&user, &w.accounts[0].0, full_limits(), json!({}));
+    let conf = w.conf("");
+    let run = |s: ServerProc| {
+        let (mut c, info) = Raw::connect(s.port);
+        let nonce = info["nonce"].as_str().unwrap().to_string();
+        let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
+        c.send(
+            format!(
+                "CONNECT {{\"verbose\":false,\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n"
+            )
+            .as_bytes(),
+        );
+        c.expect(b"PONG\r\n");
+        crate::auth::accountz_view(&s, &acc, c)
+    };
+    let mut want = run(nats_server_conf(&conf, &["-m", "-1"]));
+    let mut got = run(shoal_conf(&conf, &["-m", "-1"]));
+    let (_, ours) = (want.pop(), got.pop().unwrap());
+    assert_eq!(got, want);
+    assert_eq!(ours, 2);
+    assert!(want[1]["jwt"].is_string(), "{want:?}");
+}

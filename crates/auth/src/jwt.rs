@@ -251,6 +251,8 @@ pub struct Account {
     /// The features of an account JWT a server must honour that Shoal does
     /// not have yet, by their JSON names (empty: none used).
     pub unsupported: Vec<&'static str>,
+    /// The JWT itself.
+    pub token: String,
 }
 
 impl Default for AccountLimits {
@@ -607,6 +609,7 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
         revocations,
         default_permissions,
         unsupported,
+        token: token.to_owned(),
         claims: v.claims,
     })
 }

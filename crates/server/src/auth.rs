@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +23,7 @@ use shoal_proto::encode;
 
 use crate::client::{Client, CloseReason, Creds, Expiry, LoginLimits};
 use crate::config::Config;
+use crate::core::AccountCounts;
 use crate::rt;
 
 /// This core's logins and the permissions compiled for their users.
@@ -36,8 +37,8 @@ pub struct Auth {
     /// at the first login of that user on this core), and the nkey users'.
     rules: RefCell<Vec<Option<Compiled>>>,
     nkey_rules: RefCell<Vec<Option<Compiled>>>,
-    /// Open connections per account, across cores (`Shared::account_conns`).
-    conns: Arc<[AtomicI64]>,
+    /// Per account, across cores (`Shared::accounts`).
+    counts: Arc<AccountCounts>,
 }
 
 #[derive(Clone)]
@@ -47,14 +48,14 @@ struct Compiled {
 }
 
 impl Auth {
-    pub fn new(cfg: &Config, conns: Arc<[AtomicI64]>) -> Auth {
+    pub fn new(cfg: &Config, counts: Arc<AccountCounts>) -> Auth {
         Auth {
             logins: RefCell::new(cfg.logins.clone()),
             any_permissions: std::cell::Cell::new(has_permissions(&cfg.logins)),
             timeout: std::cell::Cell::new(cfg.auth_timeout),
             rules: RefCell::default(),
             nkey_rules: RefCell::default(),
-            conns,
+            counts,
         }
     }
 
@@ -66,9 +67,11 @@ impl Auth {
             return true;
         }
         self.release(client);
-        let Some(n) = self.conns.get(usize::from(account)) else {
+        let i = usize::from(account);
+        let Some(n) = self.counts.conns.get(i) else {
             return true;
         };
+        self.counts.used[i].store(true, Ordering::Relaxed);
         let before = n.fetch_add(1, Ordering::Relaxed);
         if limit != -1 && before >= limit {
             n.fetch_sub(1, Ordering::Relaxed);
@@ -82,7 +85,7 @@ impl Auth {
     /// account.
     pub fn release(&self, client: &Client) {
         if let Some(a) = client.counted.take() {
-            if let Some(n) = self.conns.get(usize::from(a)) {
+            if let Some(n) = self.counts.conns.get(usize::from(a)) {
                 n.fetch_sub(1, Ordering::Relaxed);
             }
         }

@@ -59,9 +59,27 @@ pub struct Shared {
     pub config_load: Mutex<SystemTime>,
     /// Whether monitoring is on (cores keep closed connections only then).
     pub monitoring: bool,
-    /// Open client connections per account id, for account connection
-    /// limits (a JWT's `conn`); the accounts are fixed while the server runs.
-    pub account_conns: Arc<[AtomicI64]>,
+    /// Per account id: open client connections (account connection limits)
+    /// and whether any login has used it; the accounts are fixed while the
+    /// server runs.
+    pub accounts: Arc<AccountCounts>,
+}
+
+/// What the cores count per account, together (see `Shared::accounts`).
+pub struct AccountCounts {
+    pub conns: Box<[AtomicI64]>,
+    /// A login has used the account: nats-server loads an operator's
+    /// accounts on first use, and `/accountz` lists only those.
+    pub used: Box<[AtomicBool]>,
+}
+
+impl AccountCounts {
+    fn new(n: usize) -> AccountCounts {
+        AccountCounts {
+            conns: (0..n).map(|_| AtomicI64::new(0)).collect(),
+            used: (0..n).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
 }
 
 impl Shared {
@@ -92,9 +110,7 @@ impl Shared {
             clock,
             config_load: Mutex::new(clock.boot_wall()),
             monitoring,
-            account_conns: (0..cfg_accounts.max(1))
-                .map(|_| AtomicI64::new(0))
-                .collect(),
+            accounts: Arc::new(AccountCounts::new(cfg_accounts.max(1))),
         }
     }
 
@@ -159,7 +175,7 @@ pub struct Core {
 impl Core {
     pub fn new(id: usize, n: usize, shared: Arc<Shared>) -> Core {
         let live = Live::from(&shared.cfg);
-        let auth = Auth::new(&shared.cfg, shared.account_conns.clone());
+        let auth = Auth::new(&shared.cfg, shared.accounts.clone());
         let namespaced = !shared.cfg.logins.accounts().is_empty();
         Core {
             id,

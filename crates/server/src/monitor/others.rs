@@ -11,7 +11,6 @@ use serde::Serialize;
 use super::format::{go_quote, rfc3339, to_json};
 use super::query::{decode_bool, decode_subs, BadParam, Target};
 use super::subsz::SublistStats;
-use super::varz::total;
 use super::{Ctx, Reply, GLOBAL_ACCOUNT};
 use crate::records::Request;
 
@@ -134,15 +133,21 @@ pub fn healthz(ctx: &Ctx, t: &Target) -> Reply {
 
 #[derive(Serialize)]
 struct AccountDetail {
-    account_name: &'static str,
+    account_name: String,
     update_time: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_system: bool,
     expired: bool,
     complete: bool,
     jetstream_enabled: bool,
     leafnode_connections: u64,
     client_connections: u64,
     subscriptions: u64,
-    name_tag: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    jwt: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    issuer_key: String,
+    name_tag: String,
     sublist_stats: SublistStats,
 }
 
@@ -150,41 +155,88 @@ struct AccountDetail {
 struct Accountz<'a> {
     server_id: &'a str,
     now: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    system_account: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    accounts: Option<Vec<&'static str>>,
+    accounts: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_detail: Option<AccountDetail>,
 }
 
+/// `/accountz`: the accounts (`$G`, the configured or preloaded ones), and
+/// with `acc=<name>` one account's detail: its open connections and
+/// subscriptions counted over the cores, its JWT in operator mode. Shoal
+/// keeps every account in one index per core, so an account's
+/// `sublist_stats` carry its subscription count and the index-wide cache
+/// figures only for a server without accounts.
 pub async fn accountz(ctx: &Ctx<'_>, t: &Target) -> Reply {
     let acc = t.get("acc");
+    let logins = ctx.shared.config().logins;
+    let mut names: Vec<String> = logins.accounts().to_vec();
+    if names.is_empty() {
+        names.push(GLOBAL_ACCOUNT.to_string());
+    }
+    if logins.trust().is_some() {
+        // An operator's accounts are loaded by their first login.
+        let used = &ctx.shared.accounts.used;
+        let mut i = 0;
+        names.retain(|_| {
+            i += 1;
+            i == 1 || used.get(i - 1).is_some_and(|u| u.load(Ordering::Relaxed))
+        });
+    }
+    let system = logins
+        .trust()
+        .map_or(String::new(), |t| t.system_account.clone());
     let mut page = Accountz {
         server_id: &ctx.shared.server_id,
         now: ctx.now(),
+        system_account: system.clone(),
         accounts: None,
         account_detail: None,
     };
     if acc.is_empty() {
-        page.accounts = Some(vec![GLOBAL_ACCOUNT]);
-    } else if acc == GLOBAL_ACCOUNT {
-        let snaps = ctx.gather(Request::default()).await;
-        let stats = SublistStats::of(&snaps);
-        let t = total(&snaps);
-        page.account_detail = Some(AccountDetail {
-            account_name: GLOBAL_ACCOUNT,
-            update_time: rfc3339(ctx.shared.clock.boot_wall()),
-            expired: false,
-            complete: true,
-            jetstream_enabled: false,
-            leafnode_connections: 0,
-            client_connections: t.connections,
-            subscriptions: t.subscriptions,
-            name_tag: GLOBAL_ACCOUNT,
-            sublist_stats: stats,
-        });
-    } else {
+        page.accounts = Some(names);
+        return Reply::Json(to_json(&page, true));
+    }
+    if !names.iter().any(|n| n == acc) {
         return Reply::BadRequest(format!("Account {acc} does not exist"));
     }
+    let snaps = ctx
+        .gather(Request {
+            open: true,
+            ..Request::default()
+        })
+        .await;
+    let open = snaps
+        .iter()
+        .flat_map(|s| s.open.iter())
+        .filter(|c| c.account == acc);
+    let (conns, subs) = open.fold((0, 0), |(n, s), c| (n + 1, s + c.num_subs as u64));
+    let jwt_account = logins.trust().and_then(|t| t.account(acc)).map(|(_, a)| a);
+    let stats = if logins.accounts().is_empty() {
+        SublistStats::of(&snaps)
+    } else {
+        SublistStats::counting(subs)
+    };
+    page.account_detail = Some(AccountDetail {
+        account_name: acc.to_string(),
+        update_time: rfc3339(ctx.shared.clock.boot_wall()),
+        is_system: !system.is_empty() && system == acc,
+        expired: false,
+        complete: true,
+        jetstream_enabled: false,
+        leafnode_connections: 0,
+        client_connections: conns,
+        subscriptions: subs,
+        jwt: jwt_account.map_or(String::new(), |a| a.token.clone()),
+        issuer_key: jwt_account.map_or(String::new(), |a| a.claims.issuer.clone()),
+        name_tag: jwt_account
+            .map(|a| a.claims.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| acc.to_string()),
+        sublist_stats: stats,
+    });
     Reply::Json(to_json(&page, true))
 }
 

@@ -28,6 +28,21 @@ pub(super) struct SublistStats {
 }
 
 impl SublistStats {
+    /// One account's share of an index that holds every account: its
+    /// subscription count (the cache figures are the index's, not its own).
+    pub(super) fn counting(subscriptions: u64) -> SublistStats {
+        SublistStats {
+            num_subscriptions: subscriptions,
+            num_cache: 0,
+            num_inserts: 0,
+            num_removes: 0,
+            num_matches: 0,
+            cache_hit_rate: 0.0,
+            max_fanout: 0,
+            avg_fanout: 0.0,
+        }
+    }
+
     /// The cores' index statistics combined as nats-server combines accounts'.
     pub(super) fn of(snaps: &[CoreSnapshot]) -> SublistStats {
         let mut t = IndexStats::default();
