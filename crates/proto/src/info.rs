@@ -85,23 +85,115 @@ impl ConnectOptions {
     /// does: `None` for invalid JSON, a value other than an object or `null`, or a
     /// mistyped field. `null` leaves everything unchanged; a repeated key's last
     /// value wins; invalid UTF-8 inside strings becomes U+FFFD (outside them it is
-    /// a syntax error either way). Unlike Go, keys match case-sensitively.
+    /// a syntax error either way). Keys match case-insensitively, as Go's
+    /// `encoding/json` matches them (`{"USER":"a"}` sets `user`).
     pub fn parse(json: &[u8]) -> Option<ConnectOptions> {
         // Going through a `Value` refuses what the derived deserialiser would
         // take but Go refuses (an array of the fields in order) and takes the
         // repeated keys it would refuse.
         let text = String::from_utf8_lossy(json);
-        match serde_json::from_str::<serde_json::Value>(&text).ok()? {
-            serde_json::Value::Null => Some(ConnectOptions::default()),
-            v @ serde_json::Value::Object(_) => ConnectOptions::deserialize(v).ok(),
-            _ => None,
+        match serde_json::from_str::<Ordered>(&text).ok()? {
+            Ordered::Null => Some(ConnectOptions::default()),
+            Ordered::Object(pairs) => {
+                // Every field name is lower-case ASCII: a key folded to lower
+                // case names the field Go would match, and a later key
+                // overwrites an earlier one, as Go assigns them in order.
+                let mut folded = serde_json::Map::new();
+                for (k, v) in pairs {
+                    folded.insert(fold(&k), v);
+                }
+                ConnectOptions::deserialize(serde_json::Value::Object(folded)).ok()
+            }
+            Ordered::Other => None,
         }
     }
+}
+
+/// A JSON document's top level with an object's keys in document order
+/// (`serde_json::Value` sorts them).
+enum Ordered {
+    Null,
+    Object(Vec<(String, serde_json::Value)>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Ordered, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Null)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(kv) = m.next_entry::<String, serde_json::Value>()? {
+                    pairs.push(kv);
+                }
+                Ok(Ordered::Object(pairs))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<Ordered, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Ordered::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Go's case folding of a JSON key against ASCII field names: ASCII lower
+/// case, plus the two non-ASCII letters that fold onto ASCII ones (`ſ` → `s`,
+/// the Kelvin sign → `k`).
+fn fold(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_keys_match_as_go_matches_them() {
+        let c = ConnectOptions::parse(br#"{"USER":"a","Pass":"b","verbose":true,"VERBOSE":false}"#)
+            .unwrap();
+        assert_eq!(
+            (c.user.as_deref(), c.pass.as_deref()),
+            (Some("a"), Some("b"))
+        );
+        assert_eq!(c.verbose, Some(false), "the later key wins");
+        let c = ConnectOptions::parse("{\"\u{212a}\u{17f}\":1}".as_bytes());
+        assert!(c.is_some(), "an unknown folded key is ignored");
+    }
 
     #[test]
     fn info_key_order_and_trailing_space() {
