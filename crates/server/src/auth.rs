@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,8 +23,24 @@ use shoal_proto::encode;
 
 use crate::client::{Client, CloseReason, Creds, Expiry, LoginLimits};
 use crate::config::Config;
-use crate::core::AccountCounts;
 use crate::rt;
+
+/// What the cores count per account, together (see `Shared::accounts`).
+pub struct AccountCounts {
+    pub conns: Box<[AtomicI64]>,
+    /// A login has used the account: nats-server loads an operator's
+    /// accounts on first use, and `/accountz` lists only those.
+    pub used: Box<[AtomicBool]>,
+}
+
+impl AccountCounts {
+    pub fn new(n: usize) -> AccountCounts {
+        AccountCounts {
+            conns: (0..n).map(|_| AtomicI64::new(0)).collect(),
+            used: (0..n).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+}
 
 /// This core's logins and the permissions compiled for their users.
 pub struct Auth {

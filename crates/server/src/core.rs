@@ -15,14 +15,14 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use crate::auth::Auth;
+use crate::auth::{AccountCounts, Auth};
 use crate::client::{Client, CoreEnv};
 use crate::config::{Config, Live};
 use crate::event::Event;
@@ -63,23 +63,6 @@ pub struct Shared {
     /// and whether any login has used it; the accounts are fixed while the
     /// server runs.
     pub accounts: Arc<AccountCounts>,
-}
-
-/// What the cores count per account, together (see `Shared::accounts`).
-pub struct AccountCounts {
-    pub conns: Box<[AtomicI64]>,
-    /// A login has used the account: nats-server loads an operator's
-    /// accounts on first use, and `/accountz` lists only those.
-    pub used: Box<[AtomicBool]>,
-}
-
-impl AccountCounts {
-    fn new(n: usize) -> AccountCounts {
-        AccountCounts {
-            conns: (0..n).map(|_| AtomicI64::new(0)).collect(),
-            used: (0..n).map(|_| AtomicBool::new(false)).collect(),
-        }
-    }
 }
 
 impl Shared {
