@@ -336,16 +336,23 @@ fn the_start_up_banner_names_the_operators() {
     assert_eq!(want.len(), 6, "{want:?}");
 }
 
+/// Connects and sends a signed JWT login, `extra` JSON fields first, then
+/// a PING: the connection, nothing read after INFO.
+fn jwt_login(port: u16, user: &KeyPair, token: &str, extra: &str) -> Raw {
+    let (mut c, info) = Raw::connect(port);
+    let nonce = info["nonce"].as_str().expect("a nonce").to_string();
+    let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
+    c.send(
+        format!("CONNECT {{\"verbose\":false,{extra}\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
+            .as_bytes(),
+    );
+    c
+}
+
 /// Logs in with a user JWT and waits for the server to end the login: what
 /// the connection received.
 fn until_expired(s: &ServerProc, user: &KeyPair, token: &str) -> String {
-    let (mut c, info) = Raw::connect(s.port);
-    let nonce = info["nonce"].as_str().unwrap().to_string();
-    let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
-    c.send(
-        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
-            .as_bytes(),
-    );
+    let mut c = jwt_login(s.port, user, token, "");
     escape(&c.read_until_closed(DEADLINE))
 }
 
@@ -441,13 +448,7 @@ fn async_nats_logs_in_with_a_creds_file() {
 fn monitored_jwts(s: &ServerProc, users: &[(KeyPair, String)]) -> Vec<Value> {
     let mut conns = Vec::new();
     for (i, (user, token)) in users.iter().enumerate() {
-        let (mut c, info) = Raw::connect(s.port);
-        let nonce = info["nonce"].as_str().unwrap().to_string();
-        let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
-        c.send(
-            format!("CONNECT {{\"verbose\":false,\"name\":\"c{i}\",\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
-                .as_bytes(),
-        );
+        let mut c = jwt_login(s.port, user, token, &format!("\"name\":\"c{i}\","));
         c.expect(b"PONG\r\n");
         conns.push(c);
     }
@@ -524,15 +525,7 @@ fn revoked_on_reload(start: &dyn Fn(&str) -> ServerProc) -> (String, String) {
     std::fs::write(&path, w.conf("")).unwrap();
     let s = start(path.to_str().unwrap());
     let login = |user: &KeyPair, token: &str| {
-        let (mut c, info) = Raw::connect(s.port);
-        let nonce = info["nonce"].as_str().unwrap().to_string();
-        let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
-        c.send(
-            format!(
-                "CONNECT {{\"verbose\":false,\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n"
-            )
-            .as_bytes(),
-        );
+        let mut c = jwt_login(s.port, user, token, "");
         c.expect(b"PONG\r\n");
         c
     };
@@ -575,15 +568,7 @@ fn accountz_shows_preloaded_accounts_like_nats_server() {
     let token = user_jwt(&user, &w.accounts[0].0, full_limits(), json!({}));
     let conf = w.conf("");
     let run = |s: ServerProc| {
-        let (mut c, info) = Raw::connect(s.port);
-        let nonce = info["nonce"].as_str().unwrap().to_string();
-        let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
-        c.send(
-            format!(
-                "CONNECT {{\"verbose\":false,\"jwt\":\"{token}\",\"sig\":\"{sig}\"}}\r\nPING\r\n"
-            )
-            .as_bytes(),
-        );
+        let mut c = jwt_login(s.port, &user, &token, "");
         c.expect(b"PONG\r\n");
         crate::auth::accountz_view(&s, &acc, c)
     };
