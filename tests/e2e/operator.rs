@@ -579,3 +579,33 @@ fn accountz_shows_preloaded_accounts_like_nats_server() {
     assert_eq!(ours, 2);
     assert!(want[1]["jwt"].is_string(), "{want:?}");
 }
+
+#[test]
+fn system_account_settings_are_checked_like_nats_server() {
+    let shoal_bin = std::path::Path::new(env!("CARGO_BIN_EXE_shoal"));
+    for conf in ["accounts { A: {} }\nsystem_account: NOPE\n"] {
+        assert_eq!(
+            refusal(shoal_bin, conf),
+            refusal(crate::util::reference_bin(), conf),
+            "{conf}"
+        );
+    }
+    // The documentation's shape runs, and monitoring names the account.
+    let conf = "accounts {\n  SYS: { users: [ {user: admin, password: x} ] }\n  APP: { users: [ {user: app, password: y} ] }\n}\nsystem_account: SYS\n";
+    let view = |s: ServerProc| {
+        let mut c = Raw::connect(s.port).0;
+        c.send(b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"x\"}\r\nPING\r\n");
+        c.expect(b"PONG\r\n");
+        let http = crate::monitor::http_port(&s);
+        let page = crate::monitor::get(http, "/accountz").json();
+        let detail = crate::monitor::get(http, "/accountz?acc=SYS").json();
+        (
+            page["system_account"].clone(),
+            detail["account_detail"]["is_system"].clone(),
+        )
+    };
+    let want = view(nats_server_conf(conf, &["-m", "-1"]));
+    let got = view(shoal_conf(conf, &["-m", "-1"]));
+    assert_eq!(got, want);
+    assert_eq!(want, (json!("SYS"), json!(true)));
+}

@@ -64,6 +64,8 @@ pub struct Logins {
     trust: Option<Arc<Trust>>,
     /// The configured accounts' limits, by account id (none for `$G`).
     limits: Vec<AccountLimits>,
+    /// The account named `system_account` (operator mode: the operator's).
+    system_account: Option<String>,
 }
 
 /// An account's limits from the configuration (-1: none).
@@ -231,6 +233,17 @@ impl Logins {
     pub fn with_account_limits(mut self, limits: Vec<AccountLimits>) -> Logins {
         self.limits = limits;
         self
+    }
+
+    /// The same logins with a system account.
+    pub fn with_system_account(mut self, name: String) -> Logins {
+        self.system_account = Some(name).filter(|n| !n.is_empty());
+        self
+    }
+
+    /// The system account's name, when one is configured.
+    pub fn system_account(&self) -> Option<&str> {
+        self.system_account.as_deref()
     }
 
     /// Account `id`'s configured limits.

@@ -41,7 +41,8 @@ use crate::units;
 /// * `connect_error_reports`, `reconnect_error_reports`: log throttling for
 ///   routes, gateways and leaf nodes, which Shoal does not have.
 /// * `allow_non_tls`, `ocsp_cache`: TLS settings; no TLS listener exists.
-/// * `no_system_account` (and aliases): Shoal has no system account at all.
+/// * `no_system_account` (and aliases): Shoal has no `$SYS` account of its
+///   own (a `system_account` it names is still honoured, as in nats-server).
 /// * `logfile_max_num`/`log_max_num`: rotation count; rotation is gated.
 /// * `prof_block_rate`: profiling; the profiling port is gated.
 /// * `default_js_domain`, `feature_flags`: JetStream settings.

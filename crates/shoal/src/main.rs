@@ -224,6 +224,12 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     if let Some(w) = warning {
         warn!("{w}");
     }
+    if let Some(sys) = opts.config.logins.system_account() {
+        // Not silently: the account exists, its server traffic does not.
+        warn!(
+            "System account {sys:?}: server events and $SYS.REQ requests are not supported by this version of shoal yet"
+        );
+    }
     let cores = server.cores();
     let unit = if cores == 1 { "core" } else { "cores" };
     info!("  Shoal:    {SHOAL_VERSION}, {cores} {unit}");

@@ -217,13 +217,23 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
     {
         // Operator mode: every login is a user JWT of a preloaded account.
         let accounts = std::iter::once("$G".to_string()).chain(keys).collect();
-        let logins = Logins::default().with_trust(trust).with_accounts(accounts);
+        let system = trust.system_account.clone();
+        let logins = Logins::default()
+            .with_trust(trust)
+            .with_accounts(accounts)
+            .with_system_account(system);
         return Ok((logins, a.timeout));
     }
-    if s.operator.system_account.is_some() {
-        return Err(LoadError::Invalid(
-            "system_account without operators is not supported by this version of shoal yet".into(),
-        ));
+    // `system_account` names a configured account, or `$SYS` itself
+    // (nats-server's default; `no_system_account` does not stop a named one).
+    let system = s.operator.system_account.clone().filter(|x| !x.is_empty());
+    if let Some(name) = &system {
+        let configured = s.accounts.as_ref().is_some_and(|x| x.names.contains(name));
+        if !(configured || name == "$SYS") {
+            return Err(LoadError::Invalid(
+                "error resolving system account: account missing".into(),
+            ));
+        }
     }
     let pick = |flag: &Option<String>, file: Option<String>| flag.clone().or(file);
     let user = pick(&s.flag_user, a.user).unwrap_or_default();
@@ -284,6 +294,10 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
             )
             .with_account_limits(acc.limits.clone()),
         _ => logins,
+    };
+    let logins = match system {
+        Some(name) => logins.with_system_account(name),
+        None => logins,
     };
     Ok((logins, a.timeout))
 }

@@ -185,9 +185,7 @@ pub async fn accountz(ctx: &Ctx<'_>, t: &Target) -> Reply {
             i == 1 || used.get(i - 1).is_some_and(|u| u.load(Ordering::Relaxed))
         });
     }
-    let system = logins
-        .trust()
-        .map_or(String::new(), |t| t.system_account.clone());
+    let system = logins.system_account().unwrap_or("").to_string();
     let mut page = Accountz {
         server_id: &ctx.shared.server_id,
         now: ctx.now(),
