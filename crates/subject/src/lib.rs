@@ -16,6 +16,7 @@ mod cache;
 mod index;
 mod matches;
 mod ordered;
+mod transform;
 mod trie;
 mod validate;
 
@@ -24,4 +25,5 @@ mod prop_tests;
 
 pub use index::{Found, Index, IndexStats, DEFAULT_CACHE_CAPACITY};
 pub use matches::{Group, Match, MatchScratch};
+pub use transform::{Transform, TransformError};
 pub use validate::{is_valid_publish_subject, is_valid_subscribe_subject, subject_matches, tokens};
