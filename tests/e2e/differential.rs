@@ -111,6 +111,7 @@ const SUITES: &[(&str, usize)] = &[
     ("auth_single", 5),
     ("auth_no_auth_user", 5),
     ("auth_accounts", 8),
+    ("mappings", 3),
 ];
 
 /// The directory of the suite `sub`.

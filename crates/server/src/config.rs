@@ -59,6 +59,8 @@ pub struct Config {
     /// Who may log in: the users list, the single user, the token and
     /// `no_auth_user` (none of them: no authentication).
     pub logins: Arc<Logins>,
+    /// Subject mappings per account (`mappings`).
+    pub mappings: Arc<crate::mappings::Mappings>,
     /// `authorization.timeout`: how long a client of an auth-requiring
     /// server may take to send its CONNECT.
     pub auth_timeout: Duration,
@@ -92,6 +94,7 @@ impl Default for Config {
             max_sub_tokens: 0,
             max_closed_clients: 10_000,
             logins: Arc::new(Logins::default()),
+            mappings: Arc::default(),
             auth_timeout: Duration::from_secs(2),
         }
     }
@@ -130,7 +133,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 21] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 22] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -177,6 +180,9 @@ impl Config {
                         .join(",")
                 }),
             ),
+            // Fixed in Shoal for now: a changed mapping is refused, never
+            // kept at its old value silently.
+            ("Mappings", format!("{:?}", self.mappings)),
             ("MaxTracedMsgLen", self.max_traced_msg_len.to_string()),
             ("TraceHeaders", self.trace_headers.to_string()),
         ]

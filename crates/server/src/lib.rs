@@ -15,6 +15,7 @@ mod config;
 mod core;
 mod event;
 mod info;
+pub mod mappings;
 mod monitor;
 mod msg;
 mod node;

@@ -18,7 +18,8 @@ use shoal_subject::{Group, Match};
 
 use crate::client::Client;
 use crate::core::Core;
-use crate::msg::Msg;
+use crate::mappings::Mapped;
+use crate::msg::{Msg, Spans};
 use crate::registry::PeerKey;
 use crate::ring::{Batch, Item, QueueId};
 use crate::stats::Stats;
@@ -198,6 +199,51 @@ fn pick_remote(rg: &Group<PeerKey>, mut r: u64) -> Option<PeerKey> {
 /// Routes a message published by `publisher` on this core. Returns whether anyone
 /// (local or a peer core with interest) was given the message.
 pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+    let mappings = &core.cfg().mappings;
+    if !mappings.is_empty() {
+        let mut to = Vec::new();
+        match mappings.select(m.spans.account, m.subject(), core.rand(100), &mut to) {
+            Mapped::Unchanged => {}
+            Mapped::Dropped => return false,
+            Mapped::To => {
+                // The mapped message gets a frame of its own (one copy per
+                // mapped publish, on the publisher's core).
+                let (frame, spans) = remade(m, &to);
+                return publish_as_is(
+                    core,
+                    publisher,
+                    &Msg {
+                        frame: &frame,
+                        spans,
+                    },
+                );
+            }
+        }
+    }
+    publish_as_is(core, publisher, m)
+}
+
+/// `m` with `subject` in place of its own: a new frame holding the subject,
+/// the reply and the payload, and their spans.
+fn remade(m: &Msg, subject: &[u8]) -> (bytes::Bytes, Spans) {
+    let (reply, payload) = (m.reply(), m.payload());
+    let mut b = bytes::BytesMut::with_capacity(subject.len() + reply.len() + payload.len());
+    b.extend_from_slice(subject);
+    b.extend_from_slice(reply);
+    b.extend_from_slice(payload);
+    let s = subject.len() as u32;
+    let r = s + reply.len() as u32;
+    let spans = Spans {
+        subject: (0, s),
+        reply: if reply.is_empty() { (0, 0) } else { (s, r) },
+        payload: (r, r + payload.len() as u32),
+        ..m.spans
+    };
+    (b.freeze(), spans)
+}
+
+/// [`publish`] after mappings.
+fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
     let delivered = core.keyed(m.spans.account, m.subject(), |key| {
         if core.cores() > 1 {
             core.registry().lookup_both(key, |local, remote| {

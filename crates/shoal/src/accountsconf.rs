@@ -11,8 +11,9 @@
 //!
 //! Accounts isolate subjects: a message never crosses from one to another.
 //! What nats-server lets accounts share or limit — `imports`, `exports`,
-//! `mappings`, `limits`, per-account `jetstream`, message tracing, an
-//! account `nkey` — is refused by name until Shoal has it, never ignored.
+//! per-account `jetstream`, message tracing, an account `nkey` — is refused
+//! by name until Shoal has it, never ignored (`limits` and `mappings` are
+//! honoured).
 
 use shoal_auth::{AccountLimits, NkeyUser, User};
 use shoal_conf::{Kind, Pos, Value};
@@ -31,6 +32,8 @@ pub struct AccountSettings {
     pub users_pos: Option<Pos>,
     /// Each account's `limits` (`names[i]`'s are `limits[i]`).
     pub limits: Vec<AccountLimits>,
+    /// Each account's `mappings`, by the same index.
+    pub mappings: Vec<Vec<shoal_server::mappings::Mapping>>,
 }
 
 /// The checks nats-server makes between the `authorization` block and the
@@ -110,6 +113,7 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                 }
                 a.names.push(name.to_string());
                 a.limits.push(AccountLimits::NONE);
+                a.mappings.push(Vec::new());
                 let id = a.names.len() as u16;
                 let (mut users, mut nkeys) = (Vec::new(), Vec::new());
                 let mut defaults = None;
@@ -132,8 +136,13 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                                 a.limits[usize::from(id) - 1] = l;
                             }
                         }
-                        "nkey" | "imports" | "exports" | "jetstream" | "mappings" | "maps"
-                        | "msg_trace" | "trace_dest" => report.not_yet(k, &v.pos),
+                        "mappings" | "maps" => {
+                            if let Some(m) = crate::mappingsconf::mappings(v, report) {
+                                a.mappings[usize::from(id) - 1] = m;
+                            }
+                        }
+                        "nkey" | "imports" | "exports" | "jetstream" | "msg_trace"
+                        | "trace_dest" => report.not_yet(k, &v.pos),
                         _ if v.used_as_variable => {}
                         _ => report.error(&v.pos, format!("unknown field {k:?}")),
                     }

@@ -90,8 +90,9 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
             v.as_i64() != Some(0)
         }
         "http_base_path" => !matches!(v.as_str(), Some("" | "/")),
-        "cluster" | "gateway" | "leafnodes" | "leaf" | "websocket" | "ws" | "mqtt" | "mappings"
-        | "maps" | "proxies" => !(empty_map || empty_list),
+        "cluster" | "gateway" | "leafnodes" | "leaf" | "websocket" | "ws" | "mqtt" | "proxies" => {
+            !(empty_map || empty_list)
+        }
         _ => return None,
     };
     Some(on)
@@ -207,6 +208,9 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             "resolver_preload" => {
                 crate::operatorconf::preload(v, &mut s.operator, report);
                 Some(())
+            }
+            "mappings" | "maps" => {
+                crate::mappingsconf::mappings(v, report).map(|m| s.mappings = Some(m))
             }
             "system_account" | "system" => {
                 string(v, report).map(|a| s.operator.system_account = Some(a))

@@ -25,6 +25,7 @@ mod files;
 mod flags;
 mod goerr;
 mod logging;
+mod mappingsconf;
 mod operatorconf;
 mod options;
 mod perms;

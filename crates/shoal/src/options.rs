@@ -316,7 +316,17 @@ fn resolve(
     let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
     let (logins, auth_timeout) = logins(&s)?;
     let host = nonempty(s.host).unwrap_or(d.host.clone());
+    let mut mappings = shoal_server::mappings::Mappings::default();
+    if let Some(m) = s.mappings.clone() {
+        mappings.set(0, m);
+    }
+    if let Some(acc) = &s.accounts {
+        for (i, m) in acc.mappings.iter().enumerate() {
+            mappings.set(i as u16 + 1, m.clone());
+        }
+    }
     let config = Config {
+        mappings: Arc::new(mappings),
         http_host: s
             .http_port
             .map(|_| nonempty(s.http_host).unwrap_or(host.clone())),

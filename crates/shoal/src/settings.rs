@@ -45,6 +45,8 @@ pub struct Settings {
     pub auth: Option<AuthSettings>,
     pub no_auth_user: Option<String>,
     pub accounts: Option<AccountSettings>,
+    /// Top-level `mappings` (the global account's).
+    pub mappings: Option<Vec<shoal_server::mappings::Mapping>>,
     /// `operator`, `resolver`, `resolver_preload`, `system_account`.
     pub operator: crate::operatorconf::OperatorSettings,
     /// `--user`, `--pass`, `--auth`: override the block's single user and token.

@@ -123,7 +123,11 @@ impl Transform {
         }
         Ok(Transform {
             source: source.as_bytes().to_vec(),
-            fixed: if src_fwc { stoks.len() - 1 } else { stoks.len() },
+            fixed: if src_fwc {
+                stoks.len() - 1
+            } else {
+                stoks.len()
+            },
             parts,
         })
     }
