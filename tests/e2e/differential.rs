@@ -112,6 +112,7 @@ const SUITES: &[(&str, usize)] = &[
     ("auth_no_auth_user", 5),
     ("auth_accounts", 8),
     ("mappings", 3),
+    ("imports", 3),
 ];
 
 /// The directory of the suite `sub`.

@@ -61,6 +61,8 @@ pub struct Config {
     pub logins: Arc<Logins>,
     /// Subject mappings per account (`mappings`).
     pub mappings: Arc<crate::mappings::Mappings>,
+    /// Stream imports between accounts (`exports`/`imports`).
+    pub imports: Arc<crate::imports::StreamImports>,
     /// `authorization.timeout`: how long a client of an auth-requiring
     /// server may take to send its CONNECT.
     pub auth_timeout: Duration,
@@ -95,6 +97,7 @@ impl Default for Config {
             max_closed_clients: 10_000,
             logins: Arc::new(Logins::default()),
             mappings: Arc::default(),
+            imports: Arc::default(),
             auth_timeout: Duration::from_secs(2),
         }
     }
@@ -133,7 +136,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 22] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 23] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -183,6 +186,7 @@ impl Config {
             // Fixed in Shoal for now: a changed mapping is refused, never
             // kept at its old value silently.
             ("Mappings", format!("{:?}", self.mappings)),
+            ("Imports", format!("{:?}", self.imports)),
             ("MaxTracedMsgLen", self.max_traced_msg_len.to_string()),
             ("TraceHeaders", self.trace_headers.to_string()),
         ]

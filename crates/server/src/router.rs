@@ -242,9 +242,35 @@ fn remade(m: &Msg, subject: &[u8]) -> (bytes::Bytes, Spans) {
     (b.freeze(), spans)
 }
 
-/// [`publish`] after mappings.
+/// [`publish`] after mappings: in the publisher's account, then in each
+/// account that imports the subject, under the import's subject.
 fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
-    let delivered = core.keyed(m.spans.account, m.subject(), |key| {
+    let mut delivered = route_in_account(core, publisher, m);
+    let imports = &core.cfg().imports;
+    if !imports.is_empty() {
+        let mut to = Vec::new();
+        for imp in imports.of(m.spans.account) {
+            if imp.transform.apply(m.subject(), &mut to) {
+                let (frame, mut spans) = remade(m, &to);
+                spans.account = imp.importer;
+                delivered |= route_in_account(
+                    core,
+                    publisher,
+                    &Msg {
+                        frame: &frame,
+                        spans,
+                    },
+                );
+            }
+        }
+    }
+    reap_expired(core);
+    delivered
+}
+
+/// Routes `m` to the subscribers of its account.
+fn route_in_account(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+    core.keyed(m.spans.account, m.subject(), |key| {
         if core.cores() > 1 {
             core.registry().lookup_both(key, |local, remote| {
                 route(core, publisher, m, local, Some(remote))
@@ -253,9 +279,7 @@ fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             core.registry()
                 .lookup_local(key, |local| route(core, publisher, m, local, None))
         }
-    });
-    reap_expired(core);
-    delivered
+    })
 }
 
 fn route(

@@ -34,6 +34,8 @@ pub struct AccountSettings {
     pub limits: Vec<AccountLimits>,
     /// Each account's `mappings`, by the same index.
     pub mappings: Vec<Vec<shoal_server::mappings::Mapping>>,
+    /// The stream imports between the accounts, checked.
+    pub stream_imports: shoal_server::imports::StreamImports,
 }
 
 /// The checks nats-server makes between the `authorization` block and the
@@ -99,6 +101,7 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
             }
         }
         Kind::Map(m) => {
+            let (mut exports, mut imports) = (Vec::new(), Vec::new());
             for (name, acc) in m.iter() {
                 if acc.used_as_variable {
                     continue;
@@ -114,6 +117,8 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                 a.names.push(name.to_string());
                 a.limits.push(AccountLimits::NONE);
                 a.mappings.push(Vec::new());
+                exports.push(Vec::new());
+                imports.push(Vec::new());
                 let id = a.names.len() as u16;
                 let (mut users, mut nkeys) = (Vec::new(), Vec::new());
                 let mut defaults = None;
@@ -141,8 +146,15 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                                 a.mappings[usize::from(id) - 1] = m;
                             }
                         }
-                        "nkey" | "imports" | "exports" | "jetstream" | "msg_trace"
-                        | "trace_dest" => report.not_yet(k, &v.pos),
+                        "exports" => {
+                            exports[usize::from(id) - 1] = crate::importsconf::exports(v, report)
+                        }
+                        "imports" => {
+                            imports[usize::from(id) - 1] = crate::importsconf::imports(v, report)
+                        }
+                        "nkey" | "jetstream" | "msg_trace" | "trace_dest" => {
+                            report.not_yet(k, &v.pos)
+                        }
                         _ if v.used_as_variable => {}
                         _ => report.error(&v.pos, format!("unknown field {k:?}")),
                     }
@@ -167,6 +179,8 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                 a.users.extend(users);
                 a.nkeys.extend(nkeys);
             }
+            a.stream_imports =
+                crate::importsconf::resolve(&a.names, &exports, &imports, &v.pos, report);
         }
         _ => {
             crate::report::mismatch(v, "map[string]interface {}", report);

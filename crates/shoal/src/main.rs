@@ -24,6 +24,7 @@ mod config;
 mod files;
 mod flags;
 mod goerr;
+mod importsconf;
 mod logging;
 mod mappingsconf;
 mod operatorconf;
