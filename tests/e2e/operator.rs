@@ -607,3 +607,48 @@ fn system_account_settings_are_checked_like_nats_server() {
     assert_eq!(got, want);
     assert_eq!(want, (json!("SYS"), json!(true)));
 }
+
+/// What B's subscriber and A's receive when A publishes, with B importing
+/// A's exported stream and A mapping a subject (all in the account JWTs).
+fn jwt_rewrites(s: &ServerProc, a: &(KeyPair, String), b: &(KeyPair, String)) -> Vec<String> {
+    let mut sub = jwt_login(s.port, &b.0, &b.1, "");
+    sub.expect(b"PONG\r\n");
+    sub.send(b"SUB > 1\r\nPING\r\n");
+    sub.expect(b"PONG\r\n");
+    let mut own = jwt_login(s.port, &a.0, &a.1, "");
+    own.expect(b"PONG\r\n");
+    own.send(
+        b"SUB m.> 1\r\nPUB events.x 2\r\nhi\r\nPUB m.in 1\r\nz\r\nPUB other 1\r\no\r\nPING\r\n",
+    );
+    let mine = escape(&own.read_until_pong());
+    sub.send(b"PING\r\n");
+    vec![mine, escape(&sub.read_until_pong())]
+}
+
+#[test]
+fn account_jwt_imports_and_mappings_like_nats_server() {
+    let a_kp = KeyPair::new_account();
+    let b_kp = KeyPair::new_account();
+    let a_nats = json!({"limits": unlimited(),
+        "exports": [{"subject": "events.>", "type": "stream"}],
+        "mappings": {"m.in": [{"subject": "m.out", "weight": 100}]}});
+    let b_nats = json!({"limits": unlimited(),
+        "imports": [{"subject": "events.>", "account": a_kp.public_key(), "type": "stream", "to": "from_a"},
+                    {"subject": "events.x", "account": a_kp.public_key(), "type": "stream", "local_subject": "mapped.x"}]});
+    let op = KeyPair::new_operator();
+    let a_jwt = jwt::encode(&claim(&a_kp.public_key(), "A", "account", a_nats), &op);
+    let b_jwt = jwt::encode(&claim(&b_kp.public_key(), "B", "account", b_nats), &op);
+    let w = World {
+        op,
+        accounts: vec![(a_kp, a_jwt), (b_kp, b_jwt)],
+    };
+    let (ua, ub) = (KeyPair::new_user(), KeyPair::new_user());
+    let ja = user_jwt(&ua, &w.accounts[0].0, full_limits(), json!({}));
+    let jb = user_jwt(&ub, &w.accounts[1].0, full_limits(), json!({}));
+    let conf = w.conf("");
+    let (a, b) = ((ua, ja), (ub, jb));
+    let want = jwt_rewrites(&nats_server_conf(&conf, &[]), &a, &b);
+    let got = jwt_rewrites(&shoal_conf(&conf, &[]), &a, &b);
+    assert_eq!(got, want);
+    assert!(want[1].contains("from_a.events.x"), "{want:?}");
+}

@@ -248,11 +248,54 @@ pub struct Account {
     /// User key (or `*`) → revoked when issued at or before this time.
     pub revocations: Vec<(String, i64)>,
     pub default_permissions: Option<PermissionSpec>,
+    pub exports: Vec<Export>,
+    pub imports: Vec<Import>,
+    /// Subject mappings: each source's weighted destinations.
+    pub mappings: Vec<(String, Vec<WeightedMapping>)>,
     /// The features of an account JWT a server must honour that Shoal does
     /// not have yet, by their JSON names (empty: none used).
     pub unsupported: Vec<&'static str>,
     /// The JWT itself.
     pub token: String,
+}
+
+/// An account JWT's export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Export {
+    pub subject: String,
+    /// `stream` or `service`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub token_req: bool,
+    pub account_token_position: u64,
+}
+
+/// An account JWT's import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Import {
+    pub subject: String,
+    pub account: String,
+    /// An activation token (for a token-protected export).
+    pub token: String,
+    /// A stream import's prefix (deprecated form) or a service's local
+    /// subject.
+    pub to: String,
+    pub local_subject: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A mapping destination: subject, weight (percent), cluster.
+pub type WeightedMapping = (String, u8, String);
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawWeighted {
+    subject: String,
+    weight: Option<u8>,
+    cluster: String,
 }
 
 impl Default for AccountLimits {
@@ -591,8 +634,38 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
         None | Some(Value::Null) => None,
         Some(d) => template(Some(d), NatsLimits::NONE)?.permissions(),
     };
+    let exports: Vec<Export> = field(get("exports"))?;
+    let imports: Vec<Import> = field(get("imports"))?;
+    let mut mappings = Vec::new();
+    if let Some(Value::Object(m)) = get("mappings") {
+        for (src, dests) in m {
+            let dests: Vec<RawWeighted> = field(Some(dests))?;
+            let dests: Vec<WeightedMapping> = dests
+                .into_iter()
+                // nats-io/jwt: a missing weight is 100.
+                .map(|d| (d.subject, d.weight.unwrap_or(100), d.cluster))
+                .collect();
+            mappings.push((src.clone(), dests));
+        }
+    }
     let mut unsupported = Vec::new();
-    for k in ["imports", "exports", "mappings", "authorization", "trace"] {
+    if exports.iter().any(|e| e.kind == "service") || imports.iter().any(|i| i.kind == "service") {
+        unsupported.push("service exports and imports");
+    }
+    if exports
+        .iter()
+        .any(|e| e.token_req || e.account_token_position > 0)
+        || imports.iter().any(|i| !i.token.is_empty())
+    {
+        unsupported.push("token-protected exports");
+    }
+    if mappings
+        .iter()
+        .any(|(_, d)| d.iter().any(|(_, _, c)| !c.is_empty()))
+    {
+        unsupported.push("cluster-scoped mappings");
+    }
+    for k in ["authorization", "trace"] {
         let used = match get(k) {
             None | Some(Value::Null) => false,
             Some(Value::Array(a)) => !a.is_empty(),
@@ -604,6 +677,9 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
         }
     }
     Ok(Account {
+        exports,
+        imports,
+        mappings,
         limits,
         signing_keys,
         revocations,

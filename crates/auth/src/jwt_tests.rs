@@ -275,12 +275,20 @@ fn unsupported_account_features_refuse_by_name() {
     let w = world();
     let t = trust(
         &w,
-        json!({"limits": unlimited(), "exports": [{"subject": "x", "type": "stream"}]}),
+        json!({"limits": unlimited(), "exports": [{"subject": "x", "type": "service"}]}),
     );
     let e = t
         .login(&request(&w, user_jwt(&w, json!({}), &w.acc)))
         .unwrap_err();
-    assert!(e.contains("exports") && e.contains("not supported"), "{e}");
+    assert!(e.contains("service") && e.contains("not supported"), "{e}");
+    // Stream exports are fine.
+    let t = trust(
+        &w,
+        json!({"limits": unlimited(), "exports": [{"subject": "x.>", "type": "stream"}]}),
+    );
+    assert!(t
+        .login(&request(&w, user_jwt(&w, json!({}), &w.acc)))
+        .is_ok());
 }
 
 #[test]

@@ -165,6 +165,45 @@ pub fn imports(v: &Value, report: &mut Report) -> Vec<Import> {
     out
 }
 
+/// nats-server's stream import subject: `prefix.subject`, or the `to`
+/// mapping, or the subject as it is; `Err` in nats-server's words.
+pub fn stream_transform(subject: &str, prefix: &str, to: &str) -> Result<Transform, String> {
+    let q = |s: &str| shoal_go::quote(s.as_bytes());
+    let to = if !prefix.is_empty() {
+        if prefix.split('.').any(|t| t == "*" || t == ">") {
+            return Err("stream import prefix can not contain wildcard tokens".into());
+        }
+        let sep = if prefix.ends_with('.') { "" } else { "." };
+        format!("{prefix}{sep}{subject}")
+    } else if !to.is_empty() {
+        to.to_string()
+    } else {
+        subject.to_string()
+    };
+    let dest = if to.split('.').any(|t| t == "*") {
+        tokenize(&to)
+    } else {
+        to.clone()
+    };
+    Transform::new(subject, &dest).map_err(|e| {
+        format!(
+            "failed to create mapping transform for stream import subject from {} to {}: {e}",
+            q(subject),
+            q(&to)
+        )
+    })
+}
+
+/// Whether `exports` lets `importer` import `subject`.
+pub fn authorized(exports: &[Export], importer: &str, subject: &str) -> bool {
+    exports.iter().any(|e| {
+        shoal_auth::is_subset_match(subject.as_bytes(), e.subject.as_bytes())
+            && e.accounts
+                .as_ref()
+                .is_none_or(|a| a.iter().any(|x| x == importer))
+    })
+}
+
 /// The imports of every account (`names[i]` is account `i + 1`), checked as
 /// nats-server checks them once all accounts are read (its errors then name
 /// the position of the `accounts` block, `at`).
@@ -206,36 +245,11 @@ pub fn resolve(
                     format!("Error adding stream import {}: {why}", q(&imp.subject)),
                 );
             };
-            let me = &names[i];
-            let authorized = exports[usize::from(exporter) - 1].iter().any(|e| {
-                shoal_auth::is_subset_match(imp.subject.as_bytes(), e.subject.as_bytes())
-                    && e.accounts.as_ref().is_none_or(|a| a.contains(me))
-            });
-            if !authorized {
+            if !authorized(&exports[usize::from(exporter) - 1], &names[i], &imp.subject) {
                 fail("stream import not authorized", report);
                 continue;
             }
-            let to = if !imp.prefix.is_empty() {
-                if imp.prefix.split('.').any(|t| t == "*" || t == ">") {
-                    fail(
-                        "stream import prefix can not contain wildcard tokens",
-                        report,
-                    );
-                    continue;
-                }
-                let sep = if imp.prefix.ends_with('.') { "" } else { "." };
-                format!("{}{sep}{}", imp.prefix, imp.subject)
-            } else if !imp.to.is_empty() {
-                imp.to.clone()
-            } else {
-                imp.subject.clone()
-            };
-            let dest = if to.split('.').any(|t| t == "*") {
-                tokenize(&to)
-            } else {
-                to.clone()
-            };
-            match Transform::new(&imp.subject, &dest) {
+            match stream_transform(&imp.subject, &imp.prefix, &imp.to) {
                 Ok(transform) => out.add(
                     exporter,
                     StreamImport {
@@ -243,14 +257,7 @@ pub fn resolve(
                         transform,
                     },
                 ),
-                Err(e) => fail(
-                    &format!(
-                        "failed to create mapping transform for stream import subject from {} to {}: {e}",
-                        q(&imp.subject),
-                        q(&to)
-                    ),
-                    report,
-                ),
+                Err(why) => fail(&why, report),
             }
         }
     }

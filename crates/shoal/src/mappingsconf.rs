@@ -155,7 +155,7 @@ fn destination(v: &Value, report: &mut Report) -> Option<(String, u8)> {
 }
 
 /// `AddWeightedMappings`: the weights' checks, then each transform.
-fn build(src: &str, dests: &[(String, u8)]) -> Result<Mapping, String> {
+pub fn build(src: &str, dests: &[(String, u8)]) -> Result<Mapping, String> {
     let mut total = 0u32;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();

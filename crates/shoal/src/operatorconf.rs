@@ -22,6 +22,8 @@
 
 use shoal_auth::{jwt, Trust};
 use shoal_conf::{Kind, Pos, Value};
+use shoal_server::imports::{StreamImport, StreamImports};
+use shoal_server::mappings::Mappings;
 
 use crate::report::{self, Report};
 
@@ -122,9 +124,18 @@ pub fn preload(v: &Value, s: &mut OperatorSettings, report: &mut Report) {
     }
 }
 
+/// Operator mode as the server runs it.
+pub struct OperatorMode {
+    pub trust: Trust,
+    /// The accounts' keys, in id order (ids from 1).
+    pub keys: Vec<String>,
+    /// The accounts' stream imports of each other and their mappings.
+    pub imports: StreamImports,
+    pub mappings: Mappings,
+}
+
 /// The operators, checked as `validateTrustedOperators` and server start-up
-/// check them, and their accounts: the `Trust` and the account keys in id
-/// order (ids from 1). `None` without operators.
+/// check them, and their accounts. `None` without operators.
 ///
 /// `has_users`: the configuration has users or nkeys; `has_accounts`: an
 /// `accounts` block.
@@ -132,7 +143,7 @@ pub fn trust(
     s: &OperatorSettings,
     has_users: bool,
     has_accounts: bool,
-) -> Result<Option<(Trust, Vec<String>)>, String> {
+) -> Result<Option<OperatorMode>, String> {
     if s.operators.is_empty() {
         return Ok(None);
     }
@@ -203,7 +214,64 @@ pub fn trust(
     if !system.is_empty() && trust.account(&system).is_none() {
         return Err("error resolving system account: account missing".into());
     }
-    Ok(Some((trust, keys)))
+    let (imports, mappings) = rewrites(&trust, &keys)?;
+    Ok(Some(OperatorMode {
+        trust,
+        keys,
+        imports,
+        mappings,
+    }))
+}
+
+/// The preloaded accounts' stream imports and mappings, as nats-server
+/// applies an account JWT's (`UpdateAccountClaims`): an import of an
+/// account that is not preloaded, or that no public stream export of it
+/// covers, is skipped.
+fn rewrites(trust: &Trust, keys: &[String]) -> Result<(StreamImports, Mappings), String> {
+    let mut imports = StreamImports::default();
+    let mut mappings = Mappings::default();
+    for (i, key) in keys.iter().enumerate() {
+        let id = i as u16 + 1;
+        let Some((_, acc)) = trust.account(key) else {
+            continue;
+        };
+        let mut list = Vec::new();
+        for (src, dests) in &acc.mappings {
+            let d: Vec<(String, u8)> = dests.iter().map(|(s, w, _)| (s.clone(), *w)).collect();
+            let m = crate::mappingsconf::build(src, &d)
+                .map_err(|e| format!("account {key}: mapping {src:?}: {e}"))?;
+            list.push(m);
+        }
+        mappings.set(id, list);
+        for imp in acc.imports.iter().filter(|i| i.kind == "stream") {
+            let Some((exporter, exp)) = trust.account(&imp.account) else {
+                continue;
+            };
+            let public: Vec<crate::importsconf::Export> = exp
+                .exports
+                .iter()
+                .filter(|e| e.kind == "stream")
+                .map(|e| crate::importsconf::Export {
+                    subject: e.subject.clone(),
+                    accounts: None,
+                })
+                .collect();
+            if !crate::importsconf::authorized(&public, key, &imp.subject) {
+                continue;
+            }
+            // A stream import's `to` is its prefix; `local_subject` maps.
+            let t = crate::importsconf::stream_transform(&imp.subject, &imp.to, &imp.local_subject)
+                .map_err(|e| format!("account {key}: stream import {:?}: {e}", imp.subject))?;
+            imports.add(
+                exporter,
+                StreamImport {
+                    importer: id,
+                    transform: t,
+                },
+            );
+        }
+    }
+    Ok((imports, mappings))
 }
 
 /// nats-server's start-up lines for its trusted operators (`[INF] Trusted

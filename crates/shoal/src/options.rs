@@ -206,23 +206,29 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
 
 /// The logins the file and the flags configure, with nats-server's checks of
 /// `no_auth_user` (`validateNoAuthUser`), and the authorization timeout.
-fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
+/// An operator's accounts' stream imports and mappings (from their JWTs).
+type JwtRewrites = (
+    shoal_server::imports::StreamImports,
+    shoal_server::mappings::Mappings,
+);
+
+fn logins(s: &Settings) -> Result<(Logins, Option<f64>, Option<JwtRewrites>), LoadError> {
     let a = s.auth.clone().unwrap_or_default();
     let has_users = !(a.users.as_ref().is_none_or(Vec::is_empty)
         && a.nkeys.is_empty()
         && s.accounts.as_ref().is_none_or(|x| x.users_pos.is_none()));
     let has_accounts = s.accounts.as_ref().is_some_and(|x| !x.names.is_empty());
-    if let Some((trust, keys)) = crate::operatorconf::trust(&s.operator, has_users, has_accounts)
+    if let Some(op) = crate::operatorconf::trust(&s.operator, has_users, has_accounts)
         .map_err(LoadError::Invalid)?
     {
         // Operator mode: every login is a user JWT of a preloaded account.
-        let accounts = std::iter::once("$G".to_string()).chain(keys).collect();
-        let system = trust.system_account.clone();
+        let accounts = std::iter::once("$G".to_string()).chain(op.keys).collect();
+        let system = op.trust.system_account.clone();
         let logins = Logins::default()
-            .with_trust(trust)
+            .with_trust(op.trust)
             .with_accounts(accounts)
             .with_system_account(system);
-        return Ok((logins, a.timeout));
+        return Ok((logins, a.timeout, Some((op.imports, op.mappings))));
     }
     // `system_account` names a configured account, or `$SYS` itself
     // (nats-server's default; `no_system_account` does not stop a named one).
@@ -299,7 +305,7 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>), LoadError> {
         Some(name) => logins.with_system_account(name),
         None => logins,
     };
-    Ok((logins, a.timeout))
+    Ok((logins, a.timeout, None))
 }
 
 /// Defaults for what is unset or zero, then the cross-checks.
@@ -314,25 +320,31 @@ fn resolve(
         _ => default,
     };
     let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
-    let (logins, auth_timeout) = logins(&s)?;
+    let (logins, auth_timeout, jwt_rewrites) = logins(&s)?;
     let host = nonempty(s.host).unwrap_or(d.host.clone());
-    let mut mappings = shoal_server::mappings::Mappings::default();
-    if let Some(m) = s.mappings.clone() {
-        mappings.set(0, m);
-    }
-    if let Some(acc) = &s.accounts {
-        for (i, m) in acc.mappings.iter().enumerate() {
-            mappings.set(i as u16 + 1, m.clone());
-        }
-    }
-    let config = Config {
-        mappings: Arc::new(mappings),
-        imports: Arc::new(
-            s.accounts
+    let (imports, mappings) = match jwt_rewrites {
+        Some(r) => r,
+        None => {
+            let mut mappings = shoal_server::mappings::Mappings::default();
+            if let Some(m) = s.mappings.clone() {
+                mappings.set(0, m);
+            }
+            if let Some(acc) = &s.accounts {
+                for (i, m) in acc.mappings.iter().enumerate() {
+                    mappings.set(i as u16 + 1, m.clone());
+                }
+            }
+            let imports = s
+                .accounts
                 .as_ref()
                 .map(|a| a.stream_imports.clone())
-                .unwrap_or_default(),
-        ),
+                .unwrap_or_default();
+            (imports, mappings)
+        }
+    };
+    let config = Config {
+        mappings: Arc::new(mappings),
+        imports: Arc::new(imports),
         http_host: s
             .http_port
             .map(|_| nonempty(s.http_host).unwrap_or(host.clone())),
