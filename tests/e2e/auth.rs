@@ -533,3 +533,67 @@ fn accountz_shows_configured_accounts_like_nats_server() {
         "nats-server's internal subscriptions changed"
     );
 }
+
+/// The system account's CONNECT and DISCONNECT events for one login, one
+/// close and one refused login, as a subscriber in the system account
+/// receives them, with what differs between servers and runs normalised
+/// (ids, times, sequence numbers, the server's identity, the client id)
+/// and nats-server's `feature_flags` (JetStream features) left out.
+fn system_events(s: &ServerProc) -> Vec<Value> {
+    let mut admin = login(s.port, r#"{"verbose":false,"user":"admin","pass":"x"}"#);
+    admin.expect(b"PONG\r\n");
+    admin.send(b"SUB $SYS.ACCOUNT.*.CONNECT 1\r\nSUB $SYS.ACCOUNT.*.DISCONNECT 2\r\nPING\r\n");
+    admin.expect(b"PONG\r\n");
+    let mut app = login(
+        s.port,
+        r#"{"verbose":false,"user":"app","pass":"y","name":"nm","lang":"py","version":"1.0"}"#,
+    );
+    app.expect(b"PONG\r\n");
+    app.send(b"PUB x 2\r\nhi\r\nPING\r\n");
+    app.expect(b"PONG\r\n");
+    drop(app);
+    let mut bad = login(s.port, r#"{"verbose":false,"user":"app","pass":"bad"}"#);
+    bad.read_until_closed(DEADLINE);
+    let mut events = Vec::new();
+    while events.len() < 3 {
+        let f = admin
+            .read_frame(Instant::now() + DEADLINE)
+            .expect("an event");
+        let text = String::from_utf8_lossy(&f).to_string();
+        let Some((head, body)) = text.split_once("\r\n") else {
+            continue;
+        };
+        let subject = head.split(' ').nth(1).unwrap_or("").to_string();
+        let mut v: Value = serde_json::from_str(body.trim_end()).unwrap();
+        for k in ["id", "timestamp"] {
+            v[k] = json!("<norm>");
+        }
+        let server = v["server"].as_object_mut().unwrap();
+        server.remove("feature_flags");
+        for k in ["name", "id", "seq", "time"] {
+            server.insert(k.into(), json!("<norm>"));
+        }
+        let client = v["client"].as_object_mut().unwrap();
+        for k in ["start", "stop", "rtt", "id"] {
+            if client.contains_key(k) {
+                client.insert(k.into(), json!("<norm>"));
+            }
+        }
+        events.push(json!({"subject": subject, "event": v}));
+    }
+    events.sort_by_key(|e| e.to_string());
+    events
+}
+
+#[test]
+fn system_account_events_like_nats_server() {
+    let conf = "accounts {\n  SYS: { users: [ {user: admin, password: x} ] }\n  APP: { users: [ {user: app, password: y} ] }\n}\nsystem_account: SYS\n";
+    let want = system_events(&nats_server_conf(conf, &[]));
+    let got = system_events(&shoal_conf(conf, &[]));
+    assert_eq!(got, want);
+    let text = format!("{want:?}");
+    assert!(
+        text.contains("$SYS.ACCOUNT.APP.CONNECT") && text.contains("Authentication Failure"),
+        "{text}"
+    );
+}

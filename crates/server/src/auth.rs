@@ -152,6 +152,14 @@ impl Auth {
         self.nkey_rules.borrow_mut().clear();
     }
 
+    /// The system account's id, when it is one of the accounts.
+    pub fn system_account_id(&self) -> Option<u16> {
+        let logins = self.logins.borrow();
+        let name = logins.system_account()?;
+        let i = logins.accounts().iter().position(|a| a == name)?;
+        u16::try_from(i).ok()
+    }
+
     /// The name of account `id` (`$G` for 0).
     pub fn account_name(&self, id: u16) -> String {
         self.logins.borrow().account_name(id).to_string()

@@ -59,6 +59,8 @@ pub struct Shared {
     pub config_load: Mutex<SystemTime>,
     /// Whether monitoring is on (cores keep closed connections only then).
     pub monitoring: bool,
+    /// The sequence of the server's events (`server.seq` in their JSON).
+    pub event_seq: AtomicU64,
     /// Per account id: open client connections (account connection limits)
     /// and whether any login has used it; the accounts are fixed while the
     /// server runs.
@@ -94,6 +96,7 @@ impl Shared {
             config_load: Mutex::new(clock.boot_wall()),
             monitoring,
             accounts: Arc::new(AccountCounts::new(cfg_accounts.max(1))),
+            event_seq: AtomicU64::new(0),
         }
     }
 
@@ -153,6 +156,8 @@ pub struct Core {
     namespaced: bool,
     /// Where a publish builds its key.
     key_buf: RefCell<Vec<u8>>,
+    /// The server's own publisher (system account events), made at first use.
+    internal: std::cell::OnceCell<Rc<Client>>,
 }
 
 impl Core {
@@ -180,7 +185,18 @@ impl Core {
             auth,
             namespaced,
             key_buf: RefCell::default(),
+            internal: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The server's own publisher on this core: no socket, no subscriptions.
+    pub fn internal_publisher(&self) -> Rc<Client> {
+        self.internal
+            .get_or_init(|| {
+                let addr = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+                Rc::new(Client::new(0, addr, self.env.clone(), None))
+            })
+            .clone()
     }
 
     pub fn id(&self) -> usize {

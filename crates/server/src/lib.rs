@@ -14,6 +14,7 @@ mod client;
 mod config;
 mod core;
 mod event;
+mod events;
 pub mod imports;
 mod info;
 pub mod mappings;

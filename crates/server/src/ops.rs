@@ -377,8 +377,12 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
     // connection's record names the user it tried to be, as nats-server's
     // does; a login may rewrite them (the no_auth_user).
     *client.creds.borrow_mut() = (!creds.is_empty()).then(|| Box::new(creds));
-    if auth.required() && !crate::auth::login(auth, client, &client.kept_creds()).await {
-        return Ok(());
+    if auth.required() {
+        if !crate::auth::login(auth, client, &client.kept_creds()).await {
+            return Ok(());
+        }
+        // nats-server's isClientAuthorized: an event for every login.
+        crate::events::connected(core, client);
     }
     let creds = client.kept_creds();
     let user = creds.user.clone();
@@ -435,5 +439,9 @@ pub async fn before_connect(core: &Core, client: &Rc<Client>) -> bool {
         return false;
     }
     client.connected.set(true);
-    crate::auth::login(auth, client, &Default::default()).await
+    let ok = crate::auth::login(auth, client, &Default::default()).await;
+    if ok {
+        crate::events::connected(core, client);
+    }
+    ok
 }

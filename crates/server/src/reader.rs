@@ -151,6 +151,7 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
         crate::trace::delsub(&client.log_prefix(), &sid);
     }
     crate::snapshot::record_closed(&core, &client, reason, closed_subs);
+    crate::events::disconnected(&core, &client, reason.as_str());
     drop(rh);
     if core.life().stopping.get() {
         core.life().stop_ev.notify();

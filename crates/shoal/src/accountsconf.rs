@@ -273,8 +273,8 @@ mod tests {
                 "t.conf:1:11: Expected map entries for accounts",
             ),
             (
-                "accounts { A { exports: [] } }\n",
-                "t.conf:1:15: \"exports\" is not supported by this version of shoal yet",
+                "accounts { A { jetstream: enabled } }\n",
+                "t.conf:1:15: \"jetstream\" is not supported by this version of shoal yet",
             ),
             (
                 "accounts { A { bogus: 1 } }\n",

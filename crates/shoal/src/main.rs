@@ -227,9 +227,10 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         warn!("{w}");
     }
     if let Some(sys) = opts.config.logins.system_account() {
-        // Not silently: the account exists, its server traffic does not.
+        // Not silently: the account and its connection events exist, the
+        // rest of its server traffic does not yet.
         warn!(
-            "System account {sys:?}: server events and $SYS.REQ requests are not supported by this version of shoal yet"
+            "System account {sys:?}: $SYS.REQ requests (and events other than CONNECT and DISCONNECT) are not supported by this version of shoal yet"
         );
     }
     let cores = server.cores();

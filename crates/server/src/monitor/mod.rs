@@ -19,7 +19,7 @@
 //! core's agent ([`hub::serve`]) when monitoring is on.
 
 mod connz;
-mod format;
+pub(crate) mod format;
 mod http;
 pub mod hub;
 mod metrics;
