@@ -597,3 +597,85 @@ fn system_account_events_like_nats_server() {
         "{text}"
     );
 }
+
+/// Replaces every `_R_.<token…>` reply subject (random in both servers)
+/// with `_R_.<norm>`.
+fn norm_replies(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("_R_.") {
+        out.push_str(&rest[..i]);
+        out.push_str("_R_.<norm>");
+        let tail = &rest[i..];
+        let end = tail.find([' ', '\\']).unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Requests from B through its service imports of A, answered in A: what
+/// each side receives (single and stream responses, a request without a
+/// reply subject).
+fn service_conversation(s: &ServerProc) -> Vec<String> {
+    let mut a = login(s.port, r#"{"verbose":false,"user":"a","pass":"pw"}"#);
+    a.expect(b"PONG\r\n");
+    a.send(b"SUB svc.time 1\r\nSUB many 2\r\nPING\r\n");
+    a.expect(b"PONG\r\n");
+    let mut b = login(s.port, r#"{"verbose":false,"user":"b","pass":"pw"}"#);
+    b.expect(b"PONG\r\n");
+    b.send(b"SUB _INBOX.r 1\r\nPING\r\n");
+    b.expect(b"PONG\r\n");
+    let mut out = Vec::new();
+    let reply_of = |frame: &[u8]| -> String {
+        let line = String::from_utf8_lossy(frame).to_string();
+        line.split(' ').nth(3).unwrap_or("").to_string()
+    };
+    for (subject, responses) in [("time", 2), ("many", 2)] {
+        b.send(format!("PUB {subject} _INBOX.r 2\r\nhi\r\nPING\r\n").as_bytes());
+        b.expect(b"PONG\r\n");
+        let req = a
+            .read_frame(Instant::now() + DEADLINE)
+            .expect("the request");
+        out.push(norm_replies(&escape(&req)));
+        let reply = reply_of(&req);
+        for n in 0..responses {
+            a.send(format!("PUB {reply} 3\r\nok{n}\r\n").as_bytes());
+        }
+        a.send(b"PING\r\n");
+        a.expect(b"PONG\r\n");
+        b.send(b"PING\r\n");
+        out.push(escape(&b.read_until_pong()));
+    }
+    b.send(b"PUB time 1\r\nx\r\nPING\r\n");
+    b.expect(b"PONG\r\n");
+    a.send(b"UNSUB 1\r\nPING\r\n");
+    out.push(norm_replies(&escape(&a.read_until_pong())));
+    // Nobody answers in A any more: a requester that asked for no-responders
+    // statuses.
+    let mut c = login(
+        s.port,
+        r#"{"verbose":false,"user":"b","pass":"pw","headers":true,"no_responders":true}"#,
+    );
+    c.expect(b"PONG\r\n");
+    c.send(b"SUB _INBOX.c 1\r\nPUB time _INBOX.c 1\r\nq\r\nPING\r\n");
+    out.push(escape(&c.read_until_pong()));
+    out
+}
+
+#[test]
+fn service_imports_answer_across_accounts_like_nats_server() {
+    let conf = "accounts {\n  A {\n    users: [ {user: a, password: pw} ]\n    exports: [ {service: \"svc.>\"}, {service: \"many\", response_type: stream} ]\n  }\n  B {\n    users: [ {user: b, password: pw} ]\n    imports: [ {service: {account: A, subject: \"svc.time\"}, to: \"time\"}, {service: {account: A, subject: \"many\"}} ]\n  }\n}\n";
+    let want = service_conversation(&nats_server_conf(conf, &[]));
+    let got = service_conversation(&shoal_conf(conf, &[]));
+    assert_eq!(got, want);
+    assert!(want[0].contains("_R_.<norm>"), "{want:?}");
+    assert!(
+        want[1].contains("ok0") && !want[1].contains("ok1"),
+        "single: {want:?}"
+    );
+    assert!(
+        want[3].contains("ok0") && want[3].contains("ok1"),
+        "stream: {want:?}"
+    );
+}

@@ -276,6 +276,9 @@ pub struct Client {
     /// The account this connection counts against (JWT logins: account
     /// connection limits), released when it closes.
     pub counted: Cell<Option<u16>>,
+    /// The core's own publisher (no socket): what it is delivered are
+    /// service responses to route on (`services.rs`).
+    pub internal: bool,
 }
 
 /// Why a JWT login ends at its [`Client::expires`] time.
@@ -346,6 +349,7 @@ impl Client {
             login_limits: Cell::new(LoginLimits::NONE),
             expires: Cell::new(None),
             counted: Cell::new(None),
+            internal: false,
             perms: RefCell::new(None),
             creds: RefCell::new(None),
             nonce: Cell::new(None),

@@ -63,6 +63,8 @@ pub struct Config {
     pub mappings: Arc<crate::mappings::Mappings>,
     /// Stream imports between accounts (`exports`/`imports`).
     pub imports: Arc<crate::imports::StreamImports>,
+    /// Service imports between accounts.
+    pub services: Arc<crate::services::ServiceImports>,
     /// `authorization.timeout`: how long a client of an auth-requiring
     /// server may take to send its CONNECT.
     pub auth_timeout: Duration,
@@ -98,6 +100,7 @@ impl Default for Config {
             logins: Arc::new(Logins::default()),
             mappings: Arc::default(),
             imports: Arc::default(),
+            services: Arc::default(),
             auth_timeout: Duration::from_secs(2),
         }
     }
@@ -136,7 +139,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 23] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 24] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -187,6 +190,7 @@ impl Config {
             // kept at its old value silently.
             ("Mappings", format!("{:?}", self.mappings)),
             ("Imports", format!("{:?}", self.imports)),
+            ("Services", format!("{:?}", self.services)),
             ("MaxTracedMsgLen", self.max_traced_msg_len.to_string()),
             ("TraceHeaders", self.trace_headers.to_string()),
         ]

@@ -156,8 +156,11 @@ pub struct Core {
     namespaced: bool,
     /// Where a publish builds its key.
     key_buf: RefCell<Vec<u8>>,
-    /// The server's own publisher (system account events), made at first use.
+    /// The server's own publisher (system account events, service
+    /// responses), made at first use.
     internal: std::cell::OnceCell<Rc<Client>>,
+    /// Service requests rewritten here, waiting for their responses.
+    replies: crate::services::Replies,
 }
 
 impl Core {
@@ -186,7 +189,13 @@ impl Core {
             namespaced,
             key_buf: RefCell::default(),
             internal: std::cell::OnceCell::new(),
+            replies: crate::services::Replies::default(),
         }
+    }
+
+    /// This core's pending service replies.
+    pub fn replies(&self) -> &crate::services::Replies {
+        &self.replies
     }
 
     /// The server's own publisher on this core: no socket, no subscriptions.
@@ -194,7 +203,9 @@ impl Core {
         self.internal
             .get_or_init(|| {
                 let addr = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-                Rc::new(Client::new(0, addr, self.env.clone(), None))
+                let mut c = Client::new(0, addr, self.env.clone(), None);
+                c.internal = true;
+                Rc::new(c)
             })
             .clone()
     }

@@ -31,6 +31,7 @@ mod registry;
 mod ring;
 mod router;
 mod rt;
+pub mod services;
 mod snapshot;
 mod stats;
 mod testkit;

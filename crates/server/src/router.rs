@@ -35,6 +35,12 @@ fn deliver(
 ) -> bool {
     let expired = core.registry().with_sub(key, |sub| {
         let client = &sub.client;
+        if client.internal {
+            // A service response coming home: routed on once this routing
+            // is done.
+            queue_response(core, m);
+            return None;
+        }
         if let Some(p) = publisher {
             if Rc::ptr_eq(p, client) && !p.opts.get().echo {
                 return None;
@@ -208,8 +214,8 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             Mapped::To => {
                 // The mapped message gets a frame of its own (one copy per
                 // mapped publish, on the publisher's core).
-                let (frame, spans) = remade(m, &to);
-                return publish_as_is(
+                let (frame, spans) = remade(m, &to, m.reply());
+                let delivered = publish_as_is(
                     core,
                     publisher,
                     &Msg {
@@ -217,16 +223,91 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
                         spans,
                     },
                 );
+                drain_responses(core);
+                return delivered;
             }
         }
     }
-    publish_as_is(core, publisher, m)
+    let delivered = publish_as_is(core, publisher, m);
+    drain_responses(core);
+    delivered
 }
 
-/// `m` with `subject` in place of its own: a new frame holding the subject,
-/// the reply and the payload, and their spans.
-fn remade(m: &Msg, subject: &[u8]) -> (bytes::Bytes, Spans) {
-    let (reply, payload) = (m.reply(), m.payload());
+/// A response delivered to this core's reply wildcard: its request's
+/// reply subject and account, if still waiting (see `services.rs`).
+fn queue_response(core: &Core, m: &Msg) {
+    let Some(token) = crate::services::token_of(core.id(), m.subject()) else {
+        return;
+    };
+    let Some((account, reply)) = core.replies().take(token, core.env().now.get()) else {
+        return;
+    };
+    let (frame, mut spans) = remade(m, &reply, m.reply());
+    spans.account = account;
+    core.replies().push_response(frame, spans);
+}
+
+/// Routes the responses queued by deliveries, now that no routing holds the
+/// registry.
+fn drain_responses(core: &Core) {
+    while let Some((frame, spans)) = core.replies().pop_response() {
+        let internal = core.internal_publisher();
+        publish(
+            core,
+            &internal,
+            &Msg {
+                frame: &frame,
+                spans,
+            },
+        );
+    }
+}
+
+/// A service request published in an importing account: delivered in the
+/// exporter under the service's subject, with a reply subject that brings
+/// the responses back to this core.
+fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+    let services = &core.cfg().services;
+    let mut delivered = false;
+    let mut to = Vec::new();
+    for imp in services.of(m.spans.account) {
+        if !imp.transform.apply(m.subject(), &mut to) {
+            continue;
+        }
+        let reply = if m.reply().is_empty() {
+            String::new()
+        } else {
+            if core.replies().subscribe_once(imp.exporter) {
+                let internal = core.internal_publisher();
+                let wildcard = crate::services::reply_wildcard(core.id());
+                let key = core.key(imp.exporter, wildcard.as_bytes());
+                core.subscribe(&internal, bytes::Bytes::from(wildcard), key, None);
+            }
+            let token: u64 = rand::random();
+            let single = imp.response == crate::services::ResponseType::Single;
+            let deadline = core.env().now.get() + imp.threshold;
+            core.replies()
+                .insert(token, m.spans.account, m.reply(), single, deadline);
+            crate::services::reply_subject(core.id(), token)
+        };
+        let (frame, mut spans) = remade(m, &to, reply.as_bytes());
+        spans.account = imp.exporter;
+        delivered |= route_in_account(
+            core,
+            publisher,
+            &Msg {
+                frame: &frame,
+                spans,
+            },
+        );
+    }
+    delivered
+}
+
+/// `m` with `subject` and `reply` in place of its own: a new frame holding
+/// the subject, the reply and the payload, and their spans.
+fn remade(m: &Msg, subject: &[u8], reply: &[u8]) -> (bytes::Bytes, Spans) {
+    let payload = m.payload();
     let mut b = bytes::BytesMut::with_capacity(subject.len() + reply.len() + payload.len());
     b.extend_from_slice(subject);
     b.extend_from_slice(reply);
@@ -251,7 +332,7 @@ fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
         let mut to = Vec::new();
         for imp in imports.of(m.spans.account) {
             if imp.transform.apply(m.subject(), &mut to) {
-                let (frame, mut spans) = remade(m, &to);
+                let (frame, mut spans) = remade(m, &to, m.reply());
                 spans.account = imp.importer;
                 delivered |= route_in_account(
                     core,
@@ -263,6 +344,9 @@ fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
                 );
             }
         }
+    }
+    if !core.cfg().services.is_empty() {
+        delivered |= request_services(core, publisher, m);
     }
     reap_expired(core);
     delivered
@@ -407,4 +491,5 @@ pub fn apply_batch(core: &Core, src: usize, batch: Batch) {
         }
     }
     core.links().give_back(src, batch);
+    drain_responses(core);
 }

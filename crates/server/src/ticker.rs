@@ -136,6 +136,7 @@ fn lame_duck_step(core: &Core, now: Instant) {
 
 /// Keepalive PINGs, stale connections, and idle output buffers.
 fn check_clients(core: &Core, now: Instant) {
+    core.replies().expire(now);
     let live = core.live();
     let interval = live.ping_interval;
     for c in core.client_list() {

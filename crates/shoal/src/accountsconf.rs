@@ -34,8 +34,9 @@ pub struct AccountSettings {
     pub limits: Vec<AccountLimits>,
     /// Each account's `mappings`, by the same index.
     pub mappings: Vec<Vec<shoal_server::mappings::Mapping>>,
-    /// The stream imports between the accounts, checked.
+    /// The stream and service imports between the accounts, checked.
     pub stream_imports: shoal_server::imports::StreamImports,
+    pub service_imports: shoal_server::services::ServiceImports,
 }
 
 /// The checks nats-server makes between the `authorization` block and the
@@ -179,7 +180,7 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                 a.users.extend(users);
                 a.nkeys.extend(nkeys);
             }
-            a.stream_imports =
+            (a.stream_imports, a.service_imports) =
                 crate::importsconf::resolve(&a.names, &exports, &imports, &v.pos, report);
         }
         _ => {

@@ -13,7 +13,10 @@
 //! `allow_trace` and token-protected exports.
 
 use shoal_conf::{Kind, Pos, Value};
+use std::time::Duration;
+
 use shoal_server::imports::{tokenize, StreamImport, StreamImports};
+use shoal_server::services::{ResponseType, ServiceImport, ServiceImports};
 use shoal_subject::Transform;
 
 use crate::report::{self, Report};
@@ -24,6 +27,10 @@ use crate::report::{self, Report};
 pub struct Export {
     pub subject: String,
     pub accounts: Option<Vec<String>>,
+    /// A service export (else a stream), its response type and threshold.
+    pub service: bool,
+    pub response: ResponseType,
+    pub threshold: Duration,
 }
 
 /// A stream import as written.
@@ -33,6 +40,7 @@ pub struct Import {
     pub subject: String,
     pub prefix: String,
     pub to: String,
+    pub service: bool,
 }
 
 fn strings(v: &Value, report: &mut Report) -> Option<Vec<String>> {
@@ -64,24 +72,53 @@ pub fn exports(v: &Value, report: &mut Report) -> Vec<Export> {
             continue;
         };
         let (mut subject, mut accounts) = (None, None);
+        let (mut service, mut response) = (false, ResponseType::Single);
+        // nats-server's default response threshold.
+        let mut threshold = Duration::from_secs(120);
         for (k, x) in m.iter() {
             match k.to_ascii_lowercase().as_str() {
                 "stream" => subject = report::string(x, report),
+                "service" => {
+                    subject = report::string(x, report);
+                    service = true;
+                }
                 "accounts" => accounts = strings(x, report),
-                "service"
-                | "response"
-                | "response_type"
-                | "threshold"
-                | "response_threshold"
-                | "latency"
-                | "account_token_position"
-                | "allow_trace" => report.not_yet(k, &x.pos),
+                "response" | "response_type" => match report::string(x, report).as_deref() {
+                    Some(t) if t.eq_ignore_ascii_case("single") => response = ResponseType::Single,
+                    Some(t)
+                        if t.eq_ignore_ascii_case("stream")
+                            || t.eq_ignore_ascii_case("chunked") =>
+                    {
+                        response = ResponseType::Stream
+                    }
+                    Some(t) => report.error(&x.pos, format!("Unknown response type: {t:?}")),
+                    None => {}
+                },
+                "threshold" | "response_threshold" => {
+                    match x
+                        .as_str()
+                        .and_then(|t| crate::units::parse_duration(t).ok())
+                    {
+                        Some(d) => threshold = d,
+                        None => report.error(
+                            &x.pos,
+                            "response threshold should be a duration such as \"2m\"",
+                        ),
+                    }
+                }
+                "latency" | "account_token_position" | "allow_trace" => report.not_yet(k, &x.pos),
                 _ if x.used_as_variable => {}
                 _ => report.error(&x.pos, format!("Unknown field {k:?} parsing export")),
             }
         }
         if let Some(subject) = subject {
-            out.push(Export { subject, accounts });
+            out.push(Export {
+                subject,
+                accounts,
+                service,
+                response,
+                threshold,
+            });
         }
     }
     out
@@ -113,15 +150,18 @@ pub fn imports(v: &Value, report: &mut Report) -> Vec<Import> {
             subject: String::new(),
             prefix: String::new(),
             to: String::new(),
+            service: false,
         };
         let mut stream = false;
         for (k, x) in m.iter() {
             match k.to_ascii_lowercase().as_str() {
-                "stream" => {
+                "stream" | "service" => {
+                    imp.service = k.eq_ignore_ascii_case("service");
                     let Some(sm) = x.as_map() else {
+                        let what = if imp.service { "Service" } else { "Stream" };
                         report.error(
                             &x.pos,
-                            format!("Stream entry should be an account map, got {}", x.go_type()),
+                            format!("{what} entry should be an account map, got {}", x.go_type()),
                         );
                         continue;
                     };
@@ -146,14 +186,15 @@ pub fn imports(v: &Value, report: &mut Report) -> Vec<Import> {
                 "prefix" => imp.prefix = report::string(x, report).unwrap_or_default(),
                 "to" => {
                     imp.to = report::string(x, report).unwrap_or_default();
-                    if !imp.prefix.is_empty() {
+                    if !imp.prefix.is_empty() && !imp.service {
                         report.error(
                             &x.pos,
                             "Stream import can not have a 'prefix' and a 'to' property",
                         );
                     }
                 }
-                "service" | "share" | "allow_trace" => report.not_yet(k, &x.pos),
+                "share" if x.as_bool() == Some(false) => {}
+                "share" | "allow_trace" => report.not_yet(k, &x.pos),
                 _ if x.used_as_variable => {}
                 _ => report.error(&x.pos, format!("Unknown field {k:?} parsing import")),
             }
@@ -213,44 +254,81 @@ pub fn resolve(
     imports: &[Vec<Import>],
     at: &Pos,
     report: &mut Report,
-) -> StreamImports {
+) -> (StreamImports, ServiceImports) {
     let id = |n: &str| names.iter().position(|x| x == n).map(|i| i as u16 + 1);
     let q = |s: &str| shoal_go::quote(s.as_bytes());
     for list in exports {
         for e in list {
+            let kind = if e.service { "service" } else { "stream" };
             for a in e.accounts.iter().flatten() {
                 if id(a).is_none() {
                     report.error(
                         at,
-                        format!("{} account not defined for stream export", q(a)),
+                        format!("{} account not defined for {kind} export", q(a)),
                     );
                 }
             }
         }
     }
-    let mut out = StreamImports::default();
+    let mut streams = StreamImports::default();
+    let mut services = ServiceImports::default();
     for (i, list) in imports.iter().enumerate() {
         let importer = i as u16 + 1;
         for imp in list {
+            let kind = if imp.service { "service" } else { "stream" };
             let Some(exporter) = id(&imp.account) else {
                 report.error(
                     at,
-                    format!("{} account not defined for stream import", q(&imp.account)),
+                    format!("{} account not defined for {kind} import", q(&imp.account)),
                 );
                 continue;
             };
             let fail = |why: &str, report: &mut Report| {
                 report.error(
                     at,
-                    format!("Error adding stream import {}: {why}", q(&imp.subject)),
+                    format!("Error adding {kind} import {}: {why}", q(&imp.subject)),
                 );
             };
-            if !authorized(&exports[usize::from(exporter) - 1], &names[i], &imp.subject) {
-                fail("stream import not authorized", report);
+            let offered: Vec<Export> = exports[usize::from(exporter) - 1]
+                .iter()
+                .filter(|e| e.service == imp.service)
+                .cloned()
+                .collect();
+            if !authorized(&offered, &names[i], &imp.subject) {
+                fail(&format!("{kind} import not authorized"), report);
+                continue;
+            }
+            if imp.service {
+                // The request's local subject (`to`, else the service's own)
+                // maps onto the exporter's.
+                let local = if imp.to.is_empty() {
+                    &imp.subject
+                } else {
+                    &imp.to
+                };
+                let export = offered.iter().find(|e| {
+                    shoal_auth::is_subset_match(imp.subject.as_bytes(), e.subject.as_bytes())
+                });
+                let (response, threshold) = export
+                    .map_or((ResponseType::Single, Duration::from_secs(120)), |e| {
+                        (e.response, e.threshold)
+                    });
+                match Transform::new(local, &tokenize(&imp.subject)) {
+                    Ok(transform) => services.add(
+                        importer,
+                        ServiceImport {
+                            exporter,
+                            transform,
+                            response,
+                            threshold,
+                        },
+                    ),
+                    Err(e) => fail(&e.to_string(), report),
+                }
                 continue;
             }
             match stream_transform(&imp.subject, &imp.prefix, &imp.to) {
-                Ok(transform) => out.add(
+                Ok(transform) => streams.add(
                     exporter,
                     StreamImport {
                         importer,
@@ -261,5 +339,5 @@ pub fn resolve(
             }
         }
     }
-    out
+    (streams, services)
 }

@@ -254,6 +254,9 @@ fn rewrites(trust: &Trust, keys: &[String]) -> Result<(StreamImports, Mappings),
                 .map(|e| crate::importsconf::Export {
                     subject: e.subject.clone(),
                     accounts: None,
+                    service: false,
+                    response: shoal_server::services::ResponseType::Single,
+                    threshold: std::time::Duration::ZERO,
                 })
                 .collect();
             if !crate::importsconf::authorized(&public, key, &imp.subject) {

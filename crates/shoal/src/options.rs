@@ -345,6 +345,12 @@ fn resolve(
     let config = Config {
         mappings: Arc::new(mappings),
         imports: Arc::new(imports),
+        services: Arc::new(
+            s.accounts
+                .as_ref()
+                .map(|a| a.service_imports.clone())
+                .unwrap_or_default(),
+        ),
         http_host: s
             .http_port
             .map(|_| nonempty(s.http_host).unwrap_or(host.clone())),

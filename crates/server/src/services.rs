@@ -1,0 +1,217 @@
+//! Service imports between accounts: account B's `imports: [{service:
+//! {account: A, subject: "svc.time"}, to: "time"}]` of A's `exports:
+//! [{service: "svc.>"}]`. A request published in B on `time` is also
+//! delivered in A on `svc.time`, its reply subject replaced by
+//! `_R_.<core>.<token>`; a response published in A on that subject goes back
+//! into B on the request's own reply subject — once (`single`, the default)
+//! or until the export's response threshold passes (`stream`, `chunked`).
+//!
+//! Thread-per-core: the core that rewrote the request keeps the pending
+//! reply (no shared state); the reply subject names that core, and the
+//! core subscribes its internal publisher to `_R_.<core>.>` in the exporting
+//! account before the first such request leaves it, so a response published
+//! on any core finds its way back through the ordinary routing (the
+//! subscription's interest reaches each peer ahead of the request on the
+//! same ring). A response is re-published only after the routing that
+//! delivered it has finished ([`Replies::queue`]).
+//!
+//! Pure bookkeeping: the router does the routing.
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use shoal_subject::Transform;
+
+use crate::msg::Spans;
+
+/// How many responses a request may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    Single,
+    /// `stream` and `chunked`: any number until the threshold.
+    Stream,
+}
+
+/// One service import: into `exporter`, from the importer's subjects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceImport {
+    pub exporter: u16,
+    /// From the importer's local subject to the exporter's.
+    pub transform: Transform,
+    pub response: ResponseType,
+    /// How long a request's reply mapping lives (nats-server's
+    /// `response_threshold`, 2 minutes by default).
+    pub threshold: Duration,
+}
+
+/// Every account's service imports, by importing account id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceImports {
+    by_importer: Vec<Vec<ServiceImport>>,
+}
+
+impl ServiceImports {
+    pub fn add(&mut self, importer: u16, import: ServiceImport) {
+        let i = usize::from(importer);
+        if self.by_importer.len() <= i {
+            self.by_importer.resize(i + 1, Vec::new());
+        }
+        self.by_importer[i].push(import);
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.by_importer.iter().all(Vec::is_empty)
+    }
+
+    /// The services `importer` imports.
+    #[inline]
+    pub fn of(&self, importer: u16) -> &[ServiceImport] {
+        self.by_importer
+            .get(usize::from(importer))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A request waiting for its response.
+#[derive(Debug, Clone)]
+struct Pending {
+    account: u16,
+    reply: Bytes,
+    single: bool,
+    deadline: Instant,
+}
+
+/// One core's pending replies and the responses waiting to be re-published.
+#[derive(Default)]
+pub struct Replies {
+    pending: RefCell<AHashMap<u64, Pending>>,
+    /// Exporting accounts whose `_R_.<core>.>` this core subscribes to.
+    subscribed: RefCell<Vec<u16>>,
+    queue: RefCell<Vec<(Bytes, Spans)>>,
+    next_sweep: Cell<Option<Instant>>,
+}
+
+/// The reply subject a request rewritten on `core` gets.
+pub fn reply_subject(core: usize, token: u64) -> String {
+    format!("_R_.{core}.{token:x}")
+}
+
+/// This core's wildcard for its reply subjects.
+pub fn reply_wildcard(core: usize) -> String {
+    format!("_R_.{core}.>")
+}
+
+/// The token of a reply subject of `core`.
+pub fn token_of(core: usize, subject: &[u8]) -> Option<u64> {
+    let rest = subject.strip_prefix(b"_R_.")?;
+    let dot = rest.iter().position(|&b| b == b'.')?;
+    let (c, t) = (&rest[..dot], &rest[dot + 1..]);
+    if std::str::from_utf8(c).ok()?.parse::<usize>().ok()? != core {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(t).ok()?, 16).ok()
+}
+
+impl Replies {
+    /// Whether this core already subscribes to its replies in `exporter`;
+    /// marks it so.
+    pub fn subscribe_once(&self, exporter: u16) -> bool {
+        let mut s = self.subscribed.borrow_mut();
+        if s.contains(&exporter) {
+            return false;
+        }
+        s.push(exporter);
+        true
+    }
+
+    /// Records a request's reply (in `account`) under `token`.
+    pub fn insert(&self, token: u64, account: u16, reply: &[u8], single: bool, deadline: Instant) {
+        self.pending.borrow_mut().insert(
+            token,
+            Pending {
+                account,
+                reply: Bytes::copy_from_slice(reply),
+                single,
+                deadline,
+            },
+        );
+    }
+
+    /// Where the response under `token` goes: (account, reply subject). A
+    /// single response's mapping ends here.
+    pub fn take(&self, token: u64, now: Instant) -> Option<(u16, Bytes)> {
+        let mut p = self.pending.borrow_mut();
+        let e = p.get(&token)?;
+        if e.deadline <= now {
+            p.remove(&token);
+            return None;
+        }
+        let out = (e.account, e.reply.clone());
+        if e.single {
+            p.remove(&token);
+        }
+        Some(out)
+    }
+
+    /// Drops the mappings whose time is up (at most once a second).
+    pub fn expire(&self, now: Instant) {
+        if self.next_sweep.get().is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_sweep.set(Some(now + Duration::from_secs(1)));
+        self.pending.borrow_mut().retain(|_, e| e.deadline > now);
+    }
+
+    pub fn push_response(&self, frame: Bytes, spans: Spans) {
+        self.queue.borrow_mut().push((frame, spans));
+    }
+
+    pub fn pop_response(&self) -> Option<(Bytes, Spans)> {
+        let mut q = self.queue.borrow_mut();
+        if q.is_empty() {
+            None
+        } else {
+            Some(q.remove(0))
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.pending.borrow().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_and_stream_replies() {
+        let r = Replies::default();
+        let now = Instant::now();
+        r.insert(1, 2, b"_INBOX.a", true, now + Duration::from_secs(5));
+        r.insert(2, 2, b"_INBOX.b", false, now + Duration::from_secs(5));
+        assert_eq!(
+            r.take(1, now).map(|x| x.1),
+            Some(Bytes::from_static(b"_INBOX.a"))
+        );
+        assert_eq!(r.take(1, now), None, "a single response only");
+        assert!(r.take(2, now).is_some() && r.take(2, now).is_some());
+        r.expire(now + Duration::from_secs(6));
+        assert_eq!(r.len(), 0);
+        assert!(r.subscribe_once(3) && !r.subscribe_once(3));
+    }
+
+    #[test]
+    fn reply_subjects_name_their_core() {
+        let s = reply_subject(1, 0xab12);
+        assert_eq!(s, "_R_.1.ab12");
+        assert_eq!(token_of(1, s.as_bytes()), Some(0xab12));
+        assert_eq!(token_of(0, s.as_bytes()), None);
+        assert_eq!(token_of(1, b"_R_.1"), None);
+        assert_eq!(token_of(1, b"_R_.1.zz"), None);
+    }
+}
