@@ -622,7 +622,23 @@ fn jwt_rewrites(s: &ServerProc, a: &(KeyPair, String), b: &(KeyPair, String)) ->
     );
     let mine = escape(&own.read_until_pong());
     sub.send(b"PING\r\n");
-    vec![mine, escape(&sub.read_until_pong())]
+    let mut out = vec![mine, escape(&sub.read_until_pong())];
+    // B's request through its service import of A, answered in A.
+    own.send(b"SUB svc.time 2\r\nPING\r\n");
+    own.expect(b"PONG\r\n");
+    sub.send(b"PUB time _INBOX.x 1\r\nq\r\nPING\r\n");
+    sub.read_until_pong();
+    let req = own
+        .read_frame(Instant::now() + DEADLINE)
+        .expect("the request");
+    let text = String::from_utf8_lossy(&req).to_string();
+    let reply = text.split(' ').nth(3).unwrap_or("").to_string();
+    out.push(text.replace(&reply, "<reply>"));
+    own.send(format!("PUB {reply} 2\r\nok\r\nPING\r\n").as_bytes());
+    own.expect(b"PONG\r\n");
+    sub.send(b"PING\r\n");
+    out.push(escape(&sub.read_until_pong()));
+    out
 }
 
 #[test]
@@ -630,11 +646,12 @@ fn account_jwt_imports_and_mappings_like_nats_server() {
     let a_kp = KeyPair::new_account();
     let b_kp = KeyPair::new_account();
     let a_nats = json!({"limits": unlimited(),
-        "exports": [{"subject": "events.>", "type": "stream"}],
+        "exports": [{"subject": "events.>", "type": "stream"}, {"subject": "svc.>", "type": "service"}],
         "mappings": {"m.in": [{"subject": "m.out", "weight": 100}]}});
     let b_nats = json!({"limits": unlimited(),
         "imports": [{"subject": "events.>", "account": a_kp.public_key(), "type": "stream", "to": "from_a"},
-                    {"subject": "events.x", "account": a_kp.public_key(), "type": "stream", "local_subject": "mapped.x"}]});
+                    {"subject": "events.x", "account": a_kp.public_key(), "type": "stream", "local_subject": "mapped.x"},
+                    {"subject": "svc.time", "account": a_kp.public_key(), "type": "service", "local_subject": "time"}]});
     let op = KeyPair::new_operator();
     let a_jwt = jwt::encode(&claim(&a_kp.public_key(), "A", "account", a_nats), &op);
     let b_jwt = jwt::encode(&claim(&b_kp.public_key(), "B", "account", b_nats), &op);
@@ -651,4 +668,5 @@ fn account_jwt_imports_and_mappings_like_nats_server() {
     let got = jwt_rewrites(&shoal_conf(&conf, &[]), &a, &b);
     assert_eq!(got, want);
     assert!(want[1].contains("from_a.events.x"), "{want:?}");
+    assert!(want[3].contains("MSG _INBOX.x 1 2"), "{want:?}");
 }

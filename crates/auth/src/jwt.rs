@@ -269,6 +269,12 @@ pub struct Export {
     pub kind: String,
     pub token_req: bool,
     pub account_token_position: u64,
+    /// A service's `Singleton` (default), `Stream` or `Chunked`.
+    pub response_type: String,
+    /// Nanoseconds; 0: the server's default.
+    pub response_threshold: i64,
+    /// Latency tracking (`service_latency`), when set.
+    pub service_latency: Option<Value>,
 }
 
 /// An account JWT's import.
@@ -649,8 +655,8 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
         }
     }
     let mut unsupported = Vec::new();
-    if exports.iter().any(|e| e.kind == "service") || imports.iter().any(|i| i.kind == "service") {
-        unsupported.push("service exports and imports");
+    if exports.iter().any(|e| e.service_latency.is_some()) {
+        unsupported.push("service latency tracking");
     }
     if exports
         .iter()

@@ -275,12 +275,13 @@ fn unsupported_account_features_refuse_by_name() {
     let w = world();
     let t = trust(
         &w,
-        json!({"limits": unlimited(), "exports": [{"subject": "x", "type": "service"}]}),
+        json!({"limits": unlimited(), "exports": [{"subject": "x", "type": "service",
+            "service_latency": {"sampling": 100, "results": "lat"}}]}),
     );
     let e = t
         .login(&request(&w, user_jwt(&w, json!({}), &w.acc)))
         .unwrap_err();
-    assert!(e.contains("service") && e.contains("not supported"), "{e}");
+    assert!(e.contains("latency") && e.contains("not supported"), "{e}");
     // Stream exports are fine.
     let t = trust(
         &w,

@@ -24,6 +24,7 @@ use shoal_auth::{jwt, Trust};
 use shoal_conf::{Kind, Pos, Value};
 use shoal_server::imports::{StreamImport, StreamImports};
 use shoal_server::mappings::Mappings;
+use shoal_server::services::{ResponseType, ServiceImport, ServiceImports};
 
 use crate::report::{self, Report};
 
@@ -132,6 +133,7 @@ pub struct OperatorMode {
     /// The accounts' stream imports of each other and their mappings.
     pub imports: StreamImports,
     pub mappings: Mappings,
+    pub services: ServiceImports,
 }
 
 /// The operators, checked as `validateTrustedOperators` and server start-up
@@ -214,12 +216,13 @@ pub fn trust(
     if !system.is_empty() && trust.account(&system).is_none() {
         return Err("error resolving system account: account missing".into());
     }
-    let (imports, mappings) = rewrites(&trust, &keys)?;
+    let (imports, mappings, services) = rewrites(&trust, &keys)?;
     Ok(Some(OperatorMode {
         trust,
         keys,
         imports,
         mappings,
+        services,
     }))
 }
 
@@ -227,7 +230,11 @@ pub fn trust(
 /// applies an account JWT's (`UpdateAccountClaims`): an import of an
 /// account that is not preloaded, or that no public stream export of it
 /// covers, is skipped.
-fn rewrites(trust: &Trust, keys: &[String]) -> Result<(StreamImports, Mappings), String> {
+fn rewrites(
+    trust: &Trust,
+    keys: &[String],
+) -> Result<(StreamImports, Mappings, ServiceImports), String> {
+    let mut services = ServiceImports::default();
     let mut imports = StreamImports::default();
     let mut mappings = Mappings::default();
     for (i, key) in keys.iter().enumerate() {
@@ -243,6 +250,47 @@ fn rewrites(trust: &Trust, keys: &[String]) -> Result<(StreamImports, Mappings),
             list.push(m);
         }
         mappings.set(id, list);
+        for imp in acc.imports.iter().filter(|i| i.kind == "service") {
+            let Some((exporter, exp)) = trust.account(&imp.account) else {
+                continue;
+            };
+            // `local_subject` is the importer's; else `subject` is, and
+            // `to` (or `subject`) the exporter's (nats-server's
+            // UpdateAccountClaims).
+            let (local, remote) = if !imp.local_subject.is_empty() {
+                (imp.local_subject.as_str(), imp.subject.as_str())
+            } else if !imp.to.is_empty() {
+                (imp.subject.as_str(), imp.to.as_str())
+            } else {
+                (imp.subject.as_str(), imp.subject.as_str())
+            };
+            let Some(export) = exp.exports.iter().find(|e| {
+                e.kind == "service"
+                    && shoal_auth::is_subset_match(remote.as_bytes(), e.subject.as_bytes())
+            }) else {
+                continue;
+            };
+            let response = match export.response_type.as_str() {
+                "Stream" | "Chunked" => ResponseType::Stream,
+                _ => ResponseType::Single,
+            };
+            let threshold = match export.response_threshold {
+                n if n > 0 => std::time::Duration::from_nanos(n as u64),
+                _ => std::time::Duration::from_secs(120),
+            };
+            let transform =
+                shoal_subject::Transform::new(local, &shoal_server::imports::tokenize(remote))
+                    .map_err(|e| format!("account {key}: service import {remote:?}: {e}"))?;
+            services.add(
+                id,
+                ServiceImport {
+                    exporter,
+                    transform,
+                    response,
+                    threshold,
+                },
+            );
+        }
         for imp in acc.imports.iter().filter(|i| i.kind == "stream") {
             let Some((exporter, exp)) = trust.account(&imp.account) else {
                 continue;
@@ -274,7 +322,7 @@ fn rewrites(trust: &Trust, keys: &[String]) -> Result<(StreamImports, Mappings),
             );
         }
     }
-    Ok((imports, mappings))
+    Ok((imports, mappings, services))
 }
 
 /// nats-server's start-up lines for its trusted operators (`[INF] Trusted

@@ -210,6 +210,7 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
 type JwtRewrites = (
     shoal_server::imports::StreamImports,
     shoal_server::mappings::Mappings,
+    shoal_server::services::ServiceImports,
 );
 
 fn logins(s: &Settings) -> Result<(Logins, Option<f64>, Option<JwtRewrites>), LoadError> {
@@ -228,7 +229,11 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>, Option<JwtRewrites>), Lo
             .with_trust(op.trust)
             .with_accounts(accounts)
             .with_system_account(system);
-        return Ok((logins, a.timeout, Some((op.imports, op.mappings))));
+        return Ok((
+            logins,
+            a.timeout,
+            Some((op.imports, op.mappings, op.services)),
+        ));
     }
     // `system_account` names a configured account, or `$SYS` itself
     // (nats-server's default; `no_system_account` does not stop a named one).
@@ -322,7 +327,7 @@ fn resolve(
     let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
     let (logins, auth_timeout, jwt_rewrites) = logins(&s)?;
     let host = nonempty(s.host).unwrap_or(d.host.clone());
-    let (imports, mappings) = match jwt_rewrites {
+    let (imports, mappings, services) = match jwt_rewrites {
         Some(r) => r,
         None => {
             let mut mappings = shoal_server::mappings::Mappings::default();
@@ -339,18 +344,18 @@ fn resolve(
                 .as_ref()
                 .map(|a| a.stream_imports.clone())
                 .unwrap_or_default();
-            (imports, mappings)
+            let services = s
+                .accounts
+                .as_ref()
+                .map(|a| a.service_imports.clone())
+                .unwrap_or_default();
+            (imports, mappings, services)
         }
     };
     let config = Config {
         mappings: Arc::new(mappings),
         imports: Arc::new(imports),
-        services: Arc::new(
-            s.accounts
-                .as_ref()
-                .map(|a| a.service_imports.clone())
-                .unwrap_or_default(),
-        ),
+        services: Arc::new(services),
         http_host: s
             .http_port
             .map(|_| nonempty(s.http_host).unwrap_or(host.clone())),
