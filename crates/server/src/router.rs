@@ -290,16 +290,7 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
                 .insert(token, m.spans.account, m.reply(), single, deadline);
             crate::services::reply_subject(core.id(), token)
         };
-        let (frame, mut spans) = remade(m, &to, reply.as_bytes());
-        spans.account = imp.exporter;
-        delivered |= route_in_account(
-            core,
-            publisher,
-            &Msg {
-                frame: &frame,
-                spans,
-            },
-        );
+        delivered |= route_as(core, publisher, m, &to, reply.as_bytes(), imp.exporter);
     }
     delivered
 }
@@ -332,16 +323,7 @@ fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
         let mut to = Vec::new();
         for imp in imports.of(m.spans.account) {
             if imp.transform.apply(m.subject(), &mut to) {
-                let (frame, mut spans) = remade(m, &to, m.reply());
-                spans.account = imp.importer;
-                delivered |= route_in_account(
-                    core,
-                    publisher,
-                    &Msg {
-                        frame: &frame,
-                        spans,
-                    },
-                );
+                delivered |= route_as(core, publisher, m, &to, m.reply(), imp.importer);
             }
         }
     }
@@ -350,6 +332,27 @@ fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
     }
     reap_expired(core);
     delivered
+}
+
+/// Routes a copy of `m` with `subject` and `reply`, in `account`.
+fn route_as(
+    core: &Core,
+    publisher: &Rc<Client>,
+    m: &Msg,
+    subject: &[u8],
+    reply: &[u8],
+    account: u16,
+) -> bool {
+    let (frame, mut spans) = remade(m, subject, reply);
+    spans.account = account;
+    route_in_account(
+        core,
+        publisher,
+        &Msg {
+            frame: &frame,
+            spans,
+        },
+    )
 }
 
 /// Routes `m` to the subscribers of its account.

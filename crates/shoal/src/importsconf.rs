@@ -50,27 +50,36 @@ fn strings(v: &Value, report: &mut Report) -> Option<Vec<String>> {
     }
 }
 
-/// `exports: [...]`.
-pub fn exports(v: &Value, report: &mut Report) -> Vec<Export> {
+/// The maps of an `exports`/`imports` array (`what`: `Export`/`Import`),
+/// each wrong shape reported in nats-server's words.
+fn entries<'a>(v: &'a Value, what: &str, report: &mut Report) -> Vec<&'a shoal_conf::Map> {
     let Kind::Array(items) = &v.kind else {
         report.error(
             &v.pos,
-            format!("Exports should be an array, got {}", v.go_type()),
+            format!("{what}s should be an array, got {}", v.go_type()),
         );
         return Vec::new();
     };
     let mut out = Vec::new();
     for item in items {
-        let Some(m) = item.as_map() else {
-            report.error(
+        match item.as_map() {
+            Some(m) => out.push(m),
+            None => report.error(
                 &item.pos,
                 format!(
-                    "Export Items should be a map with type entry, got {}",
+                    "{what} Items should be a map with type entry, got {}",
                     item.go_type()
                 ),
-            );
-            continue;
-        };
+            ),
+        }
+    }
+    out
+}
+
+/// `exports: [...]`.
+pub fn exports(v: &Value, report: &mut Report) -> Vec<Export> {
+    let mut out = Vec::new();
+    for m in entries(v, "Export", report) {
         let (mut subject, mut accounts) = (None, None);
         let (mut service, mut response) = (false, ResponseType::Single);
         // nats-server's default response threshold.
@@ -126,25 +135,8 @@ pub fn exports(v: &Value, report: &mut Report) -> Vec<Export> {
 
 /// `imports: [...]`.
 pub fn imports(v: &Value, report: &mut Report) -> Vec<Import> {
-    let Kind::Array(items) = &v.kind else {
-        report.error(
-            &v.pos,
-            format!("Imports should be an array, got {}", v.go_type()),
-        );
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for item in items {
-        let Some(m) = item.as_map() else {
-            report.error(
-                &item.pos,
-                format!(
-                    "Import Items should be a map with type entry, got {}",
-                    item.go_type()
-                ),
-            );
-            continue;
-        };
+    for m in entries(v, "Import", report) {
         let mut imp = Import {
             account: String::new(),
             subject: String::new(),
