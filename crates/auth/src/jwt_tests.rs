@@ -255,6 +255,11 @@ fn connection_types_sources_and_limits() {
         "only unknown types allow nothing"
     );
     assert!(login(json!({"src": "10.0.0.0/8, 127.0.0.0/8"})).is_ok());
+    assert!(
+        login(json!({"src": ["127.0.0.1", "10.0.0.0/8"]})).is_err(),
+        "a bare address is not a CIDR (Go's ParseCIDR)"
+    );
+    assert!(login(json!({"src": ["bogus", "127.0.0.0/8"]})).is_err());
     assert_eq!(
         login(json!({"src": ["10.0.0.0/8"]})).unwrap_err(),
         "Bad src Ip 127.0.0.1"

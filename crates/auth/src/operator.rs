@@ -40,6 +40,9 @@ pub struct Trust {
     pub operators: Vec<jwt::Operator>,
     /// The system account's public key (empty: none named).
     pub system_account: String,
+    /// Signing keys of operators with `strict_signing_key_usage`: accounts
+    /// they issue may not sign users with their own key.
+    strict: Vec<String>,
     /// Account key → its id in [`crate::Logins::accounts`] and its claims.
     accounts: AHashMap<String, (u16, Arc<jwt::Account>)>,
 }
@@ -105,9 +108,12 @@ fn min_limit(a: i64, b: i64) -> i64 {
 impl Trust {
     pub fn new(operators: Vec<jwt::Operator>, system_account: String) -> Trust {
         let mut keys = Vec::new();
+        let mut strict = Vec::new();
         for o in &operators {
             if !o.strict_signing_key_usage {
                 keys.push(o.claims.subject.clone());
+            } else {
+                strict.extend(o.signing_keys.iter().cloned());
             }
             keys.extend(o.signing_keys.iter().cloned());
         }
@@ -115,6 +121,7 @@ impl Trust {
             keys,
             operators,
             system_account,
+            strict,
             accounts: AHashMap::new(),
         }
     }
@@ -160,6 +167,13 @@ impl Trust {
             return Err(format!(
                 "account {issuer} uses {feature}, which is not supported by this version of shoal yet"
             ));
+        }
+        // nats-server: under a strict operator an account signs users only
+        // through its signing keys.
+        if user.claims.issuer == account.claims.subject
+            && self.strict.contains(&account.claims.issuer)
+        {
+            return Err("User JWT issuer is not known".into());
         }
         if user.claims.issuer != account.claims.subject {
             let Some(key) = account.signing_key(&user.claims.issuer) else {
@@ -214,6 +228,14 @@ impl Trust {
         }
         if account.revoked(&user.claims.subject, user.claims.issued_at) {
             return Err(REVOKED.into());
+        }
+        // A malformed entry (or a bare address) makes the JWT invalid, as
+        // Go's `net.ParseCIDR` does in nats-io/jwt's validation.
+        if t.src
+            .iter()
+            .any(|c| !c.contains('/') || c.trim().parse::<IpAddr>().is_ok())
+        {
+            return Err("User JWT no longer valid: invalid cidr".into());
         }
         if !t.src.is_empty()
             && !r

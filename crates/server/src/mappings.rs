@@ -44,6 +44,11 @@ pub enum Mapped {
 impl Mappings {
     /// Adds `account`'s mappings.
     pub fn set(&mut self, account: u16, mappings: Vec<Mapping>) {
+        // Only accounts with mappings are kept: `is_empty`, checked per
+        // publish, stays a length test.
+        if mappings.is_empty() {
+            return;
+        }
         let i = usize::from(account);
         if self.accounts.len() <= i {
             self.accounts.resize(i + 1, Vec::new());
@@ -53,7 +58,7 @@ impl Mappings {
 
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.accounts.iter().all(Vec::is_empty)
+        self.accounts.is_empty()
     }
 
     /// Maps `subject` published in `account`, with a draw in 0..100.

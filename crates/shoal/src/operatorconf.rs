@@ -298,7 +298,8 @@ fn rewrites(
             let public: Vec<crate::importsconf::Export> = exp
                 .exports
                 .iter()
-                .filter(|e| e.kind == "stream")
+                // Token-protected exports need activation tokens (refused).
+                .filter(|e| e.kind == "stream" && !e.token_req && e.account_token_position == 0)
                 .map(|e| crate::importsconf::Export {
                     subject: e.subject.clone(),
                     accounts: None,
