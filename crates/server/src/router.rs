@@ -250,6 +250,9 @@ fn queue_response(core: &Core, m: &Msg) {
 /// Routes the responses queued by deliveries, now that no routing holds the
 /// registry.
 fn drain_responses(core: &Core) {
+    if core.cfg().services.is_empty() {
+        return;
+    }
     while let Some((frame, spans)) = core.replies().pop_response() {
         let internal = core.internal_publisher();
         publish(

@@ -90,7 +90,7 @@ pub struct Replies {
     pending: RefCell<AHashMap<u64, Pending>>,
     /// Exporting accounts whose `_R_.<core>.>` this core subscribes to.
     subscribed: RefCell<Vec<u16>>,
-    queue: RefCell<Vec<(Bytes, Spans)>>,
+    queue: RefCell<std::collections::VecDeque<(Bytes, Spans)>>,
     next_sweep: Cell<Option<Instant>>,
 }
 
@@ -166,16 +166,11 @@ impl Replies {
     }
 
     pub fn push_response(&self, frame: Bytes, spans: Spans) {
-        self.queue.borrow_mut().push((frame, spans));
+        self.queue.borrow_mut().push_back((frame, spans));
     }
 
     pub fn pop_response(&self) -> Option<(Bytes, Spans)> {
-        let mut q = self.queue.borrow_mut();
-        if q.is_empty() {
-            None
-        } else {
-            Some(q.remove(0))
-        }
+        self.queue.borrow_mut().pop_front()
     }
 
     #[cfg(test)]

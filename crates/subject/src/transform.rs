@@ -162,12 +162,16 @@ impl Transform {
                     }
                 }
                 Part::Rest => {
-                    let tail = subject
-                        .split(|&b| b == b'.')
-                        .skip(self.fixed)
-                        .collect::<Vec<_>>()
-                        .join(&b'.');
-                    out.extend_from_slice(&tail);
+                    // The tail from the byte after the `fixed`-th dot: a
+                    // slice, not a per-message join.
+                    let start = subject
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &b)| b == b'.')
+                        .nth(self.fixed.wrapping_sub(1))
+                        .map_or(0, |(i, _)| i + 1);
+                    let start = if self.fixed == 0 { 0 } else { start };
+                    out.extend_from_slice(&subject[start..]);
                 }
             }
         }
