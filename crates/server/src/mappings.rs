@@ -5,9 +5,9 @@
 //! weight (percent), the original subject taking what the weights leave
 //! unless it is listed itself (then the rest is dropped).
 //!
-//! The mapped subject is what subscribers match and receive; the publisher's
-//! permissions were checked against the subject it published. A publish
-//! with no mapping costs one empty-list check per message.
+//! The mapped subject is what the publisher's permissions, the reserved
+//! prefixes and every subscriber see (nats-server maps in its parser, before
+//! any check). A publish with no mapping costs one length test per message.
 //!
 //! Pure: the caller passes its random draw (0..100) and the buffer.
 

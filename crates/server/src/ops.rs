@@ -16,6 +16,7 @@ use shoal_subject::{is_valid_publish_subject, is_valid_subscribe_subject};
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
 use crate::info::{info_line, InfoKind};
+use crate::mappings::Mapped;
 use crate::msg::{Msg, Spans};
 
 /// Applies one op, parsed from `data[at..]` (its spans are relative to `at`).
@@ -187,16 +188,36 @@ fn reserved(s: &[u8], prefix: &[u8], need_more: bool) -> bool {
 }
 
 fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
-    let (subject, reply) = (m.subject(), m.reply());
     core.env().stats.inbound(m.payload().len());
     client.in_msgs.set(client.in_msgs.get() + 1);
     let len = m.payload().len() as u64;
     client.in_bytes.set(client.in_bytes.get() + len);
     client.last.set(core.env().now.get());
     let o = client.opts.get();
-    if o.pedantic && !is_valid_publish_subject(subject) {
+    if o.pedantic && !is_valid_publish_subject(m.subject()) {
         client.send_err(encode::ERR_INVALID_PUBLISH_SUBJECT);
     }
+    // Mappings come first, as in nats-server's parser: the permissions and
+    // reserved prefixes below, and every subscriber, see the mapped subject.
+    // A draw that falls on no destination leaves the subject empty.
+    let mut to = Vec::new();
+    let remade;
+    let mapped = match crate::router::map(core, m.spans.account, m.subject(), &mut to) {
+        Mapped::Unchanged => *m,
+        Mapped::To | Mapped::Dropped => {
+            if crate::trace::on() {
+                let arg = [m.subject(), b" -> ", &to].concat();
+                crate::trace::inbound(&client.log_prefix(), "MAPPING", Some(&arg));
+            }
+            remade = crate::router::remade(m, &to, m.reply());
+            Msg {
+                frame: &remade.0,
+                spans: remade.1,
+            }
+        }
+    };
+    let m = &mapped;
+    let (subject, reply) = (m.subject(), m.reply());
     // nats-server's order: the gateway prefix, the user's permissions, the
     // raft prefix, then reserved reply prefixes.
     if reserved(subject, b"_GR_.", true) {
@@ -225,7 +246,7 @@ fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
     if o.verbose {
         client.send_ok();
     }
-    let delivered = crate::router::publish(core, client, m);
+    let delivered = !subject.is_empty() && crate::router::publish(core, client, m);
     if !delivered && !reply.is_empty() && o.no_responders && o.headers {
         no_responders(core, client, subject, reply);
     }

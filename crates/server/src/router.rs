@@ -202,35 +202,26 @@ fn pick_remote(rg: &Group<PeerKey>, mut r: u64) -> Option<PeerKey> {
     None
 }
 
-/// Routes a message published by `publisher` on this core. Returns whether anyone
-/// (local or a peer core with interest) was given the message.
+/// Routes a message published by `publisher` on this core, as it is: a
+/// client's publish was mapped (see [`map`]) and permission-checked by the
+/// caller. Returns whether anyone (local or a peer core with interest) was
+/// given the message.
 pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
-    let mappings = &core.cfg().mappings;
-    if !mappings.is_empty() {
-        let mut to = Vec::new();
-        match mappings.select(m.spans.account, m.subject(), core.rand(100), &mut to) {
-            Mapped::Unchanged => {}
-            Mapped::Dropped => return false,
-            Mapped::To => {
-                // The mapped message gets a frame of its own (one copy per
-                // mapped publish, on the publisher's core).
-                let (frame, spans) = remade(m, &to, m.reply());
-                let delivered = publish_as_is(
-                    core,
-                    publisher,
-                    &Msg {
-                        frame: &frame,
-                        spans,
-                    },
-                );
-                drain_responses(core);
-                return delivered;
-            }
-        }
-    }
     let delivered = publish_as_is(core, publisher, m);
     drain_responses(core);
     delivered
+}
+
+/// Applies `account`'s subject mappings to `subject` (nats-server's
+/// `selectMappedSubject`): a client's publish and a service import's
+/// subject in the exporter are mapped before anything else looks at them.
+#[inline]
+pub fn map(core: &Core, account: u16, subject: &[u8], out: &mut Vec<u8>) -> Mapped {
+    let mappings = &core.cfg().mappings;
+    if mappings.is_empty() {
+        return Mapped::Unchanged;
+    }
+    mappings.select(account, subject, core.rand(100), out)
 }
 
 /// A response delivered to this core's reply wildcard: its request's
@@ -277,6 +268,13 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
         if !imp.transform.apply(m.subject(), &mut to) {
             continue;
         }
+        // The exporter's mappings apply to the service's subject.
+        let mut mapped = Vec::new();
+        match map(core, imp.exporter, &to, &mut mapped) {
+            Mapped::Unchanged => {}
+            Mapped::To => to = mapped,
+            Mapped::Dropped => continue,
+        }
         let reply = if m.reply().is_empty() {
             String::new()
         } else {
@@ -300,7 +298,7 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
 
 /// `m` with `subject` and `reply` in place of its own: a new frame holding
 /// the subject, the reply and the payload, and their spans.
-fn remade(m: &Msg, subject: &[u8], reply: &[u8]) -> (bytes::Bytes, Spans) {
+pub(crate) fn remade(m: &Msg, subject: &[u8], reply: &[u8]) -> (bytes::Bytes, Spans) {
     let payload = m.payload();
     let mut b = bytes::BytesMut::with_capacity(subject.len() + reply.len() + payload.len());
     b.extend_from_slice(subject);
