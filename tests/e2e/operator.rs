@@ -319,6 +319,8 @@ fn banner(s: &ServerProc) -> Vec<String> {
                 "  Operator:",
                 "  Issued  :",
                 "  Expires :",
+                "Account [",
+                "  - ",
             ]
             .iter()
             .any(|p| l.starts_with(p))
@@ -334,6 +336,46 @@ fn the_start_up_banner_names_the_operators() {
     let got = banner(&shoal_conf(&conf, &[]));
     assert_eq!(got, want);
     assert_eq!(want.len(), 6, "{want:?}");
+}
+
+#[test]
+fn an_account_jwt_with_validation_issues_refuses_its_users_like_nats_server() {
+    // A local subject that drops one of the import's wildcards, and a
+    // mapping over 100%: nats-io/jwt's blocking issues.
+    let w = World::new(&[
+        json!({ "limits": unlimited(), "exports": [{"subject": "e.>", "type": "stream"}] }),
+        json!({ "limits": unlimited(),
+                "imports": [{"subject": "e.*.*", "account": "ADUMMY", "type": "stream", "local_subject": "l.$1"}],
+                "mappings": {"m": [{"subject": "x", "weight": 60}, {"subject": "y", "weight": 50}]} }),
+    ]);
+    let conf = w.conf("");
+    let run = |s: &ServerProc| {
+        let mut out = banner(s);
+        out.retain(|l| l.starts_with("Account [") || l.starts_with("  - "));
+        for (kp, _) in &w.accounts {
+            let user = KeyPair::new_user();
+            let token = user_jwt(&user, kp, full_limits(), json!({}));
+            let mut c = jwt_login(s.port, &user, &token, "");
+            let mut got = Vec::new();
+            loop {
+                match c.read_frame(Instant::now() + DEADLINE) {
+                    Ok(f) if f == b"PONG\r\n" => break,
+                    Ok(f) => got.extend_from_slice(&f),
+                    Err(_) => break,
+                }
+            }
+            out.push(escape(&got));
+        }
+        out
+    };
+    let want = run(&nats_server_conf(&conf, &[]));
+    let got = run(&shoal_conf(&conf, &[]));
+    assert_eq!(got, want);
+    assert_eq!(
+        want.last().map(String::as_str),
+        Some("-ERR 'Authorization Violation'\\r\\n"),
+        "{want:?}"
+    );
 }
 
 /// Connects and sends a signed JWT login, `extra` JSON fields first, then
@@ -647,7 +689,10 @@ fn account_jwt_imports_and_mappings_like_nats_server() {
     let b_kp = KeyPair::new_account();
     let a_nats = json!({"limits": unlimited(),
         "exports": [{"subject": "events.>", "type": "stream"}, {"subject": "svc.>", "type": "service"}],
-        "mappings": {"m.in": [{"subject": "m.out", "weight": 100}]}});
+        // nats-server skips a mapping it cannot build (nats-io/jwt does not
+        // check references); the server starts without it.
+        "mappings": {"m.in": [{"subject": "m.out", "weight": 100}],
+                     "bad.*": [{"subject": "x.$3", "weight": 100}]}});
     let b_nats = json!({"limits": unlimited(),
         "imports": [{"subject": "events.>", "account": a_kp.public_key(), "type": "stream", "to": "from_a"},
                     {"subject": "events.x", "account": a_kp.public_key(), "type": "stream", "local_subject": "mapped.x"},

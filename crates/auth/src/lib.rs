@@ -24,6 +24,7 @@ pub mod operator;
 pub mod password;
 mod permissions;
 mod tokens;
+pub mod validate;
 
 #[cfg(test)]
 mod jwt_tests;

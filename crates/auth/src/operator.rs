@@ -163,6 +163,9 @@ impl Trust {
         if !self.trusts(&account.claims.issuer) {
             return Err("Account JWT not signed by trusted operator".into());
         }
+        if !account.issues.is_empty() {
+            return Err("Account JWT lookup error: account validation failed".into());
+        }
         if let Some(feature) = account.unsupported.first() {
             return Err(format!(
                 "account {issuer} uses {feature}, which is not supported by this version of shoal yet"

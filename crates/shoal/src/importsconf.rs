@@ -218,7 +218,15 @@ pub fn stream_transform(subject: &str, prefix: &str, to: &str) -> Result<Transfo
     } else {
         to.clone()
     };
-    Transform::new(subject, &dest).map_err(|e| {
+    // A wildcard import remapped elsewhere must stay reversible
+    // (nats-server's `NewSubjectTransformStrict`).
+    let strict = to != subject && subject.split('.').any(|t| t == "*" || t == ">");
+    let made = if strict {
+        Transform::new_strict(subject, &dest)
+    } else {
+        Transform::new(subject, &dest)
+    };
+    made.map_err(|e| {
         format!(
             "failed to create mapping transform for stream import subject from {} to {}: {e}",
             q(subject),

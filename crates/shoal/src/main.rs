@@ -219,11 +219,11 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     if let (Some(file), Some(digest)) = (&opts.config_file, &opts.digest) {
         info!("Using configuration file: {file} ({digest})");
     }
-    let (lines, warning) = operatorconf::banner(&opts.operator, &opts.system_account);
+    let (lines, warnings) = operatorconf::banner(&opts.operator, &opts.system_account);
     for line in lines {
         info!("{line}");
     }
-    if let Some(w) = warning {
+    for w in warnings {
         warn!("{w}");
     }
     if let Some(sys) = opts.config.logins.system_account() {

@@ -245,9 +245,12 @@ fn rewrites(
         let mut list = Vec::new();
         for (src, dests) in &acc.mappings {
             let d: Vec<(String, u8)> = dests.iter().map(|(s, w, _)| (s.clone(), *w)).collect();
-            let m = crate::mappingsconf::build(src, &d)
-                .map_err(|e| format!("account {key}: mapping {src:?}: {e}"))?;
-            list.push(m);
+            // nats-server ignores a mapping it cannot add
+            // (`UpdateAccountClaims` drops `AddWeightedMappings`' error).
+            match crate::mappingsconf::build(src, &d) {
+                Ok(m) => list.push(m),
+                Err(e) => log::debug!("Account {key}: mapping {src:?} not added: {e}"),
+            }
         }
         mappings.set(id, list);
         for imp in acc.imports.iter().filter(|i| i.kind == "service") {
@@ -278,9 +281,18 @@ fn rewrites(
                 n if n > 0 => std::time::Duration::from_nanos(n as u64),
                 _ => std::time::Duration::from_secs(120),
             };
-            let transform =
-                shoal_subject::Transform::new(local, &shoal_server::imports::tokenize(remote))
-                    .map_err(|e| format!("account {key}: service import {remote:?}: {e}"))?;
+            // nats-server logs a service import it cannot add at debug level
+            // and goes on without it.
+            let transform = match shoal_subject::Transform::new(
+                local,
+                &shoal_server::imports::tokenize(remote),
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    log::debug!("Error adding service import to account [{key}]: {e}");
+                    continue;
+                }
+            };
             services.add(
                 id,
                 ServiceImport {
@@ -312,8 +324,17 @@ fn rewrites(
                 continue;
             }
             // A stream import's `to` is its prefix; `local_subject` maps.
-            let t = crate::importsconf::stream_transform(&imp.subject, &imp.to, &imp.local_subject)
-                .map_err(|e| format!("account {key}: stream import {:?}: {e}", imp.subject))?;
+            let t = match crate::importsconf::stream_transform(
+                &imp.subject,
+                &imp.to,
+                &imp.local_subject,
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    log::debug!("Error adding stream import to account [{key}]: {e}");
+                    continue;
+                }
+            };
             imports.add(
                 exporter,
                 StreamImport {
@@ -328,9 +349,9 @@ fn rewrites(
 
 /// nats-server's start-up lines for its trusted operators (`[INF] Trusted
 /// Operators` ... and the warning without a system account).
-pub fn banner(s: &OperatorSettings, system: &str) -> (Vec<String>, Option<&'static str>) {
+pub fn banner(s: &OperatorSettings, system: &str) -> (Vec<String>, Vec<String>) {
     if s.operators.is_empty() {
-        return (Vec::new(), None);
+        return (Vec::new(), Vec::new());
     }
     let mut lines = vec!["Trusted Operators".to_owned()];
     for o in &s.operators {
@@ -349,8 +370,20 @@ pub fn banner(s: &OperatorSettings, system: &str) -> (Vec<String>, Option<&'stat
             t => format!("  Expires : {}", shoal_go::unix_time(t)),
         });
     }
-    let warn = system
-        .is_empty()
-        .then_some("Trusted Operators should utilize a System Account");
+    let mut warn = Vec::new();
+    if system.is_empty() {
+        warn.push("Trusted Operators should utilize a System Account".to_owned());
+    }
+    // nats-server's `checkResolvePreloads`: the issues of each preloaded
+    // account (its users cannot log in).
+    for (key, text) in &s.preload {
+        let Ok(account) = jwt::decode_account(text) else {
+            continue;
+        };
+        if !account.issues.is_empty() {
+            warn.push(format!("Account [{key}] has validation issues:"));
+            warn.extend(account.issues.iter().map(|i| format!("  - {i}")));
+        }
+    }
     (lines, warn)
 }

@@ -25,6 +25,10 @@ pub enum TransformError {
     NoWildcards(String),
     /// A destination function Shoal does not have yet.
     Unsupported(String),
+    /// A strict (import) transform with a function other than `wildcard`.
+    NotForImport(String),
+    /// A strict (import) transform that leaves a source wildcard unused.
+    NotAllWildcards(String),
 }
 
 impl std::fmt::Display for TransformError {
@@ -34,6 +38,14 @@ impl std::fmt::Display for TransformError {
             TransformError::IndexOutOfRange(t) | TransformError::NoWildcards(t) => write!(
                 f,
                 "invalid mapping destination: mapping destination index out of range in {t}"
+            ),
+            TransformError::NotForImport(t) => write!(
+                f,
+                "invalid mapping destination: the only mapping function allowed for import transforms is {{{{Wildcard()}}}} in {t}"
+            ),
+            TransformError::NotAllWildcards(t) => write!(
+                f,
+                "invalid mapping destination: not using all of the token wildcard(s) in {t}"
             ),
             TransformError::Unsupported(t) => write!(
                 f,
@@ -75,16 +87,17 @@ fn valid(s: &str) -> bool {
 
 /// The wildcard index a destination token refers to: `Some(Ok(n))` for
 /// `$n` or `{{wildcard(n)}}`, `Some(Err(_))` for another function, `None`
-/// for a literal.
-fn reference(token: &str) -> Option<Result<usize, String>> {
+/// for a literal. Indexes parse as Go's `Atoi` does (a sign is allowed; `$x`
+/// that is no number is a literal).
+fn reference(token: &str) -> Option<Result<i64, String>> {
     if let Some(n) = token.strip_prefix('$') {
-        return n.parse::<usize>().ok().map(Ok);
+        return n.parse::<i64>().ok().map(Ok);
     }
     let inner = token.strip_prefix("{{")?.strip_suffix("}}")?.trim();
     let (name, args) = inner.split_once('(')?;
     let args = args.strip_suffix(')')?.trim();
     if name.trim().eq_ignore_ascii_case("wildcard") {
-        return Some(args.parse::<usize>().map_err(|_| token.to_string()));
+        return Some(args.parse::<i64>().map_err(|_| token.to_string()));
     }
     Some(Err(name.trim().to_string()))
 }
@@ -92,6 +105,17 @@ fn reference(token: &str) -> Option<Result<usize, String>> {
 impl Transform {
     /// The transform from `source` (empty: `>`) to `dest`.
     pub fn new(source: &str, dest: &str) -> Result<Transform, TransformError> {
+        Self::build(source, dest, false)
+    }
+
+    /// A transform an import may use (nats-server's
+    /// `NewSubjectTransformStrict`): only wildcard references, and every
+    /// source wildcard used, so that the import stays reversible.
+    pub fn new_strict(source: &str, dest: &str) -> Result<Transform, TransformError> {
+        Self::build(source, dest, true)
+    }
+
+    fn build(source: &str, dest: &str, strict: bool) -> Result<Transform, TransformError> {
         let source = if source.is_empty() { ">" } else { source };
         if !valid(source) || !valid(dest) {
             return Err(TransformError::BadSubject);
@@ -106,20 +130,37 @@ impl Transform {
         // Wildcard n (1-based) is at source token wild[n - 1].
         let wild: Vec<usize> = (0..stoks.len()).filter(|&i| stoks[i] == "*").collect();
         let mut parts = Vec::with_capacity(dtoks.len());
+        let mut references = 0;
         for t in &dtoks {
             parts.push(match reference(t) {
                 None if *t == ">" => Part::Rest,
                 None => Part::Literal(t.as_bytes().to_vec()),
+                Some(Err(_)) if strict && (!wild.is_empty() || src_fwc) => {
+                    return Err(TransformError::NotForImport(t.to_string()))
+                }
                 Some(Err(function)) => return Err(TransformError::Unsupported(function)),
-                Some(Ok(n)) if wild.is_empty() => {
-                    let _ = n;
+                Some(Ok(_)) if wild.is_empty() && !src_fwc => {
                     return Err(TransformError::NoWildcards(t.to_string()));
                 }
-                Some(Ok(n)) => match n.checked_sub(1).and_then(|i| wild.get(i)) {
-                    Some(&at) => Part::Token(at),
-                    None => return Err(TransformError::IndexOutOfRange(format!("{t}: [{n}]"))),
-                },
+                Some(Ok(n)) => {
+                    references += 1;
+                    match usize::try_from(n) {
+                        // nats-server looks `n` up in a map from wildcard
+                        // number to token index; a number it lacks (0, a
+                        // negative one) reads as index 0, the first token.
+                        Ok(0) | Err(_) => Part::Token(0),
+                        Ok(n) => match wild.get(n - 1) {
+                            Some(&at) => Part::Token(at),
+                            None => {
+                                return Err(TransformError::IndexOutOfRange(format!("{t}: [{n}]")))
+                            }
+                        },
+                    }
+                }
             });
+        }
+        if strict && references < wild.len() {
+            return Err(TransformError::NotAllWildcards(dest.to_string()));
         }
         Ok(Transform {
             source: source.as_bytes().to_vec(),
@@ -188,6 +229,38 @@ mod tests {
         let mut out = Vec::new();
         t.apply(subject.as_bytes(), &mut out)
             .then(|| String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn quirks_of_go_indexes() {
+        // `$0` (and a negative index) is the subject's first token.
+        assert_eq!(map("a.*", "x.$0", "a.b").as_deref(), Some("x.a"));
+        assert_eq!(map("a.*", "x.$-1.$+1", "a.b").as_deref(), Some("x.a.b"));
+        assert_eq!(map("a.>", "x.$0.>", "a.b.c").as_deref(), Some("x.a.b.c"));
+        // `$x` is no number: a literal token.
+        assert_eq!(map("a.*", "x.$y", "a.b").as_deref(), Some("x.$y"));
+        assert!(matches!(
+            Transform::new("a", "x.$0"),
+            Err(TransformError::NoWildcards(_))
+        ));
+    }
+
+    #[test]
+    fn strict_transforms_use_every_wildcard() {
+        assert!(Transform::new_strict("a.*.*", "b.$2.$1").is_ok());
+        assert!(Transform::new_strict("a.>", "b.>").is_ok());
+        let e = Transform::new_strict("a.*.*", "b.$2").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid mapping destination: not using all of the token wildcard(s) in b.$2"
+        );
+        let e = Transform::new_strict("a.*", "b.{{partition(2,1)}}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid mapping destination: the only mapping function allowed for import transforms is {{Wildcard()}} in {{partition(2,1)}}"
+        );
+        // The lax form keeps an unused wildcard.
+        assert!(Transform::new("a.*.*", "b.$2").is_ok());
     }
 
     #[test]
