@@ -98,9 +98,13 @@ impl ConnectOptions {
                 // Every field name is lower-case ASCII: a key folded to lower
                 // case names the field Go would match, and a later key
                 // overwrites an earlier one, as Go assigns them in order.
+                // A null leaves a Go value field as it was (the default, or
+                // what an earlier key set): `{"user":"a","USER":null}` is "a".
                 let mut folded = serde_json::Map::new();
                 for (k, v) in pairs {
-                    folded.insert(fold(&k), v);
+                    if !v.is_null() {
+                        folded.insert(fold(&k), v);
+                    }
                 }
                 ConnectOptions::deserialize(serde_json::Value::Object(folded)).ok()
             }
@@ -191,6 +195,8 @@ mod tests {
             (Some("a"), Some("b"))
         );
         assert_eq!(c.verbose, Some(false), "the later key wins");
+        let c = ConnectOptions::parse(br#"{"user":"a","USER":null,"protocol":null}"#).unwrap();
+        assert_eq!(c.user.as_deref(), Some("a"), "a null leaves the field as it was");
         let c = ConnectOptions::parse("{\"\u{212a}\u{17f}\":1}".as_bytes());
         assert!(c.is_some(), "an unknown folded key is ignored");
     }
