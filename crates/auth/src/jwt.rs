@@ -633,11 +633,23 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
         }
     }
     let revocations = match get("revocations") {
+        // Go decodes the times as int64: anything else (1.5, "7") makes the
+        // JWT undecodable; a null is 0.
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(k, t)| (k.clone(), t.as_i64().unwrap_or(0)))
-            .collect(),
-        _ => Vec::new(),
+            .map(|(k, t)| match t {
+                Value::Null => Ok((k.clone(), 0)),
+                t => t.as_i64().map(|t| (k.clone(), t)).ok_or_else(|| {
+                    JwtError::Json(format!("cannot unmarshal {t} into revocation time"))
+                }),
+            })
+            .collect::<Result<_, _>>()?,
+        None | Some(Value::Null) => Vec::new(),
+        Some(other) => {
+            return Err(JwtError::Json(format!(
+                "cannot unmarshal {other} into revocations"
+            )));
+        }
     };
     let default_permissions = match get("default_permissions") {
         None | Some(Value::Null) => None,

@@ -304,3 +304,24 @@ fn decorated_files() {
     assert_eq!(jwt::undecorate(creds), "eyJ.a.b");
     assert_eq!(jwt::undecorate("  eyJ.x.y\n"), "eyJ.x.y");
 }
+
+#[test]
+fn revocation_times_decode_as_go_int64s() {
+    let w = world();
+    let account = |revocations: Value| {
+        let c = claim(
+            &w.acc.public_key(),
+            "account",
+            json!({"limits": unlimited(), "revocations": revocations}),
+        );
+        jwt::decode_account(&jwt::encode(&c, &w.op))
+    };
+    assert!(account(json!({"U1": 5, "U2": null})).is_ok());
+    assert!(account(json!(null)).is_ok());
+    for bad in [json!({"U1": 1.5}), json!({"U1": "7"}), json!(["U1"])] {
+        assert!(
+            matches!(account(bad.clone()), Err(JwtError::Json(_))),
+            "{bad}"
+        );
+    }
+}

@@ -196,7 +196,11 @@ mod tests {
         );
         assert_eq!(c.verbose, Some(false), "the later key wins");
         let c = ConnectOptions::parse(br#"{"user":"a","USER":null,"protocol":null}"#).unwrap();
-        assert_eq!(c.user.as_deref(), Some("a"), "a null leaves the field as it was");
+        assert_eq!(
+            c.user.as_deref(),
+            Some("a"),
+            "a null leaves the field as it was"
+        );
         let c = ConnectOptions::parse("{\"\u{212a}\u{17f}\":1}".as_bytes());
         assert!(c.is_some(), "an unknown folded key is ignored");
     }
