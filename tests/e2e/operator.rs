@@ -601,14 +601,19 @@ fn a_reload_closes_revoked_users_like_nats_server() {
 
 #[test]
 fn accountz_shows_preloaded_accounts_like_nats_server() {
+    // The third account is the system account: listed from the start.
     let w = World::new(&[
+        json!({ "limits": unlimited() }),
         json!({ "limits": unlimited() }),
         json!({ "limits": unlimited() }),
     ]);
     let user = KeyPair::new_user();
     let acc = w.accounts[0].0.public_key();
     let token = user_jwt(&user, &w.accounts[0].0, full_limits(), json!({}));
-    let conf = w.conf("");
+    let conf = w.conf(&format!(
+        "system_account: {}\n",
+        w.accounts[2].0.public_key()
+    ));
     let run = |s: ServerProc| {
         let mut c = jwt_login(s.port, &user, &token, "");
         c.expect(b"PONG\r\n");

@@ -176,16 +176,17 @@ pub async fn accountz(ctx: &Ctx<'_>, t: &Target) -> Reply {
     if names.is_empty() {
         names.push(GLOBAL_ACCOUNT.to_string());
     }
+    let system = logins.system_account().unwrap_or("").to_string();
     if logins.trust().is_some() {
-        // An operator's accounts are loaded by their first login.
+        // An operator's accounts are loaded by their first login; the
+        // system account at start.
         let used = &ctx.shared.accounts.used;
         let mut i = 0;
-        names.retain(|_| {
+        names.retain(|name| {
             i += 1;
-            i == 1 || used.get(i - 1).is_some_and(|u| u.load(Ordering::Relaxed))
+            i == 1 || *name == system || used.get(i - 1).is_some_and(|u| u.load(Ordering::Relaxed))
         });
     }
-    let system = logins.system_account().unwrap_or("").to_string();
     let mut page = Accountz {
         server_id: &ctx.shared.server_id,
         now: ctx.now(),
