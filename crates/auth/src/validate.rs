@@ -286,8 +286,10 @@ mod tests {
 
     #[test]
     fn limits_mappings_and_exports() {
-        let mut a = Account::default();
-        a.imports = vec![imp("e", "")];
+        let a = Account {
+            imports: vec![imp("e", "")],
+            ..Account::default()
+        };
         // No limits at all: the import limit 0 is checked once.
         assert_eq!(
             account_issues(&a),
