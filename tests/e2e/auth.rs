@@ -685,3 +685,70 @@ fn service_imports_answer_across_accounts_like_nats_server() {
         "stream: {want:?}"
     );
 }
+
+/// Deliveries per sid of one connection's frames.
+fn per_sid(frames: &[u8]) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(frames).split("\r\n") {
+        if let Some(rest) = line.strip_prefix("MSG ") {
+            let sid = rest.split(' ').nth(1).unwrap_or("").to_string();
+            *out.entry(sid).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// 60 messages published in A on a subject B (with a prefix) and C (as it
+/// is) import, to queue groups named `q` in all three accounts, a group `r`
+/// and a plain subscription in C: (A's q, B's q, C's q, C's r, C's plain).
+fn stream_import_queues(s: &ServerProc) -> [usize; 5] {
+    let mut a = login(s.port, r#"{"verbose":false,"user":"a","pass":"pw"}"#);
+    let mut b = login(s.port, r#"{"verbose":false,"user":"b","pass":"pw"}"#);
+    let mut c = login(s.port, r#"{"verbose":false,"user":"c","pass":"pw"}"#);
+    let mut p = login(s.port, r#"{"verbose":false,"user":"a","pass":"pw"}"#);
+    for conn in [&mut a, &mut b, &mut c, &mut p] {
+        conn.expect(b"PONG\r\n");
+    }
+    a.send(b"SUB events.x q 1\r\nPING\r\n");
+    b.send(b"SUB from_a.events.x q 1\r\nPING\r\n");
+    c.send(b"SUB events.x q 1\r\nSUB events.x r 2\r\nSUB events.x 3\r\nPING\r\n");
+    for conn in [&mut a, &mut b, &mut c] {
+        conn.expect(b"PONG\r\n");
+    }
+    p.send(&b"PUB events.x 1\r\nx\r\n".repeat(60));
+    p.send(b"PING\r\n");
+    p.expect(b"PONG\r\n");
+    let mut read = |conn: &mut Raw| {
+        conn.send(b"PING\r\n");
+        per_sid(&conn.read_until_pong())
+    };
+    let (ra, rb, rc) = (read(&mut a), read(&mut b), read(&mut c));
+    let n = |m: &std::collections::BTreeMap<String, usize>, sid: &str| *m.get(sid).unwrap_or(&0);
+    [
+        n(&ra, "1"),
+        n(&rb, "1"),
+        n(&rc, "1"),
+        n(&rc, "2"),
+        n(&rc, "3"),
+    ]
+}
+
+#[test]
+fn queue_groups_of_one_name_span_stream_imports_like_nats_server() {
+    let conf = "accounts {\n  A {\n    users: [ {user: a, password: pw} ]\n    exports: [ {stream: \"events.>\"} ]\n  }\n  B {\n    users: [ {user: b, password: pw} ]\n    imports: [ {stream: {account: A, subject: \"events.>\"}, prefix: \"from_a\"} ]\n  }\n  C {\n    users: [ {user: c, password: pw} ]\n    imports: [ {stream: {account: A, subject: \"events.>\"}} ]\n  }\n}\n";
+    // The split is random: both servers give each message to one member of
+    // `q` across the three accounts (each gets some), and every message to
+    // C's `r` and plain subscription.
+    for (server, got) in [
+        (
+            "nats-server",
+            stream_import_queues(&nats_server_conf(conf, &[])),
+        ),
+        ("shoal", stream_import_queues(&shoal_conf(conf, &[]))),
+    ] {
+        let [qa, qb, qc, r, plain] = got;
+        assert_eq!(qa + qb + qc, 60, "{server}: {got:?}");
+        assert!(qa > 0 && qb > 0 && qc > 0, "{server}: {got:?}");
+        assert_eq!((r, plain), (60, 60), "{server}: {got:?}");
+    }
+}

@@ -318,21 +318,106 @@ pub(crate) fn remade(m: &Msg, subject: &[u8], reply: &[u8]) -> (bytes::Bytes, Sp
 /// [`publish`] after mappings: in the publisher's account, then in each
 /// account that imports the subject, under the import's subject.
 fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
-    let mut delivered = route_in_account(core, publisher, m);
     let imports = &core.cfg().imports;
-    if !imports.is_empty() {
-        let mut to = Vec::new();
-        for imp in imports.of(m.spans.account) {
-            if imp.transform.apply(m.subject(), &mut to) {
-                delivered |= route_as(core, publisher, m, &to, m.reply(), imp.importer);
-            }
-        }
-    }
+    let mut delivered = if imports.is_empty() || imports.of(m.spans.account).is_empty() {
+        route_in_account(core, publisher, m, &[])
+    } else {
+        publish_with_imports(core, publisher, m)
+    };
     if !core.cfg().services.is_empty() {
         delivered |= request_services(core, publisher, m);
     }
     reap_expired(core);
     delivered
+}
+
+/// [`publish_as_is`] for a subject other accounts import: the exporter's
+/// and the importers' queue groups of one name are one group, as nats-server
+/// makes them (an importer's subscriptions are shadow subscriptions in the
+/// exporter's sublist): each name gets one member across all the accounts,
+/// its account drawn by the group's weight in each.
+fn publish_with_imports(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+    // The copies: (account, subject), the exporter's own first.
+    let mut copies: Vec<(u16, Vec<u8>)> = vec![(m.spans.account, m.subject().to_vec())];
+    let mut to = Vec::new();
+    for imp in core.cfg().imports.of(m.spans.account) {
+        if imp.transform.apply(m.subject(), &mut to) {
+            copies.push((imp.importer, std::mem::take(&mut to)));
+        }
+    }
+    // Each group name's weight in each copy, then the copy that takes it.
+    let mut weights: Vec<(bytes::Bytes, Vec<u64>)> = Vec::new();
+    for (i, (account, subject)) in copies.iter().enumerate() {
+        group_weights(core, *account, subject, |name, w| {
+            let at = match weights.iter().position(|(n, _)| *n == name) {
+                Some(at) => at,
+                None => {
+                    weights.push((name.clone(), vec![0; copies.len()]));
+                    weights.len() - 1
+                }
+            };
+            weights[at].1[i] += w;
+        });
+    }
+    let mut skip: Vec<Vec<bytes::Bytes>> = vec![Vec::new(); copies.len()];
+    for (name, w) in &weights {
+        if w.iter().filter(|&&x| x > 0).count() < 2 {
+            continue;
+        }
+        let mut r = core.rand(w.iter().sum());
+        let mut taker = 0;
+        for (i, &x) in w.iter().enumerate() {
+            if r < x {
+                taker = i;
+                break;
+            }
+            r -= x;
+        }
+        for (i, s) in skip.iter_mut().enumerate() {
+            if i != taker && w[i] > 0 {
+                s.push(name.clone());
+            }
+        }
+    }
+    let mut delivered = route_in_account(core, publisher, m, &skip[0]);
+    for (i, (account, subject)) in copies.iter().enumerate().skip(1) {
+        let (frame, mut spans) = remade(m, subject, m.reply());
+        spans.account = *account;
+        let copy = Msg {
+            frame: &frame,
+            spans,
+        };
+        delivered |= route_in_account(core, publisher, &copy, &skip[i]);
+    }
+    delivered
+}
+
+/// Calls `each` with the name and weight (on every core) of each queue
+/// group matching `subject` in `account`.
+fn group_weights(
+    core: &Core,
+    account: u16,
+    subject: &[u8],
+    mut each: impl FnMut(&bytes::Bytes, u64),
+) {
+    core.keyed(account, subject, |key| {
+        if core.cores() > 1 {
+            core.registry().lookup_both(key, |local, remote| {
+                for g in &local.groups {
+                    each(&g.name, u64::from(g.total_weight));
+                }
+                for g in &remote.groups {
+                    each(&g.name, u64::from(g.total_weight));
+                }
+            })
+        } else {
+            core.registry().lookup_local(key, |local| {
+                for g in &local.groups {
+                    each(&g.name, u64::from(g.total_weight));
+                }
+            })
+        }
+    })
 }
 
 /// Routes a copy of `m` with `subject` and `reply`, in `account`.
@@ -353,19 +438,21 @@ fn route_as(
             frame: &frame,
             spans,
         },
+        &[],
     )
 }
 
-/// Routes `m` to the subscribers of its account.
-fn route_in_account(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+/// Routes `m` to the subscribers of its account, but for the queue groups
+/// named in `skip` (another account's copy takes those).
+fn route_in_account(core: &Core, publisher: &Rc<Client>, m: &Msg, skip: &[bytes::Bytes]) -> bool {
     core.keyed(m.spans.account, m.subject(), |key| {
         if core.cores() > 1 {
             core.registry().lookup_both(key, |local, remote| {
-                route(core, publisher, m, local, Some(remote))
+                route(core, publisher, m, local, Some(remote), skip)
             })
         } else {
             core.registry()
-                .lookup_local(key, |local| route(core, publisher, m, local, None))
+                .lookup_local(key, |local| route(core, publisher, m, local, None, skip))
         }
     })
 }
@@ -376,6 +463,7 @@ fn route(
     m: &Msg,
     local: &Match<u32>,
     remote: Option<&Match<PeerKey>>,
+    skip: &[bytes::Bytes],
 ) -> bool {
     let mut delivered = false;
     for &key in &local.plain {
@@ -396,6 +484,9 @@ fn route(
     // Queue groups: local groups (maybe with remote members too), then groups
     // that only peers have.
     for g in &local.groups {
+        if skip.contains(&g.name) {
+            continue;
+        }
         let rg = remote.and_then(|r| r.groups.iter().find(|x| x.name == g.name));
         let local_w = g.total_weight as u64;
         let total = local_w + rg.map_or(0, |x| x.total_weight as u64);
@@ -417,7 +508,7 @@ fn route(
     }
     if let Some(r) = remote {
         for rg in &r.groups {
-            if local.groups.iter().any(|g| g.name == rg.name) {
+            if local.groups.iter().any(|g| g.name == rg.name) || skip.contains(&rg.name) {
                 continue;
             }
             let x = core.rand(rg.total_weight as u64);
