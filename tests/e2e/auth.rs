@@ -718,7 +718,7 @@ fn stream_import_queues(s: &ServerProc) -> [usize; 5] {
     p.send(&b"PUB events.x 1\r\nx\r\n".repeat(60));
     p.send(b"PING\r\n");
     p.expect(b"PONG\r\n");
-    let mut read = |conn: &mut Raw| {
+    let read = |conn: &mut Raw| {
         conn.send(b"PING\r\n");
         per_sid(&conn.read_until_pong())
     };
