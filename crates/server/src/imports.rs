@@ -35,9 +35,11 @@ impl StreamImports {
         self.by_exporter[i].push(import);
     }
 
+    /// A length test (checked per publish): `add` makes a slot only to
+    /// push into it.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.by_exporter.iter().all(Vec::is_empty)
+        self.by_exporter.is_empty()
     }
 
     /// The imports of what `exporter` publishes.

@@ -230,7 +230,8 @@ fn queue_response(core: &Core, m: &Msg) {
     let Some(token) = crate::services::token_of(core.id(), m.subject()) else {
         return;
     };
-    let Some((account, reply)) = core.replies().take(token, core.env().now.get()) else {
+    let empty = m.payload().len() == m.hdr();
+    let Some((account, reply)) = core.replies().take(token, core.env().now.get(), empty) else {
         return;
     };
     let (frame, mut spans) = remade(m, &reply, m.reply());
@@ -286,12 +287,26 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             }
             let token: u64 = rand::random();
             let single = imp.response == crate::services::ResponseType::Single;
-            let deadline = core.env().now.get() + imp.threshold;
-            core.replies()
-                .insert(token, m.spans.account, m.reply(), single, deadline);
+            let now = core.env().now.get();
+            core.replies().insert(
+                token,
+                m.spans.account,
+                m.reply(),
+                single,
+                now,
+                imp.threshold,
+            );
             crate::services::reply_subject(core.id(), token)
         };
-        delivered |= route_as(core, publisher, m, &to, reply.as_bytes(), imp.exporter);
+        let reached = route_as(core, publisher, m, &to, reply.as_bytes(), imp.exporter);
+        if !reached && !reply.is_empty() {
+            // Nobody has the request: no response will come (nats-server
+            // removes the response import at once).
+            if let Some(token) = crate::services::token_of(core.id(), reply.as_bytes()) {
+                core.replies().remove(token);
+            }
+        }
+        delivered |= reached;
     }
     delivered
 }

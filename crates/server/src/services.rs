@@ -61,9 +61,11 @@ impl ServiceImports {
         self.by_importer[i].push(import);
     }
 
+    /// A length test (checked per publish): `add` makes a slot only to
+    /// push into it.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.by_importer.iter().all(Vec::is_empty)
+        self.by_importer.is_empty()
     }
 
     /// The services `importer` imports.
@@ -82,6 +84,8 @@ struct Pending {
     reply: Bytes,
     single: bool,
     deadline: Instant,
+    /// A stream response's idle limit: each response moves the deadline.
+    threshold: Duration,
 }
 
 /// One core's pending replies and the responses waiting to be re-published.
@@ -128,29 +132,47 @@ impl Replies {
     }
 
     /// Records a request's reply (in `account`) under `token`.
-    pub fn insert(&self, token: u64, account: u16, reply: &[u8], single: bool, deadline: Instant) {
+    pub fn insert(
+        &self,
+        token: u64,
+        account: u16,
+        reply: &[u8],
+        single: bool,
+        at: Instant,
+        threshold: Duration,
+    ) {
         self.pending.borrow_mut().insert(
             token,
             Pending {
                 account,
                 reply: Bytes::copy_from_slice(reply),
                 single,
-                deadline,
+                deadline: at + threshold,
+                threshold,
             },
         );
     }
 
+    /// Forgets `token` (its request reached no one).
+    pub fn remove(&self, token: u64) {
+        self.pending.borrow_mut().remove(&token);
+    }
+
     /// Where the response under `token` goes: (account, reply subject). A
     /// single response's mapping ends here.
-    pub fn take(&self, token: u64, now: Instant) -> Option<(u16, Bytes)> {
+    /// A stream response keeps the mapping for another threshold (nats-server
+    /// stamps the response import on each delivery); an empty one is the end
+    /// of the stream (nats-server's `shouldRemove`) and ends it.
+    pub fn take(&self, token: u64, now: Instant, empty: bool) -> Option<(u16, Bytes)> {
         let mut p = self.pending.borrow_mut();
-        let e = p.get(&token)?;
+        let e = p.get_mut(&token)?;
         if e.deadline <= now {
             p.remove(&token);
             return None;
         }
+        e.deadline = now + e.threshold;
         let out = (e.account, e.reply.clone());
-        if e.single {
+        if e.single || empty {
             p.remove(&token);
         }
         Some(out)
@@ -187,14 +209,26 @@ mod tests {
     fn single_and_stream_replies() {
         let r = Replies::default();
         let now = Instant::now();
-        r.insert(1, 2, b"_INBOX.a", true, now + Duration::from_secs(5));
-        r.insert(2, 2, b"_INBOX.b", false, now + Duration::from_secs(5));
+        let five = Duration::from_secs(5);
+        r.insert(1, 2, b"_INBOX.a", true, now, five);
+        r.insert(2, 2, b"_INBOX.b", false, now, five);
         assert_eq!(
-            r.take(1, now).map(|x| x.1),
+            r.take(1, now, false).map(|x| x.1),
             Some(Bytes::from_static(b"_INBOX.a"))
         );
-        assert_eq!(r.take(1, now), None, "a single response only");
-        assert!(r.take(2, now).is_some() && r.take(2, now).is_some());
+        assert_eq!(r.take(1, now, false), None, "a single response only");
+        assert!(r.take(2, now, false).is_some() && r.take(2, now, false).is_some());
+        // Each stream response moves the deadline: 4 s later it still lives,
+        // and lives 4 s more.
+        let later = now + Duration::from_secs(4);
+        assert!(r.take(2, later, false).is_some());
+        assert!(r.take(2, later + Duration::from_secs(4), false).is_some());
+        // An empty response ends the stream.
+        assert!(r.take(2, later, true).is_some());
+        assert_eq!(r.take(2, later, false), None);
+        r.insert(3, 2, b"_INBOX.c", false, now, five);
+        r.remove(3);
+        r.insert(4, 2, b"_INBOX.d", false, now, five);
         r.expire(now + Duration::from_secs(6));
         assert_eq!(r.len(), 0);
         assert!(r.subscribe_once(3) && !r.subscribe_once(3));
