@@ -255,9 +255,6 @@ pub struct Account {
     /// The features of an account JWT a server must honour that Shoal does
     /// not have yet, by their JSON names (empty: none used).
     pub unsupported: Vec<&'static str>,
-    /// nats-io/jwt's blocking validation issues (see `validate.rs`): an
-    /// account with any is not one a user can log in to.
-    pub issues: Vec<String>,
     /// The JWT itself.
     pub token: String,
 }
@@ -697,7 +694,7 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
             unsupported.push(k);
         }
     }
-    let mut account = Account {
+    Ok(Account {
         exports,
         imports,
         mappings,
@@ -706,12 +703,9 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
         revocations,
         default_permissions,
         unsupported,
-        issues: Vec::new(),
         token: token.to_owned(),
         claims: v.claims,
-    };
-    account.issues = crate::validate::account_issues(&account);
-    Ok(account)
+    })
 }
 
 /// The JWT inside a decorated file (a creds file or a `-----BEGIN … JWT-----`

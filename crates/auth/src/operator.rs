@@ -163,7 +163,8 @@ impl Trust {
         if !self.trusts(&account.claims.issuer) {
             return Err("Account JWT not signed by trusted operator".into());
         }
-        if !account.issues.is_empty() {
+        // nats-io/jwt's blocking issues (`validate.rs`) keep every user out.
+        if !crate::validate::account_issues(account).is_empty() {
             return Err("Account JWT lookup error: account validation failed".into());
         }
         if let Some(feature) = account.unsupported.first() {

@@ -276,8 +276,8 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             Mapped::To => to = mapped,
             Mapped::Dropped => continue,
         }
-        let reply = if m.reply().is_empty() {
-            String::new()
+        let (reply, token) = if m.reply().is_empty() {
+            (String::new(), None)
         } else {
             if core.replies().subscribe_once(imp.exporter) {
                 let internal = core.internal_publisher();
@@ -296,15 +296,16 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
                 now,
                 imp.threshold,
             );
-            crate::services::reply_subject(core.id(), token)
+            (
+                crate::services::reply_subject(core.id(), token),
+                Some(token),
+            )
         };
-        let reached = route_as(core, publisher, m, &to, reply.as_bytes(), imp.exporter);
-        if !reached && !reply.is_empty() {
+        let reached = route_as(core, publisher, m, &to, reply.as_bytes(), imp.exporter, &[]);
+        if let (false, Some(token)) = (reached, token) {
             // Nobody has the request: no response will come (nats-server
             // removes the response import at once).
-            if let Some(token) = crate::services::token_of(core.id(), reply.as_bytes()) {
-                core.replies().remove(token);
-            }
+            core.replies().remove(token);
         }
         delivered |= reached;
     }
@@ -396,13 +397,7 @@ fn publish_with_imports(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
     }
     let mut delivered = route_in_account(core, publisher, m, &skip[0]);
     for (i, (account, subject)) in copies.iter().enumerate().skip(1) {
-        let (frame, mut spans) = remade(m, subject, m.reply());
-        spans.account = *account;
-        let copy = Msg {
-            frame: &frame,
-            spans,
-        };
-        delivered |= route_in_account(core, publisher, &copy, &skip[i]);
+        delivered |= route_as(core, publisher, m, subject, m.reply(), *account, &skip[i]);
     }
     delivered
 }
@@ -435,7 +430,8 @@ fn group_weights(
     })
 }
 
-/// Routes a copy of `m` with `subject` and `reply`, in `account`.
+/// Routes a copy of `m` with `subject` and `reply`, in `account`, but for
+/// the queue groups named in `skip`.
 fn route_as(
     core: &Core,
     publisher: &Rc<Client>,
@@ -443,6 +439,7 @@ fn route_as(
     subject: &[u8],
     reply: &[u8],
     account: u16,
+    skip: &[bytes::Bytes],
 ) -> bool {
     let (frame, mut spans) = remade(m, subject, reply);
     spans.account = account;
@@ -453,7 +450,7 @@ fn route_as(
             frame: &frame,
             spans,
         },
-        &[],
+        skip,
     )
 }
 

@@ -380,9 +380,10 @@ pub fn banner(s: &OperatorSettings, system: &str) -> (Vec<String>, Vec<String>) 
         let Ok(account) = jwt::decode_account(text) else {
             continue;
         };
-        if !account.issues.is_empty() {
+        let issues = shoal_auth::validate::account_issues(&account);
+        if !issues.is_empty() {
             warn.push(format!("Account [{key}] has validation issues:"));
-            warn.extend(account.issues.iter().map(|i| format!("  - {i}")));
+            warn.extend(issues.iter().map(|i| format!("  - {i}")));
         }
     }
     (lines, warn)
