@@ -123,6 +123,31 @@ pub fn ring<T: Send + 'static>(capacity: usize) -> (SharedSender<T>, SharedRecei
     shared_channel::new_bounded(capacity)
 }
 
+/// How often a ring's connect is polled while its peer has not connected.
+const CONNECT_TICK: Duration = Duration::from_millis(1);
+
+/// Polls `fut` itself, once per [`CONNECT_TICK`], until it is ready. glommio's
+/// channel connect waits for its peer through a waker that can be lost: seen as
+/// a start-up that never finished (one core asleep in `io_uring_enter` with its
+/// connects pending, the peer core connected), about once in 500 starts of a
+/// 2-core server under load. A timer is not lost, so the connect is polled on
+/// each tick whether or not its own waker fired. Only at start-up: never on a
+/// message path.
+async fn poll_on_a_tick<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let step = std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        })
+        .await;
+        if let Some(v) = step {
+            return v;
+        }
+        sleep(CONNECT_TICK).await;
+    }
+}
+
 /// The producing end of a ring, connected on its core.
 pub struct RingTx<T: Send + 'static>(ConnectedSender<T>);
 /// The consuming end of a ring, connected on its core.
@@ -130,7 +155,7 @@ pub struct RingRx<T: Send + 'static>(ConnectedReceiver<T>);
 
 impl<T: Send + 'static> RingTx<T> {
     pub async fn connect(s: SharedSender<T>) -> Self {
-        RingTx(s.connect().await)
+        RingTx(poll_on_a_tick(s.connect()).await)
     }
     /// Never waits: `Err(item)` when the ring is full.
     pub fn try_send(&self, item: T) -> Result<(), T> {
@@ -153,7 +178,7 @@ impl<T: Send + 'static> RingTx<T> {
 
 impl<T: Send + 'static> RingRx<T> {
     pub async fn connect(r: SharedReceiver<T>) -> Self {
-        RingRx(r.connect().await)
+        RingRx(poll_on_a_tick(r.connect()).await)
     }
     /// The next item; `None` once the producer is gone.
     pub async fn recv(&self) -> Option<T> {
