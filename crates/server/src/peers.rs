@@ -214,22 +214,11 @@ impl Links {
         txs: Vec<(usize, rt::SharedSender<Batch>)>,
         rxs: Vec<(usize, rt::SharedReceiver<Batch>)>,
     ) -> Vec<(usize, RingRx<Batch>)> {
-        let tx_tasks: Vec<_> = txs
-            .into_iter()
-            .map(|(c, s)| (c, rt::spawn_task(RingTx::connect(s))))
-            .collect();
-        let rx_tasks: Vec<_> = rxs
-            .into_iter()
-            .map(|(c, r)| (c, rt::spawn_task(RingRx::connect(r))))
-            .collect();
-        for (c, t) in tx_tasks {
-            self.tx.borrow_mut()[c] = Some(Rc::new(t.await));
+        let (tx, rx) = rt::connect_rings(txs, rxs).await;
+        for (c, t) in tx {
+            self.tx.borrow_mut()[c] = Some(Rc::new(t));
         }
-        let mut out = Vec::new();
-        for (c, t) in rx_tasks {
-            out.push((c, t.await));
-        }
-        out
+        rx
     }
 
     /// Sends peer `c`'s backlogged batches in order as its ring makes room;

@@ -20,9 +20,12 @@
 //! kernel runs them wherever there is room, and the core goes on serving.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -130,11 +133,9 @@ const CONNECT_TICK: Duration = Duration::from_millis(1);
 /// channel connect waits for its peer through a waker that can be lost: seen as
 /// a start-up that never finished (one core asleep in `io_uring_enter` with its
 /// connects pending, the peer core connected), 4–5 times in 900 starts of a
-/// 2-core server under load. With this tick: 0 in 900, then 2 in 600 more, with
-/// both cores asleep and no connect pending — a second lost wake-up at start-up
-/// (suspected: the core's main task awaiting its connect tasks) that this does
-/// not cover yet. Only at start-up: never on a message path.
-async fn poll_on_a_tick<F: std::future::Future>(fut: F) -> F::Output {
+/// 2-core server under load; 0 in 900 with this tick. Only at start-up: never
+/// on a message path.
+async fn poll_on_a_tick<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     loop {
         let step = std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
@@ -147,6 +148,56 @@ async fn poll_on_a_tick<F: std::future::Future>(fut: F) -> F::Output {
         }
         sleep(CONNECT_TICK).await;
     }
+}
+
+type Connecting<'a, O> = (usize, Pin<Box<dyn Future<Output = O> + 'a>>);
+
+/// Polls every connect in `pending` once, moving the finished ones to `done`.
+fn poll_all<O>(pending: &mut Vec<Connecting<'_, O>>, done: &mut Vec<(usize, O)>, cx: &mut Context) {
+    let mut i = 0;
+    while i < pending.len() {
+        if let Poll::Ready(v) = pending[i].1.as_mut().poll(cx) {
+            done.push((pending.swap_remove(i).0, v));
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Connects all of a core's ring ends at once (each connect waits for its peer
+/// core to connect the other end), polled by the calling task itself on a
+/// [`CONNECT_TICK`]. No task is spawned per connect: a core's main task that
+/// awaited spawned connect tasks could sleep forever with every connect done
+/// (2 hangs in 600 starts of a 2-core server under load, both cores asleep in
+/// `io_uring_enter`, nothing pending but those joins); polled here: 0 in 900.
+pub async fn connect_rings<T: Send + 'static>(
+    txs: Vec<(usize, SharedSender<T>)>,
+    rxs: Vec<(usize, SharedReceiver<T>)>,
+) -> (Vec<(usize, RingTx<T>)>, Vec<(usize, RingRx<T>)>) {
+    let mut tx_wait: Vec<Connecting<ConnectedSender<T>>> = txs
+        .into_iter()
+        .map(|(c, s)| (c, Box::pin(s.connect()) as Pin<Box<dyn Future<Output = _>>>))
+        .collect();
+    let mut rx_wait: Vec<Connecting<ConnectedReceiver<T>>> = rxs
+        .into_iter()
+        .map(|(c, r)| (c, Box::pin(r.connect()) as Pin<Box<dyn Future<Output = _>>>))
+        .collect();
+    let (mut tx, mut rx) = (Vec::new(), Vec::new());
+    loop {
+        std::future::poll_fn(|cx| {
+            poll_all(&mut tx_wait, &mut tx, cx);
+            poll_all(&mut rx_wait, &mut rx, cx);
+            Poll::Ready(())
+        })
+        .await;
+        if tx_wait.is_empty() && rx_wait.is_empty() {
+            break;
+        }
+        sleep(CONNECT_TICK).await;
+    }
+    let tx = tx.into_iter().map(|(c, s)| (c, RingTx(s))).collect();
+    let rx = rx.into_iter().map(|(c, r)| (c, RingRx(r))).collect();
+    (tx, rx)
 }
 
 /// The producing end of a ring, connected on its core.
@@ -541,11 +592,4 @@ pub fn shutdown_read(fd: RawFd) {
     unsafe {
         libc::shutdown(fd, libc::SHUT_RD);
     }
-}
-
-/// Spawns a task on the current core and returns a handle to await its output.
-pub fn spawn_task<T: 'static>(
-    fut: impl std::future::Future<Output = T> + 'static,
-) -> impl std::future::Future<Output = T> {
-    glommio::spawn_local(fut)
 }
