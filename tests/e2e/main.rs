@@ -19,4 +19,5 @@ mod operator;
 mod python;
 mod raw;
 mod slow;
+mod sysreq;
 mod trace;

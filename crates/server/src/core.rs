@@ -161,6 +161,10 @@ pub struct Core {
     internal: std::cell::OnceCell<Rc<Client>>,
     /// Service requests rewritten here, waiting for their responses.
     replies: crate::services::Replies,
+    /// `$SYS.REQ.SERVER…` requests delivered to the server's own
+    /// subscriptions (core 0 only), waiting for the monitoring thread.
+    sys_requests: RefCell<std::collections::VecDeque<crate::records::SysRequest>>,
+    sys_ready: crate::event::Event,
 }
 
 impl Core {
@@ -190,6 +194,36 @@ impl Core {
             key_buf: RefCell::default(),
             internal: std::cell::OnceCell::new(),
             replies: crate::services::Replies::default(),
+            sys_requests: RefCell::default(),
+            sys_ready: crate::event::Event::default(),
+        }
+    }
+
+    /// Files a request for the server (copied: it is answered after this
+    /// routing, on another thread). Bounded: a flood of requests drops the
+    /// newest, as nats-server's internal queue drops when full.
+    pub fn queue_sys_request(&self, subject: &[u8], reply: &[u8], body: &[u8]) {
+        const MAX_WAITING: usize = 1024;
+        let mut q = self.sys_requests.borrow_mut();
+        if q.len() >= MAX_WAITING {
+            return;
+        }
+        q.push_back(crate::records::SysRequest {
+            subject: String::from_utf8_lossy(subject).into_owned(),
+            reply: String::from_utf8_lossy(reply).into_owned(),
+            body: body.to_vec(),
+        });
+        self.sys_ready.notify();
+    }
+
+    /// The next request filed by [`Core::queue_sys_request`].
+    pub async fn next_sys_request(&self) -> crate::records::SysRequest {
+        loop {
+            let wait = self.sys_ready.wait();
+            if let Some(r) = self.sys_requests.borrow_mut().pop_front() {
+                return r;
+            }
+            wait.await;
         }
     }
 

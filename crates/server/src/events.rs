@@ -12,7 +12,6 @@
 //! Never on the message path: one event per login and per close.
 
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use bytes::BytesMut;
@@ -21,19 +20,8 @@ use serde::Serialize;
 use crate::client::Client;
 use crate::core::Core;
 use crate::monitor::format::rfc3339;
+use crate::monitor::server_info::{server_info, ServerInfo};
 use crate::msg::{Msg, Spans};
-
-#[derive(Serialize)]
-struct ServerInfo<'a> {
-    name: &'a str,
-    host: &'a str,
-    id: &'a str,
-    ver: &'a str,
-    jetstream: bool,
-    flags: u64,
-    seq: u64,
-    time: String,
-}
 
 #[derive(Serialize)]
 struct ClientInfo {
@@ -131,9 +119,15 @@ fn publish(core: &Core, system: u16, subject: &str, event: &Event) {
     let Ok(payload) = serde_json::to_vec(event) else {
         return;
     };
+    publish_payload(core, system, subject, &payload);
+}
+
+/// Publishes `payload` on `subject` in account `system` from the server's
+/// own publisher on this core.
+pub fn publish_payload(core: &Core, system: u16, subject: &str, payload: &[u8]) {
     let mut frame = BytesMut::with_capacity(subject.len() + payload.len());
     frame.extend_from_slice(subject.as_bytes());
-    frame.extend_from_slice(&payload);
+    frame.extend_from_slice(payload);
     let s = subject.len() as u32;
     let spans = Spans {
         subject: (0, s),
@@ -155,20 +149,6 @@ fn publish(core: &Core, system: u16, subject: &str, event: &Event) {
     core.end_pass();
 }
 
-fn server_info(core: &Core, now: SystemTime) -> ServerInfo<'_> {
-    let shared = core.shared();
-    ServerInfo {
-        name: &shared.server_name,
-        host: &shared.cfg.host,
-        id: &shared.server_id,
-        ver: crate::NATS_VERSION,
-        jetstream: false,
-        flags: 0,
-        seq: shared.event_seq.fetch_add(1, Ordering::Relaxed) + 1,
-        time: rfc3339(now),
-    }
-}
-
 /// A login succeeded: `$SYS.ACCOUNT.<account>.CONNECT`.
 pub fn connected(core: &Core, c: &Rc<Client>) {
     let Some(system) = core.auth().system_account_id() else {
@@ -181,7 +161,7 @@ pub fn connected(core: &Core, c: &Rc<Client>) {
         kind: "io.nats.server.advisory.v1.client_connect",
         id: event_id(core),
         timestamp: rfc3339(now),
-        server: server_info(core, now),
+        server: server_info(core.shared(), now),
         client,
         sent: None,
         received: None,
@@ -202,7 +182,7 @@ pub fn disconnected(core: &Core, c: &Rc<Client>, reason: &str) {
         kind: "io.nats.server.advisory.v1.client_disconnect",
         id: event_id(core),
         timestamp: rfc3339(now),
-        server: server_info(core, now),
+        server: server_info(core.shared(), now),
         client,
         sent: Some(MsgBytes {
             msgs: c.in_msgs.get(),

@@ -34,6 +34,7 @@ mod rt;
 pub mod services;
 mod snapshot;
 mod stats;
+mod sys_relay;
 mod testkit;
 mod ticker;
 mod trace;
@@ -146,7 +147,9 @@ impl Server {
             })?,
             None => (config.host.clone(), port),
         };
-        let monitoring = http_listener.is_some();
+        // The monitoring thread also answers the system account's requests.
+        let system_account = config.logins.system_account().is_some();
+        let monitoring = http_listener.is_some() || system_account;
         let shared = Arc::new(Shared::new(
             config,
             boot::server_id(),
@@ -163,6 +166,7 @@ impl Server {
                 returns_to: Vec::new(),
                 returns_from: Vec::new(),
                 monitor: None,
+                sys: None,
             })
             .collect();
         for i in 0..n {
@@ -180,6 +184,13 @@ impl Server {
             for (w, l) in wiring.iter_mut().zip(per_core) {
                 w.monitor = Some(l);
             }
+            Some(m)
+        } else {
+            None
+        };
+        let sys_link = if system_account {
+            let (m, c) = monitor::sysreq::links();
+            wiring[0].sys = Some(c);
             Some(m)
         } else {
             None
@@ -215,14 +226,20 @@ impl Server {
             cores,
             http: None,
         };
-        if let (None, Some(listener), Some(link)) = (&failure, http_listener, monitor_link) {
+        if let (None, Some(link)) = (&failure, monitor_link) {
             let info = monitor::Static {
                 http_host,
                 http_port: http_port.unwrap_or_default(),
                 cpus: cpus.len(),
                 cores: n,
             };
-            match monitor::HttpServer::spawn(listener, server.shared.clone(), info, link) {
+            match monitor::HttpServer::spawn(
+                http_listener,
+                server.shared.clone(),
+                info,
+                link,
+                sys_link,
+            ) {
                 Ok(h) => server.http = Some(h),
                 Err(e) => failure = Some(e),
             }
@@ -242,7 +259,7 @@ impl Server {
     /// The monitoring listener's address (the real port when `-1` was asked
     /// for), if monitoring is on.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(|h| h.local_addr())
+        self.http.as_ref().and_then(|h| h.local_addr())
     }
 
     /// The generated server id (56 chars, starting with `N`).

@@ -28,6 +28,9 @@ pub struct Wiring {
     pub returns_to: Vec<(usize, rtrb::Producer<Batch>)>,
     pub returns_from: Vec<(usize, rtrb::Consumer<Batch>)>,
     pub monitor: Option<CoreLink>,
+    /// Core 0, with a system account: the rings to the thread that answers
+    /// the server's own requests.
+    pub sys: Option<crate::monitor::sysreq::CoreSysLink>,
 }
 
 /// Runs core `id` of `n` until shutdown. `ready` hears whether it listens.
@@ -67,6 +70,9 @@ pub async fn run(
     }
     if let Some(link) = wiring.monitor {
         rt::spawn(hub::serve(core.clone(), link));
+    }
+    if let (Some(link), Some(system)) = (wiring.sys, core.auth().system_account_id()) {
+        rt::spawn(crate::sys_relay::serve(core.clone(), link, system));
     }
     let _ = ready.send(Ok(()));
     rt::spawn(crate::ticker::run(core.clone()));

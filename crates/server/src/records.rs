@@ -214,3 +214,23 @@ mod tests {
         }
     }
 }
+
+/// Where the server's own request subjects start.
+pub const SYS_REQ_PREFIX: &[u8] = b"$SYS.REQ.SERVER.";
+
+/// A request on one of the server's own subjects (`$SYS.REQ.SERVER.PING…`,
+/// `$SYS.REQ.SERVER.<id>.…`), as delivered to the system account's internal
+/// subscription on core 0, for the monitoring thread to answer.
+#[derive(Clone, Debug)]
+pub struct SysRequest {
+    pub subject: String,
+    pub reply: String,
+    pub body: Vec<u8>,
+}
+
+/// Its answer: `payload`, to publish on `reply` in the system account.
+#[derive(Clone, Debug)]
+pub struct SysAnswer {
+    pub reply: String,
+    pub payload: Vec<u8>,
+}

@@ -196,9 +196,41 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for GoFormatter<F
     }
 }
 
+/// `json` without the whitespace between its tokens (Go's `json.Compact`):
+/// an indented page becomes what `json.Marshal` would have written.
+pub fn compact_json(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compacts_indented_json_keeping_strings() {
+        let pretty = b"{\n  \"a b\": \"x \\\" y\",\n  \"n\": [\n    1,\n    2\n  ]\n}";
+        assert_eq!(
+            compact_json(pretty),
+            b"{\"a b\":\"x \\\" y\",\"n\":[1,2]}".to_vec()
+        );
+    }
 
     fn at(secs: u64, nanos: u32) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs, nanos)

@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime};
 use super::format::http_date;
 use super::hub::{Gatherer, MonitorLink};
 use super::query::Target;
+use super::sysreq::SysLink;
 use super::varz::CpuMeter;
 use super::{connz, metrics, others, subsz, varz, Ctx, Reply, Static};
 use crate::core::Shared;
@@ -44,9 +45,9 @@ const MAX_CONNS: usize = 512;
 
 /// The running monitoring listener.
 pub struct HttpServer {
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
     stop: Arc<AtomicBool>,
-    fd: i32,
+    fd: Option<i32>,
     thread: Option<CoreHandle>,
 }
 
@@ -82,21 +83,28 @@ impl HttpServer {
         })
     }
 
-    /// Serves `listener` on a new executor thread until [`HttpServer::stop`].
+    /// Serves `listener` (when monitoring is on) and the system account's
+    /// requests (`sys`, when there is a system account) on a new executor
+    /// thread until [`HttpServer::stop`].
     pub fn spawn(
-        listener: TcpListener,
+        listener: Option<TcpListener>,
         shared: Arc<Shared>,
         info: Static,
         link: MonitorLink,
+        sys: Option<SysLink>,
     ) -> Result<HttpServer, BootError> {
-        let addr = listener
-            .local_addr()
-            .map_err(|e| BootError::Other(format!("monitoring listener: {e}")))?;
+        let addr = match &listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| BootError::Other(format!("monitoring listener: {e}")))?,
+            ),
+            None => None,
+        };
         let stop = Arc::new(AtomicBool::new(false));
-        let fd = listener.as_raw_fd();
+        let fd = listener.as_ref().map(|l| l.as_raw_fd());
         let flag = stop.clone();
         let thread = rt::spawn_named("shoal-monitor", move || {
-            serve(listener, shared, info, link, flag)
+            serve(listener, shared, info, link, sys, flag)
         })
         .map_err(|e| BootError::Other(format!("cannot start the monitoring thread: {e}")))?;
         Ok(HttpServer {
@@ -107,8 +115,9 @@ impl HttpServer {
         })
     }
 
-    /// The bound address (the real port when -1 was asked for).
-    pub fn local_addr(&self) -> SocketAddr {
+    /// The bound address (the real port when -1 was asked for), if monitoring
+    /// is on.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.addr
     }
 
@@ -117,7 +126,9 @@ impl HttpServer {
         self.stop.store(true, Ordering::SeqCst);
         // The listener lives until the thread we join below returns; shutting
         // a listening socket down makes a pending accept return.
-        rt::shutdown_fd(self.fd);
+        if let Some(fd) = self.fd {
+            rt::shutdown_fd(fd);
+        }
         if let Some(t) = self.thread.take() {
             t.join();
         }
@@ -135,13 +146,13 @@ pub(super) struct State {
 }
 
 async fn serve(
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shared: Arc<Shared>,
     info: Static,
     link: MonitorLink,
+    sys: Option<SysLink>,
     stop: Arc<AtomicBool>,
 ) {
-    let listener = PlainListener::from_std(listener);
     let gatherer = Gatherer::connect(link).await;
     let st = Rc::new(State {
         shared,
@@ -151,6 +162,18 @@ async fn serve(
         gatherer,
         open: std::cell::Cell::new(0),
     });
+    if let Some(sys) = sys {
+        rt::spawn(super::sysreq::serve(st.clone(), sys.requests, sys.answers));
+    }
+    let Some(listener) = listener else {
+        // Nothing to accept: only the stop flag ends this thread (checked on
+        // a tick; shutdown is the only thing that waits on it).
+        while !stop.load(Ordering::SeqCst) {
+            rt::sleep(Duration::from_millis(20)).await;
+        }
+        return;
+    };
+    let listener = PlainListener::from_std(listener);
     loop {
         let accepted = listener.accept().await;
         if stop.load(Ordering::SeqCst) {
@@ -277,9 +300,8 @@ async fn route(st: &State, t: &Target) -> Reply {
         _ => return Reply::NotFound,
     };
     // Pages that decode their parameters before counting the request.
-    let mut connz_params = None;
     let early = match page {
-        "/connz" => connz::decode(t).map(|p| connz_params = Some(p)),
+        "/connz" => connz::decode(t).map(|_| ()),
         "/routez" => others::decode_routez(t),
         _ => Ok(()),
     };
@@ -293,6 +315,12 @@ async fn route(st: &State, t: &Target) -> Reply {
             .entry(page.to_string())
             .or_default() += 1;
     }
+    render(st, page, t).await
+}
+
+/// Builds page `page` (one of [`route`]'s names) for `t`; also what the
+/// system account's `$SYS.REQ.SERVER…` requests are answered with.
+pub(super) async fn render(st: &State, page: &str, t: &Target) -> Reply {
     let ctx = Ctx {
         shared: &st.shared,
         info: &st.info,
@@ -305,11 +333,14 @@ async fn route(st: &State, t: &Target) -> Reply {
             let stats = st.req_stats.borrow().clone();
             varz::page(&ctx, &stats, &st.cpu).await
         }
-        "/connz" => match connz_params {
-            Some(p) => connz::page(&ctx, t, p).await,
-            None => unreachable!("/connz parameters are decoded above"),
+        "/connz" => match connz::decode(t) {
+            Ok(p) => connz::page(&ctx, t, p).await,
+            Err(e) => Reply::BadRequest(e),
         },
-        "/routez" => others::routez(&ctx),
+        "/routez" => match others::decode_routez(t) {
+            Ok(()) => others::routez(&ctx),
+            Err(e) => Reply::BadRequest(e),
+        },
         "/subsz" => subsz::page(&ctx, t).await,
         "/accountz" => others::accountz(&ctx, t).await,
         "/metrics" => {

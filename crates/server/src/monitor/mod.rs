@@ -25,7 +25,9 @@ pub mod hub;
 mod metrics;
 mod others;
 mod query;
+pub(crate) mod server_info;
 mod subsz;
+pub mod sysreq;
 mod varz;
 
 pub use http::HttpServer;

@@ -70,6 +70,14 @@ impl Target {
         Some(Target { path, params })
     }
 
+    /// A target made of decoded parts (a system request's options).
+    pub fn from_parts(path: &str, params: Vec<(String, String)>) -> Target {
+        Target {
+            path: path.to_string(),
+            params,
+        }
+    }
+
     /// The first value of `key`, or "" (Go's `Query().Get`).
     pub fn get(&self, key: &str) -> &str {
         self.params

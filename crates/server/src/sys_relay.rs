@@ -1,0 +1,42 @@
+//! Core 0's side of the server's own request subjects (`$SYS.REQ.SERVER…`,
+//! answered by `monitor::sysreq`): the system account's subscriptions, held
+//! by the core's internal publisher; the requests they are delivered, handed
+//! to the monitoring thread in arrival order; and its answers, published in
+//! the system account on each request's reply subject.
+//!
+//! Only core 0 subscribes, so a request published on any core reaches the
+//! server once. A request is copied once, off the routing that delivered it
+//! (`Core::queue_sys_request`); nothing here is on the message path.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::core::Core;
+use crate::monitor::sysreq::{subjects, CoreSysLink};
+use crate::rt::{RingRx, RingTx};
+
+/// Subscribes, then relays requests and answers until either side goes.
+pub async fn serve(core: Rc<Core>, link: CoreSysLink, system: u16) {
+    let internal = core.internal_publisher();
+    for subject in subjects(&core.shared().server_id) {
+        let key = core.key(system, subject.as_bytes());
+        core.subscribe(&internal, Bytes::from(subject), key, None);
+    }
+    let tx = RingTx::connect(link.requests).await;
+    let rx = RingRx::connect(link.answers).await;
+    let answers = async {
+        while let Some(a) = rx.recv().await {
+            crate::events::publish_payload(&core, system, &a.reply, &a.payload);
+        }
+    };
+    let requests = async {
+        loop {
+            let r = core.next_sys_request().await;
+            if tx.send(r).await.is_err() {
+                return;
+            }
+        }
+    };
+    futures_lite::future::or(answers, requests).await;
+}
