@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::monitor::{get, http_port};
 use crate::util::{nats_server_conf, shoal_conf, Raw, ServerProc};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -172,4 +173,51 @@ fn server_requests_like_nats_server() {
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, w);
     }
+}
+
+/// `/accstatz` after one APP client published twice to its own
+/// subscription and another APP client stayed idle: the same accounts with
+/// the same counts as nats-server's. Not compared: `num_subscriptions`
+/// (nats-server also counts the 4 service imports of `$SYS.REQ.ACCOUNT…`
+/// it adds to every account). Each PUB goes in its own write after the
+/// login: nats-server counts a publish read together with its CONNECT on
+/// the account the connection had before the CONNECT (`$G`).
+fn accstatz(s: &ServerProc) -> Vec<Value> {
+    let port = http_port(s);
+    let mut a = Asker::new(s.port, "app", "y");
+    a.c.send(b"SUB foo 2\r\nPING\r\n");
+    a.c.expect(b"PONG\r\n");
+    let _idle = Asker::new(s.port, "app", "y");
+    for _ in 0..2 {
+        a.c.send(b"PUB foo 5\r\nhello\r\nPING\r\n");
+        a.c.read_until_pong();
+    }
+    let mut out = Vec::new();
+    let page = get(port, "/accstatz").json();
+    let mut stats = page["account_statz"].clone();
+    for st in stats.as_array_mut().unwrap() {
+        st.as_object_mut().unwrap().remove("num_subscriptions");
+    }
+    out.push(stats);
+    let all = get(port, "/accstatz?unused=1").json();
+    let mut names: Vec<String> = all["account_statz"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["acc"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    out.push(json!(names));
+    let bad = get(port, "/accstatz?unused=x");
+    out.push(json!([bad.status, bad.body]));
+    out
+}
+
+#[test]
+fn accstatz_like_nats_server() {
+    let want = accstatz(&nats_server_conf(CONF, &["-m", "-1"]));
+    let got = accstatz(&shoal_conf(CONF, &["--cores", "2", "-m", "-1"]));
+    assert_eq!(got, want);
+    assert_eq!(got[0][0]["conns"], 2, "{got:?}");
+    assert_eq!(got[0][0]["sent"]["msgs"], 2, "{got:?}");
 }

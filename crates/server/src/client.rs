@@ -449,6 +449,9 @@ impl Client {
     /// without flushing.
     pub fn slow_consumer(self: &Rc<Self>, max_pending: usize) {
         self.env.stats.slow_consumer();
+        self.env
+            .stats
+            .account(self.account.get(), |a| a.slow_consumers += 1);
         log::info!(
             "{} - Slow Consumer Detected: MaxPending of {max_pending} Exceeded",
             self.log_prefix()

@@ -188,7 +188,12 @@ fn reserved(s: &[u8], prefix: &[u8], need_more: bool) -> bool {
 }
 
 fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
-    core.env().stats.inbound(m.payload().len());
+    let stats = &core.env().stats;
+    stats.inbound(m.payload().len());
+    stats.account(m.spans.account, |a| {
+        a.in_msgs += 1;
+        a.in_bytes += m.payload().len() as u64;
+    });
     client.in_msgs.set(client.in_msgs.get() + 1);
     let len = m.payload().len() as u64;
     client.in_bytes.set(client.in_bytes.get() + len);

@@ -99,6 +99,8 @@ pub struct CoreSnapshot {
     pub open: Vec<ConnRecord>,
     pub closed: Vec<ConnRecord>,
     pub subs: Vec<SubRecord>,
+    /// Per account id.
+    pub accounts: Vec<AccountCounters>,
 }
 
 /// The wall clock and the monotonic clock read together at boot.
@@ -213,6 +215,18 @@ mod tests {
             assert_eq!(c.wall(earlier), c.boot_wall - Duration::from_secs(1));
         }
     }
+}
+
+/// One account's traffic on one core (`/accstatz`): what its clients
+/// published (`received`), what was delivered of it (`sent`), and its slow
+/// consumers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountCounters {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub slow_consumers: u64,
 }
 
 /// Where the server's own request subjects start.

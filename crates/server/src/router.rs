@@ -97,6 +97,10 @@ fn deliver(
                 client.out_bytes.set(client.out_bytes.get() + len as u64);
                 client.last.set(env.now.get());
                 env.stats.out(len);
+                env.stats.account(m.spans.account, |a| {
+                    a.out_msgs += 1;
+                    a.out_bytes += len as u64;
+                });
                 if from_peer {
                     client.needs_barrier.set(true);
                 }

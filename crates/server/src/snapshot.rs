@@ -42,6 +42,7 @@ pub async fn snapshot(core: &Core, req: Request) -> CoreSnapshot {
         core: core.id(),
         counters,
         index: core.registry().index_stats(),
+        accounts: s.accounts.borrow().clone(),
         ..Default::default()
     };
     if req.open {

@@ -1,7 +1,9 @@
 //! Per-core counters: plain `Cell`s bumped on the owning core, read (later, by
 //! monitoring) by asking each core. Never an atomic on the message path.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+
+use crate::records::AccountCounters;
 
 #[derive(Default)]
 pub struct Stats {
@@ -20,6 +22,8 @@ pub struct Stats {
     pub ring_msgs_in: Cell<u64>,
     /// Batches that found their ring full and waited in a backlog.
     pub ring_backlogged: Cell<u64>,
+    /// Per account id (grown when an account first has traffic here).
+    pub accounts: RefCell<Vec<AccountCounters>>,
 }
 
 impl Stats {
@@ -32,6 +36,16 @@ impl Stats {
     pub fn out(&self, bytes: usize) {
         self.out_msgs.set(self.out_msgs.get() + 1);
         self.out_bytes.set(self.out_bytes.get() + bytes as u64);
+    }
+    /// Account `acc`'s counters (no allocation once the account is known).
+    #[inline]
+    pub fn account(&self, acc: u16, f: impl FnOnce(&mut AccountCounters)) {
+        let mut v = self.accounts.borrow_mut();
+        let i = usize::from(acc);
+        if v.len() <= i {
+            v.resize(i + 1, AccountCounters::default());
+        }
+        f(&mut v[i]);
     }
     pub fn out_bytes_written(&self, n: usize) {
         self.written_bytes.set(self.written_bytes.get() + n as u64);

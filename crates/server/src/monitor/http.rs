@@ -27,7 +27,7 @@ use super::hub::{Gatherer, MonitorLink};
 use super::query::Target;
 use super::sysreq::SysLink;
 use super::varz::CpuMeter;
-use super::{connz, metrics, others, subsz, varz, Ctx, Reply, Static};
+use super::{accstatz, connz, metrics, others, subsz, varz, Ctx, Reply, Static};
 use crate::core::Shared;
 use crate::rt::{self, CoreHandle, PlainListener, PlainStream};
 use crate::BootError;
@@ -295,6 +295,7 @@ async fn route(st: &State, t: &Target) -> Reply {
         "/routez" => "/routez",
         "/subsz" | "/subscriptionsz" => "/subsz",
         "/accountz" => "/accountz",
+        "/accstatz" => "/accstatz",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
         _ => return Reply::NotFound,
@@ -343,6 +344,7 @@ pub(super) async fn render(st: &State, page: &str, t: &Target) -> Reply {
         },
         "/subsz" => subsz::page(&ctx, t).await,
         "/accountz" => others::accountz(&ctx, t).await,
+        "/accstatz" => accstatz::page(&ctx, t).await,
         "/metrics" => {
             let stats = st.req_stats.borrow().clone();
             metrics::page(&ctx, &stats, &st.cpu).await

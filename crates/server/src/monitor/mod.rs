@@ -1,5 +1,5 @@
 //! HTTP monitoring (`-m/--http_port`): nats-server's `/varz`, `/connz`,
-//! `/subsz` (`/subscriptionsz`), `/routez`, `/healthz`, `/accountz` and the
+//! `/subsz` (`/subscriptionsz`), `/routez`, `/healthz`, `/accountz`, `/accstatz` and the
 //! index page, with nats-server 2.15's field names, types, key order and
 //! parameter errors, so dashboards and exporters read Shoal unchanged.
 //! Shoal's own per-core figures sit under keys no NATS server uses (`/varz`
@@ -10,7 +10,7 @@
 //! asking each core's agent for a snapshot ([`hub`]), which the core builds on
 //! itself when asked. Nothing here runs on the message path or takes a lock a
 //! core waits on; the message path only bumps `Cell` counters. Pages:
-//! [`varz`], [`connz`], [`subsz`], [`others`] (routez, healthz, accountz,
+//! [`varz`], [`connz`], [`subsz`], [`accstatz`], [`others`] (routez, healthz, accountz,
 //! index), and Shoal's own [`metrics`] (Prometheus text, with the names the
 //! prometheus-nats-exporter gives nats-server's figures); Go's spelling of
 //! values: [`format`]; query parameters: [`query`].
@@ -18,6 +18,7 @@
 //! Layering: the cores know nothing of this module; `node.rs` starts each
 //! core's agent ([`hub::serve`]) when monitoring is on.
 
+mod accstatz;
 mod connz;
 pub(crate) mod format;
 mod http;

@@ -2,7 +2,7 @@
 //! (healthy while the client listeners are up: they are before this thread
 //! serves anything, and close in lame duck mode, when it answers 500 as
 //! nats-server does; JetStream parameters are checked as nats-server checks
-//! them), `/accountz` (the global account only) and the HTML index.
+//! them), `/accountz` and the HTML index.
 
 use std::sync::atomic::Ordering;
 
@@ -245,6 +245,7 @@ pub fn root() -> Reply {
         ("varz", "General"),
         ("connz", "Connections"),
         ("accountz", "Accounts"),
+        ("accstatz", "Account Stats"),
         ("subsz", "Subscriptions"),
         ("routez", "Routes"),
         ("healthz", "Health Probe"),
