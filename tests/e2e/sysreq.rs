@@ -1,5 +1,6 @@
 //! The server's own request subjects in the system account
-//! (`$SYS.REQ.SERVER.PING…`, `$SYS.REQ.SERVER.<id>.…`), asked of Shoal
+//! (`$SYS.REQ.SERVER.PING…`, `$SYS.REQ.SERVER.<id>.…`,
+//! `$SYS.REQ.ACCOUNT.PING.STATZ`) and `/accstatz`, asked of Shoal
 //! (`--cores 2`, so most requests cross a ring to core 0) and of nats-server
 //! 2.15 with the same config, the answers compared: the `server` object's
 //! keys (its identity, sequence and time normalised), `statsz`'s keys, the
@@ -220,4 +221,40 @@ fn accstatz_like_nats_server() {
     assert_eq!(got, want);
     assert_eq!(got[0][0]["conns"], 2, "{got:?}");
     assert_eq!(got[0][0]["sent"]["msgs"], 2, "{got:?}");
+}
+
+/// `$SYS.REQ.ACCOUNT.PING.STATZ` from the system account, on Shoal alone:
+/// nats-server answers it there twice (its own subscription, and the
+/// `$SYS.REQ.ACCOUNT.SYS.STATZ` service import it adds to every account,
+/// the system account included), so answers cannot be paired one to one.
+/// The answers nats-server's subscription gives, captured from 2.15.1: an
+/// error for a body of the wrong type; none for an account without
+/// connections unless unused ones are asked for; the connected accounts.
+#[test]
+fn account_statz_request() {
+    let s = shoal_conf(CONF, &["--cores", "2"]);
+    let mut a = Asker::new(s.port, "admin", "x");
+    let subject = "$SYS.REQ.ACCOUNT.PING.STATZ";
+    let bad = a.json(subject, r#"{"accounts":"APP"}"#);
+    assert_eq!(
+        bad["error"],
+        json!({"code": 400, "description": "json: cannot unmarshal string into Go struct field AccountStatzEventOptions.accounts of type []string"})
+    );
+    a.send(subject, r#"{"accounts":["APP"]}"#);
+    let unused = a.json(subject, r#"{"accounts":["APP"],"include_unused":true}"#);
+    let listed = &unused["data"]["account_statz"];
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{unused}");
+    assert_eq!(
+        (&listed[0]["acc"], &listed[0]["conns"]),
+        (&json!("APP"), &json!(0)),
+        "{unused}"
+    );
+    let connected = a.json(subject, "");
+    let listed = &connected["data"]["account_statz"];
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{connected}");
+    assert_eq!(
+        (&listed[0]["acc"], &listed[0]["conns"]),
+        (&json!("SYS"), &json!(1)),
+        "{connected}"
+    );
 }

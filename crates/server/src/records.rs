@@ -230,7 +230,7 @@ pub struct AccountCounters {
 }
 
 /// Where the server's own request subjects start.
-pub const SYS_REQ_PREFIX: &[u8] = b"$SYS.REQ.SERVER.";
+pub const SYS_REQ_PREFIX: &[u8] = b"$SYS.REQ.";
 
 /// A request on one of the server's own subjects (`$SYS.REQ.SERVER.PING…`,
 /// `$SYS.REQ.SERVER.<id>.…`), as delivered to the system account's internal

@@ -62,10 +62,15 @@ struct AccountStatz<'a> {
 }
 
 pub async fn page(ctx: &Ctx<'_>, t: &Target) -> Reply {
-    let unused = match decode_bool(t, "unused") {
-        Ok(v) => v,
-        Err(e) => return Reply::BadRequest(e),
-    };
+    match decode_bool(t, "unused") {
+        Ok(unused) => Reply::Json(render(ctx, unused, &[]).await.0),
+        Err(e) => Reply::BadRequest(e),
+    }
+}
+
+/// The page (indented JSON) and how many accounts it lists: those named in
+/// `only` (all when empty), without connections only if `unused`.
+pub async fn render(ctx: &Ctx<'_>, unused: bool, only: &[String]) -> (Vec<u8>, usize) {
     let logins = ctx.shared.config().logins;
     let snaps = ctx
         .gather(Request {
@@ -88,6 +93,9 @@ pub async fn page(ctx: &Ctx<'_>, t: &Target) -> Reply {
     let mut out = Vec::new();
     for (i, sum) in sums.iter().enumerate() {
         let name = logins.account_name(i as u16);
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
         let open: Vec<_> = snaps
             .iter()
             .flat_map(|s| s.open.iter())
@@ -113,10 +121,11 @@ pub async fn page(ctx: &Ctx<'_>, t: &Target) -> Reply {
             slow_consumers: sum.slow_consumers,
         });
     }
+    let listed = out.len();
     let page = AccountStatz {
         server_id: &ctx.shared.server_id,
         now: ctx.now(),
         account_statz: out,
     };
-    Reply::Json(to_json(&page, true))
+    (to_json(&page, true), listed)
 }

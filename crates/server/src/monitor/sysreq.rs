@@ -1,7 +1,8 @@
 //! The server's own request subjects in the system account, answered as
 //! nats-server 2.15 answers them: `$SYS.REQ.SERVER.PING` (statsz, every
 //! server), `$SYS.REQ.SERVER.PING.<KIND>` and `$SYS.REQ.SERVER.<id>.<KIND>`
-//! for the kinds of [`KINDS`], with the request body's options (nats-server's
+//! for the kinds of [`KINDS`], and `$SYS.REQ.ACCOUNT.PING.STATZ` (the
+//! accounts' `/accstatz`), with the request body's options (nats-server's
 //! `…EventOptions` JSON, its filter included) and the reply
 //! `{"server":{…},"data":{…}}` (or `"error"`) whose `data` is the same JSON
 //! as the HTTP page.
@@ -28,7 +29,7 @@ use super::format::{compact_json, rfc3339, to_json};
 use super::http::{render, State};
 use super::query::Target;
 use super::server_info::server_info;
-use super::Reply;
+use super::{Ctx, Reply};
 use crate::records::{Request, SysAnswer, SysRequest, SYS_REQ_PREFIX};
 use crate::rt::{RingRx, RingTx, SharedReceiver, SharedSender};
 
@@ -71,10 +72,10 @@ pub const KINDS: [&str; 8] = [
 /// The subjects the server subscribes in its system account.
 pub fn subjects(server_id: &str) -> Vec<String> {
     let p = std::str::from_utf8(SYS_REQ_PREFIX).expect("ASCII");
-    let mut out = vec![format!("{p}PING")];
+    let mut out = vec![format!("{p}SERVER.PING"), format!("{p}ACCOUNT.PING.STATZ")];
     for k in KINDS {
-        out.push(format!("{p}PING.{k}"));
-        out.push(format!("{p}{server_id}.{k}"));
+        out.push(format!("{p}SERVER.PING.{k}"));
+        out.push(format!("{p}SERVER.{server_id}.{k}"));
     }
     out
 }
@@ -96,9 +97,14 @@ pub(super) async fn serve(
     }
 }
 
-/// The request's kind: `PING` alone is statsz.
+/// The request's kind: `SERVER.PING` alone is statsz; `ACCOUNT.PING.STATZ`
+/// is the accounts' statz (`ACCSTATZ` here).
 fn kind<'a>(subject: &'a str, server_id: &str) -> Option<&'a str> {
     let rest = subject.strip_prefix(std::str::from_utf8(SYS_REQ_PREFIX).ok()?)?;
+    if rest == "ACCOUNT.PING.STATZ" {
+        return Some("ACCSTATZ");
+    }
+    let rest = rest.strip_prefix("SERVER.")?;
     if rest == "PING" {
         return Some("STATSZ");
     }
@@ -118,6 +124,8 @@ enum Opt {
     Str(&'static str, &'static str),
     /// `ConnState`: 0 open, 1 closed, 2 all.
     State,
+    /// A list of strings (kept one per line in the parameter).
+    List(&'static str),
 }
 
 /// A kind's options: Go's struct name, the page, and (JSON key, how) each.
@@ -178,6 +186,14 @@ fn options(kind: &str) -> Option<Options> {
                 ("stream", Str("stream", "string")),
                 ("consumer", Str("consumer", "string")),
                 ("details", Bool("details", "true")),
+            ],
+        ),
+        "ACCSTATZ" => (
+            "AccountStatzEventOptions",
+            "/accstatz",
+            &[
+                ("accounts", List("accounts")),
+                ("include_unused", Bool("unused", "1")),
             ],
         ),
         "ACCOUNTZ" => (
@@ -289,6 +305,13 @@ fn decode(
                 .ok_or_else(|| bad("server.ConnState"))?
                 .to_string(),
             (Opt::State, _) => return Err(bad("server.ConnState")),
+            (Opt::List(param), Value::Array(items)) => {
+                let items: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                let items = items.ok_or_else(|| bad("string"))?;
+                push(&mut d.params, param, &items.join("\n"));
+                continue;
+            }
+            (Opt::List(_), _) => return Err(bad("[]string")),
             (Opt::Str(_, "[]string"), Value::Array(items)) => {
                 if items.iter().any(|i| !i.is_string()) {
                     return Err(bad("string"));
@@ -307,7 +330,7 @@ fn decode(
             Opt::Bool(param, set) if text == "true" => push(&mut d.params, param, set),
             Opt::Bool(..) => {}
             Opt::Int(param) | Opt::Uint(param) => push(&mut d.params, param, &text),
-            Opt::Str(param, _) => push(&mut d.params, param, &text),
+            Opt::Str(param, _) | Opt::List(param) => push(&mut d.params, param, &text),
             Opt::State => {
                 let state = match text.as_str() {
                     "1" => "closed",
@@ -426,6 +449,11 @@ async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
         return None;
     }
     let target = Target::from_parts(page, decoded.params);
+    if kind == "ACCSTATZ" {
+        return accounts_statz(st, &target)
+            .await
+            .map(|payload| SysAnswer { reply, payload });
+    }
     let payload = match (kind, render(st, page, &target).await) {
         ("STATSZ", Reply::Json(varz)) => statsz(st, &varz).await,
         // nats-server's health status carries its code here (not over HTTP).
@@ -443,6 +471,34 @@ async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
         _ => return None,
     };
     Some(SysAnswer { reply, payload })
+}
+
+/// `$SYS.REQ.ACCOUNT.PING.STATZ`: the accounts asked for (all when none),
+/// without connections only with `include_unused`; nothing is sent when no
+/// account is listed and unused ones were not asked for.
+async fn accounts_statz(st: &State, t: &Target) -> Option<Vec<u8>> {
+    let unused = t.get("unused") == "1";
+    let only: Vec<String> = t
+        .get("accounts")
+        .split('\n')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    let ctx = Ctx {
+        shared: &st.shared,
+        info: &st.info,
+        gatherer: &st.gatherer,
+        now: std::cell::Cell::new(SystemTime::now()),
+    };
+    let (page, listed) = super::accstatz::render(&ctx, unused, &only).await;
+    if listed == 0 && !unused {
+        return None;
+    }
+    let data = compact_json(&page);
+    Some(wrap(
+        st,
+        &format!("\"data\":{}", String::from_utf8_lossy(&data)),
+    ))
 }
 
 #[derive(Serialize)]
@@ -542,7 +598,8 @@ mod tests {
         assert_eq!(kind("$SYS.REQ.SERVER.NID.CONNZ", "NID"), Some("CONNZ"));
         assert_eq!(kind("$SYS.REQ.SERVER.OTHER.CONNZ", "NID"), None);
         assert_eq!(kind("$SYS.REQ.ACCOUNT.A.CONNZ", "NID"), None);
-        assert_eq!(subjects("NID").len(), 1 + 2 * KINDS.len());
+        assert_eq!(kind("$SYS.REQ.ACCOUNT.PING.STATZ", "NID"), Some("ACCSTATZ"));
+        assert_eq!(subjects("NID").len(), 2 + 2 * KINDS.len());
     }
 
     #[test]
