@@ -750,3 +750,74 @@ fn queue_groups_of_one_name_span_stream_imports_like_nats_server() {
         assert_eq!((r, plain), (60, 60), "{server}: {got:?}");
     }
 }
+
+/// What A's and B's clients receive after a SIGHUP that changes A's subject
+/// mapping, B's stream import (a prefix added) and B's service import (a new
+/// local subject), on `start(config path)`; reply subjects of service
+/// requests normalised (their tokens are random).
+fn reload_routing_scenario(start: &dyn Fn(&str) -> ServerProc) -> Vec<String> {
+    let conf = |map_to: &str, prefix: &str, svc_to: &str| {
+        format!(
+            "accounts {{\n  A {{\n    users: [ {{user: a, password: pw}} ]\n    exports: [ {{stream: \"ev.>\"}}, {{service: \"svc.>\"}} ]\n    mappings: {{ \"m.in\": \"{map_to}\" }}\n  }}\n  B {{\n    users: [ {{user: b, password: pw}} ]\n    imports: [ {{stream: {{account: A, subject: \"ev.>\"}}{prefix}}}, {{service: {{account: A, subject: \"svc.a\"}}, to: \"{svc_to}\"}} ]\n  }}\n}}\n"
+        )
+    };
+    let path = temp_path("conf");
+    std::fs::write(&path, conf("m.one", "", "req")).unwrap();
+    let s = start(path.to_str().unwrap());
+    let connect = |user: &str| {
+        let mut c = login(
+            s.port,
+            &format!(r#"{{"verbose":false,"user":"{user}","pass":"pw"}}"#),
+        );
+        c.expect(b"PONG\r\n");
+        c
+    };
+    let (mut a, mut b) = (connect("a"), connect("b"));
+    a.send(b"SUB m.one 1\r\nSUB m.two 2\r\nSUB svc.a 3\r\nPING\r\n");
+    a.expect(b"PONG\r\n");
+    b.send(b"SUB ev.x 1\r\nSUB pre.ev.x 2\r\nPING\r\n");
+    b.expect(b"PONG\r\n");
+    let round = |a: &mut Raw, b: &mut Raw| -> Vec<String> {
+        a.send(b"PUB m.in 1\r\nM\r\nPUB ev.x 1\r\nE\r\nPING\r\n");
+        let own = escape(&a.read_until_pong());
+        b.send(b"PUB req _INBOX.r1 1\r\n1\r\nPUB req2 _INBOX.r2 1\r\n2\r\nPING\r\n");
+        let got_b = escape(&b.read_until_pong());
+        // A's side: a PING after B's PONG, so B's requests have been routed.
+        a.send(b"PING\r\n");
+        let got_a = escape(&a.read_until_pong());
+        let got_a = got_a
+            .split("\\r\\n")
+            .map(|part| match part.split_once(" _R_.") {
+                Some((head, rest)) => {
+                    format!(
+                        "{head} _R_.<token> {}",
+                        rest.rsplit(' ').next().unwrap_or("")
+                    )
+                }
+                None => part.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\\r\\n");
+        vec![own, got_a, got_b]
+    };
+    let mut seen = round(&mut a, &mut b);
+    std::fs::write(&path, conf("m.two", ", prefix: \"pre\"", "req2")).unwrap();
+    s.signal(libc::SIGHUP);
+    assert!(
+        s.wait_for_log("Reloaded server configuration", DEADLINE),
+        "{:?}",
+        s.log()
+    );
+    seen.extend(round(&mut a, &mut b));
+    seen
+}
+
+/// A SIGHUP that changes an account's mappings and imports applies them to
+/// the next messages, as nats-server's does (the connections stay).
+#[test]
+fn reload_applies_new_mappings_and_imports_like_nats_server() {
+    let want = reload_routing_scenario(&|p| nats_server(&["-c", p]));
+    let got = reload_routing_scenario(&|p| shoal(&["-c", p, "--cores", "2"]));
+    assert_eq!(got, want);
+    assert!(want[3].contains("MSG m.two 2 1"), "{want:?}");
+}

@@ -139,7 +139,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 24] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 21] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -186,11 +186,6 @@ impl Config {
                         .join(",")
                 }),
             ),
-            // Fixed in Shoal for now: a changed mapping is refused, never
-            // kept at its old value silently.
-            ("Mappings", format!("{:?}", self.mappings)),
-            ("Imports", format!("{:?}", self.imports)),
-            ("Services", format!("{:?}", self.services)),
             ("MaxTracedMsgLen", self.max_traced_msg_len.to_string()),
             ("TraceHeaders", self.trace_headers.to_string()),
         ]

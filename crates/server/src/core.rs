@@ -165,6 +165,28 @@ pub struct Core {
     /// subscriptions (core 0 only), waiting for the monitoring thread.
     sys_requests: RefCell<std::collections::VecDeque<crate::records::SysRequest>>,
     sys_ready: crate::event::Event,
+    /// The accounts' mappings and imports in force (replaced by a reload).
+    routing: RefCell<Routing>,
+}
+
+/// What routes a message between and within accounts besides the
+/// subscriptions: subject mappings, stream imports, service imports. Read
+/// by every publish on this core (a `RefCell` borrow), replaced only by the
+/// ticker when a reload arrives, never during a routing.
+pub struct Routing {
+    pub mappings: Arc<crate::mappings::Mappings>,
+    pub imports: Arc<crate::imports::StreamImports>,
+    pub services: Arc<crate::services::ServiceImports>,
+}
+
+impl Routing {
+    fn of(cfg: &Config) -> Routing {
+        Routing {
+            mappings: cfg.mappings.clone(),
+            imports: cfg.imports.clone(),
+            services: cfg.services.clone(),
+        }
+    }
 }
 
 impl Core {
@@ -172,6 +194,7 @@ impl Core {
         let live = Live::from(&shared.cfg);
         let auth = Auth::new(&shared.cfg, shared.accounts.clone());
         let namespaced = !shared.cfg.logins.accounts().is_empty();
+        let routing = RefCell::new(Routing::of(&shared.cfg));
         Core {
             id,
             n,
@@ -196,7 +219,18 @@ impl Core {
             replies: crate::services::Replies::default(),
             sys_requests: RefCell::default(),
             sys_ready: crate::event::Event::default(),
+            routing,
         }
+    }
+
+    /// The mappings and imports in force.
+    pub fn routing(&self) -> std::cell::Ref<'_, Routing> {
+        self.routing.borrow()
+    }
+
+    /// A reload's mappings and imports, for the publishes after this.
+    pub fn replace_routing(&self, cfg: &Config) {
+        *self.routing.borrow_mut() = Routing::of(cfg);
     }
 
     /// Files a request for the server (copied: it is answered after this

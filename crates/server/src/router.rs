@@ -228,11 +228,13 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
 /// subject in the exporter are mapped before anything else looks at them.
 #[inline]
 pub fn map(core: &Core, account: u16, subject: &[u8], out: &mut Vec<u8>) -> Mapped {
-    let mappings = &core.cfg().mappings;
-    if mappings.is_empty() {
+    let routing = core.routing();
+    if routing.mappings.is_empty() {
         return Mapped::Unchanged;
     }
-    mappings.select(account, subject, core.rand(100), out)
+    routing
+        .mappings
+        .select(account, subject, core.rand(100), out)
 }
 
 /// A response delivered to this core's reply wildcard: its request's
@@ -253,7 +255,7 @@ fn queue_response(core: &Core, m: &Msg) {
 /// Routes the responses queued by deliveries, now that no routing holds the
 /// registry.
 fn drain_responses(core: &Core) {
-    if core.cfg().services.is_empty() {
+    if core.routing().services.is_empty() {
         return;
     }
     while let Some((frame, spans)) = core.replies().pop_response() {
@@ -273,7 +275,8 @@ fn drain_responses(core: &Core) {
 /// exporter under the service's subject, with a reply subject that brings
 /// the responses back to this core.
 fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
-    let services = &core.cfg().services;
+    let routing = core.routing();
+    let services = &routing.services;
     let mut delivered = false;
     let mut to = Vec::new();
     for imp in services.of(m.spans.account) {
@@ -345,13 +348,14 @@ pub(crate) fn remade(m: &Msg, subject: &[u8], reply: &[u8]) -> (bytes::Bytes, Sp
 /// [`publish`] after mappings: in the publisher's account, then in each
 /// account that imports the subject, under the import's subject.
 fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
-    let imports = &core.cfg().imports;
+    let routing = core.routing();
+    let imports = &routing.imports;
     let mut delivered = if imports.is_empty() || imports.of(m.spans.account).is_empty() {
         route_in_account(core, publisher, m, &[])
     } else {
         publish_with_imports(core, publisher, m)
     };
-    if !core.cfg().services.is_empty() {
+    if !routing.services.is_empty() {
         delivered |= request_services(core, publisher, m);
     }
     reap_expired(core);
@@ -367,7 +371,8 @@ fn publish_with_imports(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
     // The copies: (account, subject), the exporter's own first.
     let mut copies: Vec<(u16, Vec<u8>)> = vec![(m.spans.account, m.subject().to_vec())];
     let mut to = Vec::new();
-    for imp in core.cfg().imports.of(m.spans.account) {
+    let routing = core.routing();
+    for imp in routing.imports.of(m.spans.account) {
         if imp.transform.apply(m.subject(), &mut to) {
             copies.push((imp.importer, std::mem::take(&mut to)));
         }
