@@ -720,3 +720,135 @@ fn account_jwt_imports_and_mappings_like_nats_server() {
     assert!(want[1].contains("from_a.events.x"), "{want:?}");
     assert!(want[3].contains("MSG _INBOX.x 1 2"), "{want:?}");
 }
+
+/// The full directory resolver, on one server: what a system-account user
+/// and the accounts' users see, normalised where runs differ (the server's
+/// identity, times, sequence numbers; the JWT decoder's error texts).
+/// Account A's JWT is a file in the directory at start, the system
+/// account's a preload; B's is pushed while the server runs.
+fn directory_resolver_run(s: &ServerProc, w: &World, dir: &std::path::Path) -> Vec<Value> {
+    let (sys, a, b) = (&w.accounts[0], &w.accounts[1], &w.accounts[2]);
+    let sys_user = KeyPair::new_user();
+    let sys_token = user_jwt(&sys_user, &sys.0, full_limits(), json!({}));
+    let mut admin = jwt_login(s.port, &sys_user, &sys_token, "\"headers\":true,");
+    admin.expect(b"PONG\r\n");
+    admin.send(b"SUB _INBOX.c 1\r\nPING\r\n");
+    admin.expect(b"PONG\r\n");
+    let mut ask = |subject: &str, body: &str| -> Value {
+        admin.send(format!("PUB {subject} _INBOX.c {}\r\n{body}\r\n", body.len()).as_bytes());
+        let f = admin
+            .read_frame(Instant::now() + DEADLINE)
+            .expect("an answer");
+        let text = String::from_utf8_lossy(&f).to_string();
+        let (head, payload) = text.split_once("\r\n").unwrap();
+        let payload = payload.trim_end_matches("\r\n");
+        match serde_json::from_str::<Value>(payload) {
+            Ok(mut v) => {
+                if v.get("server").is_some() {
+                    v["server"] = json!("<norm>");
+                }
+                // The decoder's own words differ; the prefix is the server's.
+                let unreadable = v["error"]["account"] == "n/a";
+                if let Some(d) = v.pointer_mut("/error/description") {
+                    let text = d.as_str().unwrap_or("").to_string();
+                    if unreadable && text.starts_with("jwt update resulted in error - ") {
+                        *d = json!("jwt update resulted in error - <decoder error>");
+                    }
+                }
+                v
+            }
+            Err(_) => json!({"head": head.split(' ').next(), "raw": payload}),
+        }
+    };
+    let mut out = Vec::new();
+    let login = |(kp, _): &(KeyPair, String)| {
+        let user = KeyPair::new_user();
+        let token = user_jwt(&user, kp, full_limits(), json!({}));
+        let mut c = jwt_login(s.port, &user, &token, "");
+        // Until the PONG of a login that worked, or the close of one that did not.
+        let deadline = Instant::now() + DEADLINE;
+        let mut got = Vec::new();
+        loop {
+            let r = c.fill(deadline);
+            got.extend(c.take_buffered());
+            if got.ends_with(b"PONG\r\n") || r.is_err() {
+                break;
+            }
+        }
+        escape(&got)
+    };
+    out.push(json!({"a_login": login(a), "b_login_before": login(b)}));
+    let mut list = ask("$SYS.REQ.CLAIMS.LIST", "");
+    if let Some(ids) = list["data"].as_array_mut() {
+        ids.sort_by_key(|v| v.to_string());
+    }
+    out.push(list);
+    out.push(ask("$SYS.REQ.CLAIMS.UPDATE", &b.1));
+    out.push(json!({"b_login_after": login(b)}));
+    let lookup = ask(
+        &format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.LOOKUP", b.0.public_key()),
+        "",
+    );
+    out.push(json!({"lookup_is_b": lookup["raw"] == json!(b.1)}));
+    out.push(ask("$SYS.REQ.CLAIMS.UPDATE", "garbage"));
+    out.push(ask(
+        &format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", a.0.public_key()),
+        &b.1,
+    ));
+    let delete = jwt::encode(
+        &claim(
+            &w.op.public_key(),
+            "del",
+            "generic",
+            json!({"accounts": [b.0.public_key()]}),
+        ),
+        &w.op,
+    );
+    out.push(ask("$SYS.REQ.CLAIMS.DELETE", &delete));
+    let mut list = ask("$SYS.REQ.CLAIMS.LIST", "");
+    if let Some(ids) = list["data"].as_array_mut() {
+        ids.sort_by_key(|v| v.to_string());
+    }
+    out.push(list);
+    let stored = std::fs::read_to_string(dir.join(format!("{}.jwt", b.0.public_key())));
+    out.push(json!({"b_file_is_b": stored.map(|t| t.trim() == b.1).unwrap_or(false)}));
+    out
+}
+
+#[test]
+fn directory_resolver_takes_pushed_claims_like_nats_server() {
+    let w = World::new(&[
+        json!({ "limits": unlimited() }),
+        json!({ "limits": unlimited() }),
+        json!({ "limits": unlimited() }),
+    ]);
+    let op = jwt::encode(
+        &claim(&w.op.public_key(), "op", "operator", json!({})),
+        &w.op,
+    );
+    let (sys, a) = (&w.accounts[0], &w.accounts[1]);
+    let run = |start: &dyn Fn(&str) -> ServerProc| {
+        let dir = temp_path("jwt");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{}.jwt", a.0.public_key())), &a.1).unwrap();
+        let conf = format!(
+            "operator: \"{op}\"\nsystem_account: {sys_key}\nresolver {{ type: full, dir: \"{}\" }}\nresolver_preload: {{ {sys_key}: \"{}\" }}\n",
+            dir.display(),
+            sys.1,
+            sys_key = sys.0.public_key(),
+        );
+        let s = start(&conf);
+        directory_resolver_run(&s, &w, &dir)
+    };
+    let want = run(&|c| nats_server_conf(c, &[]));
+    let got = run(&|c| shoal_conf(c, &["--cores", "2"]));
+    for (g, n) in got.iter().zip(&want) {
+        assert_eq!(g, n);
+    }
+    assert_eq!(got.len(), want.len());
+    assert_eq!(want[2]["data"]["message"], "jwt updated", "{want:?}");
+    assert!(
+        want[3]["b_login_after"].as_str().unwrap().contains("PONG"),
+        "{want:?}"
+    );
+}

@@ -574,6 +574,12 @@ pub fn decode_user(token: &str) -> Result<User, JwtError> {
     })
 }
 
+/// Decodes and verifies a JWT of any kind: its common claims (nats-io/jwt's
+/// `DecodeGeneric`).
+pub fn decode_generic(token: &str) -> Result<Claims, JwtError> {
+    verify(token).map(|v| v.claims)
+}
+
 /// Decodes and verifies an account JWT (issued by an operator key).
 pub fn decode_account(token: &str) -> Result<Account, JwtError> {
     let v = verify(token)?;

@@ -65,6 +65,13 @@ pub struct Config {
     pub imports: Arc<crate::imports::StreamImports>,
     /// Service imports between accounts.
     pub services: Arc<crate::services::ServiceImports>,
+    /// The account resolver's store, when its claims travel over the system
+    /// account (the directory resolver).
+    pub claims: Option<crate::claims::Claims>,
+    /// How many accounts (`$G` included) the server may ever have: more
+    /// than the configured ones when a resolver can add accounts while it
+    /// runs; 0 = the configured ones.
+    pub max_accounts: usize,
     /// `authorization.timeout`: how long a client of an auth-requiring
     /// server may take to send its CONNECT.
     pub auth_timeout: Duration,
@@ -97,6 +104,8 @@ impl Default for Config {
             trace_headers: false,
             max_sub_tokens: 0,
             max_closed_clients: 10_000,
+            claims: None,
+            max_accounts: 0,
             logins: Arc::new(Logins::default()),
             mappings: Arc::default(),
             imports: Arc::default(),
@@ -139,7 +148,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 21] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 20] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -166,9 +175,6 @@ impl Config {
             ("ClusterName", opt(&self.cluster_name)),
             ("MaxSubTokens", self.max_sub_tokens.to_string()),
             ("MaxClosedClients", self.max_closed_clients.to_string()),
-            // nats-server refuses most changes to it too; Shoal refuses all.
-            // The accounts themselves (their users may change).
-            ("Accounts", self.logins.accounts().join(",")),
             (
                 "NoAuthUser",
                 self.logins.no_auth_user_name().unwrap_or("").to_string(),
@@ -247,6 +253,18 @@ impl Config {
         {
             return Err(format!(
                 "config reload not supported for {field}: old={was}, new={is}"
+            ));
+        }
+        // The accounts themselves (their users may change): fixed, except
+        // that a resolver that may add accounts while the server runs may
+        // append new ones (ids never change).
+        let (was, is) = (self.logins.accounts(), new.logins.accounts());
+        let grows = is.starts_with(was) && is.len() <= self.max_accounts;
+        if was != is && !grows {
+            return Err(format!(
+                "config reload not supported for Accounts: old={}, new={}",
+                was.join(","),
+                is.join(",")
             ));
         }
         Ok(self

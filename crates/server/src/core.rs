@@ -77,7 +77,7 @@ impl Shared {
         monitoring: bool,
     ) -> Shared {
         let clock = Clock::now();
-        let cfg_accounts = cfg.logins.accounts().len();
+        let cfg_accounts = cfg.logins.accounts().len().max(cfg.max_accounts);
         Shared {
             info_host,
             info_port,

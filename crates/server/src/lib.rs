@@ -10,6 +10,7 @@
 mod accounts;
 mod auth;
 mod boot;
+pub mod claims;
 mod client;
 mod config;
 mod core;

@@ -36,9 +36,10 @@ fn deliver(
     let expired = core.registry().with_sub(key, |sub| {
         let client = &sub.client;
         if client.internal {
-            // A request for the server itself: answered off this routing
-            // (and counted as delivered: it has a responder).
-            if m.subject().starts_with(crate::records::SYS_REQ_PREFIX) {
+            // A request for the server itself (its only subscriptions but
+            // the service replies' `_R_.…`): answered off this routing, and
+            // counted as delivered (it has a responder).
+            if !m.subject().starts_with(b"_R_.") {
                 let body = &m.payload()[m.hdr()..];
                 core.queue_sys_request(m.subject(), m.reply(), body);
                 return Some(false);

@@ -19,7 +19,11 @@ use crate::rt::{RingRx, RingTx};
 /// Subscribes, then relays requests and answers until either side goes.
 pub async fn serve(core: Rc<Core>, link: CoreSysLink, system: u16) {
     let internal = core.internal_publisher();
-    for subject in subjects(&core.shared().server_id) {
+    let mut all = subjects(&core.shared().server_id);
+    if core.cfg().claims.is_some() {
+        all.extend(crate::claims::SUBJECTS.iter().map(|s| s.to_string()));
+    }
+    for subject in all {
         let key = core.key(system, subject.as_bytes());
         core.subscribe(&internal, Bytes::from(subject), key, None);
     }

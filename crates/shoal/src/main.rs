@@ -21,6 +21,7 @@
 mod accountsconf;
 mod authconf;
 mod config;
+mod dirresolver;
 mod files;
 mod flags;
 mod goerr;
@@ -204,6 +205,14 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         options::listen_port(&opts.config.host, opts.port).map_err(Failure::Fatal)?;
     let host = opts.config.host.clone();
     let name = opts.config.server_name.clone();
+    // A directory resolver: the store the server asks for pushed claims,
+    // which has this thread rebuild the accounts.
+    let claims = opts.operator.dir_resolver.clone().map(|d| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let store = dirresolver::DirStore::new(d, &opts.operator.operators[0], tx);
+        opts.config.claims = Some(shoal_server::claims::Claims(Arc::new(store)));
+        rx
+    });
 
     let server = Server::start(opts.config.clone()).map_err(Failure::Boot)?;
 
@@ -268,10 +277,20 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         server: Arc::new(server),
         ports_file,
         lame_duck: None,
+        claims,
     };
     running.run_signals();
     running.stop();
     Ok(())
+}
+
+/// A load failure as a reload reports it.
+fn load_text(e: LoadError) -> String {
+    match e {
+        LoadError::Conf(e) => e.to_string(),
+        LoadError::Report(r) => report_text(&r),
+        LoadError::Invalid(m) => m,
+    }
 }
 
 /// A load failure as `main` reports it.
@@ -394,6 +413,8 @@ struct Running {
     ports_file: Option<PathBuf>,
     /// The thread waiting in `Server::lame_duck`, once SIGUSR2 came.
     lame_duck: Option<JoinHandle<()>>,
+    /// A directory resolver's requests to rebuild the accounts.
+    claims: Option<std::sync::mpsc::Receiver<dirresolver::Apply>>,
 }
 
 impl Running {
@@ -404,7 +425,9 @@ impl Running {
             if self.lame_duck.as_ref().is_some_and(|t| t.is_finished()) {
                 return;
             }
-            let signal = match signals::wait_timeout(Duration::from_millis(100)) {
+            let waited = signals::wait_timeout(Duration::from_millis(100));
+            self.apply_claims();
+            let signal = match waited {
                 Ok(Some(signal)) => signal,
                 Ok(None) => continue,
                 Err(e) => {
@@ -453,21 +476,65 @@ impl Running {
         }
     }
 
+    /// The operator accounts' keys in id order (a reload keeps their ids).
+    fn known_accounts(&self) -> Vec<String> {
+        let accounts = self.opts.config.logins.accounts();
+        accounts.iter().skip(1).cloned().collect()
+    }
+
+    /// Claims a directory resolver saved: the accounts rebuilt from the
+    /// directory and put in force (as a reload puts them, without touching
+    /// anything else), then each waiting update told.
+    fn apply_claims(&mut self) {
+        let Some(rx) = &self.claims else {
+            return;
+        };
+        let waiting: Vec<dirresolver::Apply> = rx.try_iter().collect();
+        if waiting.is_empty() {
+            return;
+        }
+        let result = self.rebuild_accounts();
+        if let Err(e) = &result {
+            error!("DirResolver - Update resulted in error {e}");
+        }
+        for w in waiting {
+            let _ = w.send(result.clone());
+        }
+    }
+
+    fn rebuild_accounts(&mut self) -> Result<(), String> {
+        let loaded =
+            options::load_keeping(&self.flags, &self.known_accounts()).map_err(load_text)?;
+        let new = loaded.options.config;
+        let mut config = self.opts.config.clone();
+        if new.logins.accounts().len() > config.max_accounts.max(1) {
+            return Err("too many accounts".into());
+        }
+        config.logins = new.logins;
+        config.imports = new.imports;
+        config.mappings = new.mappings;
+        config.services = new.services;
+        self.server.reload(config.clone());
+        self.opts.config = config;
+        Ok(())
+    }
+
     fn try_reload(&mut self) -> Result<(), String> {
         if self.opts.config_file.is_none() {
             return Err(
                 "can only reload config when a file is provided using -c or --config".into(),
             );
         }
-        let loaded = options::load(&self.flags).map_err(|e| match e {
-            LoadError::Conf(e) => e.to_string(),
-            LoadError::Report(r) => report_text(&r),
-            LoadError::Invalid(m) => m,
-        })?;
+        let loaded =
+            options::load_keeping(&self.flags, &self.known_accounts()).map_err(load_text)?;
         for warning in &loaded.warnings {
             warn!("{warning}");
         }
         let mut new = loaded.options;
+        if new.operator.dir_resolver != self.opts.operator.dir_resolver {
+            return Err("config reload not supported for AccountResolver".into());
+        }
+        new.config.claims = self.opts.config.claims.clone();
         let port = self.server.local_addr().port();
         let lines = options::changes(&self.opts, &new, port)?;
         new.config.port = self.opts.config.port;

@@ -11,11 +11,16 @@
 //! system_account: ACC_PUBLIC_KEY
 //! ```
 //!
-//! The memory resolver is the one Shoal has: the accounts are the preloaded
-//! ones, fixed at start. A `URL(...)` resolver and the directory resolvers
-//! (`{ type: full | cache, dir: ... }`, whose claim updates travel over the
-//! system account) are refused by name, as are `trusted` keys without an
-//! operator JWT and `resolver_pinned_accounts`.
+//! Two resolvers: `MEMORY` (the accounts are the preloaded ones, fixed at
+//! start) and the full directory resolver (`{ type: full, dir: ... }`, see
+//! `dirresolver.rs`: the directory's accounts, and those pushed over the
+//! system account while the server runs). A `URL(...)` resolver and the
+//! cache directory resolver are refused by name, as are `trusted` keys
+//! without an operator JWT and `resolver_pinned_accounts`.
+//!
+//! Account ids are handed out in load order and never change while the
+//! server runs: a reload (or a pushed claim) keeps the known accounts'
+//! ids ([`OperatorSettings::known`]) and appends new accounts.
 //!
 //! Reads operator JWT files at load time, before any core runs (as the
 //! configuration file itself is read).
@@ -38,6 +43,11 @@ pub struct OperatorSettings {
     /// `(account key, JWT)` in file order.
     pub preload: Vec<(String, String)>,
     pub system_account: Option<String>,
+    /// `resolver { type: full, dir: … }`.
+    pub dir_resolver: Option<crate::dirresolver::DirSettings>,
+    /// The accounts' keys in id order as the running server has them (empty
+    /// at start): a reload keeps their ids.
+    pub known: Vec<String>,
 }
 
 /// `operator` (and its aliases): JWT files or inline JWTs.
@@ -94,10 +104,10 @@ pub fn resolver(v: &Value, s: &mut OperatorSettings, report: &mut Report) {
             "resolver URL(...) is not supported by this version of shoal yet (use MEMORY)",
         ),
         Kind::String(_) => s.memory_resolver = false,
-        Kind::Map(_) => report.error(
-            &v.pos,
-            "the directory resolver (resolver { type: full | cache }) is not supported by this version of shoal yet (use MEMORY)",
-        ),
+        Kind::Map(_) => {
+            s.memory_resolver = false;
+            s.dir_resolver = crate::dirresolver::parse(v, report);
+        }
         _ => report::mismatch(v, "string", report),
     }
 }
@@ -149,7 +159,7 @@ pub fn trust(
     if s.operators.is_empty() {
         return Ok(None);
     }
-    if !s.memory_resolver {
+    if !s.memory_resolver && s.dir_resolver.is_none() {
         if !s.preload.is_empty() {
             // nats-server makes a (read-only) URL resolver of the operator.
             return Err(
@@ -201,13 +211,41 @@ pub fn trust(
         }
     }
     let mut trust = Trust::new(s.operators.clone(), system.clone());
+    let entries = match &s.dir_resolver {
+        Some(d) => crate::dirresolver::load(d, &s.preload)?,
+        None => s.preload.clone(),
+    };
+    // The known accounts first, in their order (their ids stay), then the
+    // new ones. The memory resolver's accounts are fixed while the server
+    // runs: its ids are the file's order (a reload that changes them is
+    // refused as one that changes the accounts).
+    let known: &[String] = if s.dir_resolver.is_some() {
+        &s.known
+    } else {
+        &[]
+    };
+    let mut ordered: Vec<&(String, String)> = Vec::new();
+    for k in known {
+        match entries.iter().find(|(key, _)| key == k) {
+            Some(e) => ordered.push(e),
+            None => {
+                return Err(format!(
+                    "account {k} is gone from the resolver: removing an account while the server runs is not supported by this version of shoal"
+                ))
+            }
+        }
+    }
+    ordered.extend(entries.iter().filter(|(key, _)| !known.contains(key)));
     let mut keys = Vec::new();
-    for (key, text) in &s.preload {
+    for (key, text) in ordered {
         let account = jwt::decode_account(text)
             .map_err(|e| format!("preload account error for {key:?}: {e}"))?;
         // An account is only found under its own key (nats-server's
         // `verifyAccountClaims`).
         if &account.claims.subject != key {
+            if known.contains(key) {
+                return Err(format!("account {key}: its JWT names another account"));
+            }
             continue;
         }
         keys.push(key.clone());
@@ -369,6 +407,13 @@ pub fn banner(s: &OperatorSettings, system: &str) -> (Vec<String>, Vec<String>) 
             0 => "  Expires : Never".to_owned(),
             t => format!("  Expires : {}", shoal_go::unix_time(t)),
         });
+    }
+    if let Some(d) = &s.dir_resolver {
+        let dir = std::path::absolute(&d.dir).unwrap_or_else(|_| d.dir.clone());
+        lines.push(format!(
+            "Managing all jwt in exclusive directory {}",
+            dir.display()
+        ));
     }
     let mut warn = Vec::new();
     if system.is_empty() {

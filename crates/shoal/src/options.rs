@@ -76,6 +76,12 @@ impl Options {
 
 /// Build options from the flags and the file they name.
 pub fn load(flags: &Flags) -> Result<Loaded, LoadError> {
+    load_keeping(flags, &[])
+}
+
+/// [`load`] for a running server whose operator accounts are `known` (their
+/// keys in id order): a directory resolver keeps their ids.
+pub fn load_keeping(flags: &Flags, known: &[String]) -> Result<Loaded, LoadError> {
     let mut s = Settings::default();
     let mut warnings = Vec::new();
     let mut digest = None;
@@ -99,6 +105,7 @@ pub fn load(flags: &Flags) -> Result<Loaded, LoadError> {
         digest = Some(shoal_conf::digest(&map));
     }
     overlay_flags(flags, &mut s);
+    s.operator.known = known.to_vec();
     let options = resolve(s, file, digest)?;
     Ok(Loaded { options, warnings })
 }
@@ -352,7 +359,15 @@ fn resolve(
             (imports, mappings, services)
         }
     };
+    // A directory resolver may add accounts while the server runs, up to
+    // what an account id can number.
+    let max_accounts = match &s.operator.dir_resolver {
+        Some(_) => usize::from(u16::MAX),
+        None => 0,
+    };
     let config = Config {
+        claims: None,
+        max_accounts,
         mappings: Arc::new(mappings),
         imports: Arc::new(imports),
         services: Arc::new(services),

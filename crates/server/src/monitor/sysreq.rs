@@ -30,6 +30,7 @@ use super::http::{render, State};
 use super::query::Target;
 use super::server_info::server_info;
 use super::{Ctx, Reply};
+use crate::claims::{Ask, ClaimReply};
 use crate::records::{Request, SysAnswer, SysRequest, SYS_REQ_PREFIX};
 use crate::rt::{RingRx, RingTx, SharedReceiver, SharedSender};
 
@@ -408,6 +409,9 @@ fn error_reply(st: &State, code: u16, description: &str, with_null_data: bool) -
 /// The answer to one request, or `None` when none is sent (no reply subject,
 /// filtered out, a subject that is not one of ours).
 async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
+    if let Some(ask) = crate::claims::ask(&req.subject) {
+        return claims_answer(st, ask, req).await;
+    }
     let kind = kind(&req.subject, &st.shared.server_id)?;
     if kind == "IDZ" {
         #[derive(Serialize)]
@@ -499,6 +503,90 @@ async fn accounts_statz(st: &State, t: &Target) -> Option<Vec<u8>> {
         st,
         &format!("\"data\":{}", String::from_utf8_lossy(&data)),
     ))
+}
+
+/// An account resolver request, answered by the configured store on the
+/// blocking pool (it reads and writes files; an update waits until the
+/// account is in force): nats-server's `respondToUpdate` JSON for updates
+/// and deletes, the bare JWT (empty when there is none) for a lookup, the
+/// keys for a list.
+async fn claims_answer(st: &State, ask: Ask<'_>, req: &SysRequest) -> Option<SysAnswer> {
+    let store = st.shared.cfg.claims.clone()?.0;
+    let body = String::from_utf8_lossy(&req.body).into_owned();
+    let payload = match ask {
+        Ask::Update(acc) => {
+            let acc = acc.map(str::to_string);
+            let r = crate::rt::blocking(move || store.update(acc.as_deref(), &body)).await;
+            update_reply(st, &r)
+        }
+        Ask::Delete => {
+            let r = crate::rt::blocking(move || store.delete(&body)).await;
+            update_reply(st, &r)
+        }
+        Ask::Lookup(acc) => {
+            let acc = acc.to_string();
+            let jwt = crate::rt::blocking(move || store.lookup(&acc)).await;
+            jwt.unwrap_or_default().into_bytes()
+        }
+        Ask::List => {
+            let ids = crate::rt::blocking(move || store.list()).await;
+            let ids = to_json(&ids, false);
+            wrap(st, &format!("\"data\":{}", String::from_utf8_lossy(&ids)))
+        }
+    };
+    (!req.reply.is_empty()).then(|| SysAnswer {
+        reply: req.reply.clone(),
+        payload,
+    })
+}
+
+/// `respondToUpdate`: logged (debug when it worked), and its JSON.
+fn update_reply(st: &State, r: &ClaimReply) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Status<'a> {
+        #[serde(skip_serializing_if = "str::is_empty")]
+        account: &'a str,
+        code: u16,
+        #[serde(skip_serializing_if = "str::is_empty")]
+        message: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Failure<'a> {
+        #[serde(skip_serializing_if = "str::is_empty")]
+        account: &'a str,
+        code: u16,
+        description: String,
+    }
+    let what = match r.account.as_str() {
+        "" => r.message.clone(),
+        acc => format!("{} - {acc}", r.message),
+    };
+    match &r.error {
+        None => {
+            log::debug!("{what}");
+            let s = to_json(
+                &Status {
+                    account: &r.account,
+                    code: 200,
+                    message: &r.message,
+                },
+                false,
+            );
+            wrap(st, &format!("\"data\":{}", String::from_utf8_lossy(&s)))
+        }
+        Some(e) => {
+            log::error!("{what} - {e}");
+            let f = to_json(
+                &Failure {
+                    account: &r.account,
+                    code: 500,
+                    description: format!("{} - {e}", r.message),
+                },
+                false,
+            );
+            wrap(st, &format!("\"error\":{}", String::from_utf8_lossy(&f)))
+        }
+    }
 }
 
 #[derive(Serialize)]
