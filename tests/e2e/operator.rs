@@ -812,6 +812,25 @@ fn directory_resolver_run(s: &ServerProc, w: &World, dir: &std::path::Path) -> V
     out.push(list);
     let stored = std::fs::read_to_string(dir.join(format!("{}.jwt", b.0.public_key())));
     out.push(json!({"b_file_is_b": stored.map(|t| t.trim() == b.1).unwrap_or(false)}));
+    // A's JWT pushed again, newer, revoking a user logged in now: that
+    // connection is closed; another user of A logs in still.
+    let doomed = KeyPair::new_user();
+    let doomed_token = user_jwt(&doomed, &a.0, full_limits(), json!({}));
+    let mut c = jwt_login(s.port, &doomed, &doomed_token, "");
+    c.expect(b"PONG\r\n");
+    let mut revoking = claim(
+        &a.0.public_key(),
+        "acc1",
+        "account",
+        json!({"limits": unlimited(), "revocations": {doomed.public_key(): now() + 5}}),
+    );
+    revoking["iat"] = json!(now());
+    revoking["jti"] = json!("Jacc1-revoking");
+    out.push(ask(
+        "$SYS.REQ.CLAIMS.UPDATE",
+        &jwt::encode(&revoking, &w.op),
+    ));
+    out.push(json!({"revoked": escape(&c.read_until_closed(DEADLINE)), "a_login_after": login(a)}));
     out
 }
 
@@ -838,7 +857,15 @@ fn directory_resolver_takes_pushed_claims_like_nats_server() {
             sys_key = sys.0.public_key(),
         );
         let s = start(&conf);
-        directory_resolver_run(&s, &w, &dir)
+        let managing = "Managing all jwt in exclusive directory ";
+        assert!(s.wait_for_log(managing, DEADLINE), "{:?}", s.log());
+        let line = s.log().into_iter().find(|l| l.contains(managing)).unwrap();
+        let at = line.find(managing).unwrap();
+        let mut out = vec![json!(
+            line[at..].replace(&dir.display().to_string(), "<dir>")
+        )];
+        out.extend(directory_resolver_run(&s, &w, &dir));
+        out
     };
     let want = run(&|c| nats_server_conf(c, &[]));
     let got = run(&|c| shoal_conf(c, &["--cores", "2"]));
@@ -846,9 +873,25 @@ fn directory_resolver_takes_pushed_claims_like_nats_server() {
         assert_eq!(g, n);
     }
     assert_eq!(got.len(), want.len());
-    assert_eq!(want[2]["data"]["message"], "jwt updated", "{want:?}");
+    assert_eq!(
+        want[0],
+        json!("Managing all jwt in exclusive directory <dir>")
+    );
+    assert_eq!(want[3]["data"]["message"], "jwt updated", "{want:?}");
+    let last = want.last().unwrap();
     assert!(
-        want[3]["b_login_after"].as_str().unwrap().contains("PONG"),
+        last["revoked"].as_str().unwrap().contains("Revoked"),
+        "{last}"
+    );
+    assert!(
+        last["a_login_after"]
+            .as_str()
+            .unwrap()
+            .ends_with("PONG\\r\\n"),
+        "{last}"
+    );
+    assert!(
+        want[4]["b_login_after"].as_str().unwrap().contains("PONG"),
         "{want:?}"
     );
 }

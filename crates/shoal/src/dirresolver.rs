@@ -292,3 +292,87 @@ impl ClaimStore for DirStore {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The errors `resolver { … }` gets, and what it parses to.
+    fn parsed(body: &str) -> (Option<DirSettings>, Vec<String>) {
+        let map = shoal_conf::parse_str(&format!("resolver {{ {body} }}"), "t.conf").unwrap();
+        let (_, v) = map.iter().next().unwrap();
+        let mut report = Report::default();
+        let got = parse(v, &mut report);
+        (got, report.errors)
+    }
+
+    #[test]
+    fn settings_checked_as_nats_server_checks_them() {
+        let (got, errors) =
+            parsed("type: full, dir: /tmp/x, limit: 5, interval: \"2m\", timeout: \"1.9s\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            got,
+            Some(DirSettings {
+                dir: "/tmp/x".into(),
+                limit: 5
+            })
+        );
+        let refused = |body: &str, want: &str| {
+            let (got, errors) = parsed(body);
+            assert!(
+                errors.iter().any(|e| e.contains(want)),
+                "{body}: {errors:?}"
+            );
+            got
+        };
+        assert_eq!(refused("type: full", "dir has no value"), None);
+        assert_eq!(
+            refused("type: cache, dir: /tmp/x", "cache directory resolver"),
+            None
+        );
+        assert_eq!(refused("type: nope, dir: /tmp/x", "should be MEM or"), None);
+        refused(
+            "type: full, dir: /tmp/x, allow_delete: true",
+            "allow_delete is not supported",
+        );
+        refused(
+            "type: full, dir: /tmp/x, ttl: \"1h\"",
+            "FULL does not accept ttl",
+        );
+        refused("type: full, dir: /tmp/x, interval: \"soon\"", "");
+        refused(
+            "type: full, dir: /tmp/x, colour: blue",
+            "\"colour\" is not supported",
+        );
+    }
+
+    #[test]
+    fn saves_only_newer_jwts_under_account_keys() {
+        let dir = std::env::temp_dir().join(format!("shoal-dirres-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let d = DirSettings {
+            dir: dir.clone(),
+            limit: 0,
+        };
+        assert_eq!(load(&d, &[]).unwrap(), Vec::<(String, String)>::new());
+        assert!(dir.is_dir(), "created when missing");
+        assert_eq!(path_for(&dir, "not-a-key"), None);
+        let op = nkeys::KeyPair::new_operator();
+        let acc = nkeys::KeyPair::new_account();
+        let mint = |jti: &str, iat: i64| {
+            let c = serde_json::json!({"jti": jti, "iat": iat, "sub": acc.public_key(), "name": "a",
+                "nats": {"type": "account", "version": 2}});
+            jwt::encode(&c, &op)
+        };
+        let (old, new) = (mint("J1", 100), mint("J2", 200));
+        let key = acc.public_key();
+        assert_eq!(
+            load(&d, &[(key.clone(), new.clone())]).unwrap(),
+            vec![(key.clone(), new.clone())]
+        );
+        // An older preload leaves the newer file alone.
+        assert_eq!(load(&d, &[(key.clone(), old)]).unwrap(), vec![(key, new)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

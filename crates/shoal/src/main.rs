@@ -239,7 +239,7 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         // Not silently: the account and its connection events exist, the
         // rest of its server traffic does not yet.
         warn!(
-            "System account {sys:?}: of its requests only $SYS.REQ.SERVER.PING and the server kinds IDZ, STATSZ, VARZ, SUBSZ, CONNZ, ROUTEZ, HEALTHZ and ACCOUNTZ are answered, and of its events only CONNECT and DISCONNECT are sent, by this version of shoal"
+            "System account {sys:?}: of its requests only $SYS.REQ.SERVER.PING, the server kinds IDZ, STATSZ, VARZ, SUBSZ, CONNZ, ROUTEZ, HEALTHZ and ACCOUNTZ, $SYS.REQ.ACCOUNT.PING.STATZ and (with a directory resolver) the claims requests are answered, and of its events only CONNECT and DISCONNECT are sent, by this version of shoal"
         );
     }
     let cores = server.cores();
