@@ -289,6 +289,9 @@ fn operator_configurations_are_checked_like_nats_server() {
         "operator: /nonexistent/op.jwt\nresolver: MEMORY\n".to_string(),
         "operator: eyJhbc\nresolver: MEMORY\n".to_string(),
         format!("{op_line}\n{preload}"),
+        format!("{base}trusted: [\"{}\"]\n", w.op.public_key()),
+        format!("trusted: [\"NOPE\"]\nresolver: MEMORY\n{preload}"),
+        format!("{base}resolver_pinned_accounts: 5\n"),
     ];
     let shoal_bin = std::path::Path::new(env!("CARGO_BIN_EXE_shoal"));
     for conf in &configs {
@@ -894,4 +897,80 @@ fn directory_resolver_takes_pushed_claims_like_nats_server() {
         want[4]["b_login_after"].as_str().unwrap().contains("PONG"),
         "{want:?}"
     );
+}
+
+/// `trusted_keys` (the operator's key without its JWT) and
+/// `resolver_pinned_accounts`: a user of a pinned account logs in, one of
+/// another is refused and counted in `/varz` `pinned_account_fails`, and
+/// `/varz` shows the system account (and no operator JWTs); as nats-server.
+#[test]
+fn trusted_keys_and_pinned_accounts_like_nats_server() {
+    let w = World::new(&[
+        json!({ "limits": unlimited() }),
+        json!({ "limits": unlimited() }),
+    ]);
+    let (a, b) = (&w.accounts[0], &w.accounts[1]);
+    let conf = format!(
+        "trusted_keys: [\"{}\"]\nresolver: MEMORY\nresolver_preload: {{\n  {}: \"{}\"\n  {}: \"{}\"\n}}\nsystem_account: {}\nresolver_pinned_accounts: [\"{}\"]\n",
+        w.op.public_key(),
+        a.0.public_key(),
+        a.1,
+        b.0.public_key(),
+        b.1,
+        a.0.public_key(),
+        a.0.public_key(),
+    );
+    let run = |s: ServerProc| -> Value {
+        let mut seen = Vec::new();
+        for (kp, _) in [a, b] {
+            let user = KeyPair::new_user();
+            let token = user_jwt(&user, kp, full_limits(), json!({}));
+            let mut c = jwt_login(s.port, &user, &token, "");
+            let deadline = Instant::now() + DEADLINE;
+            let mut got = Vec::new();
+            loop {
+                let r = c.fill(deadline);
+                got.extend(c.take_buffered());
+                if got.ends_with(b"PONG\r\n") || r.is_err() {
+                    break;
+                }
+            }
+            seen.push(escape(&got));
+        }
+        let varz = crate::monitor::get(crate::monitor::http_port(&s), "/varz").json();
+        json!({
+            "seen": seen,
+            "pinned_account_fails": varz["pinned_account_fails"],
+            "system_account": varz["system_account"],
+            "trusted_operators_jwt": varz["trusted_operators_jwt"],
+        })
+    };
+    let want = run(nats_server_conf(&conf, &["-m", "-1"]));
+    let got = run(shoal_conf(&conf, &["-m", "-1"]));
+    assert_eq!(got, want);
+    assert_eq!(want["pinned_account_fails"], 1, "{want}");
+}
+
+/// `/varz` in operator mode: the operators' JWTs, their claims (JSON-equal:
+/// nats-server indents them, Shoal shows them as the JWT carries them) and
+/// the system account, as nats-server shows them.
+#[test]
+fn varz_shows_trusted_operators_like_nats_server() {
+    let w = World::new(&[json!({ "limits": unlimited() })]);
+    let conf = w.conf(&format!(
+        "system_account: {}\n",
+        w.accounts[0].0.public_key()
+    ));
+    let run = |s: ServerProc| -> Value {
+        let varz = crate::monitor::get(crate::monitor::http_port(&s), "/varz").json();
+        json!({
+            "jwt": varz["trusted_operators_jwt"],
+            "claim": varz["trusted_operators_claim"],
+            "system_account": varz["system_account"],
+        })
+    };
+    let want = run(nats_server_conf(&conf, &["-m", "-1"]));
+    let got = run(shoal_conf(&conf, &["-m", "-1"]));
+    assert_eq!(got, want);
+    assert!(want["claim"][0]["sub"].is_string(), "{want}");
 }

@@ -101,6 +101,19 @@ pub struct Operator {
     pub strict_signing_key_usage: bool,
     pub assert_server_version: String,
     pub account_server_url: String,
+    /// The JWT itself.
+    pub token: String,
+}
+
+impl Operator {
+    /// The claims as the JWT carries them (its payload's JSON).
+    pub fn payload(&self) -> String {
+        let part = self.token.split('.').nth(1).unwrap_or("");
+        b64(part)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// The numeric limits of an account or user (-1: none).
@@ -471,6 +484,7 @@ pub fn decode_operator(token: &str) -> Result<Operator, JwtError> {
         assert_server_version: field(get("assert_server_version"))?,
         account_server_url: field(get("account_server_url"))?,
         claims: v.claims,
+        token: token.to_owned(),
     })
 }
 

@@ -45,7 +45,12 @@ pub struct Trust {
     strict: Vec<String>,
     /// Account key → its id in [`crate::Logins::accounts`] and its claims.
     accounts: AHashMap<String, (u16, Arc<jwt::Account>)>,
+    /// `resolver_pinned_accounts`: the only accounts whose users may log in.
+    pinned: Option<Vec<String>>,
 }
+
+/// The end of the refusal of a user whose account is not pinned.
+pub const NOT_PINNED: &str = "not listed as operator pinned account";
 
 /// The refusal of a user its account revoked.
 pub const REVOKED: &str = "User authentication revoked";
@@ -123,7 +128,20 @@ impl Trust {
             system_account,
             strict,
             accounts: AHashMap::new(),
+            pinned: None,
         }
+    }
+
+    /// Keys trusted as operators' without their JWTs (`trusted_keys`).
+    pub fn with_keys(mut self, keys: &[String]) -> Trust {
+        self.keys.extend(keys.iter().cloned());
+        self
+    }
+
+    /// Only these accounts' users may log in (`resolver_pinned_accounts`).
+    pub fn with_pinned(mut self, accounts: Vec<String>) -> Trust {
+        self.pinned = Some(accounts);
+        self
     }
 
     /// Adds an account the resolver knows, as account `id`.
@@ -157,6 +175,13 @@ impl Trust {
             "" => user.claims.issuer.as_str(),
             a => a,
         };
+        if self
+            .pinned
+            .as_ref()
+            .is_some_and(|p| !p.iter().any(|a| a == issuer))
+        {
+            return Err(format!("Account {issuer} {NOT_PINNED}"));
+        }
         let Some((id, account)) = self.account(issuer) else {
             return Err("Account JWT lookup error: account not found".into());
         };

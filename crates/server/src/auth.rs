@@ -31,6 +31,9 @@ pub struct AccountCounts {
     /// A login has used the account: nats-server loads an operator's
     /// accounts on first use, and `/accountz` lists only those.
     pub used: Box<[AtomicBool]>,
+    /// Logins refused because their account is not pinned (`/varz`
+    /// `pinned_account_fails`).
+    pub pinned_fails: std::sync::atomic::AtomicU64,
 }
 
 impl AccountCounts {
@@ -38,6 +41,7 @@ impl AccountCounts {
         AccountCounts {
             conns: (0..n).map(|_| AtomicI64::new(0)).collect(),
             used: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            pinned_fails: Default::default(),
         }
     }
 }
@@ -279,6 +283,9 @@ async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) 
                 false
             }
             Err(why) => {
+                if why.ends_with(shoal_auth::operator::NOT_PINNED) {
+                    auth.counts.pinned_fails.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(line) = why.strip_prefix("Bad src Ip") {
                     log::error!("{} - Bad src Ip{line}", client.log_prefix());
                 } else if !why.is_empty() {

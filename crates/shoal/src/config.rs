@@ -100,15 +100,7 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
 
 /// nats-server's keys for features Shoal does not have yet, refused whatever
 /// their value (besides the [`gated`] ones, refused when they turn one on).
-const NOT_YET: &[&str] = &[
-    "tls",
-    "trusted",
-    "trusted_keys",
-    "resolver_tls",
-    "resolver_pinned_accounts",
-    "default_sentinel",
-    "https",
-];
+const NOT_YET: &[&str] = &["tls", "resolver_tls", "default_sentinel", "https"];
 
 /// Apply every top-level key of `map` to `s`.
 pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
@@ -207,6 +199,14 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             }
             "resolver_preload" => {
                 crate::operatorconf::preload(v, &mut s.operator, report);
+                Some(())
+            }
+            "trusted" | "trusted_keys" => {
+                crate::operatorconf::trusted_keys(v, &mut s.operator, report);
+                Some(())
+            }
+            "resolver_pinned_accounts" => {
+                crate::operatorconf::pinned_accounts(v, &mut s.operator, report);
                 Some(())
             }
             "mappings" | "maps" => {

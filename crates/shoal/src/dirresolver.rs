@@ -176,13 +176,17 @@ pub struct DirStore {
 }
 
 impl DirStore {
-    pub fn new(settings: DirSettings, operator: &jwt::Operator, apply: Sender<Apply>) -> DirStore {
+    /// `operator`: the first trusted operator JWT (none with `trusted_keys`).
+    pub fn new(
+        settings: DirSettings,
+        operator: Option<&jwt::Operator>,
+        apply: Sender<Apply>,
+    ) -> DirStore {
         DirStore {
             settings,
-            operator: (
-                operator.claims.subject.clone(),
-                operator.strict_signing_key_usage,
-            ),
+            operator: operator.map_or((String::new(), false), |o| {
+                (o.claims.subject.clone(), o.strict_signing_key_usage)
+            }),
             apply: Mutex::new(apply),
         }
     }

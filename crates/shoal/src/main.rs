@@ -209,7 +209,7 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     // which has this thread rebuild the accounts.
     let claims = opts.operator.dir_resolver.clone().map(|d| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let store = dirresolver::DirStore::new(d, &opts.operator.operators[0], tx);
+        let store = dirresolver::DirStore::new(d, opts.operator.operators.first(), tx);
         opts.config.claims = Some(shoal_server::claims::Claims(Arc::new(store)));
         rx
     });

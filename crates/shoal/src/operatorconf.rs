@@ -15,8 +15,9 @@
 //! start) and the full directory resolver (`{ type: full, dir: ... }`, see
 //! `dirresolver.rs`: the directory's accounts, and those pushed over the
 //! system account while the server runs). A `URL(...)` resolver and the
-//! cache directory resolver are refused by name, as are `trusted` keys
-//! without an operator JWT and `resolver_pinned_accounts`.
+//! cache directory resolver are refused by name. `trusted_keys` trusts
+//! operator keys without their JWTs; `resolver_pinned_accounts` lets only
+//! the listed accounts' users in.
 //!
 //! Account ids are handed out in load order and never change while the
 //! server runs: a reload (or a pushed claim) keeps the known accounts'
@@ -48,6 +49,63 @@ pub struct OperatorSettings {
     /// The accounts' keys in id order as the running server has them (empty
     /// at start): a reload keeps their ids.
     pub known: Vec<String>,
+    /// `trusted` / `trusted_keys`: operator keys trusted without their JWTs.
+    pub trusted_keys: Vec<String>,
+    /// `resolver_pinned_accounts`.
+    pub pinned: Option<Vec<String>>,
+}
+
+/// A string or a list of strings, worded as nats-server's errors for `what`.
+fn string_list(v: &Value, what: &str, report: &mut Report) -> Vec<String> {
+    match &v.kind {
+        Kind::String(s) => vec![s.clone()],
+        Kind::Array(items) => items
+            .iter()
+            .filter_map(|i| match i.as_str() {
+                Some(s) => Some(s.to_string()),
+                None => {
+                    report.error(
+                        &i.pos,
+                        format!(
+                            "error parsing {what}: unsupported type in array {}",
+                            i.go_type()
+                        ),
+                    );
+                    None
+                }
+            })
+            .collect(),
+        _ => {
+            report.error(
+                &v.pos,
+                format!("error parsing {what}: unsupported type {}", v.go_type()),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// `trusted` / `trusted_keys`: each a public operator key.
+pub fn trusted_keys(v: &Value, s: &mut OperatorSettings, report: &mut Report) {
+    s.trusted_keys = string_list(v, "trusted", report);
+    // nats-server reports the position of the list's last item.
+    let pos = v
+        .as_array()
+        .and_then(|a| a.last())
+        .map_or(&v.pos, |i| &i.pos);
+    for key in &s.trusted_keys {
+        if !jwt::is_public_key(key, 'O') {
+            report.error(
+                pos,
+                format!("trust key {key:?} required to be a valid public operator nkey"),
+            );
+        }
+    }
+}
+
+/// `resolver_pinned_accounts`.
+pub fn pinned_accounts(v: &Value, s: &mut OperatorSettings, report: &mut Report) {
+    s.pinned = Some(string_list(v, "resolver_pinned_accounts", report));
 }
 
 /// `operator` (and its aliases): JWT files or inline JWTs.
@@ -156,8 +214,11 @@ pub fn trust(
     has_users: bool,
     has_accounts: bool,
 ) -> Result<Option<OperatorMode>, String> {
-    if s.operators.is_empty() {
+    if s.operators.is_empty() && s.trusted_keys.is_empty() {
         return Ok(None);
+    }
+    if !s.operators.is_empty() && !s.trusted_keys.is_empty() {
+        return Err("conflicting options for 'TrustedKeys' and 'TrustedOperators'".into());
     }
     if !s.memory_resolver && s.dir_resolver.is_none() {
         if !s.preload.is_empty() {
@@ -167,7 +228,7 @@ pub fn trust(
                     .into(),
             );
         }
-        let url = &s.operators[0].account_server_url;
+        let url = s.operators.first().map_or("", |o| &o.account_server_url);
         if !url.is_empty() {
             return Err(
                 "resolver URL(...) (the operator's account_server_url) is not supported by this version of shoal yet (use resolver: MEMORY)"
@@ -186,7 +247,7 @@ pub fn trust(
     if has_users {
         return Err("operators do not allow users to be configured directly".into());
     }
-    let op_system = &s.operators[0].system_account;
+    let op_system = s.operators.first().map_or("", |o| &o.system_account);
     let system = match &s.system_account {
         Some(sys) => {
             let named: Vec<&String> = s
@@ -200,7 +261,7 @@ pub fn trust(
             }
             sys.clone()
         }
-        None => op_system.clone(),
+        None => op_system.to_string(),
     };
     for o in &s.operators {
         if !o.assert_server_version.is_empty() {
@@ -210,7 +271,10 @@ pub fn trust(
             ));
         }
     }
-    let mut trust = Trust::new(s.operators.clone(), system.clone());
+    let mut trust = Trust::new(s.operators.clone(), system.clone()).with_keys(&s.trusted_keys);
+    if let Some(p) = &s.pinned {
+        trust = trust.with_pinned(p.clone());
+    }
     let entries = match &s.dir_resolver {
         Some(d) => crate::dirresolver::load(d, &s.preload)?,
         None => s.preload.clone(),
@@ -388,10 +452,13 @@ fn rewrites(
 /// nats-server's start-up lines for its trusted operators (`[INF] Trusted
 /// Operators` ... and the warning without a system account).
 pub fn banner(s: &OperatorSettings, system: &str) -> (Vec<String>, Vec<String>) {
-    if s.operators.is_empty() {
+    if s.operators.is_empty() && s.trusted_keys.is_empty() {
         return (Vec::new(), Vec::new());
     }
-    let mut lines = vec!["Trusted Operators".to_owned()];
+    let mut lines = Vec::new();
+    if !s.operators.is_empty() {
+        lines.push("Trusted Operators".to_owned());
+    }
     for o in &s.operators {
         // `System` is the JWT's audience, which operator JWTs leave empty.
         lines.push("  System  : \"\"".to_owned());

@@ -1,9 +1,9 @@
 //! `/varz`: configuration, limits and server-wide counters (the sum over the
 //! cores), in nats-server 2.15's key order. Sub-systems Shoal does not have
 //! (cluster, gateway, leaf nodes, MQTT, websocket, JetStream) show as the empty
-//! objects nats-server shows when they are off; there is no system account, so
-//! `system_account` is left out as nats-server leaves it out with
-//! `no_system_account`. Shoal's per-core figures follow under `shoal`.
+//! objects nats-server shows when they are off; `system_account` only when one
+//! is configured (Shoal has no `$SYS` of its own, as nats-server with
+//! `no_system_account`). Shoal's per-core figures follow under `shoal`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -125,10 +125,22 @@ struct Varz<'a> {
     http_req_stats: &'a BTreeMap<String, u64>,
     config_load_time: String,
     config_digest: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    trusted_operators_jwt: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    trusted_operators_claim: Vec<Box<serde_json::value::RawValue>>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    system_account: &'a str,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pinned_account_fails: u64,
     slow_consumer_stats: ByKind,
     stale_connection_stats: ByKind,
     disk_io_wait_stats: DiskIoWait,
     shoal: ShoalFigures,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -223,6 +235,8 @@ pub async fn page(
     let s = &**ctx.shared;
     let cfg = &s.config();
     let boot = s.clock.boot_wall();
+    let logins = &cfg.logins;
+    let operators = logins.trust().map_or(&[][..], |t| &t.operators[..]);
     let varz = Varz {
         server_id: &s.server_id,
         server_name: &s.server_name,
@@ -281,6 +295,16 @@ pub async fn page(
         http_req_stats: req_stats,
         config_load_time: rfc3339(*s.config_load.lock().unwrap_or_else(|e| e.into_inner())),
         config_digest: "",
+        trusted_operators_jwt: operators.iter().map(|o| o.token.clone()).collect(),
+        trusted_operators_claim: operators
+            .iter()
+            .filter_map(|o| serde_json::value::RawValue::from_string(o.payload()).ok())
+            .collect(),
+        system_account: logins.system_account().unwrap_or(""),
+        pinned_account_fails: s
+            .accounts
+            .pinned_fails
+            .load(std::sync::atomic::Ordering::Relaxed),
         slow_consumer_stats: ByKind {
             clients: t.slow_consumers,
             routes: 0,
