@@ -162,7 +162,33 @@ fn cases(w: &World) -> Vec<Case> {
     add(nolimits, all(), json!({}), true);
     // 13: signed by a key the account does not have.
     add(&KeyPair::new_account(), all(), json!({}), true);
+    // 14: connect times around now (UTC); 15: an hour from now, for a
+    // second; 16: a zone the database does not know; 17: the same range in
+    // the server's local time (no zone).
+    let sod = now().rem_euclid(86_400);
+    let times = |from: i64, to: i64, zone: &str| {
+        let hms = |t: i64| {
+            let t = t.rem_euclid(86_400);
+            format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+        };
+        let mut v = json!({"times": [{"start": hms(from), "end": hms(to)}]});
+        if !zone.is_empty() {
+            v["times_location"] = json!(zone);
+        }
+        with(all(), v)
+    };
+    add(a, times(sod - 3600, sod + 3600, "UTC"), json!({}), true);
+    add(a, times(sod + 3600, sod + 3601, "UTC"), json!({}), true);
+    add(
+        a,
+        times(sod - 3600, sod + 3600, "Nowhere/Atlantis"),
+        json!({}),
+        true,
+    );
+    add(a, times(sod - 3600, sod + 3600, ""), json!({}), true);
     out[10].alone = true;
+    out[15].alone = true;
+    out[16].alone = true;
     out
 }
 
@@ -234,6 +260,11 @@ fn user_jwts_log_in_and_are_limited_like_nats_server() {
     let got = conversations(&shoal_conf(&conf, &[]), &cases);
     assert_eq!(got, want);
     assert!(want[0].contains("+OK"), "{want:?}");
+    // Connect times: inside, outside, an unknown zone (local time: as
+    // nats-server, whatever the machine's zone).
+    assert!(want[14].contains("PONG"), "{}", want[14]);
+    assert!(want[15].contains("Authorization Violation"), "{}", want[15]);
+    assert!(want[16].contains("Authorization Violation"), "{}", want[16]);
 }
 
 /// Runs `bin -c <conf> -p 0` expecting it to refuse the configuration:
@@ -431,11 +462,29 @@ fn an_expiring_jwt_ends_its_connection_like_nats_server() {
         json!({ "exp": soon }),
     );
     let by_account = user_jwt(&user, &w.accounts[1].0, full_limits(), json!({}));
-    // Both logins at once, before either expiry.
+    // A user whose connect times (UTC) end in 2 s.
+    let hms = |t: i64| {
+        let t = t.rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+    };
+    let range =
+        json!({"times": [{"start": hms(now() - 60), "end": hms(soon)}], "times_location": "UTC"});
+    let by_times = user_jwt(
+        &user,
+        &w.accounts[0].0,
+        with(full_limits(), range),
+        json!({}),
+    );
+    // The logins at once, before any expiry.
     let run = |s: ServerProc| {
         std::thread::scope(|t| {
             let a = t.spawn(|| until_expired(&s, &user, &by_account));
-            (until_expired(&s, &user, &by_user), a.join().unwrap())
+            let b = t.spawn(|| until_expired(&s, &user, &by_times));
+            (
+                until_expired(&s, &user, &by_user),
+                a.join().unwrap(),
+                b.join().unwrap(),
+            )
         })
     };
     // Both servers at once: the 2 s pass for both.
@@ -447,6 +496,7 @@ fn an_expiring_jwt_ends_its_connection_like_nats_server() {
     let (want, got) = want;
     assert_eq!(got, want);
     assert!(want.0.contains("User Authentication Expired"), "{want:?}");
+    assert!(want.2.contains("User Authentication Expired"), "{want:?}");
 }
 
 #[test]

@@ -62,6 +62,7 @@ fn request(w: &World, token: String) -> JwtRequest {
         now: NOW,
         peer: Some("127.0.0.1".parse().unwrap()),
         kind: "STANDARD",
+        local_offset: 0,
     }
 }
 

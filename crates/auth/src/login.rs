@@ -103,6 +103,8 @@ pub struct Credentials<'a> {
     pub now: i64,
     /// The client's address (a user JWT's `src`).
     pub peer: Option<IpAddr>,
+    /// The server's local offset from UTC now, in seconds east.
+    pub local_offset: i32,
 }
 
 impl Credentials<'_> {
@@ -355,6 +357,7 @@ impl Logins {
                     now: creds.now,
                     peer: creds.peer,
                     kind: "STANDARD",
+                    local_offset: creds.local_offset,
                 }),
                 trust.clone(),
             );

@@ -77,7 +77,14 @@ pub struct JwtRequest {
     pub peer: Option<IpAddr>,
     /// The connection's kind, one of [`CONNECTION_TYPES`].
     pub kind: &'static str,
+    /// The server's local time's offset from UTC now, in seconds east (a
+    /// user JWT's `times` without `times_location`).
+    pub local_offset: i32,
 }
+
+/// The refusal of a user JWT outside its connect times (nats-server logs
+/// it as an error).
+pub const OUTSIDE_TIMES: &str = "Outside connect times";
 
 /// Who a JWT login is, and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,11 +283,32 @@ impl Trust {
                 r.peer.map(|p| p.to_string()).unwrap_or_default()
             ));
         }
-        if !t.times.is_empty() {
-            return Err(
-                "connect time ranges in user JWTs are not supported by this version of shoal yet"
-                    .into(),
-            );
+        let mut expires = user.claims.expires;
+        if !t.times.is_empty() || !t.locale.is_empty() {
+            use crate::times;
+            let ranges: Option<Vec<(i64, i64)>> = t
+                .times
+                .iter()
+                .map(|(s, e)| Some((times::parse_time(s)?, times::parse_time(e)?)))
+                .collect();
+            let Some(ranges) = ranges else {
+                return Err("User JWT no longer valid: invalid times".into());
+            };
+            let Some(now) = times::time_of_day(r.now, &t.locale, r.local_offset) else {
+                return Err("User JWT no longer valid: invalid times_location".into());
+            };
+            if !ranges.is_empty() {
+                let Some(left) = times::allowed(&ranges, now) else {
+                    return Err(OUTSIDE_TIMES.into());
+                };
+                // The connection ends with its range, or its JWT if sooner.
+                let until = r.now + left;
+                expires = if expires == 0 {
+                    until
+                } else {
+                    expires.min(until)
+                };
+            }
         }
         let permissions = t
             .permissions()
@@ -296,7 +324,7 @@ impl Trust {
             account: id,
             permissions,
             limits,
-            expires: user.claims.expires,
+            expires,
             account_expires: account.claims.expires,
             account_conns: account.limits.conn,
             issuer: user.claims.issuer,

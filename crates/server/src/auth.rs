@@ -260,6 +260,7 @@ async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) 
         let nonce = client.nonce.get();
         let mut asked = creds.as_credentials(nonce.as_ref().map_or(&[], |n| &n[..]));
         asked.now = unix_now();
+        asked.local_offset = crate::boot::local_offset(asked.now);
         asked.peer = Some(client.peer.ip());
         let plan = logins.plan(&asked);
         let decided = if plan.needs_blocking() {
@@ -288,6 +289,8 @@ async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) 
                 }
                 if let Some(line) = why.strip_prefix("Bad src Ip") {
                     log::error!("{} - Bad src Ip{line}", client.log_prefix());
+                } else if why == shoal_auth::operator::OUTSIDE_TIMES {
+                    log::error!("{} - {why}", client.log_prefix());
                 } else if !why.is_empty() {
                     log::debug!("{} - {why}", client.log_prefix());
                 }

@@ -99,6 +99,8 @@ impl Server {
             log::warn!("{w}");
         }
         boot::probe_io_uring().map_err(BootError::IoUringUnavailable)?;
+        // The zone file is read here, not on a core at a JWT login.
+        boot::local_offset(0);
         let cpus = boot::allowed_cpus();
         let n = config.cores.unwrap_or(cpus.len()).clamp(1, 128);
         let pin = n <= cpus.len();
