@@ -120,6 +120,24 @@ pub fn check_port_free(addr: std::net::SocketAddr) -> io::Result<()> {
     bind_when_free(|| std::net::TcpListener::bind(addr).map(drop))
 }
 
+/// Seconds east of UTC of the server's local time at unix time `now` (a user
+/// JWT's `times` are in it, as nats-server's are in Go's `time.Local`).
+/// glibc's `localtime_r` reads the zone file at its first call only: that
+/// call is made at start, before any core runs ([`crate::Server::start`]).
+pub fn local_offset(now: i64) -> i32 {
+    let t = now as libc::time_t;
+    // SAFETY: a zeroed `tm` is a valid value of that plain C struct.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call, and `localtime_r` is the
+    // thread-safe form (it writes only `tm`).
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok {
+        tm.tm_gmtoff as i32
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,23 +155,5 @@ mod tests {
     #[test]
     fn cpus_nonempty() {
         assert!(!allowed_cpus().is_empty());
-    }
-}
-
-/// Seconds east of UTC of the server's local time at unix time `now` (a user
-/// JWT's `times` are in it, as nats-server's are in Go's `time.Local`).
-/// glibc's `localtime_r` reads the zone file at its first call only: that
-/// call is made at start, before any core runs ([`crate::Server::start`]).
-pub fn local_offset(now: i64) -> i32 {
-    let t = now as libc::time_t;
-    // SAFETY: a zeroed `tm` is a valid value of that plain C struct.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call, and `localtime_r` is the
-    // thread-safe form (it writes only `tm`).
-    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-    if ok {
-        tm.tm_gmtoff as i32
-    } else {
-        0
     }
 }
