@@ -1024,3 +1024,71 @@ fn varz_shows_trusted_operators_like_nats_server() {
     assert_eq!(got, want);
     assert!(want["claim"][0]["sub"].is_string(), "{want}");
 }
+
+/// A scoped signing key whose template names the user, the account and
+/// their tags: what users it signs may publish and subscribe to, byte for
+/// byte as nats-server expands the templates (a tag the user lacks: its
+/// allow entry dropped; in a deny entry: the login refused).
+#[test]
+fn scope_templates_expand_like_nats_server() {
+    let w = World::new(&[json!({})]);
+    let scoped = KeyPair::new_account();
+    let (acc, _) = &w.accounts[0];
+    let template = json!({
+        "pub": {"allow": ["in.{{name()}}.>", "t.{{tag(dept)}}", "a.{{account-name()}}", "s.{{subject()}}"],
+                "deny": ["in.{{name()}}.secret"]},
+        "sub": {"allow": ["out.{{account-subject()}}", "_INBOX.>"], "deny": ["out.{{tag(dept)}}"]},
+        "subs": -1, "data": -1, "payload": -1
+    });
+    let nats = json!({ "limits": unlimited(), "tags": ["region:eu"],
+        "signing_keys": [{"kind": "user_scope", "key": scoped.public_key(), "role": "r", "template": template}] });
+    let token = jwt::encode(&claim(&acc.public_key(), "acme", "account", nats), &w.op);
+    let w = World {
+        op: w.op,
+        accounts: vec![(KeyPair::from_seed(&acc.seed().unwrap()).unwrap(), token)],
+    };
+    let acc = &w.accounts[0].0;
+    let conf = w.conf("");
+    let user = |tags: Value| {
+        let u = KeyPair::new_user();
+        let nats = json!({"issuer_account": acc.public_key(), "tags": tags});
+        let c = claim(&u.public_key(), "bob", "user", {
+            let mut n = nats;
+            n["type"] = json!("user");
+            n["version"] = json!(2);
+            n
+        });
+        let t = jwt::encode(&c, &scoped);
+        (u, t)
+    };
+    let tagged = user(json!(["dept:eng", "dept:ops"]));
+    let untagged = user(json!([]));
+    let run = |s: ServerProc| -> Vec<String> {
+        let mut out = Vec::new();
+        for (u, t) in [&tagged, &untagged] {
+            let mut c = jwt_login(s.port, u, t, "\"verbose\":true,");
+            let ops = format!(
+                "PUB in.bob.x 1\r\n1\r\nPUB in.bob.secret 1\r\n2\r\nPUB t.eng 1\r\n3\r\nPUB t.ops 1\r\n4\r\nPUB a.acme 1\r\n5\r\nPUB s.{} 1\r\n6\r\nPUB other 1\r\n7\r\nSUB out.{} 1\r\nSUB out.eng 2\r\nPING\r\n",
+                u.public_key(),
+                acc.public_key()
+            );
+            c.send(ops.as_bytes());
+            let deadline = Instant::now() + DEADLINE;
+            let mut got = Vec::new();
+            loop {
+                let r = c.fill(deadline);
+                got.extend(c.take_buffered());
+                if got.ends_with(b"PONG\r\n") || r.is_err() {
+                    break;
+                }
+            }
+            out.push(escape(&got).replace(&u.public_key(), "<user>"));
+        }
+        out
+    };
+    let want = run(nats_server_conf(&conf, &[]));
+    let got = run(shoal_conf(&conf, &[]));
+    assert_eq!(got, want);
+    assert!(want[0].contains("Publish to \"other\""), "{want:?}");
+    assert!(want[1].contains("Authorization Violation"), "{want:?}");
+}

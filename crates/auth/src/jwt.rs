@@ -270,6 +270,8 @@ pub struct Account {
     pub unsupported: Vec<&'static str>,
     /// The JWT itself.
     pub token: String,
+    /// `nats.tags`.
+    pub tags: Vec<String>,
 }
 
 /// An account JWT's export.
@@ -724,6 +726,7 @@ pub fn decode_account(token: &str) -> Result<Account, JwtError> {
         default_permissions,
         unsupported,
         token: token.to_owned(),
+        tags: field(get("tags"))?,
         claims: v.claims,
     })
 }

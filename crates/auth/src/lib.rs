@@ -23,6 +23,7 @@ pub mod nkey;
 pub mod operator;
 pub mod password;
 mod permissions;
+pub mod templates;
 pub mod times;
 mod tokens;
 pub mod validate;

@@ -216,16 +216,18 @@ impl Trust {
                 return Err("User JWT issuer is not known".into());
             };
             if let Some(scope) = &key.scope {
-                if key.templated {
-                    return Err("User JWT is not valid: templates in scoped signing keys are not supported by this version of shoal yet".into());
-                }
                 if !user.template.is_empty() {
                     return Err(
                         "User JWT is not valid: scoped users require no permissions or limits set"
                             .into(),
                     );
                 }
-                user.template = scope.clone();
+                let mut t = scope.clone();
+                if key.templated {
+                    crate::templates::apply(&mut t, &user, account)
+                        .map_err(|_| "User JWT generated invalid permissions".to_string())?;
+                }
+                user.template = t;
             }
         }
         // nats-server marks an account expired by a timer at its expiry
