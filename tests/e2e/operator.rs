@@ -323,6 +323,12 @@ fn operator_configurations_are_checked_like_nats_server() {
         format!("{base}trusted: [\"{}\"]\n", w.op.public_key()),
         format!("trusted: [\"NOPE\"]\nresolver: MEMORY\n{preload}"),
         format!("{base}resolver_pinned_accounts: 5\n"),
+        "default_sentinel: eyJx\n".to_string(),
+        format!("{base}default_sentinel: garbage\n"),
+        format!("{base}default_sentinel: \"{}\"\n", {
+            let u = KeyPair::new_user();
+            user_jwt(&u, acc, full_limits(), json!({}))
+        }),
     ];
     let shoal_bin = std::path::Path::new(env!("CARGO_BIN_EXE_shoal"));
     for conf in &configs {
@@ -1091,4 +1097,42 @@ fn scope_templates_expand_like_nats_server() {
     assert_eq!(got, want);
     assert!(want[0].contains("Publish to \"other\""), "{want:?}");
     assert!(want[1].contains("Authorization Violation"), "{want:?}");
+}
+
+/// `default_sentinel`: a client that sends no user JWT logs in as the
+/// sentinel (a bearer user with its own permissions); one that sends a JWT
+/// logs in as itself; as nats-server.
+#[test]
+fn default_sentinel_logs_in_clients_without_a_jwt_like_nats_server() {
+    let w = World::new(&[json!({ "limits": unlimited() })]);
+    let acc = &w.accounts[0].0;
+    let sentinel = {
+        let u = KeyPair::new_user();
+        let nats = with(
+            full_limits(),
+            json!({"bearer_token": true, "pub": {"allow": ["open.>"]}}),
+        );
+        user_jwt(&u, acc, nats, json!({}))
+    };
+    let conf = w.conf(&format!("default_sentinel: \"{sentinel}\"\n"));
+    let run = |s: ServerProc| -> Vec<String> {
+        let mut out = Vec::new();
+        let (mut anon, _) = Raw::connect(s.port);
+        anon.send(
+            b"CONNECT {\"verbose\":true}\r\nPUB open.x 1\r\n1\r\nPUB closed 1\r\n2\r\nPING\r\n",
+        );
+        out.push(escape(&anon.read_until_pong()));
+        let user = KeyPair::new_user();
+        let token = user_jwt(&user, acc, full_limits(), json!({}));
+        let mut named = jwt_login(s.port, &user, &token, "\"verbose\":true,");
+        named.send(b"PUB closed 1\r\n3\r\nPING\r\n");
+        let mut got = named.read_until_pong();
+        got.extend(named.read_until_pong());
+        out.push(escape(&got));
+        out
+    };
+    let want = run(nats_server_conf(&conf, &[]));
+    let got = run(shoal_conf(&conf, &[]));
+    assert_eq!(got, want);
+    assert!(want[0].contains("Publish to \"closed\""), "{want:?}");
 }

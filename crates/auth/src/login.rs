@@ -345,13 +345,19 @@ impl Logins {
     pub fn plan(&self, creds: &Credentials) -> Plan {
         if let Some(trust) = &self.trust {
             // With trusted operators a user JWT is required (and nats-server
-            // refuses users, nkeys and accounts in the configuration).
-            if creds.jwt.is_empty() {
-                return Plan::Refused;
-            }
+            // refuses users, nkeys and accounts in the configuration); a
+            // client that sends none (or not a user JWT) is the default
+            // sentinel when there is one.
+            let sent = !creds.jwt.is_empty() && crate::jwt::decode_user(creds.jwt).is_ok();
+            let token = match (sent, trust.default_sentinel()) {
+                (true, _) => creds.jwt,
+                (false, Some(sentinel)) => sentinel,
+                (false, None) if creds.jwt.is_empty() => return Plan::Refused,
+                (false, None) => creds.jwt,
+            };
             return Plan::Jwt(
                 Box::new(JwtRequest {
-                    token: creds.jwt.to_owned(),
+                    token: token.to_owned(),
                     sig: creds.sig.to_owned(),
                     nonce: creds.nonce.to_vec(),
                     now: creds.now,

@@ -47,6 +47,8 @@ pub struct Trust {
     accounts: AHashMap<String, (u16, Arc<jwt::Account>)>,
     /// `resolver_pinned_accounts`: the only accounts whose users may log in.
     pinned: Option<Vec<String>>,
+    /// `default_sentinel`: the user JWT of a client that sends none.
+    sentinel: Option<String>,
 }
 
 /// The end of the refusal of a user whose account is not pinned.
@@ -136,7 +138,19 @@ impl Trust {
             strict,
             accounts: AHashMap::new(),
             pinned: None,
+            sentinel: None,
         }
+    }
+
+    /// Clients that send no user JWT log in as `token` (`default_sentinel`).
+    pub fn with_sentinel(mut self, token: String) -> Trust {
+        self.sentinel = Some(token);
+        self
+    }
+
+    /// The `default_sentinel` JWT.
+    pub fn default_sentinel(&self) -> Option<&str> {
+        self.sentinel.as_deref()
     }
 
     /// Keys trusted as operators' without their JWTs (`trusted_keys`).

@@ -100,7 +100,7 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
 
 /// nats-server's keys for features Shoal does not have yet, refused whatever
 /// their value (besides the [`gated`] ones, refused when they turn one on).
-const NOT_YET: &[&str] = &["tls", "resolver_tls", "default_sentinel", "https"];
+const NOT_YET: &[&str] = &["tls", "resolver_tls", "https"];
 
 /// Apply every top-level key of `map` to `s`.
 pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
@@ -205,6 +205,7 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
                 crate::operatorconf::trusted_keys(v, &mut s.operator, report);
                 Some(())
             }
+            "default_sentinel" => string(v, report).map(|t| s.operator.default_sentinel = Some(t)),
             "resolver_pinned_accounts" => {
                 crate::operatorconf::pinned_accounts(v, &mut s.operator, report);
                 Some(())

@@ -53,6 +53,8 @@ pub struct OperatorSettings {
     pub trusted_keys: Vec<String>,
     /// `resolver_pinned_accounts`.
     pub pinned: Option<Vec<String>>,
+    /// `default_sentinel`: the user JWT of clients that send none.
+    pub default_sentinel: Option<String>,
 }
 
 /// A string or a list of strings, worded as nats-server's errors for `what`.
@@ -214,8 +216,23 @@ pub fn trust(
     has_users: bool,
     has_accounts: bool,
 ) -> Result<Option<OperatorMode>, String> {
-    if s.operators.is_empty() && s.trusted_keys.is_empty() {
-        return Ok(None);
+    let sentinel = s.default_sentinel.clone().filter(|t| !t.is_empty());
+    if s.operators.is_empty() {
+        // nats-server: `validateTrustedOperators`.
+        if sentinel.is_some() {
+            return Err("default sentinel requires operators and accounts".into());
+        }
+        if s.trusted_keys.is_empty() {
+            return Ok(None);
+        }
+    }
+    if let Some(t) = &sentinel {
+        let user = jwt::decode_user(t).map_err(|_| "default sentinel JWT not valid".to_string())?;
+        // A scoped user (no permissions of its own) is checked at login.
+        let scoped = !user.issuer_account.is_empty() && user.template.is_empty();
+        if !user.template.bearer_token && !scoped {
+            return Err("default sentinel must be a bearer token".into());
+        }
     }
     if !s.operators.is_empty() && !s.trusted_keys.is_empty() {
         return Err("conflicting options for 'TrustedKeys' and 'TrustedOperators'".into());
@@ -274,6 +291,9 @@ pub fn trust(
     let mut trust = Trust::new(s.operators.clone(), system.clone()).with_keys(&s.trusted_keys);
     if let Some(p) = &s.pinned {
         trust = trust.with_pinned(p.clone());
+    }
+    if let Some(t) = sentinel {
+        trust = trust.with_sentinel(t);
     }
     let entries = match &s.dir_resolver {
         Some(d) => crate::dirresolver::load(d, &s.preload)?,
