@@ -258,3 +258,28 @@ fn account_statz_request() {
         "{connected}"
     );
 }
+
+/// `$SYS.REQ.USER.INFO` from users of an application account (one with
+/// permissions, one without) and of the system account: each gets who it
+/// is, as nats-server answers (every account imports the service).
+#[test]
+fn user_info_like_nats_server() {
+    let conf = "server_name: srv\naccounts {\n  SYS: { users: [ {user: admin, password: x} ] }\n  APP: { users: [ {user: a, password: y, permissions: {publish: {allow: [\"foo.>\", \"$SYS.REQ.>\", \"_INBOX.>\"]}, subscribe: {deny: [\"bar\"]}, allow_responses: true}}, {user: b, password: y} ] }\n}\nsystem_account: SYS\n";
+    let run = |s: ServerProc| -> Vec<Value> {
+        let mut out = Vec::new();
+        for (user, pass) in [("a", "y"), ("b", "y"), ("admin", "x")] {
+            let mut asker = Asker::new(s.port, user, pass);
+            let v = asker.json("$SYS.REQ.USER.INFO", "");
+            out.push(v["data"].clone());
+        }
+        out
+    };
+    let want = run(nats_server_conf(conf, &[]));
+    let got = run(shoal_conf(conf, &["--cores", "2"]));
+    assert_eq!(got, want);
+    assert_eq!(
+        want[0]["permissions"]["subscribe"]["deny"],
+        json!(["bar"]),
+        "{want:?}"
+    );
+}

@@ -316,6 +316,13 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
     });
     *client.perms.borrow_mut() = perms;
     let logins = auth.logins.borrow();
+    *client.perm_spec.borrow_mut() = match &who {
+        Identity::User(i) => logins.user(*i).permissions.clone(),
+        Identity::Nkey(i) => logins.nkey_user(*i).permissions.clone(),
+        Identity::Jwt(u) => u.permissions.clone(),
+        Identity::Token | Identity::SingleUser => None,
+    }
+    .map(|p| p.normalized());
     client.account.set(match &who {
         Identity::User(i) => logins.user(*i).account,
         Identity::Nkey(i) => logins.nkey_user(*i).account,
@@ -353,6 +360,7 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
         kept.jwt_issuer.clone_from(&u.issuer);
         kept.jwt_bearer = u.bearer;
         kept.jwt_tags.clone_from(&u.tags);
+        kept.jwt_name.clone_from(&u.name);
         client.login_limits.set(LoginLimits {
             subs: u.limits.subs,
             payload: u.limits.payload,

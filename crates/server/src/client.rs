@@ -158,6 +158,8 @@ pub struct Creds {
     pub jwt_issuer: String,
     pub jwt_bearer: bool,
     pub jwt_tags: Vec<String>,
+    /// The user JWT's name.
+    pub jwt_name: String,
 }
 
 impl Creds {
@@ -259,6 +261,8 @@ pub struct Client {
     pub auth_deadline: Cell<Option<Instant>>,
     /// What this login may publish and subscribe to (`None`: everything).
     pub perms: RefCell<Option<shoal_auth::ConnPermissions>>,
+    /// The permissions as configured for the login (`$SYS.REQ.USER.INFO`).
+    pub perm_spec: RefCell<Option<shoal_auth::PermissionSpec>>,
     /// The credentials CONNECTs carried (none kept when empty): a later
     /// CONNECT without them keeps them, as Go's decoding into the same
     /// options does; a reload checks them again.
@@ -351,6 +355,7 @@ impl Client {
             counted: Cell::new(None),
             internal: false,
             perms: RefCell::new(None),
+            perm_spec: RefCell::new(None),
             creds: RefCell::new(None),
             nonce: Cell::new(None),
             account: Cell::new(0),

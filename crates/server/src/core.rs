@@ -167,6 +167,8 @@ pub struct Core {
     sys_ready: crate::event::Event,
     /// The accounts' mappings and imports in force (replaced by a reload).
     routing: RefCell<Routing>,
+    /// How many accounts have this core's `$SYS.REQ.USER.INFO` subscription.
+    user_info_accounts: Cell<usize>,
 }
 
 /// What routes a message between and within accounts besides the
@@ -220,7 +222,13 @@ impl Core {
             sys_requests: RefCell::default(),
             sys_ready: crate::event::Event::default(),
             routing,
+            user_info_accounts: Cell::new(0),
         }
+    }
+
+    /// How many accounts have this core's `$SYS.REQ.USER.INFO` subscription.
+    pub fn user_info_accounts(&self) -> &Cell<usize> {
+        &self.user_info_accounts
     }
 
     /// The mappings and imports in force.
@@ -413,6 +421,14 @@ impl Core {
                 add: true,
             });
         }
+        self.env.stats.subs_changed(1);
+        key
+    }
+
+    /// A subscription of this core alone: its interest is not sent to the
+    /// other cores (the server's own per-core services).
+    pub fn subscribe_local(&self, client: &Rc<Client>, sid: Bytes, subject: Bytes) -> u32 {
+        let (key, _) = self.registry.add(client, sid, subject, None);
         self.env.stats.subs_changed(1);
         key
     }

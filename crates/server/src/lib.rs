@@ -39,6 +39,7 @@ mod sys_relay;
 mod testkit;
 mod ticker;
 mod trace;
+mod user_info;
 mod writer;
 
 pub use config::{Config, Live};

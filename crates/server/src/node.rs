@@ -71,6 +71,7 @@ pub async fn run(
     if let Some(link) = wiring.monitor {
         rt::spawn(hub::serve(core.clone(), link));
     }
+    crate::user_info::subscribe_all(&core, core.user_info_accounts());
     if let (Some(link), Some(system)) = (wiring.sys, core.auth().system_account_id()) {
         rt::spawn(crate::sys_relay::serve(core.clone(), link, system));
     }

@@ -39,6 +39,12 @@ fn deliver(
             // A request for the server itself (its only subscriptions but
             // the service replies' `_R_.…`): answered off this routing, and
             // counted as delivered (it has a responder).
+            if m.subject() == crate::user_info::SUBJECT {
+                if let Some(p) = publisher {
+                    crate::user_info::answer(core, p, m);
+                }
+                return Some(false);
+            }
             if !m.subject().starts_with(b"_R_.") {
                 let body = &m.payload()[m.hdr()..];
                 core.queue_sys_request(m.subject(), m.reply(), body);
@@ -256,7 +262,7 @@ fn queue_response(core: &Core, m: &Msg) {
 /// Routes the responses queued by deliveries, now that no routing holds the
 /// registry.
 fn drain_responses(core: &Core) {
-    if core.routing().services.is_empty() {
+    if core.routing().services.is_empty() && !core.replies().has_queued() {
         return;
     }
     while let Some((frame, spans)) = core.replies().pop_response() {

@@ -191,6 +191,11 @@ impl Replies {
         self.queue.borrow_mut().push_back((frame, spans));
     }
 
+    /// Whether responses wait to be routed.
+    pub fn has_queued(&self) -> bool {
+        !self.queue.borrow().is_empty()
+    }
+
     pub fn pop_response(&self) -> Option<(Bytes, Spans)> {
         self.queue.borrow_mut().pop_front()
     }

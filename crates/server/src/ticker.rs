@@ -63,6 +63,7 @@ fn apply_reload(core: &Rc<Core>) {
         core.env().live.set(Live::from(c));
         core.auth().replace(c);
         core.replace_routing(c);
+        crate::user_info::subscribe_all(core, core.user_info_accounts());
         // As nats-server, every reload checks the connections' logins again.
         crate::reauth::after_reload(core);
     }
