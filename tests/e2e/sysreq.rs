@@ -283,3 +283,47 @@ fn user_info_like_nats_server() {
         "{want:?}"
     );
 }
+
+/// An account's own view through the services nats-server imports into
+/// every account (`$SYS.REQ.ACCOUNT.PING.CONNZ`, `$SYS.REQ.SERVER.PING.CONNZ`,
+/// `$SYS.REQ.ACCOUNT.PING.STATZ`: about the asking account), and the system
+/// account's `$SYS.REQ.ACCOUNT.<acc>.CONNZ|STATZ`; as nats-server answers.
+#[test]
+fn account_scoped_requests_like_nats_server() {
+    let run = |s: ServerProc| -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut app = Asker::new(s.port, "app", "y");
+        let mut admin = Asker::new(s.port, "admin", "x");
+        let brief = |v: &Value| {
+            let d = &v["data"];
+            json!({
+                "server_id_set": d["server_id"].as_str().is_some_and(|s| !s.is_empty()),
+                "num_connections": d["num_connections"],
+                "total": d["total"],
+                "accounts": d["account_statz"].as_array().map(|a| a.iter().map(|x| (x["acc"].clone(), x["conns"].clone())).collect::<Vec<_>>()),
+                "error": v["error"],
+            })
+        };
+        for subject in [
+            "$SYS.REQ.ACCOUNT.PING.CONNZ",
+            "$SYS.REQ.SERVER.PING.CONNZ",
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+        ] {
+            out.push(brief(&app.json(subject, "")));
+        }
+        let (head, _) = app.ask("$SYS.REQ.SERVER.PING.VARZ", "");
+        out.push(json!(head.split(' ').next()));
+        for subject in [
+            "$SYS.REQ.ACCOUNT.APP.CONNZ",
+            "$SYS.REQ.ACCOUNT.NOPE.CONNZ",
+            "$SYS.REQ.ACCOUNT.APP.STATZ",
+        ] {
+            out.push(brief(&admin.json(subject, "")));
+        }
+        out
+    };
+    let want = run(nats_server_conf(CONF, &[]));
+    let got = run(shoal_conf(CONF, &["--cores", "2"]));
+    assert_eq!(got, want);
+    assert_eq!(want[0]["num_connections"], 1, "{want:?}");
+}

@@ -167,8 +167,10 @@ pub struct Core {
     sys_ready: crate::event::Event,
     /// The accounts' mappings and imports in force (replaced by a reload).
     routing: RefCell<Routing>,
-    /// How many accounts have this core's `$SYS.REQ.USER.INFO` subscription.
+    /// How many accounts have this core's `$SYS.REQ.USER.INFO` subscription,
+    /// and (core 0) its subscriptions to the system's account services.
     user_info_accounts: Cell<usize>,
+    sys_accounts: Cell<usize>,
 }
 
 /// What routes a message between and within accounts besides the
@@ -223,7 +225,14 @@ impl Core {
             sys_ready: crate::event::Event::default(),
             routing,
             user_info_accounts: Cell::new(0),
+            sys_accounts: Cell::new(0),
         }
+    }
+
+    /// How many accounts have core 0's subscriptions to the system
+    /// account's services (`sys_relay`).
+    pub fn sys_accounts(&self) -> &Cell<usize> {
+        &self.sys_accounts
     }
 
     /// How many accounts have this core's `$SYS.REQ.USER.INFO` subscription.
@@ -244,7 +253,14 @@ impl Core {
     /// Files a request for the server (copied: it is answered after this
     /// routing, on another thread). Bounded: a flood of requests drops the
     /// newest, as nats-server's internal queue drops when full.
-    pub fn queue_sys_request(&self, subject: &[u8], reply: &[u8], body: &[u8]) {
+    pub fn queue_sys_request(
+        &self,
+        subject: &[u8],
+        reply: &[u8],
+        body: &[u8],
+        sid: &[u8],
+        account: u16,
+    ) {
         const MAX_WAITING: usize = 1024;
         let mut q = self.sys_requests.borrow_mut();
         if q.len() >= MAX_WAITING {
@@ -253,6 +269,9 @@ impl Core {
         q.push_back(crate::records::SysRequest {
             subject: String::from_utf8_lossy(subject).into_owned(),
             reply: String::from_utf8_lossy(reply).into_owned(),
+            pattern: String::from_utf8_lossy(sid).into_owned(),
+            account,
+            account_name: self.auth.account_name(account),
             body: body.to_vec(),
         });
         self.sys_ready.notify();

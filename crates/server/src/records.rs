@@ -239,12 +239,19 @@ pub const SYS_REQ_PREFIX: &[u8] = b"$SYS.REQ.";
 pub struct SysRequest {
     pub subject: String,
     pub reply: String,
+    /// The subscription that matched (its subject pattern), the account the
+    /// request was published in, and that account's name.
+    pub pattern: String,
+    pub account: u16,
+    pub account_name: String,
     pub body: Vec<u8>,
 }
 
-/// Its answer: `payload`, to publish on `reply` in the system account.
+/// Its answer: `payload`, to publish on `reply` in `account` (the
+/// request's).
 #[derive(Clone, Debug)]
 pub struct SysAnswer {
     pub reply: String,
     pub payload: Vec<u8>,
+    pub account: u16,
 }

@@ -47,7 +47,7 @@ fn deliver(
             }
             if !m.subject().starts_with(b"_R_.") {
                 let body = &m.payload()[m.hdr()..];
-                core.queue_sys_request(m.subject(), m.reply(), body);
+                core.queue_sys_request(m.subject(), m.reply(), body, &sub.sid, m.spans.account);
                 return Some(false);
             }
             // A service response coming home: routed on once this routing

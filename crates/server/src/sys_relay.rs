@@ -13,8 +13,30 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use crate::core::Core;
-use crate::monitor::sysreq::{subjects, CoreSysLink};
+use crate::monitor::sysreq::{subjects, CoreSysLink, ACCOUNT_SUBJECTS};
 use crate::rt::{RingRx, RingTx};
+
+/// Subscribes the accounts other than the system account that have not
+/// been yet (at start, and after a reload that added accounts) to the
+/// services nats-server imports into every account.
+pub fn subscribe_accounts(core: &Core) {
+    let Some(system) = core.auth().system_account_id() else {
+        return;
+    };
+    if core.id() != 0 || core.cfg().logins.accounts().is_empty() {
+        return;
+    }
+    let internal = core.internal_publisher();
+    let done = core.sys_accounts();
+    let accounts = core.auth().logins().accounts().len();
+    for account in (done.get()..accounts).filter(|&a| a != usize::from(system)) {
+        for subject in ACCOUNT_SUBJECTS {
+            let key = core.key(account as u16, subject.as_bytes());
+            core.subscribe(&internal, Bytes::from_static(subject.as_bytes()), key, None);
+        }
+    }
+    done.set(accounts);
+}
 
 /// Subscribes, then relays requests and answers until either side goes.
 pub async fn serve(core: Rc<Core>, link: CoreSysLink, system: u16) {
@@ -27,11 +49,12 @@ pub async fn serve(core: Rc<Core>, link: CoreSysLink, system: u16) {
         let key = core.key(system, subject.as_bytes());
         core.subscribe(&internal, Bytes::from(subject), key, None);
     }
+    subscribe_accounts(&core);
     let tx = RingTx::connect(link.requests).await;
     let rx = RingRx::connect(link.answers).await;
     let answers = async {
         while let Some(a) = rx.recv().await {
-            crate::events::publish_payload(&core, system, &a.reply, &a.payload);
+            crate::events::publish_payload(&core, a.account, &a.reply, &a.payload);
         }
     };
     let requests = async {

@@ -64,6 +64,7 @@ fn apply_reload(core: &Rc<Core>) {
         core.auth().replace(c);
         core.replace_routing(c);
         crate::user_info::subscribe_all(core, core.user_info_accounts());
+        crate::sys_relay::subscribe_accounts(core);
         // As nats-server, every reload checks the connections' logins again.
         crate::reauth::after_reload(core);
     }

@@ -287,7 +287,9 @@ pub async fn page(ctx: &Ctx<'_>, t: &Target, p: Params) -> Reply {
         (_, l) => l,
     };
     let acc = t.get("acc");
-    if !acc.is_empty() && acc != GLOBAL_ACCOUNT {
+    let logins = ctx.shared.config().logins;
+    let known = acc == GLOBAL_ACCOUNT || logins.accounts().iter().any(|a| a == acc);
+    if !acc.is_empty() && !known {
         // nats-server answers an unknown account before filling anything in.
         let connz = Connz {
             server_id: "",
@@ -310,15 +312,26 @@ pub async fn page(ctx: &Ctx<'_>, t: &Target, p: Params) -> Reply {
             all_subs: false,
         })
         .await;
-    let open = snaps.iter().flat_map(|s| &s.open);
-    let closed = snaps.iter().flat_map(|s| &s.closed);
-    let all: Vec<&ConnRecord> = open.chain(closed).collect();
-    let total = all.len();
-    // Shoal has no users and no MQTT: those filters keep nothing.
-    let filtered_out = !t.get("user").is_empty() || !t.get("mqtt_client").is_empty();
-    let mut picked: Vec<&ConnRecord> = all
+    let in_account = |c: &&ConnRecord| acc.is_empty() || c.account == acc;
+    let open: Vec<&ConnRecord> = snaps
+        .iter()
+        .flat_map(|s| &s.open)
+        .filter(in_account)
+        .collect();
+    let closed: Vec<&ConnRecord> = snaps.iter().flat_map(|s| &s.closed).collect();
+    // nats-server counts the closed connections before it keeps the
+    // account's.
+    let total = open.len() + closed.len();
+    let all = open
         .into_iter()
-        .filter(|c| !filtered_out && (p.cid == 0 || c.cid == p.cid))
+        .chain(closed.into_iter().filter(in_account));
+    // Shoal has no MQTT: that filter keeps nothing.
+    let user = t.get("user");
+    let filtered_out = !t.get("mqtt_client").is_empty();
+    let mut picked: Vec<&ConnRecord> = all
+        .filter(|c| {
+            !filtered_out && (p.cid == 0 || c.cid == p.cid) && (user.is_empty() || c.user == user)
+        })
         .collect();
     sort(&mut picked, by, ctx.now.get());
     let from = (offset as usize).min(picked.len());

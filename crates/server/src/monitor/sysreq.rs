@@ -74,6 +74,11 @@ pub const KINDS: [&str; 8] = [
 pub fn subjects(server_id: &str) -> Vec<String> {
     let p = std::str::from_utf8(SYS_REQ_PREFIX).expect("ASCII");
     let mut out = vec![format!("{p}SERVER.PING"), format!("{p}ACCOUNT.PING.STATZ")];
+    // An account's SUBSZ needs its subscriptions told apart by account in
+    // the cores' snapshots, which they are not yet: not subscribed.
+    for k in ["CONNZ", "STATZ"] {
+        out.push(format!("{p}ACCOUNT.*.{k}"));
+    }
     for k in KINDS {
         out.push(format!("{p}SERVER.PING.{k}"));
         out.push(format!("{p}SERVER.{server_id}.{k}"));
@@ -112,6 +117,46 @@ fn kind<'a>(subject: &'a str, server_id: &str) -> Option<&'a str> {
     let (target, kind) = rest.split_once('.')?;
     (target == "PING" || target == server_id).then_some(kind)
 }
+
+/// What a request asks: its kind, and the account it is about when it is
+/// one account's (`$SYS.REQ.ACCOUNT.<acc>.CONNZ|STATZ` in the system
+/// account; in any other account, its imports of `$SYS.REQ.ACCOUNT.PING.CONNZ`,
+/// `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PING.STATZ`, which are
+/// about itself).
+fn request_kind<'a>(
+    req: &'a SysRequest,
+    server_id: &str,
+    system: &str,
+) -> Option<(&'a str, Option<String>)> {
+    if req.account_name != system {
+        let own = Some(req.account_name.clone());
+        return match req.pattern.as_str() {
+            "$SYS.REQ.ACCOUNT.PING.CONNZ" | "$SYS.REQ.SERVER.PING.CONNZ" => Some(("CONNZ", own)),
+            "$SYS.REQ.ACCOUNT.PING.STATZ" => Some(("ACCSTATZ", own)),
+            _ => None,
+        };
+    }
+    if let Some(k) = req.pattern.strip_prefix("$SYS.REQ.ACCOUNT.*.") {
+        let acc = req.subject.split('.').nth(3)?;
+        let kind = match k {
+            "CONNZ" => "CONNZ",
+            // `PING` is the accounts' statz, answered by its own subscription.
+            "STATZ" if acc == "PING" => return None,
+            "STATZ" => "ACCSTATZ",
+            _ => return None,
+        };
+        return Some((kind, Some(acc.to_string())));
+    }
+    kind(&req.subject, server_id).map(|k| (k, None))
+}
+
+/// The subjects core 0 subscribes in every account but the system account
+/// (nats-server's system imports into each account).
+pub const ACCOUNT_SUBJECTS: [&str; 3] = [
+    "$SYS.REQ.ACCOUNT.PING.CONNZ",
+    "$SYS.REQ.SERVER.PING.CONNZ",
+    "$SYS.REQ.ACCOUNT.PING.STATZ",
+];
 
 /// How one option of a request body is typed in Go and becomes a page
 /// parameter.
@@ -412,7 +457,9 @@ async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
     if let Some(ask) = crate::claims::ask(&req.subject) {
         return claims_answer(st, ask, req).await;
     }
-    let kind = kind(&req.subject, &st.shared.server_id)?;
+    let logins = st.shared.config().logins;
+    let system = logins.system_account().unwrap_or("");
+    let (kind, about) = request_kind(req, &st.shared.server_id, system)?;
     if kind == "IDZ" {
         #[derive(Serialize)]
         struct Id<'a> {
@@ -431,6 +478,7 @@ async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
         return (!req.reply.is_empty()).then(|| SysAnswer {
             reply: req.reply.clone(),
             payload,
+            account: req.account,
         });
     }
     let (go_struct, page, opts) = options(kind)?;
@@ -446,17 +494,28 @@ async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
             return Some(SysAnswer {
                 reply,
                 payload: error_reply(st, 400, &e, false),
+                account: req.account,
             })
         }
     };
     if decoded.filtered {
         return None;
     }
-    let target = Target::from_parts(page, decoded.params);
+    let mut params = decoded.params;
+    // An account's own request: about that account alone.
+    if let Some(acc) = about {
+        match kind {
+            "ACCSTATZ" => push(&mut params, "accounts", &acc),
+            _ => push(&mut params, "acc", &acc),
+        }
+    }
+    let target = Target::from_parts(page, params);
     if kind == "ACCSTATZ" {
-        return accounts_statz(st, &target)
-            .await
-            .map(|payload| SysAnswer { reply, payload });
+        return accounts_statz(st, &target).await.map(|payload| SysAnswer {
+            reply,
+            payload,
+            account: req.account,
+        });
     }
     let payload = match (kind, render(st, page, &target).await) {
         ("STATSZ", Reply::Json(varz)) => statsz(st, &varz).await,
@@ -474,7 +533,11 @@ async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
         (_, Reply::BadRequest(e)) => error_reply(st, 500, &e, true),
         _ => return None,
     };
-    Some(SysAnswer { reply, payload })
+    Some(SysAnswer {
+        reply,
+        payload,
+        account: req.account,
+    })
 }
 
 /// `$SYS.REQ.ACCOUNT.PING.STATZ`: the accounts asked for (all when none),
@@ -537,6 +600,7 @@ async fn claims_answer(st: &State, ask: Ask<'_>, req: &SysRequest) -> Option<Sys
     (!req.reply.is_empty()).then(|| SysAnswer {
         reply: req.reply.clone(),
         payload,
+        account: req.account,
     })
 }
 
@@ -687,7 +751,7 @@ mod tests {
         assert_eq!(kind("$SYS.REQ.SERVER.OTHER.CONNZ", "NID"), None);
         assert_eq!(kind("$SYS.REQ.ACCOUNT.A.CONNZ", "NID"), None);
         assert_eq!(kind("$SYS.REQ.ACCOUNT.PING.STATZ", "NID"), Some("ACCSTATZ"));
-        assert_eq!(subjects("NID").len(), 2 + 2 * KINDS.len());
+        assert_eq!(subjects("NID").len(), 4 + 2 * KINDS.len());
     }
 
     #[test]
