@@ -269,7 +269,19 @@ fn user_info_like_nats_server() {
         let mut out = Vec::new();
         for (user, pass) in [("a", "y"), ("b", "y"), ("admin", "x")] {
             let mut asker = Asker::new(s.port, user, pass);
-            let v = asker.json("$SYS.REQ.USER.INFO", "");
+            let mut v = asker.json("$SYS.REQ.USER.INFO", "");
+            // nats-server lists each permission list in its sublist's
+            // (map) order: compared as sets.
+            for list in [
+                "/permissions/publish/allow",
+                "/permissions/publish/deny",
+                "/permissions/subscribe/allow",
+                "/permissions/subscribe/deny",
+            ] {
+                if let Some(Value::Array(a)) = v["data"].pointer_mut(list) {
+                    a.sort_by_key(|x| x.to_string());
+                }
+            }
             out.push(v["data"].clone());
         }
         out
