@@ -821,3 +821,63 @@ fn reload_applies_new_mappings_and_imports_like_nats_server() {
     assert_eq!(got, want);
     assert!(want[3].contains("MSG m.two 2 1"), "{want:?}");
 }
+
+/// What a headers-enabled responder in the exporting account receives for
+/// requests through service imports (with and without a header block of
+/// their own, with and without a reply): each with nats-server's
+/// `Nats-Request-Info` header naming the requester's account (its RTT
+/// normalised, as the replies' tokens).
+fn request_info_conversation(s: &ServerProc) -> String {
+    let mut a = login(
+        s.port,
+        r#"{"verbose":false,"user":"a","pass":"pw","headers":true}"#,
+    );
+    a.expect(b"PONG\r\n");
+    a.send(b"SUB svc.time 1\r\nPING\r\n");
+    a.expect(b"PONG\r\n");
+    let mut b = login(
+        s.port,
+        r#"{"verbose":false,"user":"b","pass":"pw","headers":true}"#,
+    );
+    b.expect(b"PONG\r\n");
+    b.send(b"PUB time _INBOX.r 2\r\nhi\r\nHPUB time _INBOX.r 20 22\r\nNATS/1.0\r\nX-A: 1\r\n\r\nhi\r\nPUB time 2\r\nhi\r\nPING\r\n");
+    b.expect(b"PONG\r\n");
+    let mut got = String::new();
+    for _ in 0..3 {
+        let f = a.read_frame(Instant::now() + DEADLINE).expect("a request");
+        got.push_str(&escape(&f));
+    }
+    // The RTT and the header block's length that holds it.
+    let mut out = String::new();
+    for part in norm_replies(&got).split("\"rtt\":") {
+        if out.is_empty() {
+            out.push_str(part);
+            continue;
+        }
+        let digits = part.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str("\"rtt\":<n>");
+        out.push_str(&part[digits..]);
+    }
+    // `HMSG subject sid [reply] hdr total`: the two sizes vary with the RTT.
+    out.split("HMSG ")
+        .map(|m| match m.split_once("\\r\\n") {
+            Some((head, rest)) => {
+                let words: Vec<&str> = head.split(' ').collect();
+                let keep = words.len().saturating_sub(2);
+                format!("{}\\r\\n{rest}", words[..keep].join(" "))
+            }
+            None => m.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+#[test]
+fn service_requests_carry_request_info_like_nats_server() {
+    let conf = "accounts {\n  A {\n    users: [ {user: a, password: pw} ]\n    exports: [ {service: \"svc.>\"} ]\n  }\n  B {\n    users: [ {user: b, password: pw} ]\n    imports: [ {service: {account: A, subject: \"svc.time\"}, to: \"time\"} ]\n  }\n}\n";
+    let want = request_info_conversation(&nats_server_conf(conf, &[]));
+    let got = request_info_conversation(&shoal_conf(conf, &["--cores", "2"]));
+    assert_eq!(got, want);
+    assert!(want.contains("Nats-Request-Info: {\"acc\":\"B\""), "{want}");
+    assert!(want.contains("X-A: 1\\r\\nNats-Request-Info"), "{want}");
+}

@@ -824,16 +824,7 @@ fn directory_resolver_run(s: &ServerProc, w: &World, dir: &std::path::Path) -> V
         let user = KeyPair::new_user();
         let token = user_jwt(&user, kp, full_limits(), json!({}));
         let mut c = jwt_login(s.port, &user, &token, "");
-        // Until the PONG of a login that worked, or the close of one that did not.
-        let deadline = Instant::now() + DEADLINE;
-        let mut got = Vec::new();
-        loop {
-            let r = c.fill(deadline);
-            got.extend(c.take_buffered());
-            if got.ends_with(b"PONG\r\n") || r.is_err() {
-                break;
-            }
-        }
+        let got = c.read_until_pong_or_closed(DEADLINE);
         escape(&got)
     };
     out.push(json!({"a_login": login(a), "b_login_before": login(b)}));
@@ -982,15 +973,7 @@ fn trusted_keys_and_pinned_accounts_like_nats_server() {
             let user = KeyPair::new_user();
             let token = user_jwt(&user, kp, full_limits(), json!({}));
             let mut c = jwt_login(s.port, &user, &token, "");
-            let deadline = Instant::now() + DEADLINE;
-            let mut got = Vec::new();
-            loop {
-                let r = c.fill(deadline);
-                got.extend(c.take_buffered());
-                if got.ends_with(b"PONG\r\n") || r.is_err() {
-                    break;
-                }
-            }
+            let got = c.read_until_pong_or_closed(DEADLINE);
             seen.push(escape(&got));
         }
         let varz = crate::monitor::get(crate::monitor::http_port(&s), "/varz").json();
@@ -1079,15 +1062,7 @@ fn scope_templates_expand_like_nats_server() {
                 acc.public_key()
             );
             c.send(ops.as_bytes());
-            let deadline = Instant::now() + DEADLINE;
-            let mut got = Vec::new();
-            loop {
-                let r = c.fill(deadline);
-                got.extend(c.take_buffered());
-                if got.ends_with(b"PONG\r\n") || r.is_err() {
-                    break;
-                }
-            }
+            let got = c.read_until_pong_or_closed(DEADLINE);
             out.push(escape(&got).replace(&u.public_key(), "<user>"));
         }
         out

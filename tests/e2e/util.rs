@@ -464,6 +464,20 @@ impl Raw {
     }
 
     /// Everything the server sends before the next `PONG` frame (which is consumed).
+    /// What arrives until a PONG (a login that worked) or the close (one
+    /// that did not), whichever comes first.
+    pub fn read_until_pong_or_closed(&mut self, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        let mut got = Vec::new();
+        loop {
+            let r = self.fill(deadline);
+            got.extend(self.take_buffered());
+            if got.ends_with(b"PONG\r\n") || r.is_err() {
+                return got;
+            }
+        }
+    }
+
     pub fn read_until_pong(&mut self) -> Vec<u8> {
         self.read_until_pong_with(READ_TIMEOUT)
     }

@@ -322,7 +322,19 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
                 Some(token),
             )
         };
-        let reached = route_as(core, publisher, m, &to, reply.as_bytes(), imp.exporter, &[]);
+        // Who asked, as nats-server tells the exporter.
+        let info = crate::services::request_info(
+            &core.auth().account_name(m.spans.account),
+            publisher.rtt.get().as_nanos(),
+        );
+        let (frame, mut spans) =
+            crate::services::with_request_info(m, &to, reply.as_bytes(), &info);
+        spans.account = imp.exporter;
+        let request = Msg {
+            frame: &frame,
+            spans,
+        };
+        let reached = route_in_account(core, publisher, &request, &[]);
         if let (false, Some(token)) = (reached, token) {
             // Nobody has the request: no response will come (nats-server
             // removes the response import at once).

@@ -24,7 +24,7 @@ use ahash::AHashMap;
 use bytes::Bytes;
 use shoal_subject::Transform;
 
-use crate::msg::Spans;
+use crate::msg::{Msg, Spans};
 
 /// How many responses a request may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,9 +206,102 @@ impl Replies {
     }
 }
 
+/// The header nats-server adds to every request a service import carries
+/// into the exporter: who asked.
+pub const REQUEST_INFO: &str = "Nats-Request-Info";
+
+/// The requester's `ClientInfo` as nats-server writes it for an import that
+/// does not share details: its account, and its RTT when known (ns).
+pub fn request_info(account: &str, rtt_ns: u128) -> String {
+    let acc = serde_json::to_string(account).unwrap_or_default();
+    if rtt_ns == 0 {
+        format!("{{\"acc\":{acc}}}")
+    } else {
+        format!("{{\"acc\":{acc},\"rtt\":{rtt_ns}}}")
+    }
+}
+
+/// `m` under `subject` and `reply`, with `Nats-Request-Info: info` as the
+/// last line of its header block (replacing one the publisher sent; a
+/// block made for a message that had none), as nats-server's `setHeader`.
+pub fn with_request_info(m: &Msg, subject: &[u8], reply: &[u8], info: &str) -> (Bytes, Spans) {
+    let payload = m.payload();
+    let (head, body) = payload.split_at(m.hdr());
+    let mut b = bytes::BytesMut::with_capacity(subject.len() + reply.len() + payload.len() + 64);
+    b.extend_from_slice(subject);
+    b.extend_from_slice(reply);
+    let start = b.len();
+    // The block without its closing empty line, and without our header.
+    let kept = head.strip_suffix(b"\r\n").filter(|h| !h.is_empty());
+    match kept {
+        Some(h) => {
+            let mut lines = h.split_inclusive(|&c| c == b'\n');
+            if let Some(first) = lines.next() {
+                b.extend_from_slice(first);
+            }
+            for line in lines {
+                let name = line.split(|&c| c == b':').next().unwrap_or(b"");
+                if !name
+                    .trim_ascii()
+                    .eq_ignore_ascii_case(REQUEST_INFO.as_bytes())
+                {
+                    b.extend_from_slice(line);
+                }
+            }
+        }
+        None => b.extend_from_slice(b"NATS/1.0\r\n"),
+    }
+    b.extend_from_slice(REQUEST_INFO.as_bytes());
+    b.extend_from_slice(b": ");
+    b.extend_from_slice(info.as_bytes());
+    b.extend_from_slice(b"\r\n\r\n");
+    let hdr = b.len() - start;
+    b.extend_from_slice(body);
+    let s = subject.len() as u32;
+    let r = s + reply.len() as u32;
+    let spans = Spans {
+        subject: (0, s),
+        reply: if reply.is_empty() { (0, 0) } else { (s, r) },
+        payload: (r, b.len() as u32),
+        hdr: hdr as u32,
+        ..m.spans
+    };
+    (b.freeze(), spans)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_info_is_the_last_header_replacing_one_sent() {
+        let frame =
+            Bytes::from_static(b"svcNATS/1.0\r\nX-A: 1\r\nnats-request-info: forged\r\n\r\nhi");
+        let hdr = frame.len() as u32 - 2 - 3;
+        let m = Msg {
+            frame: &frame,
+            spans: Spans {
+                subject: (0, 3),
+                reply: (0, 0),
+                payload: (3, frame.len() as u32),
+                hdr,
+                account: 0,
+            },
+        };
+        let (f, s) = with_request_info(&m, b"to", b"r", &request_info("B", 0));
+        let m = Msg {
+            frame: &f,
+            spans: s,
+        };
+        assert_eq!(m.subject(), b"to");
+        assert_eq!(m.reply(), b"r");
+        assert_eq!(
+            &m.payload()[..m.hdr()],
+            b"NATS/1.0\r\nX-A: 1\r\nNats-Request-Info: {\"acc\":\"B\"}\r\n\r\n"
+        );
+        assert_eq!(&m.payload()[m.hdr()..], b"hi");
+        assert_eq!(request_info("B", 7), "{\"acc\":\"B\",\"rtt\":7}");
+    }
 
     #[test]
     fn single_and_stream_replies() {
