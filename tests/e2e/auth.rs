@@ -881,3 +881,45 @@ fn service_requests_carry_request_info_like_nats_server() {
     assert!(want.contains("Nats-Request-Info: {\"acc\":\"B\""), "{want}");
     assert!(want.contains("X-A: 1\\r\\nNats-Request-Info"), "{want}");
 }
+
+/// A service import with `share: true`: the request's `Nats-Request-Info`
+/// carries the requester's details (its connection's start, id, RTT and the
+/// server normalised), as nats-server's.
+fn shared_request_info(s: &ServerProc) -> Value {
+    let mut a = login(
+        s.port,
+        r#"{"verbose":false,"user":"a","pass":"pw","headers":true}"#,
+    );
+    a.expect(b"PONG\r\n");
+    a.send(b"SUB shared 1\r\nPING\r\n");
+    a.expect(b"PONG\r\n");
+    let mut b = login(
+        s.port,
+        r#"{"verbose":false,"user":"b","pass":"pw","headers":true,"name":"bee","lang":"py","version":"1"}"#,
+    );
+    b.expect(b"PONG\r\n");
+    b.send(b"PUB shared _INBOX.r 2\r\nhi\r\nPING\r\n");
+    b.expect(b"PONG\r\n");
+    let f = a.read_frame(Instant::now() + DEADLINE).expect("a request");
+    let text = String::from_utf8_lossy(&f).to_string();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Nats-Request-Info: "))
+        .expect("the header")
+        .to_string();
+    let mut v: Value = serde_json::from_str(&line).unwrap();
+    for k in ["start", "id", "rtt", "server"] {
+        assert!(v.get(k).is_some(), "{k} in {line}");
+        v[k] = json!("<norm>");
+    }
+    v
+}
+
+#[test]
+fn shared_service_imports_tell_the_requester_like_nats_server() {
+    let conf = "accounts {\n  A {\n    users: [ {user: a, password: pw} ]\n    exports: [ {service: \"shared\"} ]\n  }\n  B {\n    users: [ {user: b, password: pw} ]\n    imports: [ {service: {account: A, subject: \"shared\"}, share: true} ]\n  }\n}\n";
+    let want = shared_request_info(&nats_server_conf(conf, &[]));
+    let got = shared_request_info(&shoal_conf(conf, &["--cores", "2"]));
+    assert_eq!(got, want);
+    assert_eq!(want["user"], "b");
+}

@@ -306,6 +306,8 @@ pub struct Import {
     pub local_subject: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// A service import that shares the requester's details.
+    pub share: bool,
 }
 
 /// A mapping destination: subject, weight (percent), cluster.

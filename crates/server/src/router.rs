@@ -323,10 +323,14 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             )
         };
         // Who asked, as nats-server tells the exporter.
-        let info = crate::services::request_info(
-            &core.auth().account_name(m.spans.account),
-            publisher.rtt.get().as_nanos(),
-        );
+        let info = if imp.share && !publisher.internal {
+            crate::user_info::shared_request_info(core, publisher)
+        } else {
+            crate::services::request_info(
+                &core.auth().account_name(m.spans.account),
+                publisher.rtt.get().as_nanos(),
+            )
+        };
         let (frame, mut spans) =
             crate::services::with_request_info(m, &to, reply.as_bytes(), &info);
         spans.account = imp.exporter;

@@ -44,6 +44,9 @@ pub struct ServiceImport {
     /// How long a request's reply mapping lives (nats-server's
     /// `response_threshold`, 2 minutes by default).
     pub threshold: Duration,
+    /// `share`: the requester's details go with each request
+    /// (`Nats-Request-Info`), not only its account.
+    pub share: bool,
 }
 
 /// Every account's service imports, by importing account id.

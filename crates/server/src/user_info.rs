@@ -9,6 +9,9 @@
 //! only the publisher's own core sees the request, with the publisher at
 //! hand. The answer is queued and published after the routing that
 //! delivered the request. Never on any other message's path.
+//!
+//! Also here: the requester's details a service import that shares them
+//! puts in each request's `Nats-Request-Info` ([`shared_request_info`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -144,4 +147,63 @@ pub fn answer(core: &Core, publisher: &Rc<Client>, m: &Msg) {
         account,
     };
     core.replies().push_response(frame.freeze(), spans);
+}
+
+/// nats-server's `getClientInfo(true)` with its server and cluster: what a
+/// service import with `share: true` tells the exporter about `c`.
+#[derive(Serialize)]
+struct SharedInfo<'a> {
+    start: String,
+    host: String,
+    id: u64,
+    acc: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    user: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    lang: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    ver: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    rtt: u128,
+    server: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    cluster: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    jwt: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    issuer_key: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name_tag: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tags: &'a [String],
+    kind: &'static str,
+    client_type: &'static str,
+}
+
+/// The `Nats-Request-Info` value for a sharing import's request from `c`.
+pub fn shared_request_info(core: &Core, c: &Client) -> String {
+    let creds = c.kept_creds();
+    let shared = core.shared();
+    let info = SharedInfo {
+        start: crate::monitor::format::rfc3339(shared.clock.wall(c.start)),
+        host: c.peer.ip().to_string(),
+        id: c.cid,
+        acc: core.auth().account_name(c.account.get()),
+        user: creds.raw_user(),
+        name: c.name.borrow().clone(),
+        lang: c.lang.borrow().clone(),
+        ver: c.version.borrow().clone(),
+        rtt: c.rtt.get().as_nanos(),
+        server: &shared.server_name,
+        cluster: shared.cfg.cluster_name.as_deref().unwrap_or(""),
+        jwt: &creds.jwt,
+        issuer_key: &creds.jwt_issuer,
+        name_tag: &creds.jwt_name,
+        tags: &creds.jwt_tags,
+        kind: "Client",
+        client_type: "nats",
+    };
+    String::from_utf8(to_json(&info, false)).unwrap_or_default()
 }

@@ -41,6 +41,8 @@ pub struct Import {
     pub prefix: String,
     pub to: String,
     pub service: bool,
+    /// A service import that shares the requester's details.
+    pub share: bool,
 }
 
 fn strings(v: &Value, report: &mut Report) -> Option<Vec<String>> {
@@ -143,6 +145,7 @@ pub fn imports(v: &Value, report: &mut Report) -> Vec<Import> {
             prefix: String::new(),
             to: String::new(),
             service: false,
+            share: false,
         };
         let mut stream = false;
         for (k, x) in m.iter() {
@@ -185,8 +188,11 @@ pub fn imports(v: &Value, report: &mut Report) -> Vec<Import> {
                         );
                     }
                 }
-                "share" if x.as_bool() == Some(false) => {}
-                "share" | "allow_trace" => report.not_yet(k, &x.pos),
+                "share" => match x.as_bool() {
+                    Some(b) => imp.share = b,
+                    None => report::mismatch(x, "bool", report),
+                },
+                "allow_trace" => report.not_yet(k, &x.pos),
                 _ if x.used_as_variable => {}
                 _ => report.error(&x.pos, format!("Unknown field {k:?} parsing import")),
             }
@@ -321,6 +327,7 @@ pub fn resolve(
                             transform,
                             response,
                             threshold,
+                            share: imp.share,
                         },
                     ),
                     Err(e) => fail(&e.to_string(), report),

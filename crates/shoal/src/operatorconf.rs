@@ -422,6 +422,7 @@ fn rewrites(
                     transform,
                     response,
                     threshold,
+                    share: imp.share,
                 },
             );
         }
