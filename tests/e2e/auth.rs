@@ -923,3 +923,54 @@ fn shared_service_imports_tell_the_requester_like_nats_server() {
     assert_eq!(got, want);
     assert_eq!(want["user"], "b");
 }
+
+/// A SIGHUP that adds an account (with its users) and drops another: the
+/// new account's users log in, the dropped one's connection is closed and
+/// its users refused; as nats-server.
+fn reload_accounts_scenario(start: &dyn Fn(&str) -> ServerProc) -> Vec<String> {
+    let before = "accounts {\n  A { users: [ {user: a, password: pw} ] }\n  K { users: [ {user: k, password: pw} ] }\n}\n";
+    let after = "accounts {\n  K { users: [ {user: k, password: pw} ] }\n  B { users: [ {user: b, password: pw} ] }\n}\n";
+    let path = temp_path("conf");
+    std::fs::write(&path, before).unwrap();
+    let s = start(path.to_str().unwrap());
+    let try_login = |user: &str| {
+        let mut c = login(
+            s.port,
+            &format!(r#"{{"verbose":false,"user":"{user}","pass":"pw"}}"#),
+        );
+        escape(&c.read_until_pong_or_closed(DEADLINE))
+    };
+    let mut out = vec![try_login("b")];
+    let mut a = login(s.port, r#"{"verbose":false,"user":"a","pass":"pw"}"#);
+    a.expect(b"PONG\r\n");
+    let mut k = login(s.port, r#"{"verbose":false,"user":"k","pass":"pw"}"#);
+    k.expect(b"PONG\r\n");
+    k.send(b"SUB x 1\r\nPING\r\n");
+    k.expect(b"PONG\r\n");
+    std::fs::write(&path, after).unwrap();
+    s.signal(libc::SIGHUP);
+    assert!(
+        s.wait_for_log("Reloaded server configuration", DEADLINE),
+        "{:?}",
+        s.log()
+    );
+    out.push(escape(&a.read_until_closed(DEADLINE)));
+    out.push(try_login("a"));
+    out.push(try_login("b"));
+    // K's connection and subscription stay.
+    let mut k2 = login(s.port, r#"{"verbose":false,"user":"k","pass":"pw"}"#);
+    k2.expect(b"PONG\r\n");
+    k2.send(b"PUB x 1\r\n1\r\nPING\r\n");
+    k2.expect(b"PONG\r\n");
+    k.send(b"PING\r\n");
+    out.push(escape(&k.read_until_pong()));
+    out
+}
+
+#[test]
+fn reload_adds_and_drops_accounts_like_nats_server() {
+    let want = reload_accounts_scenario(&|p| nats_server(&["-c", p]));
+    let got = reload_accounts_scenario(&|p| shoal(&["-c", p, "--cores", "2"]));
+    assert_eq!(got, want);
+    assert!(want[3].ends_with("PONG\\r\\n"), "{want:?}");
+}

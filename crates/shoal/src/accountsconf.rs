@@ -82,8 +82,18 @@ pub fn cross_check(
     }
 }
 
-/// Parses the `accounts` block.
-pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
+/// The accounts' order, which is their ids: a running server's (`known`,
+/// kept even when the file no longer names one: an id is never reused)
+/// first, then the file's new ones in file order.
+fn order(file: Vec<String>, known: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = known.to_vec();
+    out.extend(file.into_iter().filter(|n| !known.contains(n)));
+    out
+}
+
+/// Parses the `accounts` block; `known`: the accounts of the running server
+/// (a reload), in id order.
+pub fn accounts(v: &Value, known: &[String], report: &mut Report) -> Option<AccountSettings> {
     let mut a = AccountSettings::default();
     match &v.kind {
         Kind::Array(items) => {
@@ -100,9 +110,21 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                     a.names.push(name.to_string());
                 }
             }
+            a.names = order(std::mem::take(&mut a.names), known);
         }
         Kind::Map(m) => {
-            let (mut exports, mut imports) = (Vec::new(), Vec::new());
+            let file: Vec<String> = m
+                .iter()
+                .filter(|(name, acc)| {
+                    !acc.used_as_variable && acc.as_map().is_some() && *name != "$G"
+                })
+                .map(|(name, _)| name.to_string())
+                .collect();
+            a.names = order(file, known);
+            let n = a.names.len();
+            a.limits = vec![AccountLimits::NONE; n];
+            a.mappings = vec![Vec::new(); n];
+            let (mut exports, mut imports) = (vec![Vec::new(); n], vec![Vec::new(); n]);
             for (name, acc) in m.iter() {
                 if acc.used_as_variable {
                     continue;
@@ -115,12 +137,10 @@ pub fn accounts(v: &Value, report: &mut Report) -> Option<AccountSettings> {
                     report.error(&acc.pos, format!("{name:?} is a Reserved Account"));
                     continue;
                 }
-                a.names.push(name.to_string());
-                a.limits.push(AccountLimits::NONE);
-                a.mappings.push(Vec::new());
-                exports.push(Vec::new());
-                imports.push(Vec::new());
-                let id = a.names.len() as u16;
+                let Some(at) = a.names.iter().position(|x| x == name) else {
+                    continue;
+                };
+                let id = at as u16 + 1;
                 let (mut users, mut nkeys) = (Vec::new(), Vec::new());
                 let mut defaults = None;
                 let mut users_at = acc.pos.clone();
@@ -242,8 +262,27 @@ mod tests {
     fn parse(text: &str) -> (Option<AccountSettings>, Report) {
         let map = shoal_conf::parse_str(text, "t.conf").unwrap();
         let mut report = Report::default();
-        let a = accounts(map.get("accounts").unwrap(), &mut report);
+        let a = accounts(map.get("accounts").unwrap(), &[], &mut report);
         (a, report)
+    }
+
+    #[test]
+    fn a_reload_keeps_the_known_accounts_ids() {
+        let map = shoal_conf::parse_str(
+            "accounts {\n  A { users: [ {user: a, password: p} ] }\n  B { users: [ {user: b, password: p} ] }\n}\n",
+            "t.conf",
+        )
+        .unwrap();
+        let mut report = Report::default();
+        let known = ["B".to_string(), "GONE".to_string()];
+        let a = accounts(map.get("accounts").unwrap(), &known, &mut report).unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        // B keeps id 1, the account the file dropped keeps id 2 (no users),
+        // A is new: id 3.
+        assert_eq!(a.names, ["B", "GONE", "A"]);
+        let id = |u: &str| a.users.iter().find(|x| x.name == u).unwrap().account;
+        assert_eq!((id("a"), id("b")), (3, 1));
+        assert_eq!(a.limits.len(), 3);
     }
 
     #[test]

@@ -188,7 +188,10 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             }
             "authorization" => crate::authconf::authorization(v, report).map(|a| s.auth = Some(a)),
             "no_auth_user" => string(v, report).map(|u| s.no_auth_user = Some(u)),
-            "accounts" => crate::accountsconf::accounts(v, report).map(|a| s.accounts = Some(a)),
+            "accounts" => {
+                let known = s.operator.known.clone();
+                crate::accountsconf::accounts(v, &known, report).map(|a| s.accounts = Some(a))
+            }
             "operator" | "operators" | "root" | "roots" | "root_operators" | "root_operator" => {
                 crate::operatorconf::operators(v, &mut s.operator, report);
                 Some(())

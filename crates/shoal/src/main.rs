@@ -535,6 +535,8 @@ impl Running {
             return Err("config reload not supported for AccountResolver".into());
         }
         new.config.claims = self.opts.config.claims.clone();
+        // The room for accounts was made at start.
+        new.config.max_accounts = self.opts.config.max_accounts;
         let port = self.server.local_addr().port();
         let lines = options::changes(&self.opts, &new, port)?;
         new.config.port = self.opts.config.port;

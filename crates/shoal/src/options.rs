@@ -83,6 +83,7 @@ pub fn load(flags: &Flags) -> Result<Loaded, LoadError> {
 /// keys in id order): a directory resolver keeps their ids.
 pub fn load_keeping(flags: &Flags, known: &[String]) -> Result<Loaded, LoadError> {
     let mut s = Settings::default();
+    s.operator.known = known.to_vec();
     let mut warnings = Vec::new();
     let mut digest = None;
     let file = flags
@@ -105,7 +106,6 @@ pub fn load_keeping(flags: &Flags, known: &[String]) -> Result<Loaded, LoadError
         digest = Some(shoal_conf::digest(&map));
     }
     overlay_flags(flags, &mut s);
-    s.operator.known = known.to_vec();
     let options = resolve(s, file, digest)?;
     Ok(Loaded { options, warnings })
 }
@@ -361,9 +361,14 @@ fn resolve(
     };
     // A directory resolver may add accounts while the server runs, up to
     // what an account id can number.
-    let max_accounts = match &s.operator.dir_resolver {
-        Some(_) => usize::from(u16::MAX),
-        None => 0,
+    // Configured accounts may be added by a reload: room for as many again
+    // and a thousand more (ids are never reused).
+    let max_accounts = match (&s.operator.dir_resolver, &s.accounts) {
+        (Some(_), _) => usize::from(u16::MAX),
+        (None, Some(a)) if !a.names.is_empty() => {
+            (2 * a.names.len() + 1024).min(usize::from(u16::MAX))
+        }
+        _ => 0,
     };
     let config = Config {
         claims: None,
