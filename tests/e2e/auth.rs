@@ -964,13 +964,20 @@ fn reload_accounts_scenario(start: &dyn Fn(&str) -> ServerProc) -> Vec<String> {
     k2.expect(b"PONG\r\n");
     k.send(b"PING\r\n");
     out.push(escape(&k.read_until_pong()));
+    // The dropped account is gone from /accountz (nats-server's own `$SYS`
+    // left out: Shoal has none by default).
+    let page = crate::monitor::get(crate::monitor::http_port(&s), "/accountz").json();
+    let mut names: Vec<String> = serde_json::from_value(page["accounts"].clone()).unwrap();
+    names.retain(|n| n != "$SYS");
+    names.sort();
+    out.push(names.join(","));
     out
 }
 
 #[test]
 fn reload_adds_and_drops_accounts_like_nats_server() {
-    let want = reload_accounts_scenario(&|p| nats_server(&["-c", p]));
-    let got = reload_accounts_scenario(&|p| shoal(&["-c", p, "--cores", "2"]));
+    let want = reload_accounts_scenario(&|p| nats_server(&["-c", p, "-m", "-1"]));
+    let got = reload_accounts_scenario(&|p| shoal(&["-c", p, "--cores", "2", "-m", "-1"]));
     assert_eq!(got, want);
     assert!(want[3].ends_with("PONG\\r\\n"), "{want:?}");
 }

@@ -60,6 +60,9 @@ pub struct Logins {
     /// The accounts users may be in; `[0]` is the global account `$G`.
     /// Empty: no `accounts` block (everyone is in `$G`).
     accounts: Vec<String>,
+    /// Accounts a reload dropped: their ids stay taken, nobody logs in to
+    /// them, and the server no longer shows them.
+    retired: Vec<String>,
     /// Operator mode: every client logs in with a user JWT.
     trust: Option<Arc<Trust>>,
     /// The configured accounts' limits, by account id (none for `$G`).
@@ -229,6 +232,17 @@ impl Logins {
     pub fn with_accounts(mut self, accounts: Vec<String>) -> Logins {
         self.accounts = accounts;
         self
+    }
+
+    /// The same logins with these accounts retired (see `retired`).
+    pub fn with_retired(mut self, names: Vec<String>) -> Logins {
+        self.retired = names;
+        self
+    }
+
+    /// Whether a reload dropped account `name`.
+    pub fn is_retired(&self, name: &str) -> bool {
+        self.retired.iter().any(|r| r == name)
     }
 
     /// The configured accounts' limits, `limits[i]` for account `i + 1`.

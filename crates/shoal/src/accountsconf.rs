@@ -37,6 +37,8 @@ pub struct AccountSettings {
     /// The stream and service imports between the accounts, checked.
     pub stream_imports: shoal_server::imports::StreamImports,
     pub service_imports: shoal_server::services::ServiceImports,
+    /// Accounts of the running server the file no longer names (a reload).
+    pub retired: Vec<String>,
 }
 
 /// The checks nats-server makes between the `authorization` block and the
@@ -85,7 +87,8 @@ pub fn cross_check(
 /// The accounts' order, which is their ids: a running server's (`known`,
 /// kept even when the file no longer names one: an id is never reused)
 /// first, then the file's new ones in file order.
-fn order(file: Vec<String>, known: &[String]) -> Vec<String> {
+fn order(file: Vec<String>, known: &[String], retired: &mut Vec<String>) -> Vec<String> {
+    retired.extend(known.iter().filter(|k| !file.contains(k)).cloned());
     let mut out: Vec<String> = known.to_vec();
     out.extend(file.into_iter().filter(|n| !known.contains(n)));
     out
@@ -110,7 +113,7 @@ pub fn accounts(v: &Value, known: &[String], report: &mut Report) -> Option<Acco
                     a.names.push(name.to_string());
                 }
             }
-            a.names = order(std::mem::take(&mut a.names), known);
+            a.names = order(std::mem::take(&mut a.names), known, &mut a.retired);
         }
         Kind::Map(m) => {
             let file: Vec<String> = m
@@ -120,7 +123,7 @@ pub fn accounts(v: &Value, known: &[String], report: &mut Report) -> Option<Acco
                 })
                 .map(|(name, _)| name.to_string())
                 .collect();
-            a.names = order(file, known);
+            a.names = order(file, known, &mut a.retired);
             let n = a.names.len();
             a.limits = vec![AccountLimits::NONE; n];
             a.mappings = vec![Vec::new(); n];
@@ -283,6 +286,7 @@ mod tests {
         let id = |u: &str| a.users.iter().find(|x| x.name == u).unwrap().account;
         assert_eq!((id("a"), id("b")), (3, 1));
         assert_eq!(a.limits.len(), 3);
+        assert_eq!(a.retired, ["GONE"]);
     }
 
     #[test]

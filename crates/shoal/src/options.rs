@@ -310,7 +310,8 @@ fn logins(s: &Settings) -> Result<(Logins, Option<f64>, Option<JwtRewrites>), Lo
                     .chain(acc.names.iter().cloned())
                     .collect(),
             )
-            .with_account_limits(acc.limits.clone()),
+            .with_account_limits(acc.limits.clone())
+            .with_retired(acc.retired.clone()),
         _ => logins,
     };
     let logins = match system {

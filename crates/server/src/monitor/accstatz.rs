@@ -93,7 +93,7 @@ pub async fn render(ctx: &Ctx<'_>, unused: bool, only: &[String]) -> (Vec<u8>, u
     let mut out = Vec::new();
     for (i, sum) in sums.iter().enumerate() {
         let name = logins.account_name(i as u16);
-        if !only.is_empty() && !only.iter().any(|o| o == name) {
+        if (!only.is_empty() && !only.iter().any(|o| o == name)) || logins.is_retired(name) {
             continue;
         }
         let open: Vec<_> = snaps

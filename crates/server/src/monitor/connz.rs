@@ -288,7 +288,8 @@ pub async fn page(ctx: &Ctx<'_>, t: &Target, p: Params) -> Reply {
     };
     let acc = t.get("acc");
     let logins = ctx.shared.config().logins;
-    let known = acc == GLOBAL_ACCOUNT || logins.accounts().iter().any(|a| a == acc);
+    let known = acc == GLOBAL_ACCOUNT
+        || (logins.accounts().iter().any(|a| a == acc) && !logins.is_retired(acc));
     if !acc.is_empty() && !known {
         // nats-server answers an unknown account before filling anything in.
         let connz = Connz {

@@ -173,6 +173,7 @@ pub async fn accountz(ctx: &Ctx<'_>, t: &Target) -> Reply {
     let acc = t.get("acc");
     let logins = ctx.shared.config().logins;
     let mut names: Vec<String> = logins.accounts().to_vec();
+    names.retain(|n| !logins.is_retired(n));
     if names.is_empty() {
         names.push(GLOBAL_ACCOUNT.to_string());
     }
