@@ -847,9 +847,14 @@ fn request_info_conversation(s: &ServerProc) -> String {
         let f = a.read_frame(Instant::now() + DEADLINE).expect("a request");
         got.push_str(&escape(&f));
     }
-    // The RTT and the header block's length that holds it.
+    norm_request_info(&got)
+}
+
+/// Frames of requests through service imports, their reply tokens, RTTs
+/// and sizes (which vary with the RTT) normalised.
+fn norm_request_info(got: &str) -> String {
     let mut out = String::new();
-    for part in norm_replies(&got).split("\"rtt\":") {
+    for part in norm_replies(got).split("\"rtt\":") {
         if out.is_empty() {
             out.push_str(part);
             continue;
@@ -980,4 +985,66 @@ fn reload_adds_and_drops_accounts_like_nats_server() {
     let got = reload_accounts_scenario(&|p| shoal(&["-c", p, "--cores", "2", "-m", "-1"]));
     assert_eq!(got, want);
     assert!(want[3].ends_with("PONG\\r\\n"), "{want:?}");
+}
+
+/// A chain of service imports (B imports A's service, which A imports from
+/// C): each hop's responder sees the request with the first requester's
+/// account (and, past the first hop, `svc`: the account it passed through),
+/// and C's response reaches B; as nats-server.
+fn chain_conversation(s: &ServerProc) -> String {
+    let mut c = login(
+        s.port,
+        r#"{"verbose":false,"user":"c","pass":"pw","headers":true}"#,
+    );
+    c.expect(b"PONG\r\n");
+    c.send(b"SUB deep 1\r\nPING\r\n");
+    c.expect(b"PONG\r\n");
+    let mut a = login(
+        s.port,
+        r#"{"verbose":false,"user":"a","pass":"pw","headers":true}"#,
+    );
+    a.expect(b"PONG\r\n");
+    a.send(b"SUB svc 1\r\nPING\r\n");
+    a.expect(b"PONG\r\n");
+    let mut b = login(
+        s.port,
+        r#"{"verbose":false,"user":"b","pass":"pw","headers":true}"#,
+    );
+    b.expect(b"PONG\r\n");
+    b.send(b"SUB _INBOX.r 1\r\nPUB svc _INBOX.r 2\r\nhi\r\nPING\r\n");
+    b.expect(b"PONG\r\n");
+    let at_c = c
+        .read_frame(Instant::now() + DEADLINE)
+        .expect("C's request");
+    let at_a = a
+        .read_frame(Instant::now() + DEADLINE)
+        .expect("A's request");
+    let reply = String::from_utf8_lossy(&at_c)
+        .split(' ')
+        .nth(3)
+        .unwrap_or("")
+        .to_string();
+    c.send(format!("PUB {reply} 4\r\ndeep\r\nPING\r\n").as_bytes());
+    c.expect(b"PONG\r\n");
+    let answer = b
+        .read_frame(Instant::now() + DEADLINE)
+        .expect("the response");
+    format!(
+        "{} || {} || {}",
+        norm_request_info(&escape(&at_c)),
+        norm_request_info(&escape(&at_a)),
+        escape(&answer)
+    )
+}
+
+#[test]
+fn chained_service_imports_like_nats_server() {
+    let conf = "accounts {\n  C { users: [ {user: c, password: pw} ], exports: [ {service: \"deep\"} ] }\n  A { users: [ {user: a, password: pw} ], exports: [ {service: \"svc\"} ], imports: [ {service: {account: C, subject: \"deep\"}, to: \"svc\"} ] }\n  B { users: [ {user: b, password: pw} ], imports: [ {service: {account: A, subject: \"svc\"}} ] }\n}\n";
+    let want = chain_conversation(&nats_server_conf(conf, &[]));
+    let got = chain_conversation(&shoal_conf(conf, &["--cores", "2"]));
+    assert_eq!(got, want);
+    assert!(
+        want.contains("\"svc\":\"A\"") && want.ends_with("deep\\r\\n"),
+        "{want}"
+    );
 }

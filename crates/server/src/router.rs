@@ -278,10 +278,32 @@ fn drain_responses(core: &Core) {
     }
 }
 
+/// How many service imports a request may pass through (a chain: the
+/// exporter's own import of the service from a third account, …): nats-server
+/// refuses import cycles in its configuration; this bounds one anyway.
+const MAX_SERVICE_CHAIN: usize = 8;
+
 /// A service request published in an importing account: delivered in the
 /// exporter under the service's subject, with a reply subject that brings
 /// the responses back to this core.
 fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+    request_services_from(core, publisher, m, None, 0)
+}
+
+/// [`request_services`] for `m` in account `m.spans.account`; `origin`: the
+/// first importer's `Nats-Request-Info` when `m` already came through an
+/// import (a chain: each later hop names the account it passes through as
+/// `svc`, as nats-server's do).
+fn request_services_from(
+    core: &Core,
+    publisher: &Rc<Client>,
+    m: &Msg,
+    origin: Option<&str>,
+    hops: usize,
+) -> bool {
+    if hops >= MAX_SERVICE_CHAIN {
+        return false;
+    }
     let routing = core.routing();
     let services = &routing.services;
     let mut delivered = false;
@@ -323,13 +345,19 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             )
         };
         // Who asked, as nats-server tells the exporter.
-        let info = if imp.share && !publisher.internal {
-            crate::user_info::shared_request_info(core, publisher)
-        } else {
-            crate::services::request_info(
+        let first = match origin {
+            Some(o) => o.to_string(),
+            None if imp.share && !publisher.internal => {
+                crate::user_info::shared_request_info(core, publisher)
+            }
+            None => crate::services::request_info(
                 &core.auth().account_name(m.spans.account),
                 publisher.rtt.get().as_nanos(),
-            )
+            ),
+        };
+        let info = match origin {
+            Some(o) => crate::services::through(o, &core.auth().account_name(m.spans.account)),
+            None => first.clone(),
         };
         let (frame, mut spans) =
             crate::services::with_request_info(m, &to, reply.as_bytes(), &info);
@@ -338,7 +366,11 @@ fn request_services(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
             frame: &frame,
             spans,
         };
-        let reached = route_in_account(core, publisher, &request, &[]);
+        let mut reached = route_in_account(core, publisher, &request, &[]);
+        // The exporter may itself import the service from another account.
+        if !routing.services.of(imp.exporter).is_empty() {
+            reached |= request_services_from(core, publisher, &request, Some(&first), hops + 1);
+        }
         if let (false, Some(token)) = (reached, token) {
             // Nobody has the request: no response will come (nats-server
             // removes the response import at once).

@@ -224,6 +224,25 @@ pub fn request_info(account: &str, rtt_ns: u128) -> String {
     }
 }
 
+/// A chained request's info: the first importer's, with `"svc"` (the
+/// account it passes through now) after its `"acc"`, as nats-server's
+/// `ClientInfo.Service`.
+pub fn through(origin: &str, service: &str) -> String {
+    let svc = serde_json::to_string(service).unwrap_or_default();
+    // `"acc":"<name>"` is in every info; the name is a JSON string.
+    let Some(at) = origin.find("\"acc\":") else {
+        return origin.to_string();
+    };
+    // Where the name's string ends: parse one JSON value from there.
+    let mut stream =
+        serde_json::Deserializer::from_str(&origin[at + 6..]).into_iter::<serde_json::Value>();
+    if !matches!(stream.next(), Some(Ok(_))) {
+        return origin.to_string();
+    }
+    let cut = at + 6 + stream.byte_offset();
+    format!("{},\"svc\":{svc}{}", &origin[..cut], &origin[cut..])
+}
+
 /// `m` under `subject` and `reply`, with `Nats-Request-Info: info` as the
 /// last line of its header block (replacing one the publisher sent; a
 /// block made for a message that had none), as nats-server's `setHeader`.
@@ -304,6 +323,14 @@ mod tests {
         );
         assert_eq!(&m.payload()[m.hdr()..], b"hi");
         assert_eq!(request_info("B", 7), "{\"acc\":\"B\",\"rtt\":7}");
+        assert_eq!(
+            through("{\"acc\":\"B\",\"rtt\":7}", "A"),
+            "{\"acc\":\"B\",\"svc\":\"A\",\"rtt\":7}"
+        );
+        assert_eq!(
+            through("{\"acc\":\"B\"}", "A"),
+            "{\"acc\":\"B\",\"svc\":\"A\"}"
+        );
     }
 
     #[test]
