@@ -1048,3 +1048,57 @@ fn chained_service_imports_like_nats_server() {
         "{want}"
     );
 }
+
+/// A responder that asks for no-responders statuses answers a request that
+/// came through a service import, with a reply subject of its own: the
+/// response has a taker (the import), so no 503 comes back to it; as
+/// nats-server.
+fn responder_with_reply(s: &ServerProc) -> Vec<String> {
+    let mut a = login(
+        s.port,
+        r#"{"verbose":false,"user":"a","pass":"pw","headers":true,"no_responders":true}"#,
+    );
+    a.expect(b"PONG\r\n");
+    a.send(b"SUB svc.time 1\r\nSUB _INBOX.a 2\r\nPING\r\n");
+    a.expect(b"PONG\r\n");
+    let mut b = login(s.port, r#"{"verbose":false,"user":"b","pass":"pw"}"#);
+    b.expect(b"PONG\r\n");
+    b.send(b"SUB _INBOX.r 1\r\nPUB time _INBOX.r 2\r\nhi\r\nPING\r\n");
+    b.expect(b"PONG\r\n");
+    let req = a
+        .read_frame(Instant::now() + DEADLINE)
+        .expect("the request");
+    let reply = String::from_utf8_lossy(&req)
+        .split(' ')
+        .nth(3)
+        .unwrap_or("")
+        .to_string();
+    a.send(format!("PUB {reply} _INBOX.a 2\r\nok\r\nPING\r\n").as_bytes());
+    let after = escape(&a.read_until_pong());
+    b.send(b"PING\r\n");
+    let response = b.read_until_pong();
+    // The response's own reply, mapped back: B's answer to it reaches A.
+    let back = String::from_utf8_lossy(&response)
+        .split(' ')
+        .nth(3)
+        .unwrap_or("")
+        .to_string();
+    b.send(format!("PUB {back} 5\r\nagain\r\nPING\r\n").as_bytes());
+    b.expect(b"PONG\r\n");
+    a.send(b"PING\r\n");
+    let answered = escape(&a.read_until_pong());
+    vec![after, norm_replies(&escape(&response)), answered]
+}
+
+#[test]
+fn responses_through_imports_have_a_taker_like_nats_server() {
+    let conf = "accounts {\n  A {\n    users: [ {user: a, password: pw} ]\n    exports: [ {service: \"svc.>\"} ]\n  }\n  B {\n    users: [ {user: b, password: pw} ]\n    imports: [ {service: {account: A, subject: \"svc.time\"}, to: \"time\"} ]\n  }\n}\n";
+    let want = responder_with_reply(&nats_server_conf(conf, &[]));
+    let got = responder_with_reply(&shoal_conf(conf, &["--cores", "2"]));
+    assert_eq!(got, want);
+    assert!(
+        !want[0].contains("503") && want[1].contains("ok"),
+        "{want:?}"
+    );
+    assert!(want[2].contains("MSG _INBOX.a 2 5"), "{want:?}");
+}

@@ -52,8 +52,7 @@ fn deliver(
             }
             // A service response coming home: routed on once this routing
             // is done.
-            queue_response(core, m);
-            return None;
+            return queue_response(core, m).then_some(false);
         }
         if let Some(p) = publisher {
             if Rc::ptr_eq(p, client) && !p.opts.get().echo {
@@ -226,7 +225,11 @@ fn pick_remote(rg: &Group<PeerKey>, mut r: u64) -> Option<PeerKey> {
 /// given the message.
 pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
     let delivered = publish_as_is(core, publisher, m);
-    drain_responses(core);
+    // A response this publish set off is the publisher's doing: its next
+    // PONG waits for it too, as nats-server delivers it before answering.
+    if drain_responses(core) {
+        publisher.needs_barrier.set(true);
+    }
     delivered
 }
 
@@ -246,27 +249,49 @@ pub fn map(core: &Core, account: u16, subject: &[u8], out: &mut Vec<u8>) -> Mapp
 
 /// A response delivered to this core's reply wildcard: its request's
 /// reply subject and account, if still waiting (see `services.rs`).
-fn queue_response(core: &Core, m: &Msg) {
+/// Whether it was (then the response had a taker: no "no responders" for
+/// a responder that asked for them, as nats-server's response import).
+fn queue_response(core: &Core, m: &Msg) -> bool {
     let Some(token) = crate::services::token_of(core.id(), m.subject()) else {
-        return;
+        return false;
     };
     let empty = m.payload().len() == m.hdr();
     let Some((account, reply)) = core.replies().take(token, core.env().now.get(), empty) else {
-        return;
+        return false;
     };
-    let (frame, mut spans) = remade(m, &reply, m.reply());
+    // The response's own reply subject is the exporter's: mapped back, as
+    // nats-server's reverse response import, so that the requester's
+    // answer to it reaches the exporter.
+    let back = if m.reply().is_empty() {
+        String::new()
+    } else {
+        let token: u64 = rand::random();
+        let now = core.env().now.get();
+        let threshold = std::time::Duration::from_secs(120);
+        core.replies()
+            .insert(token, m.spans.account, m.reply(), true, now, threshold);
+        core.replies().want_subscription(account);
+        crate::services::reply_subject(core.id(), token)
+    };
+    let (frame, mut spans) = remade(m, &reply, back.as_bytes());
     spans.account = account;
     core.replies().push_response(frame, spans);
+    true
 }
 
 /// Routes the responses queued by deliveries, now that no routing holds the
-/// registry.
-fn drain_responses(core: &Core) {
+/// registry. Whether there were any.
+fn drain_responses(core: &Core) -> bool {
     if core.routing().services.is_empty() && !core.replies().has_queued() {
-        return;
+        return false;
     }
+    let mut any = false;
     while let Some((frame, spans)) = core.replies().pop_response() {
+        any = true;
         let internal = core.internal_publisher();
+        for account in core.replies().take_wanted() {
+            subscribe_replies(core, account);
+        }
         publish(
             core,
             &internal,
@@ -275,6 +300,17 @@ fn drain_responses(core: &Core) {
                 spans,
             },
         );
+    }
+    any
+}
+
+/// This core's reply wildcard in `account`, subscribed once.
+fn subscribe_replies(core: &Core, account: u16) {
+    if core.replies().subscribe_once(account) {
+        let internal = core.internal_publisher();
+        let wildcard = crate::services::reply_wildcard(core.id());
+        let key = core.key(account, wildcard.as_bytes());
+        core.subscribe(&internal, bytes::Bytes::from(wildcard), key, None);
     }
 }
 
@@ -322,12 +358,7 @@ fn request_services_from(
         let (reply, token) = if m.reply().is_empty() {
             (String::new(), None)
         } else {
-            if core.replies().subscribe_once(imp.exporter) {
-                let internal = core.internal_publisher();
-                let wildcard = crate::services::reply_wildcard(core.id());
-                let key = core.key(imp.exporter, wildcard.as_bytes());
-                core.subscribe(&internal, bytes::Bytes::from(wildcard), key, None);
-            }
+            subscribe_replies(core, imp.exporter);
             let token: u64 = rand::random();
             let single = imp.response == crate::services::ResponseType::Single;
             let now = core.env().now.get();

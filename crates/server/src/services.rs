@@ -95,8 +95,11 @@ struct Pending {
 #[derive(Default)]
 pub struct Replies {
     pending: RefCell<AHashMap<u64, Pending>>,
-    /// Exporting accounts whose `_R_.<core>.>` this core subscribes to.
+    /// Accounts whose `_R_.<core>.>` this core subscribes to (exporters,
+    /// and requesters a response's own reply maps back from).
     subscribed: RefCell<Vec<u16>>,
+    /// Accounts to subscribe so, once the routing that asked is done.
+    to_subscribe: RefCell<Vec<u16>>,
     queue: RefCell<std::collections::VecDeque<(Bytes, Spans)>>,
     next_sweep: Cell<Option<Instant>>,
 }
@@ -192,6 +195,17 @@ impl Replies {
 
     pub fn push_response(&self, frame: Bytes, spans: Spans) {
         self.queue.borrow_mut().push_back((frame, spans));
+    }
+
+    /// Asks for `account`'s reply wildcard (made by the drain, outside any
+    /// routing).
+    pub fn want_subscription(&self, account: u16) {
+        self.to_subscribe.borrow_mut().push(account);
+    }
+
+    /// The accounts [`Replies::want_subscription`] asked for.
+    pub fn take_wanted(&self) -> Vec<u16> {
+        std::mem::take(&mut *self.to_subscribe.borrow_mut())
     }
 
     /// Whether responses wait to be routed.
