@@ -256,7 +256,8 @@ fn queue_response(core: &Core, m: &Msg) -> bool {
         return false;
     };
     let empty = m.payload().len() == m.hdr();
-    let Some((account, reply)) = core.replies().take(token, core.env().now.get(), empty) else {
+    let now = core.env().now.get();
+    let Some((account, reply)) = core.replies().take(token, m.spans.account, now, empty) else {
         return false;
     };
     // The response's own reply subject is the exporter's: mapped back, as
@@ -268,8 +269,14 @@ fn queue_response(core: &Core, m: &Msg) -> bool {
         let token: u64 = rand::random();
         let now = core.env().now.get();
         let threshold = std::time::Duration::from_secs(120);
-        core.replies()
-            .insert(token, m.spans.account, m.reply(), true, now, threshold);
+        core.replies().insert(
+            token,
+            (m.spans.account, account),
+            m.reply(),
+            true,
+            now,
+            threshold,
+        );
         core.replies().want_subscription(account);
         crate::services::reply_subject(core.id(), token)
     };
@@ -364,7 +371,7 @@ fn request_services_from(
             let now = core.env().now.get();
             core.replies().insert(
                 token,
-                m.spans.account,
+                (m.spans.account, imp.exporter),
                 m.reply(),
                 single,
                 now,

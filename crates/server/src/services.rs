@@ -84,6 +84,10 @@ impl ServiceImports {
 #[derive(Debug, Clone)]
 struct Pending {
     account: u16,
+    /// The account the response must be published in (the exporter's, or
+    /// for a reply mapped back the requester's): a token seen elsewhere is
+    /// not its response.
+    from: u16,
     reply: Bytes,
     single: bool,
     deadline: Instant,
@@ -137,11 +141,12 @@ impl Replies {
         true
     }
 
-    /// Records a request's reply (in `account`) under `token`.
+    /// Records a request's reply under `token`: `route` is (the account the
+    /// reply subject is in, the account its response will come from).
     pub fn insert(
         &self,
         token: u64,
-        account: u16,
+        route: (u16, u16),
         reply: &[u8],
         single: bool,
         at: Instant,
@@ -150,7 +155,8 @@ impl Replies {
         self.pending.borrow_mut().insert(
             token,
             Pending {
-                account,
+                account: route.0,
+                from: route.1,
                 reply: Bytes::copy_from_slice(reply),
                 single,
                 deadline: at + threshold,
@@ -169,9 +175,9 @@ impl Replies {
     /// A stream response keeps the mapping for another threshold (nats-server
     /// stamps the response import on each delivery); an empty one is the end
     /// of the stream (nats-server's `shouldRemove`) and ends it.
-    pub fn take(&self, token: u64, now: Instant, empty: bool) -> Option<(u16, Bytes)> {
+    pub fn take(&self, token: u64, from: u16, now: Instant, empty: bool) -> Option<(u16, Bytes)> {
         let mut p = self.pending.borrow_mut();
-        let e = p.get_mut(&token)?;
+        let e = p.get_mut(&token).filter(|e| e.from == from)?;
         if e.deadline <= now {
             p.remove(&token);
             return None;
@@ -352,25 +358,28 @@ mod tests {
         let r = Replies::default();
         let now = Instant::now();
         let five = Duration::from_secs(5);
-        r.insert(1, 2, b"_INBOX.a", true, now, five);
-        r.insert(2, 2, b"_INBOX.b", false, now, five);
+        r.insert(1, (2, 1), b"_INBOX.a", true, now, five);
+        r.insert(2, (2, 1), b"_INBOX.b", false, now, five);
         assert_eq!(
-            r.take(1, now, false).map(|x| x.1),
+            r.take(1, 1, now, false).map(|x| x.1),
             Some(Bytes::from_static(b"_INBOX.a"))
         );
-        assert_eq!(r.take(1, now, false), None, "a single response only");
-        assert!(r.take(2, now, false).is_some() && r.take(2, now, false).is_some());
+        assert_eq!(r.take(1, 1, now, false), None, "a single response only");
+        assert_eq!(r.take(2, 9, now, false), None, "not from another account");
+        assert!(r.take(2, 1, now, false).is_some() && r.take(2, 1, now, false).is_some());
         // Each stream response moves the deadline: 4 s later it still lives,
         // and lives 4 s more.
         let later = now + Duration::from_secs(4);
-        assert!(r.take(2, later, false).is_some());
-        assert!(r.take(2, later + Duration::from_secs(4), false).is_some());
+        assert!(r.take(2, 1, later, false).is_some());
+        assert!(r
+            .take(2, 1, later + Duration::from_secs(4), false)
+            .is_some());
         // An empty response ends the stream.
-        assert!(r.take(2, later, true).is_some());
-        assert_eq!(r.take(2, later, false), None);
-        r.insert(3, 2, b"_INBOX.c", false, now, five);
+        assert!(r.take(2, 1, later, true).is_some());
+        assert_eq!(r.take(2, 1, later, false), None);
+        r.insert(3, (2, 1), b"_INBOX.c", false, now, five);
         r.remove(3);
-        r.insert(4, 2, b"_INBOX.d", false, now, five);
+        r.insert(4, (2, 1), b"_INBOX.d", false, now, five);
         r.expire(now + Duration::from_secs(6));
         assert_eq!(r.len(), 0);
         assert!(r.subscribe_once(3) && !r.subscribe_once(3));
