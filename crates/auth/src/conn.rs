@@ -160,11 +160,23 @@ pub struct ConnPermissions {
     /// Set once a subscription can overlap a deny entry.
     filter: bool,
     deny_cache: DecisionCache,
+    /// What the rules say once and for all (they do not change under a
+    /// connection: a reload gives it new `ConnPermissions`), so that the
+    /// per-message checks need no borrow of them: publishing is not
+    /// restricted; the `allow_responses` rule.
+    pub_unrestricted: bool,
+    responses: Option<crate::ResponseRule>,
 }
 
 impl ConnPermissions {
     pub fn new(rules: Rc<RefCell<Rules>>, now: Instant) -> ConnPermissions {
+        let (pub_unrestricted, responses) = {
+            let r = rules.borrow();
+            (r.publish_unrestricted(), r.responses())
+        };
         ConnPermissions {
+            pub_unrestricted,
+            responses,
             rules,
             last_pub: LastDecision::EMPTY,
             pub_cache: DecisionCache::new(MAX_PUB_CACHE),
@@ -178,13 +190,13 @@ impl ConnPermissions {
 
     /// May this connection publish to `subject` (a PUB's or HPUB's subject)?
     pub fn may_publish(&mut self, subject: &[u8], now: Instant) -> bool {
-        let mut rules = self.rules.borrow_mut();
-        if rules.publish_unrestricted() {
+        if self.pub_unrestricted {
             return true;
         }
         if let Some(v) = self.last_pub.get(subject) {
             return v;
         }
+        let mut rules = self.rules.borrow_mut();
         if let Some(v) = self.pub_cache.get(subject, b"") {
             self.last_pub.set(subject, v);
             return v;
@@ -226,7 +238,7 @@ impl ConnPermissions {
     /// A message with reply subject `reply` was delivered to this connection:
     /// with `allow_responses`, it may now publish there.
     pub fn delivered_reply(&mut self, reply: &[u8], now: Instant) {
-        let Some(rule) = self.rules.borrow().responses() else {
+        let Some(rule) = self.responses else {
             return;
         };
         if reply.is_empty() || self.may_publish(reply, now) {

@@ -165,8 +165,11 @@ pub struct Core {
     /// subscriptions (core 0 only), waiting for the monitoring thread.
     sys_requests: RefCell<std::collections::VecDeque<crate::records::SysRequest>>,
     sys_ready: crate::event::Event,
-    /// The accounts' mappings and imports in force (replaced by a reload).
+    /// The accounts' mappings and imports in force (replaced by a reload),
+    /// and whether there are none at all (the publish path then skips them
+    /// without a borrow).
     routing: RefCell<Routing>,
+    plain_routing: Cell<bool>,
     /// How many accounts have this core's `$SYS.REQ.USER.INFO` subscription,
     /// and (core 0) its subscriptions to the system's account services.
     user_info_accounts: Cell<usize>,
@@ -191,6 +194,10 @@ impl Routing {
             services: cfg.services.clone(),
         }
     }
+
+    fn is_plain(&self) -> bool {
+        self.mappings.is_empty() && self.imports.is_empty() && self.services.is_empty()
+    }
 }
 
 impl Core {
@@ -198,7 +205,9 @@ impl Core {
         let live = Live::from(&shared.cfg);
         let auth = Auth::new(&shared.cfg, shared.accounts.clone());
         let namespaced = !shared.cfg.logins.accounts().is_empty();
-        let routing = RefCell::new(Routing::of(&shared.cfg));
+        let routing = Routing::of(&shared.cfg);
+        let plain_routing = Cell::new(routing.is_plain());
+        let routing = RefCell::new(routing);
         Core {
             id,
             n,
@@ -224,6 +233,7 @@ impl Core {
             sys_requests: RefCell::default(),
             sys_ready: crate::event::Event::default(),
             routing,
+            plain_routing,
             user_info_accounts: Cell::new(0),
             sys_accounts: Cell::new(0),
         }
@@ -245,9 +255,17 @@ impl Core {
         self.routing.borrow()
     }
 
+    /// Whether no account has mappings, stream or service imports.
+    #[inline]
+    pub fn plain_routing(&self) -> bool {
+        self.plain_routing.get()
+    }
+
     /// A reload's mappings and imports, for the publishes after this.
     pub fn replace_routing(&self, cfg: &Config) {
-        *self.routing.borrow_mut() = Routing::of(cfg);
+        let r = Routing::of(cfg);
+        self.plain_routing.set(r.is_plain());
+        *self.routing.borrow_mut() = r;
     }
 
     /// Files a request for the server (copied: it is answered after this

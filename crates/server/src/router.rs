@@ -238,6 +238,9 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
 /// subject in the exporter are mapped before anything else looks at them.
 #[inline]
 pub fn map(core: &Core, account: u16, subject: &[u8], out: &mut Vec<u8>) -> Mapped {
+    if core.plain_routing() {
+        return Mapped::Unchanged;
+    }
     let routing = core.routing();
     if routing.mappings.is_empty() {
         return Mapped::Unchanged;
@@ -289,7 +292,8 @@ fn queue_response(core: &Core, m: &Msg) -> bool {
 /// Routes the responses queued by deliveries, now that no routing holds the
 /// registry. Whether there were any.
 fn drain_responses(core: &Core) -> bool {
-    if core.routing().services.is_empty() && !core.replies().has_queued() {
+    if !core.replies().has_queued() && (core.plain_routing() || core.routing().services.is_empty())
+    {
         return false;
     }
     let mut any = false;
@@ -441,6 +445,11 @@ pub(crate) fn remade(m: &Msg, subject: &[u8], reply: &[u8]) -> (bytes::Bytes, Sp
 /// [`publish`] after mappings: in the publisher's account, then in each
 /// account that imports the subject, under the import's subject.
 fn publish_as_is(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
+    if core.plain_routing() {
+        let delivered = route_in_account(core, publisher, m, &[]);
+        reap_expired(core);
+        return delivered;
+    }
     let routing = core.routing();
     let imports = &routing.imports;
     let mut delivered = if imports.is_empty() || imports.of(m.spans.account).is_empty() {

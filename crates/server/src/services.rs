@@ -215,6 +215,7 @@ impl Replies {
     }
 
     /// Whether responses wait to be routed.
+    #[inline]
     pub fn has_queued(&self) -> bool {
         !self.queue.borrow().is_empty()
     }
