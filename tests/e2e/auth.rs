@@ -822,24 +822,31 @@ fn reload_applies_new_mappings_and_imports_like_nats_server() {
     assert!(want[3].contains("MSG m.two 2 1"), "{want:?}");
 }
 
+/// A user of the service-import configurations (password `pw`, headers on)
+/// logged in, subscribed to `subs` (a SUB per subject, sids from 1).
+fn member(port: u16, user: &str, subs: &[&str]) -> Raw {
+    let mut c = login(
+        port,
+        &format!(r#"{{"verbose":false,"user":"{user}","pass":"pw","headers":true}}"#),
+    );
+    c.expect(b"PONG\r\n");
+    let mut ops = String::new();
+    for (i, subject) in subs.iter().enumerate() {
+        ops.push_str(&format!("SUB {subject} {}\r\n", i + 1));
+    }
+    c.send(format!("{ops}PING\r\n").as_bytes());
+    c.expect(b"PONG\r\n");
+    c
+}
+
 /// What a headers-enabled responder in the exporting account receives for
 /// requests through service imports (with and without a header block of
 /// their own, with and without a reply): each with nats-server's
 /// `Nats-Request-Info` header naming the requester's account (its RTT
 /// normalised, as the replies' tokens).
 fn request_info_conversation(s: &ServerProc) -> String {
-    let mut a = login(
-        s.port,
-        r#"{"verbose":false,"user":"a","pass":"pw","headers":true}"#,
-    );
-    a.expect(b"PONG\r\n");
-    a.send(b"SUB svc.time 1\r\nPING\r\n");
-    a.expect(b"PONG\r\n");
-    let mut b = login(
-        s.port,
-        r#"{"verbose":false,"user":"b","pass":"pw","headers":true}"#,
-    );
-    b.expect(b"PONG\r\n");
+    let mut a = member(s.port, "a", &["svc.time"]);
+    let mut b = member(s.port, "b", &[]);
     b.send(b"PUB time _INBOX.r 2\r\nhi\r\nHPUB time _INBOX.r 20 22\r\nNATS/1.0\r\nX-A: 1\r\n\r\nhi\r\nPUB time 2\r\nhi\r\nPING\r\n");
     b.expect(b"PONG\r\n");
     let mut got = String::new();
@@ -891,13 +898,7 @@ fn service_requests_carry_request_info_like_nats_server() {
 /// carries the requester's details (its connection's start, id, RTT and the
 /// server normalised), as nats-server's.
 fn shared_request_info(s: &ServerProc) -> Value {
-    let mut a = login(
-        s.port,
-        r#"{"verbose":false,"user":"a","pass":"pw","headers":true}"#,
-    );
-    a.expect(b"PONG\r\n");
-    a.send(b"SUB shared 1\r\nPING\r\n");
-    a.expect(b"PONG\r\n");
+    let mut a = member(s.port, "a", &["shared"]);
     let mut b = login(
         s.port,
         r#"{"verbose":false,"user":"b","pass":"pw","headers":true,"name":"bee","lang":"py","version":"1"}"#,
@@ -992,26 +993,10 @@ fn reload_adds_and_drops_accounts_like_nats_server() {
 /// account (and, past the first hop, `svc`: the account it passed through),
 /// and C's response reaches B; as nats-server.
 fn chain_conversation(s: &ServerProc) -> String {
-    let mut c = login(
-        s.port,
-        r#"{"verbose":false,"user":"c","pass":"pw","headers":true}"#,
-    );
-    c.expect(b"PONG\r\n");
-    c.send(b"SUB deep 1\r\nPING\r\n");
-    c.expect(b"PONG\r\n");
-    let mut a = login(
-        s.port,
-        r#"{"verbose":false,"user":"a","pass":"pw","headers":true}"#,
-    );
-    a.expect(b"PONG\r\n");
-    a.send(b"SUB svc 1\r\nPING\r\n");
-    a.expect(b"PONG\r\n");
-    let mut b = login(
-        s.port,
-        r#"{"verbose":false,"user":"b","pass":"pw","headers":true}"#,
-    );
-    b.expect(b"PONG\r\n");
-    b.send(b"SUB _INBOX.r 1\r\nPUB svc _INBOX.r 2\r\nhi\r\nPING\r\n");
+    let mut c = member(s.port, "c", &["deep"]);
+    let mut a = member(s.port, "a", &["svc"]);
+    let mut b = member(s.port, "b", &["_INBOX.r"]);
+    b.send(b"PUB svc _INBOX.r 2\r\nhi\r\nPING\r\n");
     b.expect(b"PONG\r\n");
     let at_c = c
         .read_frame(Instant::now() + DEADLINE)
