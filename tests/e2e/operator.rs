@@ -643,7 +643,11 @@ fn revoked_on_reload(start: &dyn Fn(&str) -> ServerProc) -> (String, String) {
     };
     std::fs::write(&path, w.conf("")).unwrap();
     s.signal(libc::SIGHUP);
-    assert!(s.wait_for_log("Reloaded server configuration", DEADLINE));
+    assert!(
+        s.wait_for_log("Reloaded server configuration", DEADLINE),
+        "{:?}",
+        s.log()
+    );
     let a_got = escape(&a.read_until_closed(Duration::from_secs(3)));
     b.send(b"PING\r\n");
     let b_got = escape(&b.read_until_pong());

@@ -251,7 +251,19 @@ fn unread_pongs_make_a_slow_consumer_as_on_nats_server() {
             .find(|l| l.contains("Slow Consumer Detected"))
             .unwrap();
         assert!(line.contains("[INF]"), "{name}: {line}");
-        let closed = get(http_port(&s), "/connz?state=closed").json();
+        // The server files the closed connection after it logs the cut:
+        // asked again until it is there (bounded).
+        let port = http_port(&s);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let closed = loop {
+            let page = get(port, "/connz?state=closed").json();
+            if page["num_connections"].as_u64().unwrap_or(0) > 0
+                || std::time::Instant::now() > deadline
+            {
+                break page;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         assert_eq!(
             closed["connections"][0]["reason"], "Slow Consumer (Pending Bytes)",
             "{name}: {closed}"
