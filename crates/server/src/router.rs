@@ -270,15 +270,13 @@ fn queue_response(core: &Core, m: &Msg) -> bool {
         String::new()
     } else {
         let token: u64 = rand::random();
-        let now = core.env().now.get();
-        let threshold = std::time::Duration::from_secs(120);
         core.replies().insert(
             token,
             (m.spans.account, account),
             m.reply(),
             true,
             now,
-            threshold,
+            crate::services::DEFAULT_THRESHOLD,
         );
         core.replies().want_subscription(account);
         crate::services::reply_subject(core.id(), token)
@@ -292,8 +290,7 @@ fn queue_response(core: &Core, m: &Msg) -> bool {
 /// Routes the responses queued by deliveries, now that no routing holds the
 /// registry. Whether there were any.
 fn drain_responses(core: &Core) -> bool {
-    if !core.replies().has_queued() && (core.plain_routing() || core.routing().services.is_empty())
-    {
+    if !core.replies().has_queued() {
         return false;
     }
     let mut any = false;

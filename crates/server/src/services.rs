@@ -34,6 +34,10 @@ pub enum ResponseType {
     Stream,
 }
 
+/// nats-server's default `response_threshold`: how long a request's reply
+/// mapping waits for its response.
+pub const DEFAULT_THRESHOLD: Duration = Duration::from_secs(120);
+
 /// One service import: into `exporter`, from the importer's subjects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceImport {

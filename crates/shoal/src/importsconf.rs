@@ -85,7 +85,7 @@ pub fn exports(v: &Value, report: &mut Report) -> Vec<Export> {
         let (mut subject, mut accounts) = (None, None);
         let (mut service, mut response) = (false, ResponseType::Single);
         // nats-server's default response threshold.
-        let mut threshold = Duration::from_secs(120);
+        let mut threshold = shoal_server::services::DEFAULT_THRESHOLD;
         for (k, x) in m.iter() {
             match k.to_ascii_lowercase().as_str() {
                 "stream" => subject = report::string(x, report),
@@ -315,10 +315,13 @@ pub fn resolve(
                 let export = offered.iter().find(|e| {
                     shoal_auth::is_subset_match(imp.subject.as_bytes(), e.subject.as_bytes())
                 });
-                let (response, threshold) = export
-                    .map_or((ResponseType::Single, Duration::from_secs(120)), |e| {
-                        (e.response, e.threshold)
-                    });
+                let (response, threshold) = export.map_or(
+                    (
+                        ResponseType::Single,
+                        shoal_server::services::DEFAULT_THRESHOLD,
+                    ),
+                    |e| (e.response, e.threshold),
+                );
                 match Transform::new(local, &tokenize(&imp.subject)) {
                     Ok(transform) => services.add(
                         importer,

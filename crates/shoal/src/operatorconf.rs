@@ -401,7 +401,7 @@ fn rewrites(
             };
             let threshold = match export.response_threshold {
                 n if n > 0 => std::time::Duration::from_nanos(n as u64),
-                _ => std::time::Duration::from_secs(120),
+                _ => shoal_server::services::DEFAULT_THRESHOLD,
             };
             // nats-server logs a service import it cannot add at debug level
             // and goes on without it.
