@@ -12,7 +12,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// INFO's fields, in the order nats-server emits them. Fields Shoal has no feature
-/// for yet (TLS, auth, cluster, JetStream's `api_lvl`, the auth-callout `xkey`) are
+/// for yet (cluster, JetStream's `api_lvl`, the auth-callout `xkey`) are
 /// omitted, as nats-server omits them when the feature is off.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ServerInfo {
@@ -26,6 +26,15 @@ pub struct ServerInfo {
     pub headers: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub auth_required: bool,
+    /// The client must start TLS right after this INFO (or did, first).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_required: bool,
+    /// A client certificate is required.
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
+    /// TLS is optional (`allow_non_tls`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_available: bool,
     pub max_payload: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<u64>,

@@ -47,12 +47,14 @@ pub enum CloseReason {
     MaxAccountConnections,
     Revoked,
     ServerShutdown,
+    TlsHandshakeFailure,
 }
 
 impl CloseReason {
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::ClientClosed => "Client Closed",
+            CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::WriteError => "Write Error",
@@ -283,6 +285,13 @@ pub struct Client {
     /// The core's own publisher (no socket): what it is delivered are
     /// service responses to route on (`services.rs`).
     pub internal: bool,
+    /// The connection's TLS session (`None`: clear text), shared by its
+    /// reader and writer, never borrowed across an await.
+    pub tls: RefCell<Option<shoal_tls::Session>>,
+    /// What the handshake settled (for `/connz`), once it is done.
+    pub tls_info: RefCell<Option<Box<shoal_tls::SessionInfo>>>,
+    /// The handshake came before INFO (`handshake_first`).
+    pub tls_first: Cell<bool>,
 }
 
 /// Why a JWT login ends at its [`Client::expires`] time.
@@ -354,6 +363,9 @@ impl Client {
             expires: Cell::new(None),
             counted: Cell::new(None),
             internal: false,
+            tls: RefCell::new(None),
+            tls_info: RefCell::new(None),
+            tls_first: Cell::new(false),
             perms: RefCell::new(None),
             perm_spec: RefCell::new(None),
             creds: RefCell::new(None),

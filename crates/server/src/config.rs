@@ -75,6 +75,21 @@ pub struct Config {
     /// `authorization.timeout`: how long a client of an auth-requiring
     /// server may take to send its CONNECT.
     pub auth_timeout: Duration,
+    /// `tls {}` (or the `--tls…` flags): client connections speak TLS.
+    /// Reloadable: new connections use the new certificates.
+    pub tls: Option<Arc<Tls>>,
+}
+
+/// The client listener's TLS, as configured.
+#[derive(Debug)]
+pub struct Tls {
+    pub options: shoal_tls::TlsOptions,
+    pub config: shoal_tls::ServerConfig,
+    /// `allow_non_tls`: clients may also speak in clear.
+    pub allow_non_tls: bool,
+    /// A digest of the certificate and key files as loaded, so that a reload
+    /// with rotated files at the same paths counts as a change.
+    pub digest: String,
 }
 
 impl Default for Config {
@@ -111,6 +126,7 @@ impl Default for Config {
             imports: Arc::default(),
             services: Arc::default(),
             auth_timeout: Duration::from_secs(2),
+            tls: None,
         }
     }
 }
@@ -201,7 +217,7 @@ impl Config {
     /// nats-server logs them by (`Reloaded: ping_interval = 5s`).
     /// The authorization settings show as `authorization password` and the
     /// like, with no value (secrets are not logged), as nats-server logs them.
-    fn reloadable(&self) -> [(&'static str, String); 12] {
+    fn reloadable(&self) -> [(&'static str, String); 13] {
         let l = &self.logins;
         let single = l.single();
         [
@@ -228,6 +244,16 @@ impl Config {
             ("max_control_line", self.max_control_line.to_string()),
             ("max_payload", self.max_payload.to_string()),
             ("write_deadline", shoal_go::duration(self.write_deadline)),
+            // Compared by what was loaded, logged as nats-server logs it
+            // (`Reloaded: tls = enabled`).
+            (
+                "tls",
+                self.tls
+                    .as_ref()
+                    .map_or("none".to_string(), |t| {
+                        format!("{:?}{}", t.options, t.digest)
+                    }),
+            ),
         ]
     }
 
@@ -277,6 +303,8 @@ impl Config {
                 n if n.starts_with("authorization") && n != "authorization timeout" => {
                     (n, String::new())
                 }
+                "tls" if value == "none" => ("tls", "disabled".to_string()),
+                "tls" => ("tls", "enabled".to_string()),
                 n => (n, value),
             })
             .collect())

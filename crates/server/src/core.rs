@@ -161,6 +161,9 @@ pub struct Core {
     internal: std::cell::OnceCell<Rc<Client>>,
     /// Service requests rewritten here, waiting for their responses.
     replies: crate::services::Replies,
+    /// The client listener's TLS in force (replaced by a reload: new
+    /// connections use the new certificates, open ones keep theirs).
+    tls: RefCell<Option<Arc<crate::config::Tls>>>,
     /// `$SYS.REQ.SERVER…` requests delivered to the server's own
     /// subscriptions (core 0 only), waiting for the monitoring thread.
     sys_requests: RefCell<std::collections::VecDeque<crate::records::SysRequest>>,
@@ -208,6 +211,7 @@ impl Core {
         let routing = Routing::of(&shared.cfg);
         let plain_routing = Cell::new(routing.is_plain());
         let routing = RefCell::new(routing);
+        let tls = RefCell::new(shared.cfg.tls.clone());
         Core {
             id,
             n,
@@ -227,6 +231,7 @@ impl Core {
             closed: RefCell::default(),
             auth,
             namespaced,
+            tls,
             key_buf: RefCell::default(),
             internal: std::cell::OnceCell::new(),
             replies: crate::services::Replies::default(),
@@ -376,6 +381,16 @@ impl Core {
     /// `account`'s key for `subject`, owned (for a subscription).
     pub fn key(&self, account: u16, subject: &[u8]) -> Bytes {
         self.keyed(account, subject, Bytes::copy_from_slice)
+    }
+
+    /// The client listener's TLS in force (`None`: clear text).
+    pub fn tls(&self) -> Option<Arc<crate::config::Tls>> {
+        self.tls.borrow().clone()
+    }
+
+    /// A reload's TLS.
+    pub fn set_tls(&self, tls: Option<Arc<crate::config::Tls>>) {
+        *self.tls.borrow_mut() = tls;
     }
 
     /// Who may log in on this core, and what their users may do.

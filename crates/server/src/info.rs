@@ -5,6 +5,7 @@
 
 use shoal_proto::ServerInfo;
 
+use crate::client::Client;
 use crate::core::Core;
 
 /// Which INFO a connection is sent.
@@ -19,8 +20,24 @@ pub enum InfoKind {
 }
 
 /// Builds an INFO line for one connection.
-pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
+pub fn info_line(core: &Core, client: &Client, kind: InfoKind) -> Vec<u8> {
+    info_with_tls(core, client, kind, client.tls_first.get())
+}
+
+/// [`info_line`] saying whether the connection does TLS first: such a
+/// connection's INFO says `tls_required` even where clear text is allowed
+/// (`allow_non_tls`), as nats-server's does.
+pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bool) -> Vec<u8> {
     let s = core.shared();
+    let tls = core.tls();
+    let (tls_required, tls_verify, tls_available) = match &tls {
+        Some(t) => (
+            tls_first || !t.allow_non_tls,
+            t.options.verify,
+            t.allow_non_tls,
+        ),
+        None => (false, false, false),
+    };
     let (connect_info, account) = match kind {
         InfoKind::ConnectInfo(a) => (true, a),
         _ => (false, 0),
@@ -35,9 +52,12 @@ pub fn info_line(core: &Core, cid: u64, ip: &str, kind: InfoKind) -> Vec<u8> {
         port: s.info_port,
         headers: !core.cfg().no_header_support,
         auth_required: core.auth().info_required(),
+        tls_required,
+        tls_verify,
+        tls_available,
         max_payload: core.live().max_payload as u64,
-        client_id: Some(cid),
-        client_ip: Some(ip.to_string()),
+        client_id: Some(client.cid),
+        client_ip: Some(client.peer.ip().to_string()),
         nonce: match kind {
             InfoKind::Greeting(Some(n)) => Some(String::from_utf8_lossy(&n).into_owned()),
             _ => None,

@@ -38,11 +38,12 @@ mod stats;
 mod sys_relay;
 mod testkit;
 mod ticker;
+mod tls;
 mod trace;
 mod user_info;
 mod writer;
 
-pub use config::{Config, Live};
+pub use config::{Config, Live, Tls};
 
 #[doc(hidden)]
 #[path = "bench.rs"]

@@ -138,11 +138,9 @@ pub async fn handle(
             if client.connected.get() && !client.sent_connect_info.get() {
                 client.sent_connect_info.set(true);
                 if o.protocol >= 1 {
-                    let ip = client.peer.ip().to_string();
                     client.send(&info_line(
                         core,
-                        client.cid,
-                        &ip,
+                        client,
                         InfoKind::ConnectInfo(client.account.get()),
                     ));
                 }

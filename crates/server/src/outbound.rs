@@ -53,6 +53,9 @@ pub struct Outbound {
     /// Output was queued since the last idle check.
     active: bool,
     waker: Option<Waker>,
+    /// The writer has work besides queued bytes (a TLS record the reader's
+    /// processing produced, such as a key update's answer).
+    kick: bool,
     pub state: OutState,
 }
 
@@ -69,6 +72,7 @@ impl Outbound {
             high_water: FIRST,
             active: false,
             waker: None,
+            kick: false,
             state: OutState::Open,
         }
     }
@@ -229,7 +233,7 @@ impl Outbound {
     /// The writer's wait: ready (with the state) when bytes are queued or the
     /// connection is closing; otherwise remembers the writer's waker.
     pub(crate) fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<OutState> {
-        if self.pending > 0 || self.state != OutState::Open {
+        if self.pending > 0 || self.kick || self.state != OutState::Open {
             Poll::Ready(self.state)
         } else {
             self.waker = Some(cx.waker().clone());
@@ -240,6 +244,17 @@ impl Outbound {
     /// Queued segments (for the slow-consumer log line).
     pub(crate) fn chunks(&self) -> usize {
         self.segs.len() + usize::from(!self.buf.is_empty())
+    }
+
+    /// Wakes the writer for work that is not queued bytes (see `kick`).
+    pub fn kick(&mut self) {
+        self.kick = true;
+        self.wake();
+    }
+
+    /// Clears the kick (the writer is doing that work now).
+    pub(crate) fn take_kick(&mut self) {
+        self.kick = false;
     }
 
     /// Wakes the writer (called once per producer pass).

@@ -20,7 +20,8 @@ use shoal_proto::{encode, parse, Limits, Op, Parsed, ProtoError};
 
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
-use crate::info::{info_line, InfoKind};
+use crate::info::{info_line, info_with_tls, InfoKind};
+use crate::tls::Started;
 use crate::rt::{self, ReadHalf, WriteHalf};
 use crate::writer::run_writer;
 
@@ -81,7 +82,12 @@ pub(crate) fn log_max_connections(client: &Client) {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::net::SocketAddr) {
+pub async fn serve(
+    core: Rc<Core>,
+    mut rh: ReadHalf,
+    mut wh: WriteHalf,
+    peer: std::net::SocketAddr,
+) {
     let cid = core.next_cid();
     let client = Rc::new(Client::new(cid, peer, core.env().clone(), Some(rh.fd())));
     let over_limit =
@@ -99,14 +105,36 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
     stats
         .total_connections
         .set(stats.total_connections.get() + 1);
-    client.send(&info_line(
-        &core,
-        cid,
-        &peer.ip().to_string(),
-        InfoKind::Greeting(client.nonce.get()),
-    ));
+    let greeting = InfoKind::Greeting(client.nonce.get());
+    // Over the limit, the refusal follows a clear-text INFO, as in
+    // nats-server (which checks before any TLS).
+    let tls = core.tls().filter(|_| !over_limit);
+    let started = match &tls {
+        None => {
+            client.send(&info_line(&core, &client, greeting));
+            Started::Plain(BytesMut::new())
+        }
+        Some(t) => {
+            let first = t.options.handshake_first;
+            let info = info_with_tls(&core, &client, greeting, first);
+            let fallback = info_with_tls(&core, &client, greeting, false);
+            let s = crate::tls::start(&client, &mut rh, &mut wh, t, &info, &fallback).await;
+            // The login's clock starts after the handshake, as in nats-server.
+            if client.auth_deadline.get().is_some() {
+                client
+                    .auth_deadline
+                    .set(Some(Instant::now() + core.auth().timeout()));
+            }
+            s
+        }
+    };
     rt::spawn(run_writer(client.clone(), wh));
-    let closed_subs = if over_limit {
+    let closed_subs = if let Started::Closed = started {
+        let reason = client.close_reason.get().unwrap_or(CloseReason::ClientClosed);
+        client.kill(reason);
+        core.end_pass();
+        Vec::new()
+    } else if over_limit {
         client.send_err(encode::ERR_MAX_CONNECTIONS);
         log_max_connections(&client);
         client.close_after_flush(CloseReason::MaxConnections);
@@ -120,7 +148,12 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
             core.id()
         );
         core.end_pass();
-        read_loop(&core, &client, &mut rh).await;
+        let (wire, first) = match started {
+            Started::Tls(plain) => (Wire::Tls(BytesMut::new()), plain),
+            Started::Plain(pre) => (Wire::Plain, pre),
+            Started::Closed => unreachable!("handled above"),
+        };
+        read_loop(&core, &client, &mut rh, wire, first).await;
         // Clean-up: drop every subscription (and tell the peers), forget the client.
         let closed_subs = crate::snapshot::closing_subs(&core, &client);
         let sids = core.unsubscribe_all(&client);
@@ -158,8 +191,40 @@ pub async fn serve(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, peer: std::n
     }
 }
 
-async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
-    let mut buf = BytesMut::new();
+/// What a connection's bytes travel in.
+enum Wire {
+    Plain,
+    /// TLS, with the buffer its ciphertext is received into.
+    Tls(BytesMut),
+}
+
+impl Wire {
+    /// Reads into `buf`: what the client sent, decrypted if need be.
+    async fn read(
+        &mut self,
+        client: &Client,
+        rh: &mut ReadHalf,
+        buf: &mut BytesMut,
+        want: usize,
+    ) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain => rh.read(buf, want).await,
+            Wire::Tls(cipher) => crate::tls::read(client, rh, cipher, buf, want).await,
+        }
+    }
+}
+
+/// Reads and handles ops until the connection ends. `first` holds bytes the
+/// connection's start already read (after a TLS handshake, or a peek).
+async fn read_loop(
+    core: &Rc<Core>,
+    client: &Rc<Client>,
+    rh: &mut ReadHalf,
+    mut wire: Wire,
+    first: BytesMut,
+) {
+    let mut ready = first.len();
+    let mut buf = first;
     let mut room = READ_MIN;
     let mut need = 0usize;
     loop {
@@ -168,7 +233,12 @@ async fn read_loop(core: &Rc<Core>, client: &Rc<Client>, rh: &mut ReadHalf) {
         }
         // Room for a whole pending payload at once, else the adaptive read size.
         let want = room.max(need.saturating_sub(buf.len()));
-        let n = match rh.read(&mut buf, want).await {
+        let read = if ready > 0 {
+            Ok(std::mem::take(&mut ready))
+        } else {
+            wire.read(client, rh, &mut buf, want).await
+        };
+        let n = match read {
             Ok(0) => {
                 client.set_close_reason(CloseReason::ClientClosed);
                 client.close_after_flush(CloseReason::ClientClosed);

@@ -116,6 +116,15 @@ where
     glommio::executor().spawn_blocking(f).await
 }
 
+/// `fut`, or `None` once `d` has passed first.
+pub async fn timeout<T>(d: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(fut.await) }, async {
+        sleep(d).await;
+        None
+    })
+    .await
+}
+
 /// Lets every other runnable task of this core run once before continuing.
 pub async fn yield_now() {
     futures_lite::future::yield_now().await;
@@ -516,6 +525,13 @@ impl WriteHalf {
                 _ => return Err(err),
             }
         }
+    }
+
+    /// glommio's write of `buf` as a poll: the TLS writer's wait for a full
+    /// socket, given the first pending record (the same bytes on every poll
+    /// until it is written, as rustls keeps them until told otherwise).
+    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.s.borrow_mut()).poll_write(cx, buf)
     }
 
     /// Waits for the full socket to take bytes again, by letting glommio write

@@ -62,6 +62,7 @@ fn apply_reload(core: &Rc<Core>) {
     {
         core.env().live.set(Live::from(c));
         core.auth().replace(c);
+        core.set_tls(c.tls.clone());
         core.replace_routing(c);
         crate::user_info::subscribe_all(core, core.user_info_accounts());
         crate::sys_relay::subscribe_accounts(core);
@@ -112,7 +113,7 @@ fn lame_duck_step(core: &Core, now: Instant) {
         life.stop_ev.notify();
         for c in core.client_list() {
             if c.sent_connect_info.get() && c.opts.get().protocol >= 1 {
-                let line = info_line(core, c.cid, &c.peer.ip().to_string(), InfoKind::LameDuck);
+                let line = info_line(core, &c, InfoKind::LameDuck);
                 c.send(&line);
             }
         }

@@ -8,6 +8,10 @@
 //! nothing else; a wait that makes no progress for `write_deadline` makes the
 //! client a slow consumer. The producers never wait for any of this.
 //!
+//! On a TLS connection the pass hands the queue to the session instead
+//! (`tls.rs`): one wake-up's messages become as few records as their size
+//! allows, sent with one `sendmsg`.
+//!
 //! Core-local; never borrows the queue across an await.
 
 use std::rc::Rc;
@@ -20,6 +24,7 @@ use crate::rt::{self, WriteHalf, WriteOutcome};
 /// down, which also ends the reader.
 pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
     let env = client.env();
+    let tls = client.tls.borrow().is_some();
     let mut deadline = env.live.get().write_deadline;
     w.set_deadline(deadline);
     loop {
@@ -34,15 +39,30 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
         }
         let now = {
             let mut o = client.out.borrow_mut();
-            if o.pending() == 0 {
+            o.take_kick();
+            let records = tls && crate::tls::wants_write(&client);
+            if o.pending() == 0 && !records {
+                if o.state == OutState::Open {
+                    // Kicked with nothing left to do.
+                    continue;
+                }
                 // Closing and everything is flushed.
                 break;
             }
             o.seal();
-            w.send_now(o.slices())
+            if tls {
+                // The session takes the bytes off the queue as it seals them.
+                crate::tls::send_now(&client, &mut o, &w).map(|(taken, blocked)| {
+                    env.stats.out_bytes_written(taken);
+                    (!blocked).then_some(0)
+                })
+            } else {
+                w.send_now(o.slices())
+            }
         };
         let res = match now {
             Ok(Some(n)) => Ok(WriteOutcome::Wrote(n)),
+            Ok(None) if tls => crate::tls::flush(&client, &w).await,
             Ok(None) => {
                 let first = client.out.borrow().front();
                 match first {

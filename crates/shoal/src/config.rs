@@ -11,7 +11,7 @@
 //!   `prof_port: 0`, an empty `cluster {}`), as nats-server then ignores them
 //!   too, and refused when they would turn it on (see [`gated`]);
 //! * **refused**: keys of nats-server features Shoal does not have yet
-//!   (`"tls" is not supported by this version of shoal yet`) — never ignored,
+//!   (`"https" is not supported by this version of shoal yet`) — never ignored,
 //!   since a server running without the TLS, auth or cluster its file asks for
 //!   would be worse than one that does not start;
 //! * **unknown**: `unknown field "x"`, unless the key was only used as a
@@ -40,7 +40,7 @@ use crate::units;
 /// * `no_fast_producer_stall`: Shoal never stalls a producer (design.md).
 /// * `connect_error_reports`, `reconnect_error_reports`: log throttling for
 ///   routes, gateways and leaf nodes, which Shoal does not have.
-/// * `allow_non_tls`, `ocsp_cache`: TLS settings; no TLS listener exists.
+/// * `ocsp_cache`: OCSP responses' cache; OCSP stapling is gated (`ocsp`).
 /// * `no_system_account` (and aliases): Shoal has no `$SYS` account of its
 ///   own (a `system_account` it names is still honoured, as in nats-server).
 /// * `logfile_max_num`/`log_max_num`: rotation count; rotation is gated.
@@ -56,7 +56,6 @@ const HARMLESS: &[&str] = &[
     "no_fast_producer_stall",
     "connect_error_reports",
     "reconnect_error_reports",
-    "allow_non_tls",
     "ocsp_cache",
     "no_system_account",
     "no_system",
@@ -100,7 +99,7 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
 
 /// nats-server's keys for features Shoal does not have yet, refused whatever
 /// their value (besides the [`gated`] ones, refused when they turn one on).
-const NOT_YET: &[&str] = &["tls", "resolver_tls", "https"];
+const NOT_YET: &[&str] = &["resolver_tls", "https"];
 
 /// Apply every top-level key of `map` to `s`.
 pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
@@ -187,6 +186,8 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
                 })
             }
             "authorization" => crate::authconf::authorization(v, report).map(|a| s.auth = Some(a)),
+            "tls" => crate::tlsconf::tls(v, report).map(|t| s.tls = Some(t)),
+            "allow_non_tls" => boolean(v, report).map(|b| s.allow_non_tls = Some(b)),
             "no_auth_user" => string(v, report).map(|u| s.no_auth_user = Some(u)),
             "accounts" => {
                 let known = s.operator.known.clone();
@@ -333,7 +334,6 @@ fn harmless(key: &str, v: &Value, report: &mut Report) -> Option<()> {
         "disable_sublist_cache"
         | "no_sublist_cache"
         | "no_fast_producer_stall"
-        | "allow_non_tls"
         | "no_system_account"
         | "no_system"
         | "no_sys_acc" => boolean(v, report).map(drop),
@@ -518,7 +518,7 @@ mod tests {
 
     #[test]
     fn problems_carry_positions_in_nats_server_words() {
-        let (_, r) = run("port: 1\n  foo: 1\ntls {}\nping_interval: 5\nport: \"x\"\n");
+        let (_, r) = run("port: 1\n  foo: 1\nhttps: 1\nping_interval: 5\nport: \"x\"\n");
         assert_eq!(
             r.warnings,
             ["t.conf:4:1: invalid use of field \"ping_interval\": ping_interval should be converted to a duration"]
@@ -528,7 +528,7 @@ mod tests {
             [
                 "t.conf:5:1: interface conversion: interface {} is string, not int64",
                 "t.conf:2:3: unknown field \"foo\"",
-                "t.conf:3:1: \"tls\" is not supported by this version of shoal yet",
+                "t.conf:3:1: \"https\" is not supported by this version of shoal yet",
             ]
         );
     }

@@ -256,8 +256,6 @@ impl Flags {
 fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
     let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
     let nonzero = |v: Option<i64>| v.is_some_and(|n| n != 0);
-    // Go visits flags in name order, so `-tls=false` wins over every `-tls…`.
-    let tls_off = f.given("tls") && !f.tls;
     for t in tokens {
         let long = t.long();
         let on = match long {
@@ -266,7 +264,6 @@ fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
             "syslog" => f.syslog,
             "remote_syslog" => set(&f.remote_syslog),
             "log_size_limit" => nonzero(f.log_size_limit),
-            "tls" | "tlscert" | "tlskey" | "tlscacert" | "tlsverify" => !tls_off,
             "cluster" => set(&f.cluster),
             "routes" => set(&f.routes),
             "profile" => nonzero(f.profile),
@@ -664,9 +661,6 @@ mod tests {
             (&["-ms=1"], "-ms"),
             (&["-js"], "-js"),
             (&["--jetstream=true"], "--jetstream"),
-            (&["--tls=true"], "--tls"),
-            (&["--tlscert", "c.pem"], "--tlscert"),
-            (&["-tlsverify=false"], "-tlsverify"),
             (&["--routes", "nats://h:1"], "--routes"),
             (&["--cluster_listen", "nats://h:1"], "--cluster_listen"),
             (&["-s"], "-s"),

@@ -34,6 +34,7 @@ mod perms;
 mod report;
 mod settings;
 mod signals;
+mod tlsconf;
 mod units;
 
 use std::ffi::OsString;
@@ -258,6 +259,19 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         "Listening for client connections on {}",
         options::join_host_port(&host, &addr.port().to_string())
     );
+    if let Some(tls) = &opts.config.tls {
+        let first_only = tls.options.handshake_first && tls.options.fallback.is_none();
+        if tls.allow_non_tls && !first_only {
+            info!("TLS available for client connections");
+        } else {
+            info!("TLS required for client connections");
+        }
+        if first_only {
+            log::warn!(
+                "Clients that are not using \"TLS Handshake First\" option will fail to connect"
+            );
+        }
+    }
     // The ports file exists before "Server is ready": tools wait for either.
     let ports_file = opts
         .ports_file_dir

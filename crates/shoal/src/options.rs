@@ -209,6 +209,66 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
     if given("auth") {
         s.flag_token = f.auth.clone();
     }
+    // nats-server: `-tls=false` turns TLS off (and the other `-tls…` flags
+    // with it); any other `-tls…` flag replaces the file's certificates,
+    // its other TLS settings (timeout, handshake_first, …) staying.
+    let tls_flags = ["tls", "tlscert", "tlskey", "tlscacert", "tlsverify"];
+    if given("tls") && !f.tls {
+        s.flag_tls = Some(None);
+    } else if tls_flags.iter().any(|n| given(n)) {
+        let base = s.tls.as_ref().map(|t| t.options.clone()).unwrap_or_default();
+        s.flag_tls = Some(Some(shoal_tls::TlsOptions {
+            cert_file: f.tlscert.clone().unwrap_or_default(),
+            key_file: f.tlskey.clone().unwrap_or_default(),
+            ca_file: f.tlscacert.clone().unwrap_or_default(),
+            verify: f.tlsverify,
+            certs: Vec::new(),
+            ciphers: None,
+            curves: None,
+            min_version: None,
+            ..base
+        }));
+    }
+}
+
+/// The client listener's TLS: the file's, or the flags' (`overrideTLS`,
+/// with its texts), with a digest of the files it loaded.
+fn tls(s: &Settings) -> Result<Option<Arc<shoal_server::Tls>>, LoadError> {
+    let (options, config) = match &s.flag_tls {
+        Some(None) => return Ok(None),
+        Some(Some(o)) => {
+            if o.cert_file.is_empty() {
+                return Err(LoadError::Invalid(
+                    "TLS Server certificate must be present and valid".into(),
+                ));
+            }
+            if o.key_file.is_empty() {
+                return Err(LoadError::Invalid(
+                    "TLS Server private key must be present and valid".into(),
+                ));
+            }
+            let config = shoal_tls::build(o).map_err(|e| LoadError::Invalid(e.0))?;
+            (o.clone(), config)
+        }
+        None => match &s.tls {
+            Some(t) => (t.options.clone(), t.config.clone()),
+            None => return Ok(None),
+        },
+    };
+    // What was loaded, so that rotated files at the same paths reload.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let files = [&options.cert_file, &options.key_file, &options.ca_file]
+        .into_iter()
+        .chain(options.certs.iter().flat_map(|(c, k)| [c, k]));
+    for f in files {
+        std::hash::Hash::hash(&std::fs::read(f).unwrap_or_default(), &mut h);
+    }
+    Ok(Some(Arc::new(shoal_server::Tls {
+        options,
+        config,
+        allow_non_tls: s.allow_non_tls.unwrap_or(false),
+        digest: format!("{:x}", std::hash::Hasher::finish(&h)),
+    })))
 }
 
 /// The logins the file and the flags configure, with nats-server's checks of
@@ -334,6 +394,7 @@ fn resolve(
     };
     let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
     let (logins, auth_timeout, jwt_rewrites) = logins(&s)?;
+    let tls = tls(&s)?;
     let host = nonempty(s.host).unwrap_or(d.host.clone());
     let (imports, mappings, services) = match jwt_rewrites {
         Some(r) => r,
@@ -414,11 +475,16 @@ fn resolve(
         max_sub_tokens: s.max_sub_tokens.map_or(0, |n| n.clamp(0, 255) as usize),
         max_closed_clients: size(s.max_closed_clients, d.max_closed_clients),
         logins: Arc::new(logins),
-        // 0 or unset: nats-server's default (2 s without TLS).
+        // 0 or unset: nats-server's default (2 s; with TLS, the TLS
+        // timeout and a second more).
         auth_timeout: auth_timeout
             .filter(|&t| t > 0.0)
             .and_then(|t| Duration::try_from_secs_f64(t).ok())
-            .unwrap_or(d.auth_timeout),
+            .unwrap_or(match &tls {
+                Some(t) => t.options.timeout() + Duration::from_secs(1),
+                None => d.auth_timeout,
+            }),
+        tls,
         lame_duck_duration: s
             .lame_duck_duration
             .filter(|x| !x.is_zero())

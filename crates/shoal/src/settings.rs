@@ -53,4 +53,10 @@ pub struct Settings {
     pub flag_user: Option<String>,
     pub flag_pass: Option<String>,
     pub flag_token: Option<String>,
+    /// `tls {}`, built.
+    pub tls: Option<crate::tlsconf::TlsSettings>,
+    pub allow_non_tls: Option<bool>,
+    /// The `--tls…` flags: `Some(None)` is `-tls=false` (TLS off, whatever
+    /// the file says), `Some(Some(o))` replaces the file's certificates.
+    pub flag_tls: Option<Option<shoal_tls::TlsOptions>>,
 }

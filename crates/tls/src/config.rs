@@ -260,9 +260,24 @@ pub fn build(o: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, BuildError> {
     Ok(Arc::new(config))
 }
 
+/// Go's order of preference (with AES hardware): AES-128-GCM, AES-256-GCM,
+/// ChaCha20 (TLS 1.3); the same with ECDSA before RSA (TLS 1.2).
+const PREFERENCE: &[SupportedCipherSuite] = &[
+    provider::cipher_suite::TLS13_AES_128_GCM_SHA256,
+    provider::cipher_suite::TLS13_AES_256_GCM_SHA384,
+    provider::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+    provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    provider::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    provider::cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    provider::cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
 /// ring's provider, with the configured TLS 1.2 suites and curves.
 fn crypto_provider(o: &TlsOptions) -> Result<CryptoProvider, BuildError> {
     let mut p = provider::default_provider();
+    p.cipher_suites = PREFERENCE.to_vec();
     if let Some(names) = &o.ciphers {
         for n in names {
             cipher_suite(n).map_err(|e| BuildError(e.to_string()))?;

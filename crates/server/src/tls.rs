@@ -1,0 +1,383 @@
+//! TLS on a client connection, on its own core: the start of a connection in
+//! nats-server's order (INFO in clear then the client's handshake; or
+//! `handshake_first`, with its fallback to INFO-first; or, with
+//! `allow_non_tls`, a peek at the first byte), the handshake within
+//! `tls.timeout`, and the two halves of the data path: the reader's
+//! decryption of what it received, and the writer's encryption of a whole
+//! wake-up's queue into few records sent with one `sendmsg`.
+//!
+//! The session lives in the connection (`Client::tls`), borrowed only inside
+//! synchronous calls, never across an await. The handshake's CPU work runs
+//! in slices on the core: each flight the client sends is processed when it
+//! arrives, between the core's other tasks, so a burst of handshakes delays
+//! the core's other connections by one flight's work at a time, not by the
+//! burst.
+//!
+//! Never: a write outside the writer except the handshake's own flights
+//! (the writer is not running yet), a blocking call, an allocation per
+//! message.
+
+use std::io::{self, IoSlice, Write};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use shoal_tls::{HandshakeError, Session};
+
+use crate::client::{Client, CloseReason};
+use crate::config::Tls;
+use crate::outbound::Outbound;
+use crate::rt::{self, ReadHalf, WriteHalf, WriteOutcome};
+
+/// How a connection goes on after its start.
+pub enum Started {
+    /// In clear text (`allow_non_tls`, or TLS not configured), with the bytes
+    /// already read.
+    Plain(BytesMut),
+    /// Over TLS (the session is in the client), with the plaintext that came
+    /// with the handshake's last flight.
+    Tls(BytesMut),
+    /// Closed (the reason is set).
+    Closed,
+}
+
+/// Most TLS records' worth of slices given to rustls per writer pass.
+const MAX_SLICES: usize = 64;
+
+/// The start of a connection on a TLS listener: `info` is the greeting,
+/// sent in clear before the handshake or encrypted after it.
+pub async fn start(
+    client: &Rc<Client>,
+    rh: &mut ReadHalf,
+    wh: &mut WriteHalf,
+    tls: &Tls,
+    info: &[u8],
+    info_first_fallback: &[u8],
+) -> Started {
+    let o = &tls.options;
+    let timeout = o.timeout();
+    let mut pre = BytesMut::new();
+    if o.handshake_first {
+        if let Some(delay) = o.fallback {
+            // Wait that long for a ClientHello; none: INFO in clear, then
+            // the usual TLS handshake after it.
+            match rt::timeout(delay, rh.read(&mut pre, 4096)).await {
+                Some(Ok(0)) | Some(Err(_)) => {
+                    client.set_close_reason(CloseReason::ClientClosed);
+                    return Started::Closed;
+                }
+                Some(Ok(_)) => {
+                    client.tls_first.set(true);
+                }
+                None => {
+                    if !write_plain(wh, info_first_fallback, timeout).await {
+                        client.set_close_reason(CloseReason::WriteError);
+                        return Started::Closed;
+                    }
+                }
+            }
+        } else {
+            client.tls_first.set(true);
+        }
+    } else {
+        if !write_plain(wh, info, timeout).await {
+            client.set_close_reason(CloseReason::WriteError);
+            return Started::Closed;
+        }
+        if tls.allow_non_tls {
+            // The first byte decides (0x16: a ClientHello); nothing within the
+            // TLS timeout is a clear-text client that waits for us.
+            match rt::timeout(timeout, rh.read(&mut pre, 4096)).await {
+                Some(Ok(0)) | Some(Err(_)) => {
+                    client.set_close_reason(CloseReason::ClientClosed);
+                    return Started::Closed;
+                }
+                Some(Ok(_)) if pre[0] == 0x16 => {}
+                Some(Ok(_)) | None => return Started::Plain(pre),
+            }
+        }
+    }
+    match handshake(client, rh, wh, tls, pre).await {
+        Some(plain) => {
+            if client.tls_first.get() {
+                // The greeting goes first, encrypted, before anything else.
+                client.send(info);
+            }
+            Started::Tls(plain)
+        }
+        None => Started::Closed,
+    }
+}
+
+/// The handshake, within the TLS timeout. Failures are logged as
+/// nats-server logs them (`TLS handshake error: …`; at debug level for a
+/// timeout or a clear-text client) and close with `TLS Handshake Failure`.
+async fn handshake(
+    client: &Rc<Client>,
+    rh: &mut ReadHalf,
+    wh: &mut WriteHalf,
+    tls: &Tls,
+    mut cipher: BytesMut,
+) -> Option<BytesMut> {
+    let deadline = Instant::now() + tls.options.timeout();
+    log::debug!(
+        "{} - Starting TLS client connection handshake",
+        client.log_prefix()
+    );
+    *client.tls.borrow_mut() = Some(Session::new(&tls.config));
+    let mut plain = BytesMut::new();
+    let failed = |why: &str, debug: bool| {
+        if debug {
+            log::debug!("{} - {why}", client.log_prefix());
+        } else {
+            log::error!("{} - {why}", client.log_prefix());
+        }
+        client.set_close_reason(CloseReason::TlsHandshakeFailure);
+    };
+    loop {
+        if !cipher.is_empty() {
+            let fed = with_session(client, |s| s.feed(&cipher, &mut plain));
+            cipher.clear();
+            if let Err(e) = fed {
+                failed(&format!("TLS handshake error: {e}"), matches!(e, HandshakeError::NotTls));
+                if !matches!(e, HandshakeError::NotTls) {
+                    // The alert, if the socket takes it now.
+                    let _ = with_session(client, |s| s.write_tls(&mut SendNow(wh)));
+                }
+                return None;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rt::timeout(left, flush(client, wh)).await {
+            Some(Ok(WriteOutcome::Wrote(_))) => {}
+            Some(Ok(WriteOutcome::TimedOut)) | None => {
+                failed("TLS handshake timeout", true);
+                return None;
+            }
+            Some(Err(e)) => {
+                failed(&format!("TLS handshake error: {e}"), false);
+                return None;
+            }
+        }
+        if !with_session(client, |s| s.handshaking()) {
+            break;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rt::timeout(left, rh.read(&mut cipher, 4096)).await {
+            None => {
+                failed("TLS handshake timeout", true);
+                return None;
+            }
+            Some(Ok(0)) => {
+                failed("TLS handshake error: EOF", true);
+                return None;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                failed(&format!("TLS handshake error: {e}"), true);
+                return None;
+            }
+        }
+    }
+    let info = with_session(client, |s| s.info());
+    if let Some(pinned) = &tls.options.pinned {
+        let key = info
+            .peer_certs
+            .first()
+            .and_then(|c| shoal_tls::identity::spki_sha256(c));
+        if !key.is_some_and(|k| pinned.contains(&k)) {
+            failed("TLS handshake error: certificate not pinned", false);
+            return None;
+        }
+    }
+    log::debug!("{} - TLS handshake complete", client.log_prefix());
+    log::debug!(
+        "{} - TLS version {}, cipher suite {}",
+        client.log_prefix(),
+        info.version,
+        info.cipher
+    );
+    *client.tls_info.borrow_mut() = Some(Box::new(info));
+    Some(plain)
+}
+
+fn with_session<T>(client: &Client, f: impl FnOnce(&mut Session) -> T) -> T {
+    let mut t = client.tls.borrow_mut();
+    f(t.as_mut().expect("a TLS connection has a session"))
+}
+
+/// Writes `bytes` in clear (the INFO before a handshake), within `timeout`.
+async fn write_plain(wh: &mut WriteHalf, mut bytes: &[u8], timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !bytes.is_empty() {
+        let n = match wh.send_now(std::iter::once(bytes)) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rt::timeout(left, wh.send_when_writable(bytes)).await {
+                    Some(Ok(WriteOutcome::Wrote(n))) => n,
+                    _ => return false,
+                }
+            }
+            Err(_) => return false,
+        };
+        bytes = &bytes[n..];
+    }
+    true
+}
+
+/// The reader's read on a TLS connection: ciphertext from the socket,
+/// plaintext appended to `plain`. Returns the plaintext byte count, 0 at the
+/// end of the stream (or the client's close_notify). Records that leave an
+/// answer to send (a key update) kick the writer.
+pub async fn read(
+    client: &Client,
+    rh: &mut ReadHalf,
+    cipher: &mut BytesMut,
+    plain: &mut BytesMut,
+    want: usize,
+) -> io::Result<usize> {
+    loop {
+        let n = rh.read(cipher, want).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let (fed, answer, closed) = with_session(client, |s| {
+            let fed = s.feed(cipher, plain);
+            (fed, s.wants_write(), s.peer_closed())
+        });
+        // Keep the buffer while data flows, drop it after a small read (an
+        // idle connection holds none).
+        if n < 4096 {
+            *cipher = BytesMut::new();
+        } else {
+            cipher.clear();
+        }
+        if answer {
+            client.out.borrow_mut().kick();
+        }
+        match fed {
+            Ok(0) if closed => return Ok(0),
+            Ok(0) => continue,
+            Ok(k) => return Ok(k),
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        }
+    }
+}
+
+/// The writer's pass on a TLS connection: as much of the queue as rustls
+/// takes is encrypted (the bytes leave the queue: `max_pending` counts
+/// what is still plaintext) and every record goes out with one `sendmsg`
+/// if the socket takes it. Returns whether records are left waiting for a
+/// full socket ([`flush`] then waits).
+pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result<(usize, bool)> {
+    with_session(client, |s| {
+        let mut io = [IoSlice::new(&[]); MAX_SLICES];
+        let mut k = 0;
+        for (slot, b) in io.iter_mut().zip(o.slices()) {
+            *slot = IoSlice::new(b);
+            k += 1;
+        }
+        let taken = s.encrypt(&io[..k]);
+        o.consume(taken);
+        while s.wants_write() {
+            match s.write_tls(&mut SendNow(wh)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((taken, true)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((taken, false))
+    })
+}
+
+/// Whether records wait to be written.
+pub fn wants_write(client: &Client) -> bool {
+    client.tls.borrow().as_ref().is_some_and(|s| s.wants_write())
+}
+
+/// Writes every pending record, waiting for a full socket through glommio
+/// (up to the write deadline set on the socket).
+pub async fn flush(client: &Client, wh: &WriteHalf) -> io::Result<WriteOutcome> {
+    loop {
+        let r = with_session(client, |s| {
+            if s.wants_write() {
+                Some(s.write_tls(&mut SendNow(wh)))
+            } else {
+                None
+            }
+        });
+        match r {
+            None => return Ok(WriteOutcome::Wrote(0)),
+            Some(Ok(_)) => {}
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Some(Err(e)) => return Err(e),
+        }
+    }
+    std::future::poll_fn(|cx| {
+        with_session(client, |s| {
+            while s.wants_write() {
+                let mut w = PollWrite {
+                    wh,
+                    cx,
+                    pending: false,
+                };
+                match s.write_tls(&mut w) {
+                    Ok(_) => {}
+                    Err(_) if w.pending => return Poll::Pending,
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        return Poll::Ready(Ok(WriteOutcome::TimedOut))
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            Poll::Ready(Ok(WriteOutcome::Wrote(0)))
+        })
+    })
+    .await
+}
+
+/// Records to the socket without waiting: `WouldBlock` when it is full.
+struct SendNow<'a>(&'a WriteHalf);
+
+impl Write for SendNow<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self.0.send_now(bufs.iter().map(|b| &**b))? {
+            Some(n) => Ok(n),
+            None => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Records to the socket through glommio's write (which waits for room);
+/// `pending` says the write is in flight and the task will be woken.
+struct PollWrite<'a, 'b> {
+    wh: &'a WriteHalf,
+    cx: &'a mut Context<'b>,
+    pending: bool,
+}
+
+impl Write for PollWrite<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.wh.poll_write(self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => {
+                self.pending = true;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
