@@ -69,6 +69,8 @@ pub struct Logins {
     limits: Vec<AccountLimits>,
     /// The account named `system_account` (operator mode: the operator's).
     system_account: Option<String>,
+    /// `tls { verify_and_map }`: a client certificate names the user.
+    tls_map: bool,
 }
 
 /// An account's limits from the configuration (-1: none).
@@ -108,6 +110,8 @@ pub struct Credentials<'a> {
     pub peer: Option<IpAddr>,
     /// The server's local offset from UTC now, in seconds east.
     pub local_offset: i32,
+    /// The client certificate's identities (a TLS connection with one).
+    pub cert: Option<&'a shoal_tls::identity::Identity>,
 }
 
 impl Credentials<'_> {
@@ -348,7 +352,59 @@ impl Logins {
             .single
             .as_ref()
             .is_some_and(|(_, p)| !p.is_empty() && !password::is_bcrypt(p));
-        single || self.users.iter().any(|u| !password::is_bcrypt(&u.password))
+        // A user without a password is a certificate identity when
+        // certificates name users (nats-server skips it).
+        single
+            || self
+                .users
+                .iter()
+                .filter(|u| !(self.tls_map && u.password.is_empty()))
+                .any(|u| !password::is_bcrypt(&u.password))
+    }
+
+    /// Certificates name users (`verify_and_map`).
+    pub fn with_tls_map(mut self, on: bool) -> Logins {
+        self.tls_map = on;
+        self
+    }
+
+    pub fn tls_map(&self) -> bool {
+        self.tls_map
+    }
+
+    /// nats-server's `checkClientTLSCertSubject` over the users list: the
+    /// certificate's SAN e-mails, DNS names and URIs as user names, then its
+    /// subject as a DN (equal, then reordered), then its subject as text
+    /// (with its DCs, then without). Returns the user and how it matched
+    /// (for the debug log).
+    pub fn map_certificate(&self, id: &shoal_tls::identity::Identity) -> Option<(usize, String)> {
+        for name in id.san_names() {
+            if let Some(&i) = self.by_name.get(name) {
+                return Some((i, format!("Using SAN or e-mail found in cert for auth [{name:?}]")));
+            }
+        }
+        if let Some(dn) = &id.dn {
+            let parsed: Vec<(usize, shoal_tls::dn::Dn)> = self
+                .users
+                .iter()
+                .enumerate()
+                .filter_map(|(i, u)| shoal_tls::dn::Dn::parse(&u.name).ok().map(|d| (i, d)))
+                .collect();
+            let hit = parsed
+                .iter()
+                .find(|(_, d)| d.equal(dn))
+                .or_else(|| parsed.iter().find(|(_, d)| d.rdns_match(dn)));
+            if let Some((i, _)) = hit {
+                let name = &self.users[*i].name;
+                return Some((*i, format!("Using DistinguishedNameMatch for auth [{name:?}]")));
+            }
+        }
+        for name in id.subject_names() {
+            if let Some(&i) = self.by_name.get(&name) {
+                return Some((i, format!("Using certificate subject for auth [{name:?}]")));
+            }
+        }
+        None
     }
 
     pub fn user(&self, i: usize) -> &User {
@@ -384,6 +440,13 @@ impl Logins {
         }
         if let Some(plan) = self.nkey_plan(creds) {
             return plan;
+        }
+        if self.tls_map && !self.users.is_empty() {
+            // The certificate alone decides; a password is not asked for.
+            return match creds.cert.and_then(|id| self.map_certificate(id)) {
+                Some((i, _)) => Plan::Granted(Identity::User(i)),
+                None => Plan::Refused,
+            };
         }
         if !self.users.is_empty() {
             let (mut name, mut pass) = (creds.user, creds.pass);

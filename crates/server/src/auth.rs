@@ -262,6 +262,33 @@ async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) 
         asked.now = unix_now();
         asked.local_offset = crate::boot::local_offset(asked.now);
         asked.peer = Some(client.peer.ip());
+        // verify_and_map: the client certificate names the user.
+        let cert = if logins.tls_map() {
+            let id = client
+                .tls_info
+                .borrow()
+                .as_ref()
+                .and_then(|t| t.peer_certs.first().cloned())
+                .and_then(|der| shoal_tls::identity::identity(&der));
+            match &id {
+                None => log::debug!(
+                    "{} - User required in cert, no peer certificates found",
+                    client.log_prefix()
+                ),
+                Some(i) => match logins.map_certificate(i) {
+                    Some((_, how)) => log::debug!("{} - {how}", client.log_prefix()),
+                    None => log::debug!(
+                        "{} - User in cert [{}], not found",
+                        client.log_prefix(),
+                        shoal_go::quote(i.subject.as_bytes())
+                    ),
+                },
+            }
+            id
+        } else {
+            None
+        };
+        asked.cert = cert.as_ref();
         let plan = logins.plan(&asked);
         let decided = if plan.needs_blocking() {
             // bcrypt's tens of milliseconds, or a JWT chain's Ed25519
@@ -330,8 +357,14 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
         Identity::Jwt(u) => u.account,
     });
     let mut kept = creds.clone();
-    if let (Identity::User(i), true) = (&who, creds.user.is_empty()) {
+    if let (Identity::User(i), true) = (&who, creds.user.is_empty() || logins.tls_map()) {
         let u = logins.user(*i);
+        if logins.tls_map() && !creds.user.is_empty() {
+            log::warn!(
+                "User {} found in connect proto, but user required from cert",
+                shoal_go::quote(creds.user.as_bytes())
+            );
+        }
         (kept.user, kept.pass) = (u.name.clone(), u.password.clone());
     }
     client.login_limits.set(LoginLimits::NONE);

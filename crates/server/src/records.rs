@@ -69,6 +69,9 @@ pub struct ConnRecord {
     pub jwt: String,
     pub issuer_key: String,
     pub tags: Vec<String>,
+    /// Its TLS (`None`: clear text), and whether it came before INFO.
+    pub tls: Option<Box<shoal_tls::SessionInfo>>,
+    pub tls_first: bool,
     /// Filled for closed connections always, for open ones when asked.
     pub subs: Vec<SubRecord>,
 }
@@ -188,6 +191,8 @@ mod tests {
             jwt: String::new(),
             issuer_key: String::new(),
             tags: Vec::new(),
+            tls: None,
+            tls_first: false,
             subs: Vec::new(),
         }
     }

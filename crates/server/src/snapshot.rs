@@ -135,6 +135,8 @@ fn conn_record(
             .map_or_else(String::new, |k| k.jwt.clone()),
         issuer_key: creds.map_or_else(String::new, |k| k.jwt_issuer.clone()),
         tags: creds.map_or_else(Vec::new, |k| k.jwt_tags.clone()),
+        tls: c.tls_info.borrow().clone(),
+        tls_first: c.tls_first.get(),
         subs,
     }
 }

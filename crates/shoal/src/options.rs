@@ -395,6 +395,7 @@ fn resolve(
     let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
     let (logins, auth_timeout, jwt_rewrites) = logins(&s)?;
     let tls = tls(&s)?;
+    let logins = logins.with_tls_map(tls.as_ref().is_some_and(|t| t.options.map));
     let host = nonempty(s.host).unwrap_or(d.host.clone());
     let (imports, mappings, services) = match jwt_rewrites {
         Some(r) => r,

@@ -88,6 +88,75 @@ pub fn dns_names(der: &[u8]) -> Vec<String> {
     identity(der).map(|i| i.dns).unwrap_or_default()
 }
 
+/// What `/connz` shows of a peer certificate (`tls_peer_certs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerCert {
+    /// Go's `cert.Subject.String()`.
+    pub subject: String,
+    pub spki_sha256: String,
+    pub cert_sha256: String,
+}
+
+/// The `/connz` summary of a DER certificate.
+pub fn peer_cert(der: &[u8]) -> PeerCert {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let cert_sha256 = hex(&Sha256::digest(der));
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => PeerCert {
+            subject: go_name_string(cert.subject()),
+            spki_sha256: hex(&Sha256::digest(cert.public_key().raw)),
+            cert_sha256,
+        },
+        Err(_) => PeerCert {
+            cert_sha256,
+            ..PeerCert::default()
+        },
+    }
+}
+
+/// Go's `pkix.Name.String()`: the attributes Go has no field for come first
+/// in the sequence (so last in the text), as `OID=#hex` of their value
+/// re-encoded the way Go's `asn1.Marshal` encodes a string.
+fn go_name_string(name: &X509Name<'_>) -> String {
+    let mut extras = Vec::new();
+    for atv in name.iter().flat_map(|rdn| rdn.iter()) {
+        let oid = atv.attr_type().to_id_string();
+        if type_name(&oid).is_some() {
+            continue;
+        }
+        let value = atv.as_str().unwrap_or_default();
+        extras.push(format!("{oid}=#{}", go_marshal_string(value)));
+    }
+    let std = go_subject_string(name);
+    extras.reverse();
+    let mut parts = Vec::new();
+    if !std.is_empty() {
+        parts.push(std);
+    }
+    parts.extend(extras);
+    parts.join(",")
+}
+
+/// Hex of Go's `asn1.Marshal(s)`: a PrintableString when every byte is
+/// printable, else a UTF8String.
+fn go_marshal_string(s: &str) -> String {
+    let printable = s.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || b" '()+,-./:=?*".contains(&b)
+    });
+    let tag = if printable { 0x13u8 } else { 0x0c };
+    let mut der = vec![tag];
+    let n = s.len();
+    if n < 128 {
+        der.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
+        der.push(0x80 | bytes.len() as u8);
+        der.extend(bytes);
+    }
+    der.extend_from_slice(s.as_bytes());
+    der.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// SHA-256 of the certificate's SubjectPublicKeyInfo (`pinned_certs`).
 pub fn spki_sha256(der: &[u8]) -> Option<[u8; 32]> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
@@ -260,6 +329,10 @@ mod tests {
         assert_eq!(
             id.subject_names(),
             ["CN=app,OU=ops,O=Acme\\, Inc,C=US,DC=example", "CN=app,OU=ops,O=Acme\\, Inc,C=US"]
+        );
+        assert_eq!(
+            peer_cert(&der).subject,
+            "CN=app,OU=ops,O=Acme\\, Inc,C=US,0.9.2342.19200300.100.1.25=#13076578616d706c65"
         );
         let dn = id.dn.unwrap();
         assert!(dn.equal(&Dn::parse("DC=example,CN=app,OU=ops,O=Acme\\, Inc,C=US").unwrap()));

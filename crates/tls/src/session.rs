@@ -52,6 +52,8 @@ pub struct SessionInfo {
     pub cipher: String,
     /// The client's certificates, leaf first (DER).
     pub peer_certs: Vec<Vec<u8>>,
+    /// Their `/connz` summaries, in the same order.
+    pub peers: Vec<crate::identity::PeerCert>,
 }
 
 /// See the module header.
@@ -175,15 +177,20 @@ impl Session {
             .and_then(|s| s.suite().as_str())
             .map(|n| n.replace("TLS13_", "TLS_"))
             .unwrap_or_default();
-        let peer_certs = self
+        let peer_certs: Vec<Vec<u8>> = self
             .conn
             .peer_certificates()
             .map(|cs| cs.iter().map(|c| c.as_ref().to_vec()).collect())
             .unwrap_or_default();
+        let peers = peer_certs
+            .iter()
+            .map(|c| crate::identity::peer_cert(c))
+            .collect();
         SessionInfo {
             version: version.to_string(),
             cipher,
             peer_certs,
+            peers,
         }
     }
 

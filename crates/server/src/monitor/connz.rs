@@ -85,14 +85,22 @@ struct ConnInfo<'a> {
     lang: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     version: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    tls_version: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    tls_cipher_suite: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    subscriptions_list: Option<Vec<&'a str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subscriptions_list_detail: Option<Vec<SubDetail<'a>>>,
+    tls_peer_certs: Option<Vec<PeerCert<'a>>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_first: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     authorized_user: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions_list: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions_list_detail: Option<Vec<SubDetail<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     jwt: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,6 +111,17 @@ struct ConnInfo<'a> {
     tags: Option<&'a [String]>,
     /// Shoal: the core that owns the connection.
     core: usize,
+}
+
+/// A client certificate as `/connz?auth=1` shows it.
+#[derive(Serialize)]
+struct PeerCert<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    subject: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    spki_sha256: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    cert_sha256: &'a str,
 }
 
 #[derive(Serialize)]
@@ -245,6 +264,23 @@ fn info<'a>(c: &'a ConnRecord, p: &Params, now: SystemTime) -> ConnInfo<'a> {
         name: &c.name,
         lang: &c.lang,
         version: &c.version,
+        tls_version: c.tls.as_ref().map_or("", |t| t.version.as_str()),
+        tls_cipher_suite: c.tls.as_ref().map_or("", |t| t.cipher.as_str()),
+        tls_peer_certs: c
+            .tls
+            .as_ref()
+            .filter(|t| p.auth && !t.peers.is_empty())
+            .map(|t| {
+                t.peers
+                    .iter()
+                    .map(|x| PeerCert {
+                        subject: &x.subject,
+                        spki_sha256: &x.spki_sha256,
+                        cert_sha256: &x.cert_sha256,
+                    })
+                    .collect()
+            }),
+        tls_first: c.tls_first,
         subscriptions_list: (has_subs && p.subs && !p.detail)
             .then(|| c.subs.iter().map(|s| s.subject.as_str()).collect()),
         subscriptions_list_detail: (has_subs && p.detail)

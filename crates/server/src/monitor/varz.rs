@@ -74,6 +74,10 @@ struct Varz<'a> {
     port: u16,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -246,6 +250,8 @@ pub async fn page(
         host: &s.info_host,
         port: s.info_port,
         auth_required: cfg.logins.required(),
+        tls_required: cfg.tls.as_ref().is_some_and(|t| !t.allow_non_tls),
+        tls_verify: cfg.tls.as_ref().is_some_and(|t| t.options.verify),
         max_connections: cfg.max_connections,
         max_subscriptions: cfg.max_subscriptions,
         ping_interval: cfg.ping_interval.as_nanos(),
@@ -266,7 +272,10 @@ pub async fn page(
         mqtt: Empty {},
         websocket: Empty {},
         jetstream: Empty {},
-        tls_timeout: 2.0,
+        tls_timeout: cfg
+            .tls
+            .as_ref()
+            .map_or(2.0, |t| t.options.timeout().as_secs_f64()),
         write_deadline: cfg.write_deadline.as_nanos(),
         start: rfc3339(boot),
         now: ctx.now(),
