@@ -20,4 +20,5 @@ mod python;
 mod raw;
 mod slow;
 mod sysreq;
+mod tls;
 mod trace;

@@ -374,6 +374,12 @@ impl Raw {
         })
     }
 
+    /// The socket and what was received but not consumed (a TLS upgrade
+    /// after the clear-text INFO).
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.stream, self.buf)
+    }
+
     /// Writes all of `bytes`; panics on error.
     pub fn send(&mut self, bytes: &[u8]) {
         self.try_send(bytes)

@@ -380,7 +380,10 @@ impl Logins {
     pub fn map_certificate(&self, id: &shoal_tls::identity::Identity) -> Option<(usize, String)> {
         for name in id.san_names() {
             if let Some(&i) = self.by_name.get(name) {
-                return Some((i, format!("Using SAN or e-mail found in cert for auth [{name:?}]")));
+                return Some((
+                    i,
+                    format!("Using SAN or e-mail found in cert for auth [{name:?}]"),
+                ));
             }
         }
         if let Some(dn) = &id.dn {
@@ -396,7 +399,10 @@ impl Logins {
                 .or_else(|| parsed.iter().find(|(_, d)| d.rdns_match(dn)));
             if let Some((i, _)) = hit {
                 let name = &self.users[*i].name;
-                return Some((*i, format!("Using DistinguishedNameMatch for auth [{name:?}]")));
+                return Some((
+                    *i,
+                    format!("Using DistinguishedNameMatch for auth [{name:?}]"),
+                ));
             }
         }
         for name in id.subject_names() {

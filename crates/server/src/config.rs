@@ -248,11 +248,9 @@ impl Config {
             // (`Reloaded: tls = enabled`).
             (
                 "tls",
-                self.tls
-                    .as_ref()
-                    .map_or("none".to_string(), |t| {
-                        format!("{:?}{}", t.options, t.digest)
-                    }),
+                self.tls.as_ref().map_or("none".to_string(), |t| {
+                    format!("{:?}{}", t.options, t.digest)
+                }),
             ),
         ]
     }

@@ -21,8 +21,8 @@ use shoal_proto::{encode, parse, Limits, Op, Parsed, ProtoError};
 use crate::client::{Client, CloseReason};
 use crate::core::Core;
 use crate::info::{info_line, info_with_tls, InfoKind};
-use crate::tls::Started;
 use crate::rt::{self, ReadHalf, WriteHalf};
+use crate::tls::Started;
 use crate::writer::run_writer;
 
 /// The smallest and largest read sizes (the buffer grows while reads fill it).
@@ -130,7 +130,10 @@ pub async fn serve(
     };
     rt::spawn(run_writer(client.clone(), wh));
     let closed_subs = if let Started::Closed = started {
-        let reason = client.close_reason.get().unwrap_or(CloseReason::ClientClosed);
+        let reason = client
+            .close_reason
+            .get()
+            .unwrap_or(CloseReason::ClientClosed);
         client.kill(reason);
         core.end_pass();
         Vec::new()

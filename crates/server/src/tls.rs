@@ -140,7 +140,10 @@ async fn handshake(
             let fed = with_session(client, |s| s.feed(&cipher, &mut plain));
             cipher.clear();
             if let Err(e) = fed {
-                failed(&format!("TLS handshake error: {e}"), matches!(e, HandshakeError::NotTls));
+                failed(
+                    &format!("TLS handshake error: {e}"),
+                    matches!(e, HandshakeError::NotTls),
+                );
                 if !matches!(e, HandshakeError::NotTls) {
                     // The alert, if the socket takes it now.
                     let _ = with_session(client, |s| s.write_tls(&mut SendNow(wh)));
@@ -294,7 +297,11 @@ pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result
 
 /// Whether records wait to be written.
 pub fn wants_write(client: &Client) -> bool {
-    client.tls.borrow().as_ref().is_some_and(|s| s.wants_write())
+    client
+        .tls
+        .borrow()
+        .as_ref()
+        .is_some_and(|s| s.wants_write())
 }
 
 /// Writes every pending record, waiting for a full socket through glommio

@@ -216,7 +216,11 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
     if given("tls") && !f.tls {
         s.flag_tls = Some(None);
     } else if tls_flags.iter().any(|n| given(n)) {
-        let base = s.tls.as_ref().map(|t| t.options.clone()).unwrap_or_default();
+        let base = s
+            .tls
+            .as_ref()
+            .map(|t| t.options.clone())
+            .unwrap_or_default();
         s.flag_tls = Some(Some(shoal_tls::TlsOptions {
             cert_file: f.tlscert.clone().unwrap_or_default(),
             key_file: f.tlskey.clone().unwrap_or_default(),

@@ -35,7 +35,7 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
     let mut allow_insecure = false;
     for (k, x) in m.iter() {
         let lower = k.to_ascii_lowercase();
-        let r = match lower.as_str() {
+        let r: Result<(), Problem> = match lower.as_str() {
             "cert_file" | "key_file" | "ca_file" => file(&lower, x).map(|f| match lower.as_str() {
                 "cert_file" => o.cert_file = f,
                 "key_file" => o.key_file = f,
@@ -59,19 +59,20 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
             "allow_insecure_cipher_suites" => boolean(&lower, x).map(|b| allow_insecure = b),
             "cipher_suites" => names(x, "cipher_suites", &mut insecure, shoal_tls::cipher_suite)
                 .map(|n| o.ciphers = Some(n)),
-            "curve_preferences" => {
-                names(x, "curve_preferences", &mut Vec::new(), shoal_tls::curve)
-                    .map(|n| o.curves = Some(n))
-            }
+            "curve_preferences" => names(x, "curve_preferences", &mut Vec::new(), shoal_tls::curve)
+                .map(|n| o.curves = Some(n)),
             "timeout" => timeout(x).map(|t| o.timeout = t),
             "connection_rate_limit" => match x.kind {
                 Kind::Integer(0) => Ok(()),
-                Kind::Integer(_) => Err(not_yet(k)),
+                Kind::Integer(_) => Err(not_yet(k).into()),
                 _ => Err("error parsing tls config, 'connection_rate_limit' wrong type".into()),
             },
             "pinned_certs" => pinned(x).map(|p| o.pinned = p),
-            "cert_store" | "cert_match_by" | "cert_match" | "ca_certs_match"
-            | "cert_match_skip_invalid" => Err(not_yet(k)),
+            "cert_store"
+            | "cert_match_by"
+            | "cert_match"
+            | "ca_certs_match"
+            | "cert_match_skip_invalid" => Err(not_yet(k).into()),
             "handshake_first" | "first" | "immediate" => {
                 handshake_first(k, x).map(|(on, fallback)| {
                     o.handshake_first = on;
@@ -80,15 +81,25 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
             }
             "ocsp_peer" => match x.kind {
                 Kind::Bool(false) => Ok(()),
-                _ => Err(not_yet(k)),
+                _ => Err(not_yet(k).into()),
             },
             "certs" | "certificates" => certs(x).map(|c| o.certs = c),
             "min_version" => min_version(x).map(|v| o.min_version = v),
-            _ => Err(format!("error parsing tls config, unknown field {k:?}")),
+            _ => Err(Problem::Here(format!(
+                "error parsing tls config, unknown field {k:?}"
+            ))),
         };
-        if let Err(e) = r {
-            report.error(&x.pos, e);
-            return None;
+        match r {
+            Ok(()) => {}
+            Err(Problem::Here(e)) => {
+                report.error(&x.pos, e);
+                return None;
+            }
+            Err(Problem::Item(i, e)) => {
+                let items = x.as_array().unwrap_or_default();
+                report.error(items.get(i).map_or(&x.pos, |it| &it.pos), e);
+                return None;
+            }
         }
     }
     if !o.certs.is_empty() && !o.cert_file.is_empty() {
@@ -109,7 +120,10 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
         return None;
     }
     if let Some(n) = insecure.first() {
-        report.error(&v.pos, format!("cipher suite {n} is not supported by this version of shoal"));
+        report.error(
+            &v.pos,
+            format!("cipher suite {n} is not supported by this version of shoal"),
+        );
         return None;
     }
     match shoal_tls::build(&o) {
@@ -121,19 +135,38 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
     }
 }
 
+/// What is wrong with a key's value: the value as a whole, or one item of
+/// its list (reported where that item is, as nats-server reports it).
+enum Problem {
+    Here(String),
+    Item(usize, String),
+}
+
+impl From<String> for Problem {
+    fn from(e: String) -> Problem {
+        Problem::Here(e)
+    }
+}
+
+impl From<&str> for Problem {
+    fn from(e: &str) -> Problem {
+        Problem::Here(e.to_string())
+    }
+}
+
 fn not_yet(key: &str) -> String {
     format!("{key:?} is not supported by this version of shoal yet")
 }
 
-fn file(key: &str, x: &Value) -> Result<String, String> {
+fn file(key: &str, x: &Value) -> Result<String, Problem> {
     x.as_str()
         .map(str::to_string)
-        .ok_or_else(|| format!("error parsing tls config, expected '{key}' to be filename"))
+        .ok_or_else(|| format!("error parsing tls config, expected '{key}' to be filename").into())
 }
 
-fn boolean(key: &str, x: &Value) -> Result<bool, String> {
+fn boolean(key: &str, x: &Value) -> Result<bool, Problem> {
     x.as_bool()
-        .ok_or_else(|| format!("error parsing tls config, expected '{key}' to be a boolean"))
+        .ok_or_else(|| format!("error parsing tls config, expected '{key}' to be a boolean").into())
 }
 
 /// `cipher_suites`/`curve_preferences`: a non-empty list of known names.
@@ -143,46 +176,48 @@ fn names(
     key: &str,
     insecure: &mut Vec<String>,
     check: fn(&str) -> Result<(), shoal_tls::CipherError>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Problem> {
     let Some(items) = x.as_array() else {
-        return Err(format!(
+        return Err(Problem::Here(format!(
             "interface conversion: interface {{}} is {}, not []interface {{}}",
             x.go_type()
-        ));
+        )));
     };
     if items.is_empty() {
-        return Err(format!("error parsing tls config, '{key}' cannot be empty"));
+        return Err(Problem::Here(format!(
+            "error parsing tls config, '{key}' cannot be empty"
+        )));
     }
     let mut out = Vec::new();
     for it in items {
         let Some(n) = it.as_str() else {
-            return Err(format!(
+            return Err(Problem::Here(format!(
                 "interface conversion: interface {{}} is {}, not string",
                 it.go_type()
-            ));
+            )));
         };
         match check(n) {
             Ok(()) => {}
             Err(shoal_tls::CipherError::Insecure(_)) => insecure.push(n.to_string()),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(Problem::Item(out.len(), e.to_string())),
         }
         out.push(n.to_string());
     }
     Ok(out)
 }
 
-fn timeout(x: &Value) -> Result<f64, String> {
+fn timeout(x: &Value) -> Result<f64, Problem> {
     match &x.kind {
         Kind::Integer(n) => Ok(*n as f64),
         Kind::Float(f) => Ok(*f),
         Kind::String(s) => units::parse_go_duration(s)
             .map(|d| d.as_secs_f64())
-            .map_err(|e| format!("error parsing tls config, 'timeout' {e}")),
+            .map_err(|e| format!("error parsing tls config, 'timeout' {e}").into()),
         _ => Err("error parsing tls config, 'timeout' wrong type".into()),
     }
 }
 
-fn pinned(x: &Value) -> Result<Option<Vec<[u8; 32]>>, String> {
+fn pinned(x: &Value) -> Result<Option<Vec<[u8; 32]>>, Problem> {
     let Some(items) = x.as_array() else {
         return Err("error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo".into());
     };
@@ -190,7 +225,7 @@ fn pinned(x: &Value) -> Result<Option<Vec<[u8; 32]>>, String> {
         return Ok(None);
     }
     let mut out = Vec::new();
-    for it in items {
+    for (i, it) in items.iter().enumerate() {
         let entry = it.as_str().unwrap_or_default().to_ascii_lowercase();
         let bytes = (entry.len() == 64)
             .then(|| {
@@ -201,7 +236,7 @@ fn pinned(x: &Value) -> Result<Option<Vec<[u8; 32]>>, String> {
             .flatten();
         match bytes {
             Some(b) => out.push(b.try_into().expect("32 bytes")),
-            None => return Err(format!("error parsing tls config, 'pinned_certs' key {entry} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo")),
+            None => return Err(Problem::Item(i, format!("error parsing tls config, 'pinned_certs' key {entry} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"))),
         }
     }
     Ok(Some(out))
@@ -210,7 +245,7 @@ fn pinned(x: &Value) -> Result<Option<Vec<[u8; 32]>>, String> {
 /// nats-server's 50 ms when `handshake_first` is `auto`.
 const FALLBACK_DELAY: Duration = Duration::from_millis(50);
 
-fn handshake_first(key: &str, x: &Value) -> Result<(bool, Option<Duration>), String> {
+fn handshake_first(key: &str, x: &Value) -> Result<(bool, Option<Duration>), Problem> {
     match &x.kind {
         Kind::Bool(b) => Ok((*b, None)),
         Kind::String(s) => match s.to_ascii_lowercase().as_str() {
@@ -219,43 +254,49 @@ fn handshake_first(key: &str, x: &Value) -> Result<(bool, Option<Duration>), Str
             "auto" | "auto_fallback" => Ok((true, Some(FALLBACK_DELAY))),
             _ => match units::parse_go_duration(s) {
                 Ok(d) => Ok((true, Some(d))),
-                Err(_) => Err(format!("field {key:?}'s value {s:?} is invalid")),
+                Err(_) => Err(Problem::Here(format!(
+                    "field {key:?}'s value {s:?} is invalid"
+                ))),
             },
         },
-        _ => Err(format!(
+        _ => Err(Problem::Here(format!(
             "field {key:?} should be a boolean or a string, got {}",
             x.go_type()
-        )),
+        ))),
     }
 }
 
-fn certs(x: &Value) -> Result<Vec<(String, String)>, String> {
+fn certs(x: &Value) -> Result<Vec<(String, String)>, Problem> {
     let Some(items) = x.as_array() else {
-        return Err(format!(
+        return Err(Problem::Here(format!(
             "error parsing certificates config: unsupported type {}",
             x.go_type()
-        ));
+        )));
     };
     let mut out = Vec::new();
     for it in items {
         let Some(m) = it.as_map() else {
-            return Err(format!(
+            return Err(Problem::Here(format!(
                 "error parsing certificates config: unsupported type {}",
                 it.go_type()
-            ));
+            )));
         };
         let (mut c, mut k) = (String::new(), String::new());
         for (name, f) in m.iter() {
             let Some(path) = f.as_str() else {
-                return Err(format!(
+                return Err(Problem::Here(format!(
                     "error parsing certificates config: unsupported type {}",
                     f.go_type()
-                ));
+                )));
             };
             match name {
                 "cert_file" => c = path.to_string(),
                 "key_file" => k = path.to_string(),
-                _ => return Err(format!("error parsing tls certs config, unknown field {name:?}")),
+                _ => {
+                    return Err(Problem::Here(format!(
+                        "error parsing tls certs config, unknown field {name:?}"
+                    )))
+                }
             }
         }
         if c.is_empty() || k.is_empty() {
@@ -266,20 +307,24 @@ fn certs(x: &Value) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-fn min_version(x: &Value) -> Result<Option<TlsVersion>, String> {
+fn min_version(x: &Value) -> Result<Option<TlsVersion>, Problem> {
     let v = match &x.kind {
         Kind::String(s) => match s.as_str() {
             "1.2" => TlsVersion::V12,
             "1.3" => TlsVersion::V13,
             "1.0" | "1.1" => {
-                return Err(format!(
+                return Err(Problem::Here(format!(
                     "error parsing tls config: unsupported TLS version: TLS {s}"
-                ))
+                )))
             }
-            _ => return Err(format!("error parsing tls config: unknown version: {s}")),
+            _ => {
+                return Err(Problem::Here(format!(
+                    "error parsing tls config: unknown version: {s}"
+                )))
+            }
         },
         _ => {
-            return Err(format!(
+            return Err(Problem::Here(format!(
                 "error parsing tls config: 'min_version' wrong type: {}",
                 match &x.kind {
                     Kind::Integer(n) => n.to_string(),
@@ -287,7 +332,7 @@ fn min_version(x: &Value) -> Result<Option<TlsVersion>, String> {
                     Kind::Bool(b) => b.to_string(),
                     _ => x.go_type().to_string(),
                 }
-            ))
+            )))
         }
     };
     Ok(Some(v))

@@ -198,8 +198,7 @@ pub fn curve(name: &str) -> Result<(), CipherError> {
 /// The rustls configuration the options describe, files read and checked.
 pub fn build(o: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, BuildError> {
     let err = |m: String| BuildError(m);
-    let identities: Vec<Arc<CertifiedKey>> = match (o.cert_file.is_empty(), o.key_file.is_empty())
-    {
+    let identities: Vec<Arc<CertifiedKey>> = match (o.cert_file.is_empty(), o.key_file.is_empty()) {
         (false, true) => return Err(err("missing 'key_file' in TLS configuration".into())),
         (true, false) => return Err(err("missing 'cert_file' in TLS configuration".into())),
         (false, false) => vec![load_pair(&o.cert_file, &o.key_file)
@@ -221,7 +220,9 @@ pub fn build(o: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, BuildError> {
     if identities.is_empty() {
         // Go starts and fails every handshake; a server that can never
         // complete one is refused here instead.
-        return Err(err("TLS Server certificate must be present and valid".into()));
+        return Err(err(
+            "TLS Server certificate must be present and valid".into()
+        ));
     }
     let roots = if o.ca_file.is_empty() {
         None
@@ -298,7 +299,10 @@ fn crypto_provider(o: &TlsOptions) -> Result<CryptoProvider, BuildError> {
                 "CurveP256" => provider::kx_group::SECP256R1,
                 _ => provider::kx_group::SECP384R1,
             };
-            if !groups.iter().any(|x: &&dyn rustls::crypto::SupportedKxGroup| x.name() == g.name()) {
+            if !groups
+                .iter()
+                .any(|x: &&dyn rustls::crypto::SupportedKxGroup| x.name() == g.name())
+            {
                 groups.push(g);
             }
         }
@@ -315,11 +319,22 @@ fn load_pair(cert: &str, key: &str) -> Result<Arc<CertifiedKey>, String> {
         .filter_map(Result::ok)
         .collect();
     if chain.is_empty() {
-        return Err("tls: failed to find any PEM data in certificate input".into());
+        return Err(if PrivateKeyDer::from_pem_slice(&cert_pem).is_ok() {
+            "tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched"
+        } else {
+            "tls: failed to find any PEM data in certificate input"
+        }
+        .into());
     }
     let key_pem = read(key)?;
-    let der = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|_| "tls: failed to find any PEM data in key input".to_string())?;
+    let der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+        if CertificateDer::pem_slice_iter(&key_pem).any(|c| c.is_ok()) {
+            "tls: found a certificate rather than a key in the PEM for the private key"
+        } else {
+            "tls: failed to find any PEM data in key input"
+        }
+        .to_string()
+    })?;
     let signer = provider::sign::any_supported_type(&der)
         .map_err(|_| "tls: failed to parse private key".to_string())?;
     let ck = CertifiedKey::new(chain, signer);

@@ -182,12 +182,18 @@ mod tests {
                 vec![a("C", "US")]
             ]
         );
-        assert_eq!(Dn::parse("CN=a\\41").unwrap().rdns, vec![vec![a("CN", "aA")]]);
+        assert_eq!(
+            Dn::parse("CN=a\\41").unwrap().rdns,
+            vec![vec![a("CN", "aA")]]
+        );
         assert_eq!(Dn::parse("=x,"), Err(DnError::IncompletePair));
         assert_eq!(Dn::parse("CN=#04"), Err(DnError::BerEncoding));
         assert_eq!(Dn::parse("CN=a\\4"), Err(DnError::CorruptEscape));
         assert_eq!(Dn::parse("CN=a\\").unwrap().rdns, vec![vec![a("CN", "a")]]);
-        assert_eq!(Dn::parse("alice").map(|d| d.rdns.len()), Err(DnError::IncompletePair));
+        assert_eq!(
+            Dn::parse("alice").map(|d| d.rdns.len()),
+            Err(DnError::IncompletePair)
+        );
     }
 
     #[test]
@@ -198,6 +204,9 @@ mod tests {
         assert!(x.equal(&y), "types are case-insensitive");
         assert!(!x.equal(&z));
         assert!(x.rdns_match(&z));
-        assert!(!x.rdns_match(&Dn::parse("CN=App,O=Acme,C=US").unwrap()), "values are exact");
+        assert!(
+            !x.rdns_match(&Dn::parse("CN=App,O=Acme,C=US").unwrap()),
+            "values are exact"
+        );
     }
 }

@@ -140,16 +140,20 @@ fn go_name_string(name: &X509Name<'_>) -> String {
 /// Hex of Go's `asn1.Marshal(s)`: a PrintableString when every byte is
 /// printable, else a UTF8String.
 fn go_marshal_string(s: &str) -> String {
-    let printable = s.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || b" '()+,-./:=?*".contains(&b)
-    });
+    let printable = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?*".contains(&b));
     let tag = if printable { 0x13u8 } else { 0x0c };
     let mut der = vec![tag];
     let n = s.len();
     if n < 128 {
         der.push(n as u8);
     } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
         der.push(0x80 | bytes.len() as u8);
         der.extend(bytes);
     }
@@ -311,7 +315,10 @@ mod tests {
                 (DnType::OrganizationName, "Acme, Inc"),
                 (DnType::OrganizationalUnitName, "ops"),
                 (DnType::CommonName, "app"),
-                (DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 25]), "example"),
+                (
+                    DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 25]),
+                    "example",
+                ),
             ],
             vec![
                 SanType::Rfc822Name("app@example.com".try_into().unwrap()),
@@ -328,7 +335,10 @@ mod tests {
         assert_eq!(id.dcs, "DC=example");
         assert_eq!(
             id.subject_names(),
-            ["CN=app,OU=ops,O=Acme\\, Inc,C=US,DC=example", "CN=app,OU=ops,O=Acme\\, Inc,C=US"]
+            [
+                "CN=app,OU=ops,O=Acme\\, Inc,C=US,DC=example",
+                "CN=app,OU=ops,O=Acme\\, Inc,C=US"
+            ]
         );
         assert_eq!(
             peer_cert(&der).subject,

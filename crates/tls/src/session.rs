@@ -37,7 +37,9 @@ impl std::fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             // Go's text, which nats-server logs (at debug: a probe).
-            HandshakeError::NotTls => f.write_str("tls: first record does not look like a TLS handshake"),
+            HandshakeError::NotTls => {
+                f.write_str("tls: first record does not look like a TLS handshake")
+            }
             HandshakeError::Tls(e) => write!(f, "{e}"),
         }
     }
@@ -67,7 +69,8 @@ pub struct Session {
 
 impl Session {
     pub fn new(config: &ServerConfig) -> Session {
-        let conn = ServerConnection::new(config.clone()).expect("a server config makes a connection");
+        let conn =
+            ServerConnection::new(config.clone()).expect("a server config makes a connection");
         Session {
             conn,
             fresh: true,
@@ -94,7 +97,11 @@ impl Session {
     /// any plaintext they carry appended to `plain`. Returns the plaintext
     /// byte count. A handshake that fails leaves its alert queued (see
     /// [`Session::wants_write`]) except for a first record that is not TLS.
-    pub fn feed(&mut self, mut cipher: &[u8], plain: &mut BytesMut) -> Result<usize, HandshakeError> {
+    pub fn feed(
+        &mut self,
+        mut cipher: &[u8],
+        plain: &mut BytesMut,
+    ) -> Result<usize, HandshakeError> {
         if self.fresh && !cipher.is_empty() {
             self.fresh = false;
             if cipher[0] != HANDSHAKE_RECORD {
