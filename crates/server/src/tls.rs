@@ -9,9 +9,11 @@
 //! The session lives in the connection (`Client::tls`), borrowed only inside
 //! synchronous calls, never across an await. The handshake's CPU work runs
 //! in slices on the core: each flight the client sends is processed when it
-//! arrives, between the core's other tasks, so a burst of handshakes delays
-//! the core's other connections by one flight's work at a time, not by the
-//! burst.
+//! arrives, and at most [`MAX_HANDSHAKES`] flights are being processed (or
+//! queued to be) on a core at once (the rest wait, costing nothing), so a
+//! burst of new connections delays the core's established ones by a few
+//! flights' work, never by the burst's. A client that stalls mid-handshake
+//! holds no place (only its timeout).
 //!
 //! Never: a write outside the writer except the handshake's own flights
 //! (the writer is not running yet), a blocking call, an allocation per
@@ -44,6 +46,43 @@ pub enum Started {
 
 /// Most TLS records' worth of slices given to rustls per writer pass.
 const MAX_SLICES: usize = 64;
+
+/// Handshake flights being processed on one core at once. A ClientHello's
+/// flight costs the server a key exchange and a signature (~0.1–1 ms by key
+/// type): this many of them is the most an established connection of the
+/// core waits behind.
+const MAX_HANDSHAKES: usize = 4;
+
+/// This core's flights in progress, and the wake-up for those waiting.
+#[derive(Default)]
+struct Gate {
+    busy: std::cell::Cell<usize>,
+    free: crate::event::Event,
+}
+
+thread_local! {
+    /// One per core (a core is one thread).
+    static GATE: Rc<Gate> = Rc::new(Gate::default());
+}
+
+/// A place among the flights in progress; given back when dropped.
+struct Place(Rc<Gate>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.busy.set(self.0.busy.get() - 1);
+        self.0.free.notify();
+    }
+}
+
+async fn place() -> Place {
+    let gate = GATE.with(Rc::clone);
+    while gate.busy.get() >= MAX_HANDSHAKES {
+        gate.free.wait().await;
+    }
+    gate.busy.set(gate.busy.get() + 1);
+    Place(gate)
+}
 
 /// The start of a connection on a TLS listener: `info` is the greeting,
 /// sent in clear before the handshake or encrypted after it.
@@ -137,7 +176,13 @@ async fn handshake(
     };
     loop {
         if !cipher.is_empty() {
+            // A place among the core's few flights in progress, then a turn
+            // behind the tasks already runnable: the flight's crypto runs
+            // after them, not before.
+            let place = place().await;
+            rt::yield_now().await;
             let fed = with_session(client, |s| s.feed(&cipher, &mut plain));
+            drop(place);
             cipher.clear();
             if let Err(e) = fed {
                 failed(
