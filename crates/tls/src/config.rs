@@ -254,10 +254,14 @@ pub fn build(o: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, BuildError> {
     // The server's order of suites wins, as nats-server asks Go for
     // (PreferServerCipherSuites).
     config.ignore_client_order = true;
-    // Tickets and 0-RTT would let a client resume without the checks a full
-    // handshake makes (verify, pinned certs); Go's server issues TLS 1.3
-    // tickets, but nats clients do not resume, so nothing is lost.
-    config.send_tls13_tickets = 0;
+    // Session tickets, as Go's server issues them (one per TLS 1.3
+    // handshake): a client that keeps them (rustls clients do) resumes
+    // without the certificate work. Stateless (the ticket carries the
+    // session, the client's verified certificates included), so no session
+    // cache is shared between cores; 0-RTT stays off.
+    config.ticketer = provider::Ticketer::new().map_err(|e| err(e.to_string()))?;
+    config.send_tls13_tickets = 1;
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(Arc::new(config))
 }
 

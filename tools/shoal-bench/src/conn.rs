@@ -6,21 +6,40 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::tls::Stream;
+
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
+}
+
+/// Reads one line (INFO) a byte at a time, so nothing after it is taken.
+pub fn read_line(s: &mut Stream) -> std::io::Result<Vec<u8>> {
+    let mut line = Vec::with_capacity(512);
+    let mut b = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        s.read_exact(&mut b)?;
+        line.push(b[0]);
+    }
+    Ok(line)
 }
 
 impl Conn {
+    /// Connects (over TLS when `SHOAL_BENCH_TLS_CA` is set, see `tls.rs`),
+    /// reads INFO and sends CONNECT.
     pub fn connect(url: &str) -> std::io::Result<Conn> {
-        let mut s = TcpStream::connect(url)?;
-        s.set_nodelay(true)?;
-        // INFO line.
-        let mut line = Vec::with_capacity(512);
-        let mut b = [0u8; 1];
-        while line.last() != Some(&b'\n') {
-            s.read_exact(&mut b)?;
-            line.push(b[0]);
-        }
+        let sock = TcpStream::connect(url)?;
+        sock.set_nodelay(true)?;
+        let s = match crate::tls::config() {
+            Some(cfg) if crate::tls::first() => crate::tls::wrap(sock, cfg),
+            _ => Stream::Plain(sock),
+        };
+        let mut s = s;
+        read_line(&mut s)?;
+        // INFO came in clear: now the upgrade.
+        let mut s = match (s, crate::tls::config()) {
+            (Stream::Plain(sock), Some(cfg)) if !crate::tls::first() => crate::tls::wrap(sock, cfg),
+            (s, _) => s,
+        };
         // SHOAL_BENCH_USER / SHOAL_BENCH_PASS: log in (the cost of
         // permission checks is measured with them, perf/auth-cost).
         let creds = match (

@@ -23,9 +23,9 @@ mod ping;
 mod publish;
 mod reqrep;
 mod scan;
+mod tls;
 
 use std::io::IsTerminal;
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,12 +34,14 @@ use conn::Conn;
 use publish::{publish, Limit, Published};
 use scan::{exactly_once, receive, Received};
 
-const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer|ping|churn|cuts|idle> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]
+const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer|ping|churn|cuts|idle|handshakes> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]
   reqrep: [--reqs N] [--reps M] [--reply fixed|unique]   (--reqs/--reps are --pubs/--subs)
   ping:   [--msgs N] [--duration SECS, default 30]
   churn:  [--conns N, default 5000] [--threads T, default 4] [--duration SECS cap, default 60]
   idle:   [--conns N, default 5000] [--threads T, default 4] [--duration SECS held, default 5]
-  cuts:   [--conns N, default 1000] [--threads T, default 4] [--seed S] [--size BYTES] [--duration SECS cap, default 60]";
+  cuts:   [--conns N, default 1000] [--threads T, default 4] [--seed S] [--size BYTES] [--duration SECS cap, default 60]
+  handshakes: [--threads T, default 4] [--duration SECS, default 10] (needs SHOAL_BENCH_TLS_CA)
+Any scenario speaks TLS with SHOAL_BENCH_TLS_CA=<ca.pem> (and SHOAL_BENCH_TLS_FIRST=1 for handshake_first).";
 
 #[derive(Clone)]
 pub struct Args {
@@ -71,7 +73,7 @@ fn parse_args() -> Result<Args, String> {
         "fanout" => (1, 4),
         "queue" => (1, 4),
         "reqrep" => (1, 1),
-        "ping" | "churn" | "cuts" | "idle" => (1, 0),
+        "ping" | "churn" | "cuts" | "idle" | "handshakes" => (1, 0),
         other => return Err(format!("unknown scenario {other:?}")),
     };
     let conns = if scenario == "cuts" { 1000 } else { 5000 };
@@ -343,7 +345,7 @@ fn run_slow(a: &Args, r: &mut Report) {
     let phase = |with_stalled: bool, second_reader: bool| -> (f64, f64, Duration, Option<bool>) {
         let subject = format!("slow.{}.{with_stalled}.{second_reader}", std::process::id());
         let (sent, expected) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let stalled: Option<TcpStream> = with_stalled.then(|| {
+        let stalled: Option<tls::Stream> = with_stalled.then(|| {
             let mut c = Conn::connect(&a.url).expect("stalled subscriber connects");
             c.subscribe(&subject, None, 1).expect("subscribe");
             c.stream
@@ -439,6 +441,7 @@ fn main() {
         "slowconsumer" => run_slow(&a, &mut r),
         "ping" => ping::run(&a, &mut r),
         "churn" => churn::run(&a, &mut r),
+        "handshakes" => tls::run(&a, &mut r),
         "cuts" => cuts::run(&a, &mut r),
         "idle" => idle::run(&a, &mut r),
         _ => run_flow(&a, &mut r),

@@ -4,7 +4,6 @@
 //! publishers put at the start of every payload of 12 bytes or more.
 
 use std::io::Read;
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,7 +64,7 @@ impl Received {
 /// Reads MSG frames until `expected` (once non-zero) messages have arrived, or
 /// nothing has arrived for `idle`. `progress` is bumped as messages arrive.
 pub fn receive(
-    mut s: TcpStream,
+    mut s: crate::tls::Stream,
     expected: Arc<AtomicU64>,
     progress: Arc<AtomicU64>,
     idle: Duration,
