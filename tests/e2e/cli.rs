@@ -196,7 +196,6 @@ fn unsupported_nats_server_flags_exit_1() {
     for (args, flag) in [
         (&["--https_port", "8443"][..], "--https_port"),
         (&["-ms", "8222"], "-ms"),
-        (&["--tls"], "--tls"),
         (&["--routes", "nats://h:6222"], "--routes"),
         (&["-js"], "-js"),
     ] {

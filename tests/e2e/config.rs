@@ -128,13 +128,13 @@ fn an_unknown_key_stops_startup_with_its_position() {
 
 #[test]
 fn a_feature_shoal_lacks_is_refused_by_name() {
-    let path = conf("port: 4222\ntls {\n  cert_file: x\n}\n");
+    let path = conf("port: 4222\nhttps: 8443\n");
     let out = run(&["-c", s(&path)], None);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
         format!(
-            "nats-server: {}:2:1: \"tls\" is not supported by this version of shoal yet\n\n",
+            "nats-server: {}:2:1: \"https\" is not supported by this version of shoal yet\n\n",
             s(&path)
         )
     );

@@ -267,7 +267,6 @@ fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
             "cluster" => set(&f.cluster),
             "routes" => set(&f.routes),
             "profile" => nonzero(f.profile),
-            "help_tls" => f.help_tls,
             _ => false,
         };
         if on {
@@ -276,6 +275,44 @@ fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// `--help_tls`: nats-server's text, with the suites and curves Shoal honours.
+pub fn tls_usage() -> String {
+    let mut s = String::from(TLS_USAGE);
+    for n in shoal_tls::cipher_names() {
+        s.push_str(&format!("    {n}\n"));
+    }
+    s.push_str("\nAvailable curve preferences include:\n");
+    for n in shoal_tls::CURVE_NAMES {
+        s.push_str(&format!("    {n}\n"));
+    }
+    s
+}
+
+const TLS_USAGE: &str = "
+TLS configuration is specified in the tls section of a configuration file:
+
+e.g.
+
+    tls {
+        cert_file:      \"./certs/server-cert.pem\"
+        key_file:       \"./certs/server-key.pem\"
+        ca_file:        \"./certs/ca.pem\"
+        verify:         true
+        verify_and_map: true
+
+        cipher_suites: [
+            \"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\",
+            \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"
+        ]
+        curve_preferences: [
+            \"CurveP256\",
+            \"CurveP384\"
+        ]
+    }
+
+Available cipher suites include:
+";
 
 /// The `-h` text: nats-server's layout, listing what Shoal supports.
 pub const USAGE: &str = "
@@ -345,7 +382,7 @@ turn the feature on stops start-up with an error naming the flag:
         --cluster_advertise <string> Accepted: nothing to advertise without a cluster
         --connect_retries <number>   Accepted: no routes to retry without a cluster
         --profile <port>             Profiling (0 accepted)
-        --help_tls                   TLS help (refused: no TLS yet)
+        --help_tls                   TLS help
 
 Common Options:
     -h, --help                       Show this message
@@ -359,6 +396,8 @@ pub enum Parsed {
     Version,
     /// `-h`, `--help` or the word `help`.
     Help,
+    /// `--help_tls`.
+    HelpTls,
     /// Run a server with these flags.
     Run(Box<Flags>),
 }
@@ -418,6 +457,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, Error> {
     }
     if flags.help {
         return Ok(Parsed::Help);
+    }
+    if flags.help_tls {
+        return Ok(Parsed::HelpTls);
     }
     match rest.first() {
         None => {
@@ -667,7 +709,6 @@ mod tests {
             (&["-r", "udp://h:514"], "-r"),
             (&["--log_size_limit", "1048576"], "--log_size_limit"),
             (&["--profile", "6060"], "--profile"),
-            (&["--help_tls"], "--help_tls"),
             (&["--sd", "/tmp/x", "-js"], "-js"),
         ] {
             assert_eq!(error(words), Error::NotSupported(typed.into()), "{words:?}");

@@ -179,6 +179,10 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
             println!("{}", flags::USAGE);
             return Ok(());
         }
+        Parsed::HelpTls => {
+            print!("{}", flags::tls_usage());
+            return Ok(());
+        }
         Parsed::Run(flags) => flags,
     };
     if flags.signal.is_some() {

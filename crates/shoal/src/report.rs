@@ -20,7 +20,7 @@ impl Report {
     }
 
     /// A key of a feature Shoal does not have yet, refused by name:
-    /// `"tls" is not supported by this version of shoal yet`.
+    /// `"https" is not supported by this version of shoal yet`.
     pub fn not_yet(&mut self, key: &str, pos: &Pos) {
         self.error(
             pos,

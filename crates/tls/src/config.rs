@@ -171,6 +171,17 @@ const INSECURE_SUITES: &[&str] = &[
     "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
 ];
 
+/// The `cipher_suites` names honoured here (`--help_tls`).
+pub fn cipher_names() -> impl Iterator<Item = &'static str> {
+    TLS13_NAMES
+        .iter()
+        .copied()
+        .chain(TLS12_SUITES.iter().map(|(n, _)| *n))
+}
+
+/// The `curve_preferences` names honoured here.
+pub const CURVE_NAMES: &[&str] = &["X25519", "CurveP256", "CurveP384"];
+
 /// Checks one `cipher_suites` name: known to Go and honoured here.
 pub fn cipher_suite(name: &str) -> Result<(), CipherError> {
     if TLS12_SUITES.iter().any(|(n, _)| *n == name) || TLS13_NAMES.contains(&name) {

@@ -19,7 +19,10 @@ pub mod dn;
 pub mod identity;
 mod session;
 
-pub use config::{build, cipher_suite, curve, BuildError, CipherError, TlsOptions, TlsVersion};
+pub use config::{
+    build, cipher_names, cipher_suite, curve, BuildError, CipherError, TlsOptions, TlsVersion,
+    CURVE_NAMES,
+};
 pub use session::{HandshakeError, Session, SessionInfo};
 
 /// The shared, immutable server configuration every connection's session is

@@ -79,7 +79,9 @@ pub fn config() -> Option<Arc<rustls::ClientConfig>> {
         let ca = std::env::var("SHOAL_BENCH_TLS_CA").ok()?;
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_file_iter(&ca).expect("SHOAL_BENCH_TLS_CA is a PEM file") {
-            roots.add(c.expect("a certificate")).expect("a CA certificate");
+            roots
+                .add(c.expect("a certificate"))
+                .expect("a CA certificate");
         }
         let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
