@@ -340,6 +340,18 @@ pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result
     })
 }
 
+/// Queues close_notify and writes what the socket takes without waiting.
+pub fn close_notify(client: &Client, wh: &WriteHalf) {
+    with_session(client, |s| {
+        s.close();
+        while s.wants_write() {
+            if s.write_tls(&mut SendNow(wh)).is_err() {
+                break;
+            }
+        }
+    });
+}
+
 /// Whether records wait to be written.
 pub fn wants_write(client: &Client) -> bool {
     client

@@ -101,10 +101,16 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
             }
         }
     }
+    let clean = client.out.borrow().state == OutState::Closing;
     {
         let mut o = client.out.borrow_mut();
         o.state = OutState::Dead;
         o.clear();
+    }
+    if tls && clean {
+        // A closing TLS connection says so (close_notify), as Go's
+        // tls.Conn.Close does, if the socket takes it now.
+        crate::tls::close_notify(&client, &w);
     }
     rt::shutdown_fd(w.fd());
     client.writer_done.set(true);
