@@ -418,3 +418,61 @@ impl ResolvesServerCert for BySni {
         self.0.first().cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_go_knows_are_honoured_or_refused_by_name() {
+        assert_eq!(
+            cipher_suite("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            Ok(())
+        );
+        assert_eq!(cipher_suite("TLS_AES_128_GCM_SHA256"), Ok(()));
+        assert_eq!(
+            cipher_suite("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA").unwrap_err().to_string(),
+            "cipher suite TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA is not supported by this version of shoal"
+        );
+        assert!(matches!(
+            cipher_suite("TLS_RSA_WITH_RC4_128_SHA"),
+            Err(CipherError::Insecure(_))
+        ));
+        assert_eq!(
+            cipher_suite("NOPE").unwrap_err().to_string(),
+            "unrecognized cipher NOPE"
+        );
+        assert_eq!(curve("CurveP256"), Ok(()));
+        assert!(matches!(
+            curve("CurveP521"),
+            Err(CipherError::Unsupported(_))
+        ));
+        assert_eq!(
+            curve("CurveX").unwrap_err().to_string(),
+            "unrecognized curve preference CurveX"
+        );
+        assert!(cipher_names().all(|n| cipher_suite(n).is_ok()));
+    }
+
+    #[test]
+    fn build_checks_in_go_order_with_go_texts() {
+        let o = |c: &str, k: &str| TlsOptions {
+            cert_file: c.into(),
+            key_file: k.into(),
+            ..TlsOptions::default()
+        };
+        assert_eq!(
+            build(&o("c.pem", "")).unwrap_err().0,
+            "missing 'key_file' in TLS configuration"
+        );
+        assert_eq!(
+            build(&o("", "k.pem")).unwrap_err().0,
+            "missing 'cert_file' in TLS configuration"
+        );
+        assert_eq!(
+            build(&o("/nonexistent/c.pem", "k.pem")).unwrap_err().0,
+            "error parsing X509 certificate/key pair: open /nonexistent/c.pem: no such file or directory"
+        );
+        assert_eq!(TlsOptions::default().timeout(), Duration::from_secs(2));
+    }
+}

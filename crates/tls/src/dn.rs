@@ -79,14 +79,7 @@ impl Dn {
                     }
                 }
                 b',' | b'+' => {
-                    let t = typ.take().filter(|t| !t.is_empty());
-                    let Some(t) = t else {
-                        return Err(DnError::IncompletePair);
-                    };
-                    rdn.push(Attr {
-                        typ: t,
-                        value: take(&mut buf, &mut trailing),
-                    });
+                    rdn.push(pair(&mut typ, take(&mut buf, &mut trailing))?);
                     if c == b',' {
                         dn.rdns.push(std::mem::take(&mut rdn));
                     }
@@ -104,14 +97,7 @@ impl Dn {
             i += 1;
         }
         if !buf.is_empty() {
-            let t = typ.take().filter(|t| !t.is_empty());
-            let Some(t) = t else {
-                return Err(DnError::IncompletePair);
-            };
-            rdn.push(Attr {
-                typ: t,
-                value: take(&mut buf, &mut trailing),
-            });
+            rdn.push(pair(&mut typ, take(&mut buf, &mut trailing))?);
             dn.rdns.push(rdn);
         }
         Ok(dn)
@@ -147,6 +133,14 @@ impl Dn {
                 None => false,
             }
         })
+    }
+}
+
+/// The attribute whose type was read (and taken) and whose value ends here.
+fn pair(typ: &mut Option<String>, value: String) -> Result<Attr, DnError> {
+    match typ.take().filter(|t| !t.is_empty()) {
+        Some(typ) => Ok(Attr { typ, value }),
+        None => Err(DnError::IncompletePair),
     }
 }
 
