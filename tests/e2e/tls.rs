@@ -502,6 +502,21 @@ fn verify_and_map_names_the_user() {
         .log()
         .iter()
         .any(|l| l.contains("Plaintext passwords")));
+    // A mapped user of an account logs in to that account.
+    let conf = format!(
+        "{}accounts {{ A: {{ users: [{{user: \"alice@example.com\"}}] }} }}\n",
+        tls_block(
+            &srv,
+            &format!("ca_file: \"{}\"\n  verify_and_map: true", s(&ca.pem))
+        )
+    );
+    let (shoal, nats) = pair(&conf);
+    for p in [&shoal, &nats] {
+        let (mut a, _) = TlsRaw::connect(p.port, client_config(&ca, Some(&alice)));
+        assert_eq!(a.login("{\"verbose\":false}"), b"PONG\r\n");
+        let conns = get(http_port(p), "/connz?auth=1").json();
+        assert_eq!(conns["connections"][0]["account"], "A", "{conns}");
+    }
 }
 
 #[test]
