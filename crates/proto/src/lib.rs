@@ -1,5 +1,6 @@
 //! The NATS client protocol, pure: an incremental parser over `&[u8]` and the
-//! encoders for what a server sends (INFO, MSG/HMSG, +OK, -ERR, PING, PONG).
+//! encoders for what a server sends (INFO, MSG/HMSG, +OK, -ERR, PING, PONG);
+//! and the route protocol's parser (`route`).
 //! No I/O, no allocation on the parse path; the runtime owns buffers and sockets.
 
 #![forbid(unsafe_code)]
@@ -8,6 +9,7 @@ pub mod encode;
 mod error;
 mod info;
 mod parser;
+pub mod route;
 
 pub use error::ProtoError;
 pub use info::{ConnectOptions, ServerInfo};
