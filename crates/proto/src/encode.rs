@@ -73,6 +73,84 @@ pub fn put_msg_line(
     out.put_slice(CRLF);
 }
 
+/// Appends a route interest line: `RS+ [<account> ]<subject>[ <queue> <weight>]\r\n`
+/// (`account` empty on a route dedicated to one account).
+pub fn put_route_sub(
+    out: &mut BytesMut,
+    account: &[u8],
+    subject: &[u8],
+    queue: Option<(&[u8], u32)>,
+) {
+    out.put_slice(b"RS+ ");
+    put_account_subject(out, account, subject);
+    if let Some((q, w)) = queue {
+        out.put_u8(b' ');
+        out.put_slice(q);
+        out.put_u8(b' ');
+        put_uint(out, u64::from(w));
+    }
+    out.put_slice(CRLF);
+}
+
+/// Appends `RS- [<account> ]<subject>[ <queue>]\r\n`.
+pub fn put_route_unsub(out: &mut BytesMut, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+    out.put_slice(b"RS- ");
+    put_account_subject(out, account, subject);
+    if let Some(q) = queue {
+        out.put_u8(b' ');
+        out.put_slice(q);
+    }
+    out.put_slice(CRLF);
+}
+
+fn put_account_subject(out: &mut BytesMut, account: &[u8], subject: &[u8]) {
+    if !account.is_empty() {
+        out.put_slice(account);
+        out.put_u8(b' ');
+    }
+    out.put_slice(subject);
+}
+
+/// Appends a routed message's control line: `RMSG [<account> ]<subject>`
+/// then ` <reply>` alone, or ` + <reply> <q>…` / ` | <q>…` when queue groups
+/// chose this route, then the size(s) (the `HMSG` form when `hdr > 0`). The
+/// payload and its CRLF are the caller's to append.
+pub fn put_routed_msg_line<'q>(
+    out: &mut BytesMut,
+    account: &[u8],
+    subject: &[u8],
+    reply: &[u8],
+    queues: impl Iterator<Item = &'q [u8]> + Clone,
+    hdr: usize,
+    total: usize,
+) {
+    out.put_slice(if hdr > 0 { b"HMSG " } else { b"RMSG " });
+    put_account_subject(out, account, subject);
+    let mut qs = queues.clone().peekable();
+    if qs.peek().is_some() {
+        if reply.is_empty() {
+            out.put_slice(b" |");
+        } else {
+            out.put_slice(b" + ");
+            out.put_slice(reply);
+        }
+        for q in queues {
+            out.put_u8(b' ');
+            out.put_slice(q);
+        }
+    } else if !reply.is_empty() {
+        out.put_u8(b' ');
+        out.put_slice(reply);
+    }
+    out.put_u8(b' ');
+    if hdr > 0 {
+        put_uint(out, hdr as u64);
+        out.put_u8(b' ');
+    }
+    put_uint(out, total as u64);
+    out.put_slice(CRLF);
+}
+
 /// The no-responders status a requester gets on its inbox subscription:
 /// `HMSG <reply> <sid> L L\r\nNATS/1.0 503\r\nNats-Subject: <subject>\r\n\r\n\r\n`.
 pub fn put_no_responders(out: &mut BytesMut, reply: &[u8], sid: &[u8], subject: &[u8]) {
@@ -99,6 +177,59 @@ mod tests {
         put_uint(&mut b, 0);
         put_uint(&mut b, 1234567890);
         assert_eq!(&b[..], b"01234567890");
+    }
+
+    #[test]
+    fn route_lines_as_nats_server_writes_them() {
+        let mut b = BytesMut::new();
+        put_route_sub(&mut b, b"$G", b"foo", None);
+        put_route_sub(&mut b, b"$G", b"foo", Some((b"grp", 2)));
+        put_route_unsub(&mut b, b"$G", b"foo", Some(b"grp"));
+        put_route_unsub(&mut b, b"", b"bar.*", None);
+        assert_eq!(
+            &b[..],
+            b"RS+ $G foo\r\nRS+ $G foo grp 2\r\nRS- $G foo grp\r\nRS- bar.*\r\n"
+        );
+        let none: [&[u8]; 0] = [];
+        let mut b = BytesMut::new();
+        put_routed_msg_line(&mut b, b"$G", b"foo", b"", none.iter().copied(), 0, 1);
+        put_routed_msg_line(&mut b, b"$G", b"foo", b"r", none.iter().copied(), 0, 1);
+        put_routed_msg_line(&mut b, b"$G", b"foo", b"", [&b"grp"[..]].into_iter(), 0, 1);
+        put_routed_msg_line(
+            &mut b,
+            b"$G",
+            b"foo",
+            b"r",
+            [&b"a"[..], b"b"].into_iter(),
+            12,
+            14,
+        );
+        assert_eq!(
+            &b[..],
+            &b"RMSG $G foo 1\r\nRMSG $G foo r 1\r\nRMSG $G foo | grp 1\r\nHMSG $G foo + r a b 12 14\r\n"[..]
+        );
+        // What the encoder writes, the route parser reads back.
+        let mut m = BytesMut::new();
+        put_routed_msg_line(
+            &mut m,
+            b"$G",
+            b"foo",
+            b"r",
+            [&b"a"[..], b"b"].into_iter(),
+            0,
+            2,
+        );
+        m.put_slice(b"hi\r\n");
+        let wire = m.to_vec();
+        let l = crate::Limits {
+            max_control_line: 4096,
+            max_payload: 1024,
+        };
+        let parsed = crate::route::parse_route(&wire, &l, crate::route::RouteCtx::default());
+        assert!(matches!(
+            parsed,
+            Ok(crate::route::RouteParsed::Op(crate::route::RouteOp::Msg { .. }, n)) if n == wire.len()
+        ));
     }
 
     #[test]
