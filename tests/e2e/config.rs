@@ -582,3 +582,49 @@ fn a_reload_lowering_max_connections_closes_the_excess_as_nats_server_does() {
         assert_eq!((open, closed), (2, 3), "{name}");
     }
 }
+
+/// A `cluster` block nats-server refuses (or warns about) gets the same
+/// lines from `-t` on both servers; one that would start routing is
+/// refused by name by Shoal (it has no route runtime yet), and a block that
+/// only names the cluster is INFO's `cluster`.
+#[test]
+fn cluster_blocks_are_checked_like_nats_server() {
+    let cases = [
+        "cluster { authorization { users: [{user: a, password: b}] } }",
+        "cluster { authorization { token: x } }",
+        "cluster { routes: [\"h:6222\", \"nats://h:x\"] }",
+        "cluster { routes: [\"127.0.0.1:6222\"] }",
+        "cluster { name: \"a b\" }",
+        "cluster { bogus: 1 }",
+        "cluster { ping_interval: \"1m\" }",
+        "cluster: 5",
+        "cluster { compression: { mode: s2_auto, rtt_thresholds: [\"x\"] } }",
+        "cluster { compression: 5 }",
+    ];
+    let mut diffs = Vec::new();
+    for case in cases {
+        let path = conf(&format!("{case}\n"));
+        let shoal = run(&["-t", "-c", s(&path)], None);
+        let nats = std::process::Command::new(crate::util::reference_bin())
+            .args(["-t", "-c", s(&path)])
+            .output()
+            .unwrap();
+        let (a, b) = (stderr(&shoal), stderr(&nats));
+        if a != b || shoal.status.code() != nats.status.code() {
+            diffs.push(format!("{case}\n  shoal: {a:?}\n  nats:  {b:?}"));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let path = conf("cluster { listen: \"127.0.0.1:-1\", name: C1 }\n");
+    let out = run(&["-c", s(&path)], None);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "nats-server: {}:1:0: \"cluster\" is not supported by this version of shoal yet\n\n",
+            s(&path)
+        )
+    );
+    let named = crate::util::shoal_conf("cluster { name: C1 }\n", &[]);
+    let (_, info) = crate::util::Raw::connect(named.port);
+    assert_eq!(info["cluster"], "C1", "{info}");
+}

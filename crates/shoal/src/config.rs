@@ -8,8 +8,9 @@
 //!   change nothing observable here (see [`HARMLESS`]);
 //! * **gated**: keys of features Shoal does not have yet, accepted while their
 //!   value leaves the feature off (`jetstream: false`, `syslog: false`,
-//!   `prof_port: 0`, an empty `cluster {}`), as nats-server then ignores them
-//!   too, and refused when they would turn it on (see [`gated`]);
+//!   `prof_port: 0`), as nats-server then ignores them too, and refused
+//!   when they would turn it on (see [`gated`]); `cluster` is checked in
+//!   full (`clusterconf.rs`) and refused only when it listens or dials;
 //! * **refused**: keys of nats-server features Shoal does not have yet
 //!   (`"https" is not supported by this version of shoal yet`) — never ignored,
 //!   since a server running without the TLS, auth or cluster its file asks for
@@ -25,7 +26,7 @@ use std::time::Duration;
 use shoal_conf::{Kind, Map, Value};
 
 pub use crate::report::Report;
-use crate::report::{mismatch, string};
+use crate::report::{duration, listen, mismatch, string};
 use crate::settings::Settings;
 use crate::units;
 
@@ -89,7 +90,7 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
             v.as_i64() != Some(0)
         }
         "http_base_path" => !matches!(v.as_str(), Some("" | "/")),
-        "cluster" | "gateway" | "leafnodes" | "leaf" | "websocket" | "ws" | "mqtt" | "proxies" => {
+        "gateway" | "leafnodes" | "leaf" | "websocket" | "ws" | "mqtt" | "proxies" => {
             !(empty_map || empty_list)
         }
         _ => return None,
@@ -187,6 +188,18 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             }
             "authorization" => crate::authconf::authorization(v, report).map(|a| s.auth = Some(a)),
             "tls" => crate::tlsconf::tls(v, report).map(|t| s.tls = Some(t)),
+            "cluster" => crate::clusterconf::cluster(v, report).map(|c| {
+                // Checked in full, then refused while it would start
+                // routing (Shoal has no route runtime yet); a name alone
+                // is INFO's `cluster`, as in nats-server.
+                if c.turns_on() {
+                    report.not_yet(key, pos);
+                }
+                if c.name.is_some() {
+                    s.cluster_name = c.name.clone();
+                }
+                s.cluster = Some(c);
+            }),
             "allow_non_tls" => boolean(v, report).map(|b| s.allow_non_tls = Some(b)),
             "no_auth_user" => string(v, report).map(|u| s.no_auth_user = Some(u)),
             "accounts" => {
@@ -409,76 +422,6 @@ fn boolean(v: &Value, report: &mut Report) -> Option<bool> {
             None
         }
     }
-}
-
-/// A duration: a Go duration string, or (with a warning) an integer of seconds.
-fn duration(field: &str, v: &Value, report: &mut Report) -> Option<Duration> {
-    match &v.kind {
-        Kind::String(t) => match units::parse_go_duration(t) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                report.error(&v.pos, format!("error parsing {field}: {e}"));
-                None
-            }
-        },
-        Kind::Integer(n) => {
-            report.warn_field(
-                &v.pos,
-                field,
-                format!("{field} should be converted to a duration"),
-            );
-            Some(Duration::from_secs(u64::try_from(*n).unwrap_or(0)))
-        }
-        _ => {
-            mismatch(v, "int64", report);
-            None
-        }
-    }
-}
-
-/// `listen`/`http`: a port number, or `host:port` (nats-server's `parseListen`).
-fn listen(v: &Value, report: &mut Report) -> Option<(Option<String>, i64)> {
-    match &v.kind {
-        Kind::Integer(port) => Some((None, *port)),
-        Kind::String(text) => {
-            let Some((host, port)) = split_host_port(text) else {
-                report.error(&v.pos, format!("could not parse address string {text:?}"));
-                return None;
-            };
-            match port.parse::<i64>() {
-                Ok(port) => Some((Some(host.to_string()), port)),
-                Err(_) => {
-                    report.error(&v.pos, format!("could not parse port {port:?}"));
-                    None
-                }
-            }
-        }
-        _ => {
-            report.error(
-                &v.pos,
-                format!(
-                    "expected port or host:port, got {}",
-                    v.go_type().replace("64", "")
-                ),
-            );
-            None
-        }
-    }
-}
-
-/// Go's `net.SplitHostPort` for the forms a listen address takes:
-/// `host:port`, `[v6]:port`, `:port`.
-fn split_host_port(text: &str) -> Option<(&str, &str)> {
-    if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = after.strip_prefix(':')?;
-        return Some((host, port));
-    }
-    let (host, port) = text.rsplit_once(':')?;
-    if host.contains(':') {
-        return None; // "too many colons"
-    }
-    Some((host, port))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 
 mod accountsconf;
 mod authconf;
+mod clusterconf;
 mod config;
 mod dirresolver;
 mod files;

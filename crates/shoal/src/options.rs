@@ -399,6 +399,9 @@ fn resolve(
     let nonempty = |v: Option<String>| v.filter(|x| !x.is_empty());
     let (logins, auth_timeout, jwt_rewrites) = logins(&s)?;
     let tls = tls(&s)?;
+    if let Some(c) = &s.cluster {
+        crate::clusterconf::validate(c).map_err(LoadError::Invalid)?;
+    }
     let logins = logins.with_tls_map(tls.as_ref().is_some_and(|t| t.options.map));
     let host = nonempty(s.host).unwrap_or(d.host.clone());
     let (imports, mappings, services) = match jwt_rewrites {

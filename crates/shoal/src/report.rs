@@ -3,9 +3,14 @@
 //! part of the file's reading shares, worded as nats-server words them (its
 //! errors are recovered Go panics: `interface conversion: ...`). Leaf module:
 //! the top-level keys (`config.rs`), the `authorization` block and the
-//! `permissions` blocks all report through it.
+//! `permissions` blocks all report through it; the value shapes they share
+//! (durations, listen addresses) are read here too.
 
-use shoal_conf::{Pos, Value};
+use std::time::Duration;
+
+use shoal_conf::{Kind, Pos, Value};
+
+use crate::units;
 
 /// What processing a file found wrong. nats-server prints warnings before errors.
 #[derive(Debug, Default)]
@@ -63,4 +68,74 @@ pub fn string(v: &Value, report: &mut Report) -> Option<String> {
             None
         }
     }
+}
+
+/// A duration: a Go duration string, or (with a warning) an integer of seconds.
+pub fn duration(field: &str, v: &Value, report: &mut Report) -> Option<Duration> {
+    match &v.kind {
+        Kind::String(t) => match units::parse_go_duration(t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                report.error(&v.pos, format!("error parsing {field}: {e}"));
+                None
+            }
+        },
+        Kind::Integer(n) => {
+            report.warn_field(
+                &v.pos,
+                field,
+                format!("{field} should be converted to a duration"),
+            );
+            Some(Duration::from_secs(u64::try_from(*n).unwrap_or(0)))
+        }
+        _ => {
+            mismatch(v, "int64", report);
+            None
+        }
+    }
+}
+
+/// `listen`/`http`: a port number, or `host:port` (nats-server's `parseListen`).
+pub fn listen(v: &Value, report: &mut Report) -> Option<(Option<String>, i64)> {
+    match &v.kind {
+        Kind::Integer(port) => Some((None, *port)),
+        Kind::String(text) => {
+            let Some((host, port)) = split_host_port(text) else {
+                report.error(&v.pos, format!("could not parse address string {text:?}"));
+                return None;
+            };
+            match port.parse::<i64>() {
+                Ok(port) => Some((Some(host.to_string()), port)),
+                Err(_) => {
+                    report.error(&v.pos, format!("could not parse port {port:?}"));
+                    None
+                }
+            }
+        }
+        _ => {
+            report.error(
+                &v.pos,
+                format!(
+                    "expected port or host:port, got {}",
+                    v.go_type().replace("64", "")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Go's `net.SplitHostPort` for the forms a listen address takes:
+/// `host:port`, `[v6]:port`, `:port`.
+fn split_host_port(text: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = after.strip_prefix(':')?;
+        return Some((host, port));
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    if host.contains(':') {
+        return None; // "too many colons"
+    }
+    Some((host, port))
 }

@@ -53,6 +53,8 @@ pub struct Settings {
     pub flag_user: Option<String>,
     pub flag_pass: Option<String>,
     pub flag_token: Option<String>,
+    /// `cluster {}`, checked (see `clusterconf.rs`).
+    pub cluster: Option<crate::clusterconf::ClusterSettings>,
     /// `tls {}`, built.
     pub tls: Option<crate::tlsconf::TlsSettings>,
     pub allow_non_tls: Option<bool>,

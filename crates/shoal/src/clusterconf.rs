@@ -1,0 +1,421 @@
+//! The `cluster {}` block → [`ClusterSettings`], as nats-server's
+//! `parseCluster` and `validateCluster` read it: its keys and aliases, its
+//! texts (`Cluster authorization does not allow multiple users`,
+//! `Duplicate route entry detected`, `error parsing route url ["…"]`,
+//! `found duplicate account name "A" in pinned accounts list ["A" "A"]`), every
+//! problem collected with its position.
+//!
+//! Shoal has no route runtime yet: a block that would start one (a listen
+//! port, or routes to dial) is refused by name once it has been checked, so
+//! a wrong block gets nats-server's message and a right one the refusal; a
+//! block that only names the cluster (`cluster { name: C1 }`) gives INFO its
+//! `cluster`, as in nats-server.
+
+use std::time::Duration;
+
+use shoal_auth::PermissionSpec;
+use shoal_conf::{Kind, Value};
+
+use crate::report::{mismatch, string, Report};
+
+/// What the file's `cluster` block says.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSettings {
+    pub name: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub advertise: Option<String>,
+    pub no_advertise: bool,
+    /// The route URLs as written (duplicates dropped with a warning).
+    pub routes: Vec<String>,
+    pub connect_retries: i64,
+    pub connect_backoff: bool,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub auth_timeout: Option<f64>,
+    /// `permissions { import, export }` (publish = import, subscribe = export).
+    pub permissions: Option<PermissionSpec>,
+    pub pool_size: Option<i64>,
+    /// `accounts`: the accounts pinned to a dedicated route.
+    pub accounts: Vec<String>,
+    pub compression: Option<String>,
+    pub ping_interval: Option<Duration>,
+    pub ping_max: Option<i64>,
+    pub write_deadline: Option<Duration>,
+}
+
+impl ClusterSettings {
+    /// Whether the block would start clustering: a listen port or routes.
+    pub fn turns_on(&self) -> bool {
+        self.port.is_some_and(|p| p != 0) || !self.routes.is_empty()
+    }
+}
+
+/// The longest route ping interval nats-server keeps (`routeMaxPingInterval`).
+const MAX_PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Parses the `cluster` block.
+pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
+    let Some(m) = v.as_map() else {
+        report.error(
+            &v.pos,
+            format!("Expected map to define cluster, got {}", v.go_type()),
+        );
+        return None;
+    };
+    let mut c = ClusterSettings::default();
+    let before = report.errors.len();
+    for (k, x) in m.iter() {
+        match k.to_ascii_lowercase().as_str() {
+            "name" => {
+                if let Some(n) = string(x, report) {
+                    if n.contains(' ') {
+                        report.error(&x.pos, "cluster name cannot contain spaces");
+                    } else {
+                        c.name = Some(n);
+                    }
+                }
+            }
+            "listen" => {
+                if let Some((host, port)) = crate::report::listen(x, report) {
+                    c.host = host;
+                    c.port = Some(port);
+                }
+            }
+            "port" => c.port = int(x, report),
+            "host" | "net" => c.host = string(x, report),
+            "authorization" => authorization(x, &mut c, report),
+            "routes" => routes(x, &mut c, report),
+            "tls" => {
+                // Checked as nats-server checks it; routes over TLS come
+                // with the route runtime.
+                crate::tlsconf::tls(x, report);
+            }
+            "cluster_advertise" | "advertise" => c.advertise = string(x, report),
+            "no_advertise" => c.no_advertise = boolean(x, report).unwrap_or(false),
+            "connect_retries" => c.connect_retries = int(x, report).unwrap_or(0),
+            "connect_backoff" => c.connect_backoff = boolean(x, report).unwrap_or(false),
+            "permissions" => {
+                if let Some(p) = crate::perms::permissions(x, report) {
+                    if p.responses.is_some() {
+                        report.error(
+                            &x.pos,
+                            "Cluster permissions do not support dynamic responses",
+                        );
+                    } else {
+                        c.permissions = Some(p);
+                    }
+                }
+            }
+            "pool_size" => c.pool_size = int(x, report),
+            "accounts" => c.accounts = string_array(x, report),
+            "compression" => c.compression = compression(k, x, report),
+            "ping_interval" => {
+                c.ping_interval = crate::report::duration("ping_interval", x, report);
+                if c.ping_interval.is_some_and(|d| d > MAX_PING_INTERVAL) {
+                    report.warnings.push(format!(
+                        "{}: Cluster 'ping_interval' will reset to {} which is the max for routes",
+                        x.pos,
+                        shoal_go::duration(MAX_PING_INTERVAL)
+                    ));
+                }
+            }
+            "ping_max" => c.ping_max = int(x, report),
+            "write_deadline" => {
+                c.write_deadline = crate::report::duration("write_deadline", x, report)
+            }
+            "write_timeout" => {
+                if let Some(t) = string(x, report) {
+                    if !matches!(t.as_str(), "default" | "close" | "retry") {
+                        report.error(
+                            &x.pos,
+                            "write_timeout must be 'default', 'close' or 'retry'",
+                        );
+                    }
+                }
+            }
+            _ if x.used_as_variable => {}
+            _ => report.error(&x.pos, format!("unknown field {k:?}")),
+        }
+    }
+    (report.errors.len() == before).then_some(c)
+}
+
+/// nats-server's `validateCluster` (run once the file and the flags are
+/// read; its messages carry no position).
+pub fn validate(c: &ClusterSettings) -> Result<(), String> {
+    if let Some(mode) = &c.compression {
+        if !matches!(
+            mode.to_ascii_lowercase().as_str(),
+            "off"
+                | "disabled"
+                | "false"
+                | "accept"
+                | "not supported"
+                | "not_supported"
+                | "s2_fast"
+                | "fast"
+                | "s2_better"
+                | "better"
+                | "s2_best"
+                | "best"
+                | "s2_uncompressed"
+                | "uncompressed"
+                | "s2_auto"
+                | "auto"
+                | "on"
+                | "enabled"
+                | "true"
+        ) {
+            return Err(format!("unsupported compression mode {mode:?}"));
+        }
+    }
+    if !c.accounts.is_empty() {
+        if c.pool_size.is_some_and(|n| n < 0) {
+            return Err("pool_size cannot be negative if pinned accounts are specified".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for a in &c.accounts {
+            if !seen.insert(a) {
+                let list: Vec<String> = c.accounts.iter().map(|a| format!("{a:?}")).collect();
+                return Err(format!(
+                    "found duplicate account name {a:?} in pinned accounts list [{}]",
+                    list.join(" ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `cluster { authorization { user, password, timeout } }`: one user, no
+/// token, no users list.
+fn authorization(x: &Value, c: &mut ClusterSettings, report: &mut Report) {
+    let Some(a) = crate::authconf::authorization(x, report) else {
+        return;
+    };
+    if a.users.is_some() {
+        report.error(
+            &x.pos,
+            "Cluster authorization does not allow multiple users",
+        );
+        return;
+    }
+    if a.token.is_some() {
+        report.error(&x.pos, "Cluster authorization does not support tokens");
+        return;
+    }
+    c.user = a.user;
+    c.password = a.password;
+    c.auth_timeout = a.timeout;
+}
+
+/// `routes: [url, …]`: duplicates warned about and dropped, each URL
+/// checked as Go's `url.Parse` would refuse it.
+fn routes(x: &Value, c: &mut ClusterSettings, report: &mut Report) {
+    let Some(items) = x.as_array() else {
+        mismatch(x, "[]interface {}", report);
+        return;
+    };
+    for it in items {
+        let Some(u) = string(it, report) else {
+            return;
+        };
+        if c.routes.contains(&u) {
+            report.warnings.push(format!(
+                "{}: invalid use of field {u:?}: Duplicate route entry detected",
+                it.pos
+            ));
+            continue;
+        }
+        let t = u.trim();
+        if !url_parses(t) {
+            report.error(&it.pos, format!("error parsing route url [{t:?}]"));
+            continue;
+        }
+        c.routes.push(u);
+    }
+}
+
+/// What Go's `url.Parse` refuses of a route URL: a colon in the first path
+/// segment of a URL without a scheme (`127.0.0.1:6222`; `host:6222` is
+/// scheme `host` to Go), a port that is not a number, a `%` not followed by
+/// two hex digits.
+fn url_parses(u: &str) -> bool {
+    let bad_escape = u.match_indices('%').any(|(i, _)| {
+        u.get(i + 1..i + 3)
+            .is_none_or(|h| !h.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if bad_escape {
+        return false;
+    }
+    let Some((scheme, rest)) = u.split_once("://") else {
+        // No scheme: a path, whose first segment may not hold a colon.
+        let first = u.split('/').next().unwrap_or("");
+        return !first.contains(':')
+            || first
+                .split_once(':')
+                .is_some_and(|(s, _)| is_scheme(s) && !s.is_empty());
+    };
+    if !is_scheme(scheme) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let port = if let Some(v6) = host.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((_, after)) => after.strip_prefix(':'),
+            None => return false,
+        }
+    } else {
+        host.rsplit_once(':').map(|(_, p)| p)
+    };
+    port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_scheme(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+}
+
+/// `compression`: a mode name, a boolean (`true` is `s2_fast` for routes),
+/// or `{mode, rtt_thresholds}`.
+fn compression(key: &str, x: &Value, report: &mut Report) -> Option<String> {
+    match &x.kind {
+        Kind::String(s) => Some(s.clone()),
+        Kind::Bool(true) => Some("s2_fast".into()),
+        Kind::Bool(false) => Some("off".into()),
+        Kind::Map(m) => {
+            let mut mode = None;
+            for (k, v) in m.iter() {
+                match k.to_ascii_lowercase().as_str() {
+                    "mode" => mode = string(v, report),
+                    "rtt_thresholds" | "thresholds" | "rtts" | "rtt" => {
+                        for t in v.as_array().unwrap_or_default() {
+                            if let Some(Err(e)) = t.as_str().map(crate::units::parse_go_duration) {
+                                // At the key, as nats-server reports it.
+                                report.error(&v.pos, e);
+                            }
+                        }
+                    }
+                    _ if v.used_as_variable => {}
+                    _ => report.error(&v.pos, format!("unknown field {k:?}")),
+                }
+            }
+            mode
+        }
+        _ => {
+            report.error(
+                &x.pos,
+                format!(
+                    "field {key:?} should be a boolean or a structure, got {}",
+                    x.go_type()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A string or a list of strings (`parseStringArray`).
+fn string_array(x: &Value, report: &mut Report) -> Vec<String> {
+    match &x.kind {
+        Kind::String(s) => vec![s.clone()],
+        Kind::Array(items) => items.iter().filter_map(|i| string(i, report)).collect(),
+        _ => {
+            report.error(
+                &x.pos,
+                format!("error parsing accounts: unsupported type {}", x.go_type()),
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn int(v: &Value, report: &mut Report) -> Option<i64> {
+    let n = v.as_i64();
+    if n.is_none() {
+        mismatch(v, "int64", report);
+    }
+    n
+}
+
+fn boolean(v: &Value, report: &mut Report) -> Option<bool> {
+    let b = v.as_bool();
+    if b.is_none() {
+        mismatch(v, "bool", report);
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Option<ClusterSettings>, Report) {
+        let map = shoal_conf::parse_str(text, "t.conf").unwrap();
+        let mut r = Report::default();
+        let c = cluster(map.get("cluster").unwrap(), &mut r);
+        (c, r)
+    }
+
+    #[test]
+    fn a_block_is_read_with_nats_server_keys() {
+        let (c, r) = run(
+            "cluster {\n name: C1\n listen: 127.0.0.1:6222\n routes: [\"nats://a:6222\", \"nats://a:6222\", \"nats-route://u:p@b:6222\"]\n pool_size: 3\n accounts: [A, B]\n compression: accept\n ping_interval: \"1m\"\n authorization { user: ru, password: rp, timeout: 2 }\n}\n",
+        );
+        let c = c.unwrap();
+        assert_eq!(c.name.as_deref(), Some("C1"));
+        assert_eq!((c.host.as_deref(), c.port), (Some("127.0.0.1"), Some(6222)));
+        assert_eq!(c.routes, ["nats://a:6222", "nats-route://u:p@b:6222"]);
+        assert_eq!(
+            (c.user.as_deref(), c.password.as_deref()),
+            (Some("ru"), Some("rp"))
+        );
+        assert!(c.turns_on());
+        assert_eq!(
+            r.warnings,
+            [
+                "t.conf:4:29: invalid use of field \"nats://a:6222\": Duplicate route entry detected",
+                "t.conf:8:2: Cluster 'ping_interval' will reset to 30s which is the max for routes"
+            ]
+        );
+        let (c, _) = run("cluster { name: C1 }\n");
+        assert!(!c.unwrap().turns_on());
+    }
+
+    #[test]
+    fn problems_in_nats_server_words() {
+        let (_, r) = run("cluster {\n authorization { users: [{user: a, password: b}] }\n}\n");
+        assert_eq!(
+            r.errors,
+            ["t.conf:2:2: Cluster authorization does not allow multiple users"]
+        );
+        // "h:6222" is a URL to Go (scheme h); an IP and port is not.
+        let (_, r) = run(
+            "cluster {\n routes: [\"h:6222\", \"127.0.0.1:6222\", \"nats://h:x\"]\n name: \"a b\"\n}\n",
+        );
+        assert_eq!(
+            r.errors,
+            [
+                "t.conf:2:22: error parsing route url [\"127.0.0.1:6222\"]",
+                "t.conf:2:40: error parsing route url [\"nats://h:x\"]",
+                "t.conf:3:2: cluster name cannot contain spaces"
+            ]
+        );
+        let (c, _) = run("cluster { accounts: [A, A] }\n");
+        assert_eq!(
+            validate(&c.unwrap()).unwrap_err(),
+            "found duplicate account name \"A\" in pinned accounts list [\"A\" \"A\"]"
+        );
+        let (c, _) = run("cluster { compression: s3 }\n");
+        assert_eq!(
+            validate(&c.unwrap()).unwrap_err(),
+            "unsupported compression mode \"s3\""
+        );
+        assert!(url_parses("nats://u:p@[::1]:6222"));
+        assert!(url_parses("localhost"));
+        assert!(!url_parses("nats://[::1:6222"));
+    }
+}
