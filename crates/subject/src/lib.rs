@@ -1,6 +1,7 @@
 //! shoal-subject: subject validation, wildcard matching and the subscription
 //! index (token trie + queue groups + match cache) that serves both a core's
-//! local subscriptions and its interest summary of peer cores.
+//! local subscriptions and its interest summary of peer cores; and the
+//! bookkeeping of interest told to and learned from cluster routes (`routes`).
 //!
 //! Owns: the subject rules of protocol.md §1.2 and the matching/fan-out grouping
 //! of §4.1 (which entries match, and in which order: nats-server's sublist
@@ -16,6 +17,7 @@ mod cache;
 mod index;
 mod matches;
 mod ordered;
+pub mod routes;
 mod transform;
 mod trie;
 mod validate;
