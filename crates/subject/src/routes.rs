@@ -39,6 +39,10 @@ pub enum Announce {
 type Key = (u16, Box<[u8]>);
 type QueueKey = (u16, Box<[u8]>, Box<[u8]>);
 
+/// One remote entry a closed route owned: account, subject, and for a queue
+/// group its name and weight.
+pub type Entry = (u16, Box<[u8]>, Option<(Box<[u8]>, u32)>);
+
 /// This server's own interest, as its routes have been told it.
 #[derive(Debug, Default)]
 pub struct Advertised {
@@ -190,7 +194,7 @@ impl Remote {
     }
 
     /// The route closed: everything it owned, to remove at once.
-    pub fn drain(&mut self) -> Vec<(u16, Box<[u8]>, Option<(Box<[u8]>, u32)>)> {
+    pub fn drain(&mut self) -> Vec<Entry> {
         let plain = self.plain.drain().map(|((a, s), ())| (a, s, None));
         let queues: Vec<_> = self
             .queues
