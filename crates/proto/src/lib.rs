@@ -10,6 +10,8 @@ mod error;
 mod info;
 mod parser;
 pub mod route;
+pub mod route_handshake;
+pub mod route_info;
 
 pub use error::ProtoError;
 pub use info::{ConnectOptions, ServerInfo};
