@@ -264,15 +264,19 @@ async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) 
         asked.peer = Some(client.peer.ip());
         // verify_and_map: the client certificate names the user.
         let cert = if logins.tls_map() {
-            let id = client
+            let der = client
                 .tls_info
                 .borrow()
                 .as_ref()
-                .and_then(|t| t.peer_certs.first().cloned())
-                .and_then(|der| shoal_tls::identity::identity(&der));
+                .and_then(|t| t.peer_certs.first().cloned());
+            let id = der.as_deref().and_then(shoal_tls::identity::identity);
             match &id {
-                None => log::debug!(
+                None if der.is_none() => log::debug!(
                     "{} - User required in cert, no peer certificates found",
+                    client.log_prefix()
+                ),
+                None => log::debug!(
+                    "{} - User required in cert, none found",
                     client.log_prefix()
                 ),
                 Some(i) => match logins.map_certificate(i) {

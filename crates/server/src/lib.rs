@@ -25,6 +25,7 @@ mod node;
 mod ops;
 mod outbound;
 mod peers;
+mod places;
 mod reader;
 mod reauth;
 mod records;

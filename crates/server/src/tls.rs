@@ -30,6 +30,7 @@ use shoal_tls::{HandshakeError, Session};
 use crate::client::{Client, CloseReason};
 use crate::config::Tls;
 use crate::outbound::Outbound;
+use crate::places::Places;
 use crate::rt::{self, ReadHalf, WriteHalf, WriteOutcome};
 
 /// How a connection goes on after its start.
@@ -53,35 +54,9 @@ const MAX_SLICES: usize = 64;
 /// core waits behind.
 const MAX_HANDSHAKES: usize = 4;
 
-/// This core's flights in progress, and the wake-up for those waiting.
-#[derive(Default)]
-struct Gate {
-    busy: std::cell::Cell<usize>,
-    free: crate::event::Event,
-}
-
 thread_local! {
-    /// One per core (a core is one thread).
-    static GATE: Rc<Gate> = Rc::new(Gate::default());
-}
-
-/// A place among the flights in progress; given back when dropped.
-struct Place(Rc<Gate>);
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.busy.set(self.0.busy.get() - 1);
-        self.0.free.notify();
-    }
-}
-
-async fn place() -> Place {
-    let gate = GATE.with(Rc::clone);
-    while gate.busy.get() >= MAX_HANDSHAKES {
-        gate.free.wait().await;
-    }
-    gate.busy.set(gate.busy.get() + 1);
-    Place(gate)
+    /// This core's places for flights in progress (a core is one thread).
+    static FLIGHTS: Rc<Places> = Places::new(MAX_HANDSHAKES);
 }
 
 /// The start of a connection on a TLS listener: `info` is the greeting,
@@ -179,7 +154,15 @@ async fn handshake(
             // A place among the core's few flights in progress, then a turn
             // behind the tasks already runnable: the flight's crypto runs
             // after them, not before.
-            let place = place().await;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let place = match rt::timeout(left, FLIGHTS.with(|f| f.acquire())).await {
+                Some(p) if Instant::now() < deadline => p,
+                _ => {
+                    // Out of time while waiting: no crypto spent on it.
+                    failed("TLS handshake timeout", true);
+                    return None;
+                }
+            };
             rt::yield_now().await;
             let fed = with_session(client, |s| s.feed(&cipher, &mut plain));
             drop(place);
@@ -197,6 +180,10 @@ async fn handshake(
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            failed("TLS handshake timeout", true);
+            return None;
+        }
         match rt::timeout(left, flush(client, wh)).await {
             Some(Ok(WriteOutcome::Wrote(_))) => {}
             Some(Ok(WriteOutcome::TimedOut)) | None => {
@@ -212,6 +199,10 @@ async fn handshake(
             break;
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            failed("TLS handshake timeout", true);
+            return None;
+        }
         match rt::timeout(left, rh.read(&mut cipher, 4096)).await {
             None => {
                 failed("TLS handshake timeout", true);
@@ -277,8 +268,9 @@ async fn write_plain(wh: &mut WriteHalf, mut bytes: &[u8], timeout: Duration) ->
 
 /// The reader's read on a TLS connection: ciphertext from the socket,
 /// plaintext appended to `plain`. Returns the plaintext byte count, 0 at the
-/// end of the stream (or the client's close_notify). Records that leave an
-/// answer to send (a key update) kick the writer.
+/// end of the stream (or the client's close_notify). Records that leave
+/// something to send kick the writer (rustls holds a key update's answer
+/// back until the next record, so that one rides with the next message).
 pub async fn read(
     client: &Client,
     rh: &mut ReadHalf,
@@ -287,6 +279,16 @@ pub async fn read(
     want: usize,
 ) -> io::Result<usize> {
     loop {
+        // A close_notify that came with the last plaintext ends the stream
+        // now, not at the next read (the peer may wait for ours).
+        if client
+            .tls
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.peer_closed())
+        {
+            return Ok(0);
+        }
         let n = rh.read(cipher, want).await?;
         if n == 0 {
             return Ok(0);
@@ -327,7 +329,11 @@ pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result
             *slot = IoSlice::new(b);
             k += 1;
         }
-        let taken = s.encrypt(&io[..k]);
+        let taken = s.encrypt(&io[..k])?;
+        if taken == 0 && k > 0 && !s.wants_write() {
+            // Nothing taken and nothing to flush: the session is broken.
+            return Err(io::Error::other("TLS session takes no data"));
+        }
         o.consume(taken);
         while s.wants_write() {
             match s.write_tls(&mut SendNow(wh)) {

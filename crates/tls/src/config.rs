@@ -405,7 +405,9 @@ impl ResolvesServerCert for BySni {
         if self.0.len() > 1 {
             if let Some(name) = hello.server_name() {
                 for ck in &self.0 {
-                    let leaf = ck.end_entity_cert().ok()?;
+                    let Ok(leaf) = ck.end_entity_cert() else {
+                        continue;
+                    };
                     if crate::identity::dns_names(leaf)
                         .iter()
                         .any(|n| crate::identity::host_matches(n, name))

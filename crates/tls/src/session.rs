@@ -157,8 +157,8 @@ impl Session {
     /// buffer has room for (it is bounded, so a slow reader's backlog stays
     /// in the connection's own queue where `max_pending` sees it). Returns
     /// the bytes taken.
-    pub fn encrypt(&mut self, slices: &[IoSlice<'_>]) -> usize {
-        self.conn.writer().write_vectored(slices).unwrap_or(0)
+    pub fn encrypt(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.conn.writer().write_vectored(slices)
     }
 
     /// Writes pending records to `w` (one vectored write per call).
@@ -291,7 +291,7 @@ mod tests {
         let slices: Vec<IoSlice> = (0..200).map(|_| IoSlice::new(&msg)).collect();
         let mut taken = 0;
         while taken < 200 * 128 {
-            let n = s.encrypt(&slices[taken / 128..]);
+            let n = s.encrypt(&slices[taken / 128..]).unwrap();
             assert!(n > 0);
             taken += n;
         }
