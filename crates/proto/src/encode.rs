@@ -65,12 +65,7 @@ pub fn put_msg_line(
         out.put_slice(reply);
         out.put_u8(b' ');
     }
-    if hdr > 0 {
-        put_uint(out, hdr as u64);
-        out.put_u8(b' ');
-    }
-    put_uint(out, total as u64);
-    out.put_slice(CRLF);
+    put_sizes(out, hdr, total);
 }
 
 /// Appends a route interest line: `RS+ [<account> ]<subject>[ <queue> <weight>]\r\n`
@@ -143,6 +138,13 @@ pub fn put_routed_msg_line<'q>(
         out.put_slice(reply);
     }
     out.put_u8(b' ');
+    put_sizes(out, hdr, total);
+}
+
+/// A message line's end: `[<hdr> ]<total>\r\n` (the header size only for
+/// the HMSG forms).
+#[inline]
+fn put_sizes(out: &mut BytesMut, hdr: usize, total: usize) {
     if hdr > 0 {
         put_uint(out, hdr as u64);
         out.put_u8(b' ');
