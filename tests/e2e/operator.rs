@@ -264,9 +264,7 @@ fn unraced(conversations: Vec<String>) -> Vec<String> {
             }
             let (case, body) = c.split_once(": ").expect("numbered");
             let body = body.strip_suffix("<closed>").expect("closed");
-            let mut lines: Vec<&str> = body.split_inclusive("\\r\\n").collect();
-            lines.sort();
-            format!("{case}: {}<closed>", lines.concat())
+            format!("{case}: {}<closed>", crate::util::lines_sorted(body))
         })
         .collect()
 }

@@ -291,6 +291,16 @@ pub fn core_of(info: &Value, cores: u64) -> u64 {
     (cid - 1) % cores
 }
 
+/// An escaped conversation (see [`escape`]) with its lines sorted: for the
+/// few replies nats-server sends from a goroutine of its own, whose order
+/// against the others varies there (a login that allows no subscription
+/// is told so from `applyAccountLimits`' goroutine, racing CONNECT's `+OK`).
+pub fn lines_sorted(escaped: &str) -> String {
+    let mut lines: Vec<&str> = escaped.split_inclusive("\\r\\n").collect();
+    lines.sort();
+    lines.concat()
+}
+
 /// Bytes as a readable string: `\r \n \t \\` and `\xNN` for other non-printables.
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
