@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 

@@ -7,9 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
+use crate::info::is_false;
 
 fn is_zero(n: &i64) -> bool {
     *n == 0

@@ -289,7 +289,7 @@ pub struct Client {
     /// reader and writer, never borrowed across an await.
     pub tls: RefCell<Option<shoal_tls::Session>>,
     /// What the handshake settled (for `/connz`), once it is done.
-    pub tls_info: RefCell<Option<Box<shoal_tls::SessionInfo>>>,
+    pub tls_info: RefCell<Option<std::sync::Arc<shoal_tls::SessionInfo>>>,
     /// The handshake came before INFO (`handshake_first`).
     pub tls_first: Cell<bool>,
 }

@@ -70,7 +70,8 @@ pub struct ConnRecord {
     pub issuer_key: String,
     pub tags: Vec<String>,
     /// Its TLS (`None`: clear text), and whether it came before INFO.
-    pub tls: Option<Box<shoal_tls::SessionInfo>>,
+    /// Shared with the connection: a snapshot copies no certificate.
+    pub tls: Option<std::sync::Arc<shoal_tls::SessionInfo>>,
     pub tls_first: bool,
     /// Filled for closed connections always, for open ones when asked.
     pub subs: Vec<SubRecord>,

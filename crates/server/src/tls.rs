@@ -237,7 +237,7 @@ async fn handshake(
         info.version,
         info.cipher
     );
-    *client.tls_info.borrow_mut() = Some(Box::new(info));
+    *client.tls_info.borrow_mut() = Some(std::sync::Arc::new(info));
     Some(plain)
 }
 

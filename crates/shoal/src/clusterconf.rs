@@ -16,7 +16,7 @@ use std::time::Duration;
 use shoal_auth::PermissionSpec;
 use shoal_conf::{Kind, Value};
 
-use crate::report::{mismatch, string, Report};
+use crate::report::{boolean, int, mismatch, string, Report};
 
 /// What the file's `cluster` block says.
 #[derive(Debug, Clone, Default)]
@@ -331,22 +331,6 @@ fn string_array(x: &Value, report: &mut Report) -> Vec<String> {
             Vec::new()
         }
     }
-}
-
-fn int(v: &Value, report: &mut Report) -> Option<i64> {
-    let n = v.as_i64();
-    if n.is_none() {
-        mismatch(v, "int64", report);
-    }
-    n
-}
-
-fn boolean(v: &Value, report: &mut Report) -> Option<bool> {
-    let b = v.as_bool();
-    if b.is_none() {
-        mismatch(v, "bool", report);
-    }
-    b
 }
 
 #[cfg(test)]

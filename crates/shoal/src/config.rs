@@ -26,7 +26,7 @@ use std::time::Duration;
 use shoal_conf::{Kind, Map, Value};
 
 pub use crate::report::Report;
-use crate::report::{duration, listen, mismatch, string};
+use crate::report::{boolean, duration, int, listen, string};
 use crate::settings::Settings;
 use crate::units;
 
@@ -401,26 +401,6 @@ fn harmless(key: &str, v: &Value, report: &mut Report) -> Option<()> {
             }
         },
         _ => int(v, report).map(drop),
-    }
-}
-
-fn int(v: &Value, report: &mut Report) -> Option<i64> {
-    match v.as_i64() {
-        Some(n) => Some(n),
-        None => {
-            mismatch(v, "int64", report);
-            None
-        }
-    }
-}
-
-fn boolean(v: &Value, report: &mut Report) -> Option<bool> {
-    match v.as_bool() {
-        Some(b) => Some(b),
-        None => {
-            mismatch(v, "bool", report);
-            None
-        }
     }
 }
 

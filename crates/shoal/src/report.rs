@@ -60,6 +60,26 @@ pub fn mismatch(v: &Value, want: &str, report: &mut Report) {
     );
 }
 
+pub fn int(v: &Value, report: &mut Report) -> Option<i64> {
+    match v.as_i64() {
+        Some(n) => Some(n),
+        None => {
+            mismatch(v, "int64", report);
+            None
+        }
+    }
+}
+
+pub fn boolean(v: &Value, report: &mut Report) -> Option<bool> {
+    match v.as_bool() {
+        Some(b) => Some(b),
+        None => {
+            mismatch(v, "bool", report);
+            None
+        }
+    }
+}
+
 pub fn string(v: &Value, report: &mut Report) -> Option<String> {
     match v.as_str() {
         Some(s) => Some(s.to_string()),

@@ -200,11 +200,6 @@ impl Session {
             peers,
         }
     }
-
-    /// The SNI host name the client asked for.
-    pub fn server_name(&self) -> Option<&str> {
-        self.conn.server_name()
-    }
 }
 
 /// Every pending record, as bytes (tests' in-memory peer).
