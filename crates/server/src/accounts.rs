@@ -33,6 +33,23 @@ pub fn strip(key: &[u8]) -> &[u8] {
     }
 }
 
+/// The account and subject of a key (a subject without a token is `$G`'s).
+pub fn split(key: &[u8]) -> (u16, &[u8]) {
+    if key.first() != Some(&b' ') {
+        return (0, key);
+    }
+    match key.iter().position(|&b| b == b'.') {
+        Some(dot) => {
+            let id = std::str::from_utf8(&key[1..dot])
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            (id, &key[dot + 1..])
+        }
+        None => (0, key),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +62,8 @@ mod tests {
         assert_eq!(a, b" 3.foo.bar");
         assert_eq!(strip(&a), b"foo.bar");
         assert_eq!(strip(b"foo.bar"), b"foo.bar");
+        assert_eq!(split(&a), (3, &b"foo.bar"[..]));
+        assert_eq!(split(b"foo.bar"), (0, &b"foo.bar"[..]));
         let mut wild = Vec::new();
         key_into(0, b">", &mut wild);
         assert!(

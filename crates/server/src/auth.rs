@@ -169,6 +169,19 @@ impl Auth {
         self.logins.borrow().account_name(id).to_string()
     }
 
+    /// The id of account `name` (`$G` is 0), if this server has it.
+    pub fn account_id(&self, name: &[u8]) -> Option<u16> {
+        let logins = self.logins.borrow();
+        let accounts = logins.accounts();
+        if accounts.is_empty() {
+            return (name == b"$G").then_some(0);
+        }
+        accounts
+            .iter()
+            .position(|a| a.as_bytes() == name)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
     /// Account `id`'s name tag: its JWT's name in operator mode, else its
     /// name (nats-server's `getNameTag`).
     pub fn account_tag(&self, id: u16) -> String {

@@ -48,6 +48,10 @@ pub enum CloseReason {
     Revoked,
     ServerShutdown,
     TlsHandshakeFailure,
+    DuplicateRoute,
+    ClusterNameConflict,
+    IncorrectPort,
+    WrongGateway,
 }
 
 impl CloseReason {
@@ -74,6 +78,10 @@ impl CloseReason {
             CloseReason::Revoked => "Credentials Revoked",
             CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::IncorrectPort => "Incorrect Port",
+            CloseReason::WrongGateway => "Wrong Gateway",
         }
     }
 }
@@ -285,6 +293,9 @@ pub struct Client {
     /// The core's own publisher (no socket): what it is delivered are
     /// service responses to route on (`services.rs`).
     pub internal: bool,
+    /// A cluster route (its subscriptions are a peer server's interest,
+    /// what it is delivered leaves as `RMSG`).
+    pub route: bool,
     /// The connection's TLS session (`None`: clear text), shared by its
     /// reader and writer, never borrowed across an await.
     pub tls: RefCell<Option<shoal_tls::Session>>,
@@ -363,6 +374,7 @@ impl Client {
             expires: Cell::new(None),
             counted: Cell::new(None),
             internal: false,
+            route: false,
             tls: RefCell::new(None),
             tls_info: RefCell::new(None),
             tls_first: Cell::new(false),
@@ -382,6 +394,11 @@ impl Client {
 
     pub fn log_prefix(&self) -> std::cell::Ref<'_, str> {
         std::cell::Ref::map(self.prefix.borrow(), |p| p.as_str())
+    }
+
+    /// Replaces the log prefix (a route's is `<addr> - rid:<cid>`).
+    pub fn set_log_prefix(&self, prefix: String) {
+        *self.prefix.borrow_mut() = prefix;
     }
 
     /// After the first CONNECT nats-server's prefix also names the client

@@ -78,6 +78,51 @@ pub struct Config {
     /// `tls {}` (or the `--tls…` flags): client connections speak TLS.
     /// Reloadable: new connections use the new certificates.
     pub tls: Option<Arc<Tls>>,
+    /// `cluster {}` with a listener: this server is a node of a NATS cluster.
+    pub cluster: Option<Arc<Cluster>>,
+}
+
+/// A cluster node's settings (`cluster {}`, `--cluster`, `--routes`),
+/// checked by the binary.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The configured name; `None`: one is generated at boot, and a peer's
+    /// configured name is taken instead (`cluster_dynamic`).
+    pub name: Option<String>,
+    /// The route listener (`listen`, `host`, `port`); port 0 or negative:
+    /// a free one.
+    pub host: String,
+    pub port: i32,
+    /// `advertise`: `host[:port]` the route INFO gives instead.
+    pub advertise: Option<String>,
+    /// `no_advertise`: clients are not told this node's peers.
+    pub no_advertise: bool,
+    /// Explicit routes, dialled until the server stops.
+    pub routes: Vec<RouteUrl>,
+    /// Retries of an implicit (gossiped) route after its first attempt.
+    pub connect_retries: u32,
+    /// Explicit routes are re-dialled with exponential backoff (to 30 s)
+    /// instead of every second.
+    pub connect_backoff: bool,
+    /// `authorization { user, password }` peers must present.
+    pub auth: Option<(String, String)>,
+    /// How long a peer has to send its CONNECT.
+    pub auth_timeout: Duration,
+    /// Route keepalive: the interval (capped at 30 s, as nats-server's) and
+    /// the unanswered PINGs after which a route is stale.
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+}
+
+/// A route to dial: its URL as written and its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteUrl {
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    /// The URL's userinfo: the credentials the CONNECT carries.
+    pub user: Option<String>,
+    pub pass: Option<String>,
 }
 
 /// The client listener's TLS, as configured.
@@ -127,6 +172,7 @@ impl Default for Config {
             services: Arc::default(),
             auth_timeout: Duration::from_secs(2),
             tls: None,
+            cluster: None,
         }
     }
 }
@@ -164,7 +210,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 20] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 21] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -189,6 +235,14 @@ impl Config {
             // never silently kept at the old value).
             ("ClientAdvertise", opt(&self.client_advertise)),
             ("ClusterName", opt(&self.cluster_name)),
+            // The route listener and its routes: fixed for now (nats-server
+            // reloads the routes list; Shoal refuses the change by name).
+            (
+                "Cluster",
+                self.cluster
+                    .as_ref()
+                    .map_or(String::new(), |c| format!("{c:?}")),
+            ),
             ("MaxSubTokens", self.max_sub_tokens.to_string()),
             ("MaxClosedClients", self.max_closed_clients.to_string()),
             (

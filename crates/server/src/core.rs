@@ -30,6 +30,7 @@ use crate::peers::Links;
 use crate::records::{Clock, ClosedRing};
 use crate::registry::Registry;
 use crate::ring::{Item, QueueId};
+use crate::routes::Routes;
 
 /// What every core shares, read-mostly, across threads (never on the message path).
 pub struct Shared {
@@ -65,6 +66,8 @@ pub struct Shared {
     /// and whether any login has used it; the accounts are fixed while the
     /// server runs.
     pub accounts: Arc<AccountCounts>,
+    /// The cluster this server is a node of, if any.
+    pub mesh: Option<Arc<crate::mesh::Mesh>>,
 }
 
 impl Shared {
@@ -97,6 +100,7 @@ impl Shared {
             monitoring,
             accounts: Arc::new(AccountCounts::new(cfg_accounts.max(1))),
             event_seq: AtomicU64::new(0),
+            mesh: None,
         }
     }
 
@@ -129,6 +133,18 @@ pub struct RouteScratch {
     pub expired: Vec<u32>,
     /// Local queue members picked for this message.
     pub picks: Vec<u32>,
+    /// The cluster routes this message goes out on (the first `n_routes`
+    /// entries; the rest keep their vectors for the next message).
+    pub routes: Vec<RouteTarget>,
+    pub n_routes: usize,
+}
+
+/// One route a message leaves on: once, with the queue groups for which
+/// that peer was picked.
+#[derive(Default)]
+pub struct RouteTarget {
+    pub link: Option<Rc<Client>>,
+    pub queues: Vec<Bytes>,
 }
 
 #[derive(Default)]
@@ -177,6 +193,8 @@ pub struct Core {
     /// and (core 0) its subscriptions to the system's account services.
     user_info_accounts: Cell<usize>,
     sys_accounts: Cell<usize>,
+    /// The cluster routes this core owns and the interest they are told.
+    routes: Routes,
 }
 
 /// What routes a message between and within accounts besides the
@@ -212,6 +230,7 @@ impl Core {
         let plain_routing = Cell::new(routing.is_plain());
         let routing = RefCell::new(routing);
         let tls = RefCell::new(shared.cfg.tls.clone());
+        let shared_cluster = shared.cfg.cluster.is_some();
         Core {
             id,
             n,
@@ -241,7 +260,13 @@ impl Core {
             plain_routing,
             user_info_accounts: Cell::new(0),
             sys_accounts: Cell::new(0),
+            routes: Routes::new(shared_cluster),
         }
+    }
+
+    /// The cluster routes this core owns.
+    pub fn routes(&self) -> &Routes {
+        &self.routes
     }
 
     /// How many accounts have core 0's subscriptions to the system
@@ -471,10 +496,90 @@ impl Core {
                 pattern: subject.clone(),
                 queue: queue.clone(),
                 add: true,
+                route: false,
+                weight: 1,
             });
         }
+        let name = queue.as_ref().map(|(_, n)| &n[..]);
+        self.routes
+            .client_interest(&self.auth, &subject, name, true);
         self.env.stats.subs_changed(1);
         key
+    }
+
+    /// Adds a cluster peer's interest, held by its route connection `link`
+    /// on this core (`sid` names it among the link's entries), worth
+    /// `weight` queue members: registered here and announced to every peer
+    /// core as a route's (a message from a route never goes to it), never
+    /// to other routes.
+    pub fn route_subscribe(
+        &self,
+        link: &Rc<Client>,
+        sid: Bytes,
+        key: Bytes,
+        queue: Option<&[u8]>,
+        weight: u32,
+    ) -> u32 {
+        let (slot, queue) = self
+            .registry
+            .add_weighted(link, sid, key.clone(), queue, weight);
+        if self.n > 1 {
+            self.links.broadcast(|| Item::Interest {
+                pattern: key.clone(),
+                queue: queue.clone(),
+                add: true,
+                route: true,
+                weight: weight.max(1),
+            });
+        }
+        slot
+    }
+
+    /// A route's queue interest now counts `weight` members.
+    pub fn route_reweight(&self, slot: u32, weight: u32) {
+        let Some(old) = self.registry.reweight(slot, weight) else {
+            return;
+        };
+        let weight = weight.max(1);
+        if self.n == 1 || old == weight {
+            return;
+        }
+        let Some((pattern, queue)) = self
+            .registry
+            .with_sub(slot, |s| (s.subject.clone(), s.queue.clone()))
+        else {
+            return;
+        };
+        let (add, by) = if weight > old {
+            (true, weight - old)
+        } else {
+            (false, old - weight)
+        };
+        self.links.broadcast(|| Item::Interest {
+            pattern: pattern.clone(),
+            queue: queue.clone(),
+            add,
+            route: true,
+            weight: by,
+        });
+    }
+
+    /// Applies a peer core's interest change: to the summary, and, for a
+    /// client's, to what this core's routes are told.
+    pub fn apply_peer_interest(
+        &self,
+        src: u16,
+        pattern: &[u8],
+        queue: &Option<(QueueId, Bytes)>,
+        add: bool,
+        (route, weight): (bool, u32),
+    ) {
+        self.registry
+            .apply_interest(src, pattern, queue, add, (route, weight));
+        if !route {
+            let name = queue.as_ref().map(|(_, n)| &n[..]);
+            self.routes.client_interest(&self.auth, pattern, name, add);
+        }
     }
 
     /// A subscription of this core alone: its interest is not sent to the
@@ -496,13 +601,22 @@ impl Core {
             crate::trace::delsub(&sub.client.log_prefix(), &sub.sid);
         }
         sub.client.needs_barrier.set(true);
+        let route = sub.client.route;
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: sub.subject.clone(),
                 queue: sub.queue.clone(),
                 add: false,
+                route,
+                weight: sub.weight.get(),
             });
         }
+        if route {
+            return;
+        }
+        let name = sub.queue.as_ref().map(|(_, n)| &n[..]);
+        self.routes
+            .client_interest(&self.auth, &sub.subject, name, false);
         self.env.stats.subs_changed(-1);
     }
 

@@ -62,7 +62,10 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
             InfoKind::Greeting(Some(n)) => Some(String::from_utf8_lossy(&n).into_owned()),
             _ => None,
         },
-        cluster: core.cfg().cluster_name.clone(),
+        cluster: match &s.mesh {
+            Some(m) => Some(m.name().0),
+            None => core.cfg().cluster_name.clone(),
+        },
         ldm: kind == InfoKind::LameDuck,
         connect_info,
         remote_account: connect_info.then(|| core.auth().account_name(account)),

@@ -12,6 +12,7 @@ mod auth;
 mod boot;
 pub mod claims;
 mod client;
+mod cluster;
 mod config;
 mod core;
 mod event;
@@ -19,6 +20,7 @@ mod events;
 pub mod imports;
 mod info;
 pub mod mappings;
+mod mesh;
 mod monitor;
 mod msg;
 mod node;
@@ -32,6 +34,7 @@ mod records;
 mod registry;
 mod ring;
 mod router;
+mod routes;
 mod rt;
 pub mod services;
 mod snapshot;
@@ -44,7 +47,7 @@ mod trace;
 mod user_info;
 mod writer;
 
-pub use config::{Config, Live, Tls};
+pub use config::{Cluster, Config, Live, RouteUrl, Tls};
 
 #[doc(hidden)]
 #[path = "bench.rs"]
@@ -156,12 +159,23 @@ impl Server {
         // The monitoring thread also answers the system account's requests.
         let system_account = config.logins.system_account().is_some();
         let monitoring = http_listener.is_some() || system_account;
-        let shared = Arc::new(Shared::new(
+        // The route listener, like the client one: the same port on every
+        // core, a free one reserved first when asked for.
+        let (mesh, route_reservation) = match config.cluster.clone() {
+            Some(c) => {
+                let (m, r) = mesh_for(c, &config.cluster_name)?;
+                (Some(Arc::new(m)), r)
+            }
+            None => (None, None),
+        };
+        let mut shared = Shared::new(
             config,
             boot::server_id(),
             (info_host, info_port),
             monitoring,
-        ));
+        );
+        shared.mesh = mesh;
+        let shared = Arc::new(shared);
 
         // One ring per ordered pair of cores, and beside it a lane that brings
         // the emptied batches back to their sender.
@@ -226,6 +240,7 @@ impl Server {
             }
         }
         drop(reservation);
+        drop(route_reservation);
         let mut server = Server {
             addr,
             shared,
@@ -266,6 +281,14 @@ impl Server {
     /// for), if monitoring is on.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().and_then(|h| h.local_addr())
+    }
+
+    /// The route listener's address and the cluster's name (and whether it
+    /// was generated), on a cluster node.
+    pub fn cluster(&self) -> Option<(SocketAddr, String, bool)> {
+        let m = self.shared.mesh.as_ref()?;
+        let (name, dynamic) = m.name();
+        Some((m.listen, name, dynamic))
     }
 
     /// The generated server id (56 chars, starting with `N`).
@@ -375,6 +398,44 @@ fn advertised(adv: &str, listen_port: u16) -> Result<(String, u16), String> {
         p => u16::try_from(p).map_err(|_| format!("invalid port {p}"))?,
     };
     Ok((host.trim().to_string(), port))
+}
+
+/// The cluster state of a node with route settings `c`: the route
+/// listener's address (a free port reserved when asked for one, kept until
+/// every core has bound it), and the cluster's name (`name` configured, else
+/// generated, as nats-server's).
+fn mesh_for(
+    c: Arc<Cluster>,
+    name: &Option<String>,
+) -> Result<(mesh::Mesh, Option<socket2::Socket>), BootError> {
+    let host: IpAddr = c
+        .host
+        .parse()
+        .or_else(|_| {
+            (c.host.as_str(), 0)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .map(|a| a.ip())
+                .ok_or(())
+        })
+        .map_err(|_| BootError::Other(format!("invalid cluster host {:?}", c.host)))?;
+    let (port, reservation) = if c.port <= 0 {
+        let (p, s) =
+            reserve_port(host).map_err(|e| BootError::Bind(format!("{}:{}", c.host, c.port), e))?;
+        (p, Some(s))
+    } else {
+        (c.port as u16, None)
+    };
+    let listen = SocketAddr::new(host, port);
+    if reservation.is_none() {
+        boot::check_port_free(listen).map_err(|e| BootError::Bind(listen.to_string(), e))?;
+    }
+    let (name, dynamic) = match c.name.clone().or_else(|| name.clone()) {
+        Some(n) => (n, false),
+        None => (boot::server_id()[1..23].to_string(), true),
+    };
+    Ok((mesh::Mesh::new(c, listen, name, dynamic), reservation))
 }
 
 /// Binds (without listening) a SO_REUSEPORT socket on port 0 to learn a free port

@@ -19,6 +19,9 @@ pub struct Spans {
     pub hdr: u32,
     /// The publisher's account (see `accounts.rs`; 0 = `$G`).
     pub account: u16,
+    /// The message came in over a cluster route: it goes to this server's
+    /// clients only, never out over a route again.
+    pub routed: bool,
 }
 
 /// A message: its frame and where its parts are.
@@ -69,6 +72,7 @@ pub fn sample(size: usize) -> (Bytes, Spans) {
         payload: (start, start + size as u32),
         hdr: 0,
         account: 0,
+        routed: false,
     };
     (Bytes::from(frame), spans)
 }

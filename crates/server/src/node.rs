@@ -75,6 +75,16 @@ pub async fn run(
     if let (Some(link), Some(system)) = (wiring.sys, core.auth().system_account_id()) {
         rt::spawn(crate::sys_relay::serve(core.clone(), link, system));
     }
+    if let Some(mesh) = core.shared().mesh.clone() {
+        match rt::Listener::bind(mesh.listen) {
+            Ok(l) => rt::spawn(crate::cluster::listen(core.clone(), mesh.clone(), l)),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        }
+        rt::spawn(crate::cluster::agent(core.clone(), mesh));
+    }
     let _ = ready.send(Ok(()));
     rt::spawn(crate::ticker::run(core.clone()));
 
@@ -132,6 +142,7 @@ pub async fn run(
     for c in core.client_list() {
         c.close_after_flush(CloseReason::ServerShutdown);
     }
+    crate::cluster::close_all(&core);
     core.end_pass();
     let deadline = Instant::now() + Duration::from_secs(2);
     while core.client_count() > 0 && Instant::now() < deadline {

@@ -45,6 +45,7 @@ pub async fn handle(
                     payload: shift(payload),
                     hdr,
                     account: client.account.get(),
+                    routed: false,
                 },
             };
             on_pub(core, client, &m);

@@ -171,6 +171,51 @@ impl Outbound {
         }
     }
 
+    /// Queues one `RMSG`/`HMSG` for a cluster route: `account` and the queue
+    /// groups the route was picked for on the line; headers stripped for a
+    /// peer without them. Returns the bytes queued (0 when closing).
+    pub fn push_routed(
+        &mut self,
+        m: &Msg,
+        account: &[u8],
+        queues: &[Bytes],
+        headers_ok: bool,
+        max_pending: usize,
+    ) -> Result<usize, SlowConsumer> {
+        if self.state != OutState::Open {
+            return Ok(0);
+        }
+        let (subject, reply, payload) = (m.subject(), m.reply(), m.payload());
+        let (hdr, body_start) = if m.hdr() > 0 && !headers_ok {
+            (0, m.hdr())
+        } else {
+            (m.hdr(), 0)
+        };
+        let body_len = payload.len() - body_start;
+        let names: usize = queues.iter().map(|q| q.len() + 1).sum();
+        let line_max = account.len() + subject.len() + reply.len() + names + 40;
+        if self.pending + line_max + body_len + 2 > max_pending {
+            return Err(SlowConsumer);
+        }
+        let copied = body_len <= COPY_MAX;
+        self.room(line_max + if copied { body_len + 2 } else { 2 });
+        let before = self.buf.len();
+        let qs = queues.iter().map(|q| &q[..]);
+        encode::put_routed_msg_line(&mut self.buf, account, subject, reply, qs, hdr, body_len);
+        let line = self.buf.len() - before;
+        if copied {
+            self.buf.put_slice(&payload[body_start..]);
+        } else {
+            let head = self.buf.split().freeze();
+            self.segs.push_back(head);
+            self.segs.push_back(m.payload_bytes(body_start));
+        }
+        self.buf.put_slice(encode::CRLF);
+        let n = line + body_len + 2;
+        self.pending += n;
+        Ok(n)
+    }
+
     /// Moves what the coalescing buffer holds to the segment list, so that
     /// [`Outbound::slices`] sees every queued byte.
     pub(crate) fn seal(&mut self) {

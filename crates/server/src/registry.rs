@@ -34,10 +34,19 @@ pub struct Sub {
     /// Auto-unsubscribe after this many deliveries (0 = never).
     pub max: Cell<u64>,
     pub delivered: Cell<u64>,
+    /// Queue members it counts for: 1 for a client's; a route's queue
+    /// interest counts as the members the peer announced.
+    pub weight: Cell<u32>,
 }
 
-/// Key of a summary entry: the peer core, and its queue id (0 = plain).
+/// Key of a summary entry: the peer core (with [`ROUTE_PEER`] set for
+/// interest a route connection of that core holds), and its queue id
+/// (0 = plain).
 pub type PeerKey = (u16, QueueId);
+
+/// Marks a summary entry as a route's interest on that peer core: a
+/// message from a client goes there for it, one from a route never does.
+pub const ROUTE_PEER: u16 = 1 << 15;
 
 /// This core's queue group names and their ids.
 #[derive(Default)]
@@ -59,7 +68,11 @@ impl Interner {
         // finds nothing, never another group. After 2^32 groups they wrap,
         // skipping ids still in use (a live group's name is never replaced).
         loop {
-            self.last = self.last.checked_add(1).unwrap_or(1);
+            // Ids stay below the bit that marks a route pick (`ring.rs`).
+            self.last = match self.last + 1 {
+                n if n >= crate::ring::ROUTE_MEMBER => 1,
+                n => n,
+            };
             if !self.names.contains_key(&self.last) {
                 break;
             }
@@ -105,6 +118,20 @@ impl Registry {
         subject: Bytes,
         queue: Option<&[u8]>,
     ) -> (u32, Option<(QueueId, Bytes)>) {
+        self.add_weighted(client, sid, subject, queue, 1)
+    }
+
+    /// [`Registry::add`] for a subscription worth `weight` queue members
+    /// (a route's queue interest).
+    pub fn add_weighted(
+        &self,
+        client: &Rc<Client>,
+        sid: Bytes,
+        subject: Bytes,
+        queue: Option<&[u8]>,
+        weight: u32,
+    ) -> (u32, Option<(QueueId, Bytes)>) {
+        let weight = weight.max(1);
         let queue = queue.map(|q| self.queues.borrow_mut().acquire(q));
         let key = self.subs.borrow_mut().insert(Sub {
             client: client.clone(),
@@ -113,21 +140,44 @@ impl Registry {
             queue: queue.clone(),
             max: Cell::new(0),
             delivered: Cell::new(0),
+            weight: Cell::new(weight),
         }) as u32;
-        self.index
-            .borrow_mut()
-            .insert(&subject, queue.as_ref().map(|(_, n)| &n[..]), key);
+        let mut index = self.index.borrow_mut();
+        for _ in 0..weight {
+            index.insert(&subject, queue.as_ref().map(|(_, n)| &n[..]), key);
+        }
+        drop(index);
         client.subs.borrow_mut().insert(sid, key);
         (key, queue)
+    }
+
+    /// Sets the weight of subscription `key` (a route's queue interest whose
+    /// member count changed). Returns the old weight.
+    pub fn reweight(&self, key: u32, weight: u32) -> Option<u32> {
+        let weight = weight.max(1);
+        let subs = self.subs.borrow();
+        let sub = subs.get(key as usize)?;
+        let old = sub.weight.replace(weight);
+        let queue = sub.queue.as_ref().map(|(_, n)| &n[..]);
+        let mut index = self.index.borrow_mut();
+        for _ in weight..old {
+            index.remove(&sub.subject, queue, key);
+        }
+        for _ in old..weight {
+            index.insert(&sub.subject, queue, key);
+        }
+        Some(old)
     }
 
     /// Removes a subscription from the slab, the index and its client's sid
     /// map; `None` if the slot was already free.
     pub fn remove(&self, key: u32) -> Option<Sub> {
         let sub = self.subs.borrow_mut().try_remove(key as usize)?;
-        self.index
-            .borrow_mut()
-            .remove(&sub.subject, sub.queue.as_ref().map(|(_, n)| &n[..]), key);
+        let mut index = self.index.borrow_mut();
+        for _ in 0..sub.weight.get() {
+            index.remove(&sub.subject, sub.queue.as_ref().map(|(_, n)| &n[..]), key);
+        }
+        drop(index);
         sub.client.subs.borrow_mut().remove(&sub.sid);
         if let Some((id, _)) = &sub.queue {
             self.queues.borrow_mut().release(*id);
@@ -135,23 +185,28 @@ impl Registry {
         Some(sub)
     }
 
-    /// Applies a peer's interest change to the summary.
+    /// Applies a peer's interest change to the summary: `weight` members
+    /// added or removed, held by a client or (`route`) a route of that core.
     pub fn apply_interest(
         &self,
         peer: u16,
         pattern: &[u8],
         queue: &Option<(QueueId, Bytes)>,
         add: bool,
+        (route, weight): (bool, u32),
     ) {
         let (qid, name) = match queue {
             Some((id, name)) => (*id, Some(&name[..])),
             None => (0, None),
         };
+        let peer = if route { peer | ROUTE_PEER } else { peer };
         let mut sm = self.summary.borrow_mut();
-        if add {
-            sm.insert(pattern, name, (peer, qid));
-        } else {
-            sm.remove(pattern, name, (peer, qid));
+        for _ in 0..weight.max(1) {
+            if add {
+                sm.insert(pattern, name, (peer, qid));
+            } else {
+                sm.remove(pattern, name, (peer, qid));
+            }
         }
     }
 
@@ -239,15 +294,15 @@ mod tests {
     #[test]
     fn summary_keeps_peer_and_queue_id() {
         let r = Registry::default();
-        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), true);
-        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), true);
-        r.apply_interest(2, b"foo.bar", &None, true);
+        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), true, (false, 1));
+        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), true, (false, 1));
+        r.apply_interest(2, b"foo.bar", &None, true, (false, 1));
         r.lookup_both(b"foo.bar", |_, m| {
             assert_eq!(m.plain, vec![(2, 0)]);
             assert_eq!(m.groups.len(), 1);
             assert_eq!(m.groups[0].members, vec![((1, 7), 2)]);
         });
-        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), false);
+        r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), false, (false, 1));
         r.lookup_both(b"foo.bar", |_, m| assert_eq!(m.groups[0].total_weight, 1));
     }
 
@@ -256,9 +311,9 @@ mod tests {
         let mut q = Interner::default();
         let (a, _) = q.acquire(b"a");
         assert_eq!(a, 1);
-        q.last = QueueId::MAX - 1;
+        q.last = crate::ring::ROUTE_MEMBER - 2;
         let (b, _) = q.acquire(b"b");
-        assert_eq!(b, QueueId::MAX);
+        assert_eq!(b, crate::ring::ROUTE_MEMBER - 1);
         let (c, name) = q.acquire(b"c");
         assert_eq!(c, 2, "wraps past 0 and past 1, which group a still holds");
         assert_eq!(&name[..], b"c");

@@ -25,8 +25,13 @@ use bytes::Bytes;
 use crate::msg::{Msg, Spans};
 
 /// A queue group's id on the core that subscribed to it (interned there; `0`
-/// is never an id).
+/// is never an id, nor is any with [`ROUTE_MEMBER`] set).
 pub type QueueId = u32;
+
+/// Set on a queue id a message carries to a peer core: pick one of that
+/// core's route members of the group (a cluster peer takes the message),
+/// not one of its clients.
+pub const ROUTE_MEMBER: QueueId = 1 << 31;
 
 /// One item on a ring.
 pub enum Item {
@@ -41,11 +46,15 @@ pub enum Item {
     },
     /// A subscription was added or removed on the sending core. A queue
     /// subscription carries the group's id on the sending core, by which
-    /// peers refer to the group when they route to it.
+    /// peers refer to the group when they route to it. `route`: the
+    /// interest is a cluster peer's (a route connection on the sending core
+    /// holds it), worth `weight` queue members; a client's is worth one.
     Interest {
         pattern: Bytes,
         queue: Option<(QueueId, Bytes)>,
         add: bool,
+        route: bool,
+        weight: u32,
     },
     /// "Acknowledge when you have applied everything before this."
     Sync(u64),

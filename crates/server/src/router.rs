@@ -20,8 +20,8 @@ use crate::client::Client;
 use crate::core::Core;
 use crate::mappings::Mapped;
 use crate::msg::{Msg, Spans};
-use crate::registry::PeerKey;
-use crate::ring::{Batch, Item, QueueId};
+use crate::registry::{PeerKey, ROUTE_PEER};
+use crate::ring::{Batch, Item, QueueId, ROUTE_MEMBER};
 use crate::stats::Stats;
 
 /// Delivers one message to the local subscription `key`. Returns whether it was
@@ -35,6 +35,15 @@ fn deliver(
 ) -> bool {
     let expired = core.registry().with_sub(key, |sub| {
         let client = &sub.client;
+        if client.route {
+            // A cluster peer's interest: the message leaves on that route
+            // once, after this routing (never back out of a route).
+            if m.spans.routed {
+                return None;
+            }
+            target_route(core, client, sub.queue.as_ref().map(|(_, n)| n));
+            return Some(false);
+        }
         if client.internal {
             // A request for the server itself (its only subscriptions but
             // the service replies' `_R_.…`): answered off this routing, and
@@ -131,6 +140,132 @@ fn deliver(
     }
 }
 
+/// Adds route `link` to the message's route targets (once), with the queue
+/// group `queue` for which it was picked, if any.
+fn target_route(core: &Core, link: &Rc<Client>, queue: Option<&bytes::Bytes>) {
+    let mut s = core.route_scratch();
+    let n = s.n_routes;
+    let found = s.routes[..n]
+        .iter()
+        .position(|t| t.link.as_ref().is_some_and(|l| Rc::ptr_eq(l, link)));
+    let at = match found {
+        Some(at) => at,
+        None => {
+            if s.routes.len() == n {
+                s.routes.push(Default::default());
+            }
+            s.routes[n].link = Some(link.clone());
+            s.n_routes = n + 1;
+            n
+        }
+    };
+    if let Some(q) = queue {
+        s.routes[at].queues.push(q.clone());
+    }
+}
+
+/// Writes the message once to each route it targets (`RMSG`/`HMSG` with
+/// the groups each route was picked for), then forgets the targets.
+fn send_routes(core: &Core, m: &Msg) {
+    if core.route_scratch().n_routes == 0 {
+        return;
+    }
+    let account = core.routes().account_name(core.auth(), m.spans.account);
+    let max = core.cfg().max_pending;
+    let mut s = core.route_scratch();
+    let n = std::mem::take(&mut s.n_routes);
+    for t in &mut s.routes[..n] {
+        let Some(link) = t.link.take() else {
+            continue;
+        };
+        let headers = link.opts.get().headers;
+        let res = link
+            .out
+            .borrow_mut()
+            .push_routed(m, &account, &t.queues, headers, max);
+        t.queues.clear();
+        match res {
+            Ok(0) => {}
+            Ok(_) => {
+                let len = m.payload().len() as u64;
+                link.out_msgs.set(link.out_msgs.get() + 1);
+                link.out_bytes.set(link.out_bytes.get() + len);
+                link.touch();
+            }
+            Err(_) => link.slow_consumer(max),
+        }
+    }
+}
+
+/// Which members of a local queue group a pick may choose.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Members {
+    /// Clients and routes alike (a client's message).
+    Any,
+    /// This server's clients only (a message from a route, or a peer core
+    /// that picked this core's clients).
+    Clients,
+    /// Routes only (a peer core picked this core's route members).
+    Routes,
+}
+
+/// Whether local subscription `key` may be picked as `members` says.
+fn eligible(core: &Core, key: u32, members: Members) -> bool {
+    members == Members::Any
+        || core
+            .registry()
+            .with_sub(key, |s| s.client.route == (members == Members::Routes))
+            .unwrap_or(false)
+}
+
+/// Where a pick's scan starts: uniformly among the group's members, or, on
+/// a cluster node (whose route members count as many members), by weight
+/// among the eligible ones.
+fn pick_start(core: &Core, g: &Group<u32>, members: Members) -> Option<usize> {
+    if !core.routes().on() {
+        return Some(core.rand(g.members.len() as u64) as usize);
+    }
+    let total: u64 = g
+        .members
+        .iter()
+        .filter(|(k, _)| eligible(core, *k, members))
+        .map(|(_, w)| u64::from(*w))
+        .sum();
+    if total == 0 {
+        return None;
+    }
+    let mut r = core.rand(total);
+    for (i, (k, w)) in g.members.iter().enumerate() {
+        if !eligible(core, *k, members) {
+            continue;
+        }
+        if r < u64::from(*w) {
+            return Some(i);
+        }
+        r -= u64::from(*w);
+    }
+    None
+}
+
+/// The weight of a local group's client members.
+fn client_weight(core: &Core, g: &Group<u32>) -> u64 {
+    g.members
+        .iter()
+        .filter(|(k, _)| eligible(core, *k, Members::Clients))
+        .map(|(_, w)| u64::from(*w))
+        .sum()
+}
+
+/// The queue id a peer core is handed for a summary pick: a route member
+/// of that core is marked as such.
+fn peer_pick((c, qid): PeerKey) -> (usize, QueueId) {
+    if c & ROUTE_PEER != 0 {
+        ((c & !ROUTE_PEER) as usize, qid | ROUTE_MEMBER)
+    } else {
+        (c as usize, qid)
+    }
+}
+
 /// `->> [MSG …]` and its payload on the subscriber's prefix: the line as
 /// delivered (a client without headers gets MSG and the body alone).
 fn trace_delivery(core: &Core, client: &Client, sid: &[u8], m: &Msg, headers_ok: bool) {
@@ -174,14 +309,18 @@ fn pick_local(
     g: &Group<u32>,
     subject: &[u8],
     skip: Option<&Rc<Client>>,
+    members: Members,
 ) -> Option<u32> {
     if g.members.is_empty() {
         return None;
     }
-    let start = core.rand(g.members.len() as u64) as usize;
+    let start = pick_start(core, g, members)?;
     // Scan from a random start so a member skipped for echo does not starve.
     for i in 0..g.members.len() {
         let (key, _) = g.members[(start + i) % g.members.len()];
+        if core.routes().on() && !eligible(core, key, members) {
+            continue;
+        }
         let denied = core.auth().any_permissions()
             && core
                 .registry()
@@ -605,11 +744,12 @@ fn route(
     scratch.picks.clear();
     if let Some(r) = remote {
         for &(c, _) in &r.plain {
-            scratch.peers[c as usize].wanted = true;
+            scratch.peers[(c & !ROUTE_PEER) as usize].wanted = true;
         }
     }
     // Queue groups: local groups (maybe with remote members too), then groups
-    // that only peers have.
+    // that only peers have. Route members count by the weight their peer
+    // announced, and take the message like any member.
     for g in &local.groups {
         if skip.contains(&g.name) {
             continue;
@@ -619,18 +759,20 @@ fn route(
         let total = local_w + rg.map_or(0, |x| x.total_weight as u64);
         let r = core.rand(total);
         if r < local_w {
-            if let Some(k) = pick_local(core, g, m.subject(), Some(publisher)) {
+            if let Some(k) = pick_local(core, g, m.subject(), Some(publisher), Members::Any) {
                 scratch.picks.push(k);
-            } else if let Some((c, qid)) =
+            } else if let Some(k) =
                 rg.and_then(|rg| pick_remote(rg, core.rand(rg.total_weight as u64)))
             {
                 // The only member here is the publisher itself, with echo
                 // off: a member on another core takes the message, as
                 // nats-server moves on to the next member it can deliver to.
-                scratch.peers[c as usize].queues.push(qid);
+                let (c, qid) = peer_pick(k);
+                scratch.peers[c].queues.push(qid);
             }
-        } else if let Some((c, qid)) = rg.and_then(|rg| pick_remote(rg, r - local_w)) {
-            scratch.peers[c as usize].queues.push(qid);
+        } else if let Some(k) = rg.and_then(|rg| pick_remote(rg, r - local_w)) {
+            let (c, qid) = peer_pick(k);
+            scratch.peers[c].queues.push(qid);
         }
     }
     if let Some(r) = remote {
@@ -639,8 +781,9 @@ fn route(
                 continue;
             }
             let x = core.rand(rg.total_weight as u64);
-            if let Some((c, qid)) = pick_remote(rg, x) {
-                scratch.peers[c as usize].queues.push(qid);
+            if let Some(k) = pick_remote(rg, x) {
+                let (c, qid) = peer_pick(k);
+                scratch.peers[c].queues.push(qid);
             }
         }
     }
@@ -652,6 +795,105 @@ fn route(
         core.links().push_msg(c, m, &p.queues);
         Stats::bump(&core.env().stats.ring_msgs_out);
         publisher.needs_barrier.set(true);
+        delivered = true;
+    }
+    let picks = std::mem::take(&mut scratch.picks);
+    drop(plan);
+    for &k in &picks {
+        delivered |= deliver(core, k, m, None, false);
+    }
+    core.route_scratch().picks = picks;
+    send_routes(core, m);
+    delivered
+}
+
+/// Routes a message a cluster peer sent over route `link` on this core:
+/// to every local plain subscriber on any core, and to one client member
+/// of each queue group the peer listed (`queues`: the span of their names
+/// in the frame), never to a route. Returns whether anyone took it.
+pub fn publish_routed(core: &Core, m: &Msg, queues: (u32, u32)) -> bool {
+    let delivered = core.keyed(m.spans.account, m.subject(), |key| {
+        if core.cores() > 1 {
+            core.registry().lookup_both(key, |local, remote| {
+                routed(core, m, local, Some(remote), queues)
+            })
+        } else {
+            core.registry()
+                .lookup_local(key, |local| routed(core, m, local, None, queues))
+        }
+    });
+    reap_expired(core);
+    drain_responses(core);
+    delivered
+}
+
+fn routed(
+    core: &Core,
+    m: &Msg,
+    local: &Match<u32>,
+    remote: Option<&Match<PeerKey>>,
+    queues: (u32, u32),
+) -> bool {
+    let mut delivered = false;
+    for &key in &local.plain {
+        delivered |= deliver(core, key, m, None, false);
+    }
+    let mut plan = core.route_scratch();
+    let scratch = &mut *plan;
+    for p in scratch.peers.iter_mut() {
+        p.wanted = false;
+        p.queues.clear();
+    }
+    scratch.picks.clear();
+    if let Some(r) = remote {
+        for &(c, _) in r.plain.iter().filter(|(c, _)| c & ROUTE_PEER == 0) {
+            scratch.peers[c as usize].wanted = true;
+        }
+    }
+    let span = shoal_proto::Span {
+        start: queues.0,
+        end: queues.1,
+    };
+    for q in shoal_proto::route::words(m.frame, span) {
+        let name = q.of(m.frame);
+        let g = local.groups.iter().find(|g| &g.name[..] == name);
+        let rg = remote.and_then(|r| r.groups.iter().find(|x| &x.name[..] == name));
+        let local_w = g.map_or(0, |g| client_weight(core, g));
+        let clients = |rg: &Group<PeerKey>| {
+            rg.members
+                .iter()
+                .filter(|((c, _), _)| c & ROUTE_PEER == 0)
+                .map(|(_, w)| u64::from(*w))
+                .sum::<u64>()
+        };
+        let remote_w = rg.map_or(0, clients);
+        if local_w + remote_w == 0 {
+            continue; // no member here: that group's copy is dropped
+        }
+        let r = core.rand(local_w + remote_w);
+        if r < local_w {
+            if let Some(k) =
+                g.and_then(|g| pick_local(core, g, m.subject(), None, Members::Clients))
+            {
+                scratch.picks.push(k);
+            }
+        } else if let Some(rg) = rg {
+            let mut x = r - local_w;
+            for &((c, qid), w) in rg.members.iter().filter(|((c, _), _)| c & ROUTE_PEER == 0) {
+                if x < u64::from(w) {
+                    scratch.peers[c as usize].queues.push(qid);
+                    break;
+                }
+                x -= u64::from(w);
+            }
+        }
+    }
+    for (c, p) in scratch.peers.iter().enumerate() {
+        if c == core.id() || (!p.wanted && p.queues.is_empty()) {
+            continue;
+        }
+        core.links().push_msg(c, m, &p.queues);
+        Stats::bump(&core.env().stats.ring_msgs_out);
         delivered = true;
     }
     let picks = std::mem::take(&mut scratch.picks);
@@ -673,17 +915,27 @@ pub fn deliver_remote(core: &Core, m: &Msg, queues: &[QueueId]) {
                 deliver(core, key, m, None, true);
             }
             for &q in queues {
-                let Some(name) = core.registry().queue_name(q) else {
+                // The publishing core picked this core's clients, or (a
+                // client's message only) its route members.
+                let members = if q & ROUTE_MEMBER != 0 {
+                    Members::Routes
+                } else if core.routes().on() {
+                    Members::Clients
+                } else {
+                    Members::Any
+                };
+                let Some(name) = core.registry().queue_name(q & !ROUTE_MEMBER) else {
                     continue; // the group is gone from this core
                 };
                 if let Some(g) = local.groups.iter().find(|g| g.name == name) {
-                    if let Some(k) = pick_local(core, g, m.subject(), None) {
+                    if let Some(k) = pick_local(core, g, m.subject(), None, members) {
                         deliver(core, k, m, None, true);
                     }
                 }
             }
         })
     });
+    send_routes(core, m);
     reap_expired(core);
 }
 
@@ -705,9 +957,9 @@ pub fn apply_batch(core: &Core, src: usize, batch: Batch) {
                 pattern,
                 queue,
                 add,
-            } => core
-                .registry()
-                .apply_interest(src as u16, pattern, queue, *add),
+                route,
+                weight,
+            } => core.apply_peer_interest(src as u16, pattern, queue, *add, (*route, *weight)),
             Item::Sync(s) => core.links().on_sync(src, *s),
             Item::Ack(s) => core.links().on_ack(src, *s),
         }

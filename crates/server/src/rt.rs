@@ -360,6 +360,22 @@ impl Listener {
     }
 }
 
+/// Dials `addr` (an io_uring connect, bounded by `timeout`): the halves of
+/// the new connection, as [`Listener::accept`] gives them.
+pub async fn connect(
+    addr: std::net::SocketAddr,
+    timeout_after: Duration,
+) -> io::Result<(ReadHalf, WriteHalf)> {
+    let s = match timeout(timeout_after, TcpStream::connect(addr)).await {
+        Some(r) => r.map_err(glommio_io)?,
+        None => return Err(io::Error::from(io::ErrorKind::TimedOut)),
+    };
+    let _ = s.set_nodelay(true);
+    let fd = s.as_raw_fd();
+    let s = Rc::new(RefCell::new(s));
+    Ok((ReadHalf { s: s.clone(), fd }, WriteHalf { s, fd }))
+}
+
 /// Keeps the OS error (and its errno) of a glommio error when it has one.
 fn glommio_io(e: glommio::GlommioError<()>) -> io::Error {
     match e {

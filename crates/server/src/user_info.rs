@@ -145,6 +145,7 @@ pub fn answer(core: &Core, publisher: &Rc<Client>, m: &Msg) {
         payload: (s, frame.len() as u32),
         hdr: 0,
         account,
+        routed: false,
     };
     core.replies().push_response(frame.freeze(), spans);
 }

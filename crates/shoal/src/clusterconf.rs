@@ -5,11 +5,13 @@
 //! `found duplicate account name "A" in pinned accounts list ["A" "A"]`), every
 //! problem collected with its position.
 //!
-//! Shoal has no route runtime yet: a block that would start one (a listen
-//! port, or routes to dial) is refused by name once it has been checked, so
-//! a wrong block gets nats-server's message and a right one the refusal; a
-//! block that only names the cluster (`cluster { name: C1 }`) gives INFO its
-//! `cluster`, as in nats-server.
+//! With the flags (`--cluster`, `--routes`, `--cluster_advertise`,
+//! `--no_advertise`, `--connect_retries`, as nats-server's `overrideCluster`
+//! applies them) it becomes the runtime's [`shoal_server::Cluster`]
+//! ([`resolve`]). A block that only names the cluster (`cluster { name: C1 }`)
+//! gives INFO its `cluster`, as in nats-server. What Shoal's routes do not do
+//! yet is refused by name at its key: route TLS, route permissions, pinned
+//! accounts, and S2 compression.
 
 use std::time::Duration;
 
@@ -42,13 +44,6 @@ pub struct ClusterSettings {
     pub ping_interval: Option<Duration>,
     pub ping_max: Option<i64>,
     pub write_deadline: Option<Duration>,
-}
-
-impl ClusterSettings {
-    /// Whether the block would start clustering: a listen port or routes.
-    pub fn turns_on(&self) -> bool {
-        self.port.is_some_and(|p| p != 0) || !self.routes.is_empty()
-    }
 }
 
 /// The longest route ping interval nats-server keeps (`routeMaxPingInterval`).
@@ -87,9 +82,11 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
             "authorization" => authorization(x, &mut c, report),
             "routes" => routes(x, &mut c, report),
             "tls" => {
-                // Checked as nats-server checks it; routes over TLS come
-                // with the route runtime.
-                crate::tlsconf::tls(x, report);
+                // Checked as nats-server checks it, then refused: routes
+                // speak clear text only in this version.
+                if crate::tlsconf::tls(x, report).is_some() {
+                    report.not_yet("cluster.tls", &x.pos);
+                }
             }
             "cluster_advertise" | "advertise" => c.advertise = string(x, report),
             "no_advertise" => c.no_advertise = boolean(x, report).unwrap_or(false),
@@ -103,13 +100,24 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
                             "Cluster permissions do not support dynamic responses",
                         );
                     } else {
+                        report.not_yet("cluster.permissions", &x.pos);
                         c.permissions = Some(p);
                     }
                 }
             }
             "pool_size" => c.pool_size = int(x, report),
-            "accounts" => c.accounts = string_array(x, report),
-            "compression" => c.compression = compression(k, x, report),
+            "accounts" => {
+                c.accounts = string_array(x, report);
+                if !c.accounts.is_empty() {
+                    report.not_yet("cluster.accounts", &x.pos);
+                }
+            }
+            "compression" => {
+                c.compression = compression(k, x, report);
+                if c.compression.as_deref().is_some_and(compresses) {
+                    report.not_yet("cluster.compression", &x.pos);
+                }
+            }
             "ping_interval" => {
                 c.ping_interval = crate::report::duration("ping_interval", x, report);
                 if c.ping_interval.is_some_and(|d| d > MAX_PING_INTERVAL) {
@@ -186,6 +194,226 @@ pub fn validate(c: &ClusterSettings) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether a compression mode turns S2 on (`off` and `accept` do not: a
+/// peer that asks for it is then answered without it).
+fn compresses(mode: &str) -> bool {
+    !matches!(
+        mode.to_ascii_lowercase().as_str(),
+        "off" | "disabled" | "false" | "accept" | "not supported" | "not_supported"
+    )
+}
+
+/// The cluster flags as typed (`overrideCluster` reads them after the file).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFlags {
+    pub listen: Option<String>,
+    pub routes: Option<String>,
+    pub advertise: Option<String>,
+    pub no_advertise: Option<bool>,
+    pub connect_retries: Option<i64>,
+}
+
+/// The route settings the runtime gets: the file's block with the flags
+/// over it; `None` when the server does not listen for routes. Errors in
+/// nats-server's words (`address h: missing port in address`, `expected
+/// cluster password to be set`, `solicited routes require cluster
+/// capabilities, e.g. --cluster`).
+pub fn resolve(
+    file: Option<&ClusterSettings>,
+    flags: &ClusterFlags,
+    name: Option<&str>,
+) -> Result<Option<shoal_server::Cluster>, String> {
+    let mut c = file.cloned().unwrap_or_default();
+    if let Some(listen) = &flags.listen {
+        if listen.is_empty() {
+            // An empty --cluster is enough to turn clustering off.
+            c.port = None;
+        } else {
+            let (host, port, auth) = listen_url(listen)?;
+            c.host = Some(host);
+            c.port = Some(port);
+            (c.user, c.password) = match auth {
+                Some((u, p)) => (Some(u), Some(p)),
+                None => (None, None),
+            };
+        }
+    }
+    if let Some(r) = &flags.routes {
+        c.routes = r
+            .split(',')
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+    }
+    if let Some(a) = &flags.advertise {
+        c.advertise = Some(a.clone());
+    }
+    if let Some(b) = flags.no_advertise {
+        c.no_advertise = b;
+    }
+    if let Some(n) = flags.connect_retries {
+        c.connect_retries = n;
+    }
+    let port = c.port.unwrap_or(0);
+    if port == 0 {
+        if !c.routes.is_empty() {
+            return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+        }
+        return Ok(None);
+    }
+    let routes = c
+        .routes
+        .iter()
+        .map(|u| route_url(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ping = c
+        .ping_interval
+        .filter(|d| !d.is_zero())
+        .unwrap_or(MAX_PING_INTERVAL)
+        .min(MAX_PING_INTERVAL);
+    Ok(Some(shoal_server::Cluster {
+        name: c.name.clone().or_else(|| name.map(str::to_string)),
+        host: c
+            .host
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "0.0.0.0".into()),
+        port: port.clamp(-1, 65535) as i32,
+        advertise: c.advertise.clone().filter(|a| !a.is_empty()),
+        no_advertise: c.no_advertise,
+        routes,
+        connect_retries: c.connect_retries.clamp(0, i64::from(u32::MAX)) as u32,
+        connect_backoff: c.connect_backoff,
+        auth: c
+            .user
+            .clone()
+            .map(|u| (u, c.password.clone().unwrap_or_default())),
+        auth_timeout: c
+            .auth_timeout
+            .filter(|&t| t > 0.0)
+            .and_then(|t| Duration::try_from_secs_f64(t).ok())
+            .unwrap_or(Duration::from_secs(2)),
+        ping_interval: ping,
+        ping_max: c
+            .ping_max
+            .filter(|&n| n > 0)
+            .map_or(2, |n| n.min(1 << 20) as u32),
+    }))
+}
+
+/// `--cluster nats://[user:pass@]host:port` as `overrideCluster` reads it
+/// (`:-1` is a random port).
+fn listen_url(s: &str) -> Result<(String, i64, Option<(String, String)>), String> {
+    let random = s.ends_with(":-1");
+    let text = if random {
+        format!("{}:0", &s[..s.len() - 3])
+    } else {
+        s.to_string()
+    };
+    let Some((scheme, rest)) = text.split_once("://") else {
+        if text.contains(':')
+            && !text
+                .split(':')
+                .next()
+                .is_some_and(|p| is_scheme(p) && !p.is_empty())
+        {
+            return Err(format!("parse {text:?}: missing protocol scheme"));
+        }
+        // Go parses a bare word as a path: no host, so no port.
+        return Err("address : missing port in address".to_string());
+    };
+    if !is_scheme(scheme) {
+        return Err(format!(
+            "parse {text:?}: first path segment in URL cannot contain colon"
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (host, port) = split_host_port(hostport).map_err(|e| match e {
+        HostPort::BadPort(p) => format!("parse {text:?}: invalid port {p:?} after host"),
+        HostPort::Missing => format!("address {hostport}: missing port in address"),
+    })?;
+    let port: i64 = if random {
+        -1
+    } else {
+        port.parse().unwrap_or(0)
+    };
+    let auth = match userinfo {
+        None => None,
+        Some(u) => match u.split_once(':') {
+            Some((user, pass)) => Some((unescape(user), unescape(pass))),
+            None => return Err("expected cluster password to be set".into()),
+        },
+    };
+    Ok((host.to_string(), port, auth))
+}
+
+enum HostPort {
+    Missing,
+    BadPort(String),
+}
+
+/// `host:port` or `[v6]:port`.
+fn split_host_port(hp: &str) -> Result<(&str, &str), HostPort> {
+    let (host, port) = if let Some(v6) = hp.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or(HostPort::Missing)?;
+        (h, after.strip_prefix(':').ok_or(HostPort::Missing)?)
+    } else {
+        hp.rsplit_once(':').ok_or(HostPort::Missing)?
+    };
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(HostPort::BadPort(format!(":{port}")));
+    }
+    Ok((host, port))
+}
+
+/// A route URL (`nats-route://user:pass@host:port`) → what the dialer needs.
+fn route_url(u: &str) -> Result<shoal_server::RouteUrl, String> {
+    let rest = u.split_once("://").map_or(u, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((i, h)) => (Some(i), h),
+        None => (None, authority),
+    };
+    let (host, port) = match split_host_port(hostport) {
+        Ok((h, p)) => (h.to_string(), p.parse().unwrap_or(0)),
+        Err(_) => return Err(format!("error parsing route url [{u:?}]: missing port")),
+    };
+    let (user, pass) = match userinfo.map(|i| i.split_once(':').unwrap_or((i, ""))) {
+        Some((us, pa)) => (Some(unescape(us)), Some(unescape(pa))),
+        None => (None, None),
+    };
+    Ok(shoal_server::RouteUrl {
+        url: u.to_string(),
+        host,
+        port,
+        user,
+        pass,
+    })
+}
+
+/// Go's userinfo unescaping (`%40` → `@`).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `cluster { authorization { user, password, timeout } }`: one user, no

@@ -189,12 +189,8 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             "authorization" => crate::authconf::authorization(v, report).map(|a| s.auth = Some(a)),
             "tls" => crate::tlsconf::tls(v, report).map(|t| s.tls = Some(t)),
             "cluster" => crate::clusterconf::cluster(v, report).map(|c| {
-                // Checked in full, then refused while it would start
-                // routing (Shoal has no route runtime yet); a name alone
-                // is INFO's `cluster`, as in nats-server.
-                if c.turns_on() {
-                    report.not_yet(key, pos);
-                }
+                // A name alone is INFO's `cluster`, as in nats-server; a
+                // listener makes this server a cluster node.
                 if c.name.is_some() {
                     s.cluster_name = c.name.clone();
                 }

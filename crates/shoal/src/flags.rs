@@ -264,8 +264,6 @@ fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
             "syslog" => f.syslog,
             "remote_syslog" => set(&f.remote_syslog),
             "log_size_limit" => nonzero(f.log_size_limit),
-            "cluster" => set(&f.cluster),
-            "routes" => set(&f.routes),
             "profile" => nonzero(f.profile),
             _ => false,
         };

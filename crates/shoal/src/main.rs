@@ -277,6 +277,17 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
             );
         }
     }
+    if let Some((listen, name, dynamic)) = server.cluster() {
+        info!("Cluster name is {name}");
+        if dynamic {
+            warn!("Cluster name was dynamically generated, consider setting one");
+        }
+        let host = opts.config.cluster.as_ref().map_or("", |c| c.host.as_str());
+        info!(
+            "Listening for route connections on {}",
+            options::join_host_port(host, &listen.port().to_string())
+        );
+    }
     // The ports file exists before "Server is ready": tools wait for either.
     let ports_file = opts
         .ports_file_dir

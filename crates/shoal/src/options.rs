@@ -197,6 +197,21 @@ fn overlay_flags(f: &Flags, s: &mut Settings) {
     if given("cluster_name") {
         s.cluster_name = f.cluster_name.clone();
     }
+    if given("cluster") {
+        s.flag_cluster.listen = Some(f.cluster.clone().unwrap_or_default());
+    }
+    if given("routes") {
+        s.flag_cluster.routes = Some(f.routes.clone().unwrap_or_default());
+    }
+    if given("cluster_advertise") {
+        s.flag_cluster.advertise = f.cluster_advertise.clone();
+    }
+    if given("no_advertise") {
+        s.flag_cluster.no_advertise = Some(f.no_advertise);
+    }
+    if given("connect_retries") {
+        s.flag_cluster.connect_retries = f.connect_retries;
+    }
     if given("max_traced_msg_len") {
         s.max_traced_msg_len = f.max_traced_msg_len;
     }
@@ -402,6 +417,13 @@ fn resolve(
     if let Some(c) = &s.cluster {
         crate::clusterconf::validate(c).map_err(LoadError::Invalid)?;
     }
+    let cluster = crate::clusterconf::resolve(
+        s.cluster.as_ref(),
+        &s.flag_cluster,
+        s.cluster_name.as_deref().filter(|n| !n.is_empty()),
+    )
+    .map_err(LoadError::Invalid)?
+    .map(Arc::new);
     let logins = logins.with_tls_map(tls.as_ref().is_some_and(|t| t.options.map));
     let host = nonempty(s.host).unwrap_or(d.host.clone());
     let (imports, mappings, services) = match jwt_rewrites {
@@ -493,6 +515,7 @@ fn resolve(
                 None => d.auth_timeout,
             }),
         tls,
+        cluster,
         lame_duck_duration: s
             .lame_duck_duration
             .filter(|x| !x.is_zero())

@@ -55,6 +55,8 @@ pub struct Settings {
     pub flag_token: Option<String>,
     /// `cluster {}`, checked (see `clusterconf.rs`).
     pub cluster: Option<crate::clusterconf::ClusterSettings>,
+    /// `--cluster`, `--routes` and the other cluster flags.
+    pub flag_cluster: crate::clusterconf::ClusterFlags,
     /// `tls {}`, built.
     pub tls: Option<crate::tlsconf::TlsSettings>,
     pub allow_non_tls: Option<bool>,

@@ -1,0 +1,116 @@
+//! Dialling a route: explicit routes (configured) until the server stops,
+//! re-dialled after every close; implicit ones (gossiped) once plus
+//! `connect_retries` retries, as nats-server's `connectToRoute`. Every
+//! second between attempts, or with `connect_backoff` doubling up to 30 s.
+//!
+//! A dialled connection that turns out to duplicate a registered route (the
+//! peer dialled us too) is dropped, and this dialer waits until that route
+//! is gone before it dials again.
+//!
+//! Never blocks its core: the host name is resolved on the blocking pool,
+//! the connect is an io_uring one, the waits are timers.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::CloseReason;
+use crate::config::RouteUrl;
+use crate::core::Core;
+use crate::mesh::Mesh;
+use crate::rt;
+
+/// The delay between attempts, and its cap with `connect_backoff`.
+const DELAY: Duration = Duration::from_secs(1);
+const MAX_DELAY: Duration = Duration::from_secs(30);
+/// How long one connect may take (nats-server's `DEFAULT_ROUTE_DIAL`).
+const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often failures are logged as errors on a first connect (every one
+/// is, after the route has been up once): nats-server's defaults.
+const CONNECT_ERROR_REPORTS: u32 = 3600;
+
+/// Dials `url` from this core (explicit: forever) until the server stops.
+pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool) {
+    if !mesh.start_dialing(&url.url) {
+        return;
+    }
+    let mut attempts = 0u32;
+    let mut delay = DELAY;
+    let mut first = true;
+    while !stopping(&core) {
+        match connect(&url).await {
+            Ok((rh, wh, addr)) => {
+                attempts = 0;
+                delay = DELAY;
+                let ended =
+                    super::link::serve(core.clone(), mesh.clone(), rh, wh, addr, Some(url.clone()))
+                        .await;
+                if ended.reason == CloseReason::DuplicateRoute {
+                    // The peer's own route to us carries it: wait for that
+                    // one to go before dialling again.
+                    while let Some(id) = &ended.peer {
+                        if stopping(&core) || !mesh.connected(id) {
+                            break;
+                        }
+                        rt::sleep(DELAY).await;
+                    }
+                    if !explicit {
+                        break;
+                    }
+                } else if ended.peer.is_some() {
+                    first = false;
+                } else if !explicit {
+                    break;
+                }
+                // nats-server's reconnect delay: a random 0–100 ms, plus a
+                // second for an explicit route.
+                let jitter = Duration::from_millis(core.rand(100));
+                rt::sleep(jitter + if explicit { DELAY } else { Duration::ZERO }).await;
+            }
+            Err(e) => {
+                attempts += 1;
+                let text = format!(
+                    "Error trying to connect to route (attempt {attempts}): dial tcp {}:{}: {}",
+                    url.host,
+                    url.port,
+                    shoal_go::errno_text(&e)
+                );
+                if attempts == 1
+                    || (first && attempts.is_multiple_of(CONNECT_ERROR_REPORTS))
+                    || !first
+                {
+                    log::error!("{text}");
+                } else {
+                    log::debug!("{text}");
+                }
+                if !explicit && attempts > mesh.cfg.connect_retries {
+                    break;
+                }
+                rt::sleep(delay).await;
+                if mesh.cfg.connect_backoff {
+                    delay = (delay * 2).min(MAX_DELAY);
+                }
+            }
+        }
+    }
+    mesh.stop_dialing(&url.url);
+}
+
+fn stopping(core: &Core) -> bool {
+    core.life().stopping.get()
+        || core
+            .shared()
+            .stop
+            .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Resolves (on the blocking pool) and connects.
+async fn connect(url: &RouteUrl) -> std::io::Result<(rt::ReadHalf, rt::WriteHalf, SocketAddr)> {
+    let target = (url.host.clone(), url.port);
+    let addr = rt::blocking(move || target.to_socket_addrs().map(|mut a| a.next()))
+        .await?
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrNotAvailable))?;
+    let (rh, wh) = rt::connect(addr, DIAL_TIMEOUT).await?;
+    Ok((rh, wh, addr))
+}

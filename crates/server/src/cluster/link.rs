@@ -1,0 +1,658 @@
+//! One route connection on its core, accepted or dialled: the handshake
+//! (INFO, CONNECT, the peer's INFO, as nats-server's `processRouteConnect`
+//! and `processRouteInfo` decide them), registration, then the peer's
+//! interest (`RS+`/`RS-`, `LS+`/`LS-`) and messages (`RMSG`, `HMSG`,
+//! `LMSG`), its PINGs, and on close the removal of everything it held.
+//!
+//! Invariants: a route is a [`Client`] with `route` set, owned by this core;
+//! its subscriptions are the peer's interest, keyed by a sid made of the
+//! subject's key and queue name (one per peer entry, as nats-server keeps
+//! one remote subscription per entry), registered only once the route is;
+//! the reader parses every complete op of a read before reading again, and
+//! a routed message is a slice of the read buffer frozen once per pass. A
+//! full ring pauses this reader (backpressure on the peer), never the core.
+//!
+//! Never writes the socket itself (its writer does) and never waits but on
+//! its own socket, a timer, or ring room.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use shoal_proto::route::{parse_route, RouteCtx, RouteError, RouteOp, RouteParsed};
+use shoal_proto::route_handshake::{self, Local, Reason, Verdict};
+use shoal_proto::route_info::{PeerInfo, RouteConnect};
+use shoal_proto::{encode, Limits, Span};
+
+use crate::client::{Client, CloseReason};
+use crate::config::RouteUrl;
+use crate::core::Core;
+use crate::mesh::{Mesh, Peer};
+use crate::msg::{Msg, Spans};
+use crate::rt::{self, ReadHalf, WriteHalf};
+
+/// How a route connection ended, for its dialer.
+pub struct Ended {
+    pub reason: CloseReason,
+    /// The peer it was registered for, if it got that far (or the one it
+    /// duplicated).
+    pub peer: Option<String>,
+}
+
+/// The first PING goes out this long after registration, then every
+/// `ping_interval` (nats-server's `firstPingInterval` for routes).
+const FIRST_PING: Duration = Duration::from_secs(1);
+
+/// Route read sizes (a route carries many clients' traffic: it starts big).
+const READ_MIN: usize = 16 * 1024;
+
+/// The route's state as its reader keeps it.
+struct Link {
+    core: Rc<Core>,
+    mesh: Arc<Mesh>,
+    conn: Rc<Client>,
+    solicited: Option<RouteUrl>,
+    connected: bool,
+    /// The peer's server id once its route is registered.
+    peer: Option<String>,
+    ctx: RouteCtx,
+    /// The account of the last line (routes carry runs of one account).
+    last_account: Option<(Bytes, Option<u16>)>,
+}
+
+/// Serves one route connection until it closes.
+pub async fn serve(
+    core: Rc<Core>,
+    mesh: Arc<Mesh>,
+    mut rh: ReadHalf,
+    wh: WriteHalf,
+    addr: SocketAddr,
+    solicited: Option<RouteUrl>,
+) -> Ended {
+    let cid = core.next_cid();
+    let mut c = Client::new(cid, addr, core.env().clone(), Some(rh.fd()));
+    c.route = true;
+    let conn = Rc::new(c);
+    conn.set_log_prefix(format!("{addr} - rid:{cid}"));
+    conn.opts.set(crate::client::Opts {
+        verbose: false,
+        pedantic: false,
+        echo: true,
+        headers: false,
+        no_responders: false,
+        protocol: 1,
+    });
+    conn.connected.set(true);
+    rt::spawn(crate::writer::run_writer(conn.clone(), wh));
+    let mut link = Link {
+        core: core.clone(),
+        mesh: mesh.clone(),
+        conn: conn.clone(),
+        connected: solicited.is_some(),
+        solicited,
+        peer: None,
+        ctx: RouteCtx::default(),
+        last_account: None,
+    };
+    match &link.solicited {
+        // The dialer speaks first; its INFO waits for the acceptor's.
+        Some(url) => conn.send(&super::connect(&core, &mesh, url)),
+        None => {
+            conn.send(&super::info(&core, &mesh).to_line());
+            if let Some(_auth) = &mesh.cfg.auth {
+                rt::spawn(auth_timer(conn.clone(), mesh.cfg.auth_timeout));
+            }
+        }
+    }
+    core.end_pass();
+    read_loop(&mut link, &mut rh).await;
+    // Clean-up: the peer's interest goes at once, everywhere.
+    if let Some(id) = &link.peer {
+        mesh.unregister(id, core.id(), cid);
+        core.routes().remove_link(cid);
+    }
+    core.unsubscribe_all(&conn);
+    core.end_pass();
+    while !conn.writer_done.get() {
+        conn.done.wait().await;
+    }
+    let reason = conn.close_reason.get().unwrap_or(CloseReason::ClientClosed);
+    if link.peer.is_some() {
+        log::info!(
+            "{} - Router connection closed: {}",
+            conn.log_prefix(),
+            reason.as_str()
+        );
+    } else {
+        log::debug!(
+            "{} - Router connection closed: {}",
+            conn.log_prefix(),
+            reason.as_str()
+        );
+    }
+    drop(rh);
+    if core.life().stopping.get() {
+        core.life().stop_ev.notify();
+    }
+    Ended {
+        reason,
+        peer: link.peer.or_else(|| conn.name.borrow().clone().into_some()),
+    }
+}
+
+/// `Some(s)` unless `s` is empty.
+trait IntoSome {
+    fn into_some(self) -> Option<String>;
+}
+
+impl IntoSome for String {
+    fn into_some(self) -> Option<String> {
+        (!self.is_empty()).then_some(self)
+    }
+}
+
+/// Closes an accepted route that has not sent its CONNECT in time.
+async fn auth_timer(conn: Rc<Client>, after: Duration) {
+    rt::sleep(after).await;
+    if conn.is_open() && conn.lang.borrow().is_empty() {
+        conn.send(b"-ERR 'Authentication Timeout'\r\n");
+        conn.close_after_flush(CloseReason::AuthTimeout);
+        conn.env().wake_touched();
+    }
+}
+
+/// Sends PINGs and closes the route when `ping_max` go unanswered.
+async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
+    rt::sleep(FIRST_PING).await;
+    while conn.is_open() {
+        let p = &conn.ping;
+        if p.outstanding.get() + 1 > max {
+            log::debug!("{} - Stale Client Connection - Closing", conn.log_prefix());
+            conn.send(encode::ERR_STALE_CONNECTION);
+            conn.close_after_flush(CloseReason::StaleConnection);
+            conn.env().wake_touched();
+            return;
+        }
+        p.outstanding.set(p.outstanding.get() + 1);
+        p.last_sent.set(Instant::now());
+        conn.send(encode::PING);
+        conn.env().wake_touched();
+        rt::sleep(interval).await;
+    }
+}
+
+async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
+    let core = link.core.clone();
+    let conn = link.conn.clone();
+    let mut buf = BytesMut::new();
+    let mut need = 0usize;
+    let live = core.live();
+    // Routes carry larger control lines (many queue names) and the peer's
+    // own payload limit, which may be above ours.
+    let limits = Limits {
+        max_control_line: live.max_control_line.saturating_mul(16),
+        max_payload: usize::MAX / 2,
+    };
+    loop {
+        if !conn.is_open() {
+            return;
+        }
+        let want = READ_MIN.max(need.saturating_sub(buf.len()));
+        match rh.read(&mut buf, want).await {
+            Ok(0) => {
+                conn.close_after_flush(CloseReason::ClientClosed);
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                conn.kill(CloseReason::ReadError);
+                return;
+            }
+        }
+        core.env().now.set(Instant::now());
+        core.links().take_pass_peers();
+        let data = buf.split().freeze();
+        let mut at = 0usize;
+        loop {
+            match parse_route(&data[at..], &limits, link.ctx) {
+                Ok(RouteParsed::Op(op, len)) => {
+                    let frame = data.slice(at..at + len);
+                    if let Err(why) = handle(link, &frame, op) {
+                        refuse(&conn, why);
+                        core.end_pass();
+                        return;
+                    }
+                    at += len;
+                    if !conn.is_open() {
+                        core.end_pass();
+                        return;
+                    }
+                }
+                Ok(RouteParsed::Incomplete { need: n }) => {
+                    need = n;
+                    break;
+                }
+                Err(e) => {
+                    parse_error(&conn, e, &data[at..]);
+                    core.end_pass();
+                    return;
+                }
+            }
+        }
+        let tail = &data[at..];
+        if !tail.is_empty() {
+            let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN));
+            next.extend_from_slice(tail);
+            buf = next;
+        }
+        core.end_pass();
+        let peers = core.links().take_pass_peers();
+        while peers != 0 && core.links().backlogged(peers) {
+            core.links().backlog_ev.wait().await;
+        }
+        rt::yield_now().await;
+    }
+}
+
+/// Why a route is closed, decided by an op.
+enum Refusal {
+    /// `-ERR` text (if any) and the close reason.
+    Close(Option<String>, CloseReason),
+}
+
+fn refuse(conn: &Rc<Client>, why: Refusal) {
+    let Refusal::Close(err, reason) = why;
+    if let Some(e) = err {
+        log::error!("{} - {e}", conn.log_prefix());
+        conn.send(format!("-ERR '{e}'\r\n").as_bytes());
+    }
+    conn.close_after_flush(reason);
+}
+
+fn parse_error(conn: &Rc<Client>, e: RouteError, input: &[u8]) {
+    match e {
+        RouteError::Args(text) => log::error!("{} - {text}", conn.log_prefix()),
+        RouteError::Proto(p) => {
+            let end = input.len().min(32);
+            log::error!(
+                "{} - Route parser ERROR: {p:?} proto='{}...'",
+                conn.log_prefix(),
+                shoal_go::quote(&input[..end])
+            );
+            if let Some(line) = p.err_line() {
+                conn.send(line);
+            }
+        }
+    }
+    conn.close_after_flush(CloseReason::ParseError);
+}
+
+fn reason_of(r: Reason) -> CloseReason {
+    match r {
+        Reason::WrongPort => CloseReason::IncorrectPort,
+        Reason::WrongGateway => CloseReason::WrongGateway,
+        Reason::AuthViolation => CloseReason::AuthViolation,
+        Reason::ClusterNameConflict => CloseReason::ClusterNameConflict,
+        Reason::DuplicateRoute => CloseReason::DuplicateRoute,
+    }
+}
+
+fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<(), Refusal> {
+    match op {
+        RouteOp::Connect(json) => on_connect(link, json.of(frame)),
+        RouteOp::Info(json) => on_info(link, json.of(frame)),
+        RouteOp::Ping => {
+            link.conn.send(encode::PONG);
+            Ok(())
+        }
+        RouteOp::Pong => {
+            let p = &link.conn.ping;
+            p.outstanding.set(0);
+            link.conn.rtt.set(p.last_sent.get().elapsed());
+            Ok(())
+        }
+        RouteOp::Ok => Ok(()),
+        RouteOp::Err(text) => {
+            log::error!(
+                "{} - Route Error {}",
+                link.conn.log_prefix(),
+                String::from_utf8_lossy(text.of(frame))
+            );
+            link.conn.close_after_flush(CloseReason::ParseError);
+            Ok(())
+        }
+        _ if link.peer.is_none() => Ok(()), // nothing counts before registration
+        RouteOp::Sub {
+            account,
+            subject,
+            queue,
+            ..
+        } => {
+            on_sub(link, frame, account, subject, queue);
+            Ok(())
+        }
+        RouteOp::Unsub {
+            account,
+            subject,
+            queue,
+            ..
+        } => {
+            on_unsub(link, frame, account, subject, queue);
+            Ok(())
+        }
+        RouteOp::Msg {
+            account,
+            subject,
+            reply,
+            queues,
+            hdr,
+            payload,
+            ..
+        } => {
+            on_msg(link, frame, account, subject, reply, queues, hdr, payload);
+            Ok(())
+        }
+    }
+}
+
+fn local<'a>(core: &'a Core, mesh: &'a Mesh, name: &'a str) -> Local<'a> {
+    Local {
+        server_id: &core.shared().server_id,
+        cluster: name,
+        dynamic: mesh.name().1,
+        auth: mesh
+            .cfg
+            .auth
+            .as_ref()
+            .map(|(u, p)| (u.as_str(), p.as_str())),
+    }
+}
+
+/// The acceptor's check of the peer's CONNECT.
+fn on_connect(link: &mut Link, json: &[u8]) -> Result<(), Refusal> {
+    let Some(c) = RouteConnect::parse(json) else {
+        return Err(Refusal::Close(None, CloseReason::ParseError));
+    };
+    let (name, _) = link.mesh.name();
+    match route_handshake::on_connect(&local(&link.core, &link.mesh, &name), &c) {
+        Verdict::Close { err, reason } => Err(Refusal::Close(err, reason_of(reason))),
+        Verdict::Accept { adopt } => {
+            if let Some(n) = adopt {
+                link.mesh.adopt(&n);
+            }
+            link.connected = true;
+            // Marks the CONNECT as seen for the auth timer.
+            *link.conn.lang.borrow_mut() = "route".to_string();
+            Ok(())
+        }
+    }
+}
+
+/// The peer's INFO: the first registers the route; later ones are
+/// updates (client URLs, lame duck) or gossip of another server.
+fn on_info(link: &mut Link, json: &[u8]) -> Result<(), Refusal> {
+    let Some(p) = PeerInfo::parse(json) else {
+        return Err(Refusal::Close(None, CloseReason::ParseError));
+    };
+    if link.peer.is_some() {
+        return on_later_info(link, p);
+    }
+    if !link.connected {
+        // An INFO before CONNECT on an accepted route: not a route.
+        return Err(Refusal::Close(None, CloseReason::ProtocolViolation));
+    }
+    let (name, _) = link.mesh.name();
+    let connected = link.mesh.connected(&p.server_id);
+    match route_handshake::on_info(&local(&link.core, &link.mesh, &name), &p, connected) {
+        Verdict::Close { err, reason } => {
+            *link.conn.name.borrow_mut() = p.server_id.clone();
+            return Err(Refusal::Close(err, reason_of(reason)));
+        }
+        Verdict::Accept { adopt } => {
+            if let Some(n) = adopt {
+                link.mesh.adopt(&n);
+            }
+        }
+    }
+    if link.solicited.is_some() {
+        link.conn
+            .send(&super::info(&link.core, &link.mesh).to_line());
+    }
+    register(link, p)
+}
+
+fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
+    let core = &link.core;
+    let conn = &link.conn;
+    let route_url = route_url(conn.peer, &p);
+    let peer = Peer {
+        server_id: p.server_id.clone(),
+        server_name: p.server_name.clone(),
+        core: core.id(),
+        cid: conn.cid,
+        solicited: link.solicited.is_some(),
+        route_url: route_url.clone(),
+        connect_urls: p.connect_urls.clone(),
+        remote: conn.peer,
+        since: SystemTime::now(),
+    };
+    *conn.name.borrow_mut() = p.server_id.clone();
+    if !link.mesh.register(peer) {
+        return Err(Refusal::Close(None, CloseReason::DuplicateRoute));
+    }
+    link.peer = Some(p.server_id.clone());
+    link.ctx.account_in_proto = p.route_account.is_empty();
+    let mut o = conn.opts.get();
+    o.headers = p.headers && !core.cfg().no_header_support;
+    conn.opts.set(o);
+    conn.set_log_prefix(format!(
+        "{} - rid:{} - {:?}",
+        conn.peer, conn.cid, p.server_name
+    ));
+    log::info!("{} - Route connection created", conn.log_prefix());
+    core.routes().add_link(core.auth(), conn);
+    let cfg = &link.mesh.cfg;
+    let interval = cfg.ping_interval.min(Duration::from_secs(30));
+    rt::spawn(pinger(conn.clone(), interval, cfg.ping_max));
+    // Tell the other routes of the new peer, so they join it (a node given
+    // one seed route meets the whole mesh).
+    let gossip = p_info_line(&p, &route_url);
+    link.mesh.post(core.cores(), &p.server_id, &gossip);
+    Ok(())
+}
+
+/// `nats-route://<ip>:<port>/` of a peer: the address it connected from (or
+/// was dialled at) and the route port its INFO gives.
+fn route_url(remote: SocketAddr, p: &PeerInfo) -> String {
+    let host = if p.host.is_empty() || p.host == "0.0.0.0" || p.host == "::" {
+        remote.ip().to_string()
+    } else {
+        p.host.clone()
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    format!("nats-route://{host}:{}/", p.port)
+}
+
+/// The INFO that gossips peer `p` to other routes.
+fn p_info_line(p: &PeerInfo, route_url: &str) -> Vec<u8> {
+    let v = serde_json::json!({
+        "server_id": p.server_id,
+        "server_name": p.server_name,
+        "version": crate::NATS_VERSION,
+        "proto": super::ROUTE_PROTO,
+        "host": p.host,
+        "port": p.port,
+        "headers": p.headers,
+        "max_payload": p.max_payload,
+        "ip": route_url,
+        "cluster": p.cluster,
+        "connect_urls": p.connect_urls,
+    });
+    let mut line = b"INFO ".to_vec();
+    line.extend_from_slice(v.to_string().as_bytes());
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+/// An INFO on a registered route.
+fn on_later_info(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
+    let own = link.peer.as_deref() == Some(p.server_id.as_str());
+    if own {
+        if p.ldm {
+            log::info!("{} - Peer is in lame duck mode", link.conn.log_prefix());
+            link.mesh.set_connect_urls(&p.server_id, Vec::new());
+        } else {
+            link.mesh.set_connect_urls(&p.server_id, p.connect_urls);
+        }
+        return Ok(());
+    }
+    // Gossip: another server of the cluster; dial it if not yet connected.
+    if p.server_id == link.core.shared().server_id || link.mesh.connected(&p.server_id) {
+        return Ok(());
+    }
+    let Some(url) = parse_route_url(&p.ip) else {
+        return Ok(());
+    };
+    rt::spawn(super::dial::dial(
+        link.core.clone(),
+        link.mesh.clone(),
+        url,
+        false,
+    ));
+    Ok(())
+}
+
+/// `nats-route://host:port/` → a route to dial (no credentials: gossip
+/// carries none; the configured route user applies, as in nats-server).
+fn parse_route_url(ip: &str) -> Option<RouteUrl> {
+    let rest = ip.split_once("://")?.1.trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some(RouteUrl {
+        url: ip.to_string(),
+        host: host.to_string(),
+        port: port.parse().ok()?,
+        user: None,
+        pass: None,
+    })
+}
+
+/// The account of a line: its id here, or `None` for one this server does
+/// not have (its interest and messages are ignored, as nats-server logs
+/// and ignores an unknown account).
+fn account(link: &mut Link, frame: &Bytes, span: Option<Span>) -> Option<u16> {
+    let name: &[u8] = match span {
+        Some(s) => s.of(frame),
+        None => b"$G",
+    };
+    if let Some((n, id)) = &link.last_account {
+        if &n[..] == name {
+            return *id;
+        }
+    }
+    let id = link.core.auth().account_id(name);
+    link.last_account = Some((Bytes::copy_from_slice(name), id));
+    id
+}
+
+/// The sid a peer entry is kept under: its subject's key, and its queue.
+fn entry_sid(key: &[u8], queue: Option<&[u8]>) -> Bytes {
+    let mut sid = BytesMut::with_capacity(key.len() + queue.map_or(0, |q| q.len() + 1));
+    sid.extend_from_slice(key);
+    if let Some(q) = queue {
+        sid.extend_from_slice(b" ");
+        sid.extend_from_slice(q);
+    }
+    sid.freeze()
+}
+
+fn on_sub(
+    link: &mut Link,
+    frame: &Bytes,
+    acc: Option<Span>,
+    subject: Span,
+    queue: Option<(Span, u32)>,
+) {
+    let Some(id) = account(link, frame, acc) else {
+        return;
+    };
+    let subj = subject.of(frame);
+    if !shoal_subject::is_valid_subscribe_subject(subj) {
+        return;
+    }
+    let core = &link.core;
+    let key = core.key(id, subj);
+    let q = queue.map(|(q, w)| (q.of(frame), w));
+    let sid = entry_sid(&key, q.map(|(n, _)| n));
+    let known = link.conn.subs.borrow().get(&sid).copied();
+    match (known, q) {
+        // A plain entry already known: nothing (nats-server's no-op).
+        (Some(_), None) => {}
+        // A queue entry's weight is replaced, not added to.
+        (Some(slot), Some((_, w))) => core.route_reweight(slot, w),
+        (None, _) => {
+            core.route_subscribe(
+                &link.conn,
+                sid,
+                key,
+                q.map(|(n, _)| n),
+                q.map_or(1, |(_, w)| w),
+            );
+        }
+    }
+}
+
+fn on_unsub(link: &mut Link, frame: &Bytes, acc: Option<Span>, subject: Span, queue: Option<Span>) {
+    let Some(id) = account(link, frame, acc) else {
+        return;
+    };
+    let key = link.core.key(id, subject.of(frame));
+    let sid = entry_sid(&key, queue.map(|q| q.of(frame)));
+    let slot = link.conn.subs.borrow().get(&sid).copied();
+    if let Some(slot) = slot {
+        link.core.unsubscribe(slot, false);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_msg(
+    link: &mut Link,
+    frame: &Bytes,
+    acc: Option<Span>,
+    subject: Span,
+    reply: Option<Span>,
+    queues: Span,
+    hdr: u32,
+    payload: Span,
+) {
+    let conn = &link.conn;
+    let len = payload.len() as u64;
+    conn.in_msgs.set(conn.in_msgs.get() + 1);
+    conn.in_bytes.set(conn.in_bytes.get() + len);
+    let Some(id) = account(link, frame, acc) else {
+        return;
+    };
+    let core = &link.core;
+    core.env().stats.account(id, |a| {
+        a.in_msgs += 1;
+        a.in_bytes += len;
+    });
+    let m = Msg {
+        frame,
+        spans: Spans {
+            subject: (subject.start, subject.end),
+            reply: reply.map_or((0, 0), |r| (r.start, r.end)),
+            payload: (payload.start, payload.end),
+            hdr,
+            account: id,
+            routed: true,
+        },
+    };
+    crate::router::publish_routed(core, &m, (queues.start, queues.end));
+}

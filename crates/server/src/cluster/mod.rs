@@ -1,0 +1,152 @@
+//! Cluster routes at run time: the route connections a core owns
+//! ([`link`]), the dialers of explicit and gossiped routes ([`dial`]), and
+//! what both send of this server (its route INFO and CONNECT), plus each
+//! core's cluster agent, which hands gossip other cores left for its routes.
+//!
+//! How routes map to cores: a route connection is owned by the core that
+//! accepted it (the route listener is bound on every core with
+//! `SO_REUSEPORT`, like the client listener) or that dialled it (explicit
+//! route `i` is dialled by core `i mod N`). A peer's interest arrives on
+//! its route's core, becomes subscriptions of that route there, and reaches
+//! the other cores as route interest on the rings; a message published on
+//! any core for a route's interest crosses the ring to the route's core
+//! (one payload handle per core, as for clients) and leaves as one `RMSG`.
+//! What a route delivers is routed on its core like a client's publish, to
+//! this server's clients only.
+//!
+//! Never blocks a core: sockets through io_uring, host names resolved on
+//! the blocking pool, the shared [`Mesh`] locked only by handshakes, closes
+//! and dialers.
+
+pub mod dial;
+pub mod link;
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_proto::route_info::{RouteConnect, RouteInfo};
+
+use crate::core::Core;
+use crate::mesh::Mesh;
+use crate::rt;
+
+/// The route protocol level Shoal speaks: accounts on every line, no
+/// message tracing (a peer at 3 would forward trace-only messages).
+pub const ROUTE_PROTO: i32 = 2;
+
+/// How often a core's agent looks for gossip other cores left.
+const AGENT_TICK: Duration = Duration::from_millis(100);
+
+/// This server's route INFO.
+pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
+    let s = core.shared();
+    let (cluster, dynamic) = mesh.name();
+    RouteInfo {
+        server_id: s.server_id.clone(),
+        server_name: s.server_name.clone(),
+        version: crate::NATS_VERSION.to_string(),
+        proto: ROUTE_PROTO,
+        go: format!("shoal {}", crate::SHOAL_VERSION),
+        host: mesh.info_host.clone(),
+        port: mesh.info_port,
+        headers: !core.cfg().no_header_support,
+        auth_required: mesh.cfg.auth.is_some(),
+        max_payload: core.live().max_payload as u64,
+        nonce: nonce(core),
+        cluster,
+        cluster_dynamic: dynamic,
+        connect_urls: if mesh.cfg.no_advertise {
+            Vec::new()
+        } else {
+            vec![format!("{}:{}", s.info_host, s.info_port)]
+        },
+        ..RouteInfo::default()
+    }
+}
+
+/// A nonce as nats-server puts in every INFO (unused on routes).
+fn nonce(core: &Core) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..11)
+        .map(|_| ALPHABET[core.rand(ALPHABET.len() as u64) as usize] as char)
+        .collect()
+}
+
+/// The CONNECT a dialled route opens with (the URL's credentials).
+pub fn connect(core: &Core, mesh: &Mesh, url: &crate::config::RouteUrl) -> Vec<u8> {
+    let (cluster, dynamic) = mesh.name();
+    RouteConnect {
+        echo: true,
+        user: url.user.clone().unwrap_or_default(),
+        pass: url.pass.clone().unwrap_or_default(),
+        headers: !core.cfg().no_header_support,
+        name: core.shared().server_id.clone(),
+        cluster,
+        cluster_dynamic: dynamic,
+        ..RouteConnect::default()
+    }
+    .to_line()
+}
+
+/// Accepts route connections on this core's share of the route listener
+/// until the server stops.
+pub async fn listen(core: Rc<Core>, mesh: Arc<Mesh>, listener: rt::Listener) {
+    let life = core.life();
+    loop {
+        let next = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            life.stop_ev.wait().await;
+            None
+        })
+        .await;
+        match next {
+            None => break,
+            Some(Ok((rh, wh, addr))) => {
+                let (core, mesh) = (core.clone(), mesh.clone());
+                rt::spawn(async move {
+                    link::serve(core, mesh, rh, wh, addr, None).await;
+                });
+            }
+            Some(Err(e)) => {
+                log::error!("Route Accept error: {e}");
+                rt::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        if life.stopping.get() {
+            break;
+        }
+    }
+}
+
+/// Closes this core's routes (the server is stopping).
+pub fn close_all(core: &Core) {
+    for l in core.routes().links().iter() {
+        l.close_after_flush(crate::client::CloseReason::ServerShutdown);
+    }
+}
+
+/// Core `core`'s cluster work besides its routes: dial the explicit routes
+/// it owns, and hand its routes the gossip other cores left, until the
+/// server stops.
+pub async fn agent(core: Rc<Core>, mesh: Arc<Mesh>) {
+    for (i, url) in mesh.cfg.routes.iter().enumerate() {
+        if i % core.cores() == core.id() {
+            rt::spawn(dial::dial(core.clone(), mesh.clone(), url.clone(), true));
+        }
+    }
+    while !core.life().stopping.get() {
+        rt::sleep(AGENT_TICK).await;
+        let mail = mesh.take_mail(core.id());
+        if mail.is_empty() {
+            continue;
+        }
+        for m in &mail {
+            for l in core.routes().links().iter() {
+                if *l.name.borrow() != m.except {
+                    l.send(&m.line);
+                }
+            }
+        }
+        core.end_pass();
+    }
+}

@@ -1,0 +1,267 @@
+//! What every core of a cluster node shares about the cluster: its name (as
+//! configured, generated, or taken from a peer), the route listener's
+//! address, the peers with a registered route, and the route URLs being
+//! dialled. Read and written under a mutex by the route connections'
+//! handshakes, closes and dialers — never on the message path.
+//!
+//! Invariants: a peer (server id) has at most one registered route
+//! ([`Mesh::register`] refuses a second, which the caller closes as a
+//! duplicate); a URL is dialled by at most one dialer at a time.
+//!
+//! Knows nothing of cores, sockets or the runtime: plain data and locks.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use crate::config::Cluster;
+
+/// A peer with a registered route.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub server_id: String,
+    pub server_name: String,
+    /// The core that owns the route, and the route's connection id there.
+    pub core: usize,
+    pub cid: u64,
+    /// This server dialled it.
+    pub solicited: bool,
+    /// The peer's route URL (`nats-route://host:port/`), for gossip.
+    pub route_url: String,
+    /// The peer's client URLs (INFO `connect_urls`).
+    pub connect_urls: Vec<String>,
+    pub remote: SocketAddr,
+    pub since: SystemTime,
+}
+
+/// The cluster state of one server.
+pub struct Mesh {
+    pub cfg: Arc<Cluster>,
+    /// The bound route listener.
+    pub listen: SocketAddr,
+    /// Host and port the route INFO gives (`advertise`, else the listener).
+    pub info_host: String,
+    pub info_port: u16,
+    name: Mutex<Name>,
+    peers: Mutex<HashMap<String, Peer>>,
+    dialing: Mutex<HashSet<String>>,
+    /// Lines for the routes of other cores (gossip), by owning core; each
+    /// core's cluster agent takes its own.
+    mail: Mutex<Vec<Mail>>,
+}
+
+/// A line for every route of one core but the one to `except`.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub core: usize,
+    pub except: String,
+    pub line: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct Name {
+    name: String,
+    /// Generated at boot: a peer's configured (or greater) name wins.
+    dynamic: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Mesh {
+    /// The cluster of a server whose route listener is `listen`; `name`
+    /// is the configured name, or the generated one (`dynamic`).
+    pub fn new(cfg: Arc<Cluster>, listen: SocketAddr, name: String, dynamic: bool) -> Mesh {
+        let (info_host, info_port) = match &cfg.advertise {
+            Some(a) => match a.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().unwrap_or(listen.port())),
+                None => (a.clone(), listen.port()),
+            },
+            None => (cfg.host.clone(), listen.port()),
+        };
+        Mesh {
+            cfg,
+            listen,
+            info_host,
+            info_port,
+            name: Mutex::new(Name { name, dynamic }),
+            peers: Mutex::default(),
+            dialing: Mutex::default(),
+            mail: Mutex::default(),
+        }
+    }
+
+    /// The cluster name in force and whether it was generated.
+    pub fn name(&self) -> (String, bool) {
+        let n = lock(&self.name);
+        (n.name.clone(), n.dynamic)
+    }
+
+    /// Takes a peer's name (ours was generated).
+    pub fn adopt(&self, name: &str) {
+        let mut n = lock(&self.name);
+        if n.dynamic {
+            n.name = name.to_string();
+            n.dynamic = false;
+        }
+    }
+
+    /// Whether a route to `server_id` is registered.
+    pub fn connected(&self, server_id: &str) -> bool {
+        lock(&self.peers).contains_key(server_id)
+    }
+
+    /// Registers a peer's route; false when it already has one (the new
+    /// connection is a duplicate).
+    pub fn register(&self, peer: Peer) -> bool {
+        let mut peers = lock(&self.peers);
+        if peers.contains_key(&peer.server_id) {
+            return false;
+        }
+        peers.insert(peer.server_id.clone(), peer);
+        true
+    }
+
+    /// Forgets the route `cid` on `core` registered for `server_id`.
+    pub fn unregister(&self, server_id: &str, core: usize, cid: u64) {
+        let mut peers = lock(&self.peers);
+        if peers
+            .get(server_id)
+            .is_some_and(|p| p.core == core && p.cid == cid)
+        {
+            peers.remove(server_id);
+        }
+    }
+
+    /// Updates a registered peer's client URLs (a later INFO).
+    pub fn set_connect_urls(&self, server_id: &str, urls: Vec<String>) {
+        if let Some(p) = lock(&self.peers).get_mut(server_id) {
+            p.connect_urls = urls;
+        }
+    }
+
+    /// The registered peers.
+    pub fn peers(&self) -> Vec<Peer> {
+        let mut v: Vec<Peer> = lock(&self.peers).values().cloned().collect();
+        v.sort_by(|a, b| a.since.cmp(&b.since));
+        v
+    }
+
+    /// Every peer's client URLs (for clients' `connect_urls`).
+    pub fn peer_client_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = lock(&self.peers)
+            .values()
+            .flat_map(|p| p.connect_urls.iter().cloned())
+            .collect();
+        urls.sort();
+        urls.dedup();
+        urls
+    }
+
+    /// Claims `url` for a dialer; false when one already dials it.
+    pub fn start_dialing(&self, url: &str) -> bool {
+        lock(&self.dialing).insert(url.to_string())
+    }
+
+    pub fn stop_dialing(&self, url: &str) {
+        lock(&self.dialing).remove(url);
+    }
+
+    /// Leaves `line` for every route of every core but the one to `except`.
+    pub fn post(&self, cores: usize, except: &str, line: &[u8]) {
+        let mut mail = lock(&self.mail);
+        for core in 0..cores {
+            mail.push(Mail {
+                core,
+                except: except.to_string(),
+                line: line.to_vec(),
+            });
+        }
+    }
+
+    /// The lines left for `core`'s routes.
+    pub fn take_mail(&self, core: usize) -> Vec<Mail> {
+        let mut mail = lock(&self.mail);
+        if mail.is_empty() {
+            return Vec::new();
+        }
+        let (mine, rest) = mail.drain(..).partition(|m| m.core == core);
+        *mail = rest;
+        mine
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn cluster() -> Arc<Cluster> {
+        Arc::new(Cluster {
+            name: None,
+            host: "127.0.0.1".into(),
+            port: 0,
+            advertise: None,
+            no_advertise: false,
+            routes: Vec::new(),
+            connect_retries: 0,
+            connect_backoff: false,
+            auth: None,
+            auth_timeout: Duration::from_secs(2),
+            ping_interval: Duration::from_secs(30),
+            ping_max: 2,
+        })
+    }
+
+    fn peer(id: &str, cid: u64) -> Peer {
+        Peer {
+            server_id: id.into(),
+            server_name: id.into(),
+            core: 0,
+            cid,
+            solicited: false,
+            route_url: String::new(),
+            connect_urls: vec![format!("127.0.0.1:{cid}")],
+            remote: "127.0.0.1:1".parse().unwrap(),
+            since: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn one_route_per_peer() {
+        let m = Mesh::new(
+            cluster(),
+            "127.0.0.1:6222".parse().unwrap(),
+            "x".into(),
+            true,
+        );
+        assert!(m.register(peer("A", 1)));
+        assert!(
+            !m.register(peer("A", 2)),
+            "a second route to A is a duplicate"
+        );
+        m.unregister("A", 0, 2);
+        assert!(
+            m.connected("A"),
+            "only the registered connection unregisters"
+        );
+        m.unregister("A", 0, 1);
+        assert!(!m.connected("A"));
+    }
+
+    #[test]
+    fn a_generated_name_is_given_up_once() {
+        let m = Mesh::new(
+            cluster(),
+            "127.0.0.1:6222".parse().unwrap(),
+            "gen".into(),
+            true,
+        );
+        m.adopt("C1");
+        assert_eq!(m.name(), ("C1".to_string(), false));
+        m.adopt("C2");
+        assert_eq!(m.name().0, "C1");
+    }
+}
