@@ -8,6 +8,7 @@ mod auth;
 mod boot;
 mod cli;
 mod client;
+mod cluster;
 mod config;
 mod crosscore;
 mod differential;

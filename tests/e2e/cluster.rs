@@ -1,0 +1,379 @@
+//! Clusters on loopback: Shoal nodes with each other and with the reference
+//! nats-server 2.15, in every position of a 3-node mesh. Each node is
+//! started with a random route port (read from its `Listening for route
+//! connections on` line); the second and third nodes get the first as
+//! their only seed route, so the third meets the second by gossip.
+//!
+//! Interest crosses a cluster asynchronously, on nats-server as on Shoal:
+//! a test never sleeps for it but probes — a subscriber's connection
+//! subscribes to a probe subject after its real subscriptions, and a
+//! publisher on the other node publishes probes until one arrives (interest
+//! from one connection travels one route in order, so the earlier
+//! subscriptions are in place too).
+
+use std::time::{Duration, Instant};
+
+use crate::util::{escape, nats_server, shoal, Raw, ServerProc};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Shoal,
+    Nats,
+}
+
+/// The three mixes every cluster test runs in: all Shoal, Shoal as the
+/// seed with nats-server nodes, and nats-server as the seed with Shoal.
+const MIXES: [[Kind; 3]; 3] = [
+    [Kind::Shoal, Kind::Shoal, Kind::Shoal],
+    [Kind::Shoal, Kind::Nats, Kind::Nats],
+    [Kind::Nats, Kind::Shoal, Kind::Shoal],
+];
+
+const ROUTE_LISTENING: &str = "Listening for route connections on ";
+
+/// The route port a node logged.
+pub fn route_port(p: &ServerProc) -> u16 {
+    assert!(
+        p.wait_for_log(ROUTE_LISTENING, Duration::from_secs(5)),
+        "no route listener: {:?}",
+        p.log()
+    );
+    let line = p
+        .log()
+        .into_iter()
+        .find(|l| l.contains(ROUTE_LISTENING))
+        .unwrap();
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+/// Starts one node of cluster `C1` with `extra` flags and routes to `seeds`.
+pub fn node(kind: Kind, seeds: &[u16], extra: &[&str]) -> ServerProc {
+    let routes = seeds
+        .iter()
+        .map(|p| format!("nats://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut args = vec!["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "C1"];
+    if !routes.is_empty() {
+        args.push("--routes");
+        args.push(&routes);
+    }
+    args.extend_from_slice(extra);
+    match kind {
+        Kind::Shoal => {
+            let mut a = vec!["--cores", "2"];
+            a.extend_from_slice(&args);
+            shoal(&a)
+        }
+        Kind::Nats => nats_server(&args),
+    }
+}
+
+/// A three-node cluster of `kinds`, the first the seed of the others.
+pub fn cluster(kinds: [Kind; 3]) -> Vec<ServerProc> {
+    let seed = node(kinds[0], &[], &[]);
+    let port = route_port(&seed);
+    let b = node(kinds[1], &[port], &[]);
+    let c = node(kinds[2], &[port], &[]);
+    vec![seed, b, c]
+}
+
+/// A client that has sent CONNECT (headers on, verbose off).
+pub fn client(p: &ServerProc) -> Raw {
+    let (mut r, _) = Raw::connect(p.port);
+    r.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n");
+    r.ping_pong();
+    r
+}
+
+/// Probes until `publisher`'s server has `subscriber`'s interest: see the
+/// module header. Panics after 10 s.
+pub fn await_interest(publisher: &mut Raw, subscriber: &mut Raw, tag: &str) {
+    let subject = format!("probe.{tag}");
+    subscriber.send(format!("SUB {subject} 999999\r\n").as_bytes());
+    subscriber.ping_pong();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        publisher.send(format!("PUB {subject} 0\r\n\r\n").as_bytes());
+        publisher.ping_pong();
+        if let Ok(f) = subscriber.read_frame(Instant::now() + Duration::from_millis(100)) {
+            assert!(f.starts_with(b"MSG probe."), "unexpected {}", escape(&f));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "interest never reached the publisher's node"
+        );
+    }
+    subscriber.send(b"UNSUB 999999\r\n");
+    subscriber.ping_pong();
+    // Probes still in flight are drained by the caller's next reads only if
+    // they match; skip any that arrive before the UNSUB took effect.
+    skip_probes(subscriber);
+}
+
+/// Drops probe messages left in `r`'s buffer after a PING round trip.
+fn skip_probes(r: &mut Raw) {
+    r.read_until_pong_after(b"PING\r\n");
+}
+
+/// Every MSG/HMSG frame until the PONG for a PING sent now, probes dropped.
+fn frames_until_pong(r: &mut Raw) -> Vec<String> {
+    r.send(b"PING\r\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    loop {
+        let f = r.read_frame(deadline).expect("frame before PONG");
+        if f == b"PONG\r\n" {
+            return out;
+        }
+        if f.starts_with(b"MSG probe.") {
+            continue;
+        }
+        out.push(String::from_utf8_lossy(&f).into_owned());
+    }
+}
+
+/// Reads until `n` non-probe messages arrived (10 s at most).
+fn read_msgs(r: &mut Raw, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    while out.len() < n {
+        let f = r
+            .read_frame(deadline)
+            .unwrap_or_else(|e| panic!("after {} of {n} messages: {e:?}", out.len()));
+        if f.starts_with(b"MSG probe.") || f == b"PONG\r\n" || f.starts_with(b"INFO ") {
+            continue;
+        }
+        out.push(String::from_utf8_lossy(&f).into_owned());
+    }
+    out
+}
+
+fn each_mix(test: impl Fn([Kind; 3], &[ServerProc])) {
+    for kinds in MIXES {
+        let nodes = cluster(kinds);
+        test(kinds, &nodes);
+    }
+}
+
+#[test]
+fn pub_sub_with_wildcards_and_headers_across_nodes() {
+    each_mix(|kinds, n| {
+        let mut sub = client(&n[2]);
+        sub.send(b"SUB orders.* 1\r\nSUB orders.> 2\r\nSUB other 3\r\n");
+        let mut publ = client(&n[1]);
+        await_interest(&mut publ, &mut sub, "w");
+        publ.send(b"PUB orders.new 5\r\nhello\r\n");
+        publ.send(b"HPUB orders.eu.x 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\n");
+        publ.ping_pong();
+        let mut got = read_msgs(&mut sub, 3);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "HMSG orders.eu.x 2 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\n",
+                "MSG orders.new 1 5\r\nhello\r\n",
+                "MSG orders.new 2 5\r\nhello\r\n",
+            ],
+            "{kinds:?}"
+        );
+        assert!(
+            frames_until_pong(&mut sub).is_empty(),
+            "{kinds:?}: nothing else"
+        );
+    });
+}
+
+#[test]
+fn the_third_node_meets_the_second_by_gossip() {
+    each_mix(|kinds, n| {
+        // No route was configured between nodes 1 and 2: a message crosses
+        // one route at most, so only a gossiped route carries this.
+        let mut sub = client(&n[1]);
+        sub.send(b"SUB g 1\r\n");
+        let mut publ = client(&n[2]);
+        await_interest(&mut publ, &mut sub, "g");
+        publ.send(b"PUB g 2\r\nok\r\n");
+        publ.ping_pong();
+        assert_eq!(read_msgs(&mut sub, 1), ["MSG g 1 2\r\nok\r\n"], "{kinds:?}");
+        assert!(
+            frames_until_pong(&mut sub).is_empty(),
+            "{kinds:?}: exactly once"
+        );
+    });
+}
+
+#[test]
+fn queue_groups_span_nodes_exactly_once() {
+    each_mix(|kinds, n| {
+        let mut members: Vec<Raw> = Vec::new();
+        for (i, node) in n.iter().enumerate() {
+            for j in 0..2 {
+                let mut m = client(node);
+                m.send(format!("SUB jobs.* workers {}\r\n", i * 10 + j).as_bytes());
+                members.push(m);
+            }
+        }
+        let mut publ = client(&n[0]);
+        for (i, m) in members.iter_mut().enumerate() {
+            await_interest(&mut publ, m, &format!("q{i}"));
+        }
+        let total = 300;
+        for i in 0..total {
+            publ.send(format!("PUB jobs.{i} 1\r\nx\r\n").as_bytes());
+        }
+        publ.ping_pong();
+        // Every member's share, read in rounds until all have arrived (a
+        // node's share may still be one route hop behind the publisher's
+        // PONG); a message seen twice fails at once.
+        let mut seen = std::collections::HashSet::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.len() < total && Instant::now() < deadline {
+            for m in members.iter_mut() {
+                for f in frames_until_pong(m) {
+                    let subject = f.split(' ').nth(1).unwrap().to_string();
+                    assert!(seen.insert(subject.clone()), "{kinds:?}: {subject} twice");
+                }
+            }
+        }
+        assert_eq!(seen.len(), total, "{kinds:?}: every message to one member");
+    });
+}
+
+#[test]
+fn request_reply_and_no_responders_across_nodes() {
+    each_mix(|kinds, n| {
+        let mut svc = client(&n[0]);
+        svc.send(b"SUB svc.echo 1\r\n");
+        let mut req = client(&n[2]);
+        await_interest(&mut req, &mut svc, "r");
+        req.send(b"SUB _INBOX.a 7\r\nPUB svc.echo _INBOX.a 4\r\nping\r\n");
+        req.ping_pong();
+        let asked = read_msgs(&mut svc, 1);
+        assert_eq!(
+            asked,
+            ["MSG svc.echo 1 _INBOX.a 4\r\nping\r\n"],
+            "{kinds:?}"
+        );
+        // The inbox was subscribed just before the request: its interest
+        // travelled the same route ahead of the request, so the reply finds it.
+        svc.send(b"PUB _INBOX.a 4\r\npong\r\n");
+        svc.ping_pong();
+        assert_eq!(
+            read_msgs(&mut req, 1),
+            ["MSG _INBOX.a 7 4\r\npong\r\n"],
+            "{kinds:?}"
+        );
+    });
+}
+
+#[test]
+fn large_payloads_and_per_publisher_order() {
+    each_mix(|kinds, n| {
+        let mut sub = client(&n[1]);
+        sub.send(b"SUB big 1\r\nSUB seq 2\r\n");
+        let mut publ = client(&n[0]);
+        await_interest(&mut publ, &mut sub, "o");
+        let big = vec![b'z'; 1024 * 1024 - 64];
+        let mut frame = format!("PUB big {}\r\n", big.len()).into_bytes();
+        frame.extend_from_slice(&big);
+        frame.extend_from_slice(b"\r\n");
+        publ.send(&frame);
+        let count = 50_000;
+        let mut batch = Vec::new();
+        for i in 0..count {
+            batch.extend_from_slice(format!("PUB seq 8\r\n{i:08}\r\n").as_bytes());
+            if batch.len() > 64 * 1024 {
+                publ.send(&batch);
+                batch.clear();
+            }
+        }
+        publ.send(&batch);
+        publ.ping_pong();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let first = sub.read_frame(deadline).expect("the big message");
+        assert!(
+            first.starts_with(format!("MSG big 1 {}\r\nzzz", big.len()).as_bytes()),
+            "{kinds:?}: {}",
+            escape(&first[..64.min(first.len())])
+        );
+        assert_eq!(
+            first.len(),
+            big.len() + format!("MSG big 1 {}\r\n\r\n", big.len()).len()
+        );
+        for i in 0..count {
+            let f = sub.read_frame(deadline).expect("in order");
+            assert_eq!(
+                f,
+                format!("MSG seq 2 8\r\n{i:08}\r\n").as_bytes(),
+                "{kinds:?}: message {i}"
+            );
+        }
+    });
+}
+
+#[test]
+fn unsubscribe_and_auto_unsubscribe_propagate() {
+    each_mix(|kinds, n| {
+        let mut sub = client(&n[2]);
+        sub.send(b"SUB gone 1\r\nSUB three 2\r\nUNSUB 2 3\r\n");
+        let mut publ = client(&n[0]);
+        await_interest(&mut publ, &mut sub, "u");
+        for _ in 0..5 {
+            publ.send(b"PUB three 1\r\n3\r\n");
+        }
+        publ.ping_pong();
+        assert_eq!(read_msgs(&mut sub, 3).len(), 3);
+        sub.send(b"UNSUB 1\r\n");
+        // A fresh probe after the UNSUB: once it arrives, the UNSUB (sent
+        // before it on the same connection) has crossed too.
+        await_interest(&mut publ, &mut sub, "u2");
+        publ.send(b"PUB gone 1\r\nx\r\nPUB three 1\r\n3\r\n");
+        publ.ping_pong();
+        await_interest(&mut publ, &mut sub, "u3");
+        assert!(
+            frames_until_pong(&mut sub).is_empty(),
+            "{kinds:?}: nothing after UNSUB"
+        );
+    });
+}
+
+#[test]
+fn a_restarted_node_gets_its_interest_back() {
+    for kinds in MIXES {
+        let seed = node(kinds[0], &[], &[]);
+        let port = route_port(&seed);
+        let mut b = node(kinds[1], &[port], &[]);
+        let mut sub = client(&b);
+        sub.send(b"SUB back 1\r\n");
+        let mut publ = client(&seed);
+        await_interest(&mut publ, &mut sub, "b");
+        drop(sub);
+        b.signal(libc::SIGKILL);
+        b.wait_exit(Duration::from_secs(5)).expect("killed");
+        drop(b);
+        // The seed forgot the dead node's interest: a publish goes nowhere
+        // (and a request gets no responders).
+        publ.send(b"SUB _INBOX.n 5\r\nHPUB back _INBOX.n 12 12\r\nNATS/1.0\r\n\r\n\r\n");
+        let f = publ
+            .read_frame(Instant::now() + Duration::from_secs(10))
+            .unwrap();
+        assert!(
+            f.starts_with(b"HMSG _INBOX.n 5") && escape(&f).contains("503"),
+            "{kinds:?}: {}",
+            escape(&f)
+        );
+        let b = node(kinds[1], &[port], &[]);
+        let mut sub = client(&b);
+        sub.send(b"SUB back 1\r\n");
+        await_interest(&mut publ, &mut sub, "b2");
+        publ.send(b"PUB back 2\r\nhi\r\n");
+        publ.ping_pong();
+        assert_eq!(
+            read_msgs(&mut sub, 1),
+            ["MSG back 1 2\r\nhi\r\n"],
+            "{kinds:?}"
+        );
+    }
+}
