@@ -118,7 +118,7 @@ fn skip_probes(r: &mut Raw) {
 }
 
 /// Every MSG/HMSG frame until the PONG for a PING sent now, probes dropped.
-fn frames_until_pong(r: &mut Raw) -> Vec<String> {
+pub fn frames_until_pong(r: &mut Raw) -> Vec<String> {
     r.send(b"PING\r\n");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut out = Vec::new();
@@ -126,6 +126,11 @@ fn frames_until_pong(r: &mut Raw) -> Vec<String> {
         let f = r.read_frame(deadline).expect("frame before PONG");
         if f == b"PONG\r\n" {
             return out;
+        }
+        if f == b"PING\r\n" {
+            // A server's keepalive (nats-server's first comes at 2 s).
+            r.send(b"PONG\r\n");
+            continue;
         }
         if f.starts_with(b"MSG probe.") {
             continue;
@@ -142,6 +147,10 @@ fn read_msgs(r: &mut Raw, n: usize) -> Vec<String> {
         let f = r
             .read_frame(deadline)
             .unwrap_or_else(|e| panic!("after {} of {n} messages: {e:?}", out.len()));
+        if f == b"PING\r\n" {
+            r.send(b"PONG\r\n");
+            continue;
+        }
         if f.starts_with(b"MSG probe.") || f == b"PONG\r\n" || f.starts_with(b"INFO ") {
             continue;
         }
@@ -353,17 +362,31 @@ fn a_restarted_node_gets_its_interest_back() {
         b.signal(libc::SIGKILL);
         b.wait_exit(Duration::from_secs(5)).expect("killed");
         drop(b);
-        // The seed forgot the dead node's interest: a publish goes nowhere
-        // (and a request gets no responders).
-        publ.send(b"SUB _INBOX.n 5\r\nHPUB back _INBOX.n 12 12\r\nNATS/1.0\r\n\r\n\r\n");
-        let f = publ
-            .read_frame(Instant::now() + Duration::from_secs(10))
-            .unwrap();
-        assert!(
-            f.starts_with(b"HMSG _INBOX.n 5") && escape(&f).contains("503"),
-            "{kinds:?}: {}",
-            escape(&f)
-        );
+        // The seed forgets the dead node's interest as soon as it sees the
+        // route close: from then on a request gets no responders. Asked
+        // again until then (the close races the first request).
+        publ.send(b"SUB _INBOX.n 5\r\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        'asking: loop {
+            publ.send(b"HPUB back _INBOX.n 12 12\r\nNATS/1.0\r\n\r\n\r\n");
+            let round = Instant::now() + Duration::from_millis(200);
+            while let Ok(f) = publ.read_frame(round) {
+                if f == b"PING\r\n" {
+                    publ.send(b"PONG\r\n");
+                    continue;
+                }
+                assert!(
+                    f.starts_with(b"HMSG _INBOX.n 5") && escape(&f).contains("503"),
+                    "{kinds:?}: {}",
+                    escape(&f)
+                );
+                break 'asking;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kinds:?}: the dead node's interest stayed"
+            );
+        }
         let b = node(kinds[1], &[port], &[]);
         let mut sub = client(&b);
         sub.send(b"SUB back 1\r\n");
@@ -376,4 +399,125 @@ fn a_restarted_node_gets_its_interest_back() {
             "{kinds:?}"
         );
     }
+}
+
+#[test]
+fn clients_are_told_every_node_and_hear_of_a_new_one() {
+    for kinds in MIXES {
+        let seed = node(kinds[0], &[], &[]);
+        let port = route_port(&seed);
+        let b = node(kinds[1], &[port], &[]);
+        // A protocol-1 client of the seed: its INFO after the first PONG
+        // lists both nodes, its own first.
+        let (mut c, _) = Raw::connect(seed.port);
+        c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\n");
+        let urls = |info: &serde_json::Value| -> Vec<String> {
+            info["connect_urls"]
+                .as_array()
+                .map(|a| a.iter().map(|u| u.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The second node's URL arrives once its route registered: fresh
+        // connections show it then.
+        loop {
+            let (_, info) = Raw::connect(seed.port);
+            let u = urls(&info);
+            if u.len() == 2 {
+                assert_eq!(u[0], seed.addr(), "{kinds:?}: own URL first");
+                assert_eq!(u[1], b.addr(), "{kinds:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{kinds:?}: {u:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        c.send(b"PING\r\n");
+        // A third node joins: the connected client gets an INFO with it.
+        let third = node(kinds[2], &[port], &[]);
+        loop {
+            let f = c.read_frame(deadline).expect("an INFO with the third node");
+            let Some(json) = f.strip_prefix(b"INFO ") else {
+                continue;
+            };
+            let info: serde_json::Value = serde_json::from_slice(json.trim_ascii_end()).unwrap();
+            if urls(&info).contains(&third.addr()) {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn routez_lists_each_peer_and_its_interest() {
+    for kinds in MIXES {
+        let seed = node(kinds[0], &[], &["-m", "-1"]);
+        let port = route_port(&seed);
+        let b = node(kinds[1], &[port], &["-m", "-1"]);
+        let mut sub = client(&b);
+        sub.send(b"SUB rz.a 1\r\nSUB rz.b grp 2\r\n");
+        let mut publ = client(&seed);
+        await_interest(&mut publ, &mut sub, "rz");
+        let seed_id = seed_info_id(&seed);
+        for (me, peer_id, solicited) in [(&seed, server_id(&b), false), (&b, seed_id, true)] {
+            let page =
+                crate::monitor::get(crate::monitor::http_port(me), "/routez?subs=detail").json();
+            let routes = page["routes"].as_array().unwrap();
+            let mine: Vec<&serde_json::Value> = routes
+                .iter()
+                .filter(|r| r["remote_id"] == peer_id.as_str())
+                .collect();
+            assert!(!mine.is_empty(), "{kinds:?}: {page}");
+            if me.port == seed.port && kinds[0] == Kind::Shoal
+                || me.port == b.port && kinds[1] == Kind::Shoal
+            {
+                assert_eq!(mine.len(), 1, "{kinds:?}: Shoal keeps one route per peer");
+                let r = mine[0];
+                assert_eq!(r["did_solicit"], solicited, "{kinds:?}: {r}");
+                assert_eq!(r["is_configured"], solicited, "{kinds:?}: {r}");
+                for key in [
+                    "rid",
+                    "ip",
+                    "port",
+                    "start",
+                    "last_activity",
+                    "uptime",
+                    "idle",
+                    "pending_size",
+                    "in_msgs",
+                    "out_msgs",
+                    "in_bytes",
+                    "out_bytes",
+                    "subscriptions",
+                    "compression",
+                ] {
+                    assert!(r.get(key).is_some(), "{kinds:?}: {key} in {r}");
+                }
+            }
+        }
+        // The seed holds b's interest: on Shoal, on its one route.
+        if kinds[0] == Kind::Shoal {
+            let page =
+                crate::monitor::get(crate::monitor::http_port(&seed), "/routez?subs=detail").json();
+            let r = &page["routes"][0];
+            let mut sids: Vec<&str> = r["subscriptions_list_detail"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["sid"].as_str().unwrap())
+                .filter(|s| s.contains(" rz."))
+                .collect();
+            sids.sort();
+            assert_eq!(sids, ["$G rz.a", "$G rz.b grp"], "{kinds:?}: {r}");
+        }
+    }
+}
+
+/// A server's id, from the INFO a new client gets.
+fn server_id(p: &ServerProc) -> String {
+    let (_, info) = Raw::connect(p.port);
+    info["server_id"].as_str().unwrap().to_string()
+}
+
+fn seed_info_id(p: &ServerProc) -> String {
+    server_id(p)
 }

@@ -19,6 +19,7 @@ mod monitor;
 mod operator;
 mod python;
 mod raw;
+mod route_wire;
 mod slow;
 mod sysreq;
 mod tls;

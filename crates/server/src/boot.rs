@@ -76,6 +76,57 @@ pub fn probe_io_uring() -> Result<(), String> {
     Err(cause)
 }
 
+/// The machine's non-loopback interface addresses (what nats-server lists
+/// as a server's client URLs when it listens on every address), loopback
+/// ones only when there is nothing else.
+pub fn interface_ips() -> Vec<std::net::IpAddr> {
+    let mut all = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list it allocated; we walk it
+    // read-only, copying the addresses out, and free it once with
+    // freeifaddrs. Each `ifa_addr` is null or points at a sockaddr of the
+    // family its `sa_family` says, read as that type only.
+    unsafe {
+        if libc::getifaddrs(&mut head) != 0 {
+            return all;
+        }
+        let mut p = head;
+        while !p.is_null() {
+            let a = (*p).ifa_addr;
+            if !a.is_null() {
+                match i32::from((*a).sa_family) {
+                    libc::AF_INET => {
+                        let v4 = &*(a as *const libc::sockaddr_in);
+                        all.push(std::net::IpAddr::from(
+                            u32::from_be(v4.sin_addr.s_addr).to_be_bytes(),
+                        ));
+                    }
+                    libc::AF_INET6 => {
+                        let v6 = &*(a as *const libc::sockaddr_in6);
+                        all.push(std::net::IpAddr::from(v6.sin6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            p = (*p).ifa_next;
+        }
+        libc::freeifaddrs(head);
+    }
+    let global: Vec<_> = all
+        .iter()
+        .copied()
+        .filter(|ip| {
+            !ip.is_loopback()
+                && !matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
+        })
+        .collect();
+    if global.is_empty() {
+        all.into_iter().filter(|ip| ip.is_loopback()).collect()
+    } else {
+        global
+    }
+}
+
 /// A 56-character server id shaped like nats-server's public nkeys (`N` + base32).
 pub fn server_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -66,10 +66,13 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
             Some(m) => Some(m.name().0),
             None => core.cfg().cluster_name.clone(),
         },
+        connect_urls: match &s.mesh {
+            Some(m) => m.connect_urls(),
+            None => Vec::new(),
+        },
         ldm: kind == InfoKind::LameDuck,
         connect_info,
         remote_account: connect_info.then(|| core.auth().account_name(account)),
-        ..Default::default()
     }
     .to_line()
 }

@@ -163,7 +163,8 @@ impl Server {
         // core, a free one reserved first when asked for.
         let (mesh, route_reservation) = match config.cluster.clone() {
             Some(c) => {
-                let (m, r) = mesh_for(c, &config.cluster_name)?;
+                let urls = client_urls(&info_host, info_port);
+                let (m, r) = mesh_for(c, &config.cluster_name, urls)?;
                 (Some(Arc::new(m)), r)
             }
             None => (None, None),
@@ -407,6 +408,7 @@ fn advertised(adv: &str, listen_port: u16) -> Result<(String, u16), String> {
 fn mesh_for(
     c: Arc<Cluster>,
     name: &Option<String>,
+    client_urls: Vec<String>,
 ) -> Result<(mesh::Mesh, Option<socket2::Socket>), BootError> {
     let host: IpAddr = c
         .host
@@ -435,7 +437,30 @@ fn mesh_for(
         Some(n) => (n, false),
         None => (boot::server_id()[1..23].to_string(), true),
     };
-    Ok((mesh::Mesh::new(c, listen, name, dynamic), reservation))
+    Ok((
+        mesh::Mesh::new(c, listen, (name, dynamic), client_urls),
+        reservation,
+    ))
+}
+
+/// This server's client URLs as the cluster tells clients: the INFO host
+/// and port, or every interface address when that host is unspecified.
+fn client_urls(host: &str, port: u16) -> Vec<String> {
+    let join = |ip: &str| {
+        if ip.contains(':') {
+            format!("[{ip}]:{port}")
+        } else {
+            format!("{ip}:{port}")
+        }
+    };
+    match host.parse::<IpAddr>() {
+        Ok(ip) if ip.is_unspecified() => boot::interface_ips()
+            .into_iter()
+            .filter(|a| a.is_ipv4() || ip.is_ipv6())
+            .map(|a| join(&a.to_string()))
+            .collect(),
+        _ => vec![join(host)],
+    }
 }
 
 /// Binds (without listening) a SO_REUSEPORT socket on port 0 to learn a free port

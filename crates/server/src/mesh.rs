@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -25,13 +26,12 @@ pub struct Peer {
     /// The core that owns the route, and the route's connection id there.
     pub core: usize,
     pub cid: u64,
-    /// This server dialled it.
+    /// This server dialled it, and the route it dialled is configured
+    /// (explicit, not gossiped).
     pub solicited: bool,
-    /// The peer's route URL (`nats-route://host:port/`), for gossip.
-    pub route_url: String,
+    pub configured: bool,
     /// The peer's client URLs (INFO `connect_urls`).
     pub connect_urls: Vec<String>,
-    pub remote: SocketAddr,
     pub since: SystemTime,
 }
 
@@ -43,6 +43,11 @@ pub struct Mesh {
     /// Host and port the route INFO gives (`advertise`, else the listener).
     pub info_host: String,
     pub info_port: u16,
+    /// This server's own client URLs (`host:port`; every non-loopback
+    /// address when the client listener is on all of them).
+    pub client_urls: Vec<String>,
+    /// Bumped whenever the peers' client URLs change (clients are told).
+    pub urls_gen: AtomicU64,
     name: Mutex<Name>,
     peers: Mutex<HashMap<String, Peer>>,
     dialing: Mutex<HashSet<String>>,
@@ -73,7 +78,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Mesh {
     /// The cluster of a server whose route listener is `listen`; `name`
     /// is the configured name, or the generated one (`dynamic`).
-    pub fn new(cfg: Arc<Cluster>, listen: SocketAddr, name: String, dynamic: bool) -> Mesh {
+    pub fn new(
+        cfg: Arc<Cluster>,
+        listen: SocketAddr,
+        (name, dynamic): (String, bool),
+        client_urls: Vec<String>,
+    ) -> Mesh {
         let (info_host, info_port) = match &cfg.advertise {
             Some(a) => match a.rsplit_once(':') {
                 Some((h, p)) => (h.to_string(), p.parse().unwrap_or(listen.port())),
@@ -86,6 +96,8 @@ impl Mesh {
             listen,
             info_host,
             info_port,
+            client_urls,
+            urls_gen: AtomicU64::new(0),
             name: Mutex::new(Name { name, dynamic }),
             peers: Mutex::default(),
             dialing: Mutex::default(),
@@ -121,6 +133,7 @@ impl Mesh {
             return false;
         }
         peers.insert(peer.server_id.clone(), peer);
+        self.urls_gen.fetch_add(1, Ordering::Relaxed);
         true
     }
 
@@ -132,31 +145,41 @@ impl Mesh {
             .is_some_and(|p| p.core == core && p.cid == cid)
         {
             peers.remove(server_id);
+            self.urls_gen.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Updates a registered peer's client URLs (a later INFO).
     pub fn set_connect_urls(&self, server_id: &str, urls: Vec<String>) {
         if let Some(p) = lock(&self.peers).get_mut(server_id) {
-            p.connect_urls = urls;
+            if p.connect_urls != urls {
+                p.connect_urls = urls;
+                self.urls_gen.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     /// The registered peers.
     pub fn peers(&self) -> Vec<Peer> {
         let mut v: Vec<Peer> = lock(&self.peers).values().cloned().collect();
-        v.sort_by(|a, b| a.since.cmp(&b.since));
+        v.sort_by_key(|p| p.since);
         v
     }
 
-    /// Every peer's client URLs (for clients' `connect_urls`).
-    pub fn peer_client_urls(&self) -> Vec<String> {
-        let mut urls: Vec<String> = lock(&self.peers)
-            .values()
-            .flat_map(|p| p.connect_urls.iter().cloned())
-            .collect();
-        urls.sort();
-        urls.dedup();
+    /// What clients' INFO `connect_urls` lists: this server's client URLs
+    /// first, then every peer's (none with `no_advertise`).
+    pub fn connect_urls(&self) -> Vec<String> {
+        if self.cfg.no_advertise {
+            return Vec::new();
+        }
+        let mut peers: Vec<Peer> = lock(&self.peers).values().cloned().collect();
+        peers.sort_by_key(|p| p.since);
+        let mut urls = self.client_urls.clone();
+        for u in peers.into_iter().flat_map(|p| p.connect_urls) {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
         urls
     }
 
@@ -222,9 +245,8 @@ mod tests {
             core: 0,
             cid,
             solicited: false,
-            route_url: String::new(),
+            configured: false,
             connect_urls: vec![format!("127.0.0.1:{cid}")],
-            remote: "127.0.0.1:1".parse().unwrap(),
             since: SystemTime::now(),
         }
     }
@@ -234,8 +256,8 @@ mod tests {
         let m = Mesh::new(
             cluster(),
             "127.0.0.1:6222".parse().unwrap(),
-            "x".into(),
-            true,
+            ("x".into(), true),
+            Vec::new(),
         );
         assert!(m.register(peer("A", 1)));
         assert!(
@@ -252,12 +274,28 @@ mod tests {
     }
 
     #[test]
+    fn clients_hear_of_own_urls_first_then_peers() {
+        let m = Mesh::new(
+            cluster(),
+            "127.0.0.1:6222".parse().unwrap(),
+            ("x".into(), true),
+            vec!["127.0.0.1:4222".into()],
+        );
+        let gen = m.urls_gen.load(Ordering::Relaxed);
+        assert!(m.register(peer("A", 5)));
+        assert!(m.urls_gen.load(Ordering::Relaxed) > gen);
+        assert_eq!(m.connect_urls(), ["127.0.0.1:4222", "127.0.0.1:5"]);
+        m.set_connect_urls("A", Vec::new());
+        assert_eq!(m.connect_urls(), ["127.0.0.1:4222"], "a peer in lame duck");
+    }
+
+    #[test]
     fn a_generated_name_is_given_up_once() {
         let m = Mesh::new(
             cluster(),
             "127.0.0.1:6222".parse().unwrap(),
-            "gen".into(),
-            true,
+            ("gen".into(), true),
+            Vec::new(),
         );
         m.adopt("C1");
         assert_eq!(m.name(), ("C1".to_string(), false));

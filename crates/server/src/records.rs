@@ -23,6 +23,9 @@ pub struct Request {
     pub conn_subs: bool,
     /// Every subscription of the core (`/subsz?subs=1`).
     pub all_subs: bool,
+    /// The core's cluster routes (`/routez`; their interest too with
+    /// `conn_subs`).
+    pub routes: bool,
 }
 
 /// One subscription, as `/connz` and `/subsz` list it.
@@ -103,6 +106,8 @@ pub struct CoreSnapshot {
     pub open: Vec<ConnRecord>,
     pub closed: Vec<ConnRecord>,
     pub subs: Vec<SubRecord>,
+    /// The core's registered routes (`remote_id` in `name`).
+    pub routes: Vec<ConnRecord>,
     /// Per account id.
     pub accounts: Vec<AccountCounters>,
 }

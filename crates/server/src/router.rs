@@ -42,6 +42,7 @@ fn deliver(
                 return None;
             }
             target_route(core, client, sub.queue.as_ref().map(|(_, n)| n));
+            sub.delivered.set(sub.delivered.get() + 1);
             return Some(false);
         }
         if client.internal {

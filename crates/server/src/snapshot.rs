@@ -45,6 +45,23 @@ pub async fn snapshot(core: &Core, req: Request) -> CoreSnapshot {
         accounts: s.accounts.borrow().clone(),
         ..Default::default()
     };
+    if req.routes {
+        let links: Vec<_> = core.routes().links().iter().cloned().collect();
+        for l in &links {
+            let mut subs = if req.conn_subs {
+                sub_records(core, l)
+            } else {
+                Vec::new()
+            };
+            // A peer entry's sid is nats-server's: `<account> <subject>[ <queue>]`.
+            for s in &mut subs {
+                let (account, _) = crate::accounts::split(s.sid.as_bytes());
+                let queue = s.queue.as_ref().map_or(String::new(), |q| format!(" {q}"));
+                s.sid = format!("{} {}{queue}", core.auth().account_name(account), s.subject);
+            }
+            snap.routes.push(conn_record(core, l, None, subs));
+        }
+    }
     if req.open {
         let clients = core.client_list();
         snap.open.reserve(clients.len());

@@ -106,18 +106,8 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
                 }
             }
             "pool_size" => c.pool_size = int(x, report),
-            "accounts" => {
-                c.accounts = string_array(x, report);
-                if !c.accounts.is_empty() {
-                    report.not_yet("cluster.accounts", &x.pos);
-                }
-            }
-            "compression" => {
-                c.compression = compression(k, x, report);
-                if c.compression.as_deref().is_some_and(compresses) {
-                    report.not_yet("cluster.compression", &x.pos);
-                }
-            }
+            "accounts" => c.accounts = string_array(x, report),
+            "compression" => c.compression = compression(k, x, report),
             "ping_interval" => {
                 c.ping_interval = crate::report::duration("ping_interval", x, report);
                 if c.ping_interval.is_some_and(|d| d > MAX_PING_INTERVAL) {
@@ -263,6 +253,18 @@ pub fn resolve(
         }
         return Ok(None);
     }
+    // Checked by nats-server's rules first (`validate`), then refused.
+    let not_yet = |key: &str| {
+        Err(format!(
+            "{key:?} is not supported by this version of shoal yet"
+        ))
+    };
+    if !c.accounts.is_empty() {
+        return not_yet("cluster.accounts");
+    }
+    if c.compression.as_deref().is_some_and(compresses) {
+        return not_yet("cluster.compression");
+    }
     let routes = c
         .routes
         .iter()
@@ -305,7 +307,10 @@ pub fn resolve(
 
 /// `--cluster nats://[user:pass@]host:port` as `overrideCluster` reads it
 /// (`:-1` is a random port).
-fn listen_url(s: &str) -> Result<(String, i64, Option<(String, String)>), String> {
+/// A `--cluster` URL's host, port and credentials.
+type Listen = (String, i64, Option<(String, String)>);
+
+fn listen_url(s: &str) -> Result<Listen, String> {
     let random = s.ends_with(":-1");
     let text = if random {
         format!("{}:0", &s[..s.len() - 3])
@@ -575,7 +580,7 @@ mod tests {
     #[test]
     fn a_block_is_read_with_nats_server_keys() {
         let (c, r) = run(
-            "cluster {\n name: C1\n listen: 127.0.0.1:6222\n routes: [\"nats://a:6222\", \"nats://a:6222\", \"nats-route://u:p@b:6222\"]\n pool_size: 3\n accounts: [A, B]\n compression: accept\n ping_interval: \"1m\"\n authorization { user: ru, password: rp, timeout: 2 }\n}\n",
+            "cluster {\n name: C1\n listen: 127.0.0.1:6222\n routes: [\"nats://a:6222\", \"nats://a:6222\", \"nats-route://u:p@b:6222\"]\n pool_size: 3\n compression: accept\n ping_interval: \"1m\"\n authorization { user: ru, password: rp, timeout: 2 }\n}\n",
         );
         let c = c.unwrap();
         assert_eq!(c.name.as_deref(), Some("C1"));
@@ -585,16 +590,101 @@ mod tests {
             (c.user.as_deref(), c.password.as_deref()),
             (Some("ru"), Some("rp"))
         );
-        assert!(c.turns_on());
+        let r2 = resolve(Some(&c), &ClusterFlags::default(), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!((r2.host.as_str(), r2.port), ("127.0.0.1", 6222));
+        assert_eq!(r2.routes[1].host, "b");
+        assert_eq!(
+            (r2.routes[1].user.as_deref(), r2.routes[1].pass.as_deref()),
+            (Some("u"), Some("p"))
+        );
+        assert_eq!(r2.auth, Some(("ru".into(), "rp".into())));
+        assert_eq!(r2.ping_interval, Duration::from_secs(30));
         assert_eq!(
             r.warnings,
             [
                 "t.conf:4:29: invalid use of field \"nats://a:6222\": Duplicate route entry detected",
-                "t.conf:8:2: Cluster 'ping_interval' will reset to 30s which is the max for routes"
+                "t.conf:7:2: Cluster 'ping_interval' will reset to 30s which is the max for routes"
             ]
         );
         let (c, _) = run("cluster { name: C1 }\n");
-        assert!(!c.unwrap().turns_on());
+        let none = resolve(c.as_ref(), &ClusterFlags::default(), None).unwrap();
+        assert!(none.is_none(), "a name alone listens for nothing");
+    }
+
+    #[test]
+    fn what_routes_do_not_do_yet_is_refused_by_name() {
+        let (_, r) = run("cluster {\n listen: 127.0.0.1:6222\n permissions { import: foo }\n}\n");
+        assert_eq!(
+            r.errors,
+            ["t.conf:3:2: \"cluster.permissions\" is not supported by this version of shoal yet"]
+        );
+        let refused = |text: &str| {
+            let (c, r) = run(text);
+            assert!(r.errors.is_empty(), "{:?}", r.errors);
+            resolve(c.as_ref(), &ClusterFlags::default(), None).unwrap_err()
+        };
+        assert_eq!(
+            refused("cluster {\n listen: 127.0.0.1:6222\n accounts: [A]\n}\n"),
+            "\"cluster.accounts\" is not supported by this version of shoal yet"
+        );
+        assert_eq!(
+            refused("cluster {\n listen: 127.0.0.1:6222\n compression: s2_fast\n}\n"),
+            "\"cluster.compression\" is not supported by this version of shoal yet"
+        );
+        let (c, _) = run("cluster {\n listen: 127.0.0.1:6222\n compression: accept\n}\n");
+        assert!(
+            resolve(c.as_ref(), &ClusterFlags::default(), None).is_ok(),
+            "accept compresses nothing"
+        );
+    }
+
+    #[test]
+    fn cluster_flags_as_override_cluster_reads_them() {
+        let flags = |listen: &str, routes: Option<&str>| ClusterFlags {
+            listen: Some(listen.into()),
+            routes: routes.map(str::to_string),
+            ..ClusterFlags::default()
+        };
+        let ok = resolve(
+            None,
+            &flags("nats://u:p@127.0.0.1:-1", Some("nats://a:1, nats://b:2")),
+            Some("C9"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((ok.host.as_str(), ok.port), ("127.0.0.1", -1));
+        assert_eq!(ok.auth, Some(("u".into(), "p".into())));
+        assert_eq!(ok.routes.len(), 2);
+        assert_eq!(ok.name.as_deref(), Some("C9"));
+        for (listen, err) in [
+            ("nats://h", "address h: missing port in address"),
+            ("nats://u@h:1", "expected cluster password to be set"),
+            ("::bad", "parse \"::bad\": missing protocol scheme"),
+            (
+                "nats://127.0.0.1:x",
+                "parse \"nats://127.0.0.1:x\": invalid port \":x\" after host",
+            ),
+        ] {
+            assert_eq!(
+                resolve(None, &flags(listen, None), None).unwrap_err(),
+                err,
+                "{listen}"
+            );
+        }
+        let routes_only = ClusterFlags {
+            routes: Some("nats://a:1".into()),
+            ..ClusterFlags::default()
+        };
+        assert_eq!(
+            resolve(None, &routes_only, None).unwrap_err(),
+            "solicited routes require cluster capabilities, e.g. --cluster"
+        );
+        assert!(
+            resolve(None, &flags("", None), None).unwrap().is_none(),
+            "--cluster \"\" is off"
+        );
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub struct Flags {
     #[arg(long = "client_advertise")]
     pub client_advertise: Option<String>,
     /// Cluster name (INFO `cluster`, `/varz` `cluster.name`); with no cluster
-    /// listener (Shoal has no routes yet) it is only a label, as in nats-server.
+    /// listener it is only a label, as in nats-server.
     #[arg(long = "cluster_name")]
     pub cluster_name: Option<String>,
     /// Truncate traced payloads to this many bytes (0 = no limit).
@@ -199,12 +199,12 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "false",
           value_parser = units::parse_bool)]
     pub tlsverify: bool,
-    /// Cluster listen URL and solicited routes (refused unless empty).
+    /// Cluster listen URL and solicited routes.
     #[arg(long = "cluster", alias = "cluster_listen")]
     pub cluster: Option<String>,
     #[arg(long = "routes")]
     pub routes: Option<String>,
-    /// Cluster settings that do nothing without a cluster listener.
+    /// Cluster settings (used with a cluster listener).
     #[arg(long = "cluster_advertise")]
     pub cluster_advertise: Option<String>,
     #[arg(long = "no_advertise", action = ArgAction::Set, num_args = 0..=1,
@@ -372,13 +372,13 @@ turn the feature on stops start-up with an error naming the flag:
         --tlskey <file>
         --tlsverify
         --tlscacert <file>
-        --routes <rurl-1, rurl-2>    Clustering (empty accepted)
-        --cluster <cluster-url>
-        --cluster_listen <url>
-        --cluster_name <string>      Cluster name (INFO cluster; no cluster listener)
-        --no_advertise <bool>        Accepted: nothing to advertise without a cluster
-        --cluster_advertise <string> Accepted: nothing to advertise without a cluster
-        --connect_retries <number>   Accepted: no routes to retry without a cluster
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect
+        --cluster <cluster-url>      Cluster URL for solicited routes
+        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated
+        --no_advertise <bool>        Do not advertise known cluster information to clients
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --connect_retries <number>   For implicit routes, number of connect retries
+        --cluster_listen <url>       Cluster url from which members can solicit routes
         --profile <port>             Profiling (0 accepted)
         --help_tls                   TLS help
 
@@ -701,8 +701,6 @@ mod tests {
             (&["-ms=1"], "-ms"),
             (&["-js"], "-js"),
             (&["--jetstream=true"], "--jetstream"),
-            (&["--routes", "nats://h:1"], "--routes"),
-            (&["--cluster_listen", "nats://h:1"], "--cluster_listen"),
             (&["-s"], "-s"),
             (&["-r", "udp://h:514"], "-r"),
             (&["--log_size_limit", "1048576"], "--log_size_limit"),
@@ -740,6 +738,7 @@ mod tests {
                 "3",
             ],
             &["--profile", "0"],
+            &["--routes", "nats://h:1", "--cluster_listen", "nats://h:2"],
             &["--cluster_name", "c1", "--client_advertise", "h:5"],
             &["--max_traced_msg_len", "10"],
         ] {

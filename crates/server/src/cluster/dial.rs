@@ -76,10 +76,7 @@ pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool
                     url.port,
                     shoal_go::errno_text(&e)
                 );
-                if attempts == 1
-                    || (first && attempts.is_multiple_of(CONNECT_ERROR_REPORTS))
-                    || !first
-                {
+                if !first || attempts == 1 || attempts.is_multiple_of(CONNECT_ERROR_REPORTS) {
                     log::error!("{text}");
                 } else {
                     log::debug!("{text}");

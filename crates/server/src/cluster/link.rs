@@ -211,7 +211,9 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
                 return;
             }
         }
-        core.env().now.set(Instant::now());
+        let now = Instant::now();
+        core.env().now.set(now);
+        conn.last.set(now);
         core.links().take_pass_peers();
         let data = buf.split().freeze();
         let mut at = 0usize;
@@ -433,9 +435,11 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
         core: core.id(),
         cid: conn.cid,
         solicited: link.solicited.is_some(),
-        route_url: route_url.clone(),
+        configured: link
+            .solicited
+            .as_ref()
+            .is_some_and(|u| link.mesh.cfg.routes.contains(u)),
         connect_urls: p.connect_urls.clone(),
-        remote: conn.peer,
         since: SystemTime::now(),
     };
     *conn.name.borrow_mut() = p.server_id.clone();

@@ -22,6 +22,7 @@ pub mod dial;
 pub mod link;
 
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
         connect_urls: if mesh.cfg.no_advertise {
             Vec::new()
         } else {
-            vec![format!("{}:{}", s.info_host, s.info_port)]
+            mesh.client_urls.clone()
         },
         ..RouteInfo::default()
     }
@@ -134,8 +135,22 @@ pub async fn agent(core: Rc<Core>, mesh: Arc<Mesh>) {
             rt::spawn(dial::dial(core.clone(), mesh.clone(), url.clone(), true));
         }
     }
+    let mut urls_seen = mesh.urls_gen.load(Ordering::Relaxed);
     while !core.life().stopping.get() {
         rt::sleep(AGENT_TICK).await;
+        let gen = mesh.urls_gen.load(Ordering::Relaxed);
+        if gen != urls_seen && !mesh.cfg.no_advertise {
+            // The cluster's client URLs changed: protocol-1 clients are told.
+            urls_seen = gen;
+            for c in core.client_list() {
+                if c.sent_connect_info.get() && c.opts.get().protocol >= 1 {
+                    let line =
+                        crate::info::info_line(&core, &c, crate::info::InfoKind::Greeting(None));
+                    c.send(&line);
+                }
+            }
+            core.end_pass();
+        }
         let mail = mesh.take_mail(core.id());
         if mail.is_empty() {
             continue;

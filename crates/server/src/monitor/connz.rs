@@ -346,7 +346,7 @@ pub async fn page(ctx: &Ctx<'_>, t: &Target, p: Params) -> Reply {
             open: want_open,
             closed: want_closed,
             conn_subs: p.subs || p.detail,
-            all_subs: false,
+            ..Request::default()
         })
         .await;
     let in_account = |c: &&ConnRecord| acc.is_empty() || c.account == acc;

@@ -303,7 +303,7 @@ async fn route(st: &State, t: &Target) -> Reply {
     // Pages that decode their parameters before counting the request.
     let early = match page {
         "/connz" => connz::decode(t).map(|_| ()),
-        "/routez" => others::decode_routez(t),
+        "/routez" => others::decode_routez(t).map(|_| ()),
         _ => Ok(()),
     };
     if let Err(e) = early {
@@ -339,7 +339,7 @@ pub(super) async fn render(st: &State, page: &str, t: &Target) -> Reply {
             Err(e) => Reply::BadRequest(e),
         },
         "/routez" => match others::decode_routez(t) {
-            Ok(()) => others::routez(&ctx),
+            Ok(subs) => others::routez(&ctx, subs).await,
             Err(e) => Reply::BadRequest(e),
         },
         "/subsz" => subsz::page(&ctx, t).await,

@@ -408,7 +408,11 @@ pub async fn page(
     fams.connz(&json_of(connz::page(ctx, &t, p).await), &sid);
     let t = Target::parse("/subsz").expect("a valid target");
     fams.walk("subsz", &json_of(subsz::page(ctx, &t).await), &sid);
-    fams.walk("routez", &json_of(others::routez(ctx)), &sid);
+    fams.walk(
+        "routez",
+        &json_of(others::routez(ctx, (false, false)).await),
+        &sid,
+    );
     for snap in ctx.gather(Request::default()).await {
         let core = snap.core.to_string();
         for (name, help, kind, get) in CORE_FIGURES {

@@ -1,4 +1,4 @@
-//! The smaller pages: `/routez` (Shoal has no cluster: no routes), `/healthz`
+//! The smaller pages: `/routez` (the cluster routes of every core), `/healthz`
 //! (healthy while the client listeners are up: they are before this thread
 //! serves anything, and close in lame duck mode, when it answers 500 as
 //! nats-server does; JetStream parameters are checked as nats-server checks
@@ -20,23 +20,106 @@ struct Routez<'a> {
     server_name: &'a str,
     now: String,
     num_routes: usize,
-    routes: Vec<()>,
+    routes: Vec<RouteInfo<'a>>,
 }
 
-/// `/routez` parameters (decoded before the request is counted).
-pub fn decode_routez(t: &Target) -> Result<(), BadParam> {
-    decode_subs(t).map(|_| ())
+/// One route, in nats-server's `RouteInfo` keys and order.
+#[derive(Serialize)]
+struct RouteInfo<'a> {
+    rid: u64,
+    remote_id: &'a str,
+    remote_name: String,
+    did_solicit: bool,
+    is_configured: bool,
+    ip: &'a str,
+    port: u16,
+    start: String,
+    last_activity: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    rtt: String,
+    uptime: String,
+    idle: String,
+    pending_size: usize,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    subscriptions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions_list: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions_list_detail: Option<Vec<super::connz::SubDetail<'a>>>,
+    compression: &'static str,
 }
 
-pub fn routez(ctx: &Ctx) -> Reply {
+/// `/routez` parameters (decoded before the request is counted): `subs`
+/// (bool, or `detail`).
+pub fn decode_routez(t: &Target) -> Result<(bool, bool), BadParam> {
+    decode_subs(t)
+}
+
+/// `/routez`: every core's registered routes, oldest first.
+pub async fn routez(ctx: &Ctx<'_>, (subs, detail): (bool, bool)) -> Reply {
     let s = &ctx.shared;
+    let snaps = ctx
+        .gather(Request {
+            routes: true,
+            conn_subs: subs || detail,
+            ..Request::default()
+        })
+        .await;
+    let peers = s.mesh.as_ref().map(|m| m.peers()).unwrap_or_default();
+    let now = ctx.now.get();
+    let mut routes: Vec<&crate::records::ConnRecord> =
+        snaps.iter().flat_map(|snap| snap.routes.iter()).collect();
+    routes.sort_by_key(|r| (r.start, r.cid));
+    let infos = routes
+        .into_iter()
+        .map(|r| {
+            let peer = peers.iter().find(|p| p.server_id == r.name);
+            let since = |t: std::time::SystemTime| now.duration_since(t).unwrap_or_default();
+            RouteInfo {
+                rid: r.cid,
+                remote_id: &r.name,
+                remote_name: peer.map_or_else(String::new, |p| p.server_name.clone()),
+                did_solicit: peer.is_some_and(|p| p.solicited),
+                is_configured: peer.is_some_and(|p| p.configured),
+                ip: &r.ip,
+                port: r.port,
+                start: rfc3339(r.start),
+                last_activity: rfc3339(r.last),
+                rtt: if r.rtt.is_zero() {
+                    String::new()
+                } else {
+                    super::format::rtt(r.rtt)
+                },
+                uptime: super::format::uptime(since(r.start)),
+                idle: super::format::uptime(since(r.last)),
+                pending_size: r.pending,
+                in_msgs: r.in_msgs,
+                out_msgs: r.out_msgs,
+                in_bytes: r.in_bytes,
+                out_bytes: r.out_bytes,
+                subscriptions: r.num_subs,
+                subscriptions_list: (subs && !detail && !r.subs.is_empty())
+                    .then(|| r.subs.iter().map(|x| x.subject.as_str()).collect()),
+                subscriptions_list_detail: (detail && !r.subs.is_empty()).then(|| {
+                    r.subs
+                        .iter()
+                        .map(|x| super::connz::SubDetail::of(x, false))
+                        .collect()
+                }),
+                compression: "off",
+            }
+        })
+        .collect::<Vec<_>>();
     Reply::Json(to_json(
         &Routez {
             server_id: &s.server_id,
             server_name: &s.server_name,
             now: ctx.now(),
-            num_routes: 0,
-            routes: Vec::new(),
+            num_routes: infos.len(),
+            routes: infos,
         },
         true,
     ))

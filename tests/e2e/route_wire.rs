@@ -1,0 +1,321 @@
+//! The route protocol on the wire, differentially: a hand-written peer (this
+//! test, speaking spec/cluster.md's lines over a plain socket) attaches to
+//! a Shoal node and to a nats-server 2.15 node, sends both the same bytes,
+//! and checks both answer the same: the `RS+` snapshot and the interest
+//! changes after it (queue weights replaced, duplicates silent), the
+//! `RMSG` forms of a queue pick, what a peer's `RMSG` delivers to local
+//! plain and queue subscribers, and the handshake's refusals.
+//!
+//! nats-server also announces its system account's interest (`$SYS`); only
+//! `$G`'s lines are compared.
+
+use std::time::{Duration, Instant};
+
+use crate::cluster::{client, node, route_port, Kind};
+use crate::util::{escape, Raw, ServerProc};
+
+const BOTH: [Kind; 2] = [Kind::Shoal, Kind::Nats];
+
+/// The fake peer's server id.
+const FAKE_ID: &str = "NFAKEPEERFAKEPEERFAKEPEERFAKEPEERFAKEPEERFAKEPEERFAKE";
+
+/// A hand-written route: connected, handshake done.
+struct Peer {
+    raw: Raw,
+}
+
+impl Peer {
+    /// Attaches to `p`'s route port as a no-pool peer of cluster `C1`.
+    fn attach(p: &ServerProc) -> Peer {
+        Peer::attach_as(p, "C1", "")
+    }
+
+    fn attach_as(p: &ServerProc, cluster: &str, creds: &str) -> Peer {
+        let (raw, _) = Raw::connect(route_port(p));
+        let mut peer = Peer { raw };
+        peer.raw.send(
+            format!(
+                "CONNECT {{\"echo\":true,\"verbose\":false,\"pedantic\":false,{creds}\"tls_required\":false,\"headers\":true,\"name\":\"{FAKE_ID}\",\"cluster\":\"{cluster}\"}}\r\n"
+            )
+            .as_bytes(),
+        );
+        peer.raw.send(
+            format!(
+                "INFO {{\"server_id\":\"{FAKE_ID}\",\"server_name\":\"fake\",\"version\":\"2.15.1\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\"cluster\":\"{cluster}\"}}\r\n"
+            )
+            .as_bytes(),
+        );
+        peer
+    }
+
+    /// The next `$G` interest or message line (PINGs answered, `$SYS`
+    /// skipped), with a message's payload; `None` after `wait`.
+    fn next(&mut self, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let f = self.raw.read_frame(deadline).ok()?;
+            let text = String::from_utf8_lossy(&f).into_owned();
+            if text == "PING\r\n" {
+                self.raw.send(b"PONG\r\n");
+                continue;
+            }
+            if text.starts_with("PONG") || text.starts_with("INFO ") || text.contains(" $SYS ") {
+                continue;
+            }
+            if text.starts_with("RMSG ") || text.starts_with("HMSG ") {
+                // The route forms carry their payload on the next line.
+                let body = self.raw.read_line();
+                return Some(text + &String::from_utf8_lossy(&body));
+            }
+            return Some(text);
+        }
+    }
+
+    /// The next message line, interest lines skipped.
+    fn next_msg(&mut self, wait: Duration) -> Option<String> {
+        loop {
+            let l = self.next(wait)?;
+            if l.starts_with("RMSG ") || l.starts_with("HMSG ") {
+                return Some(l);
+            }
+        }
+    }
+
+    /// A PING round trip on the route: everything the peer sent before it
+    /// has been processed by the server.
+    fn sync(&mut self) {
+        self.raw.send(b"PING\r\n");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let f = self.raw.read_frame(deadline).expect("PONG on the route");
+            match &f[..] {
+                b"PONG\r\n" => return,
+                b"PING\r\n" => self.raw.send(b"PONG\r\n"),
+                _ if f.starts_with(b"RMSG ") || f.starts_with(b"HMSG ") => {
+                    self.raw.read_line();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `n` lines, in the order they came.
+    fn lines(&mut self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                self.next(Duration::from_secs(5))
+                    .unwrap_or_else(|| panic!("line {i} of {n} never came"))
+            })
+            .collect()
+    }
+}
+
+/// One node of `kind` with a client subscribed as spec/cluster.md's trace.
+fn traced(kind: Kind) -> (ServerProc, Raw) {
+    let n = node(kind, &[], &[]);
+    let mut c = client(&n);
+    c.send(b"SUB foo 1\r\nSUB foo grp 2\r\nSUB foo grp 3\r\nSUB bar.* 4\r\n");
+    c.ping_pong();
+    (n, c)
+}
+
+#[test]
+fn interest_snapshot_then_changes_as_nats_server() {
+    let mut outs = Vec::new();
+    for kind in BOTH {
+        let (n, mut c) = traced(kind);
+        let mut peer = Peer::attach(&n);
+        let mut snapshot = peer.lines(3);
+        snapshot.sort();
+        c.send(b"SUB newsub 9\r\nSUB foo grp 10\r\nUNSUB 9\r\nUNSUB 10\r\nSUB foo grp2 11\r\nSUB foo 12\r\n");
+        c.ping_pong();
+        let changes = peer.lines(5);
+        // A second plain SUB of a subject already announced says nothing.
+        assert_eq!(peer.next(Duration::from_millis(300)), None, "{kind:?}");
+        outs.push((snapshot, changes));
+        drop(n);
+    }
+    assert_eq!(
+        outs[0].0,
+        ["RS+ $G bar.*\r\n", "RS+ $G foo\r\n", "RS+ $G foo grp 2\r\n"],
+        "Shoal's snapshot"
+    );
+    assert_eq!(
+        outs[0].1,
+        [
+            "RS+ $G newsub\r\n",
+            "RS+ $G foo grp 3\r\n",
+            "RS- $G newsub\r\n",
+            "RS+ $G foo grp 2\r\n",
+            "RS+ $G foo grp2 1\r\n",
+        ]
+    );
+    assert_eq!(
+        outs[0], outs[1],
+        "Shoal and nats-server tell a peer the same"
+    );
+}
+
+#[test]
+fn a_queue_pick_for_the_peer_is_one_rmsg_with_the_group() {
+    for kind in BOTH {
+        let n = node(kind, &[], &[]);
+        let mut peer = Peer::attach(&n);
+        peer.raw.send(b"RS+ $G foo grp 5\r\nRS+ $G foo\r\nPING\r\n");
+        let mut c = client(&n);
+        c.send(b"SUB foo grp 1\r\n");
+        c.ping_pong();
+        // The peer's interest is in place once a probe plain subject
+        // announced after it comes back as a message.
+        peer.raw.send(b"RS+ $G probe\r\n");
+        wait_for_route_interest(&mut c, &mut peer);
+        // A message with a reply: the peer gets one RMSG per message, with
+        // the group when it was picked (weight 5 of 6) and without it
+        // otherwise (its plain interest).
+        let mut picked = 0;
+        let total = 60;
+        for _ in 0..total {
+            c.send(b"PUB foo r 1\r\nq\r\n");
+        }
+        let local = crate::cluster::frames_until_pong(&mut c).len();
+        for _ in 0..total {
+            let l = peer
+                .next_msg(Duration::from_secs(5))
+                .expect("one RMSG per message");
+            match l.as_str() {
+                "RMSG $G foo + r grp 1\r\nq\r\n" => picked += 1,
+                "RMSG $G foo r 1\r\nq\r\n" => {}
+                other => panic!("{kind:?}: {}", escape(other.as_bytes())),
+            }
+        }
+        assert_eq!(
+            picked + local,
+            total,
+            "{kind:?}: each message to one member"
+        );
+        assert!(
+            picked > total / 2,
+            "{kind:?}: weight 5 of 6 goes to the peer ({picked})"
+        );
+        // Without a reply the indicator is `|`.
+        c.send(b"UNSUB 1\r\nPUB foo 1\r\nq\r\n");
+        c.ping_pong();
+        assert_eq!(
+            peer.next_msg(Duration::from_secs(5)).as_deref(),
+            Some("RMSG $G foo | grp 1\r\nq\r\n"),
+            "{kind:?}"
+        );
+    }
+}
+
+/// Publishes probes until the peer gets one (its `RS+ $G probe` arrived).
+fn wait_for_route_interest(c: &mut Raw, peer: &mut Peer) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        c.send(b"PUB probe 0\r\n\r\n");
+        c.ping_pong();
+        if let Some(l) = peer.next_msg(Duration::from_millis(100)) {
+            assert_eq!(l, "RMSG $G probe 0\r\n\r\n");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the peer's interest never arrived"
+        );
+    }
+}
+
+#[test]
+fn a_peer_message_reaches_plain_subscribers_and_one_member_of_listed_groups() {
+    for kind in BOTH {
+        let n = node(kind, &[], &[]);
+        let mut plain = client(&n);
+        plain.send(b"SUB foo 1\r\n");
+        let mut members: Vec<Raw> = (0..2).map(|_| client(&n)).collect();
+        for (i, m) in members.iter_mut().enumerate() {
+            m.send(format!("SUB foo grp {}\r\n", 2 + i).as_bytes());
+            m.ping_pong();
+        }
+        let mut other = client(&n);
+        other.send(b"SUB foo other 9\r\n");
+        other.ping_pong();
+        plain.ping_pong();
+        let mut peer = Peer::attach(&n);
+        // Registered once the snapshot is in.
+        let _ = peer.lines(3);
+        peer.raw
+            .send(b"RMSG $G foo + rep grp 3\r\nghi\r\nRMSG $G foo 3\r\nxyz\r\n");
+        peer.sync();
+        let got_plain = crate::cluster::frames_until_pong(&mut plain);
+        assert_eq!(
+            got_plain,
+            ["MSG foo 1 rep 3\r\nghi\r\n", "MSG foo 1 3\r\nxyz\r\n"],
+            "{kind:?}"
+        );
+        let mut member_msgs = Vec::new();
+        for m in members.iter_mut() {
+            member_msgs.extend(crate::cluster::frames_until_pong(m));
+        }
+        assert_eq!(
+            member_msgs.len(),
+            1,
+            "{kind:?}: one member, once: {member_msgs:?}"
+        );
+        assert!(member_msgs[0].starts_with("MSG foo "), "{kind:?}");
+        assert!(member_msgs[0].ends_with(" rep 3\r\nghi\r\n"), "{kind:?}");
+        assert!(
+            crate::cluster::frames_until_pong(&mut other).is_empty(),
+            "{kind:?}: a group the peer did not list gets nothing"
+        );
+    }
+}
+
+#[test]
+fn handshake_refusals_as_nats_server() {
+    for kind in BOTH {
+        // A client on the route port.
+        let n = node(kind, &[], &[]);
+        let (mut raw, _) = Raw::connect(route_port(&n));
+        raw.send(b"CONNECT {\"lang\":\"go\",\"verbose\":false}\r\n");
+        let got = escape(&raw.read_until_closed(Duration::from_secs(5)));
+        assert!(
+            got.contains("-ERR 'attempted to connect to route port'"),
+            "{kind:?}: {got}"
+        );
+        // Another cluster's name.
+        let mut peer = Peer::attach_as(&n, "C2", "");
+        let got = escape(&peer.raw.read_until_closed(Duration::from_secs(5)));
+        assert!(
+            got.contains("-ERR 'Rejecting connection, cluster name \"C2\" does not match \"C1\"'"),
+            "{kind:?}: {got}"
+        );
+    }
+}
+
+#[test]
+fn route_credentials_are_checked() {
+    for kind in BOTH {
+        let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", authorization { user: ru, password: rp } }\n";
+        let n = match kind {
+            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
+            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
+        };
+        let mut bad = Peer::attach_as(&n, "C1", "\"user\":\"ru\",\"pass\":\"nope\",");
+        let got = escape(&bad.raw.read_until_closed(Duration::from_secs(5)));
+        assert!(
+            got.contains("-ERR 'Authorization Violation'"),
+            "{kind:?}: {got}"
+        );
+        let (raw, info) = Raw::connect(route_port(&n));
+        assert_eq!(info["auth_required"], true, "{kind:?}: {info}");
+        drop(raw);
+        let mut good = Peer::attach_as(&n, "C1", "\"user\":\"ru\",\"pass\":\"rp\",");
+        good.raw.send(b"PING\r\n");
+        assert!(
+            good.raw
+                .read_until_pong_or_closed(Duration::from_secs(5))
+                .ends_with(b"PONG\r\n"),
+            "{kind:?}: the right credentials are accepted"
+        );
+    }
+}
