@@ -196,12 +196,33 @@ fn unsupported_nats_server_flags_exit_1() {
     for (args, flag) in [
         (&["--https_port", "8443"][..], "--https_port"),
         (&["-ms", "8222"], "-ms"),
-        (&["--routes", "nats://h:6222"], "--routes"),
         (&["-js"], "-js"),
     ] {
         refused(
             args,
             &format!("{flag} is not supported by this version of shoal yet"),
+        );
+    }
+}
+
+/// The cluster flags' own checks, in nats-server's words (`overrideCluster`
+/// and `validateOptions`), compared with the reference's exit and text.
+#[test]
+fn cluster_flags_are_checked_like_nats_server() {
+    let reference = reference();
+    for args in [
+        &["--routes", "nats://h:6222"][..],
+        &["--cluster", "nats://h"],
+        &["--cluster", "nats://u@127.0.0.1:6222"],
+        &["--cluster", "::bad"],
+        &["--cluster", "nats://127.0.0.1:x"],
+    ] {
+        let ours = shoal(args);
+        let theirs = run_bin(&reference, args);
+        assert_eq!(
+            (ours.status.code(), ours.stderr.trim_end()),
+            (theirs.status.code(), theirs.stderr.trim_end()),
+            "{args:?}"
         );
     }
 }

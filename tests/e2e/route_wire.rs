@@ -319,3 +319,72 @@ fn route_credentials_are_checked() {
         );
     }
 }
+
+#[test]
+fn headers_are_stripped_towards_a_peer_without_them() {
+    for kind in BOTH {
+        let n = node(kind, &[], &[]);
+        let (raw, _) = Raw::connect(route_port(&n));
+        let mut peer = Peer { raw };
+        peer.raw.send(format!("CONNECT {{\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":false,\"name\":\"{FAKE_ID}\",\"cluster\":\"C1\"}}\r\n").as_bytes());
+        peer.raw.send(format!("INFO {{\"server_id\":\"{FAKE_ID}\",\"server_name\":\"fake\",\"version\":\"2.15.1\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":false,\"max_payload\":1048576,\"cluster\":\"C1\"}}\r\n").as_bytes());
+        peer.raw.send(b"RS+ $G h\r\nRS+ $G probe\r\n");
+        let mut c = client(&n);
+        wait_for_route_interest(&mut c, &mut peer);
+        c.send(b"HPUB h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        c.ping_pong();
+        assert_eq!(
+            peer.next_msg(Duration::from_secs(5)).as_deref(),
+            Some("RMSG $G h 2\r\nhi\r\n"),
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn leaf_origin_forms_are_understood() {
+    for kind in BOTH {
+        let n = node(kind, &[], &[]);
+        let mut peer = Peer::attach(&n);
+        peer.sync();
+        // LS+ (an interest a leaf of the peer's has) reaches local publishers.
+        peer.raw.send(b"LS+ LEAFC $G ls.x\r\nRS+ $G probe\r\n");
+        let mut c = client(&n);
+        wait_for_route_interest(&mut c, &mut peer);
+        c.send(b"PUB ls.x 1\r\nl\r\n");
+        c.ping_pong();
+        let got = peer
+            .next_msg(Duration::from_secs(5))
+            .expect("a message for the LS+");
+        assert!(
+            got.ends_with(" ls.x 1\r\nl\r\n") || got.ends_with(" ls.x 0 1\r\nl\r\n"),
+            "{kind:?}: {got}"
+        );
+        // LMSG (a message from a leaf of the peer's) reaches local clients.
+        c.send(b"SUB lm 1\r\n");
+        c.ping_pong();
+        peer.raw.send(b"LMSG LEAFC $G lm 0 2\r\nhi\r\n");
+        peer.sync();
+        assert_eq!(
+            crate::cluster::frames_until_pong(&mut c),
+            ["MSG lm 1 2\r\nhi\r\n"],
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn a_route_that_stops_answering_pings_is_closed_as_stale() {
+    for kind in BOTH {
+        let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", ping_interval: \"100ms\", ping_max: 1 }\n";
+        let n = match kind {
+            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
+            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
+        };
+        let mut peer = Peer::attach(&n);
+        // Never answered: read raw frames, PINGs included, until closed.
+        let got = escape(&peer.raw.read_until_closed(Duration::from_secs(10)));
+        assert!(got.contains("PING"), "{kind:?}: {got}");
+        assert!(got.contains("-ERR 'Stale Connection'"), "{kind:?}: {got}");
+    }
+}

@@ -67,7 +67,7 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
             None => core.cfg().cluster_name.clone(),
         },
         connect_urls: match &s.mesh {
-            Some(m) => m.connect_urls(),
+            Some(m) => m.connect_urls(s.lame_duck.load(std::sync::atomic::Ordering::Relaxed)),
             None => Vec::new(),
         },
         ldm: kind == InfoKind::LameDuck,

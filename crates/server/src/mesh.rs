@@ -167,14 +167,19 @@ impl Mesh {
     }
 
     /// What clients' INFO `connect_urls` lists: this server's client URLs
-    /// first, then every peer's (none with `no_advertise`).
-    pub fn connect_urls(&self) -> Vec<String> {
+    /// first (not in lame duck mode: clients are sent elsewhere), then
+    /// every peer's (none with `no_advertise`).
+    pub fn connect_urls(&self, lame_duck: bool) -> Vec<String> {
         if self.cfg.no_advertise {
             return Vec::new();
         }
         let mut peers: Vec<Peer> = lock(&self.peers).values().cloned().collect();
         peers.sort_by_key(|p| p.since);
-        let mut urls = self.client_urls.clone();
+        let mut urls = if lame_duck {
+            Vec::new()
+        } else {
+            self.client_urls.clone()
+        };
         for u in peers.into_iter().flat_map(|p| p.connect_urls) {
             if !urls.contains(&u) {
                 urls.push(u);
@@ -284,9 +289,18 @@ mod tests {
         let gen = m.urls_gen.load(Ordering::Relaxed);
         assert!(m.register(peer("A", 5)));
         assert!(m.urls_gen.load(Ordering::Relaxed) > gen);
-        assert_eq!(m.connect_urls(), ["127.0.0.1:4222", "127.0.0.1:5"]);
+        assert_eq!(m.connect_urls(false), ["127.0.0.1:4222", "127.0.0.1:5"]);
+        assert_eq!(
+            m.connect_urls(true),
+            ["127.0.0.1:5"],
+            "this node in lame duck"
+        );
         m.set_connect_urls("A", Vec::new());
-        assert_eq!(m.connect_urls(), ["127.0.0.1:4222"], "a peer in lame duck");
+        assert_eq!(
+            m.connect_urls(false),
+            ["127.0.0.1:4222"],
+            "a peer in lame duck"
+        );
     }
 
     #[test]

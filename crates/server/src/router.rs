@@ -811,7 +811,8 @@ fn route(
 /// Routes a message a cluster peer sent over route `link` on this core:
 /// to every local plain subscriber on any core, and to one client member
 /// of each queue group the peer listed (`queues`: the span of their names
-/// in the frame), never to a route. Returns whether anyone took it.
+/// in the frame), never to a route. Returns whether a peer core was
+/// handed it (the route's next PONG then waits for the barrier).
 pub fn publish_routed(core: &Core, m: &Msg, queues: (u32, u32)) -> bool {
     let delivered = core.keyed(m.spans.account, m.subject(), |key| {
         if core.cores() > 1 {
@@ -835,10 +836,10 @@ fn routed(
     remote: Option<&Match<PeerKey>>,
     queues: (u32, u32),
 ) -> bool {
-    let mut delivered = false;
     for &key in &local.plain {
-        delivered |= deliver(core, key, m, None, false);
+        deliver(core, key, m, None, false);
     }
+    let mut crossed = false;
     let mut plan = core.route_scratch();
     let scratch = &mut *plan;
     for p in scratch.peers.iter_mut() {
@@ -895,15 +896,15 @@ fn routed(
         }
         core.links().push_msg(c, m, &p.queues);
         Stats::bump(&core.env().stats.ring_msgs_out);
-        delivered = true;
+        crossed = true;
     }
     let picks = std::mem::take(&mut scratch.picks);
     drop(plan);
     for &k in &picks {
-        delivered |= deliver(core, k, m, None, false);
+        deliver(core, k, m, None, false);
     }
     core.route_scratch().picks = picks;
-    delivered
+    crossed
 }
 
 /// Delivers a message that a peer core routed here. `queues` are this core's

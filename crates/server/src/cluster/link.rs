@@ -221,6 +221,15 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
             match parse_route(&data[at..], &limits, link.ctx) {
                 Ok(RouteParsed::Op(op, len)) => {
                     let frame = data.slice(at..at + len);
+                    if let RouteOp::Ping = op {
+                        // As a client's: the PONG proves that what came
+                        // before it reached every core (interest applied,
+                        // messages queued for their subscribers).
+                        if conn.needs_barrier.replace(false) {
+                            core.end_pass();
+                            core.barrier().await;
+                        }
+                    }
                     if let Err(why) = handle(link, &frame, op) {
                         refuse(&conn, why);
                         core.end_pass();
@@ -599,7 +608,10 @@ fn on_sub(
         // A plain entry already known: nothing (nats-server's no-op).
         (Some(_), None) => {}
         // A queue entry's weight is replaced, not added to.
-        (Some(slot), Some((_, w))) => core.route_reweight(slot, w),
+        (Some(slot), Some((_, w))) => {
+            core.route_reweight(slot, w);
+            link.conn.needs_barrier.set(true);
+        }
         (None, _) => {
             core.route_subscribe(
                 &link.conn,
@@ -608,6 +620,7 @@ fn on_sub(
                 q.map(|(n, _)| n),
                 q.map_or(1, |(_, w)| w),
             );
+            link.conn.needs_barrier.set(true);
         }
     }
 }
@@ -621,6 +634,7 @@ fn on_unsub(link: &mut Link, frame: &Bytes, acc: Option<Span>, subject: Span, qu
     let slot = link.conn.subs.borrow().get(&sid).copied();
     if let Some(slot) = slot {
         link.core.unsubscribe(slot, false);
+        link.conn.needs_barrier.set(true);
     }
 }
 
@@ -658,5 +672,7 @@ fn on_msg(
             routed: true,
         },
     };
-    crate::router::publish_routed(core, &m, (queues.start, queues.end));
+    if crate::router::publish_routed(core, &m, (queues.start, queues.end)) {
+        link.conn.needs_barrier.set(true);
+    }
 }

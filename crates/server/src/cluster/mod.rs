@@ -136,8 +136,23 @@ pub async fn agent(core: Rc<Core>, mesh: Arc<Mesh>) {
         }
     }
     let mut urls_seen = mesh.urls_gen.load(Ordering::Relaxed);
+    let mut told_ldm = false;
     while !core.life().stopping.get() {
         rt::sleep(AGENT_TICK).await;
+        if !told_ldm && core.shared().lame_duck.load(Ordering::Relaxed) {
+            // Lame duck: the peers drop this node's client URLs and tell
+            // their clients (nats-server's `sendLDMToRoutes`).
+            told_ldm = true;
+            let line = RouteInfo {
+                ldm: true,
+                ..info(&core, &mesh)
+            }
+            .to_line();
+            for l in core.routes().links().iter() {
+                l.send(&line);
+            }
+            core.end_pass();
+        }
         let gen = mesh.urls_gen.load(Ordering::Relaxed);
         if gen != urls_seen && !mesh.cfg.no_advertise {
             // The cluster's client URLs changed: protocol-1 clients are told.
