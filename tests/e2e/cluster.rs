@@ -521,3 +521,119 @@ fn server_id(p: &ServerProc) -> String {
 fn seed_info_id(p: &ServerProc) -> String {
     server_id(p)
 }
+
+/// A client logged in as `user`/`pass`.
+fn client_as(p: &ServerProc, user: &str, pass: &str) -> Raw {
+    let (mut r, _) = Raw::connect(p.port);
+    r.send(
+        format!("CONNECT {{\"verbose\":false,\"headers\":true,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\n")
+            .as_bytes(),
+    );
+    r.ping_pong();
+    r
+}
+
+#[test]
+fn accounts_stay_apart_across_routes() {
+    let accounts = "accounts { A: { users: [{user: a, password: a}] }, B: { users: [{user: b, password: b}] } }\n";
+    for kinds in MIXES {
+        let start = |kind: Kind, seeds: &[u16]| {
+            let routes = seeds
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut args = vec!["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "C1"];
+            if !routes.is_empty() {
+                args.extend_from_slice(&["--routes", &routes]);
+            }
+            match kind {
+                Kind::Shoal => {
+                    let mut a = vec!["--cores", "2"];
+                    a.extend_from_slice(&args);
+                    crate::util::shoal_conf(accounts, &a)
+                }
+                Kind::Nats => crate::util::nats_server_conf(accounts, &args),
+            }
+        };
+        let seed = start(kinds[0], &[]);
+        let other = start(kinds[1], &[route_port(&seed)]);
+        let mut sub_a = client_as(&seed, "a", "a");
+        let mut sub_b = client_as(&seed, "b", "b");
+        sub_a.send(b"SUB x 1\r\n");
+        sub_b.send(b"SUB x 1\r\n");
+        let mut pub_a = client_as(&other, "a", "a");
+        let mut pub_b = client_as(&other, "b", "b");
+        await_interest(&mut pub_a, &mut sub_a, "a");
+        await_interest(&mut pub_b, &mut sub_b, "b");
+        pub_a.send(b"PUB x 2\r\naa\r\n");
+        pub_a.ping_pong();
+        pub_b.send(b"PUB x 2\r\nbb\r\n");
+        pub_b.ping_pong();
+        assert_eq!(
+            read_msgs(&mut sub_a, 1),
+            ["MSG x 1 2\r\naa\r\n"],
+            "{kinds:?}"
+        );
+        assert_eq!(
+            read_msgs(&mut sub_b, 1),
+            ["MSG x 1 2\r\nbb\r\n"],
+            "{kinds:?}"
+        );
+        await_interest(&mut pub_a, &mut sub_a, "a2");
+        await_interest(&mut pub_b, &mut sub_b, "b2");
+        assert!(
+            frames_until_pong(&mut sub_a).is_empty(),
+            "{kinds:?}: A saw B's"
+        );
+        assert!(
+            frames_until_pong(&mut sub_b).is_empty(),
+            "{kinds:?}: B saw A's"
+        );
+    }
+}
+
+#[test]
+fn a_node_in_lame_duck_leaves_the_clients_urls() {
+    for kinds in MIXES {
+        let duck = node(kinds[0], &[], &[]);
+        let stay = node(kinds[1], &[route_port(&duck)], &[]);
+        let urls = |info: &serde_json::Value| -> Vec<String> {
+            info["connect_urls"]
+                .as_array()
+                .map(|a| a.iter().map(|u| u.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, info) = Raw::connect(stay.port);
+            if urls(&info).contains(&duck.addr()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kinds:?}: the duck never joined"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (mut c, _) = Raw::connect(stay.port);
+        c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+        duck.signal(libc::SIGUSR2);
+        // The other node tells its client the duck's URL is gone.
+        loop {
+            let f = c.read_frame(deadline).expect("an INFO without the duck");
+            if f == b"PING\r\n" {
+                c.send(b"PONG\r\n");
+                continue;
+            }
+            let Some(json) = f.strip_prefix(b"INFO ") else {
+                continue;
+            };
+            let info: serde_json::Value = serde_json::from_slice(json.trim_ascii_end()).unwrap();
+            if !urls(&info).contains(&duck.addr()) {
+                assert_eq!(urls(&info), [stay.addr()], "{kinds:?}");
+                break;
+            }
+        }
+    }
+}
