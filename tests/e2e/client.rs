@@ -292,3 +292,57 @@ fn cluster_name_and_client_advertise_shape_info_as_nats_server() {
         }
     }
 }
+
+/// A cluster node's route port, from its log.
+fn route_port(p: &crate::util::ServerProc) -> u16 {
+    crate::cluster::route_port(p)
+}
+
+#[test]
+fn a_client_fails_over_to_another_node_it_learned_of() {
+    // Two Shoal nodes; the client is given only the first and learns the
+    // second from INFO's connect_urls, as every NATS client does.
+    let a = crate::cluster::node(crate::cluster::Kind::Shoal, &[], &[]);
+    let b = crate::cluster::node(crate::cluster::Kind::Shoal, &[route_port(&a)], &[]);
+    let mut a = Some(a);
+    rt().block_on(async {
+        let c = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .retry_on_initial_connect()
+            .connect(format!("127.0.0.1:{}", a.as_ref().unwrap().port))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.server_info().connect_urls.len() < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "{:?}",
+                c.server_info().connect_urls
+            );
+            // A fresh INFO comes when the second node's route registers.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut sub = c.subscribe("failover").await.unwrap();
+        c.flush().await.unwrap();
+        drop(a.take()); // the first node is killed
+        let p = connect(b.port).await;
+        // Once the client is back (on b) and has resubscribed, b has the
+        // interest: publish until a message arrives.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            p.publish("failover", "hi".into()).await.unwrap();
+            p.flush().await.unwrap();
+            if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await
+            {
+                assert_eq!(m.payload, "hi".as_bytes());
+                break;
+            }
+            assert!(Instant::now() < deadline, "no message after failover");
+        }
+        assert_eq!(
+            c.server_info().port,
+            b.port,
+            "reconnected to the other node"
+        );
+    });
+}

@@ -46,6 +46,13 @@ pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool
                 let ended =
                     super::link::serve(core.clone(), mesh.clone(), rh, wh, addr, Some(url.clone()))
                         .await;
+                let own = &core.shared().server_id;
+                if ended.reason == CloseReason::DuplicateRoute && ended.peer.as_ref() == Some(own) {
+                    // A route to this server itself (a routes list shared by
+                    // every node names each node too): never dialled again.
+                    log::debug!("Detected route to self, ignoring {:?}", url.url);
+                    break;
+                }
                 if ended.reason == CloseReason::DuplicateRoute {
                     // The peer's own route to us carries it: wait for that
                     // one to go before dialling again.
