@@ -104,6 +104,41 @@ impl Conn {
     }
 }
 
+/// Waits until a publisher on `publish_url` reaches `sub` (a subscriber on
+/// another node of a cluster): `sub` subscribes to `probe`, a publisher
+/// publishes on it until one arrives, then `sub` unsubscribes. Interest
+/// from one connection crosses a route in order, so `sub`'s earlier
+/// subscriptions are in place too.
+pub fn await_interest(sub: &mut Conn, publish_url: &str, probe: &str) -> std::io::Result<()> {
+    const SID: u32 = 999_999;
+    sub.send(format!("SUB {probe} {SID}\r\n").as_bytes())?;
+    sub.ping()?;
+    let mut p = Conn::connect(publish_url)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if std::time::Instant::now() >= deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        p.send(format!("PUB {probe} 0\r\n\r\n").as_bytes())?;
+        p.ping()?;
+        sub.stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+        match sub.stream.read(&mut chunk) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => return Err(e),
+        }
+        if memchr::memmem::find(&buf, b"MSG ").is_some() {
+            break;
+        }
+    }
+    sub.send(format!("UNSUB {SID}\r\n").as_bytes())?;
+    // Probes still on their way are read and dropped up to this PONG.
+    sub.ping()
+}
+
 /// Connects to `url` within `timeout` (the first address that answers), with
 /// Nagle off. For scenarios that must never hang on a server that stops
 /// accepting.

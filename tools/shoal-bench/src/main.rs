@@ -47,6 +47,8 @@ Any scenario speaks TLS with SHOAL_BENCH_TLS_CA=<ca.pem> (and SHOAL_BENCH_TLS_FI
 pub struct Args {
     pub scenario: String,
     pub url: String,
+    /// Where subscribers connect (another node of a cluster); `None`: `url`.
+    pub sub_url: Option<String>,
     pub msgs: u64,
     pub size: usize,
     pub pubs: usize,
@@ -80,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         scenario,
         url: "127.0.0.1:4222".into(),
+        sub_url: None,
         msgs: 1_000_000,
         size: 128,
         pubs,
@@ -104,6 +107,7 @@ fn parse_args() -> Result<Args, String> {
         };
         match k.as_str() {
             "--url" => a.url = v.trim_start_matches("nats://").to_string(),
+            "--sub-url" => a.sub_url = Some(v.trim_start_matches("nats://").to_string()),
             "--subject" => a.subject = Some(v.clone()),
             "--msgs" => a.msgs = num()?,
             "--size" => a.size = num()? as usize,
@@ -198,9 +202,16 @@ fn subscribers(
     let mut counters = Vec::new();
     let handles = (0..n)
         .map(|i| {
-            let mut c = Conn::connect(&a.url).expect("subscriber connects");
+            let url = a.sub_url.as_deref().unwrap_or(&a.url);
+            let mut c = Conn::connect(url).expect("subscriber connects");
             c.subscribe(subject, queue, i as u32 + 1)
                 .expect("subscribe");
+            if url != a.url {
+                // Another node: its interest reaches the publishers' node
+                // asynchronously, over the route.
+                conn::await_interest(&mut c, &a.url, &format!("{subject}.probe.{i}"))
+                    .expect("the subscriber's interest reaches the publishers' node");
+            }
             let progress = Arc::new(AtomicU64::new(0));
             counters.push(progress.clone());
             let e = expected.clone();
