@@ -637,3 +637,64 @@ fn a_node_in_lame_duck_leaves_the_clients_urls() {
         }
     }
 }
+
+#[test]
+fn a_stream_import_delivers_once_across_routes() {
+    // B imports A's `feed.>`; B's subscriber is on the other node. The
+    // publishing node sends the message in A only: the subscriber's node
+    // makes B's copy itself, as nats-server does.
+    let accounts = "accounts {\n A: { users: [{user: a, password: a}], exports: [{stream: \"feed.>\"}] }\n B: { users: [{user: b, password: b}], imports: [{stream: {account: A, subject: \"feed.>\"}}] }\n}\n";
+    for kinds in MIXES {
+        let start = |kind: Kind, seeds: &[u16]| {
+            let routes = seeds
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut args = vec!["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "C1"];
+            if !routes.is_empty() {
+                args.extend_from_slice(&["--routes", &routes]);
+            }
+            match kind {
+                Kind::Shoal => {
+                    let mut a = vec!["--cores", "2"];
+                    a.extend_from_slice(&args);
+                    crate::util::shoal_conf(accounts, &a)
+                }
+                Kind::Nats => crate::util::nats_server_conf(accounts, &args),
+            }
+        };
+        let one = start(kinds[0], &[]);
+        let two = start(kinds[1], &[route_port(&one)]);
+        // Subscribers in B on both nodes, the publisher in A on the first.
+        let mut far = client_as(&two, "b", "b");
+        far.send(b"SUB feed.x 1\r\n");
+        let mut near = client_as(&one, "b", "b");
+        near.send(b"SUB feed.x 1\r\n");
+        near.ping_pong();
+        let mut publ = client_as(&one, "a", "a");
+        // The probe is in A (the far subscriber sees it through the import).
+        far.send(b"SUB feed.probe 2\r\n");
+        far.ping_pong();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            publ.send(b"PUB feed.probe 0\r\n\r\n");
+            publ.ping_pong();
+            if far.read_frame(Instant::now() + Duration::from_millis(100)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{kinds:?}: the import's interest never crossed");
+        }
+        far.send(b"UNSUB 2\r\n");
+        far.read_until_pong_after(b"PING\r\n");
+        publ.send(b"PUB feed.x 2\r\nhi\r\n");
+        publ.ping_pong();
+        assert_eq!(read_msgs(&mut far, 1), ["MSG feed.x 1 2\r\nhi\r\n"], "{kinds:?}");
+        assert_eq!(read_msgs(&mut near, 1), ["MSG feed.x 1 2\r\nhi\r\n"], "{kinds:?}");
+        // Nothing else: a second copy would come before these round trips end.
+        publ.send(b"PUB feed.end 0\r\n\r\n");
+        publ.ping_pong();
+        assert!(frames_until_pong(&mut far).is_empty(), "{kinds:?}: one copy only");
+        assert!(frames_until_pong(&mut near).is_empty(), "{kinds:?}: one copy only");
+    }
+}
