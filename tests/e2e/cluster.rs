@@ -680,21 +680,41 @@ fn a_stream_import_delivers_once_across_routes() {
         loop {
             publ.send(b"PUB feed.probe 0\r\n\r\n");
             publ.ping_pong();
-            if far.read_frame(Instant::now() + Duration::from_millis(100)).is_ok() {
+            if far
+                .read_frame(Instant::now() + Duration::from_millis(100))
+                .is_ok()
+            {
                 break;
             }
-            assert!(Instant::now() < deadline, "{kinds:?}: the import's interest never crossed");
+            assert!(
+                Instant::now() < deadline,
+                "{kinds:?}: the import's interest never crossed"
+            );
         }
         far.send(b"UNSUB 2\r\n");
         far.read_until_pong_after(b"PING\r\n");
         publ.send(b"PUB feed.x 2\r\nhi\r\n");
         publ.ping_pong();
-        assert_eq!(read_msgs(&mut far, 1), ["MSG feed.x 1 2\r\nhi\r\n"], "{kinds:?}");
-        assert_eq!(read_msgs(&mut near, 1), ["MSG feed.x 1 2\r\nhi\r\n"], "{kinds:?}");
+        assert_eq!(
+            read_msgs(&mut far, 1),
+            ["MSG feed.x 1 2\r\nhi\r\n"],
+            "{kinds:?}"
+        );
+        assert_eq!(
+            read_msgs(&mut near, 1),
+            ["MSG feed.x 1 2\r\nhi\r\n"],
+            "{kinds:?}"
+        );
         // Nothing else: a second copy would come before these round trips end.
         publ.send(b"PUB feed.end 0\r\n\r\n");
         publ.ping_pong();
-        assert!(frames_until_pong(&mut far).is_empty(), "{kinds:?}: one copy only");
-        assert!(frames_until_pong(&mut near).is_empty(), "{kinds:?}: one copy only");
+        assert!(
+            frames_until_pong(&mut far).is_empty(),
+            "{kinds:?}: one copy only"
+        );
+        assert!(
+            frames_until_pong(&mut near).is_empty(),
+            "{kinds:?}: one copy only"
+        );
     }
 }

@@ -388,3 +388,42 @@ fn a_route_that_stops_answering_pings_is_closed_as_stale() {
         assert!(got.contains("-ERR 'Stale Connection'"), "{kind:?}: {got}");
     }
 }
+
+#[test]
+fn an_imported_subscription_is_announced_in_the_exporter_too() {
+    let conf = "accounts {\n A: { users: [{user: a, password: a}], exports: [{stream: \"feed.>\"}, {stream: \"ev.*\"}] }\n B: { users: [{user: b, password: b}], imports: [{stream: {account: A, subject: \"feed.>\"}}, {stream: {account: A, subject: \"ev.*\"}, prefix: \"p\"}] }\n}\ncluster { name: C1, listen: \"127.0.0.1:-1\" }\n";
+    let mut outs = Vec::new();
+    for kind in BOTH {
+        let n = match kind {
+            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
+            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
+        };
+        let mut peer = Peer::attach(&n);
+        peer.sync();
+        let (mut c, _) = Raw::connect(n.port);
+        c.send(b"CONNECT {\"verbose\":false,\"user\":\"b\",\"pass\":\"b\"}\r\nSUB feed.x 1\r\nSUB p.ev.y 2\r\nSUB other 3\r\n");
+        c.ping_pong();
+        let mut got: Vec<String> = peer
+            .lines(5)
+            .into_iter()
+            .filter(|l| !l.contains("$SYS"))
+            .collect();
+        got.sort();
+        outs.push(got);
+    }
+    assert_eq!(
+        outs[0],
+        [
+            "RS+ A ev.y\r\n",
+            "RS+ A feed.x\r\n",
+            "RS+ B feed.x\r\n",
+            "RS+ B other\r\n",
+            "RS+ B p.ev.y\r\n"
+        ],
+        "Shoal"
+    );
+    assert_eq!(
+        outs[0], outs[1],
+        "Shoal and nats-server announce the same shadows"
+    );
+}

@@ -501,8 +501,9 @@ impl Core {
             });
         }
         let name = queue.as_ref().map(|(_, n)| &n[..]);
+        let imports = self.routing.borrow().imports.clone();
         self.routes
-            .client_interest(&self.auth, &subject, name, true);
+            .client_interest(&self.auth, &imports, &subject, name, true);
         self.env.stats.subs_changed(1);
         key
     }
@@ -578,7 +579,9 @@ impl Core {
             .apply_interest(src, pattern, queue, add, (route, weight));
         if !route {
             let name = queue.as_ref().map(|(_, n)| &n[..]);
-            self.routes.client_interest(&self.auth, pattern, name, add);
+            let imports = self.routing.borrow().imports.clone();
+            self.routes
+                .client_interest(&self.auth, &imports, pattern, name, add);
         }
     }
 
@@ -615,8 +618,9 @@ impl Core {
             return;
         }
         let name = sub.queue.as_ref().map(|(_, n)| &n[..]);
+        let imports = self.routing.borrow().imports.clone();
         self.routes
-            .client_interest(&self.auth, &sub.subject, name, false);
+            .client_interest(&self.auth, &imports, &sub.subject, name, false);
         self.env.stats.subs_changed(-1);
     }
 

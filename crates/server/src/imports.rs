@@ -19,6 +19,55 @@ pub struct StreamImport {
     pub transform: Transform,
 }
 
+impl StreamImport {
+    /// The exporter's subject a cluster peer must send for the importer's
+    /// subscription `subject` (nats-server's shadow subscription): the
+    /// subscription mapped back when the import's own subject covers it,
+    /// the import's whole subject when the subscription covers the import,
+    /// `None` when the two do not meet.
+    pub fn shadow(&self, subject: &[u8], out: &mut Vec<u8>) -> bool {
+        let mut local = Vec::new();
+        let source = self.transform.source();
+        // The import's subject as the importer sees it (its wildcards kept).
+        if !self.transform.apply(source, &mut local) {
+            return false;
+        }
+        if is_within(subject, &local) {
+            let src = String::from_utf8_lossy(source);
+            let reverse = std::str::from_utf8(&local)
+                .ok()
+                .and_then(|l| Transform::new(l, &tokenize(&src)).ok());
+            if let Some(r) = reverse {
+                if r.apply(subject, out) {
+                    return true;
+                }
+            }
+        }
+        if is_within(&local, subject) {
+            out.clear();
+            out.extend_from_slice(source);
+            return true;
+        }
+        false
+    }
+}
+
+/// Whether every subject `inner` matches is one `outer` matches (token by
+/// token: `*` within `*` or `>`, a literal within itself or a wildcard).
+fn is_within(inner: &[u8], outer: &[u8]) -> bool {
+    let mut i = inner.split(|&b| b == b'.');
+    let mut o = outer.split(|&b| b == b'.');
+    loop {
+        match (i.next(), o.next()) {
+            (_, Some(b">")) => return true,
+            (None, None) => return true,
+            (Some(a), Some(b)) if b == b"*" && a != b">" => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Every account's exported streams' imports, by exporting account id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamImports {
@@ -40,6 +89,15 @@ impl StreamImports {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.by_exporter.is_empty()
+    }
+
+    /// Every import into `importer`, with its exporter.
+    pub fn into_account(&self, importer: u16) -> impl Iterator<Item = (u16, &StreamImport)> {
+        self.by_exporter.iter().enumerate().flat_map(move |(e, v)| {
+            v.iter()
+                .filter(move |i| i.importer == importer)
+                .map(move |i| (e as u16, i))
+        })
     }
 
     /// The imports of what `exporter` publishes.
@@ -92,5 +150,32 @@ mod tests {
         assert!(i.of(2)[0].transform.apply(b"events.x", &mut out));
         assert_eq!(out, b"a.events.x");
         assert_eq!(tokenize("a.*.b.*.>"), "a.$1.b.$2.>");
+        assert_eq!(i.into_account(1).map(|(e, _)| e).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn shadow_interest_in_the_exporter() {
+        let imp = |src: &str, dest: &str| StreamImport {
+            importer: 1,
+            transform: Transform::new(src, &tokenize(dest)).unwrap(),
+        };
+        let mut out = Vec::new();
+        let same = imp("feed.>", "feed.>");
+        assert!(same.shadow(b"feed.x", &mut out));
+        assert_eq!(out, b"feed.x");
+        assert!(
+            same.shadow(b">", &mut out),
+            "a wider subscription: the whole import"
+        );
+        assert_eq!(out, b"feed.>");
+        assert!(!same.shadow(b"other", &mut out));
+        let prefixed = imp("events.*", "a.events.*");
+        assert!(prefixed.shadow(b"a.events.x", &mut out));
+        assert_eq!(out, b"events.x");
+        assert!(prefixed.shadow(b"a.events.*", &mut out));
+        assert_eq!(out, b"events.*");
+        assert!(prefixed.shadow(b"a.>", &mut out));
+        assert_eq!(out, b"events.*");
+        assert!(!prefixed.shadow(b"events.x", &mut out));
     }
 }

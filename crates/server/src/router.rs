@@ -348,15 +348,31 @@ fn pick_local(
     None
 }
 
-/// Picks, by weight, the peer member of a remote group: (core, its queue id).
-fn pick_remote(rg: &Group<PeerKey>, mut r: u64) -> Option<PeerKey> {
+/// Picks, by weight, the peer member of a remote group: (core, its queue
+/// id); with `clients`, among the peer cores' client members only.
+fn pick_remote(rg: &Group<PeerKey>, mut r: u64, clients: bool) -> Option<PeerKey> {
     for &(k, w) in &rg.members {
+        if clients && k.0 & ROUTE_PEER != 0 {
+            continue;
+        }
         if r < w as u64 {
             return Some(k);
         }
         r -= w as u64;
     }
     None
+}
+
+/// A remote group's weight (its client members' only, with `clients`).
+fn remote_weight(rg: &Group<PeerKey>, clients: bool) -> u64 {
+    if !clients {
+        return u64::from(rg.total_weight);
+    }
+    rg.members
+        .iter()
+        .filter(|((c, _), _)| c & ROUTE_PEER == 0)
+        .map(|(_, w)| u64::from(*w))
+        .sum()
 }
 
 /// Routes a message published by `publisher` on this core, as it is: a
@@ -698,6 +714,9 @@ fn route_as(
 ) -> bool {
     let (frame, mut spans) = remade(m, subject, reply);
     spans.account = account;
+    // An import's copy stays on this server: a cluster peer makes its own
+    // from the exporter's message (its subscribers' shadow interest).
+    spans.routed = true;
     route_in_account(
         core,
         publisher,
@@ -743,8 +762,19 @@ fn route(
         p.queues.clear();
     }
     scratch.picks.clear();
+    // A message that stays on this server (an account import's copy: the
+    // peers make their own) goes to clients only.
+    let clients = m.spans.routed;
+    let members = if clients {
+        Members::Clients
+    } else {
+        Members::Any
+    };
     if let Some(r) = remote {
         for &(c, _) in &r.plain {
+            if clients && c & ROUTE_PEER != 0 {
+                continue;
+            }
             scratch.peers[(c & !ROUTE_PEER) as usize].wanted = true;
         }
     }
@@ -756,14 +786,21 @@ fn route(
             continue;
         }
         let rg = remote.and_then(|r| r.groups.iter().find(|x| x.name == g.name));
-        let local_w = g.total_weight as u64;
-        let total = local_w + rg.map_or(0, |x| x.total_weight as u64);
+        let local_w = if clients {
+            client_weight(core, g)
+        } else {
+            g.total_weight as u64
+        };
+        let total = local_w + rg.map_or(0, |x| remote_weight(x, clients));
+        if total == 0 {
+            continue;
+        }
         let r = core.rand(total);
         if r < local_w {
-            if let Some(k) = pick_local(core, g, m.subject(), Some(publisher), Members::Any) {
+            if let Some(k) = pick_local(core, g, m.subject(), Some(publisher), members) {
                 scratch.picks.push(k);
             } else if let Some(k) =
-                rg.and_then(|rg| pick_remote(rg, core.rand(rg.total_weight as u64)))
+                rg.and_then(|rg| pick_remote(rg, core.rand(remote_weight(rg, clients)), clients))
             {
                 // The only member here is the publisher itself, with echo
                 // off: a member on another core takes the message, as
@@ -771,7 +808,7 @@ fn route(
                 let (c, qid) = peer_pick(k);
                 scratch.peers[c].queues.push(qid);
             }
-        } else if let Some(k) = rg.and_then(|rg| pick_remote(rg, r - local_w)) {
+        } else if let Some(k) = rg.and_then(|rg| pick_remote(rg, r - local_w, clients)) {
             let (c, qid) = peer_pick(k);
             scratch.peers[c].queues.push(qid);
         }
@@ -781,8 +818,8 @@ fn route(
             if local.groups.iter().any(|g| g.name == rg.name) || skip.contains(&rg.name) {
                 continue;
             }
-            let x = core.rand(rg.total_weight as u64);
-            if let Some(k) = pick_remote(rg, x) {
+            let x = core.rand(remote_weight(rg, clients));
+            if let Some(k) = pick_remote(rg, x, clients) {
                 let (c, qid) = peer_pick(k);
                 scratch.peers[c].queues.push(qid);
             }
@@ -814,19 +851,42 @@ fn route(
 /// in the frame), never to a route. Returns whether a peer core was
 /// handed it (the route's next PONG then waits for the barrier).
 pub fn publish_routed(core: &Core, m: &Msg, queues: (u32, u32)) -> bool {
-    let delivered = core.keyed(m.spans.account, m.subject(), |key| {
+    let names = (&m.frame[..], queues);
+    let mut crossed = routed_in_account(core, m, names);
+    // The accounts that import this subject get their copies here: the
+    // peer sent the message in the exporter's account only.
+    if !core.plain_routing() {
+        let routing = core.routing();
+        let mut to = Vec::new();
+        for imp in routing.imports.of(m.spans.account) {
+            if !imp.transform.apply(m.subject(), &mut to) {
+                continue;
+            }
+            let (frame, mut spans) = remade(m, &to, m.reply());
+            spans.account = imp.importer;
+            let copy = Msg {
+                frame: &frame,
+                spans,
+            };
+            crossed |= routed_in_account(core, &copy, names);
+        }
+    }
+    reap_expired(core);
+    drain_responses(core);
+    crossed
+}
+
+fn routed_in_account(core: &Core, m: &Msg, names: (&[u8], (u32, u32))) -> bool {
+    core.keyed(m.spans.account, m.subject(), |key| {
         if core.cores() > 1 {
             core.registry().lookup_both(key, |local, remote| {
-                routed(core, m, local, Some(remote), queues)
+                routed(core, m, local, Some(remote), names)
             })
         } else {
             core.registry()
-                .lookup_local(key, |local| routed(core, m, local, None, queues))
+                .lookup_local(key, |local| routed(core, m, local, None, names))
         }
-    });
-    reap_expired(core);
-    drain_responses(core);
-    delivered
+    })
 }
 
 fn routed(
@@ -834,7 +894,7 @@ fn routed(
     m: &Msg,
     local: &Match<u32>,
     remote: Option<&Match<PeerKey>>,
-    queues: (u32, u32),
+    (names, queues): (&[u8], (u32, u32)),
 ) -> bool {
     for &key in &local.plain {
         deliver(core, key, m, None, false);
@@ -856,19 +916,12 @@ fn routed(
         start: queues.0,
         end: queues.1,
     };
-    for q in shoal_proto::route::words(m.frame, span) {
-        let name = q.of(m.frame);
+    for q in shoal_proto::route::words(names, span) {
+        let name = q.of(names);
         let g = local.groups.iter().find(|g| &g.name[..] == name);
         let rg = remote.and_then(|r| r.groups.iter().find(|x| &x.name[..] == name));
         let local_w = g.map_or(0, |g| client_weight(core, g));
-        let clients = |rg: &Group<PeerKey>| {
-            rg.members
-                .iter()
-                .filter(|((c, _), _)| c & ROUTE_PEER == 0)
-                .map(|(_, w)| u64::from(*w))
-                .sum::<u64>()
-        };
-        let remote_w = rg.map_or(0, clients);
+        let remote_w = rg.map_or(0, |rg| remote_weight(rg, true));
         if local_w + remote_w == 0 {
             continue; // no member here: that group's copy is dropped
         }
@@ -879,15 +932,8 @@ fn routed(
             {
                 scratch.picks.push(k);
             }
-        } else if let Some(rg) = rg {
-            let mut x = r - local_w;
-            for &((c, qid), w) in rg.members.iter().filter(|((c, _), _)| c & ROUTE_PEER == 0) {
-                if x < u64::from(w) {
-                    scratch.peers[c as usize].queues.push(qid);
-                    break;
-                }
-                x -= u64::from(w);
-            }
+        } else if let Some((c, qid)) = rg.and_then(|rg| pick_remote(rg, r - local_w, true)) {
+            scratch.peers[c as usize].queues.push(qid);
         }
     }
     for (c, p) in scratch.peers.iter().enumerate() {

@@ -23,6 +23,7 @@ use shoal_subject::routes::{Advertised, Announce};
 
 use crate::auth::Auth;
 use crate::client::Client;
+use crate::imports::StreamImports;
 
 /// This core's routes and the server's interest they advertise.
 #[derive(Default)]
@@ -74,24 +75,50 @@ impl Routes {
 
     /// A client subscription of this server (on any core) was added or
     /// removed: `key` is its subject's key (see `accounts.rs`). The change,
-    /// if routes must hear of it, goes to every route of this core.
-    pub fn client_interest(&self, auth: &Auth, key: &[u8], queue: Option<&[u8]>, add: bool) {
+    /// if routes must hear of it, goes to every route of this core. A
+    /// subscription to a stream another account exports also counts as
+    /// interest in the exporter (nats-server's shadow subscription): the
+    /// peer sends the message in the exporter's account, and this server
+    /// makes the importer's copy.
+    pub fn client_interest(
+        &self,
+        auth: &Auth,
+        imports: &StreamImports,
+        key: &[u8],
+        queue: Option<&[u8]>,
+        add: bool,
+    ) {
         if !self.on {
             return;
         }
         let (account, subject) = crate::accounts::split(key);
+        let mut changes = Vec::new();
         let mut adv = self.advertised.borrow_mut();
-        let change = if add {
-            adv.add(account, subject, queue)
-        } else {
-            adv.remove(account, subject, queue)
+        let mut change = |adv: &mut Advertised, account, subject: &[u8]| {
+            let c = if add {
+                adv.add(account, subject, queue)
+            } else {
+                adv.remove(account, subject, queue)
+            };
+            changes.extend(c);
         };
+        change(&mut adv, account, subject);
+        if !imports.is_empty() {
+            let mut shadow = Vec::new();
+            for (exporter, imp) in imports.into_account(account) {
+                if imp.shadow(subject, &mut shadow) {
+                    change(&mut adv, exporter, &shadow);
+                }
+            }
+        }
         drop(adv);
-        let (Some(a), true) = (change, self.any()) else {
+        if changes.is_empty() || !self.any() {
             return;
-        };
+        }
         let mut line = BytesMut::new();
-        self.put_announce(auth, &a, &mut line);
+        for a in &changes {
+            self.put_announce(auth, a, &mut line);
+        }
         for l in self.links.borrow().iter() {
             l.send(&line);
         }

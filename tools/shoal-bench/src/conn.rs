@@ -123,11 +123,16 @@ pub fn await_interest(sub: &mut Conn, publish_url: &str, probe: &str) -> std::io
         }
         p.send(format!("PUB {probe} 0\r\n\r\n").as_bytes())?;
         p.ping()?;
-        sub.stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+        sub.stream
+            .set_read_timeout(Some(Duration::from_millis(100)))?;
         match sub.stream.read(&mut chunk) {
             Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(e),
         }
         if memchr::memmem::find(&buf, b"MSG ").is_some() {
