@@ -494,6 +494,26 @@ fn routez_lists_each_peer_and_its_interest() {
                 }
             }
         }
+        // /varz counts the route and shows the cluster as nats-server does
+        // (Shoal keeps one route per peer: no pool_size).
+        for (me, kind, routes) in [(&seed, kinds[0], 0usize), (&b, kinds[1], 1)] {
+            let v = crate::monitor::get(crate::monitor::http_port(me), "/varz").json();
+            let c = &v["cluster"];
+            assert_eq!(c["name"], "C1", "{kinds:?}: {c}");
+            assert_eq!(c["addr"], "127.0.0.1", "{kinds:?}: {c}");
+            assert_eq!(c["cluster_port"], route_port(me), "{kinds:?}: {c}");
+            assert_eq!(c["auth_timeout"], 2, "{kinds:?}: {c}");
+            assert_eq!(
+                c["urls"].as_array().map_or(0, |u| u.len()),
+                routes,
+                "{kinds:?}: {c}"
+            );
+            if kind == Kind::Shoal {
+                assert_eq!(v["routes"], 1, "{kinds:?}: {v}");
+                assert_eq!(v["remotes"], 1, "{kinds:?}: {v}");
+                assert!(v["in_msgs"].as_u64() >= v["in_client_msgs"].as_u64(), "{v}");
+            }
+        }
         // The seed holds b's interest: on Shoal, on its one route.
         if kinds[0] == Kind::Shoal {
             let page =

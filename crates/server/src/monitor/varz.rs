@@ -17,12 +17,36 @@ use crate::records::{CoreSnapshot, Counters, Request};
 #[derive(Serialize, Default)]
 struct Empty {}
 
-/// `cluster`: nats-server shows `{}` without a cluster and the name alone when
-/// only `cluster_name` is set (no listener).
+/// Whether the server has routes to ask the cores for.
+fn s_mesh(ctx: &Ctx<'_>) -> bool {
+    ctx.shared.mesh.is_some()
+}
+
+/// `cluster`: nats-server shows `{}` without a cluster, the name alone when
+/// only `cluster_name` is set (no listener), and the route listener's
+/// settings on a cluster node. `pool_size` is left out: Shoal keeps one
+/// route per peer (nats-server shows its own pool size).
 #[derive(Serialize)]
-struct Cluster<'a> {
+struct Cluster {
     #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float")]
+    auth_timeout: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float")]
+    tls_timeout: Option<f64>,
+}
+
+fn opt_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(f) => go_float(f, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Serialize)]
@@ -92,7 +116,7 @@ struct Varz<'a> {
     max_control_line: usize,
     max_payload: usize,
     max_pending: usize,
-    cluster: Cluster<'a>,
+    cluster: Cluster,
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
@@ -234,8 +258,24 @@ pub async fn page(
     req_stats: &BTreeMap<String, u64>,
     cpu: &std::cell::RefCell<CpuMeter>,
 ) -> Reply {
-    let snaps = ctx.gather(Request::default()).await;
+    let snaps = ctx
+        .gather(Request {
+            routes: s_mesh(ctx),
+            ..Request::default()
+        })
+        .await;
     let t = total(&snaps);
+    let routes: Vec<&crate::records::ConnRecord> =
+        snaps.iter().flat_map(|x| x.routes.iter()).collect();
+    let (route_in_msgs, route_in_bytes, route_out_msgs, route_out_bytes) =
+        routes.iter().fold((0, 0, 0, 0), |(a, b, c, d), r| {
+            (
+                a + r.in_msgs,
+                b + r.in_bytes,
+                c + r.out_msgs,
+                d + r.out_bytes,
+            )
+        });
     let s = &**ctx.shared;
     let cfg = &s.config();
     let boot = s.clock.boot_wall();
@@ -264,8 +304,34 @@ pub async fn page(
         max_control_line: cfg.max_control_line,
         max_payload: cfg.max_payload,
         max_pending: cfg.max_pending,
-        cluster: Cluster {
-            name: cfg.cluster_name.as_deref(),
+        cluster: match &s.mesh {
+            None => Cluster {
+                name: cfg.cluster_name.clone(),
+                addr: None,
+                cluster_port: None,
+                auth_timeout: None,
+                urls: Vec::new(),
+                tls_timeout: None,
+            },
+            Some(m) => Cluster {
+                name: Some(m.name().0),
+                addr: Some(m.cfg.host.clone()),
+                cluster_port: Some(m.listen.port()),
+                auth_timeout: Some(m.cfg.auth_timeout.as_secs_f64()),
+                urls: m
+                    .cfg
+                    .routes
+                    .iter()
+                    .map(|r| {
+                        if r.host.contains(':') {
+                            format!("[{}]:{}", r.host, r.port)
+                        } else {
+                            format!("{}:{}", r.host, r.port)
+                        }
+                    })
+                    .collect(),
+                tls_timeout: Some(2.0),
+            },
         },
         gateway: Empty {},
         leaf: Empty {},
@@ -286,15 +352,15 @@ pub async fn page(
         cpu: cpu.borrow_mut().sample(),
         connections: t.connections,
         total_connections: t.total_connections,
-        routes: 0,
-        remotes: 0,
+        routes: routes.len() as u64,
+        remotes: routes.len() as u64,
         leafnodes: 0,
-        in_msgs: t.in_msgs,
-        in_bytes: t.in_bytes,
+        in_msgs: t.in_msgs + route_in_msgs,
+        in_bytes: t.in_bytes + route_in_bytes,
         in_client_msgs: t.in_msgs,
         in_client_bytes: t.in_bytes,
-        out_msgs: t.out_msgs,
-        out_bytes: t.out_bytes,
+        out_msgs: t.out_msgs + route_out_msgs,
+        out_bytes: t.out_bytes + route_out_bytes,
         out_client_msgs: t.out_msgs,
         out_client_bytes: t.out_bytes,
         slow_consumers: t.slow_consumers,
