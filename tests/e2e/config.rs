@@ -616,6 +616,20 @@ fn cluster_blocks_are_checked_like_nats_server() {
         }
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // Route TLS is refused at its key, once nats-server's checks of the
+    // block passed.
+    let ca = crate::tls::Ca::new("cluster");
+    let srv = ca.server();
+    let path = conf(&format!(
+        "cluster {{ listen: \"127.0.0.1:-1\"\n{}}}\n",
+        crate::tls::tls_block(&srv, "")
+    ));
+    let out = run(&["-c", s(&path)], None);
+    assert!(
+        stderr(&out).contains("\"cluster.tls\" is not supported by this version of shoal yet"),
+        "{}",
+        stderr(&out)
+    );
     // What Shoal's routes do not do yet is refused by name, after
     // nats-server's own checks.
     let path = conf("cluster { listen: \"127.0.0.1:-1\", name: C1, accounts: [A] }\n");

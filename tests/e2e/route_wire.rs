@@ -427,3 +427,52 @@ fn an_imported_subscription_is_announced_in_the_exporter_too() {
         "Shoal and nats-server announce the same shadows"
     );
 }
+
+#[test]
+fn route_permissions_filter_interest_both_ways() {
+    // import: what this node asks its peers for; export: what it lets a
+    // peer ask it for.
+    let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", permissions { import: \"in.>\", export: \"out.>\" } }\n";
+    for kind in BOTH {
+        let n = match kind {
+            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
+            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
+        };
+        let mut peer = Peer::attach(&n);
+        peer.sync();
+        let mut c = client(&n);
+        c.send(b"SUB other 1\r\nSUB in.x 2\r\n");
+        c.ping_pong();
+        assert_eq!(
+            peer.lines(1),
+            ["RS+ $G in.x\r\n"],
+            "{kind:?}: only what may be imported"
+        );
+        peer.raw
+            .send(b"RS+ $G nope\r\nRS+ $G out.y\r\nRS+ $G out.probe\r\n");
+        peer.sync();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            c.send(b"PUB nope 1\r\nn\r\nPUB out.probe 0\r\n\r\n");
+            c.ping_pong();
+            if let Some(l) = peer.next_msg(Duration::from_millis(100)) {
+                assert_eq!(
+                    l, "RMSG $G out.probe 0\r\n\r\n",
+                    "{kind:?}: nothing for `nope`"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: the exportable interest never arrived"
+            );
+        }
+        c.send(b"PUB out.y 1\r\ny\r\n");
+        c.ping_pong();
+        assert_eq!(
+            peer.next_msg(Duration::from_secs(5)).as_deref(),
+            Some("RMSG $G out.y 1\r\ny\r\n"),
+            "{kind:?}"
+        );
+    }
+}

@@ -112,6 +112,10 @@ pub struct Cluster {
     /// the unanswered PINGs after which a route is stale.
     pub ping_interval: Duration,
     pub ping_max: u32,
+    /// `permissions { import, export }`: the subjects this node asks its
+    /// peers for (import: its interest is announced only there) and lets
+    /// them ask for (export: a peer's `RS+` elsewhere is ignored).
+    pub permissions: Option<shoal_auth::PermissionSpec>,
 }
 
 /// A route to dial: its URL as written and its parts.

@@ -230,7 +230,14 @@ impl Core {
         let plain_routing = Cell::new(routing.is_plain());
         let routing = RefCell::new(routing);
         let tls = RefCell::new(shared.cfg.tls.clone());
-        let shared_cluster = shared.cfg.cluster.is_some();
+        let routes = Routes::new(
+            shared.cfg.cluster.is_some(),
+            shared
+                .cfg
+                .cluster
+                .as_ref()
+                .and_then(|c| c.permissions.as_ref()),
+        );
         Core {
             id,
             n,
@@ -260,7 +267,7 @@ impl Core {
             plain_routing,
             user_info_accounts: Cell::new(0),
             sys_accounts: Cell::new(0),
-            routes: Routes::new(shared_cluster),
+            routes,
         }
     }
 

@@ -240,6 +240,7 @@ mod tests {
             auth_timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(30),
             ping_max: 2,
+            permissions: None,
         })
     }
 

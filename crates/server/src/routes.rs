@@ -24,11 +24,15 @@ use shoal_subject::routes::{Advertised, Announce};
 use crate::auth::Auth;
 use crate::client::Client;
 use crate::imports::StreamImports;
+use shoal_auth::{PermissionSpec, Rules};
 
 /// This core's routes and the server's interest they advertise.
 #[derive(Default)]
 pub struct Routes {
     on: bool,
+    /// The cluster's permissions (import as publish, export as subscribe,
+    /// as nats-server maps them), compiled for this core.
+    perms: RefCell<Option<Rules>>,
     links: RefCell<Vec<Rc<Client>>>,
     advertised: RefCell<Advertised>,
     /// Per account id, its name as route lines spell it (made once).
@@ -36,12 +40,32 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// The table of a core of a clustered server (`on`), or an inert one.
-    pub fn new(on: bool) -> Routes {
+    /// The table of a core of a clustered server (`on`, with the cluster's
+    /// `permissions`), or an inert one.
+    pub fn new(on: bool, permissions: Option<&PermissionSpec>) -> Routes {
         Routes {
             on,
+            perms: RefCell::new(permissions.map(|p| Rules::compile(p).0)),
             ..Routes::default()
         }
+    }
+
+    /// Whether the peers may be told of interest in `subject` (the import
+    /// permission).
+    fn may_import(&self, subject: &[u8]) -> bool {
+        self.perms
+            .borrow_mut()
+            .as_mut()
+            .is_none_or(|r| r.publish_allowed(subject))
+    }
+
+    /// Whether a peer's interest in `subject` is accepted (the export
+    /// permission).
+    pub fn may_export(&self, subject: &[u8]) -> bool {
+        self.perms
+            .borrow_mut()
+            .as_mut()
+            .is_none_or(|r| r.subscribe_allowed(subject, None))
     }
 
     /// Whether this server is a cluster node.
@@ -95,6 +119,9 @@ impl Routes {
         let mut changes = Vec::new();
         let mut adv = self.advertised.borrow_mut();
         let mut change = |adv: &mut Advertised, account, subject: &[u8]| {
+            if !self.may_import(subject) {
+                return;
+            }
             let c = if add {
                 adv.add(account, subject, queue)
             } else {

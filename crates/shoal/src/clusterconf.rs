@@ -10,8 +10,8 @@
 //! applies them) it becomes the runtime's [`shoal_server::Cluster`]
 //! ([`resolve`]). A block that only names the cluster (`cluster { name: C1 }`)
 //! gives INFO its `cluster`, as in nats-server. What Shoal's routes do not do
-//! yet is refused by name at its key: route TLS, route permissions, pinned
-//! accounts, and S2 compression.
+//! yet is refused by name: route TLS (at its key), pinned accounts and S2
+//! compression (after nats-server's own checks).
 
 use std::time::Duration;
 
@@ -100,7 +100,6 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
                             "Cluster permissions do not support dynamic responses",
                         );
                     } else {
-                        report.not_yet("cluster.permissions", &x.pos);
                         c.permissions = Some(p);
                     }
                 }
@@ -302,6 +301,7 @@ pub fn resolve(
             .ping_max
             .filter(|&n| n > 0)
             .map_or(2, |n| n.min(1 << 20) as u32),
+        permissions: c.permissions.clone(),
     }))
 }
 
@@ -615,11 +615,6 @@ mod tests {
 
     #[test]
     fn what_routes_do_not_do_yet_is_refused_by_name() {
-        let (_, r) = run("cluster {\n listen: 127.0.0.1:6222\n permissions { import: foo }\n}\n");
-        assert_eq!(
-            r.errors,
-            ["t.conf:3:2: \"cluster.permissions\" is not supported by this version of shoal yet"]
-        );
         let refused = |text: &str| {
             let (c, r) = run(text);
             assert!(r.errors.is_empty(), "{:?}", r.errors);

@@ -599,6 +599,14 @@ fn on_sub(
     if !shoal_subject::is_valid_subscribe_subject(subj) {
         return;
     }
+    if !link.core.routes().may_export(subj) {
+        log::debug!(
+            "{} - Can not export {:?}, ignoring remote subscription request",
+            link.conn.log_prefix(),
+            String::from_utf8_lossy(subj)
+        );
+        return;
+    }
     let core = &link.core;
     let key = core.key(id, subj);
     let q = queue.map(|(q, w)| (q.of(frame), w));
