@@ -738,3 +738,73 @@ fn a_stream_import_delivers_once_across_routes() {
         );
     }
 }
+
+#[test]
+fn a_reload_adds_and_removes_routes() {
+    for other in [Kind::Shoal, Kind::Nats] {
+        let peer = node(other, &[], &[]);
+        let peer_route = route_port(&peer);
+        let path = crate::util::temp_path("conf");
+        let conf = |routes: &str| {
+            format!("cluster {{ name: C1, listen: \"127.0.0.1:-1\", routes: [{routes}] }}\n")
+        };
+        std::fs::write(&path, conf("")).unwrap();
+        let s = crate::util::shoal(&["--cores", "2", "-c", path.to_str().unwrap()]);
+        let mut sub = client(&peer);
+        sub.send(b"SUB rl 1\r\n");
+        sub.ping_pong();
+        // A route the reload adds is dialled: the peer's interest arrives.
+        std::fs::write(&path, conf(&format!("\"nats://127.0.0.1:{peer_route}\""))).unwrap();
+        s.signal(libc::SIGHUP);
+        assert!(
+            s.wait_for_log("Reloaded server configuration", Duration::from_secs(10)),
+            "{:?}",
+            s.log()
+        );
+        assert!(s.wait_for_log("Reloaded: cluster routes", Duration::from_secs(5)));
+        let mut publ = client(&s);
+        await_interest(&mut publ, &mut sub, "rl");
+        // A route the reload removes is closed (and not dialled again): the
+        // peer's interest goes, a request finds no responders. (A nats-server
+        // peer dials a closed no-pool route back at once, from the URL our
+        // INFO gave it: there the route returns, as between nats-servers.)
+        std::fs::write(&path, conf("")).unwrap();
+        s.signal(libc::SIGHUP);
+        publ.send(b"SUB _INBOX.r 5\r\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        'asking: loop {
+            if other == Kind::Nats {
+                break;
+            }
+            publ.send(b"HPUB rl _INBOX.r 12 12\r\nNATS/1.0\r\n\r\n\r\n");
+            let round = Instant::now() + Duration::from_millis(200);
+            while let Ok(f) = publ.read_frame(round) {
+                if f == b"PING\r\n" {
+                    publ.send(b"PONG\r\n");
+                    continue;
+                }
+                assert!(escape(&f).contains("503"), "{other:?}: {}", escape(&f));
+                break 'asking;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{other:?}: the removed route stayed"
+            );
+        }
+        // The listener itself cannot move, in nats-server's words.
+        std::fs::write(
+            &path,
+            "cluster { name: C1, listen: \"127.0.0.1:1\", routes: [] }\n",
+        )
+        .unwrap();
+        s.signal(libc::SIGHUP);
+        assert!(
+            s.wait_for_log(
+                "config reload not supported for cluster port: old=-1, new=1",
+                Duration::from_secs(10)
+            ),
+            "{:?}",
+            s.log()
+        );
+    }
+}

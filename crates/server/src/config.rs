@@ -214,7 +214,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 21] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 23] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -239,13 +239,31 @@ impl Config {
             // never silently kept at the old value).
             ("ClientAdvertise", opt(&self.client_advertise)),
             ("ClusterName", opt(&self.cluster_name)),
-            // The route listener and its routes: fixed for now (nats-server
-            // reloads the routes list; Shoal refuses the change by name).
+            // The route listener, in nats-server's words; its routes list
+            // reloads (see `reloadable`), the rest of the block is fixed.
             (
-                "Cluster",
+                "cluster host",
                 self.cluster
                     .as_ref()
-                    .map_or(String::new(), |c| format!("{c:?}")),
+                    .map_or(String::new(), |c| c.host.clone()),
+            ),
+            (
+                "cluster port",
+                self.cluster
+                    .as_ref()
+                    .map_or("0".into(), |c| c.port.to_string()),
+            ),
+            (
+                "cluster",
+                self.cluster.as_ref().map_or(String::new(), |c| {
+                    format!(
+                        "{:?}",
+                        Cluster {
+                            routes: Vec::new(),
+                            ..(**c).clone()
+                        }
+                    )
+                }),
             ),
             ("MaxSubTokens", self.max_sub_tokens.to_string()),
             ("MaxClosedClients", self.max_closed_clients.to_string()),
@@ -275,7 +293,7 @@ impl Config {
     /// nats-server logs them by (`Reloaded: ping_interval = 5s`).
     /// The authorization settings show as `authorization password` and the
     /// like, with no value (secrets are not logged), as nats-server logs them.
-    fn reloadable(&self) -> [(&'static str, String); 13] {
+    fn reloadable(&self) -> [(&'static str, String); 14] {
         let l = &self.logins;
         let single = l.single();
         [
@@ -302,6 +320,13 @@ impl Config {
             ("max_control_line", self.max_control_line.to_string()),
             ("max_payload", self.max_payload.to_string()),
             ("write_deadline", shoal_go::duration(self.write_deadline)),
+            (
+                "cluster routes",
+                self.cluster.as_ref().map_or("[]".into(), |c| {
+                    let urls: Vec<&str> = c.routes.iter().map(|r| r.url.as_str()).collect();
+                    format!("[{}]", urls.join(" "))
+                }),
+            ),
             // Compared by what was loaded, logged as nats-server logs it
             // (`Reloaded: tls = enabled`).
             (
@@ -359,6 +384,7 @@ impl Config {
                 n if n.starts_with("authorization") && n != "authorization timeout" => {
                     (n, String::new())
                 }
+                "cluster routes" => ("cluster routes", String::new()),
                 "tls" if value == "none" => ("tls", "disabled".to_string()),
                 "tls" => ("tls", "enabled".to_string()),
                 n => (n, value),

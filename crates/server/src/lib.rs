@@ -318,6 +318,9 @@ impl Server {
     /// connections were closed.
     pub fn reload(&self, config: Config) -> usize {
         let sh = &self.shared;
+        if let (Some(m), Some(c)) = (&sh.mesh, &config.cluster) {
+            m.set_routes(c.routes.clone(), self.cores.len());
+        }
         let open = sh.connections.load(Ordering::SeqCst);
         sh.reload_excess.store(
             open.saturating_sub(config.max_connections),

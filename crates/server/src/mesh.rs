@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use crate::config::Cluster;
+use crate::config::{Cluster, RouteUrl};
 
 /// A peer with a registered route.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct Peer {
     /// (explicit, not gossiped).
     pub solicited: bool,
     pub configured: bool,
+    /// The URL it was dialled at.
+    pub url: Option<String>,
     /// The peer's client URLs (INFO `connect_urls`).
     pub connect_urls: Vec<String>,
     pub since: SystemTime,
@@ -51,17 +53,22 @@ pub struct Mesh {
     name: Mutex<Name>,
     peers: Mutex<HashMap<String, Peer>>,
     dialing: Mutex<HashSet<String>>,
-    /// Lines for the routes of other cores (gossip), by owning core; each
-    /// core's cluster agent takes its own.
-    mail: Mutex<Vec<Mail>>,
+    /// Work for other cores (gossip to their routes, routes a reload
+    /// added or removed), by core; each core's cluster agent takes its own.
+    mail: Mutex<Vec<(usize, Mail)>>,
+    /// The explicit routes in force (a reload changes them).
+    routes: Mutex<Vec<RouteUrl>>,
 }
 
-/// A line for every route of one core but the one to `except`.
+/// What a core's agent is asked to do.
 #[derive(Debug, Clone)]
-pub struct Mail {
-    pub core: usize,
-    pub except: String,
-    pub line: Vec<u8>,
+pub enum Mail {
+    /// Send `line` to every route of the core but the one to `except`.
+    Line { except: String, line: Vec<u8> },
+    /// Dial this explicit route (a reload added it).
+    Dial(RouteUrl),
+    /// Close the route with this connection id (a reload removed its URL).
+    Close(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +98,7 @@ impl Mesh {
             },
             None => (cfg.host.clone(), listen.port()),
         };
+        let routes = cfg.routes.clone();
         Mesh {
             cfg,
             listen,
@@ -102,6 +110,7 @@ impl Mesh {
             peers: Mutex::default(),
             dialing: Mutex::default(),
             mail: Mutex::default(),
+            routes: Mutex::new(routes),
         }
     }
 
@@ -201,23 +210,57 @@ impl Mesh {
     pub fn post(&self, cores: usize, except: &str, line: &[u8]) {
         let mut mail = lock(&self.mail);
         for core in 0..cores {
-            mail.push(Mail {
-                core,
+            let m = Mail::Line {
                 except: except.to_string(),
                 line: line.to_vec(),
-            });
+            };
+            mail.push((core, m));
         }
     }
 
-    /// The lines left for `core`'s routes.
+    /// The work left for `core`.
     pub fn take_mail(&self, core: usize) -> Vec<Mail> {
         let mut mail = lock(&self.mail);
         if mail.is_empty() {
             return Vec::new();
         }
-        let (mine, rest) = mail.drain(..).partition(|m| m.core == core);
+        let (mine, rest): (Vec<_>, Vec<_>) = mail.drain(..).partition(|(c, _)| *c == core);
         *mail = rest;
-        mine
+        mine.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Whether `url` is still one of the explicit routes.
+    pub fn route_valid(&self, url: &str) -> bool {
+        lock(&self.routes).iter().any(|r| r.url == url)
+    }
+
+    /// A reload's routes list: the routes it adds are dialled (route `i`
+    /// of the list by core `i mod cores`), the connections of the ones it
+    /// removes closed (their dialers stop).
+    pub fn set_routes(&self, new: Vec<RouteUrl>, cores: usize) {
+        let mut routes = lock(&self.routes);
+        let added: Vec<(usize, RouteUrl)> = new
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !routes.iter().any(|o| o.url == r.url))
+            .map(|(i, r)| (i % cores.max(1), r.clone()))
+            .collect();
+        let removed: Vec<String> = routes
+            .iter()
+            .filter(|o| !new.iter().any(|r| r.url == o.url))
+            .map(|o| o.url.clone())
+            .collect();
+        *routes = new;
+        drop(routes);
+        let mut mail = lock(&self.mail);
+        for (core, r) in added {
+            mail.push((core, Mail::Dial(r)));
+        }
+        for p in lock(&self.peers).values() {
+            if p.url.as_ref().is_some_and(|u| removed.contains(u)) {
+                mail.push((p.core, Mail::Close(p.cid)));
+            }
+        }
     }
 }
 
@@ -252,6 +295,7 @@ mod tests {
             cid,
             solicited: false,
             configured: false,
+            url: None,
             connect_urls: vec![format!("127.0.0.1:{cid}")],
             since: SystemTime::now(),
         }

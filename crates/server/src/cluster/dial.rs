@@ -39,6 +39,13 @@ pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool
     let mut delay = DELAY;
     let mut first = true;
     while !stopping(&core) {
+        if explicit && !mesh.route_valid(&url.url) {
+            log::debug!(
+                "Not attempting to connect to explicit route {:?}, no longer part of configured routes",
+                url.url
+            );
+            break;
+        }
         match connect(&url).await {
             Ok((rh, wh, addr)) => {
                 attempts = 0;

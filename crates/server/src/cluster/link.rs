@@ -447,7 +447,8 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
         configured: link
             .solicited
             .as_ref()
-            .is_some_and(|u| link.mesh.cfg.routes.contains(u)),
+            .is_some_and(|u| link.mesh.route_valid(&u.url)),
+        url: link.solicited.as_ref().map(|u| u.url.clone()),
         connect_urls: p.connect_urls.clone(),
         since: SystemTime::now(),
     };

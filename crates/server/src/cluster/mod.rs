@@ -29,7 +29,7 @@ use std::time::Duration;
 use shoal_proto::route_info::{RouteConnect, RouteInfo};
 
 use crate::core::Core;
-use crate::mesh::Mesh;
+use crate::mesh::{Mail, Mesh};
 use crate::rt;
 
 /// The route protocol level Shoal speaks: accounts on every line, no
@@ -170,10 +170,23 @@ pub async fn agent(core: Rc<Core>, mesh: Arc<Mesh>) {
         if mail.is_empty() {
             continue;
         }
-        for m in &mail {
-            for l in core.routes().links().iter() {
-                if *l.name.borrow() != m.except {
-                    l.send(&m.line);
+        for m in mail {
+            match m {
+                Mail::Line { except, line } => {
+                    for l in core.routes().links().iter() {
+                        if *l.name.borrow() != except {
+                            l.send(&line);
+                        }
+                    }
+                }
+                Mail::Dial(url) => {
+                    rt::spawn(dial::dial(core.clone(), mesh.clone(), url, true));
+                }
+                Mail::Close(cid) => {
+                    let l = core.routes().links().iter().find(|l| l.cid == cid).cloned();
+                    if let Some(l) = l {
+                        l.close_after_flush(crate::client::CloseReason::ClientClosed);
+                    }
                 }
             }
         }
