@@ -808,3 +808,62 @@ fn a_reload_adds_and_removes_routes() {
         );
     }
 }
+
+#[test]
+fn a_route_url_carries_the_credentials() {
+    let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", authorization { user: ru, password: rp } }\n";
+    for kinds in [
+        [Kind::Shoal, Kind::Shoal],
+        [Kind::Nats, Kind::Shoal],
+        [Kind::Shoal, Kind::Nats],
+    ] {
+        let seed = match kinds[0] {
+            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
+            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
+        };
+        let port = route_port(&seed);
+        let with = |creds: &str| {
+            let routes = format!("nats://{creds}127.0.0.1:{port}");
+            let args = [
+                "--cluster",
+                "nats://127.0.0.1:-1",
+                "--cluster_name",
+                "C1",
+                "--routes",
+                &routes,
+            ];
+            match kinds[1] {
+                Kind::Shoal => {
+                    let mut a = vec!["--cores", "2"];
+                    a.extend_from_slice(&args);
+                    crate::util::shoal(&a)
+                }
+                Kind::Nats => crate::util::nats_server(&args),
+            }
+        };
+        // The right credentials: the route forms and carries interest.
+        let good = with("ru:rp@");
+        let mut sub = client(&good);
+        sub.send(b"SUB cred 1\r\n");
+        let mut publ = client(&seed);
+        await_interest(&mut publ, &mut sub, "c");
+        drop(good);
+        // The wrong ones: refused, so interest never crosses.
+        let bad = with("ru:nope@");
+        let said = |p: &ServerProc| {
+            p.log()
+                .iter()
+                .any(|l| l.contains("Authorization Violation"))
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !said(&seed) && !said(&bad) {
+            assert!(
+                Instant::now() < deadline,
+                "{kinds:?}: seed {:?}\nbad {:?}",
+                seed.log(),
+                bad.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
