@@ -69,6 +69,32 @@ pub fn node(kind: Kind, seeds: &[u16], extra: &[&str]) -> ServerProc {
     }
 }
 
+/// Starts one node of cluster `C1` from config `conf`, routed to `seeds`.
+pub fn node_conf(kind: Kind, conf: &str, seeds: &[u16]) -> ServerProc {
+    let routes = seeds
+        .iter()
+        .map(|p| format!("nats://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut args = vec!["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "C1"];
+    if !routes.is_empty() {
+        args.extend_from_slice(&["--routes", &routes]);
+    }
+    with_conf(kind, conf, &args)
+}
+
+/// Starts `kind` with config `conf` and `args` (Shoal on two cores).
+pub fn with_conf(kind: Kind, conf: &str, args: &[&str]) -> ServerProc {
+    match kind {
+        Kind::Shoal => {
+            let mut a = vec!["--cores", "2"];
+            a.extend_from_slice(args);
+            crate::util::shoal_conf(conf, &a)
+        }
+        Kind::Nats => crate::util::nats_server_conf(conf, args),
+    }
+}
+
 /// A three-node cluster of `kinds`, the first the seed of the others.
 pub fn cluster(kinds: [Kind; 3]) -> Vec<ServerProc> {
     let seed = node(kinds[0], &[], &[]);
@@ -557,27 +583,8 @@ fn client_as(p: &ServerProc, user: &str, pass: &str) -> Raw {
 fn accounts_stay_apart_across_routes() {
     let accounts = "accounts { A: { users: [{user: a, password: a}] }, B: { users: [{user: b, password: b}] } }\n";
     for kinds in MIXES {
-        let start = |kind: Kind, seeds: &[u16]| {
-            let routes = seeds
-                .iter()
-                .map(|p| format!("nats://127.0.0.1:{p}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut args = vec!["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "C1"];
-            if !routes.is_empty() {
-                args.extend_from_slice(&["--routes", &routes]);
-            }
-            match kind {
-                Kind::Shoal => {
-                    let mut a = vec!["--cores", "2"];
-                    a.extend_from_slice(&args);
-                    crate::util::shoal_conf(accounts, &a)
-                }
-                Kind::Nats => crate::util::nats_server_conf(accounts, &args),
-            }
-        };
-        let seed = start(kinds[0], &[]);
-        let other = start(kinds[1], &[route_port(&seed)]);
+        let seed = node_conf(kinds[0], accounts, &[]);
+        let other = node_conf(kinds[1], accounts, &[route_port(&seed)]);
         let mut sub_a = client_as(&seed, "a", "a");
         let mut sub_b = client_as(&seed, "b", "b");
         sub_a.send(b"SUB x 1\r\n");
@@ -665,27 +672,8 @@ fn a_stream_import_delivers_once_across_routes() {
     // makes B's copy itself, as nats-server does.
     let accounts = "accounts {\n A: { users: [{user: a, password: a}], exports: [{stream: \"feed.>\"}] }\n B: { users: [{user: b, password: b}], imports: [{stream: {account: A, subject: \"feed.>\"}}] }\n}\n";
     for kinds in MIXES {
-        let start = |kind: Kind, seeds: &[u16]| {
-            let routes = seeds
-                .iter()
-                .map(|p| format!("nats://127.0.0.1:{p}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut args = vec!["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "C1"];
-            if !routes.is_empty() {
-                args.extend_from_slice(&["--routes", &routes]);
-            }
-            match kind {
-                Kind::Shoal => {
-                    let mut a = vec!["--cores", "2"];
-                    a.extend_from_slice(&args);
-                    crate::util::shoal_conf(accounts, &a)
-                }
-                Kind::Nats => crate::util::nats_server_conf(accounts, &args),
-            }
-        };
-        let one = start(kinds[0], &[]);
-        let two = start(kinds[1], &[route_port(&one)]);
+        let one = node_conf(kinds[0], accounts, &[]);
+        let two = node_conf(kinds[1], accounts, &[route_port(&one)]);
         // Subscribers in B on both nodes, the publisher in A on the first.
         let mut far = client_as(&two, "b", "b");
         far.send(b"SUB feed.x 1\r\n");
@@ -817,10 +805,7 @@ fn a_route_url_carries_the_credentials() {
         [Kind::Nats, Kind::Shoal],
         [Kind::Shoal, Kind::Nats],
     ] {
-        let seed = match kinds[0] {
-            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
-            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
-        };
+        let seed = with_conf(kinds[0], conf, &[]);
         let port = route_port(&seed);
         let with = |creds: &str| {
             let routes = format!("nats://{creds}127.0.0.1:{port}");

@@ -7,8 +7,8 @@ use std::process::Command;
 
 use crate::util::{pip_install, shoal};
 
-#[test]
-fn nats_py_smoke() {
+/// nats-py, installed once from PyPI into the cargo temp dir.
+fn nats_py() -> std::path::PathBuf {
     let has_nats = |dir: &Path| {
         Command::new("python3")
             .args(["-c", "import nats"])
@@ -16,7 +16,12 @@ fn nats_py_smoke() {
             .status()
             .is_ok_and(|s| s.success())
     };
-    let deps = pip_install("nats-py==2.16.0", "py-deps", &has_nats);
+    pip_install("nats-py==2.16.0", "py-deps", &has_nats)
+}
+
+#[test]
+fn nats_py_smoke() {
+    let deps = nats_py();
     let s = shoal(&["--cores", "2"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/nats_py_smoke.py");
     let out = Command::new("python3")
@@ -38,14 +43,7 @@ fn nats_py_smoke() {
 #[test]
 fn nats_py_fails_over_within_a_cluster() {
     use std::io::{BufRead, BufReader, Write};
-    let has_nats = |dir: &Path| {
-        Command::new("python3")
-            .args(["-c", "import nats"])
-            .env("PYTHONPATH", dir)
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let deps = pip_install("nats-py==2.16.0", "py-deps", &has_nats);
+    let deps = nats_py();
     let a = crate::cluster::node(crate::cluster::Kind::Shoal, &[], &[]);
     let b = crate::cluster::node(
         crate::cluster::Kind::Shoal,

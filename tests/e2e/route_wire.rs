@@ -296,10 +296,7 @@ fn handshake_refusals_as_nats_server() {
 fn route_credentials_are_checked() {
     for kind in BOTH {
         let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", authorization { user: ru, password: rp } }\n";
-        let n = match kind {
-            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
-            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
-        };
+        let n = crate::cluster::with_conf(kind, conf, &[]);
         let mut bad = Peer::attach_as(&n, "C1", "\"user\":\"ru\",\"pass\":\"nope\",");
         let got = escape(&bad.raw.read_until_closed(Duration::from_secs(5)));
         assert!(
@@ -377,10 +374,7 @@ fn leaf_origin_forms_are_understood() {
 fn a_route_that_stops_answering_pings_is_closed_as_stale() {
     for kind in BOTH {
         let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", ping_interval: \"100ms\", ping_max: 1 }\n";
-        let n = match kind {
-            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
-            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
-        };
+        let n = crate::cluster::with_conf(kind, conf, &[]);
         let mut peer = Peer::attach(&n);
         // Never answered: read raw frames, PINGs included, until closed.
         let got = escape(&peer.raw.read_until_closed(Duration::from_secs(10)));
@@ -394,10 +388,7 @@ fn an_imported_subscription_is_announced_in_the_exporter_too() {
     let conf = "accounts {\n A: { users: [{user: a, password: a}], exports: [{stream: \"feed.>\"}, {stream: \"ev.*\"}] }\n B: { users: [{user: b, password: b}], imports: [{stream: {account: A, subject: \"feed.>\"}}, {stream: {account: A, subject: \"ev.*\"}, prefix: \"p\"}] }\n}\ncluster { name: C1, listen: \"127.0.0.1:-1\" }\n";
     let mut outs = Vec::new();
     for kind in BOTH {
-        let n = match kind {
-            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
-            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
-        };
+        let n = crate::cluster::with_conf(kind, conf, &[]);
         let mut peer = Peer::attach(&n);
         peer.sync();
         let (mut c, _) = Raw::connect(n.port);
@@ -434,10 +425,7 @@ fn route_permissions_filter_interest_both_ways() {
     // peer ask it for.
     let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", permissions { import: \"in.>\", export: \"out.>\" } }\n";
     for kind in BOTH {
-        let n = match kind {
-            Kind::Shoal => crate::util::shoal_conf(conf, &["--cores", "2"]),
-            Kind::Nats => crate::util::nats_server_conf(conf, &[]),
-        };
+        let n = crate::cluster::with_conf(kind, conf, &[]);
         let mut peer = Peer::attach(&n);
         peer.sync();
         let mut c = client(&n);

@@ -111,18 +111,8 @@ impl Server {
         let n = config.cores.unwrap_or(cpus.len()).clamp(1, 128);
         let pin = n <= cpus.len();
 
-        let host: IpAddr = config
-            .host
-            .parse()
-            .or_else(|_| {
-                (config.host.as_str(), 0)
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .map(|a| a.ip())
-                    .ok_or(())
-            })
-            .map_err(|_| BootError::Other(format!("invalid listen host {:?}", config.host)))?;
+        let host = resolve_ip(&config.host)
+            .ok_or_else(|| BootError::Other(format!("invalid listen host {:?}", config.host)))?;
         // A random port must be the same on every core: reserve one first.
         let (port, reservation) = if config.port <= 0 {
             let (p, s) = reserve_port(host)
@@ -404,6 +394,18 @@ fn advertised(adv: &str, listen_port: u16) -> Result<(String, u16), String> {
     Ok((host.trim().to_string(), port))
 }
 
+/// A listen host as an address: an IP, or a name resolved (at boot, before
+/// any core runs).
+fn resolve_ip(host: &str) -> Option<IpAddr> {
+    host.parse().ok().or_else(|| {
+        (host, 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+    })
+}
+
 /// The cluster state of a node with route settings `c`: the route
 /// listener's address (a free port reserved when asked for one, kept until
 /// every core has bound it), and the cluster's name (`name` configured, else
@@ -413,18 +415,8 @@ fn mesh_for(
     name: &Option<String>,
     client_urls: Vec<String>,
 ) -> Result<(mesh::Mesh, Option<socket2::Socket>), BootError> {
-    let host: IpAddr = c
-        .host
-        .parse()
-        .or_else(|_| {
-            (c.host.as_str(), 0)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .map(|a| a.ip())
-                .ok_or(())
-        })
-        .map_err(|_| BootError::Other(format!("invalid cluster host {:?}", c.host)))?;
+    let host = resolve_ip(&c.host)
+        .ok_or_else(|| BootError::Other(format!("invalid cluster host {:?}", c.host)))?;
     let (port, reservation) = if c.port <= 0 {
         let (p, s) =
             reserve_port(host).map_err(|e| BootError::Bind(format!("{}:{}", c.host, c.port), e))?;

@@ -127,48 +127,10 @@ impl Outbound {
         headers_ok: bool,
         max_pending: usize,
     ) -> Result<usize, SlowConsumer> {
-        if self.state != OutState::Open {
-            return Ok(0);
-        }
-        let (subject, reply, payload) = (m.subject(), m.reply(), m.payload());
-        let (hdr, body_start) = if m.hdr() > 0 && !headers_ok {
-            (0, m.hdr())
-        } else {
-            (m.hdr(), 0)
-        };
-        let body_len = payload.len() - body_start;
-        let line_max = subject.len() + sid.len() + reply.len() + 32;
-        let total = line_max + body_len + 2;
-        if self.pending + total > max_pending {
-            return Err(SlowConsumer);
-        }
-        // Make room first: it may move a full buffer to the segments.
-        self.room(
-            line_max
-                + if body_len <= COPY_MAX {
-                    body_len + 2
-                } else {
-                    2
-                },
-        );
-        let before = self.buf.len();
-        encode::put_msg_line(&mut self.buf, subject, sid, reply, hdr, body_len);
-        if body_len <= COPY_MAX {
-            self.buf.put_slice(&payload[body_start..]);
-            self.buf.put_slice(encode::CRLF);
-            let n = self.buf.len() - before;
-            self.pending += n;
-            Ok(n)
-        } else {
-            let line = self.buf.len() - before;
-            let head = self.buf.split().freeze();
-            self.segs.push_back(head);
-            self.segs.push_back(m.payload_bytes(body_start));
-            self.buf.put_slice(encode::CRLF);
-            let n = line + body_len + 2;
-            self.pending += n;
-            Ok(n)
-        }
+        let line_max = m.subject().len() + sid.len() + m.reply().len() + 32;
+        self.push_with_line(m, headers_ok, max_pending, line_max, |buf, hdr, len| {
+            encode::put_msg_line(buf, m.subject(), sid, m.reply(), hdr, len)
+        })
     }
 
     /// Queues one `RMSG`/`HMSG` for a cluster route: `account` and the queue
@@ -182,26 +144,46 @@ impl Outbound {
         headers_ok: bool,
         max_pending: usize,
     ) -> Result<usize, SlowConsumer> {
+        let names: usize = queues.iter().map(|q| q.len() + 1).sum();
+        let line_max = account.len() + m.subject().len() + m.reply().len() + names + 40;
+        self.push_with_line(m, headers_ok, max_pending, line_max, |buf, hdr, len| {
+            let qs = queues.iter().map(|q| &q[..]);
+            encode::put_routed_msg_line(buf, account, m.subject(), m.reply(), qs, hdr, len)
+        })
+    }
+
+    /// Queues a message: the control line `put_line` writes (at most
+    /// `line_max` bytes, given the header size and the payload length as
+    /// delivered), then the payload — copied when small, its own iovec
+    /// when large — and CRLF. Headers are stripped for a receiver without
+    /// them.
+    #[inline]
+    fn push_with_line(
+        &mut self,
+        m: &Msg,
+        headers_ok: bool,
+        max_pending: usize,
+        line_max: usize,
+        put_line: impl FnOnce(&mut BytesMut, usize, usize),
+    ) -> Result<usize, SlowConsumer> {
         if self.state != OutState::Open {
             return Ok(0);
         }
-        let (subject, reply, payload) = (m.subject(), m.reply(), m.payload());
+        let payload = m.payload();
         let (hdr, body_start) = if m.hdr() > 0 && !headers_ok {
             (0, m.hdr())
         } else {
             (m.hdr(), 0)
         };
         let body_len = payload.len() - body_start;
-        let names: usize = queues.iter().map(|q| q.len() + 1).sum();
-        let line_max = account.len() + subject.len() + reply.len() + names + 40;
         if self.pending + line_max + body_len + 2 > max_pending {
             return Err(SlowConsumer);
         }
         let copied = body_len <= COPY_MAX;
+        // Make room first: it may move a full buffer to the segments.
         self.room(line_max + if copied { body_len + 2 } else { 2 });
         let before = self.buf.len();
-        let qs = queues.iter().map(|q| &q[..]);
-        encode::put_routed_msg_line(&mut self.buf, account, subject, reply, qs, hdr, body_len);
+        put_line(&mut self.buf, hdr, body_len);
         let line = self.buf.len() - before;
         if copied {
             self.buf.put_slice(&payload[body_start..]);
