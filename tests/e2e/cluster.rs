@@ -852,3 +852,87 @@ fn a_route_url_carries_the_credentials() {
         }
     }
 }
+
+#[test]
+fn compressed_routes_as_nats_server_negotiates_them() {
+    // (seed kind and mode, other kind and mode, what each side uses)
+    let cases = [
+        (
+            (Kind::Nats, "s2_fast"),
+            (Kind::Shoal, "accept"),
+            "s2_fast",
+            "s2_fast",
+        ),
+        (
+            (Kind::Shoal, "s2_best"),
+            (Kind::Nats, "accept"),
+            "s2_best",
+            "s2_best",
+        ),
+        (
+            (Kind::Shoal, "s2_better"),
+            (Kind::Shoal, "s2_uncompressed"),
+            "s2_better",
+            "s2_uncompressed",
+        ),
+        (
+            (Kind::Shoal, "s2_auto"),
+            (Kind::Nats, "s2_auto"),
+            "s2_uncompressed",
+            "s2_uncompressed",
+        ),
+        (
+            (Kind::Shoal, "accept"),
+            (Kind::Nats, "accept"),
+            "off",
+            "off",
+        ),
+        ((Kind::Shoal, "off"), (Kind::Nats, "s2_fast"), "off", "off"),
+    ];
+    for ((k1, m1), (k2, m2), c1, c2) in cases {
+        let conf = |m: &str, seed: Option<u16>| {
+            let routes = seed.map_or(String::new(), |p| {
+                format!(", routes: [\"nats://127.0.0.1:{p}\"]")
+            });
+            format!("cluster {{ name: C1, listen: \"127.0.0.1:-1\", compression: {m}{routes} }}\n")
+        };
+        let seed = with_conf(k1, &conf(m1, None), &["-m", "-1"]);
+        let other = with_conf(k2, &conf(m2, Some(route_port(&seed))), &["-m", "-1"]);
+        let what = format!("{k1:?} {m1} / {k2:?} {m2}");
+        let mut sub = client(&other);
+        sub.send(b"SUB z.> 1\r\n");
+        let mut publ = client(&seed);
+        await_interest(&mut publ, &mut sub, "z");
+        // Both ways, small and large (a payload over one S2 block), in order.
+        let big = vec![b'q'; 1024 * 1024 - 100];
+        let mut frame = format!("PUB z.big {}\r\n", big.len()).into_bytes();
+        frame.extend_from_slice(&big);
+        frame.extend_from_slice(b"\r\n");
+        publ.send(&frame);
+        for i in 0..2000 {
+            publ.send(format!("PUB z.n 6\r\n{i:06}\r\n").as_bytes());
+        }
+        publ.ping_pong();
+        let got = read_msgs(&mut sub, 2001);
+        assert_eq!(
+            got[0].len(),
+            big.len() + "MSG z.big 1 1048476\r\n\r\n".len(),
+            "{what}"
+        );
+        for (i, m) in got[1..].iter().enumerate() {
+            assert_eq!(m, &format!("MSG z.n 1 6\r\n{i:06}\r\n"), "{what}");
+        }
+        let mut back = client(&seed);
+        back.send(b"SUB y 1\r\n");
+        await_interest(&mut sub, &mut back, "y");
+        sub.send(b"PUB y 2\r\nok\r\n");
+        sub.ping_pong();
+        assert_eq!(read_msgs(&mut back, 1), ["MSG y 1 2\r\nok\r\n"], "{what}");
+        for (node, kind, want) in [(&seed, k1, c1), (&other, k2, c2)] {
+            if kind == Kind::Shoal {
+                let page = crate::monitor::get(crate::monitor::http_port(node), "/routez").json();
+                assert_eq!(page["routes"][0]["compression"], want, "{what}: {page}");
+            }
+        }
+    }
+}

@@ -464,3 +464,23 @@ fn route_permissions_filter_interest_both_ways() {
         );
     }
 }
+
+#[test]
+fn an_unknown_compression_mode_is_refused_as_nats_server() {
+    for kind in BOTH {
+        let n = node(kind, &[], &[]);
+        let (raw, info) = Raw::connect(route_port(&n));
+        assert_eq!(
+            info["compression"], "accept",
+            "{kind:?}: the default, as nats-server"
+        );
+        let mut peer = Peer { raw };
+        peer.raw.send(format!("CONNECT {{\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":true,\"name\":\"{FAKE_ID}\",\"cluster\":\"C1\"}}\r\n").as_bytes());
+        peer.raw.send(format!("INFO {{\"server_id\":\"{FAKE_ID}\",\"server_name\":\"fake\",\"version\":\"2.15.1\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\"cluster\":\"C1\",\"compression\":\"zstd\"}}\r\n").as_bytes());
+        let got = escape(&peer.raw.read_until_closed(Duration::from_secs(5)));
+        assert!(
+            got.contains("-ERR 'unsupported route compression mode \"zstd\"'"),
+            "{kind:?}: {got}"
+        );
+    }
+}

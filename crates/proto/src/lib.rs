@@ -12,6 +12,7 @@ mod parser;
 pub mod route;
 pub mod route_handshake;
 pub mod route_info;
+pub mod s2;
 
 pub use error::ProtoError;
 pub use info::{ConnectOptions, ServerInfo};

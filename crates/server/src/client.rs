@@ -299,6 +299,8 @@ pub struct Client {
     /// The connection's TLS session (`None`: clear text), shared by its
     /// reader and writer, never borrowed across an await.
     pub tls: RefCell<Option<shoal_tls::Session>>,
+    /// A compressed route's S2 writer (`None`: bytes go as queued).
+    pub s2: RefCell<Option<crate::compress::S2Out>>,
     /// What the handshake settled (for `/connz`), once it is done.
     pub tls_info: RefCell<Option<std::sync::Arc<shoal_tls::SessionInfo>>>,
     /// The handshake came before INFO (`handshake_first`).
@@ -376,6 +378,7 @@ impl Client {
             internal: false,
             route: false,
             tls: RefCell::new(None),
+            s2: RefCell::new(None),
             tls_info: RefCell::new(None),
             tls_first: Cell::new(false),
             perms: RefCell::new(None),

@@ -116,6 +116,10 @@ pub struct Cluster {
     /// peers for (import: its interest is announced only there) and lets
     /// them ask for (export: a peer's `RS+` elsewhere is ignored).
     pub permissions: Option<shoal_auth::PermissionSpec>,
+    /// `compression`, in nats-server's words: `not supported`, `off`,
+    /// `accept` (the default), `s2_uncompressed`, `s2_fast`, `s2_better`,
+    /// `s2_best`, `s2_auto`.
+    pub compression: String,
 }
 
 /// A route to dial: its URL as written and its parts.

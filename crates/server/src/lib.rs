@@ -13,6 +13,7 @@ mod boot;
 pub mod claims;
 mod client;
 mod cluster;
+mod compress;
 mod config;
 mod core;
 mod event;

@@ -32,6 +32,8 @@ pub struct Peer {
     pub configured: bool,
     /// The URL it was dialled at.
     pub url: Option<String>,
+    /// The compression the route settled on (`/routez`).
+    pub compression: String,
     /// The peer's client URLs (INFO `connect_urls`).
     pub connect_urls: Vec<String>,
     pub since: SystemTime,
@@ -284,6 +286,7 @@ mod tests {
             ping_interval: Duration::from_secs(30),
             ping_max: 2,
             permissions: None,
+            compression: "accept".into(),
         })
     }
 
@@ -296,6 +299,7 @@ mod tests {
             solicited: false,
             configured: false,
             url: None,
+            compression: "off".into(),
             connect_urls: vec![format!("127.0.0.1:{cid}")],
             since: SystemTime::now(),
         }

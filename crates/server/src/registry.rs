@@ -106,6 +106,9 @@ pub struct Registry {
     queues: RefCell<Interner>,
     local_scratch: RefCell<MatchScratch<u32>>,
     remote_scratch: RefCell<MatchScratch<PeerKey>>,
+    /// Queue subscriptions of routes on this core: while there are none,
+    /// every local group member is a client (queue picks need not ask).
+    route_queue_subs: Cell<usize>,
 }
 
 impl Registry {
@@ -132,6 +135,9 @@ impl Registry {
         weight: u32,
     ) -> (u32, Option<(QueueId, Bytes)>) {
         let weight = weight.max(1);
+        if client.route && queue.is_some() {
+            self.route_queue_subs.set(self.route_queue_subs.get() + 1);
+        }
         let queue = queue.map(|q| self.queues.borrow_mut().acquire(q));
         let key = self.subs.borrow_mut().insert(Sub {
             client: client.clone(),
@@ -173,6 +179,9 @@ impl Registry {
     /// map; `None` if the slot was already free.
     pub fn remove(&self, key: u32) -> Option<Sub> {
         let sub = self.subs.borrow_mut().try_remove(key as usize)?;
+        if sub.client.route && sub.queue.is_some() {
+            self.route_queue_subs.set(self.route_queue_subs.get() - 1);
+        }
         let mut index = self.index.borrow_mut();
         for _ in 0..sub.weight.get() {
             index.remove(&sub.subject, sub.queue.as_ref().map(|(_, n)| &n[..]), key);
@@ -234,6 +243,12 @@ impl Registry {
         let local = self.index.borrow_mut().lookup(subject, &mut ls);
         let remote = self.summary.borrow_mut().lookup(subject, &mut rs);
         f(&local, &remote)
+    }
+
+    /// Whether any local queue group may have a route member.
+    #[inline]
+    pub fn has_route_queue_subs(&self) -> bool {
+        self.route_queue_subs.get() > 0
     }
 
     /// The subscription in slot `key`, if live.

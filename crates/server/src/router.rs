@@ -212,18 +212,25 @@ enum Members {
 
 /// Whether local subscription `key` may be picked as `members` says.
 fn eligible(core: &Core, key: u32, members: Members) -> bool {
-    members == Members::Any
-        || core
+    match members {
+        Members::Any => true,
+        // No route holds queue interest on this core: all members are clients.
+        _ if !core.registry().has_route_queue_subs() => members == Members::Clients,
+        _ => core
             .registry()
             .with_sub(key, |s| s.client.route == (members == Members::Routes))
-            .unwrap_or(false)
+            .unwrap_or(false),
+    }
 }
 
 /// Where a pick's scan starts: uniformly among the group's members, or, on
 /// a cluster node (whose route members count as many members), by weight
 /// among the eligible ones.
 fn pick_start(core: &Core, g: &Group<u32>, members: Members) -> Option<usize> {
-    if !core.routes().on() {
+    // Without route members every member weighs one (a client).
+    if !core.routes().on()
+        || (!core.registry().has_route_queue_subs() && members != Members::Routes)
+    {
         return Some(core.rand(g.members.len() as u64) as usize);
     }
     let total: u64 = g
@@ -250,6 +257,9 @@ fn pick_start(core: &Core, g: &Group<u32>, members: Members) -> Option<usize> {
 
 /// The weight of a local group's client members.
 fn client_weight(core: &Core, g: &Group<u32>) -> u64 {
+    if !core.registry().has_route_queue_subs() {
+        return u64::from(g.total_weight);
+    }
     g.members
         .iter()
         .filter(|(k, _)| eligible(core, *k, Members::Clients))

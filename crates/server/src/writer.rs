@@ -37,10 +37,13 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
             deadline = env.live.get().write_deadline;
             w.set_deadline(deadline);
         }
+        // A route may turn compression on after its handshake.
+        let s2 = !tls && crate::compress::on(&client);
         let now = {
             let mut o = client.out.borrow_mut();
             o.take_kick();
-            let records = tls && crate::tls::wants_write(&client);
+            let records = (tls && crate::tls::wants_write(&client))
+                || (s2 && crate::compress::wants_write(&client));
             if o.pending() == 0 && !records {
                 if o.state == OutState::Open {
                     // Kicked with nothing left to do.
@@ -56,6 +59,11 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
                     env.stats.out_bytes_written(taken);
                     (!blocked).then_some(0)
                 })
+            } else if s2 {
+                crate::compress::send_now(&client, &mut o, &w).map(|(taken, blocked)| {
+                    env.stats.out_bytes_written(taken);
+                    (!blocked).then_some(0)
+                })
             } else {
                 w.send_now(o.slices())
             }
@@ -63,6 +71,7 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
         let res = match now {
             Ok(Some(n)) => Ok(WriteOutcome::Wrote(n)),
             Ok(None) if tls => crate::tls::flush(&client, &w).await,
+            Ok(None) if s2 => crate::compress::flush(&client, &mut w).await,
             Ok(None) => {
                 let first = client.out.borrow().front();
                 match first {

@@ -10,8 +10,8 @@
 //! applies them) it becomes the runtime's [`shoal_server::Cluster`]
 //! ([`resolve`]). A block that only names the cluster (`cluster { name: C1 }`)
 //! gives INFO its `cluster`, as in nats-server. What Shoal's routes do not do
-//! yet is refused by name: route TLS (at its key), pinned accounts and S2
-//! compression (after nats-server's own checks).
+//! yet is refused by name: route TLS (at its key), pinned accounts, and
+//! `s2_auto`'s own RTT thresholds.
 
 use std::time::Duration;
 
@@ -185,13 +185,24 @@ pub fn validate(c: &ClusterSettings) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether a compression mode turns S2 on (`off` and `accept` do not: a
-/// peer that asks for it is then answered without it).
-fn compresses(mode: &str) -> bool {
-    !matches!(
-        mode.to_ascii_lowercase().as_str(),
-        "off" | "disabled" | "false" | "accept" | "not supported" | "not_supported"
-    )
+/// A compression mode in nats-server's canonical words
+/// (`validateAndNormalizeCompressionOption`; `on` is `s2_fast` for routes);
+/// unset is `accept`, as in nats-server.
+fn normalized_compression(mode: Option<&str>) -> String {
+    let Some(m) = mode else {
+        return "accept".into();
+    };
+    match m.to_ascii_lowercase().as_str() {
+        "on" | "enabled" | "true" | "fast" | "s2_fast" => "s2_fast",
+        "not supported" | "not_supported" => "not supported",
+        "disabled" | "off" | "false" => "off",
+        "auto" | "s2_auto" => "s2_auto",
+        "uncompressed" | "s2_uncompressed" => "s2_uncompressed",
+        "better" | "s2_better" => "s2_better",
+        "best" | "s2_best" => "s2_best",
+        _ => "accept",
+    }
+    .into()
 }
 
 /// The cluster flags as typed (`overrideCluster` reads them after the file).
@@ -261,9 +272,6 @@ pub fn resolve(
     if !c.accounts.is_empty() {
         return not_yet("cluster.accounts");
     }
-    if c.compression.as_deref().is_some_and(compresses) {
-        return not_yet("cluster.compression");
-    }
     let routes = c
         .routes
         .iter()
@@ -302,6 +310,7 @@ pub fn resolve(
             .filter(|&n| n > 0)
             .map_or(2, |n| n.min(1 << 20) as u32),
         permissions: c.permissions.clone(),
+        compression: normalized_compression(c.compression.as_deref()),
     }))
 }
 
@@ -525,11 +534,18 @@ fn compression(key: &str, x: &Value, report: &mut Report) -> Option<String> {
                 match k.to_ascii_lowercase().as_str() {
                     "mode" => mode = string(v, report),
                     "rtt_thresholds" | "thresholds" | "rtts" | "rtt" => {
+                        let mut bad = false;
                         for t in v.as_array().unwrap_or_default() {
                             if let Some(Err(e)) = t.as_str().map(crate::units::parse_go_duration) {
                                 // At the key, as nats-server reports it.
                                 report.error(&v.pos, e);
+                                bad = true;
                             }
+                        }
+                        // Shoal's s2_auto uses nats-server's default
+                        // thresholds (10, 50, 100 ms) only.
+                        if !bad {
+                            report.not_yet("cluster.compression.rtt_thresholds", &v.pos);
                         }
                     }
                     _ if v.used_as_variable => {}
@@ -623,10 +639,6 @@ mod tests {
         assert_eq!(
             refused("cluster {\n listen: 127.0.0.1:6222\n accounts: [A]\n}\n"),
             "\"cluster.accounts\" is not supported by this version of shoal yet"
-        );
-        assert_eq!(
-            refused("cluster {\n listen: 127.0.0.1:6222\n compression: s2_fast\n}\n"),
-            "\"cluster.compression\" is not supported by this version of shoal yet"
         );
         let (c, _) = run("cluster {\n listen: 127.0.0.1:6222\n compression: accept\n}\n");
         assert!(

@@ -24,6 +24,7 @@ use bytes::{Bytes, BytesMut};
 use shoal_proto::route::{parse_route, RouteCtx, RouteError, RouteOp, RouteParsed};
 use shoal_proto::route_handshake::{self, Local, Reason, Verdict};
 use shoal_proto::route_info::{PeerInfo, RouteConnect};
+use shoal_proto::s2::S2Reader;
 use shoal_proto::{encode, Limits, Span};
 
 use crate::client::{Client, CloseReason};
@@ -60,6 +61,22 @@ struct Link {
     ctx: RouteCtx,
     /// The account of the last line (routes carry runs of one account).
     last_account: Option<(Bytes, Option<u16>)>,
+    /// Compression was negotiated (on the first INFO), and the mode chosen.
+    negotiated: bool,
+    compression: String,
+}
+
+/// What an op asks of the reader beyond its own effects.
+enum Flow {
+    Next,
+    /// Switch the connection to S2 (`info` sent first in clear when this
+    /// side dialled, else as the first compressed bytes), the rest of the
+    /// input after this op included.
+    Compress {
+        level: shoal_proto::s2::Level,
+        info: Vec<u8>,
+        clear_first: bool,
+    },
 }
 
 /// Serves one route connection until it closes.
@@ -95,6 +112,8 @@ pub async fn serve(
         peer: None,
         ctx: RouteCtx::default(),
         last_account: None,
+        negotiated: false,
+        compression: String::new(),
     };
     match &link.solicited {
         // The dialer speaks first; its INFO waits for the acceptor's.
@@ -187,6 +206,10 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
     let core = link.core.clone();
     let conn = link.conn.clone();
     let mut buf = BytesMut::new();
+    // Once the route compresses: what the socket gives, before the S2
+    // reader turns it into `buf`.
+    let mut s2_in: Option<S2Reader> = None;
+    let mut raw = BytesMut::new();
     let mut need = 0usize;
     let live = core.live();
     // Routes carry larger control lines (many queue names) and the peer's
@@ -200,7 +223,8 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
             return;
         }
         let want = READ_MIN.max(need.saturating_sub(buf.len()));
-        match rh.read(&mut buf, want).await {
+        let into = if s2_in.is_some() { &mut raw } else { &mut buf };
+        match rh.read(into, want).await {
             Ok(0) => {
                 conn.close_after_flush(CloseReason::ClientClosed);
                 return;
@@ -211,11 +235,20 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
                 return;
             }
         }
+        if let Some(d) = s2_in.as_mut() {
+            let r = d.read(&raw, &mut buf);
+            raw.clear();
+            if let Err(e) = r {
+                log::error!("{} - Route Error {e}", conn.log_prefix());
+                conn.close_after_flush(CloseReason::ParseError);
+                return;
+            }
+        }
         let now = Instant::now();
         core.env().now.set(now);
         conn.last.set(now);
         core.links().take_pass_peers();
-        let data = buf.split().freeze();
+        let mut data = buf.split().freeze();
         let mut at = 0usize;
         loop {
             match parse_route(&data[at..], &limits, link.ctx) {
@@ -230,12 +263,37 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
                             core.barrier().await;
                         }
                     }
-                    if let Err(why) = handle(link, &frame, op) {
-                        refuse(&conn, why);
-                        core.end_pass();
-                        return;
-                    }
+                    let flow = match handle(link, &frame, op) {
+                        Ok(f) => f,
+                        Err(why) => {
+                            refuse(&conn, why);
+                            core.end_pass();
+                            return;
+                        }
+                    };
                     at += len;
+                    if let Flow::Compress {
+                        level,
+                        info,
+                        clear_first,
+                    } = flow
+                    {
+                        if !compress(&core, &conn, level, &info, clear_first).await {
+                            return;
+                        }
+                        // Everything after this INFO is S2, this read's
+                        // rest included.
+                        let mut d = S2Reader::new();
+                        let mut plain = BytesMut::new();
+                        if let Err(e) = d.read(&data[at..], &mut plain) {
+                            log::error!("{} - Route Error {e}", conn.log_prefix());
+                            conn.close_after_flush(CloseReason::ParseError);
+                            return;
+                        }
+                        s2_in = Some(d);
+                        data = plain.freeze();
+                        at = 0;
+                    }
                     if !conn.is_open() {
                         core.end_pass();
                         return;
@@ -310,10 +368,47 @@ fn reason_of(r: Reason) -> CloseReason {
     }
 }
 
-fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<(), Refusal> {
+/// Turns the route's output to S2 once what is queued has left in clear
+/// (nats-server flushes before it switches too); false when the route
+/// closed meanwhile.
+async fn compress(
+    core: &Core,
+    conn: &Rc<Client>,
+    level: shoal_proto::s2::Level,
+    info: &[u8],
+    clear_first: bool,
+) -> bool {
+    if clear_first {
+        conn.send(info);
+    }
+    core.end_pass();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while conn.out.borrow().pending() > 0 {
+        if !conn.is_open() || Instant::now() > deadline {
+            conn.kill(CloseReason::WriteError);
+            return false;
+        }
+        rt::sleep(Duration::from_millis(1)).await;
+    }
+    *conn.s2.borrow_mut() = Some(crate::compress::S2Out::new(level));
+    if !clear_first {
+        conn.send(info);
+        core.end_pass();
+    }
+    true
+}
+
+fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<Flow, Refusal> {
+    if let RouteOp::Info(json) = op {
+        return on_info(link, json.of(frame));
+    }
+    handle_op(link, frame, op).map(|()| Flow::Next)
+}
+
+fn handle_op(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<(), Refusal> {
     match op {
         RouteOp::Connect(json) => on_connect(link, json.of(frame)),
-        RouteOp::Info(json) => on_info(link, json.of(frame)),
+        RouteOp::Info(_) => Ok(()),
         RouteOp::Ping => {
             link.conn.send(encode::PONG);
             Ok(())
@@ -403,16 +498,46 @@ fn on_connect(link: &mut Link, json: &[u8]) -> Result<(), Refusal> {
 
 /// The peer's INFO: the first registers the route; later ones are
 /// updates (client URLs, lame duck) or gossip of another server.
-fn on_info(link: &mut Link, json: &[u8]) -> Result<(), Refusal> {
+fn on_info(link: &mut Link, json: &[u8]) -> Result<Flow, Refusal> {
     let Some(p) = PeerInfo::parse(json) else {
         return Err(Refusal::Close(None, CloseReason::ParseError));
     };
     if link.peer.is_some() {
-        return on_later_info(link, p);
+        return on_later_info(link, p).map(|()| Flow::Next);
     }
     if !link.connected {
         // An INFO before CONNECT on an accepted route: not a route.
         return Err(Refusal::Close(None, CloseReason::ProtocolViolation));
+    }
+    // The first INFO negotiates compression (nats-server's
+    // `negotiateRouteCompression`); when the route compresses, each side
+    // sends an INFO with the mode it chose and the route registers on the
+    // next one.
+    let ours = link.mesh.cfg.compression.clone();
+    if super::needs_compression(&ours) && !link.negotiated {
+        link.negotiated = true;
+        let cm = super::select_compression(&ours, p.compression.as_deref())
+            .map_err(|e| Refusal::Close(Some(e), CloseReason::ProtocolViolation))?;
+        let rtt = link.conn.start.elapsed();
+        link.compression = cm.clone();
+        if let Some(level) = super::compression_level(&cm, rtt) {
+            if cm == "s2_auto" {
+                link.compression = super::level_name(level).to_string();
+            }
+            let mut info = super::info(&link.core, &link.mesh);
+            info.compression = if ours == "s2_auto" { ours } else { cm };
+            return Ok(Flow::Compress {
+                level,
+                info: info.to_line(),
+                clear_first: link.solicited.is_some(),
+            });
+        }
+    } else if !link.negotiated {
+        link.compression = if p.compression.is_none() || ours == "not supported" {
+            "not supported".into()
+        } else {
+            "off".into()
+        };
     }
     let (name, _) = link.mesh.name();
     let connected = link.mesh.connected(&p.server_id);
@@ -431,7 +556,7 @@ fn on_info(link: &mut Link, json: &[u8]) -> Result<(), Refusal> {
         link.conn
             .send(&super::info(&link.core, &link.mesh).to_line());
     }
-    register(link, p)
+    register(link, p).map(|()| Flow::Next)
 }
 
 fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
@@ -449,6 +574,7 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
             .as_ref()
             .is_some_and(|u| link.mesh.route_valid(&u.url)),
         url: link.solicited.as_ref().map(|u| u.url.clone()),
+        compression: link.compression.clone(),
         connect_urls: p.connect_urls.clone(),
         since: SystemTime::now(),
     };

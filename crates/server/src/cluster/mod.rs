@@ -57,12 +57,74 @@ pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
         nonce: nonce(core),
         cluster,
         cluster_dynamic: dynamic,
+        // Omitted when not supported, as nats-server's `not supported`.
+        compression: if mesh.cfg.compression == "not supported" {
+            String::new()
+        } else {
+            mesh.cfg.compression.clone()
+        },
         connect_urls: if mesh.cfg.no_advertise {
             Vec::new()
         } else {
             mesh.client_urls.clone()
         },
         ..RouteInfo::default()
+    }
+}
+
+/// nats-server's `needsCompression`: whether this mode negotiates.
+pub fn needs_compression(mode: &str) -> bool {
+    !mode.is_empty() && mode != "off" && mode != "not supported"
+}
+
+/// nats-server's `selectCompressionMode`: the mode this side uses with a
+/// peer whose INFO said `theirs` (`None`: an old server), `ours` being one
+/// that negotiates; an unknown peer mode is refused in its words.
+pub fn select_compression(ours: &str, theirs: Option<&str>) -> Result<String, String> {
+    let theirs = match theirs {
+        None | Some("") | Some("not supported") => return Ok("not supported".into()),
+        Some(t) => t,
+    };
+    Ok(match theirs {
+        "off" => "off".into(),
+        "accept" if ours == "accept" => "off".into(),
+        "accept" => ours.into(),
+        "s2_auto" | "s2_uncompressed" | "s2_fast" | "s2_better" | "s2_best" => match ours {
+            "accept" if theirs == "s2_auto" => "s2_fast".into(),
+            "accept" => theirs.into(),
+            _ => ours.into(),
+        },
+        other => return Err(format!("unsupported route compression mode {other:?}")),
+    })
+}
+
+/// The S2 level of a negotiated mode (`s2_auto`: by the route's RTT, with
+/// nats-server's default thresholds 10, 50, 100 ms); `None`: no compression.
+pub fn compression_level(mode: &str, rtt: Duration) -> Option<shoal_proto::s2::Level> {
+    use shoal_proto::s2::Level;
+    Some(match mode {
+        "s2_uncompressed" => Level::Uncompressed,
+        "s2_fast" => Level::Fast,
+        "s2_better" => Level::Better,
+        "s2_best" => Level::Best,
+        "s2_auto" => match rtt.as_millis() {
+            0..=10 => Level::Uncompressed,
+            11..=50 => Level::Fast,
+            51..=100 => Level::Better,
+            _ => Level::Best,
+        },
+        _ => return None,
+    })
+}
+
+/// A level's mode name (what an `s2_auto` route settled on).
+pub fn level_name(l: shoal_proto::s2::Level) -> &'static str {
+    use shoal_proto::s2::Level;
+    match l {
+        Level::Uncompressed => "s2_uncompressed",
+        Level::Fast => "s2_fast",
+        Level::Better => "s2_better",
+        Level::Best => "s2_best",
     }
 }
 
@@ -191,5 +253,37 @@ pub async fn agent(core: Rc<Core>, mesh: Arc<Mesh>) {
             }
         }
         core.end_pass();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_is_chosen_as_nats_server_chooses_it() {
+        let pick = |ours, theirs| select_compression(ours, theirs).unwrap();
+        assert_eq!(pick("accept", None), "not supported");
+        assert_eq!(pick("s2_fast", Some("off")), "off");
+        assert_eq!(pick("accept", Some("accept")), "off");
+        assert_eq!(pick("s2_best", Some("accept")), "s2_best");
+        assert_eq!(pick("accept", Some("s2_better")), "s2_better");
+        assert_eq!(pick("accept", Some("s2_auto")), "s2_fast");
+        assert_eq!(pick("s2_uncompressed", Some("s2_best")), "s2_uncompressed");
+        assert_eq!(
+            select_compression("accept", Some("zstd")).unwrap_err(),
+            "unsupported route compression mode \"zstd\""
+        );
+        use shoal_proto::s2::Level;
+        let ms = Duration::from_millis;
+        assert_eq!(
+            compression_level("s2_auto", ms(3)),
+            Some(Level::Uncompressed)
+        );
+        assert_eq!(compression_level("s2_auto", ms(30)), Some(Level::Fast));
+        assert_eq!(compression_level("s2_auto", ms(80)), Some(Level::Better));
+        assert_eq!(compression_level("s2_auto", ms(300)), Some(Level::Best));
+        assert_eq!(compression_level("off", ms(3)), None);
+        assert!(needs_compression("accept") && !needs_compression("off"));
     }
 }

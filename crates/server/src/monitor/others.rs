@@ -49,7 +49,7 @@ struct RouteInfo<'a> {
     subscriptions_list: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<super::connz::SubDetail<'a>>>,
-    compression: &'static str,
+    compression: String,
 }
 
 /// `/routez` parameters (decoded before the request is counted): `subs`
@@ -109,7 +109,7 @@ pub async fn routez(ctx: &Ctx<'_>, (subs, detail): (bool, bool)) -> Reply {
                         .map(|x| super::connz::SubDetail::of(x, false))
                         .collect()
                 }),
-                compression: "off",
+                compression: peer.map_or_else(|| "off".to_string(), |p| p.compression.clone()),
             }
         })
         .collect::<Vec<_>>();
