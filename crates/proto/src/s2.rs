@@ -21,6 +21,13 @@ const BLOCK: usize = 1 << 20;
 /// The most a chunk may decompress to (S2's maximum block size).
 const MAX_BLOCK: usize = 4 << 20;
 
+/// The framing format's masked CRC-32C of a chunk's plain bytes.
+fn checksum(data: &[u8]) -> u32 {
+    crc32c::crc32c(data)
+        .rotate_right(15)
+        .wrapping_add(0xa282_ead8)
+}
+
 /// How hard this side compresses (nats-server's `s2_*` modes; `auto` picks
 /// one of these from the route's RTT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +67,19 @@ impl std::fmt::Display for S2Error {
 impl std::error::Error for S2Error {}
 
 /// Compresses a connection's outgoing bytes.
-#[derive(Debug)]
 pub struct S2Writer {
     level: Level,
     started: bool,
+    /// The encoder's hash tables, kept from flush to flush.
+    enc: minlz::Encoder,
+}
+
+impl std::fmt::Debug for S2Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S2Writer")
+            .field("level", &self.level)
+            .finish()
+    }
 }
 
 impl S2Writer {
@@ -71,6 +87,7 @@ impl S2Writer {
         S2Writer {
             level,
             started: false,
+            enc: minlz::Encoder::new(),
         }
     }
 
@@ -82,12 +99,12 @@ impl S2Writer {
             self.started = true;
         }
         for block in data.chunks(BLOCK) {
-            let crc = minlz::crc::crc(block);
+            let crc = checksum(block);
             let packed = match self.level {
                 Level::Uncompressed => None,
-                Level::Fast => Some(minlz::encode(block)),
-                Level::Better => Some(minlz::encode_better(block)),
-                Level::Best => Some(minlz::encode_best(block)),
+                Level::Fast => Some(self.enc.encode(block)),
+                Level::Better => Some(self.enc.encode_better(block)),
+                Level::Best => Some(self.enc.encode_best(block)),
             };
             // A block that does not shrink goes as it is, as the S2 writer
             // does.
@@ -168,15 +185,16 @@ impl S2Reader {
                         if n > MAX_BLOCK {
                             return Err(S2Error::Corrupt);
                         }
-                        let plain = minlz::decode(&body[4..]).map_err(|_| S2Error::Corrupt)?;
-                        out.extend_from_slice(&plain);
+                        out.resize(start + n, 0);
+                        minlz::decode_into(&mut out[start..], &body[4..])
+                            .map_err(|_| S2Error::Corrupt)?;
                     } else {
                         if body.len() - 4 > MAX_BLOCK {
                             return Err(S2Error::Corrupt);
                         }
                         out.extend_from_slice(&body[4..]);
                     }
-                    if minlz::crc::crc(&out[start..]) != crc {
+                    if checksum(&out[start..]) != crc {
                         return Err(S2Error::Checksum);
                     }
                 }
@@ -227,6 +245,13 @@ mod tests {
         let mut out = BytesMut::new();
         S2Reader::new().read(&wire, &mut out).unwrap();
         assert_eq!(&out[..], &data[..]);
+    }
+
+    #[test]
+    fn the_checksum_is_minlz_s() {
+        let data = b"RMSG $G foo 5\r\nhello\r\n".repeat(50);
+        assert_eq!(checksum(&data), minlz::crc::crc(&data));
+        assert_eq!(checksum(b""), minlz::crc::crc(b""));
     }
 
     #[test]
