@@ -21,12 +21,17 @@ pub enum Kind {
     Nats,
 }
 
-/// The three mixes every cluster test runs in: all Shoal, Shoal as the
-/// seed with nats-server nodes, and nats-server as the seed with Shoal.
-const MIXES: [[Kind; 3]; 3] = [
+/// The mixes every cluster test runs in, so that Shoal holds every
+/// position (the seed, the node that dials it, the node that meets the
+/// second by gossip) beside nats-server: all Shoal; Shoal seed with
+/// nats-server nodes; nats-server seed with Shoal nodes; Shoal only in the
+/// middle; Shoal everywhere but the gossiped node.
+const MIXES: [[Kind; 3]; 5] = [
     [Kind::Shoal, Kind::Shoal, Kind::Shoal],
     [Kind::Shoal, Kind::Nats, Kind::Nats],
     [Kind::Nats, Kind::Shoal, Kind::Shoal],
+    [Kind::Nats, Kind::Shoal, Kind::Nats],
+    [Kind::Shoal, Kind::Shoal, Kind::Nats],
 ];
 
 const ROUTE_LISTENING: &str = "Listening for route connections on ";
