@@ -484,3 +484,17 @@ fn an_unknown_compression_mode_is_refused_as_nats_server() {
         );
     }
 }
+
+#[test]
+fn a_route_that_never_logs_in_is_timed_out() {
+    for kind in BOTH {
+        let conf = "cluster { name: C1, listen: \"127.0.0.1:-1\", authorization { user: ru, password: rp, timeout: 0.5 } }\n";
+        let n = crate::cluster::with_conf(kind, conf, &[]);
+        let (mut raw, _) = Raw::connect(route_port(&n));
+        let got = escape(&raw.read_until_closed(Duration::from_secs(5)));
+        assert!(
+            got.contains("-ERR 'Authentication Timeout'"),
+            "{kind:?}: {got}"
+        );
+    }
+}

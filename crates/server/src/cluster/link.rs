@@ -120,7 +120,10 @@ pub async fn serve(
         Some(url) => conn.send(&super::connect(&core, &mesh, url)),
         None => {
             conn.send(&super::info(&core, &mesh).to_line());
-            if let Some(_auth) = &mesh.cfg.auth {
+            if mesh.cfg.auth.is_some() {
+                // Cleared by the CONNECT (see `on_connect`).
+                conn.auth_deadline
+                    .set(Some(conn.start + mesh.cfg.auth_timeout));
                 rt::spawn(auth_timer(conn.clone(), mesh.cfg.auth_timeout));
             }
         }
@@ -155,27 +158,19 @@ pub async fn serve(
     if core.life().stopping.get() {
         core.life().stop_ev.notify();
     }
+    // A route closed before registering still names the server it was to
+    // (a duplicate, or this server itself): its dialer decides on that.
+    let named = conn.name.borrow().clone();
     Ended {
         reason,
-        peer: link.peer.or_else(|| conn.name.borrow().clone().into_some()),
-    }
-}
-
-/// `Some(s)` unless `s` is empty.
-trait IntoSome {
-    fn into_some(self) -> Option<String>;
-}
-
-impl IntoSome for String {
-    fn into_some(self) -> Option<String> {
-        (!self.is_empty()).then_some(self)
+        peer: link.peer.or((!named.is_empty()).then_some(named)),
     }
 }
 
 /// Closes an accepted route that has not sent its CONNECT in time.
 async fn auth_timer(conn: Rc<Client>, after: Duration) {
     rt::sleep(after).await;
-    if conn.is_open() && conn.lang.borrow().is_empty() {
+    if conn.is_open() && conn.auth_deadline.get().is_some() {
         conn.send(b"-ERR 'Authentication Timeout'\r\n");
         conn.close_after_flush(CloseReason::AuthTimeout);
         conn.env().wake_touched();
@@ -489,8 +484,7 @@ fn on_connect(link: &mut Link, json: &[u8]) -> Result<(), Refusal> {
                 link.mesh.adopt(&n);
             }
             link.connected = true;
-            // Marks the CONNECT as seen for the auth timer.
-            *link.conn.lang.borrow_mut() = "route".to_string();
+            link.conn.auth_deadline.set(None);
             Ok(())
         }
     }
