@@ -300,7 +300,7 @@ pub struct Client {
     /// reader and writer, never borrowed across an await.
     pub tls: RefCell<Option<shoal_tls::Session>>,
     /// A compressed route's S2 writer (`None`: bytes go as queued).
-    pub s2: RefCell<Option<crate::compress::S2Out>>,
+    pub s2: RefCell<Option<crate::outbound::S2Out>>,
     /// What the handshake settled (for `/connz`), once it is done.
     pub tls_info: RefCell<Option<std::sync::Arc<shoal_tls::SessionInfo>>>,
     /// The handshake came before INFO (`handshake_first`).

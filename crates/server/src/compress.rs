@@ -10,28 +10,9 @@
 
 use std::io;
 
-use shoal_proto::s2::{Level, S2Writer};
-
 use crate::client::Client;
 use crate::outbound::Outbound;
 use crate::rt::{WriteHalf, WriteOutcome};
-
-/// The compressor and the chunks the socket has not taken yet.
-pub struct S2Out {
-    writer: S2Writer,
-    buf: Vec<u8>,
-    sent: usize,
-}
-
-impl S2Out {
-    pub fn new(level: Level) -> S2Out {
-        S2Out {
-            writer: S2Writer::new(level),
-            buf: Vec::new(),
-            sent: 0,
-        }
-    }
-}
 
 /// Whether the connection writes through a compressor.
 pub fn on(client: &Client) -> bool {

@@ -59,6 +59,24 @@ pub struct Outbound {
     pub state: OutState,
 }
 
+/// A compressed connection's S2 writer and the chunks its socket has not
+/// taken yet (driven by `compress.rs` from the writer task).
+pub struct S2Out {
+    pub(crate) writer: shoal_proto::s2::S2Writer,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) sent: usize,
+}
+
+impl S2Out {
+    pub fn new(level: shoal_proto::s2::Level) -> S2Out {
+        S2Out {
+            writer: shoal_proto::s2::S2Writer::new(level),
+            buf: Vec::new(),
+            sent: 0,
+        }
+    }
+}
+
 /// Refused: queuing this would pass `max_pending`.
 #[derive(Debug)]
 pub struct SlowConsumer;

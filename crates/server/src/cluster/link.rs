@@ -385,7 +385,7 @@ async fn compress(
         }
         rt::sleep(Duration::from_millis(1)).await;
     }
-    *conn.s2.borrow_mut() = Some(crate::compress::S2Out::new(level));
+    *conn.s2.borrow_mut() = Some(crate::outbound::S2Out::new(level));
     if !clear_first {
         conn.send(info);
         core.end_pass();
