@@ -886,6 +886,16 @@ fn compressed_routes_as_nats_server_negotiates_them() {
             "s2_uncompressed",
             "s2_uncompressed",
         ),
+        // Its own thresholds: every RTT on loopback is past the 0s, up to 1 ms best.
+        (
+            (
+                Kind::Shoal,
+                "{ mode: s2_auto, rtt_thresholds: [\"0\", \"0\", \"0\", \"1ms\"] }",
+            ),
+            (Kind::Nats, "accept"),
+            "s2_best",
+            "s2_fast",
+        ),
         (
             (Kind::Shoal, "accept"),
             (Kind::Nats, "accept"),

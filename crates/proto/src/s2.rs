@@ -91,6 +91,11 @@ impl S2Writer {
         }
     }
 
+    /// Compresses from now on at `level` (the stream goes on).
+    pub fn set_level(&mut self, level: Level) {
+        self.level = level;
+    }
+
     /// Appends the chunks for `data` (one flush) to `out`, the stream
     /// identifier first on the first call.
     pub fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {

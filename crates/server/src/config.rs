@@ -120,6 +120,9 @@ pub struct Cluster {
     /// `accept` (the default), `s2_uncompressed`, `s2_fast`, `s2_better`,
     /// `s2_best`, `s2_auto`.
     pub compression: String,
+    /// `s2_auto`'s RTT thresholds (uncompressed, fast, better; above the
+    /// last: best; a 0 skips a level).
+    pub compression_rtt: Vec<Duration>,
 }
 
 /// A route to dial: its URL as written and its parts.

@@ -160,6 +160,13 @@ impl Mesh {
         }
     }
 
+    /// The level an `s2_auto` route moved to (`/routez`).
+    pub fn set_compression(&self, server_id: &str, mode: &str) {
+        if let Some(p) = lock(&self.peers).get_mut(server_id) {
+            p.compression = mode.to_string();
+        }
+    }
+
     /// Updates a registered peer's client URLs (a later INFO).
     pub fn set_connect_urls(&self, server_id: &str, urls: Vec<String>) {
         if let Some(p) = lock(&self.peers).get_mut(server_id) {
@@ -287,6 +294,7 @@ mod tests {
             ping_max: 2,
             permissions: None,
             compression: "accept".into(),
+            compression_rtt: Vec::new(),
         })
     }
 

@@ -10,8 +10,7 @@
 //! applies them) it becomes the runtime's [`shoal_server::Cluster`]
 //! ([`resolve`]). A block that only names the cluster (`cluster { name: C1 }`)
 //! gives INFO its `cluster`, as in nats-server. What Shoal's routes do not do
-//! yet is refused by name: route TLS (at its key), pinned accounts, and
-//! `s2_auto`'s own RTT thresholds.
+//! yet is refused by name: route TLS (at its key) and pinned accounts.
 
 use std::time::Duration;
 
@@ -41,6 +40,8 @@ pub struct ClusterSettings {
     /// `accounts`: the accounts pinned to a dedicated route.
     pub accounts: Vec<String>,
     pub compression: Option<String>,
+    /// `compression { rtt_thresholds }` (for `s2_auto`).
+    pub compression_rtt: Vec<Duration>,
     pub ping_interval: Option<Duration>,
     pub ping_max: Option<i64>,
     pub write_deadline: Option<Duration>,
@@ -106,7 +107,7 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
             }
             "pool_size" => c.pool_size = int(x, report),
             "accounts" => c.accounts = string_array(x, report),
-            "compression" => c.compression = compression(k, x, report),
+            "compression" => c.compression = compression(k, x, &mut c.compression_rtt, report),
             "ping_interval" => {
                 c.ping_interval = crate::report::duration("ping_interval", x, report);
                 if c.ping_interval.is_some_and(|d| d > MAX_PING_INTERVAL) {
@@ -203,6 +204,48 @@ fn normalized_compression(mode: Option<&str>) -> String {
         _ => "accept",
     }
     .into()
+}
+
+/// `s2_auto`'s RTT thresholds as nats-server's
+/// `validateAndNormalizeCompressionOption` keeps them: ascending (a 0
+/// disables a level), trailing zeros dropped, 1 to 4 of them; none given:
+/// nats-server's defaults (10, 50, 100 ms).
+fn auto_thresholds(c: &ClusterSettings) -> Result<Vec<Duration>, String> {
+    let ms = Duration::from_millis;
+    let mode = normalized_compression(c.compression.as_deref());
+    if mode != "s2_auto" {
+        return Ok(Vec::new());
+    }
+    if c.compression_rtt.is_empty() {
+        return Ok(vec![ms(10), ms(50), ms(100)]);
+    }
+    let go = |v: &[Duration]| {
+        let items: Vec<String> = v.iter().map(|d| shoal_go::duration(*d)).collect();
+        format!("[{}]", items.join(" "))
+    };
+    let mut rtts: Vec<Duration> = Vec::new();
+    for &n in &c.compression_rtt {
+        if n != Duration::ZERO && rtts.iter().any(|&v| n < v) {
+            return Err(format!(
+                "RTT threshold values {} should be in ascending order",
+                go(&c.compression_rtt)
+            ));
+        }
+        rtts.push(n);
+    }
+    while rtts.last() == Some(&Duration::ZERO) {
+        rtts.pop();
+    }
+    if rtts.len() > 4 {
+        return Err(format!(
+            "compression mode \"s2_auto\" should have no more than 4 RTT thresholds: {}",
+            go(&c.compression_rtt)
+        ));
+    }
+    if rtts.is_empty() {
+        return Err("compression mode \"s2_auto\" requires at least one RTT threshold".into());
+    }
+    Ok(rtts)
 }
 
 /// The cluster flags as typed (`overrideCluster` reads them after the file).
@@ -311,6 +354,7 @@ pub fn resolve(
             .map_or(2, |n| n.min(1 << 20) as u32),
         permissions: c.permissions.clone(),
         compression: normalized_compression(c.compression.as_deref()),
+        compression_rtt: auto_thresholds(&c)?,
     }))
 }
 
@@ -523,7 +567,12 @@ fn is_scheme(s: &str) -> bool {
 
 /// `compression`: a mode name, a boolean (`true` is `s2_fast` for routes),
 /// or `{mode, rtt_thresholds}`.
-fn compression(key: &str, x: &Value, report: &mut Report) -> Option<String> {
+fn compression(
+    key: &str,
+    x: &Value,
+    rtts: &mut Vec<Duration>,
+    report: &mut Report,
+) -> Option<String> {
     match &x.kind {
         Kind::String(s) => Some(s.clone()),
         Kind::Bool(true) => Some("s2_fast".into()),
@@ -534,18 +583,13 @@ fn compression(key: &str, x: &Value, report: &mut Report) -> Option<String> {
                 match k.to_ascii_lowercase().as_str() {
                     "mode" => mode = string(v, report),
                     "rtt_thresholds" | "thresholds" | "rtts" | "rtt" => {
-                        let mut bad = false;
                         for t in v.as_array().unwrap_or_default() {
-                            if let Some(Err(e)) = t.as_str().map(crate::units::parse_go_duration) {
+                            match t.as_str().map(crate::units::parse_go_duration) {
                                 // At the key, as nats-server reports it.
-                                report.error(&v.pos, e);
-                                bad = true;
+                                Some(Err(e)) => report.error(&v.pos, e),
+                                Some(Ok(d)) => rtts.push(d),
+                                None => {}
                             }
-                        }
-                        // Shoal's s2_auto uses nats-server's default
-                        // thresholds (10, 50, 100 ms) only.
-                        if !bad {
-                            report.not_yet("cluster.compression.rtt_thresholds", &v.pos);
                         }
                     }
                     _ if v.used_as_variable => {}
@@ -644,6 +688,32 @@ mod tests {
         assert!(
             resolve(c.as_ref(), &ClusterFlags::default(), None).is_ok(),
             "accept compresses nothing"
+        );
+    }
+
+    #[test]
+    fn s2_auto_thresholds_as_nats_server_keeps_them() {
+        let ms = Duration::from_millis;
+        let auto = |rtts: &str| {
+            let (c, r) = run(&format!(
+                "cluster {{\n listen: 127.0.0.1:6222\n compression: {{ mode: auto{rtts} }}\n}}\n"
+            ));
+            assert!(r.errors.is_empty(), "{:?}", r.errors);
+            resolve(c.as_ref(), &ClusterFlags::default(), None).map(|c| c.unwrap().compression_rtt)
+        };
+        assert_eq!(auto(""), Ok(vec![ms(10), ms(50), ms(100)]), "the defaults");
+        assert_eq!(
+            auto(", rtt_thresholds: [\"0\", \"20ms\", \"0\"]"),
+            Ok(vec![ms(0), ms(20)]),
+            "trailing zeros dropped"
+        );
+        assert_eq!(
+            auto(", rtt_thresholds: [\"50ms\", \"10ms\"]"),
+            Err("RTT threshold values [50ms 10ms] should be in ascending order".into())
+        );
+        assert_eq!(
+            auto(", rtt_thresholds: [\"0\"]"),
+            Err("compression mode \"s2_auto\" requires at least one RTT threshold".into())
         );
     }
 

@@ -411,7 +411,9 @@ fn handle_op(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<(), Refusal>
         RouteOp::Pong => {
             let p = &link.conn.ping;
             p.outstanding.set(0);
-            link.conn.rtt.set(p.last_sent.get().elapsed());
+            let rtt = p.last_sent.get().elapsed();
+            link.conn.rtt.set(rtt);
+            auto_level(link, rtt);
             Ok(())
         }
         RouteOp::Ok => Ok(()),
@@ -454,6 +456,30 @@ fn handle_op(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<(), Refusal>
         } => {
             on_msg(link, frame, account, subject, reply, queues, hdr, payload);
             Ok(())
+        }
+    }
+}
+
+/// `s2_auto`: the level follows the route's RTT, measured by each PONG
+/// (nats-server's `updateS2AutoCompressionLevel`).
+fn auto_level(link: &mut Link, rtt: Duration) {
+    let cfg = &link.mesh.cfg;
+    if cfg.compression != "s2_auto" {
+        return;
+    }
+    let Some(level) = super::compression_level("s2_auto", rtt, &cfg.compression_rtt) else {
+        return;
+    };
+    let name = super::level_name(level);
+    let mut s2 = link.conn.s2.borrow_mut();
+    let Some(out) = s2.as_mut() else {
+        return;
+    };
+    if name != link.compression {
+        out.writer.set_level(level);
+        link.compression = name.to_string();
+        if let Some(id) = &link.peer {
+            link.mesh.set_compression(id, name);
         }
     }
 }
@@ -514,7 +540,8 @@ fn on_info(link: &mut Link, json: &[u8]) -> Result<Flow, Refusal> {
             .map_err(|e| Refusal::Close(Some(e), CloseReason::ProtocolViolation))?;
         let rtt = link.conn.start.elapsed();
         link.compression = cm.clone();
-        if let Some(level) = super::compression_level(&cm, rtt) {
+        let rtts = &link.mesh.cfg.compression_rtt;
+        if let Some(level) = super::compression_level(&cm, rtt, rtts) {
             if cm == "s2_auto" {
                 link.compression = super::level_name(level).to_string();
             }

@@ -98,21 +98,33 @@ pub fn select_compression(ours: &str, theirs: Option<&str>) -> Result<String, St
     })
 }
 
-/// The S2 level of a negotiated mode (`s2_auto`: by the route's RTT, with
-/// nats-server's default thresholds 10, 50, 100 ms); `None`: no compression.
-pub fn compression_level(mode: &str, rtt: Duration) -> Option<shoal_proto::s2::Level> {
+/// The S2 level of a negotiated mode (`s2_auto`: by the route's RTT and
+/// the thresholds, as nats-server's `selectS2AutoModeBasedOnRTT`); `None`:
+/// no compression.
+pub fn compression_level(
+    mode: &str,
+    rtt: Duration,
+    thresholds: &[Duration],
+) -> Option<shoal_proto::s2::Level> {
     use shoal_proto::s2::Level;
     Some(match mode {
         "s2_uncompressed" => Level::Uncompressed,
         "s2_fast" => Level::Fast,
         "s2_better" => Level::Better,
         "s2_best" => Level::Best,
-        "s2_auto" => match rtt.as_millis() {
-            0..=10 => Level::Uncompressed,
-            11..=50 => Level::Fast,
-            51..=100 => Level::Better,
-            _ => Level::Best,
-        },
+        "s2_auto" => {
+            let idx = match thresholds.iter().position(|&d| rtt <= d) {
+                Some(i) => i,
+                None if thresholds.len() >= 3 => 3,
+                None => thresholds.len().saturating_sub(1),
+            };
+            match idx {
+                0 => Level::Uncompressed,
+                1 => Level::Fast,
+                2 => Level::Better,
+                _ => Level::Best,
+            }
+        }
         _ => return None,
     })
 }
@@ -276,14 +288,18 @@ mod tests {
         );
         use shoal_proto::s2::Level;
         let ms = Duration::from_millis;
-        assert_eq!(
-            compression_level("s2_auto", ms(3)),
-            Some(Level::Uncompressed)
-        );
-        assert_eq!(compression_level("s2_auto", ms(30)), Some(Level::Fast));
-        assert_eq!(compression_level("s2_auto", ms(80)), Some(Level::Better));
-        assert_eq!(compression_level("s2_auto", ms(300)), Some(Level::Best));
-        assert_eq!(compression_level("off", ms(3)), None);
+        let d = [ms(10), ms(50), ms(100)];
+        let at = |rtt, t: &[Duration]| compression_level("s2_auto", ms(rtt), t);
+        assert_eq!(at(3, &d), Some(Level::Uncompressed));
+        assert_eq!(at(30, &d), Some(Level::Fast));
+        assert_eq!(at(80, &d), Some(Level::Better));
+        assert_eq!(at(300, &d), Some(Level::Best));
+        // [0, 0, 20]: better up to 20 ms, then best.
+        let z = [ms(0), ms(0), ms(20)];
+        assert_eq!(at(5, &z), Some(Level::Better));
+        assert_eq!(at(50, &z), Some(Level::Best));
+        assert_eq!(at(50, &[ms(10)]), Some(Level::Uncompressed));
+        assert_eq!(compression_level("off", ms(3), &d), None);
         assert!(needs_compression("accept") && !needs_compression("off"));
     }
 }
