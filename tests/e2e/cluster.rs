@@ -951,3 +951,42 @@ fn compressed_routes_as_nats_server_negotiates_them() {
         }
     }
 }
+
+#[test]
+fn a_generated_cluster_name_gives_way_to_a_configured_one() {
+    for (named, unnamed) in [(Kind::Nats, Kind::Shoal), (Kind::Shoal, Kind::Nats)] {
+        let seed = node(named, &[], &[]);
+        let routes = format!("nats://127.0.0.1:{}", route_port(&seed));
+        let args = [
+            "--cluster",
+            "nats://127.0.0.1:-1",
+            "--routes",
+            routes.as_str(),
+            "-m",
+            "-1",
+        ];
+        let other = match unnamed {
+            Kind::Shoal => crate::util::shoal(&[&["--cores", "2"][..], &args].concat()),
+            Kind::Nats => crate::util::nats_server(&args),
+        };
+        // The unnamed node takes C1 once the route is up: the seed's
+        // client sees its interest, and its monitoring shows the name.
+        let mut sub = client(&other);
+        sub.send(b"SUB named 1\r\n");
+        let mut publ = client(&seed);
+        await_interest(&mut publ, &mut sub, "n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = crate::monitor::get(crate::monitor::http_port(&other), "/varz").json();
+            if v["cluster"]["name"] == "C1" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{unnamed:?} kept {}",
+                v["cluster"]
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

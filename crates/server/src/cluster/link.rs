@@ -418,11 +418,15 @@ fn handle_op(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<(), Refusal>
         }
         RouteOp::Ok => Ok(()),
         RouteOp::Err(text) => {
-            log::error!(
-                "{} - Route Error {}",
-                link.conn.log_prefix(),
-                String::from_utf8_lossy(text.of(frame))
-            );
+            let text = String::from_utf8_lossy(text.of(frame));
+            // A nats-server peer dials a dedicated `$SYS` route to every
+            // peer and refuses it itself when the peer has no pool (as
+            // Shoal): expected on every join, so not an error here.
+            if link.peer.is_none() && text.contains("Not possible to have a dedicated route") {
+                log::debug!("{} - Route Error {text}", link.conn.log_prefix());
+            } else {
+                log::error!("{} - Route Error {text}", link.conn.log_prefix());
+            }
             link.conn.close_after_flush(CloseReason::ParseError);
             Ok(())
         }
