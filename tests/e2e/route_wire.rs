@@ -498,3 +498,17 @@ fn a_route_that_never_logs_in_is_timed_out() {
         );
     }
 }
+
+#[test]
+fn a_peer_announcing_an_impossible_size_is_cut_off_and_nothing_else() {
+    let n = node(Kind::Shoal, &[], &[]);
+    let mut peer = Peer::attach(&n);
+    peer.sync();
+    peer.raw.send(b"RMSG $G foo 999999999\r\n");
+    peer.raw.read_until_closed(Duration::from_secs(5));
+    // The server lives on, and a new route registers.
+    let mut c = client(&n);
+    c.ping_pong();
+    let mut again = Peer::attach(&n);
+    again.sync();
+}

@@ -46,6 +46,10 @@ pub struct Ended {
 /// `ping_interval` (nats-server's `firstPingInterval` for routes).
 const FIRST_PING: Duration = Duration::from_secs(1);
 
+/// The largest payload a peer may route (nats-server refuses a
+/// `max_payload` above 64 MiB).
+const MAX_ROUTED_PAYLOAD: usize = 64 << 20;
+
 /// Route read sizes (a route carries many clients' traffic: it starts big).
 const READ_MIN: usize = 16 * 1024;
 
@@ -208,10 +212,12 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
     let mut need = 0usize;
     let live = core.live();
     // Routes carry larger control lines (many queue names) and the peer's
-    // own payload limit, which may be above ours.
+    // own payload limit, which may be above ours but never above
+    // nats-server's ceiling for `max_payload` (64 MiB): a larger size is a
+    // broken peer, refused before any buffer is sized for it.
     let limits = Limits {
         max_control_line: live.max_control_line.saturating_mul(16),
-        max_payload: usize::MAX / 2,
+        max_payload: MAX_ROUTED_PAYLOAD,
     };
     loop {
         if !conn.is_open() {
