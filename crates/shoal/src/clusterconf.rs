@@ -263,10 +263,14 @@ pub struct ClusterFlags {
 /// nats-server's words (`address h: missing port in address`, `expected
 /// cluster password to be set`, `solicited routes require cluster
 /// capabilities, e.g. --cluster`).
+/// `keepalive`: the server's own `ping_interval` and `ping_max`, which
+/// routes use when the block sets none (the interval capped at 30 s), as
+/// nats-server's route ping timer does.
 pub fn resolve(
     file: Option<&ClusterSettings>,
     flags: &ClusterFlags,
     name: Option<&str>,
+    keepalive: (Option<Duration>, Option<i64>),
 ) -> Result<Option<shoal_server::Cluster>, String> {
     let mut c = file.cloned().unwrap_or_default();
     if let Some(listen) = &flags.listen {
@@ -323,6 +327,7 @@ pub fn resolve(
     let ping = c
         .ping_interval
         .filter(|d| !d.is_zero())
+        .or(keepalive.0.filter(|d| !d.is_zero()))
         .unwrap_or(MAX_PING_INTERVAL)
         .min(MAX_PING_INTERVAL);
     Ok(Some(shoal_server::Cluster {
@@ -351,6 +356,7 @@ pub fn resolve(
         ping_max: c
             .ping_max
             .filter(|&n| n > 0)
+            .or(keepalive.1.filter(|&n| n > 0))
             .map_or(2, |n| n.min(1 << 20) as u32),
         permissions: c.permissions.clone(),
         compression: normalized_compression(c.compression.as_deref()),
@@ -650,7 +656,7 @@ mod tests {
             (c.user.as_deref(), c.password.as_deref()),
             (Some("ru"), Some("rp"))
         );
-        let r2 = resolve(Some(&c), &ClusterFlags::default(), None)
+        let r2 = resolve(Some(&c), &ClusterFlags::default(), None, (None, None))
             .unwrap()
             .unwrap();
         assert_eq!((r2.host.as_str(), r2.port), ("127.0.0.1", 6222));
@@ -661,6 +667,24 @@ mod tests {
         );
         assert_eq!(r2.auth, Some(("ru".into(), "rp".into())));
         assert_eq!(r2.ping_interval, Duration::from_secs(30));
+        // Unset in the block: the server's own keepalive, capped at 30 s.
+        let (c, _) = run("cluster {\n listen: 127.0.0.1:6222\n}\n");
+        let k = |i, m| {
+            resolve(
+                c.as_ref(),
+                &ClusterFlags::default(),
+                None,
+                (Some(i), Some(m)),
+            )
+            .unwrap()
+            .unwrap()
+        };
+        let r3 = k(Duration::from_secs(5), 4);
+        assert_eq!((r3.ping_interval, r3.ping_max), (Duration::from_secs(5), 4));
+        assert_eq!(
+            k(Duration::from_secs(120), 2).ping_interval,
+            Duration::from_secs(30)
+        );
         assert_eq!(
             r.warnings,
             [
@@ -669,7 +693,7 @@ mod tests {
             ]
         );
         let (c, _) = run("cluster { name: C1 }\n");
-        let none = resolve(c.as_ref(), &ClusterFlags::default(), None).unwrap();
+        let none = resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None)).unwrap();
         assert!(none.is_none(), "a name alone listens for nothing");
     }
 
@@ -678,7 +702,7 @@ mod tests {
         let refused = |text: &str| {
             let (c, r) = run(text);
             assert!(r.errors.is_empty(), "{:?}", r.errors);
-            resolve(c.as_ref(), &ClusterFlags::default(), None).unwrap_err()
+            resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None)).unwrap_err()
         };
         assert_eq!(
             refused("cluster {\n listen: 127.0.0.1:6222\n accounts: [A]\n}\n"),
@@ -686,7 +710,7 @@ mod tests {
         );
         let (c, _) = run("cluster {\n listen: 127.0.0.1:6222\n compression: accept\n}\n");
         assert!(
-            resolve(c.as_ref(), &ClusterFlags::default(), None).is_ok(),
+            resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None)).is_ok(),
             "accept compresses nothing"
         );
     }
@@ -699,7 +723,8 @@ mod tests {
                 "cluster {{\n listen: 127.0.0.1:6222\n compression: {{ mode: auto{rtts} }}\n}}\n"
             ));
             assert!(r.errors.is_empty(), "{:?}", r.errors);
-            resolve(c.as_ref(), &ClusterFlags::default(), None).map(|c| c.unwrap().compression_rtt)
+            resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None))
+                .map(|c| c.unwrap().compression_rtt)
         };
         assert_eq!(auto(""), Ok(vec![ms(10), ms(50), ms(100)]), "the defaults");
         assert_eq!(
@@ -728,6 +753,7 @@ mod tests {
             None,
             &flags("nats://u:p@127.0.0.1:-1", Some("nats://a:1, nats://b:2")),
             Some("C9"),
+            (None, None),
         )
         .unwrap()
         .unwrap();
@@ -745,7 +771,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                resolve(None, &flags(listen, None), None).unwrap_err(),
+                resolve(None, &flags(listen, None), None, (None, None)).unwrap_err(),
                 err,
                 "{listen}"
             );
@@ -755,11 +781,13 @@ mod tests {
             ..ClusterFlags::default()
         };
         assert_eq!(
-            resolve(None, &routes_only, None).unwrap_err(),
+            resolve(None, &routes_only, None, (None, None)).unwrap_err(),
             "solicited routes require cluster capabilities, e.g. --cluster"
         );
         assert!(
-            resolve(None, &flags("", None), None).unwrap().is_none(),
+            resolve(None, &flags("", None), None, (None, None))
+                .unwrap()
+                .is_none(),
             "--cluster \"\" is off"
         );
     }

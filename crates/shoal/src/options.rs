@@ -421,6 +421,7 @@ fn resolve(
         s.cluster.as_ref(),
         &s.flag_cluster,
         s.cluster_name.as_deref().filter(|n| !n.is_empty()),
+        (s.ping_interval, s.ping_max),
     )
     .map_err(LoadError::Invalid)?
     .map(Arc::new);
