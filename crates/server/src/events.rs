@@ -135,7 +135,7 @@ pub fn publish_payload(core: &Core, system: u16, subject: &str, payload: &[u8]) 
         payload: (s, s + payload.len() as u32),
         hdr: 0,
         account: system,
-        routed: false,
+        local_only: false,
     };
     let frame = frame.freeze();
     let publisher = core.internal_publisher();

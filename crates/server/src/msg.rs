@@ -19,9 +19,10 @@ pub struct Spans {
     pub hdr: u32,
     /// The publisher's account (see `accounts.rs`; 0 = `$G`).
     pub account: u16,
-    /// The message came in over a cluster route: it goes to this server's
-    /// clients only, never out over a route again.
-    pub routed: bool,
+    /// The message stays on this server: it goes to its clients only, never
+    /// out over a route — it came in over one, or it is an account import's
+    /// copy (the peers make their own from the exporter's message).
+    pub local_only: bool,
 }
 
 /// A message: its frame and where its parts are.
@@ -72,7 +73,7 @@ pub fn sample(size: usize) -> (Bytes, Spans) {
         payload: (start, start + size as u32),
         hdr: 0,
         account: 0,
-        routed: false,
+        local_only: false,
     };
     (Bytes::from(frame), spans)
 }

@@ -92,12 +92,7 @@ pub async fn run(
     let mut accept_backoff = Duration::from_millis(10);
     let mut accepted = 0u32;
     loop {
-        let next = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            life.stop_ev.wait().await;
-            None
-        })
-        .await;
-        match next {
+        match listener.accept_or(life.stop_ev.wait()).await {
             None => break,
             Some(Ok((rh, wh, peer))) => {
                 accept_backoff = Duration::from_millis(10);

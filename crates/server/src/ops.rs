@@ -45,7 +45,7 @@ pub async fn handle(
                     payload: shift(payload),
                     hdr,
                     account: client.account.get(),
-                    routed: false,
+                    local_only: false,
                 },
             };
             on_pub(core, client, &m);

@@ -307,6 +307,32 @@ mod tests {
     }
 
     #[test]
+    fn a_routes_queue_weight_is_replaced_and_removed_whole() {
+        let r = Registry::default();
+        let env = CoreEnv::new(Live::from(&Config::default()));
+        let mut link = Client::new(9, "127.0.0.1:1".parse().unwrap(), env, None);
+        link.route = true;
+        let link = Rc::new(link);
+        let member = client(1);
+        r.add(&member, Bytes::from("1"), Bytes::from("jobs"), Some(b"w"));
+        let (slot, _) = r.add_weighted(
+            &link,
+            Bytes::from("jobs w"),
+            Bytes::from("jobs"),
+            Some(b"w"),
+            5,
+        );
+        assert!(r.has_route_queue_subs());
+        let weight = |r: &Registry| r.lookup_local(b"jobs", |m| m.groups[0].total_weight);
+        assert_eq!(weight(&r), 6, "the peer's five and the local one");
+        assert_eq!(r.reweight(slot, 2), Some(5), "replaced, not added to");
+        assert_eq!(weight(&r), 3);
+        r.remove(slot);
+        assert_eq!(weight(&r), 1, "every unit goes with the entry");
+        assert!(!r.has_route_queue_subs());
+    }
+
+    #[test]
     fn summary_keeps_peer_and_queue_id() {
         let r = Registry::default();
         r.apply_interest(1, b"foo.*", &Some((7, Bytes::from("w"))), true, (false, 1));

@@ -1,23 +1,27 @@
-//! Routing: a message published on this core to its local subscribers and to
-//! the peer cores that want it, and the batches peer cores send here (their
+//! Routing: a message published on this core to its local subscribers, to
+//! the peer cores that want it and to the cluster routes that want it (once
+//! per route, with the queue groups picked for it); a message a route brought
+//! to this server's clients only; and the batches peer cores send here (their
 //! messages to this core's subscribers, their interest changes, barriers).
 //!
 //! Runs inside a reader's or a ring drain's pass on the owning core. Never writes
 //! a socket and never waits: delivering is appending to a subscriber's outbound
 //! queue and touching it. Queue groups are resolved where the message is
-//! published: among local members and peer cores weighted by their member
-//! counts; a chosen peer then picks one of its own members.
+//! published: among local members, peer cores and cluster peers weighted by
+//! their member counts; a chosen peer core then picks one of its own members
+//! (a client, or a route when it was picked for one).
 //!
 //! No allocation per message, cache hit or miss: lookups build into the
 //! registry's scratch, the per-peer plans and picked members are reused
 //! vectors, a peer gets one frame handle per pass and the ids of its groups.
 
+use std::cell::RefMut;
 use std::rc::Rc;
 
 use shoal_subject::{Group, Match};
 
 use crate::client::Client;
-use crate::core::Core;
+use crate::core::{Core, RouteScratch};
 use crate::mappings::Mapped;
 use crate::msg::{Msg, Spans};
 use crate::registry::{PeerKey, ROUTE_PEER};
@@ -38,7 +42,7 @@ fn deliver(
         if client.route {
             // A cluster peer's interest: the message leaves on that route
             // once, after this routing (never back out of a route).
-            if m.spans.routed {
+            if m.spans.local_only {
                 return None;
             }
             target_route(core, client, sub.queue.as_ref().map(|(_, n)| n));
@@ -726,7 +730,7 @@ fn route_as(
     spans.account = account;
     // An import's copy stays on this server: a cluster peer makes its own
     // from the exporter's message (its subscribers' shadow interest).
-    spans.routed = true;
+    spans.local_only = true;
     route_in_account(
         core,
         publisher,
@@ -767,14 +771,10 @@ fn route(
     }
     let mut plan = core.route_scratch();
     let scratch = &mut *plan;
-    for p in scratch.peers.iter_mut() {
-        p.wanted = false;
-        p.queues.clear();
-    }
-    scratch.picks.clear();
+    fresh_plan(scratch);
     // A message that stays on this server (an account import's copy: the
     // peers make their own) goes to clients only.
-    let clients = m.spans.routed;
+    let clients = m.spans.local_only;
     let members = if clients {
         Members::Clients
     } else {
@@ -835,24 +835,44 @@ fn route(
             }
         }
     }
-    // Hand the message to each peer core that wants it.
-    for (c, p) in scratch.peers.iter().enumerate() {
+    let (crossed, picked) = carry_out(core, plan, m);
+    if crossed {
+        publisher.needs_barrier.set(true);
+    }
+    send_routes(core, m);
+    delivered | crossed | picked
+}
+
+/// Starts a message's plan: no peer core wanted, no member picked.
+fn fresh_plan(scratch: &mut RouteScratch) {
+    for p in scratch.peers.iter_mut() {
+        p.wanted = false;
+        p.queues.clear();
+    }
+    scratch.picks.clear();
+}
+
+/// Carries a plan out: the message to each peer core it names (with the
+/// groups picked there), then to the local members picked. Returns whether
+/// a peer core was handed it, and whether a picked member took it.
+fn carry_out(core: &Core, mut plan: RefMut<'_, RouteScratch>, m: &Msg) -> (bool, bool) {
+    let mut crossed = false;
+    for (c, p) in plan.peers.iter().enumerate() {
         if c == core.id() || (!p.wanted && p.queues.is_empty()) {
             continue;
         }
         core.links().push_msg(c, m, &p.queues);
         Stats::bump(&core.env().stats.ring_msgs_out);
-        publisher.needs_barrier.set(true);
-        delivered = true;
+        crossed = true;
     }
-    let picks = std::mem::take(&mut scratch.picks);
+    let picks = std::mem::take(&mut plan.picks);
     drop(plan);
+    let mut picked = false;
     for &k in &picks {
-        delivered |= deliver(core, k, m, None, false);
+        picked |= deliver(core, k, m, None, false);
     }
     core.route_scratch().picks = picks;
-    send_routes(core, m);
-    delivered
+    (crossed, picked)
 }
 
 /// Routes a message a cluster peer sent over route `link` on this core:
@@ -909,14 +929,9 @@ fn routed(
     for &key in &local.plain {
         deliver(core, key, m, None, false);
     }
-    let mut crossed = false;
     let mut plan = core.route_scratch();
     let scratch = &mut *plan;
-    for p in scratch.peers.iter_mut() {
-        p.wanted = false;
-        p.queues.clear();
-    }
-    scratch.picks.clear();
+    fresh_plan(scratch);
     if let Some(r) = remote {
         for &(c, _) in r.plain.iter().filter(|(c, _)| c & ROUTE_PEER == 0) {
             scratch.peers[c as usize].wanted = true;
@@ -946,21 +961,7 @@ fn routed(
             scratch.peers[c as usize].queues.push(qid);
         }
     }
-    for (c, p) in scratch.peers.iter().enumerate() {
-        if c == core.id() || (!p.wanted && p.queues.is_empty()) {
-            continue;
-        }
-        core.links().push_msg(c, m, &p.queues);
-        Stats::bump(&core.env().stats.ring_msgs_out);
-        crossed = true;
-    }
-    let picks = std::mem::take(&mut scratch.picks);
-    drop(plan);
-    for &k in &picks {
-        deliver(core, k, m, None, false);
-    }
-    core.route_scratch().picks = picks;
-    crossed
+    carry_out(core, plan, m).0
 }
 
 /// Delivers a message that a peer core routed here. `queues` are this core's

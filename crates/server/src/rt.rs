@@ -321,6 +321,19 @@ impl Listener {
         Ok((ReadHalf { s: s.clone(), fd }, WriteHalf { s, fd }, peer))
     }
 
+    /// [`Listener::accept`], or `None` once `stop` completes first (a
+    /// core's accept loops end on its stop event).
+    pub async fn accept_or(
+        &self,
+        stop: impl Future<Output = ()>,
+    ) -> Option<io::Result<(ReadHalf, WriteHalf, std::net::SocketAddr)>> {
+        futures_lite::future::or(async { Some(self.accept().await) }, async {
+            stop.await;
+            None
+        })
+        .await
+    }
+
     /// `accept4` without waiting (the listener is made non-blocking for the
     /// call, as glommio's own first attempt does), with the peer's address.
     /// `Ok(None)` when nothing is pending (or the pending one was aborted).

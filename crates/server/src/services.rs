@@ -333,7 +333,7 @@ mod tests {
                 payload: (3, frame.len() as u32),
                 hdr,
                 account: 0,
-                routed: false,
+                local_only: false,
             },
         };
         let (f, s) = with_request_info(&m, b"to", b"r", &request_info("B", 0));

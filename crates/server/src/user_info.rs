@@ -145,7 +145,7 @@ pub fn answer(core: &Core, publisher: &Rc<Client>, m: &Msg) {
         payload: (s, frame.len() as u32),
         hdr: 0,
         account,
-        routed: false,
+        local_only: false,
     };
     core.replies().push_response(frame.freeze(), spans);
 }

@@ -9,10 +9,9 @@
 //!   announced with the new count (`RS+ … <queue> <n>`, also when it drops),
 //!   and 0 withdraws it (`RS- … <queue>`). Interest learned from routes never
 //!   enters it (a server never re-advertises what a route told it).
-//! * [`Remote`]: what one route connection's peer has told this server.
-//!   `RS+` for a plain subject already known changes nothing; a queue
-//!   entry's weight is replaced, not added to; `RS-` removes; when the route
-//!   closes everything it owned goes at once ([`Remote::drain`]).
+//!
+//! What a peer tells this server is kept by the runtime as subscriptions
+//! of its route (`crates/server`'s `cluster/link.rs`, weights replaced).
 //!
 //! Accounts are interned ids (`u16`), as everywhere on a core. Allocates only
 //! when interest changes, never per message.
@@ -38,10 +37,6 @@ pub enum Announce {
 
 type Key = (u16, Box<[u8]>);
 type QueueKey = (u16, Box<[u8]>, Box<[u8]>);
-
-/// One remote entry a closed route owned: account, subject, and for a queue
-/// group its name and weight.
-pub type Entry = (u16, Box<[u8]>, Option<(Box<[u8]>, u32)>);
 
 /// This server's own interest, as its routes have been told it.
 #[derive(Debug, Default)]
@@ -139,81 +134,6 @@ impl Advertised {
     }
 }
 
-/// What applying a peer's `RS+`/`RS-` changed in this server's view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Nothing (a plain subject already known, an unknown `RS-`).
-    None,
-    /// New interest: plain, or a queue group with this many members.
-    Added(Option<u32>),
-    /// A queue group's member count went from `.0` to `.1`.
-    Weight(u32, u32),
-    /// Interest withdrawn (a queue group had `Some(weight)` members).
-    Removed(Option<u32>),
-}
-
-/// One route connection's remote interest.
-#[derive(Debug, Default)]
-pub struct Remote {
-    plain: AHashMap<Key, ()>,
-    queues: AHashMap<QueueKey, u32>,
-}
-
-impl Remote {
-    /// Applies `RS+`: `queue` with the weight the peer announced.
-    pub fn sub(&mut self, account: u16, subject: &[u8], queue: Option<(&[u8], u32)>) -> Change {
-        match queue {
-            None => match self.plain.insert((account, subject.into()), ()) {
-                Some(()) => Change::None,
-                None => Change::Added(None),
-            },
-            Some((q, w)) => {
-                // nats-server counts a weight below 1 as one member.
-                let w = w.max(1);
-                match self.queues.insert((account, subject.into(), q.into()), w) {
-                    None => Change::Added(Some(w)),
-                    Some(old) if old == w => Change::None,
-                    Some(old) => Change::Weight(old, w),
-                }
-            }
-        }
-    }
-
-    /// Applies `RS-`.
-    pub fn unsub(&mut self, account: u16, subject: &[u8], queue: Option<&[u8]>) -> Change {
-        match queue {
-            None => match self.plain.remove(&(account, subject.into())) {
-                Some(()) => Change::Removed(None),
-                None => Change::None,
-            },
-            Some(q) => match self.queues.remove(&(account, subject.into(), q.into())) {
-                Some(w) => Change::Removed(Some(w)),
-                None => Change::None,
-            },
-        }
-    }
-
-    /// The route closed: everything it owned, to remove at once.
-    pub fn drain(&mut self) -> Vec<Entry> {
-        let plain = self.plain.drain().map(|((a, s), ())| (a, s, None));
-        let queues: Vec<_> = self
-            .queues
-            .drain()
-            .map(|((a, s, q), w)| (a, s, Some((q, w))))
-            .collect();
-        plain.chain(queues).collect()
-    }
-
-    /// How many entries the route owns (for `/routez`'s `subscriptions`).
-    pub fn len(&self) -> usize {
-        self.plain.len() + self.queues.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,25 +217,5 @@ mod tests {
         assert!(a.remove(0, b"x", None).is_none(), "never added: nothing");
         a.add(0, b"q", Some(b"g"));
         assert_eq!(line(&a.remove(0, b"q", Some(b"g")).unwrap()), "RS- $G q g");
-    }
-
-    #[test]
-    fn remote_weights_replace_and_a_close_takes_everything() {
-        let mut r = Remote::default();
-        assert_eq!(r.sub(0, b"foo", None), Change::Added(None));
-        assert_eq!(r.sub(0, b"foo", None), Change::None);
-        assert_eq!(r.sub(0, b"foo", Some((b"grp", 2))), Change::Added(Some(2)));
-        assert_eq!(r.sub(0, b"foo", Some((b"grp", 5))), Change::Weight(2, 5));
-        assert_eq!(r.sub(0, b"foo", Some((b"grp", 5))), Change::None);
-        assert_eq!(r.unsub(0, b"bar", None), Change::None);
-        assert_eq!(r.unsub(0, b"foo", Some(b"grp")), Change::Removed(Some(5)));
-        r.sub(0, b"foo", Some((b"grp", 0)));
-        r.sub(3, b"a.>", None);
-        assert_eq!(r.len(), 3);
-        let mut gone = r.drain();
-        gone.sort();
-        assert_eq!(gone.len(), 3);
-        assert!(gone.contains(&(0, (*b"foo").into(), Some(((*b"grp").into(), 1)))));
-        assert!(r.is_empty());
     }
 }

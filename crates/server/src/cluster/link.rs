@@ -835,7 +835,7 @@ fn on_msg(
             payload: (payload.start, payload.end),
             hdr,
             account: id,
-            routed: true,
+            local_only: true,
         },
     };
     if crate::router::publish_routed(core, &m, (queues.start, queues.end)) {

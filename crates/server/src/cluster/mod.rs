@@ -169,12 +169,7 @@ pub fn connect(core: &Core, mesh: &Mesh, url: &crate::config::RouteUrl) -> Vec<u
 pub async fn listen(core: Rc<Core>, mesh: Arc<Mesh>, listener: rt::Listener) {
     let life = core.life();
     loop {
-        let next = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            life.stop_ev.wait().await;
-            None
-        })
-        .await;
-        match next {
+        match listener.accept_or(life.stop_ev.wait()).await {
             None => break,
             Some(Ok((rh, wh, addr))) => {
                 let (core, mesh) = (core.clone(), mesh.clone());
