@@ -171,7 +171,7 @@ pub fn frames_until_pong(r: &mut Raw) -> Vec<String> {
 }
 
 /// Reads until `n` non-probe messages arrived (10 s at most).
-fn read_msgs(r: &mut Raw, n: usize) -> Vec<String> {
+pub fn read_msgs(r: &mut Raw, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut out = Vec::new();
     while out.len() < n {

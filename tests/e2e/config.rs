@@ -584,9 +584,9 @@ fn a_reload_lowering_max_connections_closes_the_excess_as_nats_server_does() {
 }
 
 /// A `cluster` block nats-server refuses (or warns about) gets the same
-/// lines from `-t` on both servers; one that would start routing is
-/// refused by name by Shoal (it has no route runtime yet), and a block that
-/// only names the cluster is INFO's `cluster`.
+/// lines from `-t` on both servers (route TLS blocks included); what
+/// Shoal's routes do not do yet is refused by name, and a block that only
+/// names the cluster is INFO's `cluster`.
 #[test]
 fn cluster_blocks_are_checked_like_nats_server() {
     let cases = [
@@ -616,17 +616,34 @@ fn cluster_blocks_are_checked_like_nats_server() {
         }
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
-    // Route TLS is refused at its key, once nats-server's checks of the
-    // block passed.
+    // Route TLS blocks: the same verdicts as nats-server's, the known-URLs
+    // check (refused for clients) allowed between servers.
     let ca = crate::tls::Ca::new("cluster");
-    let srv = ca.server();
+    let srv = ca.node();
+    for extra in [
+        "verify_cert_and_check_known_urls: true",
+        "insecure: true\n  ca_file: \"/nonexistent/ca.pem\"",
+        "timeout: \"x\"",
+    ] {
+        let path = conf(&format!(
+            "cluster {{ listen: \"127.0.0.1:-1\"\n{}}}\n",
+            crate::tls::tls_block(&srv, extra)
+        ));
+        let shoal = run(&["-t", "-c", s(&path)], None);
+        let nats = std::process::Command::new(crate::util::reference_bin())
+            .args(["-t", "-c", s(&path)])
+            .output()
+            .unwrap();
+        assert_eq!(stderr(&shoal), stderr(&nats), "{extra}");
+        assert_eq!(shoal.status.code(), nats.status.code(), "{extra}");
+    }
     let path = conf(&format!(
-        "cluster {{ listen: \"127.0.0.1:-1\"\n{}}}\n",
-        crate::tls::tls_block(&srv, "")
+        "cluster {{ listen: \"127.0.0.1:-1\"\n  tls {{ cert_file: \"{}\" }}\n}}\n",
+        s(&srv.cert)
     ));
-    let out = run(&["-c", s(&path)], None);
+    let out = run(&["-t", "-c", s(&path)], None);
     assert!(
-        stderr(&out).contains("\"cluster.tls\" is not supported by this version of shoal yet"),
+        stderr(&out).contains("missing 'key_file' in TLS configuration"),
         "{}",
         stderr(&out)
     );

@@ -512,3 +512,32 @@ fn a_peer_announcing_an_impossible_size_is_cut_off_and_nothing_else() {
     let mut again = Peer::attach(&n);
     again.sync();
 }
+
+#[test]
+fn a_stalled_route_is_cut_at_the_cluster_write_deadline() {
+    // The server's own deadline is long; the cluster's applies to routes.
+    let conf = "write_deadline: \"20s\"\nmax_pending: 1GB\ncluster { name: C1, listen: \"127.0.0.1:-1\", write_deadline: \"300ms\" }\n";
+    let n = crate::cluster::with_conf(Kind::Shoal, conf, &["-m", "-1"]);
+    let mut peer = Peer::attach(&n);
+    peer.raw.send(b"RS+ $G big\r\n");
+    peer.sync();
+    let page = crate::monitor::get(crate::monitor::http_port(&n), "/varz").json();
+    assert_eq!(page["cluster"]["write_deadline"], 300_000_000u64, "{page}");
+    // The peer reads no more; a client publishes until the route is cut.
+    let mut publ = client(&n);
+    let body = vec![b'x'; 64 * 1024];
+    let mut frame = format!("PUB big {}\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(&body);
+    frame.extend_from_slice(b"\r\n");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let cut = "Slow Consumer Detected: WriteDeadline of 300ms exceeded";
+    while !n.log().iter().any(|l| l.contains(cut)) {
+        assert!(Instant::now() < deadline, "never cut: {:?}", n.log());
+        for _ in 0..16 {
+            publ.send(&frame);
+        }
+        publ.ping_pong();
+    }
+    // Only the route went: the publisher is still served.
+    publ.ping_pong();
+}

@@ -61,27 +61,50 @@ impl Ca {
                 SanType::DnsName("localhost".try_into().unwrap()),
                 SanType::IpAddress("127.0.0.1".parse().unwrap()),
             ],
-            ExtendedKeyUsagePurpose::ServerAuth,
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+        )
+    }
+
+    /// A cluster node's certificate (127.0.0.1 and localhost): a server's
+    /// and a client's at once, as routes present it both ways.
+    pub fn node(&self) -> Pair {
+        self.node_with(vec![])
+    }
+
+    /// The same with more SANs (an e-mail name for `verify_and_map`).
+    pub fn node_with(&self, more: Vec<SanType>) -> Pair {
+        let mut sans = vec![
+            SanType::DnsName("localhost".try_into().unwrap()),
+            SanType::IpAddress("127.0.0.1".parse().unwrap()),
+        ];
+        sans.extend(more);
+        self.leaf(
+            &[(DnType::CommonName, "node")],
+            sans,
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
         )
     }
 
     /// A client certificate with this subject and these SANs.
     pub fn client(&self, dn: &[(DnType, &str)], sans: Vec<SanType>) -> Pair {
-        self.leaf(dn, sans, ExtendedKeyUsagePurpose::ClientAuth)
+        self.leaf(dn, sans, vec![ExtendedKeyUsagePurpose::ClientAuth])
     }
 
     fn leaf(
         &self,
         dn: &[(DnType, &str)],
         sans: Vec<SanType>,
-        eku: ExtendedKeyUsagePurpose,
+        eku: Vec<ExtendedKeyUsagePurpose>,
     ) -> Pair {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         for (t, v) in dn {
             p.distinguished_name.push(t.clone(), *v);
         }
         p.subject_alt_names = sans;
-        p.extended_key_usages = vec![eku];
+        p.extended_key_usages = eku;
         let key = KeyPair::generate().unwrap();
         let cert = p.signed_by(&key, &self.cert, &self.key).unwrap();
         let (c, k) = (temp_path("pem"), temp_path("pem"));

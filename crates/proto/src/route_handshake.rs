@@ -19,6 +19,10 @@ pub struct Local<'a> {
     pub dynamic: bool,
     /// `cluster.authorization`'s user and password, if any.
     pub auth: Option<(&'a str, &'a str)>,
+    /// The peer's certificate decided (`verify_and_map`,
+    /// `verify_cert_and_check_known_urls`): whether it is admitted, in
+    /// place of the user and password.
+    pub cert_admitted: Option<bool>,
 }
 
 /// What to do with the connection.
@@ -81,7 +85,13 @@ pub fn on_connect(local: &Local, c: &RouteConnect) -> Verdict {
             Reason::WrongGateway,
         );
     }
-    if let Some((user, pass)) = local.auth {
+    if local.cert_admitted == Some(false) {
+        return close(
+            Some("Authorization Violation".into()),
+            Reason::AuthViolation,
+        );
+    }
+    if let (None, Some((user, pass))) = (local.cert_admitted, local.auth) {
         // The password in constant time, as nats-server's comparePasswords.
         if c.user != user || !same_secret(c.pass.as_bytes(), pass.as_bytes()) {
             return close(
@@ -142,6 +152,7 @@ mod tests {
         cluster: "C1",
         dynamic: false,
         auth: None,
+        cert_admitted: None,
     };
 
     fn connect(cluster: &str) -> RouteConnect {
@@ -197,6 +208,22 @@ mod tests {
         let mut good = connect("C1");
         (good.user, good.pass) = ("ru".into(), "rp".into());
         assert_eq!(on_connect(&auth, &good), Verdict::Accept { adopt: None });
+        // A certificate that decides replaces the password check.
+        let by_cert = |admitted| Local {
+            cert_admitted: Some(admitted),
+            ..auth.clone()
+        };
+        assert_eq!(
+            on_connect(&by_cert(true), &connect("C1")),
+            Verdict::Accept { adopt: None }
+        );
+        assert!(matches!(
+            on_connect(&by_cert(false), &good),
+            Verdict::Close {
+                reason: Reason::AuthViolation,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct RouteInfo {
     pub auth_required: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub tls_required: bool,
+    /// With `tls_required`: the peer must present a certificate too.
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
     pub max_payload: u64,
     /// `nats-route://host:port/`, in an INFO gossiped about a new peer.
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -305,6 +305,9 @@ pub struct Client {
     pub tls_info: RefCell<Option<std::sync::Arc<shoal_tls::SessionInfo>>>,
     /// The handshake came before INFO (`handshake_first`).
     pub tls_first: Cell<bool>,
+    /// This connection's own write deadline (a route's `cluster {
+    /// write_deadline }`); `None`: the server's, which a reload may change.
+    pub write_deadline: Cell<Option<std::time::Duration>>,
 }
 
 /// Why a JWT login ends at its [`Client::expires`] time.
@@ -381,6 +384,7 @@ impl Client {
             s2: RefCell::new(None),
             tls_info: RefCell::new(None),
             tls_first: Cell::new(false),
+            write_deadline: Cell::new(None),
             perms: RefCell::new(None),
             perm_spec: RefCell::new(None),
             creds: RefCell::new(None),

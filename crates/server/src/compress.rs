@@ -5,6 +5,9 @@
 //! what the socket accepts without waiting; `flush` waits for a full
 //! socket, up to the write deadline.
 //!
+//! On a TLS route the session encrypts the S2 stream ([`absorb`], then
+//! [`hand_over`] from `tls::send_now`): compression first, then records.
+//!
 //! Core-local, never borrowed across an await: the bytes a wait needs are
 //! copied out first (only when the socket is full).
 
@@ -32,6 +35,25 @@ pub fn wants_write(client: &Client) -> bool {
 /// socket takes now. Returns the plain bytes taken and whether the socket
 /// was full.
 pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result<(usize, bool)> {
+    let taken = absorb(client, o);
+    let mut guard = client.s2.borrow_mut();
+    let s = guard
+        .as_mut()
+        .expect("a compressed connection has its writer");
+    while s.sent < s.buf.len() {
+        match wh.send_now(std::iter::once(&s.buf[s.sent..]))? {
+            Some(n) => s.sent += n,
+            None => return Ok((taken, true)),
+        }
+    }
+    s.buf.clear();
+    s.sent = 0;
+    Ok((taken, false))
+}
+
+/// Compresses everything queued (sealed by the caller) into the
+/// connection's S2 buffer. Returns the plain bytes taken.
+pub fn absorb(client: &Client, o: &mut Outbound) -> usize {
     let mut guard = client.s2.borrow_mut();
     let s = guard
         .as_mut()
@@ -47,15 +69,29 @@ pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result
         o.consume(n);
         taken += n;
     }
+    taken
+}
+
+/// Gives the compressed bytes not yet sent to `take` (a TLS session's
+/// encryption, on a route that does both) until it takes no more. Returns
+/// whether any are left.
+pub fn hand_over(
+    client: &Client,
+    mut take: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> io::Result<bool> {
+    let mut guard = client.s2.borrow_mut();
+    let s = guard
+        .as_mut()
+        .expect("a compressed connection has its writer");
     while s.sent < s.buf.len() {
-        match wh.send_now(std::iter::once(&s.buf[s.sent..]))? {
-            Some(n) => s.sent += n,
-            None => return Ok((taken, true)),
+        match take(&s.buf[s.sent..])? {
+            0 => return Ok(true),
+            n => s.sent += n,
         }
     }
     s.buf.clear();
     s.sent = 0;
-    Ok((taken, false))
+    Ok(false)
 }
 
 /// Writes the compressed bytes left, waiting for a full socket.

@@ -123,6 +123,33 @@ pub struct Cluster {
     /// `s2_auto`'s RTT thresholds (uncompressed, fast, better; above the
     /// last: best; a 0 skips a level).
     pub compression_rtt: Vec<Duration>,
+    /// `tls {}`: every route speaks TLS from its first byte, both sides
+    /// presenting and verifying certificates.
+    pub tls: Option<Arc<RouteTls>>,
+    /// `write_deadline`: a route's socket that takes nothing for this long
+    /// closes the route (`None`: the server's `write_deadline`).
+    pub write_deadline: Option<Duration>,
+}
+
+/// The routes' TLS, as configured.
+pub struct RouteTls {
+    pub options: shoal_tls::TlsOptions,
+    pub configs: shoal_tls::RouteConfigs,
+    /// A digest of the files as loaded (see [`Tls::digest`]).
+    pub digest: String,
+    /// nats-server's `routeTLSName`: the first configured route given by a
+    /// host name, the name a route dialled by IP address is verified as.
+    pub name: Option<String>,
+}
+
+/// What a reload compares: the options and the files, not rustls's state.
+impl std::fmt::Debug for RouteTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteTls")
+            .field("options", &self.options)
+            .field("digest", &self.digest)
+            .finish()
+    }
 }
 
 /// A route to dial: its URL as written and its parts.

@@ -48,7 +48,7 @@ mod trace;
 mod user_info;
 mod writer;
 
-pub use config::{Cluster, Config, Live, RouteUrl, Tls};
+pub use config::{Cluster, Config, Live, RouteTls, RouteUrl, Tls};
 
 #[doc(hidden)]
 #[path = "bench.rs"]

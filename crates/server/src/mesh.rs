@@ -295,6 +295,8 @@ mod tests {
             permissions: None,
             compression: "accept".into(),
             compression_rtt: Vec::new(),
+            tls: None,
+            write_deadline: None,
         })
     }
 

@@ -112,7 +112,13 @@ pub async fn start(
             }
         }
     }
-    match handshake(client, rh, wh, tls, pre).await {
+    let side = Side {
+        session: Session::new(&tls.config),
+        timeout: tls.options.timeout(),
+        pinned: tls.options.pinned.as_deref(),
+        route: None,
+    };
+    match handshake(client, rh, wh, side, pre).await {
         Some(plain) => {
             if client.tls_first.get() {
                 // The greeting goes first, encrypted, before anything else.
@@ -124,25 +130,68 @@ pub async fn start(
     }
 }
 
+/// A route's start: TLS from the first byte, on both sides (nats-server's
+/// `createRoute`), the acceptor as the server, the dialler as the client
+/// verifying the peer as `name`. Returns the plaintext that came with the
+/// last flight (the dialler's CONNECT may), `None` when it failed (closed,
+/// the reason set).
+pub async fn start_route(
+    client: &Rc<Client>,
+    rh: &mut ReadHalf,
+    wh: &mut WriteHalf,
+    tls: &crate::config::RouteTls,
+    dial_name: Option<shoal_tls::ServerName<'static>>,
+) -> Option<BytesMut> {
+    let dialled = dial_name.is_some();
+    let session = match dial_name {
+        Some(name) => Session::client(&tls.configs.client, name),
+        None => Session::new(&tls.configs.server),
+    };
+    let side = Side {
+        session,
+        timeout: tls.options.timeout(),
+        pinned: tls.options.pinned.as_deref(),
+        route: Some(dialled),
+    };
+    handshake(client, rh, wh, side, BytesMut::new()).await
+}
+
+/// One handshake's side and limits.
+struct Side<'a> {
+    session: Session,
+    timeout: Duration,
+    /// `pinned_certs`: the peer's key must be one of these.
+    pinned: Option<&'a [[u8; 32]]>,
+    /// A route's (`Some(dialled)`), else a client's.
+    route: Option<bool>,
+}
+
 /// The handshake, within the TLS timeout. Failures are logged as
-/// nats-server logs them (`TLS handshake error: …`; at debug level for a
-/// timeout or a clear-text client) and close with `TLS Handshake Failure`.
+/// nats-server logs them (`TLS handshake error: …`, at debug level for a
+/// client's timeout or clear text; `TLS route handshake error: …`, always
+/// an error) and close with `TLS Handshake Failure`.
 async fn handshake(
     client: &Rc<Client>,
     rh: &mut ReadHalf,
     wh: &mut WriteHalf,
-    tls: &Tls,
+    side: Side<'_>,
     mut cipher: BytesMut,
 ) -> Option<BytesMut> {
-    let deadline = Instant::now() + tls.options.timeout();
-    log::debug!(
-        "{} - Starting TLS client connection handshake",
-        client.log_prefix()
-    );
-    *client.tls.borrow_mut() = Some(Session::new(&tls.config));
+    let deadline = Instant::now() + side.timeout;
+    let (label, start) = match side.route {
+        None => ("TLS handshake", "Starting TLS client connection handshake"),
+        Some(false) => ("TLS route handshake", "Starting TLS route server handshake"),
+        Some(true) => ("TLS route handshake", "Starting TLS route client handshake"),
+    };
+    log::debug!("{} - {start}", client.log_prefix());
+    *client.tls.borrow_mut() = Some(side.session);
     let mut plain = BytesMut::new();
+    let route = side.route.is_some();
     let failed = |why: &str, debug: bool| {
-        if debug {
+        // Route ports are not probed by load balancers: every failure there
+        // is an error.
+        let why = why.replacen("TLS handshake", label, 1);
+        if debug && !route {
             log::debug!("{} - {why}", client.log_prefix());
         } else {
             log::error!("{} - {why}", client.log_prefix());
@@ -220,7 +269,7 @@ async fn handshake(
         }
     }
     let info = with_session(client, |s| s.info());
-    if let Some(pinned) = &tls.options.pinned {
+    if let Some(pinned) = side.pinned {
         let key = info
             .peer_certs
             .first()
@@ -322,19 +371,36 @@ pub async fn read(
 /// if the socket takes it. Returns whether records are left waiting for a
 /// full socket ([`flush`] then waits).
 pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result<(usize, bool)> {
+    // A compressed route: the queue becomes S2 first, and the session
+    // encrypts the S2 stream.
+    let s2 = crate::compress::on(client);
+    let absorbed = if s2 {
+        crate::compress::absorb(client, o)
+    } else {
+        0
+    };
     with_session(client, |s| {
-        let mut io = [IoSlice::new(&[]); MAX_SLICES];
-        let mut k = 0;
-        for (slot, b) in io.iter_mut().zip(o.slices()) {
-            *slot = IoSlice::new(b);
-            k += 1;
-        }
-        let taken = s.encrypt(&io[..k])?;
-        if taken == 0 && k > 0 && !s.wants_write() {
-            // Nothing taken and nothing to flush: the session is broken.
-            return Err(io::Error::other("TLS session takes no data"));
-        }
-        o.consume(taken);
+        let taken = if s2 {
+            let left = crate::compress::hand_over(client, |b| s.encrypt(&[IoSlice::new(b)]))?;
+            if left && !s.wants_write() {
+                return Err(io::Error::other("TLS session takes no data"));
+            }
+            absorbed
+        } else {
+            let mut io = [IoSlice::new(&[]); MAX_SLICES];
+            let mut k = 0;
+            for (slot, b) in io.iter_mut().zip(o.slices()) {
+                *slot = IoSlice::new(b);
+                k += 1;
+            }
+            let taken = s.encrypt(&io[..k])?;
+            if taken == 0 && k > 0 && !s.wants_write() {
+                // Nothing taken and nothing to flush: the session is broken.
+                return Err(io::Error::other("TLS session takes no data"));
+            }
+            o.consume(taken);
+            taken
+        };
         while s.wants_write() {
             match s.write_tls(&mut SendNow(wh)) {
                 Ok(_) => {}

@@ -25,7 +25,13 @@ use crate::rt::{self, WriteHalf, WriteOutcome};
 pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
     let env = client.env();
     let tls = client.tls.borrow().is_some();
-    let mut deadline = env.live.get().write_deadline;
+    let deadline_now = || {
+        client
+            .write_deadline
+            .get()
+            .unwrap_or(env.live.get().write_deadline)
+    };
+    let mut deadline = deadline_now();
     w.set_deadline(deadline);
     loop {
         let state = std::future::poll_fn(|cx| client.out.borrow_mut().poll_work(cx)).await;
@@ -33,12 +39,13 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
             break;
         }
         // A reload may have changed the deadline.
-        if env.live.get().write_deadline != deadline {
-            deadline = env.live.get().write_deadline;
+        if deadline_now() != deadline {
+            deadline = deadline_now();
             w.set_deadline(deadline);
         }
-        // A route may turn compression on after its handshake.
-        let s2 = !tls && crate::compress::on(&client);
+        // A route may turn compression on after its handshake (on a TLS
+        // route the session encrypts what the compressor makes).
+        let s2 = crate::compress::on(&client);
         let now = {
             let mut o = client.out.borrow_mut();
             o.take_kick();

@@ -10,8 +10,9 @@
 //! applies them) it becomes the runtime's [`shoal_server::Cluster`]
 //! ([`resolve`]). A block that only names the cluster (`cluster { name: C1 }`)
 //! gives INFO its `cluster`, as in nats-server. What Shoal's routes do not do
-//! yet is refused by name: route TLS (at its key) and pinned accounts.
+//! yet is refused by name: pinned accounts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_auth::PermissionSpec;
@@ -45,6 +46,8 @@ pub struct ClusterSettings {
     pub ping_interval: Option<Duration>,
     pub ping_max: Option<i64>,
     pub write_deadline: Option<Duration>,
+    /// `tls {}`: routes over TLS.
+    pub tls: Option<crate::tlsconf::RouteTlsSettings>,
 }
 
 /// The longest route ping interval nats-server keeps (`routeMaxPingInterval`).
@@ -82,13 +85,7 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
             "host" | "net" => c.host = string(x, report),
             "authorization" => authorization(x, &mut c, report),
             "routes" => routes(x, &mut c, report),
-            "tls" => {
-                // Checked as nats-server checks it, then refused: routes
-                // speak clear text only in this version.
-                if crate::tlsconf::tls(x, report).is_some() {
-                    report.not_yet("cluster.tls", &x.pos);
-                }
-            }
+            "tls" => c.tls = crate::tlsconf::route_tls(x, report),
             "cluster_advertise" | "advertise" => c.advertise = string(x, report),
             "no_advertise" => c.no_advertise = boolean(x, report).unwrap_or(false),
             "connect_retries" => c.connect_retries = int(x, report).unwrap_or(0),
@@ -124,11 +121,19 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
             }
             "write_timeout" => {
                 if let Some(t) = string(x, report) {
-                    if !matches!(t.as_str(), "default" | "close" | "retry") {
-                        report.error(
+                    match t.as_str() {
+                        // A route closes when its socket takes nothing for
+                        // the deadline (nats-server's `retry`, the routes'
+                        // default); `close` on partial progress is not done.
+                        "default" | "retry" => {}
+                        "close" => report.error(
+                            &x.pos,
+                            "cluster write_timeout \"close\" is not supported by this version of shoal yet",
+                        ),
+                        _ => report.error(
                             &x.pos,
                             "write_timeout must be 'default', 'close' or 'retry'",
-                        );
+                        ),
                     }
                 }
             }
@@ -324,6 +329,27 @@ pub fn resolve(
         .iter()
         .map(|u| route_url(u))
         .collect::<Result<Vec<_>, _>>()?;
+    let tls = c.tls.as_ref().map(|t| {
+        Arc::new(shoal_server::RouteTls {
+            options: t.options.clone(),
+            configs: t.configs.clone(),
+            digest: crate::tlsconf::files_digest(&t.options),
+            name: routes
+                .iter()
+                .map(|r| r.host.as_str())
+                .find(|h| {
+                    h.trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .is_err()
+                })
+                .map(str::to_string),
+        })
+    });
+    // Without one configured, the CONNECT may take as long as the TLS
+    // handshake and a second more (nats-server's `getDefaultAuthTimeout`).
+    let auth_timeout_default = tls.as_ref().map_or(Duration::from_secs(2), |t| {
+        t.options.timeout() + Duration::from_secs(1)
+    });
     let ping = c
         .ping_interval
         .filter(|d| !d.is_zero())
@@ -351,7 +377,7 @@ pub fn resolve(
             .auth_timeout
             .filter(|&t| t > 0.0)
             .and_then(|t| Duration::try_from_secs_f64(t).ok())
-            .unwrap_or(Duration::from_secs(2)),
+            .unwrap_or(auth_timeout_default),
         ping_interval: ping,
         ping_max: c
             .ping_max
@@ -361,6 +387,8 @@ pub fn resolve(
         permissions: c.permissions.clone(),
         compression: normalized_compression(c.compression.as_deref()),
         compression_rtt: auto_thresholds(&c)?,
+        tls,
+        write_deadline: c.write_deadline,
     }))
 }
 

@@ -274,19 +274,11 @@ fn tls(s: &Settings) -> Result<Option<Arc<shoal_server::Tls>>, LoadError> {
             None => return Ok(None),
         },
     };
-    // What was loaded, so that rotated files at the same paths reload.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    let files = [&options.cert_file, &options.key_file, &options.ca_file]
-        .into_iter()
-        .chain(options.certs.iter().flat_map(|(c, k)| [c, k]));
-    for f in files {
-        std::hash::Hash::hash(&std::fs::read(f).unwrap_or_default(), &mut h);
-    }
     Ok(Some(Arc::new(shoal_server::Tls {
+        digest: crate::tlsconf::files_digest(&options),
         options,
         config,
         allow_non_tls: s.allow_non_tls.unwrap_or(false),
-        digest: format!("{:x}", std::hash::Hasher::finish(&h)),
     })))
 }
 

@@ -6,8 +6,10 @@
 //! Keys nats-server accepts whose feature Shoal lacks are refused by name
 //! (`connection_rate_limit`, the Windows certificate store keys, `ocsp_peer`);
 //! `insecure` and `allow_insecure_cipher_suites` are accepted: the first only
-//! concerns connections a server dials (none here), the second only allows
-//! suites that are then refused by name.
+//! concerns connections a server dials (routes), the second only allows
+//! suites that are then refused by name. A `cluster { tls {} }` block is read
+//! the same way ([`route_tls`]) and also takes
+//! `verify_cert_and_check_known_urls`.
 
 use std::time::Duration;
 
@@ -24,8 +26,49 @@ pub struct TlsSettings {
     pub config: shoal_tls::ServerConfig,
 }
 
+/// A `cluster { tls {} }` block: its options and both sides' configurations.
+#[derive(Debug, Clone)]
+pub struct RouteTlsSettings {
+    pub options: TlsOptions,
+    pub configs: shoal_tls::RouteConfigs,
+}
+
+/// Where a `tls` block is: nats-server's `parseTLS` allows
+/// `verify_cert_and_check_known_urls` only between servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Clients,
+    Routes,
+}
+
 /// Parses and builds the `tls` block; problems go to `report`.
 pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
+    let o = options(v, Context::Clients, report)?;
+    match shoal_tls::build(&o) {
+        Ok(config) => Some(TlsSettings { options: o, config }),
+        Err(e) => {
+            report.error(&v.pos, e);
+            None
+        }
+    }
+}
+
+/// Parses and builds a `cluster { tls {} }` block.
+pub fn route_tls(v: &Value, report: &mut Report) -> Option<RouteTlsSettings> {
+    let o = options(v, Context::Routes, report)?;
+    match shoal_tls::build_route(&o) {
+        Ok(configs) => Some(RouteTlsSettings {
+            options: o,
+            configs,
+        }),
+        Err(e) => {
+            report.error(&v.pos, e);
+            None
+        }
+    }
+}
+
+fn options(v: &Value, ctx: Context, report: &mut Report) -> Option<TlsOptions> {
     let Some(m) = v.as_map() else {
         mismatch(v, "map[string]interface {}", report);
         return None;
@@ -41,7 +84,7 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
                 "key_file" => o.key_file = f,
                 _ => o.ca_file = f,
             }),
-            "insecure" => boolean(&lower, x).map(drop),
+            "insecure" => boolean(&lower, x).map(|b| o.insecure = b),
             "verify" => boolean(&lower, x).map(|b| o.verify = b),
             "verify_and_map" => boolean(&lower, x).map(|b| {
                 if b {
@@ -50,9 +93,13 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
                 o.map = b;
             }),
             "verify_cert_and_check_known_urls" => boolean(&lower, x).and_then(|b| {
-                if b {
+                if b && ctx == Context::Clients {
                     Err("verify_cert_and_check_known_urls not supported in this context".into())
                 } else {
+                    if b {
+                        o.verify = true;
+                    }
+                    o.check_known_urls = b;
                     Ok(())
                 }
             }),
@@ -126,13 +173,20 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
         );
         return None;
     }
-    match shoal_tls::build(&o) {
-        Ok(config) => Some(TlsSettings { options: o, config }),
-        Err(e) => {
-            report.error(&v.pos, e);
-            None
-        }
+    Some(o)
+}
+
+/// A digest of the certificate, key and CA files as they are now, so that a
+/// reload with rotated files at the same paths counts as a change.
+pub fn files_digest(o: &TlsOptions) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let files = [&o.cert_file, &o.key_file, &o.ca_file]
+        .into_iter()
+        .chain(o.certs.iter().flat_map(|(c, k)| [c, k]));
+    for f in files {
+        std::hash::Hash::hash(&std::fs::read(f).unwrap_or_default(), &mut h);
     }
+    format!("{:x}", std::hash::Hasher::finish(&h))
 }
 
 /// What is wrong with a key's value: the value as a whole, or one item of

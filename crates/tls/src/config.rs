@@ -60,6 +60,12 @@ pub struct TlsOptions {
     pub min_version: Option<TlsVersion>,
     /// `pinned_certs`: SHA-256 digests of allowed client keys (SPKI DER).
     pub pinned: Option<Vec<[u8; 32]>>,
+    /// `insecure`: a connection this server dials (a route) does not verify
+    /// the peer's certificate.
+    pub insecure: bool,
+    /// `verify_cert_and_check_known_urls` (routes only): a peer whose
+    /// certificate names one of the configured routes' hosts is admitted.
+    pub check_known_urls: bool,
 }
 
 impl TlsOptions {
@@ -241,12 +247,8 @@ pub fn build(o: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, BuildError> {
         Some(load_roots(&o.ca_file).map_err(err)?)
     };
     let provider = Arc::new(crypto_provider(o)?);
-    let versions: &[&rustls::SupportedProtocolVersion] = match o.min_version {
-        Some(TlsVersion::V13) => &[&rustls::version::TLS13],
-        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
-    };
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions)
+        .with_protocol_versions(versions(o))
         .map_err(|e| err(e.to_string()))?;
     let builder = if o.verify {
         // Go verifies against the system roots when no ca_file is given.
@@ -276,6 +278,17 @@ pub fn build(o: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, BuildError> {
     Ok(Arc::new(config))
 }
 
+/// `min_version`'s protocol versions.
+pub(crate) fn versions(o: &TlsOptions) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    static BOTH: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
+    match o.min_version {
+        Some(TlsVersion::V13) => &TLS13_ONLY,
+        _ => &BOTH,
+    }
+}
+
 /// Go's order of preference (with AES hardware): AES-128-GCM, AES-256-GCM,
 /// ChaCha20 (TLS 1.3); the same with ECDSA before RSA (TLS 1.2).
 const PREFERENCE: &[SupportedCipherSuite] = &[
@@ -291,7 +304,7 @@ const PREFERENCE: &[SupportedCipherSuite] = &[
 ];
 
 /// ring's provider, with the configured TLS 1.2 suites and curves.
-fn crypto_provider(o: &TlsOptions) -> Result<CryptoProvider, BuildError> {
+pub(crate) fn crypto_provider(o: &TlsOptions) -> Result<CryptoProvider, BuildError> {
     let mut p = provider::default_provider();
     p.cipher_suites = PREFERENCE.to_vec();
     if let Some(names) = &o.ciphers {
@@ -328,7 +341,7 @@ fn crypto_provider(o: &TlsOptions) -> Result<CryptoProvider, BuildError> {
 
 /// Go's `tls.LoadX509KeyPair`: the certificate chain and its key, which must
 /// match.
-fn load_pair(cert: &str, key: &str) -> Result<Arc<CertifiedKey>, String> {
+pub(crate) fn load_pair(cert: &str, key: &str) -> Result<Arc<CertifiedKey>, String> {
     let cert_pem = read(cert)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .filter_map(Result::ok)
@@ -360,7 +373,7 @@ fn load_pair(cert: &str, key: &str) -> Result<Arc<CertifiedKey>, String> {
 
 /// `ca_file`: every certificate in it; none is Go's `failed to parse root ca
 /// certificate`.
-fn load_roots(path: &str) -> Result<RootCertStore, String> {
+pub(crate) fn load_roots(path: &str) -> Result<RootCertStore, String> {
     let pem = read(path)?;
     let mut roots = RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok) {
@@ -373,7 +386,7 @@ fn load_roots(path: &str) -> Result<RootCertStore, String> {
 }
 
 /// The host's CA bundle, where Go's `x509.SystemCertPool` finds it.
-fn system_roots() -> RootCertStore {
+pub(crate) fn system_roots() -> RootCertStore {
     let mut roots = RootCertStore::empty();
     for path in [
         "/etc/ssl/certs/ca-certificates.crt",

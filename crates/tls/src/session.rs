@@ -16,9 +16,10 @@
 use std::io::{self, IoSlice, Read, Write};
 
 use bytes::BytesMut;
-use rustls::ServerConnection;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, Connection, ServerConnection};
 
-use crate::ServerConfig;
+use crate::{ClientConfig, ServerConfig};
 
 /// The first byte of a TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -60,7 +61,9 @@ pub struct SessionInfo {
 
 /// See the module header.
 pub struct Session {
-    conn: ServerConnection,
+    /// The server side (an accepted connection) or the client side (a
+    /// route this server dialled).
+    conn: Connection,
     /// No byte has been fed yet (the first one decides [`HandshakeError::NotTls`]).
     fresh: bool,
     /// The peer sent close_notify.
@@ -72,7 +75,20 @@ impl Session {
         let conn =
             ServerConnection::new(config.clone()).expect("a server config makes a connection");
         Session {
-            conn,
+            conn: Connection::Server(conn),
+            fresh: true,
+            closed: false,
+        }
+    }
+
+    /// The client side of a connection this server dialled, verifying the
+    /// peer as `name` (a host name or an IP address). Its ClientHello is
+    /// queued at once ([`Session::wants_write`]).
+    pub fn client(config: &ClientConfig, name: ServerName<'static>) -> Session {
+        let conn = ClientConnection::new(config.clone(), name)
+            .expect("a client config makes a connection");
+        Session {
+            conn: Connection::Client(conn),
             fresh: true,
             closed: false,
         }

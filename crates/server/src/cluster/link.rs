@@ -95,6 +95,8 @@ pub async fn serve(
     let cid = core.next_cid();
     let mut c = Client::new(cid, addr, core.env().clone(), Some(rh.fd()));
     c.route = true;
+    c.write_deadline
+        .set(mesh.cfg.write_deadline.filter(|d| !d.is_zero()));
     let conn = Rc::new(c);
     conn.set_log_prefix(format!("{addr} - rid:{cid}"));
     conn.opts.set(crate::client::Opts {
@@ -106,6 +108,42 @@ pub async fn serve(
         protocol: 1,
     });
     conn.connected.set(true);
+    let mut wh = wh;
+    let mut pre = BytesMut::new();
+    if let Some(tls) = &mesh.cfg.tls {
+        // TLS before anything else, whichever side dialled.
+        let name = solicited
+            .as_ref()
+            .map(|u| shoal_tls::server_name(&u.host, tls.name.as_deref()));
+        let started = match name {
+            Some(None) => {
+                log::error!(
+                    "{} - TLS route handshake error: no server name for {:?}",
+                    conn.log_prefix(),
+                    solicited.as_ref().map_or("", |u| u.url.as_str())
+                );
+                conn.set_close_reason(CloseReason::TlsHandshakeFailure);
+                None
+            }
+            Some(Some(n)) => crate::tls::start_route(&conn, &mut rh, &mut wh, tls, Some(n)).await,
+            None => crate::tls::start_route(&conn, &mut rh, &mut wh, tls, None).await,
+        };
+        match started {
+            Some(plain) => pre = plain,
+            None => {
+                let reason = conn
+                    .close_reason
+                    .get()
+                    .unwrap_or(CloseReason::TlsHandshakeFailure);
+                log::debug!(
+                    "{} - Router connection closed: {}",
+                    conn.log_prefix(),
+                    reason.as_str()
+                );
+                return Ended { reason, peer: None };
+            }
+        }
+    }
     rt::spawn(crate::writer::run_writer(conn.clone(), wh));
     let mut link = Link {
         core: core.clone(),
@@ -133,7 +171,7 @@ pub async fn serve(
         }
     }
     core.end_pass();
-    read_loop(&mut link, &mut rh).await;
+    read_loop(&mut link, &mut rh, pre).await;
     // Clean-up: the peer's interest goes at once, everywhere.
     if let Some(id) = &link.peer {
         mesh.unregister(id, core.id(), cid);
@@ -201,10 +239,14 @@ async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
     }
 }
 
-async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
+/// `buf`: plaintext that came with the TLS handshake's last flight.
+async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
     let core = link.core.clone();
     let conn = link.conn.clone();
-    let mut buf = BytesMut::new();
+    // On a TLS route: what the socket gives, before the session decrypts it.
+    let tls = conn.tls.borrow().is_some();
+    let mut cipher = BytesMut::new();
+    let mut parse_first = !buf.is_empty();
     // Once the route compresses: what the socket gives, before the S2
     // reader turns it into `buf`.
     let mut s2_in: Option<S2Reader> = None;
@@ -225,13 +267,23 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
         }
         let want = READ_MIN.max(need.saturating_sub(buf.len()));
         let into = if s2_in.is_some() { &mut raw } else { &mut buf };
-        match rh.read(into, want).await {
+        let got = if std::mem::take(&mut parse_first) {
+            Ok(into.len())
+        } else if tls {
+            crate::tls::read(&conn, rh, &mut cipher, into, want).await
+        } else {
+            rh.read(into, want).await
+        };
+        match got {
             Ok(0) => {
                 conn.close_after_flush(CloseReason::ClientClosed);
                 return;
             }
             Ok(_) => {}
-            Err(_) => {
+            Err(e) => {
+                if tls {
+                    log::debug!("{} - TLS read error: {e}", conn.log_prefix());
+                }
                 conn.kill(CloseReason::ReadError);
                 return;
             }
@@ -504,7 +556,37 @@ fn local<'a>(core: &'a Core, mesh: &'a Mesh, name: &'a str) -> Local<'a> {
             .auth
             .as_ref()
             .map(|(u, p)| (u.as_str(), p.as_str())),
+        cert_admitted: None,
     }
+}
+
+/// Whether the peer's certificate admits it, when the cluster's TLS makes
+/// the certificate decide (`None`: the user and password do).
+fn cert_admitted(link: &Link) -> Option<bool> {
+    let tls = link.mesh.cfg.tls.as_ref()?;
+    let o = &tls.options;
+    if !o.map && !o.check_known_urls {
+        return None;
+    }
+    let info = link.conn.tls_info.borrow();
+    let id = info
+        .as_ref()
+        .and_then(|i| i.peer_certs.first())
+        .and_then(|der| shoal_tls::identity::identity(der));
+    let Some(id) = id else {
+        log::debug!(
+            "{} - User required in cert, no peer certificates found",
+            link.conn.log_prefix()
+        );
+        return Some(false);
+    };
+    let user = if o.map {
+        link.mesh.cfg.auth.as_ref().map(|(u, _)| u.as_str())
+    } else {
+        None
+    };
+    let known = o.check_known_urls.then_some(&link.mesh.cfg.routes[..]);
+    Some(super::cert::admits(&id, user, known))
 }
 
 /// The acceptor's check of the peer's CONNECT.
@@ -513,7 +595,11 @@ fn on_connect(link: &mut Link, json: &[u8]) -> Result<(), Refusal> {
         return Err(Refusal::Close(None, CloseReason::ParseError));
     };
     let (name, _) = link.mesh.name();
-    match route_handshake::on_connect(&local(&link.core, &link.mesh, &name), &c) {
+    let local = Local {
+        cert_admitted: cert_admitted(link),
+        ..local(&link.core, &link.mesh, &name)
+    };
+    match route_handshake::on_connect(&local, &c) {
         Verdict::Close { err, reason } => Err(Refusal::Close(err, reason_of(reason))),
         Verdict::Accept { adopt } => {
             if let Some(n) = adopt {

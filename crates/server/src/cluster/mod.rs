@@ -18,6 +18,7 @@
 //! the blocking pool, the shared [`Mesh`] locked only by handshakes, closes
 //! and dialers.
 
+mod cert;
 pub mod dial;
 pub mod link;
 
@@ -53,6 +54,8 @@ pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
         port: mesh.info_port,
         headers: !core.cfg().no_header_support,
         auth_required: mesh.cfg.auth.is_some(),
+        tls_required: mesh.cfg.tls.is_some(),
+        tls_verify: mesh.cfg.tls.is_some(),
         max_payload: core.live().max_payload as u64,
         nonce: nonce(core),
         cluster,
@@ -156,6 +159,7 @@ pub fn connect(core: &Core, mesh: &Mesh, url: &crate::config::RouteUrl) -> Vec<u
         user: url.user.clone().unwrap_or_default(),
         pass: url.pass.clone().unwrap_or_default(),
         headers: !core.cfg().no_header_support,
+        tls: mesh.cfg.tls.is_some(),
         name: core.shared().server_id.clone(),
         cluster,
         cluster_dynamic: dynamic,

@@ -40,6 +40,13 @@ struct Cluster {
     urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float")]
     tls_timeout: Option<f64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
+    /// Nanoseconds, as Go's `time.Duration`; omitted when not configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    write_deadline: Option<u128>,
 }
 
 fn opt_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
@@ -312,6 +319,9 @@ pub async fn page(
                 auth_timeout: None,
                 urls: Vec::new(),
                 tls_timeout: None,
+                tls_required: false,
+                tls_verify: false,
+                write_deadline: None,
             },
             Some(m) => Cluster {
                 name: Some(m.name().0),
@@ -330,7 +340,19 @@ pub async fn page(
                         }
                     })
                     .collect(),
-                tls_timeout: Some(2.0),
+                tls_timeout: Some(
+                    m.cfg
+                        .tls
+                        .as_ref()
+                        .map_or(2.0, |t| t.options.timeout().as_secs_f64()),
+                ),
+                tls_required: m.cfg.tls.is_some(),
+                tls_verify: m.cfg.tls.is_some(),
+                write_deadline: m
+                    .cfg
+                    .write_deadline
+                    .filter(|d| !d.is_zero())
+                    .map(|d| d.as_nanos()),
             },
         },
         gateway: Empty {},
