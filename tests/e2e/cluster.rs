@@ -501,7 +501,15 @@ fn routez_lists_each_peer_and_its_interest() {
             if me.port == seed.port && kinds[0] == Kind::Shoal
                 || me.port == b.port && kinds[1] == Kind::Shoal
             {
-                assert_eq!(mine.len(), 1, "{kinds:?}: Shoal keeps one route per peer");
+                // nats-server's default pool of 3, and the system
+                // account's own route.
+                assert_eq!(mine.len(), 4, "{kinds:?}: {page}");
+                let pinned: Vec<&serde_json::Value> = mine
+                    .iter()
+                    .map(|r| &r["account"])
+                    .filter(|a| !a.is_null())
+                    .collect();
+                assert_eq!(pinned, ["$SYS"], "{kinds:?}: {page}");
                 let r = mine[0];
                 assert_eq!(r["did_solicit"], solicited, "{kinds:?}: {r}");
                 assert_eq!(r["is_configured"], solicited, "{kinds:?}: {r}");
@@ -525,8 +533,8 @@ fn routez_lists_each_peer_and_its_interest() {
                 }
             }
         }
-        // /varz counts the route and shows the cluster as nats-server does
-        // (Shoal keeps one route per peer: no pool_size).
+        // /varz counts the route connections and the remote server, and
+        // shows the cluster as nats-server does.
         for (me, kind, routes) in [(&seed, kinds[0], 0usize), (&b, kinds[1], 1)] {
             let v = crate::monitor::get(crate::monitor::http_port(me), "/varz").json();
             let c = &v["cluster"];
@@ -539,26 +547,40 @@ fn routez_lists_each_peer_and_its_interest() {
                 routes,
                 "{kinds:?}: {c}"
             );
+            assert_eq!(c["pool_size"], 3, "{kinds:?}: {c}");
+            assert_eq!(v["routes"], 4, "{kinds:?}: {v}");
+            assert_eq!(v["remotes"], 1, "{kinds:?}: {v}");
             if kind == Kind::Shoal {
-                assert_eq!(v["routes"], 1, "{kinds:?}: {v}");
-                assert_eq!(v["remotes"], 1, "{kinds:?}: {v}");
                 assert!(v["in_msgs"].as_u64() >= v["in_client_msgs"].as_u64(), "{v}");
             }
         }
-        // The seed holds b's interest: on Shoal, on its one route.
+        // The seed holds b's interest: on Shoal, on the one pool route
+        // that carries `$G`.
         if kinds[0] == Kind::Shoal {
             let page =
                 crate::monitor::get(crate::monitor::http_port(&seed), "/routez?subs=detail").json();
-            let r = &page["routes"][0];
-            let mut sids: Vec<&str> = r["subscriptions_list_detail"]
+            let mut sids: Vec<String> = page["routes"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|d| d["sid"].as_str().unwrap())
+                .flat_map(|r| {
+                    r["subscriptions_list_detail"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|d| d["sid"].as_str().map(str::to_string))
                 .filter(|s| s.contains(" rz."))
                 .collect();
             sids.sort();
-            assert_eq!(sids, ["$G rz.a", "$G rz.b grp"], "{kinds:?}: {r}");
+            assert_eq!(sids, ["$G rz.a", "$G rz.b grp"], "{kinds:?}: {page}");
+            let carrying = page["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["subscriptions"].as_u64() > Some(0) && r["account"].is_null())
+                .count();
+            assert_eq!(carrying, 1, "{kinds:?}: {page}");
         }
     }
 }

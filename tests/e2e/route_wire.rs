@@ -31,6 +31,12 @@ impl Peer {
     }
 
     fn attach_as(p: &ServerProc, cluster: &str, creds: &str) -> Peer {
+        Peer::attach_with(p, cluster, creds, "")
+    }
+
+    /// As [`Peer::attach_as`], with `info` fields added to the INFO (a
+    /// pool's `route_pool_size`, …).
+    fn attach_with(p: &ServerProc, cluster: &str, creds: &str, info: &str) -> Peer {
         let (raw, _) = Raw::connect(route_port(p));
         let mut peer = Peer { raw };
         peer.raw.send(
@@ -41,7 +47,7 @@ impl Peer {
         );
         peer.raw.send(
             format!(
-                "INFO {{\"server_id\":\"{FAKE_ID}\",\"server_name\":\"fake\",\"version\":\"2.15.1\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\"cluster\":\"{cluster}\"}}\r\n"
+                "INFO {{\"server_id\":\"{FAKE_ID}\",\"server_name\":\"fake\",\"version\":\"2.15.1\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,{info}\"cluster\":\"{cluster}\"}}\r\n"
             )
             .as_bytes(),
         );
@@ -540,4 +546,37 @@ fn a_stalled_route_is_cut_at_the_cluster_write_deadline() {
     }
     // Only the route went: the publisher is still served.
     publ.ping_pong();
+}
+
+#[test]
+fn pool_handshake_refusals_as_nats_server() {
+    for kind in BOTH {
+        let n = node(kind, &[], &[]);
+        let (raw, info) = Raw::connect(route_port(&n));
+        assert_eq!(info["route_pool_size"], 3, "{kind:?}: {info}");
+        drop(raw);
+        let cases = [
+            (
+                "\"route_pool_size\":3,\"route_pool_idx\":7,",
+                "-ERR 'Invalid route pool index: 7 - pool size is 3'",
+            ),
+            (
+                "\"route_pool_size\":3,\"route_account\":\"Z\",",
+                "-ERR 'Unable to lookup account \"Z\": account missing'",
+            ),
+            (
+                "\"route_pool_size\":3,\"route_account\":\"$G\",",
+                "-ERR 'No route for account \"$G\"'",
+            ),
+        ];
+        for (fields, want) in cases {
+            let mut peer = Peer::attach_with(&n, "C1", "", fields);
+            let got = escape(&peer.raw.read_until_closed(Duration::from_secs(5)));
+            assert!(got.contains(want), "{kind:?} {fields}: {got}");
+        }
+        // A pool member at a valid index is a route.
+        let mut peer =
+            Peer::attach_with(&n, "C1", "", "\"route_pool_size\":3,\"route_pool_idx\":1,");
+        peer.sync();
+    }
 }

@@ -37,6 +37,8 @@ pub enum CloseReason {
     MaxPayload,
     MaxControlLine,
     MaxConnections,
+    /// A route for an account this server does not have.
+    MissingAccount,
     ProtocolViolation,
     BadClientProtocolVersion,
     NoRespondersRequiresHeaders,
@@ -69,6 +71,7 @@ impl CloseReason {
             CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
             CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::MissingAccount => "Missing Account",
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthViolation => "Authentication Failure",
@@ -305,9 +308,23 @@ pub struct Client {
     pub tls_info: RefCell<Option<std::sync::Arc<shoal_tls::SessionInfo>>>,
     /// The handshake came before INFO (`handshake_first`).
     pub tls_first: Cell<bool>,
+    /// A route's share of the accounts (set when it registers).
+    pub route_scope: Cell<RouteScope>,
     /// This connection's own write deadline (a route's `cluster {
     /// write_deadline }`); `None`: the server's, which a reload may change.
     pub write_deadline: Cell<Option<std::time::Duration>>,
+}
+
+/// Which accounts a route connection carries, as nats-server shares them
+/// out (spec/cluster.md §2): all of them (a peer without a pool), those
+/// whose name hashes to its index in the peer's pool, or the one account it
+/// is dedicated to (its lines name no account; `None`: one this server
+/// does not have, whose lines are ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteScope {
+    All,
+    Pool { idx: u32, size: u32 },
+    Account(Option<u16>),
 }
 
 /// Why a JWT login ends at its [`Client::expires`] time.
@@ -385,6 +402,7 @@ impl Client {
             tls_info: RefCell::new(None),
             tls_first: Cell::new(false),
             write_deadline: Cell::new(None),
+            route_scope: Cell::new(RouteScope::All),
             perms: RefCell::new(None),
             perm_spec: RefCell::new(None),
             creds: RefCell::new(None),

@@ -129,6 +129,13 @@ pub struct Cluster {
     /// `write_deadline`: a route's socket that takes nothing for this long
     /// closes the route (`None`: the server's `write_deadline`).
     pub write_deadline: Option<Duration>,
+    /// `pool_size`: route connections per peer that share the accounts
+    /// (each account on one, by its name's hash); 0: one connection per
+    /// peer, advertised as no pool (nats-server's `pool_size: -1`).
+    pub pool_size: usize,
+    /// `accounts`: accounts with a route connection of their own to every
+    /// peer (with a pool, the system account is always one).
+    pub pinned: Vec<String>,
 }
 
 /// The routes' TLS, as configured.

@@ -237,6 +237,11 @@ impl Core {
                 .cluster
                 .as_ref()
                 .and_then(|c| c.permissions.as_ref()),
+            shared
+                .cfg
+                .cluster
+                .as_ref()
+                .map_or(&[][..], |c| &c.pinned[..]),
         );
         Core {
             id,

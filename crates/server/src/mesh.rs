@@ -4,9 +4,11 @@
 //! dialled. Read and written under a mutex by the route connections'
 //! handshakes, closes and dialers — never on the message path.
 //!
-//! Invariants: a peer (server id) has at most one registered route
-//! ([`Mesh::register`] refuses a second, which the caller closes as a
-//! duplicate); a URL is dialled by at most one dialer at a time.
+//! Invariants: a peer (server id) has at most one registered connection
+//! per [`Slot`] — each index of its pool (one, index 0, without a pool) and
+//! each pinned account ([`Mesh::register`] refuses a second, which the
+//! caller closes as a duplicate); a URL is dialled by at most one dialer
+//! at a time.
 //!
 //! Knows nothing of cores, sockets or the runtime: plain data and locks.
 
@@ -18,11 +20,54 @@ use std::time::SystemTime;
 
 use crate::config::{Cluster, RouteUrl};
 
-/// A peer with a registered route.
+/// Where a route connection sits among a peer's: its index in the pool
+/// (0 for a peer without one), or the account it is dedicated to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Pool(usize),
+    Account(String),
+}
+
+/// What a route connection asks of the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    /// The one connection to a peer without a pool.
+    Single,
+    /// A connection this server dialled: the first free index of a pool of
+    /// `size` (nats-server's solicited side).
+    FirstFree { size: usize },
+    /// The index the dialling peer gave, in a pool of `size`.
+    Index { idx: usize, size: usize },
+    /// The account's own connection.
+    Account(String),
+}
+
+/// Why a connection was not registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Its place is taken.
+    Duplicate,
+    /// Every place of the pool is taken.
+    Full,
+}
+
+/// A registered connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registered {
+    pub idx: usize,
+    /// The peer's first connection (the others follow it).
+    pub first: bool,
+    /// The peer's pool connections now registered.
+    pub pooled: usize,
+}
+
+/// A registered route connection to a peer.
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub server_id: String,
     pub server_name: String,
+    /// Its place among the peer's connections (set by [`Mesh::register`]).
+    pub slot: Slot,
     /// The core that owns the route, and the route's connection id there.
     pub core: usize,
     pub cid: u64,
@@ -53,7 +98,7 @@ pub struct Mesh {
     /// Bumped whenever the peers' client URLs change (clients are told).
     pub urls_gen: AtomicU64,
     name: Mutex<Name>,
-    peers: Mutex<HashMap<String, Peer>>,
+    peers: Mutex<HashMap<(String, Slot), Peer>>,
     dialing: Mutex<HashSet<String>>,
     /// Work for other cores (gossip to their routes, routes a reload
     /// added or removed), by core; each core's cluster agent takes its own.
@@ -71,6 +116,13 @@ pub enum Mail {
     Dial(RouteUrl),
     /// Close the route with this connection id (a reload removed its URL).
     Close(u64),
+    /// Dial one more connection to a peer already routed (`peer`): a pool
+    /// connection, or the pinned `account`'s.
+    DialExtra {
+        url: RouteUrl,
+        account: Option<String>,
+        peer: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -133,47 +185,81 @@ impl Mesh {
 
     /// Whether a route to `server_id` is registered.
     pub fn connected(&self, server_id: &str) -> bool {
-        lock(&self.peers).contains_key(server_id)
+        lock(&self.peers).keys().any(|(id, _)| id == server_id)
     }
 
-    /// Registers a peer's route; false when it already has one (the new
-    /// connection is a duplicate).
-    pub fn register(&self, peer: Peer) -> bool {
+    /// Registers a route connection to `peer.server_id` where `ask` says
+    /// (nats-server's `addRoute`): a peer without a pool has one; a pool
+    /// connection this server dialled takes the first free index, one the
+    /// peer dialled the index it gave; an account's connection is the only
+    /// one for that account.
+    pub fn register(&self, mut peer: Peer, ask: &Ask) -> Result<Registered, Refused> {
         let mut peers = lock(&self.peers);
-        if peers.contains_key(&peer.server_id) {
-            return false;
+        let id = peer.server_id.clone();
+        let taken = |slot: &Slot| peers.contains_key(&(id.clone(), slot.clone()));
+        let pooled = |peers: &HashMap<(String, Slot), Peer>| {
+            peers
+                .keys()
+                .filter(|(i, s)| *i == id && matches!(s, Slot::Pool(_)))
+                .count()
+        };
+        let first = !peers.keys().any(|(i, _)| *i == id);
+        let slot = match ask {
+            Ask::Single if pooled(&peers) > 0 => return Err(Refused::Duplicate),
+            Ask::Single => Slot::Pool(0),
+            Ask::FirstFree { size } => match (0..*size).find(|&i| !taken(&Slot::Pool(i))) {
+                Some(i) => Slot::Pool(i),
+                None => return Err(Refused::Full),
+            },
+            Ask::Index { idx, .. } if taken(&Slot::Pool(*idx)) => return Err(Refused::Duplicate),
+            Ask::Index { idx, .. } => Slot::Pool(*idx),
+            Ask::Account(a) if taken(&Slot::Account(a.clone())) => return Err(Refused::Duplicate),
+            Ask::Account(a) => Slot::Account(a.clone()),
+        };
+        let idx = match &slot {
+            Slot::Pool(i) => *i,
+            Slot::Account(_) => 0,
+        };
+        peer.slot = slot.clone();
+        peers.insert((id.clone(), slot), peer);
+        if first {
+            self.urls_gen.fetch_add(1, Ordering::Relaxed);
         }
-        peers.insert(peer.server_id.clone(), peer);
-        self.urls_gen.fetch_add(1, Ordering::Relaxed);
-        true
+        Ok(Registered {
+            idx,
+            first,
+            pooled: pooled(&peers),
+        })
     }
 
     /// Forgets the route `cid` on `core` registered for `server_id`.
     pub fn unregister(&self, server_id: &str, core: usize, cid: u64) {
         let mut peers = lock(&self.peers);
-        if peers
-            .get(server_id)
-            .is_some_and(|p| p.core == core && p.cid == cid)
-        {
-            peers.remove(server_id);
+        let before = peers.len();
+        peers.retain(|(id, _), p| !(id == server_id && p.core == core && p.cid == cid));
+        if peers.len() != before && !peers.keys().any(|(id, _)| id == server_id) {
             self.urls_gen.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// The level an `s2_auto` route moved to (`/routez`).
-    pub fn set_compression(&self, server_id: &str, mode: &str) {
-        if let Some(p) = lock(&self.peers).get_mut(server_id) {
+    pub fn set_compression(&self, cid: u64, mode: &str) {
+        if let Some(p) = lock(&self.peers).values_mut().find(|p| p.cid == cid) {
             p.compression = mode.to_string();
         }
     }
 
     /// Updates a registered peer's client URLs (a later INFO).
     pub fn set_connect_urls(&self, server_id: &str, urls: Vec<String>) {
-        if let Some(p) = lock(&self.peers).get_mut(server_id) {
-            if p.connect_urls != urls {
-                p.connect_urls = urls;
-                self.urls_gen.fetch_add(1, Ordering::Relaxed);
+        let mut changed = false;
+        for ((id, _), p) in lock(&self.peers).iter_mut() {
+            if id == server_id && p.connect_urls != urls {
+                p.connect_urls = urls.clone();
+                changed = true;
             }
+        }
+        if changed {
+            self.urls_gen.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -225,6 +311,23 @@ impl Mesh {
             };
             mail.push((core, m));
         }
+    }
+
+    /// Leaves core `at mod cores` a [`Mail::DialExtra`].
+    pub fn post_dial(
+        &self,
+        at: usize,
+        cores: usize,
+        url: &RouteUrl,
+        account: Option<String>,
+        peer: &str,
+    ) {
+        let m = Mail::DialExtra {
+            url: url.clone(),
+            account,
+            peer: peer.to_string(),
+        };
+        lock(&self.mail).push((at % cores.max(1), m));
     }
 
     /// The work left for `core`.
@@ -297,6 +400,8 @@ mod tests {
             compression_rtt: Vec::new(),
             tls: None,
             write_deadline: None,
+            pool_size: 3,
+            pinned: vec!["$SYS".into()],
         })
     }
 
@@ -304,6 +409,7 @@ mod tests {
         Peer {
             server_id: id.into(),
             server_name: id.into(),
+            slot: Slot::Pool(0),
             core: 0,
             cid,
             solicited: false,
@@ -323,9 +429,10 @@ mod tests {
             ("x".into(), true),
             Vec::new(),
         );
-        assert!(m.register(peer("A", 1)));
-        assert!(
-            !m.register(peer("A", 2)),
+        assert!(m.register(peer("A", 1), &Ask::Single).is_ok());
+        assert_eq!(
+            m.register(peer("A", 2), &Ask::Single),
+            Err(Refused::Duplicate),
             "a second route to A is a duplicate"
         );
         m.unregister("A", 0, 2);
@@ -338,6 +445,35 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_fills_its_indexes_and_accounts_their_own() {
+        let m = Mesh::new(
+            cluster(),
+            "127.0.0.1:6222".parse().unwrap(),
+            ("x".into(), true),
+            Vec::new(),
+        );
+        let free = Ask::FirstFree { size: 2 };
+        let r = m.register(peer("A", 1), &free).unwrap();
+        assert_eq!((r.idx, r.first, r.pooled), (0, true, 1));
+        // The peer dialled index 1 itself: taken, so ours finds none free.
+        let r = m
+            .register(peer("A", 2), &Ask::Index { idx: 1, size: 2 })
+            .unwrap();
+        assert_eq!((r.idx, r.first, r.pooled), (1, false, 2));
+        assert_eq!(m.register(peer("A", 3), &free), Err(Refused::Full));
+        assert_eq!(
+            m.register(peer("A", 4), &Ask::Index { idx: 0, size: 2 }),
+            Err(Refused::Duplicate)
+        );
+        let sys = Ask::Account("$SYS".into());
+        assert!(m.register(peer("A", 5), &sys).is_ok());
+        assert_eq!(m.register(peer("A", 6), &sys), Err(Refused::Duplicate));
+        assert_eq!(m.peers().len(), 3);
+        m.unregister("A", 0, 1);
+        assert_eq!(m.register(peer("A", 7), &free).unwrap().idx, 0);
+    }
+
+    #[test]
     fn clients_hear_of_own_urls_first_then_peers() {
         let m = Mesh::new(
             cluster(),
@@ -346,7 +482,7 @@ mod tests {
             vec!["127.0.0.1:4222".into()],
         );
         let gen = m.urls_gen.load(Ordering::Relaxed);
-        assert!(m.register(peer("A", 5)));
+        assert!(m.register(peer("A", 5), &Ask::Single).is_ok());
         assert!(m.urls_gen.load(Ordering::Relaxed) > gen);
         assert_eq!(m.connect_urls(false), ["127.0.0.1:4222", "127.0.0.1:5"]);
         assert_eq!(

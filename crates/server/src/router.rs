@@ -184,10 +184,15 @@ fn send_routes(core: &Core, m: &Msg) {
             continue;
         };
         let headers = link.opts.get().headers;
+        // A route dedicated to the account names none on its lines.
+        let name: &[u8] = match link.route_scope.get() {
+            crate::client::RouteScope::Account(_) => b"",
+            _ => &account,
+        };
         let res = link
             .out
             .borrow_mut()
-            .push_routed(m, &account, &t.queues, headers, max);
+            .push_routed(m, name, &t.queues, headers, max);
         t.queues.clear();
         match res {
             Ok(0) => {}

@@ -22,7 +22,7 @@ use shoal_proto::encode;
 use shoal_subject::routes::{Advertised, Announce};
 
 use crate::auth::Auth;
-use crate::client::Client;
+use crate::client::{Client, RouteScope};
 use crate::imports::StreamImports;
 use shoal_auth::{PermissionSpec, Rules};
 
@@ -35,18 +35,47 @@ pub struct Routes {
     perms: RefCell<Option<Rules>>,
     links: RefCell<Vec<Rc<Client>>>,
     advertised: RefCell<Advertised>,
-    /// Per account id, its name as route lines spell it (made once).
-    names: RefCell<Vec<Option<Bytes>>>,
+    /// Per account id, its name as route lines spell it and the name's
+    /// FNV-1a hash (its pool index's source), made once.
+    names: RefCell<Vec<Option<(Bytes, u32)>>>,
+    /// The accounts pinned to routes of their own (never on a pool's).
+    pinned: Vec<Bytes>,
+}
+
+/// nats-server's `computeRoutePoolIdx` hash: 32-bit FNV-1a of the name.
+pub fn fnv1a(name: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in name {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
 }
 
 impl Routes {
     /// The table of a core of a clustered server (`on`, with the cluster's
     /// `permissions`), or an inert one.
-    pub fn new(on: bool, permissions: Option<&PermissionSpec>) -> Routes {
+    pub fn new(on: bool, permissions: Option<&PermissionSpec>, pinned: &[String]) -> Routes {
         Routes {
             on,
             perms: RefCell::new(permissions.map(|p| Rules::compile(p).0)),
+            pinned: pinned
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect(),
             ..Routes::default()
+        }
+    }
+
+    /// Whether account `id`'s interest goes on a route of `scope`.
+    fn carries(&self, auth: &Auth, scope: RouteScope, id: u16) -> bool {
+        match scope {
+            RouteScope::All => true,
+            RouteScope::Account(a) => a == Some(id),
+            RouteScope::Pool { idx, size } => {
+                let (name, hash) = self.account(auth, id);
+                !self.pinned.contains(&name) && hash % size.max(1) == idx
+            }
         }
     }
 
@@ -87,13 +116,22 @@ impl Routes {
 
     /// Account `id`'s name, as `RS+`/`RMSG` lines carry it.
     pub fn account_name(&self, auth: &Auth, id: u16) -> Bytes {
+        self.account(auth, id).0
+    }
+
+    /// Account `id`'s name and its hash.
+    fn account(&self, auth: &Auth, id: u16) -> (Bytes, u32) {
         let mut names = self.names.borrow_mut();
         let i = id as usize;
         if names.len() <= i {
             names.resize(i + 1, None);
         }
         names[i]
-            .get_or_insert_with(|| Bytes::from(auth.account_name(id)))
+            .get_or_insert_with(|| {
+                let n = Bytes::from(auth.account_name(id));
+                let h = fnv1a(&n);
+                (n, h)
+            })
             .clone()
     }
 
@@ -142,43 +180,62 @@ impl Routes {
         if changes.is_empty() || !self.any() {
             return;
         }
-        let mut line = BytesMut::new();
-        for a in &changes {
-            self.put_announce(auth, a, &mut line);
-        }
+        // Each route hears of the accounts it carries (one line serves
+        // every route that carries them all).
+        let mut all: Option<BytesMut> = None;
         for l in self.links.borrow().iter() {
-            l.send(&line);
+            let scope = l.route_scope.get();
+            if scope == RouteScope::All {
+                let line = all.get_or_insert_with(|| {
+                    let mut line = BytesMut::new();
+                    for a in &changes {
+                        self.put_announce(auth, scope, a, &mut line);
+                    }
+                    line
+                });
+                l.send(line);
+                continue;
+            }
+            let mut line = BytesMut::new();
+            for a in &changes {
+                self.put_announce(auth, scope, a, &mut line);
+            }
+            if !line.is_empty() {
+                l.send(&line);
+            }
         }
     }
 
-    fn put_announce(&self, auth: &Auth, a: &Announce, out: &mut BytesMut) {
+    /// Appends `a`'s line if a route of `scope` carries its account (with
+    /// no account name on a dedicated route).
+    fn put_announce(&self, auth: &Auth, scope: RouteScope, a: &Announce, out: &mut BytesMut) {
+        let (Announce::Sub { account, .. } | Announce::Unsub { account, .. }) = a;
+        if !self.carries(auth, scope, *account) {
+            return;
+        }
+        let name = match scope {
+            RouteScope::Account(_) => Bytes::new(),
+            _ => self.account_name(auth, *account),
+        };
         match a {
-            Announce::Sub {
-                account,
-                subject,
-                queue,
-            } => {
-                let name = self.account_name(auth, *account);
+            Announce::Sub { subject, queue, .. } => {
                 let q = queue.as_ref().map(|(q, w)| (&q[..], *w));
                 encode::put_route_sub(out, &name, subject, q);
             }
-            Announce::Unsub {
-                account,
-                subject,
-                queue,
-            } => {
-                let name = self.account_name(auth, *account);
+            Announce::Unsub { subject, queue, .. } => {
                 encode::put_route_unsub(out, &name, subject, queue.as_deref());
             }
         }
     }
 
-    /// Registers a route of this core: it is sent the whole advertised
-    /// interest now, then every change.
+    /// Registers a route of this core (its scope set): it is sent the
+    /// advertised interest of the accounts it carries now, then every
+    /// change.
     pub fn add_link(&self, auth: &Auth, link: &Rc<Client>) {
         let mut out = BytesMut::new();
+        let scope = link.route_scope.get();
         for a in self.advertised.borrow().snapshot() {
-            self.put_announce(auth, &a, &mut out);
+            self.put_announce(auth, scope, &a, &mut out);
         }
         if !out.is_empty() {
             link.send(&out);
@@ -189,5 +246,18 @@ impl Routes {
     /// Forgets a closed route.
     pub fn remove_link(&self, cid: u64) {
         self.links.borrow_mut().retain(|l| l.cid != cid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_indexes_are_nats_servers() {
+        // FNV-1a's published test vectors.
+        assert_eq!(fnv1a(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a(b"foobar"), 0xbf9c_f968);
     }
 }

@@ -9,8 +9,9 @@
 //! `--no_advertise`, `--connect_retries`, as nats-server's `overrideCluster`
 //! applies them) it becomes the runtime's [`shoal_server::Cluster`]
 //! ([`resolve`]). A block that only names the cluster (`cluster { name: C1 }`)
-//! gives INFO its `cluster`, as in nats-server. What Shoal's routes do not do
-//! yet is refused by name: pinned accounts.
+//! gives INFO its `cluster`, as in nats-server: a pool of 3 connections per
+//! peer unless `pool_size` says otherwise, the system account pinned to a
+//! route of its own beside the configured `accounts`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -276,6 +277,7 @@ pub fn resolve(
     flags: &ClusterFlags,
     name: Option<&str>,
     keepalive: (Option<Duration>, Option<i64>),
+    system_account: &str,
 ) -> Result<Option<shoal_server::Cluster>, String> {
     let mut c = file.cloned().unwrap_or_default();
     if let Some(listen) = &flags.listen {
@@ -315,14 +317,20 @@ pub fn resolve(
         }
         return Ok(None);
     }
-    // Checked by nats-server's rules first (`validate`), then refused.
-    let not_yet = |key: &str| {
-        Err(format!(
-            "{key:?} is not supported by this version of shoal yet"
-        ))
+    // nats-server's defaults: a pool of 3, and with a pool the system
+    // account on a route of its own (`-1`: no pool, no pinned accounts).
+    let pool_size = match c.pool_size {
+        None | Some(0) => 3,
+        Some(n) if n < 0 => 0,
+        Some(n) => n.min(1 << 10) as usize,
     };
-    if !c.accounts.is_empty() {
-        return not_yet("cluster.accounts");
+    let mut pinned = if pool_size > 0 {
+        c.accounts.clone()
+    } else {
+        Vec::new()
+    };
+    if pool_size > 0 && !pinned.iter().any(|a| a == system_account) {
+        pinned.push(system_account.to_string());
     }
     let routes = c
         .routes
@@ -389,6 +397,8 @@ pub fn resolve(
         compression_rtt: auto_thresholds(&c)?,
         tls,
         write_deadline: c.write_deadline,
+        pool_size,
+        pinned,
     }))
 }
 
@@ -684,9 +694,15 @@ mod tests {
             (c.user.as_deref(), c.password.as_deref()),
             (Some("ru"), Some("rp"))
         );
-        let r2 = resolve(Some(&c), &ClusterFlags::default(), None, (None, None))
-            .unwrap()
-            .unwrap();
+        let r2 = resolve(
+            Some(&c),
+            &ClusterFlags::default(),
+            None,
+            (None, None),
+            "$SYS",
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((r2.host.as_str(), r2.port), ("127.0.0.1", 6222));
         assert_eq!(r2.routes[1].host, "b");
         assert_eq!(
@@ -703,6 +719,7 @@ mod tests {
                 &ClusterFlags::default(),
                 None,
                 (Some(i), Some(m)),
+                "$SYS",
             )
             .unwrap()
             .unwrap()
@@ -721,26 +738,46 @@ mod tests {
             ]
         );
         let (c, _) = run("cluster { name: C1 }\n");
-        let none = resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None)).unwrap();
+        let none = resolve(
+            c.as_ref(),
+            &ClusterFlags::default(),
+            None,
+            (None, None),
+            "$SYS",
+        )
+        .unwrap();
         assert!(none.is_none(), "a name alone listens for nothing");
     }
 
     #[test]
-    fn what_routes_do_not_do_yet_is_refused_by_name() {
-        let refused = |text: &str| {
+    fn pools_and_pinned_accounts_as_nats_server_defaults_them() {
+        let resolved = |text: &str| {
             let (c, r) = run(text);
             assert!(r.errors.is_empty(), "{:?}", r.errors);
-            resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None)).unwrap_err()
+            resolve(
+                c.as_ref(),
+                &ClusterFlags::default(),
+                None,
+                (None, None),
+                "SYSTEM",
+            )
+            .unwrap()
+            .unwrap()
         };
+        let d = resolved("cluster {\n listen: 127.0.0.1:6222\n accounts: [A]\n}\n");
         assert_eq!(
-            refused("cluster {\n listen: 127.0.0.1:6222\n accounts: [A]\n}\n"),
-            "\"cluster.accounts\" is not supported by this version of shoal yet"
+            (d.pool_size, &d.pinned[..]),
+            (3, &["A".to_string(), "SYSTEM".into()][..])
         );
-        let (c, _) = run("cluster {\n listen: 127.0.0.1:6222\n compression: accept\n}\n");
-        assert!(
-            resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None)).is_ok(),
-            "accept compresses nothing"
+        let d =
+            resolved("cluster {\n listen: 127.0.0.1:6222\n pool_size: 5\n accounts: [SYSTEM]\n}\n");
+        assert_eq!(
+            (d.pool_size, &d.pinned[..]),
+            (5, &["SYSTEM".to_string()][..])
         );
+        // No pool: no account of its own either.
+        let d = resolved("cluster {\n listen: 127.0.0.1:6222\n pool_size: -1\n}\n");
+        assert_eq!((d.pool_size, d.pinned.len()), (0, 0));
     }
 
     #[test]
@@ -751,8 +788,14 @@ mod tests {
                 "cluster {{\n listen: 127.0.0.1:6222\n compression: {{ mode: auto{rtts} }}\n}}\n"
             ));
             assert!(r.errors.is_empty(), "{:?}", r.errors);
-            resolve(c.as_ref(), &ClusterFlags::default(), None, (None, None))
-                .map(|c| c.unwrap().compression_rtt)
+            resolve(
+                c.as_ref(),
+                &ClusterFlags::default(),
+                None,
+                (None, None),
+                "$SYS",
+            )
+            .map(|c| c.unwrap().compression_rtt)
         };
         assert_eq!(auto(""), Ok(vec![ms(10), ms(50), ms(100)]), "the defaults");
         assert_eq!(
@@ -782,6 +825,7 @@ mod tests {
             &flags("nats://u:p@127.0.0.1:-1", Some("nats://a:1, nats://b:2")),
             Some("C9"),
             (None, None),
+            "$SYS",
         )
         .unwrap()
         .unwrap();
@@ -799,7 +843,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                resolve(None, &flags(listen, None), None, (None, None)).unwrap_err(),
+                resolve(None, &flags(listen, None), None, (None, None), "$SYS").unwrap_err(),
                 err,
                 "{listen}"
             );
@@ -809,11 +853,11 @@ mod tests {
             ..ClusterFlags::default()
         };
         assert_eq!(
-            resolve(None, &routes_only, None, (None, None)).unwrap_err(),
+            resolve(None, &routes_only, None, (None, None), "$SYS").unwrap_err(),
             "solicited routes require cluster capabilities, e.g. --cluster"
         );
         assert!(
-            resolve(None, &flags("", None), None, (None, None))
+            resolve(None, &flags("", None), None, (None, None), "$SYS")
                 .unwrap()
                 .is_none(),
             "--cluster \"\" is off"

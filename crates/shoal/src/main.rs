@@ -287,9 +287,6 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
             "Listening for route connections on {}",
             options::join_host_port(host, &listen.port().to_string())
         );
-        // Not silently: `pool_size` is accepted, and peers work with it,
-        // but Shoal opens no route pool.
-        info!("Routes: one connection per peer (route pooling and pool_size are not used)");
     }
     // The ports file exists before "Server is ready": tools wait for either.
     let ports_file = opts

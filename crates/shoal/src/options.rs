@@ -414,6 +414,11 @@ fn resolve(
         &s.flag_cluster,
         s.cluster_name.as_deref().filter(|n| !n.is_empty()),
         (s.ping_interval, s.ping_max),
+        s.operator
+            .system_account
+            .as_deref()
+            .filter(|x| !x.is_empty())
+            .unwrap_or("$SYS"),
     )
     .map_err(LoadError::Invalid)?
     .map(Arc::new);

@@ -50,9 +50,16 @@ pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool
             Ok((rh, wh, addr)) => {
                 attempts = 0;
                 delay = DELAY;
-                let ended =
-                    super::link::serve(core.clone(), mesh.clone(), rh, wh, addr, Some(url.clone()))
-                        .await;
+                let ended = super::link::serve(
+                    core.clone(),
+                    mesh.clone(),
+                    rh,
+                    wh,
+                    addr,
+                    Some(url.clone()),
+                    None,
+                )
+                .await;
                 let own = &core.shared().server_id;
                 if ended.reason == CloseReason::DuplicateRoute && ended.peer.as_ref() == Some(own) {
                     // A route to this server itself (a routes list shared by
@@ -106,6 +113,54 @@ pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool
         }
     }
     mesh.stop_dialing(&url.url);
+}
+
+/// Dials one more connection to `peer`, already routed at `url`: the next
+/// connection of its pool (which, once registered, asks for the one after
+/// it), or pinned `account`'s. Re-dialled after a close while the peer
+/// stays routed; given up when the peer refuses it (a full pool, a
+/// duplicate, an account it does not pin) or cannot be reached.
+pub async fn dial_extra(
+    core: Rc<Core>,
+    mesh: Arc<Mesh>,
+    url: RouteUrl,
+    account: Option<String>,
+    peer: String,
+) {
+    let mut failures = 0;
+    while !stopping(&core) && mesh.connected(&peer) {
+        match connect(&url).await {
+            Ok((rh, wh, addr)) => {
+                failures = 0;
+                let ended = super::link::serve(
+                    core.clone(),
+                    mesh.clone(),
+                    rh,
+                    wh,
+                    addr,
+                    Some(url.clone()),
+                    account.clone(),
+                )
+                .await;
+                if !ended.registered {
+                    return;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                log::debug!(
+                    "Error trying to connect to route {:?}: {}",
+                    url.url,
+                    shoal_go::errno_text(&e)
+                );
+                if failures > 3 {
+                    return;
+                }
+            }
+        }
+        let jitter = Duration::from_millis(core.rand(100));
+        rt::sleep(DELAY + jitter).await;
+    }
 }
 
 fn stopping(core: &Core) -> bool {

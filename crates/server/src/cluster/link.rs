@@ -27,10 +27,11 @@ use shoal_proto::route_info::{PeerInfo, RouteConnect};
 use shoal_proto::s2::S2Reader;
 use shoal_proto::{encode, Limits, Span};
 
+use crate::client::RouteScope;
 use crate::client::{Client, CloseReason};
 use crate::config::RouteUrl;
 use crate::core::Core;
-use crate::mesh::{Mesh, Peer};
+use crate::mesh::{Ask, Mesh, Peer, Refused, Slot};
 use crate::msg::{Msg, Spans};
 use crate::rt::{self, ReadHalf, WriteHalf};
 
@@ -40,6 +41,8 @@ pub struct Ended {
     /// The peer it was registered for, if it got that far (or the one it
     /// duplicated).
     pub peer: Option<String>,
+    /// It was registered (not refused or closed in its handshake).
+    pub registered: bool,
 }
 
 /// The first PING goes out this long after registration, then every
@@ -59,6 +62,10 @@ struct Link {
     mesh: Arc<Mesh>,
     conn: Rc<Client>,
     solicited: Option<RouteUrl>,
+    /// The pinned account this connection was dialled for.
+    dial_account: Option<String>,
+    /// The account a dedicated connection carries (its lines name none).
+    pinned: Option<Bytes>,
     connected: bool,
     /// The peer's server id once its route is registered.
     peer: Option<String>,
@@ -91,6 +98,7 @@ pub async fn serve(
     wh: WriteHalf,
     addr: SocketAddr,
     solicited: Option<RouteUrl>,
+    dial_account: Option<String>,
 ) -> Ended {
     let cid = core.next_cid();
     let mut c = Client::new(cid, addr, core.env().clone(), Some(rh.fd()));
@@ -140,7 +148,11 @@ pub async fn serve(
                     conn.log_prefix(),
                     reason.as_str()
                 );
-                return Ended { reason, peer: None };
+                return Ended {
+                    reason,
+                    peer: None,
+                    registered: false,
+                };
             }
         }
     }
@@ -151,6 +163,8 @@ pub async fn serve(
         conn: conn.clone(),
         connected: solicited.is_some(),
         solicited,
+        dial_account,
+        pinned: None,
         peer: None,
         ctx: RouteCtx::default(),
         last_account: None,
@@ -205,6 +219,7 @@ pub async fn serve(
     let named = conn.name.borrow().clone();
     Ended {
         reason,
+        registered: link.peer.is_some(),
         peer: link.peer.or((!named.is_empty()).then_some(named)),
     }
 }
@@ -540,8 +555,8 @@ fn auto_level(link: &mut Link, rtt: Duration) {
     if name != link.compression {
         out.writer.set_level(level);
         link.compression = name.to_string();
-        if let Some(id) = &link.peer {
-            link.mesh.set_compression(id, name);
+        if link.peer.is_some() {
+            link.mesh.set_compression(link.conn.cid, name);
         }
     }
 }
@@ -657,8 +672,8 @@ fn on_info(link: &mut Link, json: &[u8]) -> Result<Flow, Refusal> {
         };
     }
     let (name, _) = link.mesh.name();
-    let connected = link.mesh.connected(&p.server_id);
-    match route_handshake::on_info(&local(&link.core, &link.mesh, &name), &p, connected) {
+    // Duplicates are the registry's to find (a pool has many connections).
+    match route_handshake::on_info(&local(&link.core, &link.mesh, &name), &p, false) {
         Verdict::Close { err, reason } => {
             *link.conn.name.borrow_mut() = p.server_id.clone();
             return Err(Refusal::Close(err, reason_of(reason)));
@@ -669,20 +684,73 @@ fn on_info(link: &mut Link, json: &[u8]) -> Result<Flow, Refusal> {
             }
         }
     }
-    if link.solicited.is_some() {
-        link.conn
-            .send(&super::info(&link.core, &link.mesh).to_line());
-    }
     register(link, p).map(|()| Flow::Next)
 }
 
+/// Where the connection goes among the peer's (nats-server's `addRoute`
+/// checks, in its words).
+fn ask(link: &Link, p: &PeerInfo) -> Result<Ask, Refusal> {
+    let ours = link.mesh.cfg.pool_size;
+    let theirs = p.route_pool_size;
+    let account = match &link.solicited {
+        Some(_) => link.dial_account.clone(),
+        None => (!p.route_account.is_empty()).then(|| p.route_account.clone()),
+    };
+    let violation = |e: String| Refusal::Close(Some(e), CloseReason::ProtocolViolation);
+    if theirs <= 0 || ours == 0 {
+        return match account {
+            Some(a) => Err(violation(format!(
+                "Not possible to have a dedicated route for account {a:?} between those servers"
+            ))),
+            None => Ok(Ask::Single),
+        };
+    }
+    let size = ours.max(theirs as usize);
+    if let Some(a) = account {
+        if !link.mesh.cfg.pinned.contains(&a) {
+            // nats-server looks the account up first. (A pinned system
+            // account is taken even where no system account is configured:
+            // a nats-server peer always has one; its lines are ignored.)
+            if link.core.auth().account_id(a.as_bytes()).is_none() {
+                return Err(Refusal::Close(
+                    Some(format!("Unable to lookup account {a:?}: account missing")),
+                    CloseReason::MissingAccount,
+                ));
+            }
+            return Err(violation(format!("No route for account {a:?}")));
+        }
+        return Ok(Ask::Account(a));
+    }
+    if link.solicited.is_some() {
+        if p.route_pool_idx != 0 {
+            return Err(violation(format!(
+                "Route pool index should not be set but is set to {}",
+                p.route_pool_idx
+            )));
+        }
+        return Ok(Ask::FirstFree { size });
+    }
+    if p.route_pool_idx < 0 || p.route_pool_idx as usize >= size {
+        return Err(violation(format!(
+            "Invalid route pool index: {} - pool size is {theirs}",
+            p.route_pool_idx
+        )));
+    }
+    Ok(Ask::Index {
+        idx: p.route_pool_idx as usize,
+        size,
+    })
+}
+
 fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
+    let ask = ask(link, &p)?;
     let core = &link.core;
     let conn = &link.conn;
     let route_url = route_url(conn.peer, &p);
     let peer = Peer {
         server_id: p.server_id.clone(),
         server_name: p.server_name.clone(),
+        slot: Slot::Pool(0),
         core: core.id(),
         cid: conn.cid,
         solicited: link.solicited.is_some(),
@@ -696,11 +764,46 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
         since: SystemTime::now(),
     };
     *conn.name.borrow_mut() = p.server_id.clone();
-    if !link.mesh.register(peer) {
-        return Err(Refusal::Close(None, CloseReason::DuplicateRoute));
-    }
+    let reg = match link.mesh.register(peer, &ask) {
+        Ok(r) => r,
+        Err(why) => {
+            if why == Refused::Full {
+                log::debug!(
+                    "{} - Route pool size reached, closing extra connection to {:?}",
+                    conn.log_prefix(),
+                    p.server_id
+                );
+            }
+            return Err(Refusal::Close(None, CloseReason::DuplicateRoute));
+        }
+    };
     link.peer = Some(p.server_id.clone());
-    link.ctx.account_in_proto = p.route_account.is_empty();
+    let ours = link.mesh.cfg.pool_size;
+    let scope = match &ask {
+        Ask::Single => RouteScope::All,
+        Ask::FirstFree { .. } | Ask::Index { .. } => RouteScope::Pool {
+            idx: reg.idx as u32,
+            size: ours as u32,
+        },
+        Ask::Account(a) => {
+            link.pinned = Some(Bytes::copy_from_slice(a.as_bytes()));
+            RouteScope::Account(core.auth().account_id(a.as_bytes()))
+        }
+    };
+    conn.route_scope.set(scope);
+    link.ctx.account_in_proto = link.pinned.is_none();
+    if link.solicited.is_some() {
+        // The dialler's INFO, held back until now: it carries the place
+        // the connection took (nats-server's delayed INFO).
+        let mut info = super::info(core, &link.mesh);
+        if let Ask::FirstFree { .. } = ask {
+            info.route_pool_idx = reg.idx as i64;
+        }
+        if let Ask::Account(a) = &ask {
+            info.route_account = a.clone();
+        }
+        conn.send(&info.to_line());
+    }
     let mut o = conn.opts.get();
     o.headers = p.headers && !core.cfg().no_header_support;
     conn.opts.set(o);
@@ -713,10 +816,31 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
     let cfg = &link.mesh.cfg;
     let interval = cfg.ping_interval.min(Duration::from_secs(30));
     rt::spawn(pinger(conn.clone(), interval, cfg.ping_max));
-    // Tell the other routes of the new peer, so they join it (a node given
-    // one seed route meets the whole mesh).
-    let gossip = p_info_line(&p, &route_url);
-    link.mesh.post(core.cores(), &p.server_id, &gossip);
+    if reg.first {
+        // Tell the other routes of the new peer, so they join it (a node
+        // given one seed route meets the whole mesh).
+        let gossip = p_info_line(&p, &route_url);
+        link.mesh.post(core.cores(), &p.server_id, &gossip);
+    }
+    if let (Some(url), Ask::FirstFree { size }) = (&link.solicited, &ask) {
+        // The dialler completes the pool, one connection after another,
+        // each on the next core; with its first, the pinned accounts'.
+        if reg.pooled < *size {
+            link.mesh
+                .post_dial(core.id() + 1, core.cores(), url, None, &p.server_id);
+        }
+        if reg.first {
+            for (i, a) in link.mesh.cfg.pinned.iter().enumerate() {
+                link.mesh.post_dial(
+                    core.id() + 2 + i,
+                    core.cores(),
+                    url,
+                    Some(a.clone()),
+                    &p.server_id,
+                );
+            }
+        }
+    }
     Ok(())
 }
 
@@ -804,10 +928,12 @@ fn parse_route_url(ip: &str) -> Option<RouteUrl> {
 /// not have (its interest and messages are ignored, as nats-server logs
 /// and ignores an unknown account).
 fn account(link: &mut Link, frame: &Bytes, span: Option<Span>) -> Option<u16> {
-    let name: &[u8] = match span {
-        Some(s) => s.of(frame),
-        None => b"$G",
+    let name: &[u8] = match (span, &link.pinned) {
+        (Some(s), _) => s.of(frame),
+        (None, Some(a)) => &a[..],
+        (None, None) => b"$G",
     };
+
     if let Some((n, id)) = &link.last_account {
         if &n[..] == name {
             return *id;

@@ -71,6 +71,8 @@ pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
         } else {
             mesh.client_urls.clone()
         },
+        // A pool is advertised; without one a peer sees an old server.
+        route_pool_size: mesh.cfg.pool_size as i64,
         ..RouteInfo::default()
     }
 }
@@ -178,7 +180,7 @@ pub async fn listen(core: Rc<Core>, mesh: Arc<Mesh>, listener: rt::Listener) {
             Some(Ok((rh, wh, addr))) => {
                 let (core, mesh) = (core.clone(), mesh.clone());
                 rt::spawn(async move {
-                    link::serve(core, mesh, rh, wh, addr, None).await;
+                    link::serve(core, mesh, rh, wh, addr, None, None).await;
                 });
             }
             Some(Err(e)) => {
@@ -254,6 +256,15 @@ pub async fn agent(core: Rc<Core>, mesh: Arc<Mesh>) {
                 }
                 Mail::Dial(url) => {
                     rt::spawn(dial::dial(core.clone(), mesh.clone(), url, true));
+                }
+                Mail::DialExtra { url, account, peer } => {
+                    rt::spawn(dial::dial_extra(
+                        core.clone(),
+                        mesh.clone(),
+                        url,
+                        account,
+                        peer,
+                    ));
                 }
                 Mail::Close(cid) => {
                     let l = core.routes().links().iter().find(|l| l.cid == cid).cloned();

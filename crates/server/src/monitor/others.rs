@@ -49,6 +49,9 @@ struct RouteInfo<'a> {
     subscriptions_list: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<super::connz::SubDetail<'a>>>,
+    /// The account a dedicated route carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
     compression: String,
 }
 
@@ -76,7 +79,7 @@ pub async fn routez(ctx: &Ctx<'_>, (subs, detail): (bool, bool)) -> Reply {
     let infos = routes
         .into_iter()
         .map(|r| {
-            let peer = peers.iter().find(|p| p.server_id == r.name);
+            let peer = peers.iter().find(|p| p.cid == r.cid);
             let since = |t: std::time::SystemTime| now.duration_since(t).unwrap_or_default();
             RouteInfo {
                 rid: r.cid,
@@ -108,6 +111,10 @@ pub async fn routez(ctx: &Ctx<'_>, (subs, detail): (bool, bool)) -> Reply {
                         .iter()
                         .map(|x| super::connz::SubDetail::of(x, false))
                         .collect()
+                }),
+                account: peer.and_then(|p| match &p.slot {
+                    crate::mesh::Slot::Account(a) => Some(a.clone()),
+                    crate::mesh::Slot::Pool(_) => None,
                 }),
                 compression: peer.map_or_else(|| "off".to_string(), |p| p.compression.clone()),
             }

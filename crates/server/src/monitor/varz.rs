@@ -24,8 +24,7 @@ fn s_mesh(ctx: &Ctx<'_>) -> bool {
 
 /// `cluster`: nats-server shows `{}` without a cluster, the name alone when
 /// only `cluster_name` is set (no listener), and the route listener's
-/// settings on a cluster node. `pool_size` is left out: Shoal keeps one
-/// route per peer (nats-server shows its own pool size).
+/// settings on a cluster node.
 #[derive(Serialize)]
 struct Cluster {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +43,9 @@ struct Cluster {
     tls_required: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_verify: bool,
+    /// The configured pool (-1: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool_size: Option<i64>,
     /// Nanoseconds, as Go's `time.Duration`; omitted when not configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     write_deadline: Option<u128>,
@@ -321,6 +323,7 @@ pub async fn page(
                 tls_timeout: None,
                 tls_required: false,
                 tls_verify: false,
+                pool_size: None,
                 write_deadline: None,
             },
             Some(m) => Cluster {
@@ -348,6 +351,10 @@ pub async fn page(
                 ),
                 tls_required: m.cfg.tls.is_some(),
                 tls_verify: m.cfg.tls.is_some(),
+                pool_size: Some(match m.cfg.pool_size {
+                    0 => -1,
+                    n => n as i64,
+                }),
                 write_deadline: m
                     .cfg
                     .write_deadline
@@ -375,7 +382,13 @@ pub async fn page(
         connections: t.connections,
         total_connections: t.total_connections,
         routes: routes.len() as u64,
-        remotes: routes.len() as u64,
+        // Servers, not connections (a peer's pool is one remote).
+        remotes: {
+            let mut ids: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.len() as u64
+        },
         leafnodes: 0,
         in_msgs: t.in_msgs + route_in_msgs,
         in_bytes: t.in_bytes + route_in_bytes,
