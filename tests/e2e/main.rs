@@ -9,6 +9,7 @@ mod boot;
 mod cli;
 mod client;
 mod cluster;
+mod cluster_events;
 mod cluster_pool;
 mod cluster_tls;
 mod config;

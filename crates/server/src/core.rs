@@ -45,6 +45,11 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// Lame duck mode requested (SIGUSR2).
     pub lame_duck: AtomicBool,
+    /// A stop was asked for: core 0 announces it in the system account
+    /// (`$SYS.SERVER.<id>.SHUTDOWN`) and sets `shutdown_told` once that
+    /// event has reached every core (the routes carry it before they go).
+    pub shutdown_asked: AtomicBool,
+    pub shutdown_told: AtomicBool,
     /// Bumped by each reload; cores pick up `reloaded` when it changes.
     pub reload_gen: AtomicU64,
     pub reloaded: Mutex<Option<Config>>,
@@ -90,6 +95,8 @@ impl Shared {
             connections: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             lame_duck: AtomicBool::new(false),
+            shutdown_asked: AtomicBool::new(false),
+            shutdown_told: AtomicBool::new(false),
             reload_gen: AtomicU64::new(0),
             reloaded: Mutex::new(None),
             reload_excess: AtomicUsize::new(0),
@@ -121,6 +128,8 @@ pub struct Life {
     pub closing_from: Cell<Option<Instant>>,
     /// Lame duck: when the next client may be closed.
     pub next_close: Cell<Option<Instant>>,
+    /// Core 0 has published the stop in the system account.
+    pub shutdown_announced: Cell<bool>,
 }
 
 /// The router's reusable buffers (one publish at a time uses them).

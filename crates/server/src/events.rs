@@ -2,7 +2,9 @@
 //! publishes them: `$SYS.ACCOUNT.<account>.CONNECT` after each login and
 //! `$SYS.ACCOUNT.<account>.DISCONNECT` when any client connection closes
 //! (a refused one too, in the account it was in: `$G`), with nats-server's
-//! JSON (`io.nats.server.advisory.v1.client_connect` / `client_disconnect`).
+//! JSON (`io.nats.server.advisory.v1.client_connect` / `client_disconnect`);
+//! and the server's own `$SYS.SERVER.<id>.LAMEDUCK` and `.SHUTDOWN` (its
+//! server info alone), which tell the cluster's other servers it is going.
 //!
 //! Each core publishes its own connections' events through its own router,
 //! from an internal publisher in the system account: subscribers anywhere
@@ -196,4 +198,20 @@ pub fn disconnected(core: &Core, c: &Rc<Client>, reason: &str) {
         reason: Some(reason),
     };
     publish(core, system, &subject, &event);
+}
+
+/// This server enters lame duck mode (`$SYS.SERVER.<id>.LAMEDUCK`) or
+/// stops (`.SHUTDOWN`): the body is its server info, as nats-server's.
+/// Published by core 0 only.
+pub fn server_going(core: &Core, stopping: bool) {
+    let Some(system) = core.auth().system_account_id() else {
+        return;
+    };
+    let shared = core.shared();
+    let what = if stopping { "SHUTDOWN" } else { "LAMEDUCK" };
+    let subject = format!("$SYS.SERVER.{}.{what}", shared.server_id);
+    let Ok(payload) = serde_json::to_vec(&server_info(shared, SystemTime::now())) else {
+        return;
+    };
+    publish_payload(core, system, &subject, &payload);
 }

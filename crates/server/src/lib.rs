@@ -349,6 +349,17 @@ impl Server {
         if let Some(h) = self.http {
             h.stop();
         }
+        if self.shared.cfg.logins.system_account().is_some() {
+            // The system account hears of the stop first (core 0 publishes
+            // it; bounded, as a flush is).
+            self.shared.shutdown_asked.store(true, Ordering::SeqCst);
+            let deadline = std::time::Instant::now() + Duration::from_secs(1);
+            while !self.shared.shutdown_told.load(Ordering::SeqCst)
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
         self.shared.stop.store(true, Ordering::SeqCst);
         for c in self.cores {
             c.join();

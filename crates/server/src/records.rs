@@ -259,10 +259,14 @@ pub struct SysRequest {
 }
 
 /// Its answer: `payload`, to publish on `reply` in `account` (the
-/// request's).
+/// request's, or [`SYSTEM_ACCOUNT`] for the server's own broadcasts).
 #[derive(Clone, Debug)]
 pub struct SysAnswer {
     pub reply: String,
     pub payload: Vec<u8>,
     pub account: u16,
 }
+
+/// A [`SysAnswer::account`] that stands for the system account, whichever
+/// id core 0 knows it by (the monitoring thread's heartbeats).
+pub const SYSTEM_ACCOUNT: u16 = u16::MAX;

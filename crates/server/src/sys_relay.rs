@@ -54,7 +54,12 @@ pub async fn serve(core: Rc<Core>, link: CoreSysLink, system: u16) {
     let rx = RingRx::connect(link.answers).await;
     let answers = async {
         while let Some(a) = rx.recv().await {
-            crate::events::publish_payload(&core, a.account, &a.reply, &a.payload);
+            let account = if a.account == crate::records::SYSTEM_ACCOUNT {
+                system
+            } else {
+                a.account
+            };
+            crate::events::publish_payload(&core, account, &a.reply, &a.payload);
         }
     };
     let requests = async {

@@ -30,6 +30,9 @@ pub async fn run(core: Rc<Core>) {
     loop {
         rt::sleep(TICK).await;
         let life = core.life();
+        if core.id() == 0 && core.shared().shutdown_asked.load(Ordering::Acquire) {
+            announce_shutdown(&core);
+        }
         if core.shared().stop.load(Ordering::Relaxed) && !life.stopping.get() {
             life.stopping.set(true);
             life.stop_ev.notify();
@@ -43,6 +46,23 @@ pub async fn run(core: Rc<Core>) {
             return;
         }
     }
+}
+
+/// Core 0, once: the stop is announced in the system account, and told
+/// done when that event has reached every core (the barrier: what was
+/// published before it is in every core's queues, the routes' too).
+fn announce_shutdown(core: &Rc<Core>) {
+    let life = core.life();
+    if life.shutdown_announced.replace(true) {
+        return;
+    }
+    crate::events::server_going(core, true);
+    core.end_pass();
+    let core = core.clone();
+    rt::spawn(async move {
+        core.barrier().await;
+        core.shared().shutdown_told.store(true, Ordering::Release);
+    });
 }
 
 /// Applies a reload if the server has one this core has not seen.
@@ -107,10 +127,14 @@ fn lame_duck_step(core: &Core, now: Instant) {
     let life = core.life();
     let cfg = core.cfg();
     let Some(from) = life.closing_from.get() else {
-        // Entering: the accept loop stops on this event; tell the clients.
+        // Entering: the accept loop stops on this event; tell the clients
+        // (and, from core 0, the system account).
         life.closing_from
             .set(Some(now + cfg.lame_duck_grace_period));
         life.stop_ev.notify();
+        if core.id() == 0 {
+            crate::events::server_going(core, false);
+        }
         for c in core.client_list() {
             if c.sent_connect_info.get() && c.opts.get().protocol >= 1 {
                 let line = info_line(core, &c, InfoKind::LameDuck);

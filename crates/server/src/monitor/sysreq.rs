@@ -20,7 +20,7 @@
 //! Never on the message path: requests arrive over a ring, one by one.
 
 use std::rc::Rc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -94,13 +94,46 @@ pub(super) async fn serve(
 ) {
     let rx = RingRx::connect(requests).await;
     let tx = RingTx::connect(answers).await;
-    while let Some(req) = rx.recv().await {
-        if let Some(a) = answer(&st, &req).await {
+    // The statsz heartbeat (`$SYS.SERVER.<id>.STATSZ`), as nats-server
+    // sends it: soon after start, then at doubling intervals up to 10 s, so
+    // the cluster's servers learn of each other.
+    let mut every = HEARTBEAT_FIRST;
+    let mut next = Instant::now() + every;
+    loop {
+        let left = next.saturating_duration_since(Instant::now());
+        let a = match crate::rt::timeout(left, rx.recv()).await {
+            Some(Some(req)) => answer(&st, &req).await,
+            Some(None) => return,
+            None => {
+                every = (every * 2).min(HEARTBEAT_MAX);
+                next = Instant::now() + every;
+                heartbeat(&st).await
+            }
+        };
+        if let Some(a) = a {
             if tx.send(a).await.is_err() {
                 return;
             }
         }
     }
+}
+
+/// The heartbeat's first interval and its cap (nats-server's
+/// `statsHBInterval`).
+const HEARTBEAT_FIRST: Duration = Duration::from_millis(250);
+const HEARTBEAT_MAX: Duration = Duration::from_secs(10);
+
+/// This server's statsz, broadcast in the system account.
+async fn heartbeat(st: &State) -> Option<SysAnswer> {
+    let target = Target::from_parts("/varz", Vec::new());
+    let Reply::Json(varz) = render(st, "/varz", &target).await else {
+        return None;
+    };
+    Some(SysAnswer {
+        reply: format!("$SYS.SERVER.{}.STATSZ", st.shared.server_id),
+        payload: statsz(st, &varz).await,
+        account: crate::records::SYSTEM_ACCOUNT,
+    })
 }
 
 /// The request's kind: `SERVER.PING` alone is statsz; `ACCOUNT.PING.STATZ`
@@ -675,8 +708,21 @@ struct ServerStats {
     received: MsgBytes,
     received_from_clients: MsgBytes,
     slow_consumers: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    routes: Vec<RouteStat>,
     active_servers: u64,
     gomaxprocs: u64,
+}
+
+/// nats-server's `RouteStat`: one route connection's traffic.
+#[derive(Serialize)]
+struct RouteStat {
+    rid: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    sent: MsgBytes,
+    received: MsgBytes,
+    pending: usize,
 }
 
 /// `{"server":…,"statsz":…}`, its figures read off the `/varz` page and the
@@ -689,11 +735,43 @@ async fn statsz(st: &State, varz: &[u8]) -> Vec<u8> {
         .gather(
             Request {
                 open: true,
+                routes: true,
                 ..Request::default()
             },
             super::GATHER_TIMEOUT,
         )
         .await;
+    let peers = st
+        .shared
+        .mesh
+        .as_ref()
+        .map(|m| m.peers())
+        .unwrap_or_default();
+    let mut routes: Vec<&crate::records::ConnRecord> =
+        snaps.iter().flat_map(|s| s.routes.iter()).collect();
+    routes.sort_by_key(|r| r.cid);
+    let mut servers: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+    servers.sort_unstable();
+    servers.dedup();
+    let routes = routes
+        .into_iter()
+        .map(|r| RouteStat {
+            rid: r.cid,
+            name: peers
+                .iter()
+                .find(|p| p.cid == r.cid)
+                .map_or_else(|| r.name.clone(), |p| p.server_name.clone()),
+            sent: MsgBytes {
+                msgs: r.out_msgs,
+                bytes: r.out_bytes,
+            },
+            received: MsgBytes {
+                msgs: r.in_msgs,
+                bytes: r.in_bytes,
+            },
+            pending: r.pending,
+        })
+        .collect();
     let mut accounts: Vec<&str> = snaps
         .iter()
         .flat_map(|s| s.open.iter().map(|c| c.account.as_str()))
@@ -729,7 +807,9 @@ async fn statsz(st: &State, varz: &[u8]) -> Vec<u8> {
             bytes: n("in_bytes"),
         },
         slow_consumers: n("slow_consumers"),
-        active_servers: 1,
+        routes,
+        // This server and every one it has a route to.
+        active_servers: 1 + servers.len() as u64,
         gomaxprocs: n("gomaxprocs"),
     };
     let stats = to_json(&stats, false);
