@@ -190,6 +190,40 @@ pub fn read_msgs(r: &mut Raw, n: usize) -> Vec<String> {
     out
 }
 
+/// From `a` to `b`: a message of 1 MiB, then `n` small ones in order; and
+/// one back from `b` to `a`.
+pub fn big_and_ordered_cross(a: &ServerProc, b: &ServerProc, n: usize, what: &str) {
+    let mut sub = client(b);
+    sub.send(b"SUB z.> 1\r\n");
+    let mut publ = client(a);
+    await_interest(&mut publ, &mut sub, "z");
+    let big = vec![b'q'; 1024 * 1024 - 100];
+    let mut frame = format!("PUB z.big {}\r\n", big.len()).into_bytes();
+    frame.extend_from_slice(&big);
+    frame.extend_from_slice(b"\r\n");
+    publ.send(&frame);
+    for i in 0..n {
+        publ.send(format!("PUB z.n 6\r\n{i:06}\r\n").as_bytes());
+    }
+    publ.ping_pong();
+    let got = read_msgs(&mut sub, n + 1);
+    assert!(got[0].starts_with("MSG z.big 1 1048476\r\n"), "{what}");
+    assert_eq!(
+        got[0].len(),
+        big.len() + "MSG z.big 1 1048476\r\n\r\n".len(),
+        "{what}"
+    );
+    for (i, m) in got[1..].iter().enumerate() {
+        assert_eq!(m, &format!("MSG z.n 1 6\r\n{i:06}\r\n"), "{what}");
+    }
+    let mut back = client(a);
+    back.send(b"SUB y 1\r\n");
+    await_interest(&mut sub, &mut back, "y");
+    sub.send(b"PUB y 2\r\nok\r\n");
+    sub.ping_pong();
+    assert_eq!(read_msgs(&mut back, 1), ["MSG y 1 2\r\nok\r\n"], "{what}");
+}
+
 fn each_mix(test: impl Fn([Kind; 3], &[ServerProc])) {
     for kinds in MIXES {
         let nodes = cluster(kinds);
@@ -936,35 +970,8 @@ fn compressed_routes_as_nats_server_negotiates_them() {
         let seed = with_conf(k1, &conf(m1, None), &["-m", "-1"]);
         let other = with_conf(k2, &conf(m2, Some(route_port(&seed))), &["-m", "-1"]);
         let what = format!("{k1:?} {m1} / {k2:?} {m2}");
-        let mut sub = client(&other);
-        sub.send(b"SUB z.> 1\r\n");
-        let mut publ = client(&seed);
-        await_interest(&mut publ, &mut sub, "z");
         // Both ways, small and large (a payload over one S2 block), in order.
-        let big = vec![b'q'; 1024 * 1024 - 100];
-        let mut frame = format!("PUB z.big {}\r\n", big.len()).into_bytes();
-        frame.extend_from_slice(&big);
-        frame.extend_from_slice(b"\r\n");
-        publ.send(&frame);
-        for i in 0..2000 {
-            publ.send(format!("PUB z.n 6\r\n{i:06}\r\n").as_bytes());
-        }
-        publ.ping_pong();
-        let got = read_msgs(&mut sub, 2001);
-        assert_eq!(
-            got[0].len(),
-            big.len() + "MSG z.big 1 1048476\r\n\r\n".len(),
-            "{what}"
-        );
-        for (i, m) in got[1..].iter().enumerate() {
-            assert_eq!(m, &format!("MSG z.n 1 6\r\n{i:06}\r\n"), "{what}");
-        }
-        let mut back = client(&seed);
-        back.send(b"SUB y 1\r\n");
-        await_interest(&mut sub, &mut back, "y");
-        sub.send(b"PUB y 2\r\nok\r\n");
-        sub.ping_pong();
-        assert_eq!(read_msgs(&mut back, 1), ["MSG y 1 2\r\nok\r\n"], "{what}");
+        big_and_ordered_cross(&seed, &other, 2000, &what);
         for (node, kind, want) in [(&seed, k1, c1), (&other, k2, c2)] {
             if kind == Kind::Shoal {
                 let page = crate::monitor::get(crate::monitor::http_port(node), "/routez").json();

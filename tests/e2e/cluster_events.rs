@@ -41,6 +41,17 @@ fn next_msg(c: &mut Raw, deadline: Instant) -> (String, Value) {
     }
 }
 
+/// The next message on a subject ending with `suffix` (others skipped).
+fn next_on(c: &mut Raw, suffix: &str) -> (String, Value) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (subject, m) = next_msg(c, deadline);
+        if subject.ends_with(suffix) {
+            return (subject, m);
+        }
+    }
+}
+
 #[test]
 fn the_cluster_hears_a_shoal_node_in_the_system_account() {
     let nats = with_conf(Kind::Nats, &conf(None), &[]);
@@ -57,13 +68,7 @@ fn the_cluster_hears_a_shoal_node_in_the_system_account() {
     );
     admin.ping_pong();
     // The heartbeat arrives once the subscription has crossed the route.
-    let deadline = Instant::now() + DEADLINE;
-    let (subject, m) = loop {
-        let (subject, m) = next_msg(&mut admin, deadline);
-        if subject.ends_with(".STATSZ") {
-            break (subject, m);
-        }
-    };
+    let (subject, m) = next_on(&mut admin, ".STATSZ");
     assert_eq!(subject, format!("$SYS.SERVER.{shoal_id}.STATSZ"));
     assert_eq!(m["server"]["id"], shoal_id.as_str(), "{m}");
     let stats = &m["statsz"];
@@ -89,13 +94,7 @@ fn the_cluster_hears_a_shoal_node_in_the_system_account() {
     assert!(ids.contains(&shoal_id), "{ids:?}");
     // Lame duck: told.
     shoal.signal(libc::SIGUSR2);
-    let deadline = Instant::now() + DEADLINE;
-    let m = loop {
-        let (subject, m) = next_msg(&mut admin, deadline);
-        if subject.ends_with(".LAMEDUCK") {
-            break m;
-        }
-    };
+    let (_, m) = next_on(&mut admin, ".LAMEDUCK");
     assert_eq!(m["id"], shoal_id.as_str(), "{m}");
     drop(shoal);
     // A stop: told before the routes go.
@@ -106,16 +105,9 @@ fn the_cluster_hears_a_shoal_node_in_the_system_account() {
     admin.ping_pong();
     // Its heartbeat comes back over the route when the subscription is there.
     admin.send(format!("SUB $SYS.SERVER.{shoal_id}.STATSZ 4\r\n").as_bytes());
-    let deadline = Instant::now() + DEADLINE;
-    while !next_msg(&mut admin, deadline).0.ends_with(".STATSZ") {}
+    next_on(&mut admin, ".STATSZ");
     shoal.signal(libc::SIGINT);
-    let deadline = Instant::now() + DEADLINE;
-    let m = loop {
-        let (subject, m) = next_msg(&mut admin, deadline);
-        if subject.ends_with(".SHUTDOWN") {
-            break m;
-        }
-    };
+    let (_, m) = next_on(&mut admin, ".SHUTDOWN");
     assert_eq!(m["id"], shoal_id.as_str(), "{m}");
     assert!(shoal.wait_exit(DEADLINE).is_some_and(|s| s.success()));
 }

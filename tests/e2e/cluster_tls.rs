@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rcgen::SanType;
 
-use crate::cluster::{await_interest, client, read_msgs, route_port, with_conf, Kind};
+use crate::cluster::{big_and_ordered_cross, route_port, with_conf, Kind};
 use crate::monitor::{get, http_port};
 use crate::tls::{s, Ca, Pair};
 use crate::util::ServerProc;
@@ -36,39 +36,6 @@ fn start(kind: Kind, conf: &str) -> ServerProc {
     with_conf(kind, conf, &["-m", "-1"])
 }
 
-/// Messages cross the route both ways, small ones in order and one of
-/// 1 MiB.
-fn traffic_flows(a: &ServerProc, b: &ServerProc, what: &str) {
-    let mut sub = client(b);
-    sub.send(b"SUB t.> 1\r\n");
-    let mut publ = client(a);
-    await_interest(&mut publ, &mut sub, "t");
-    let big = vec![b'q'; 1024 * 1024 - 100];
-    let mut frame = format!("PUB t.big {}\r\n", big.len()).into_bytes();
-    frame.extend_from_slice(&big);
-    frame.extend_from_slice(b"\r\n");
-    publ.send(&frame);
-    for i in 0..500 {
-        publ.send(format!("PUB t.n 6\r\n{i:06}\r\n").as_bytes());
-    }
-    publ.ping_pong();
-    let got = read_msgs(&mut sub, 501);
-    assert!(got[0].starts_with("MSG t.big 1 1048476\r\n"), "{what}");
-    assert_eq!(
-        got[0].len(),
-        big.len() + "MSG t.big 1 1048476\r\n\r\n".len()
-    );
-    for (i, m) in got[1..].iter().enumerate() {
-        assert_eq!(m, &format!("MSG t.n 1 6\r\n{i:06}\r\n"), "{what}");
-    }
-    let mut back = client(a);
-    back.send(b"SUB r 1\r\n");
-    await_interest(&mut sub, &mut back, "r");
-    sub.send(b"PUB r 2\r\nok\r\n");
-    sub.ping_pong();
-    assert_eq!(read_msgs(&mut back, 1), ["MSG r 1 2\r\nok\r\n"], "{what}");
-}
-
 #[test]
 fn routes_speak_tls_with_every_peer() {
     let ca = Ca::new("routes");
@@ -88,7 +55,7 @@ fn routes_speak_tls_with_every_peer() {
             k2,
             &conf(&ca.node(), &ca, Some(route_port(&seed)), "", &comp),
         );
-        traffic_flows(&seed, &other, &what);
+        big_and_ordered_cross(&seed, &other, 500, &what);
         for (node, kind) in [(&seed, k1), (&other, k2)] {
             if kind != Kind::Shoal {
                 continue;
@@ -172,7 +139,7 @@ fn verify_and_map_lets_the_certificate_name_the_route_user() {
         let port = route_port(&seed);
         // Its certificate names the user: a route, no password needed.
         let good = start(k2, &conf(&named(), &ca, Some(port), "", ""));
-        traffic_flows(&seed, &good, &what);
+        big_and_ordered_cross(&seed, &good, 500, &what);
         drop(good);
         // A trusted certificate that names nobody: refused.
         let nobody = start(k2, &conf(&ca.node(), &ca, Some(port), "", ""));

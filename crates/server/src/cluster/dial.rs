@@ -46,20 +46,10 @@ pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool
             );
             break;
         }
-        match connect(&url).await {
-            Ok((rh, wh, addr)) => {
+        match connect_and_serve(&core, &mesh, &url, None).await {
+            Ok(ended) => {
                 attempts = 0;
                 delay = DELAY;
-                let ended = super::link::serve(
-                    core.clone(),
-                    mesh.clone(),
-                    rh,
-                    wh,
-                    addr,
-                    Some(url.clone()),
-                    None,
-                )
-                .await;
                 let own = &core.shared().server_id;
                 if ended.reason == CloseReason::DuplicateRoute && ended.peer.as_ref() == Some(own) {
                     // A route to this server itself (a routes list shared by
@@ -129,19 +119,9 @@ pub async fn dial_extra(
 ) {
     let mut failures = 0;
     while !stopping(&core) && mesh.connected(&peer) {
-        match connect(&url).await {
-            Ok((rh, wh, addr)) => {
+        match connect_and_serve(&core, &mesh, &url, account.clone()).await {
+            Ok(ended) => {
                 failures = 0;
-                let ended = super::link::serve(
-                    core.clone(),
-                    mesh.clone(),
-                    rh,
-                    wh,
-                    addr,
-                    Some(url.clone()),
-                    account.clone(),
-                )
-                .await;
                 if !ended.registered {
                     return;
                 }
@@ -169,6 +149,19 @@ fn stopping(core: &Core) -> bool {
             .shared()
             .stop
             .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Connects to `url` and serves the route (dialled for `account`, if any)
+/// until it closes.
+async fn connect_and_serve(
+    core: &Rc<Core>,
+    mesh: &Arc<Mesh>,
+    url: &RouteUrl,
+    account: Option<String>,
+) -> std::io::Result<super::link::Ended> {
+    let (rh, wh, addr) = connect(url).await?;
+    let (core, mesh) = (core.clone(), mesh.clone());
+    Ok(super::link::serve(core, mesh, rh, wh, addr, Some(url.clone()), account).await)
 }
 
 /// Resolves (on the blocking pool) and connects.
