@@ -1,6 +1,7 @@
 //! The NATS client protocol, pure: an incremental parser over `&[u8]` and the
 //! encoders for what a server sends (INFO, MSG/HMSG, +OK, -ERR, PING, PONG);
-//! and the route protocol's parser (`route`).
+//! the route protocol's parser (`route`); and WebSocket framing (`ws`),
+//! for the WebSocket listener still to come (issue 12).
 //! No I/O, no allocation on the parse path; the runtime owns buffers and sockets.
 
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@ pub mod route;
 pub mod route_handshake;
 pub mod route_info;
 pub mod s2;
+pub mod ws;
 
 pub use error::ProtoError;
 pub use info::{ConnectOptions, ServerInfo};
