@@ -1,4 +1,4 @@
-//! The `parser` and `connect_json` fuzz corpora (`fuzz/corpus/`, plus any crash
+//! The `parser`, `connect_json` and `ws` fuzz corpora (`fuzz/corpus/`, plus any crash
 //! reproducers in `fuzz/artifacts/`) replayed through the fuzz targets' own
 //! oracles, so every run of the tests keeps them passing without a fuzzer.
 
@@ -8,6 +8,8 @@ mod connect_json;
 mod parser;
 #[path = "../../../fuzz/oracle/replay.rs"]
 mod replay;
+#[path = "../../../fuzz/oracle/ws.rs"]
+mod ws;
 
 #[test]
 fn parser_corpus() {
@@ -22,4 +24,9 @@ fn connect_json_corpus() {
         20,
         connect_json::check,
     );
+}
+
+#[test]
+fn ws_corpus() {
+    replay::replay(env!("CARGO_MANIFEST_DIR"), "ws", 30, ws::check);
 }
