@@ -6,8 +6,8 @@
 //! `Nats-No-Masking` header), the client IP from `X-Forwarded-For`, the
 //! auth cookies — or the HTTP error status and nats-server's reason.
 //!
-//! Pure: no I/O, no clock; the origin check is the caller's (it needs the
-//! listener's configuration).
+//! Also the origin check (`same_origin`, `allowed_origins`), given the
+//! listener's configuration ([`Origins`]). Pure: no I/O, no clock.
 
 use data_encoding::BASE64;
 use sha1::{Digest, Sha1};
@@ -196,6 +196,107 @@ pub fn upgrade(method: &str, headers: &Headers<'_>, offer: &Offer<'_>) -> Result
     Ok(up)
 }
 
+/// `same_origin` and `allowed_origins`, as nats-server keeps them
+/// (`wsSetOriginOptions`): the allowed origins by host, each a scheme and
+/// port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins {
+    pub same_origin: bool,
+    allowed: Vec<(String, String, String)>,
+}
+
+impl Origins {
+    /// From the configured list (each already validated as a URL; one that
+    /// does not parse is left out, as nats-server logs and skips it).
+    pub fn new(same_origin: bool, allowed: &[String]) -> Origins {
+        let allowed = allowed
+            .iter()
+            .filter_map(|o| {
+                let (scheme, host) = split_origin(o)?;
+                let (h, p) = host_and_port(scheme == "https", host)?;
+                Some((h, scheme.to_string(), p))
+            })
+            .collect();
+        Origins {
+            same_origin,
+            allowed,
+        }
+    }
+
+    /// nats-server's `checkOrigin`: `Origin` (or `Sec-Websocket-Origin`)
+    /// against the request's own host (`same_origin`, `tls`: the listener
+    /// speaks TLS) and the allowed list; no origin header is accepted. The
+    /// error is the reason after `origin not allowed: ` (status 403).
+    pub fn check(&self, headers: &Headers<'_>, tls: bool) -> Result<(), String> {
+        if !self.same_origin && self.allowed.is_empty() {
+            return Ok(());
+        }
+        let origin = headers
+            .first("Origin")
+            .filter(|o| !o.is_empty())
+            .or_else(|| headers.first("Sec-Websocket-Origin"))
+            .unwrap_or("");
+        if origin.is_empty() {
+            return Ok(());
+        }
+        let bad = || format!("parse {origin:?}: invalid URI for request");
+        let (scheme, host) = split_origin(origin).ok_or_else(bad)?;
+        let (oh, op) = host_and_port(scheme == "https", host).ok_or_else(bad)?;
+        if self.same_origin {
+            let rhost = headers.first("Host").unwrap_or("");
+            let (rh, rp) = host_and_port(tls, rhost).ok_or_else(bad)?;
+            let rs = if tls { "https" } else { "http" };
+            if oh != rh || op != rp || !scheme.eq_ignore_ascii_case(rs) {
+                return Err("not same origin".into());
+            }
+        }
+        if !self.allowed.is_empty()
+            && !self
+                .allowed
+                .iter()
+                .any(|(h, s, p)| *h == oh && s == scheme && *p == op)
+        {
+            return Err("not in the allowed list".into());
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port][/path]` → (scheme, host[:port]).
+fn split_origin(origin: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = origin.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    Some((scheme, host))
+}
+
+/// nats-server's `wsGetHostAndPort`: the host lowercased and the port,
+/// 443 or 80 by the scheme when none is given.
+fn host_and_port(tls: bool, hostport: &str) -> Option<(String, String)> {
+    let default = if tls { "443" } else { "80" };
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(p) => (h, p),
+            None if after.is_empty() => (h, default),
+            None => return None,
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => return None,
+            Some((h, p)) => (h, p),
+            None => (hostport, default),
+        }
+    };
+    Some((host.to_ascii_lowercase(), port.to_string()))
+}
+
 /// nats-server's `wsPMCExtensionSupport(…, true)`: `permessage-deflate`
 /// among the offered extensions' parameters.
 fn offers_deflate(headers: &Headers<'_>) -> bool {
@@ -274,6 +375,43 @@ mod tests {
         // Not configured: not compressed, whatever the client offers.
         let up = upgrade("GET", &Headers(&h), &Offer::default()).unwrap();
         assert!(!up.compress);
+    }
+
+    #[test]
+    fn origins_as_nats_server_checks_them() {
+        let with =
+            |origin: &'static [u8]| vec![("Host", &b"nats.example:8080"[..]), ("Origin", origin)];
+        let check = |o: &Origins, origin: &'static [u8], tls| o.check(&Headers(&with(origin)), tls);
+        let same = Origins::new(true, &[]);
+        assert_eq!(check(&same, b"http://NATS.example:8080", false), Ok(()));
+        assert_eq!(
+            check(&same, b"http://nats.example:8081", false),
+            Err("not same origin".into())
+        );
+        assert_eq!(
+            check(&same, b"https://nats.example:8080", false),
+            Err("not same origin".into())
+        );
+        let listed = Origins::new(
+            false,
+            &["https://app.example".into(), "http://x:81/".into()],
+        );
+        assert_eq!(check(&listed, b"https://app.example:443", false), Ok(()));
+        assert_eq!(check(&listed, b"http://x:81", false), Ok(()));
+        assert_eq!(
+            check(&listed, b"http://app.example", false),
+            Err("not in the allowed list".into())
+        );
+        assert_eq!(check(&listed, b"", false), Ok(()), "no origin: accepted");
+        assert_eq!(
+            check(&listed, b"nope", false),
+            Err("parse \"nope\": invalid URI for request".into())
+        );
+        assert_eq!(
+            check(&Origins::default(), b"nope", false),
+            Ok(()),
+            "nothing to check"
+        );
     }
 
     #[test]
