@@ -1,8 +1,8 @@
 //! The NATS client protocol, pure: an incremental parser over `&[u8]` and the
 //! encoders for what a server sends (INFO, MSG/HMSG, +OK, -ERR, PING, PONG);
-//! the route protocol's parser (`route`); and WebSocket framing (`ws`) and
-//! the opening handshake's decisions (`ws_handshake`), for the WebSocket
-//! listener still to come.
+//! the route protocol's parser (`route`); and WebSocket framing (`ws`),
+//! its compression (`ws_deflate`) and the opening handshake's decisions
+//! (`ws_handshake`), for the WebSocket listener still to come.
 //! No I/O, no allocation on the parse path; the runtime owns buffers and sockets.
 
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ pub mod route_handshake;
 pub mod route_info;
 pub mod s2;
 pub mod ws;
+pub mod ws_deflate;
 pub mod ws_handshake;
 
 pub use error::ProtoError;
