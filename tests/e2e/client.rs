@@ -316,8 +316,10 @@ fn a_client_fails_over_to_another_node_it_learned_of() {
         while c.server_info().connect_urls.len() < 2 {
             assert!(
                 Instant::now() < deadline,
-                "{:?}",
-                c.server_info().connect_urls
+                "{:?}\nfirst node:\n{}\nsecond node:\n{}",
+                c.server_info().connect_urls,
+                a.as_ref().unwrap().log().join("\n"),
+                b.log().join("\n")
             );
             // A fresh INFO comes when the second node's route registers.
             tokio::time::sleep(Duration::from_millis(20)).await;
