@@ -117,7 +117,8 @@ pub enum Mail {
     /// Close the route with this connection id (a reload removed its URL).
     Close(u64),
     /// Dial one more connection to a peer already routed (`peer`): a pool
-    /// connection, or the pinned `account`'s.
+    /// connection, or the pinned `account`'s (given up with the route when
+    /// `url` is an explicit route a reload removes).
     DialExtra {
         url: RouteUrl,
         account: Option<String>,

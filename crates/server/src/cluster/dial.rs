@@ -118,7 +118,13 @@ pub async fn dial_extra(
     peer: String,
 ) {
     let mut failures = 0;
+    // An explicit route's extra connections go with it when a reload
+    // removes it (a gossiped route's live as long as the peer).
+    let explicit = mesh.route_valid(&url.url);
     while !stopping(&core) && mesh.connected(&peer) {
+        if explicit && !mesh.route_valid(&url.url) {
+            return;
+        }
         match connect_and_serve(&core, &mesh, &url, account.clone()).await {
             Ok(ended) => {
                 failures = 0;
