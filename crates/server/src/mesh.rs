@@ -406,6 +406,15 @@ mod tests {
         })
     }
 
+    fn mesh() -> Mesh {
+        Mesh::new(
+            cluster(),
+            "127.0.0.1:6222".parse().unwrap(),
+            ("x".into(), true),
+            Vec::new(),
+        )
+    }
+
     fn peer(id: &str, cid: u64) -> Peer {
         Peer {
             server_id: id.into(),
@@ -424,12 +433,7 @@ mod tests {
 
     #[test]
     fn one_route_per_peer() {
-        let m = Mesh::new(
-            cluster(),
-            "127.0.0.1:6222".parse().unwrap(),
-            ("x".into(), true),
-            Vec::new(),
-        );
+        let m = mesh();
         assert!(m.register(peer("A", 1), &Ask::Single).is_ok());
         assert_eq!(
             m.register(peer("A", 2), &Ask::Single),
@@ -447,12 +451,7 @@ mod tests {
 
     #[test]
     fn a_pool_fills_its_indexes_and_accounts_their_own() {
-        let m = Mesh::new(
-            cluster(),
-            "127.0.0.1:6222".parse().unwrap(),
-            ("x".into(), true),
-            Vec::new(),
-        );
+        let m = mesh();
         let free = Ask::FirstFree { size: 2 };
         let r = m.register(peer("A", 1), &free).unwrap();
         assert_eq!((r.idx, r.first, r.pooled), (0, true, 1));

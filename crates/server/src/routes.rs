@@ -8,8 +8,10 @@
 //! Invariants: only client interest enters `Advertised` (never a route's:
 //! nats-server never re-advertises what a route told it); a link is listed
 //! here from its registration (peer INFO accepted) until it closes; an
-//! announcement goes to every link listed when it is made, so a link gets
-//! the snapshot and then exactly the changes after it.
+//! announcement goes to every link listed that carries its account (see
+//! `RouteScope`: a pool connection carries the accounts hashed to it, a
+//! dedicated one its account, without naming it) when it is made, so a link
+//! gets the snapshot and then exactly the changes after it.
 //!
 //! Off the message path (interest changes only), never waits, never touches
 //! a socket: lines go to the links' outbound queues.

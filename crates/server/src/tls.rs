@@ -1,4 +1,6 @@
-//! TLS on a client connection, on its own core: the start of a connection in
+//! TLS on a client or route connection, on its own core: the start of a
+//! route (handshake first on both sides, [`start_route`]); the start of a
+//! client connection in
 //! nats-server's order (INFO in clear then the client's handshake; or
 //! `handshake_first`, with its fallback to INFO-first; or, with
 //! `allow_non_tls`, a peek at the first byte), the handshake within
@@ -131,27 +133,37 @@ pub async fn start(
 }
 
 /// A route's start: TLS from the first byte, on both sides (nats-server's
-/// `createRoute`), the acceptor as the server, the dialler as the client
-/// verifying the peer as `name`. Returns the plaintext that came with the
-/// last flight (the dialler's CONNECT may), `None` when it failed (closed,
-/// the reason set).
+/// `createRoute`), the acceptor as the server, the dialler of `dialled` as
+/// the client verifying the peer by the URL's host (or `routeTLSName` for
+/// an IP). Returns the plaintext that came with the last flight (the
+/// dialler's CONNECT may), `None` when it failed (closed, the reason set).
 pub async fn start_route(
     client: &Rc<Client>,
     rh: &mut ReadHalf,
     wh: &mut WriteHalf,
     tls: &crate::config::RouteTls,
-    dial_name: Option<shoal_tls::ServerName<'static>>,
+    dialled: Option<&crate::config::RouteUrl>,
 ) -> Option<BytesMut> {
-    let dialled = dial_name.is_some();
-    let session = match dial_name {
-        Some(name) => Session::client(&tls.configs.client, name),
+    let session = match dialled {
         None => Session::new(&tls.configs.server),
+        Some(url) => match shoal_tls::server_name(&url.host, tls.name.as_deref()) {
+            Some(name) => Session::client(&tls.configs.client, name),
+            None => {
+                log::error!(
+                    "{} - TLS route handshake error: no server name for {:?}",
+                    client.log_prefix(),
+                    url.url
+                );
+                client.set_close_reason(CloseReason::TlsHandshakeFailure);
+                return None;
+            }
+        },
     };
     let side = Side {
         session,
         timeout: tls.options.timeout(),
         pinned: tls.options.pinned.as_deref(),
-        route: Some(dialled),
+        route: Some(dialled.is_some()),
     };
     handshake(client, rh, wh, side, BytesMut::new()).await
 }

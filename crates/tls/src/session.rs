@@ -1,5 +1,6 @@
-//! One connection's TLS state: rustls's server connection behind the few
-//! calls a connection's reader and writer make. Sans-IO: ciphertext comes in
+//! One connection's TLS state: rustls's connection — the server side, or
+//! the client side of a route this server dialled — behind the few calls a
+//! connection's reader and writer make. Sans-IO: ciphertext comes in
 //! as bytes the reader received and goes out through an `io::Write` the
 //! writer supplies (its non-blocking `sendmsg`), so this file never sees a
 //! socket and never waits.

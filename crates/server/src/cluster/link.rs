@@ -1,6 +1,9 @@
-//! One route connection on its core, accepted or dialled: the handshake
-//! (INFO, CONNECT, the peer's INFO, as nats-server's `processRouteConnect`
-//! and `processRouteInfo` decide them), registration, then the peer's
+//! One route connection on its core, accepted or dialled: TLS first when
+//! the cluster has it, the handshake (INFO, CONNECT, the peer's INFO, as
+//! nats-server's `processRouteConnect` and `processRouteInfo` decide them),
+//! registration at its place among the peer's connections (a pool index or
+//! a pinned account, nats-server's `addRoute` checks in [`ask`]), then the
+//! peer's
 //! interest (`RS+`/`RS-`, `LS+`/`LS-`) and messages (`RMSG`, `HMSG`,
 //! `LMSG`), its PINGs, and on close the removal of everything it held.
 //!
@@ -120,23 +123,7 @@ pub async fn serve(
     let mut pre = BytesMut::new();
     if let Some(tls) = &mesh.cfg.tls {
         // TLS before anything else, whichever side dialled.
-        let name = solicited
-            .as_ref()
-            .map(|u| shoal_tls::server_name(&u.host, tls.name.as_deref()));
-        let started = match name {
-            Some(None) => {
-                log::error!(
-                    "{} - TLS route handshake error: no server name for {:?}",
-                    conn.log_prefix(),
-                    solicited.as_ref().map_or("", |u| u.url.as_str())
-                );
-                conn.set_close_reason(CloseReason::TlsHandshakeFailure);
-                None
-            }
-            Some(Some(n)) => crate::tls::start_route(&conn, &mut rh, &mut wh, tls, Some(n)).await,
-            None => crate::tls::start_route(&conn, &mut rh, &mut wh, tls, None).await,
-        };
-        match started {
+        match crate::tls::start_route(&conn, &mut rh, &mut wh, tls, solicited.as_ref()).await {
             Some(plain) => pre = plain,
             None => {
                 let reason = conn

@@ -6,7 +6,10 @@
 //! How routes map to cores: a route connection is owned by the core that
 //! accepted it (the route listener is bound on every core with
 //! `SO_REUSEPORT`, like the client listener) or that dialled it (explicit
-//! route `i` is dialled by core `i mod N`). A peer's interest arrives on
+//! route `i` is dialled by core `i mod N`; the rest of its pool and its
+//! pinned accounts' connections by the next cores). A peer is reached over
+//! a pool of connections, each account on the one its name hashes to, as
+//! nats-server shares them out. A peer's interest arrives on
 //! its route's core, becomes subscriptions of that route there, and reaches
 //! the other cores as route interest on the rings; a message published on
 //! any core for a route's interest crosses the ring to the route's core

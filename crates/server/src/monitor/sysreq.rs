@@ -17,6 +17,10 @@
 //! An `Accept-Encoding` header is not honoured: answers go uncompressed,
 //! without `Content-Encoding`, which every client reads as plain JSON.
 //!
+//! The same thread broadcasts the statsz heartbeat between requests
+//! (`$SYS.SERVER.<id>.STATSZ`, with the routes), which is how the
+//! cluster's other servers keep track of this one.
+//!
 //! Never on the message path: requests arrive over a ring, one by one.
 
 use std::rc::Rc;
@@ -123,6 +127,11 @@ pub(super) async fn serve(
 const HEARTBEAT_FIRST: Duration = Duration::from_millis(250);
 const HEARTBEAT_MAX: Duration = Duration::from_secs(10);
 
+/// Where this server broadcasts its statsz.
+fn statsz_subject(st: &State) -> String {
+    format!("$SYS.SERVER.{}.STATSZ", st.shared.server_id)
+}
+
 /// This server's statsz, broadcast in the system account.
 async fn heartbeat(st: &State) -> Option<SysAnswer> {
     let target = Target::from_parts("/varz", Vec::new());
@@ -130,7 +139,7 @@ async fn heartbeat(st: &State) -> Option<SysAnswer> {
         return None;
     };
     Some(SysAnswer {
-        reply: format!("$SYS.SERVER.{}.STATSZ", st.shared.server_id),
+        reply: statsz_subject(st),
         payload: statsz(st, &varz).await,
         account: crate::records::SYSTEM_ACCOUNT,
     })
@@ -518,7 +527,7 @@ async fn answer(st: &State, req: &SysRequest) -> Option<SysAnswer> {
     // A statsz request without a reply asks for the server's broadcast.
     let reply = match (kind, req.reply.is_empty()) {
         (_, false) => req.reply.clone(),
-        ("STATSZ", true) => format!("$SYS.SERVER.{}.STATSZ", st.shared.server_id),
+        ("STATSZ", true) => statsz_subject(st),
         _ => return None,
     };
     let decoded = match decode(st, go_struct, opts, &req.body) {
