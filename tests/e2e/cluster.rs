@@ -143,6 +143,22 @@ pub fn await_interest(publisher: &mut Raw, subscriber: &mut Raw, tag: &str) {
     skip_probes(subscriber);
 }
 
+/// Polls `/routez` until the node counts `want` route connections (a
+/// pool's connections come up one after another, after the first has
+/// carried interest) and returns that page. Panics after 10 s.
+pub fn await_routes(p: &ServerProc, want: usize) -> serde_json::Value {
+    let port = crate::monitor::http_port(p);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = crate::monitor::get(port, "/routez").json();
+        if page["num_routes"] == want {
+            return page;
+        }
+        assert!(Instant::now() < deadline, "never {want} routes: {page}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Drops probe messages left in `r`'s buffer after a PING round trip.
 fn skip_probes(r: &mut Raw) {
     r.read_until_pong_after(b"PING\r\n");
@@ -522,6 +538,11 @@ fn routez_lists_each_peer_and_its_interest() {
         sub.send(b"SUB rz.a 1\r\nSUB rz.b grp 2\r\n");
         let mut publ = client(&seed);
         await_interest(&mut publ, &mut sub, "rz");
+        // nats-server's default pool of 3 and the system account's route,
+        // on both sides, before any page is read.
+        for me in [&seed, &b] {
+            await_routes(me, 4);
+        }
         let seed_id = seed_info_id(&seed);
         for (me, peer_id, solicited) in [(&seed, server_id(&b), false), (&b, seed_id, true)] {
             let page =

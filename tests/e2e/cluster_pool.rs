@@ -7,7 +7,7 @@
 //! `pool_size: -1` that makes the pair fall back to one connection (the
 //! other side's dedicated routes refused, as nats-server refuses them).
 
-use crate::cluster::{await_interest, read_msgs, route_port, with_conf, Kind};
+use crate::cluster::{await_interest, await_routes, read_msgs, route_port, with_conf, Kind};
 use crate::monitor::{get, http_port};
 use crate::util::{Raw, ServerProc};
 
@@ -69,14 +69,19 @@ fn pools_and_pinned_accounts_with_every_peer() {
         let what = format!("{k1:?} pool {p1:?} seed, {k2:?} pool {p2:?}, pinned A: {pinned}");
         let seed = node(k1, p1, pinned, None);
         let other = node(k2, p2, pinned, Some(route_port(&seed)));
-        every_account_crosses(&seed, &other, &what);
-        every_account_crosses(&other, &seed, &what);
         let size = |p: Option<i64>| p.unwrap_or(3);
         let want = if size(p1) < 0 || size(p2) < 0 {
             1
         } else {
             size(p1).max(size(p2)) as usize + 1 + usize::from(pinned)
         };
+        // The whole pool first: interest can cross on the first connection
+        // while the others are still being dialled.
+        for node in [&seed, &other] {
+            await_routes(node, want);
+        }
+        every_account_crosses(&seed, &other, &what);
+        every_account_crosses(&other, &seed, &what);
         for (node, kind) in [(&seed, k1), (&other, k2)] {
             if kind != Kind::Shoal {
                 continue;

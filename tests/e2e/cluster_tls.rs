@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rcgen::SanType;
 
-use crate::cluster::{big_and_ordered_cross, route_port, with_conf, Kind};
+use crate::cluster::{await_routes, big_and_ordered_cross, route_port, with_conf, Kind};
 use crate::monitor::{get, http_port};
 use crate::tls::{s, Ca, Pair};
 use crate::util::ServerProc;
@@ -55,13 +55,16 @@ fn routes_speak_tls_with_every_peer() {
             k2,
             &conf(&ca.node(), &ca, Some(route_port(&seed)), "", &comp),
         );
+        // A pool of 3 and the system account's route, all over TLS.
+        for node in [&seed, &other] {
+            await_routes(node, 4);
+        }
         big_and_ordered_cross(&seed, &other, 500, &what);
         for (node, kind) in [(&seed, k1), (&other, k2)] {
             if kind != Kind::Shoal {
                 continue;
             }
             let routez = get(http_port(node), "/routez").json();
-            // A pool of 3 and the system account's route, all over TLS.
             assert_eq!(routez["num_routes"], 4, "{what}: {routez}");
             for r in routez["routes"].as_array().unwrap() {
                 assert_eq!(r["compression"], mode, "{what}: {r}");
