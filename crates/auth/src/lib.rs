@@ -34,7 +34,7 @@ mod jwt_tests;
 mod tests;
 
 pub use conn::ConnPermissions;
-pub use login::{AccountLimits, Credentials, Identity, Logins, Plan, User};
+pub use login::{AccountLimits, Credentials, Identity, Logins, Override, Plan, User};
 pub use nkey::NkeyUser;
 pub use operator::{JwtUser, Trust};
 pub use permissions::{PermissionSpec, ResponseRule, Rules, SubjectRules};

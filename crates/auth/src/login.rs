@@ -71,6 +71,21 @@ pub struct Logins {
     system_account: Option<String>,
     /// `tls { verify_and_map }`: a client certificate names the user.
     tls_map: bool,
+    /// The logins of WebSocket clients: a user JWT's connection type is
+    /// `WEBSOCKET`.
+    websocket: bool,
+}
+
+/// The `websocket { authorization {} no_auth_user }` override: when any of
+/// user, token or `no_auth_user` is set, WebSocket clients log in with these
+/// instead of the top-level single user, token and `no_auth_user`
+/// (nats-server's `authOverride`); the users lists stay the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Override {
+    pub user: String,
+    pub pass: String,
+    pub token: String,
+    pub no_auth_user: String,
 }
 
 /// An account's limits from the configuration (-1: none).
@@ -362,6 +377,21 @@ impl Logins {
                 .any(|u| !password::is_bcrypt(&u.password))
     }
 
+    /// The logins of WebSocket clients: the same users, nkeys and
+    /// operators, with the listener's override (see [`Override`]) and its
+    /// own `verify_and_map`.
+    pub fn for_websocket(&self, o: &Override, tls_map: bool) -> Logins {
+        let mut l = self.clone();
+        if !o.user.is_empty() || !o.token.is_empty() || !o.no_auth_user.is_empty() {
+            l.single = Some((o.user.clone(), o.pass.clone())).filter(|(u, _)| !u.is_empty());
+            l.token = Some(o.token.clone()).filter(|t| !t.is_empty());
+            l.no_auth_user = Some(o.no_auth_user.clone()).filter(|n| !n.is_empty());
+        }
+        l.tls_map = tls_map;
+        l.websocket = true;
+        l
+    }
+
     /// Certificates name users (`verify_and_map`).
     pub fn with_tls_map(mut self, on: bool) -> Logins {
         self.tls_map = on;
@@ -438,7 +468,11 @@ impl Logins {
                     nonce: creds.nonce.to_vec(),
                     now: creds.now,
                     peer: creds.peer,
-                    kind: "STANDARD",
+                    kind: if self.websocket {
+                        "WEBSOCKET"
+                    } else {
+                        "STANDARD"
+                    },
                     local_offset: creds.local_offset,
                 }),
                 trust.clone(),

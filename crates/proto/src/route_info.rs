@@ -46,6 +46,8 @@ pub struct RouteInfo {
     /// This server's client URLs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connect_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ws_connect_urls: Vec<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub ldm: bool,
     /// The compression mode (`accept`, `off`, …); absent: not supported.
@@ -140,6 +142,7 @@ pub struct PeerInfo {
     pub cluster: String,
     pub cluster_dynamic: bool,
     pub connect_urls: Vec<String>,
+    pub ws_connect_urls: Vec<String>,
     pub ldm: bool,
     /// `None`: the peer does not support compression.
     pub compression: Option<String>,

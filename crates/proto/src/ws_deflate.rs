@@ -59,19 +59,33 @@ impl Deflater {
 
     /// Appends `message` compressed to `out`, the sync tail left off.
     pub fn compress(&mut self, message: &[u8], out: &mut Vec<u8>) {
+        self.compress_parts(&[message], out);
+    }
+
+    /// [`Deflater::compress`] of one message given in parts (a writer's
+    /// queued slices), without joining them first.
+    pub fn compress_parts(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) {
         self.state.reset();
         let start = out.len();
-        let mut input = message;
         let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let r = deflate(&mut self.state, input, &mut chunk, MZFlush::Sync);
-            input = &input[r.bytes_consumed..];
-            out.extend_from_slice(&chunk[..r.bytes_written]);
-            let done = matches!(r.status, Ok(MZStatus::Ok))
-                && input.is_empty()
-                && r.bytes_written < chunk.len();
-            if done || r.status.is_err() {
-                break;
+        for (i, part) in parts.iter().enumerate() {
+            // Only the last part ends with the sync flush.
+            let flush = if i + 1 == parts.len() {
+                MZFlush::Sync
+            } else {
+                MZFlush::None
+            };
+            let mut input: &[u8] = part;
+            loop {
+                let r = deflate(&mut self.state, input, &mut chunk, flush);
+                input = &input[r.bytes_consumed..];
+                out.extend_from_slice(&chunk[..r.bytes_written]);
+                let done = matches!(r.status, Ok(MZStatus::Ok))
+                    && input.is_empty()
+                    && r.bytes_written < chunk.len();
+                if done || r.status.is_err() {
+                    break;
+                }
             }
         }
         if out.len() >= start + 4 && out[out.len() - 4..] == [0x00, 0x00, 0xff, 0xff] {
@@ -103,6 +117,19 @@ mod tests {
             inflate(&[0xff, 0xff, 0xff], 1000),
             Err(InflateError::Corrupt)
         );
+    }
+
+    #[test]
+    fn a_message_in_parts_inflates_whole() {
+        let a = b"MSG foo 1 11\r\nhello world\r\n".repeat(40);
+        let b = vec![b'x'; 70_000];
+        let mut d = Deflater::new();
+        let mut wire = Vec::new();
+        d.compress_parts(&[&a, &b, b"PONG\r\n"], &mut wire);
+        let mut whole = a.clone();
+        whole.extend_from_slice(&b);
+        whole.extend_from_slice(b"PONG\r\n");
+        assert_eq!(inflate(&wire, 1 << 20).unwrap(), whole);
     }
 
     #[test]

@@ -49,6 +49,8 @@ impl AccountCounts {
 /// This core's logins and the permissions compiled for their users.
 pub struct Auth {
     logins: RefCell<Arc<Logins>>,
+    /// WebSocket clients' logins and auth timeout (`websocket {}`).
+    ws: RefCell<Option<(Arc<Logins>, Option<Duration>)>>,
     /// Whether any user has permissions: without, the delivery path skips
     /// the per-subscriber deny checks altogether.
     any_permissions: std::cell::Cell<bool>,
@@ -71,6 +73,7 @@ impl Auth {
     pub fn new(cfg: &Config, counts: Arc<AccountCounts>) -> Auth {
         Auth {
             logins: RefCell::new(cfg.logins.clone()),
+            ws: RefCell::new(ws_logins(cfg)),
             any_permissions: std::cell::Cell::new(has_permissions(&cfg.logins)),
             timeout: std::cell::Cell::new(cfg.auth_timeout),
             rules: RefCell::default(),
@@ -117,36 +120,50 @@ impl Auth {
         self.any_permissions.get()
     }
 
+    /// The logins of a WebSocket client (`ws`) or of any other.
+    pub fn logins_for(&self, ws: bool) -> Arc<Logins> {
+        match (&*self.ws.borrow(), ws) {
+            (Some((l, _)), true) => l.clone(),
+            _ => self.logins.borrow().clone(),
+        }
+    }
+
     /// Whether a client must log in before anything else.
-    pub fn required(&self) -> bool {
-        self.logins.borrow().required()
+    pub fn required(&self, ws: bool) -> bool {
+        self.logins_for(ws).required()
     }
 
     /// INFO's `auth_required`: false when `no_auth_user` lets a client in
     /// without credentials, as in nats-server.
-    pub fn info_required(&self) -> bool {
-        let l = self.logins.borrow();
+    pub fn info_required(&self, ws: bool) -> bool {
+        let l = self.logins_for(ws);
         l.required() && l.no_auth_user_name().is_none()
     }
 
     /// Whether INFO carries a nonce for nkey users to sign.
-    pub fn nonce_required(&self) -> bool {
-        self.logins.borrow().nonce_required()
+    pub fn nonce_required(&self, ws: bool) -> bool {
+        self.logins_for(ws).nonce_required()
     }
 
     /// Whether the first op may be something other than CONNECT (the client
     /// is then the `no_auth_user`).
-    pub fn has_no_auth_user(&self) -> bool {
-        self.logins.borrow().no_auth_user().is_some()
+    pub fn has_no_auth_user(&self, ws: bool) -> bool {
+        self.logins_for(ws).no_auth_user().is_some()
     }
 
-    pub fn timeout(&self) -> Duration {
-        self.timeout.get()
+    /// How long a client has to log in (the WebSocket listener may say
+    /// otherwise for its clients).
+    pub fn timeout(&self, ws: bool) -> Duration {
+        match (&*self.ws.borrow(), ws) {
+            (Some((_, Some(t))), true) => *t,
+            _ => self.timeout.get(),
+        }
     }
 
     /// A reload's logins: new connections use them at once.
     pub fn replace(&self, cfg: &Config) {
         *self.logins.borrow_mut() = cfg.logins.clone();
+        *self.ws.borrow_mut() = ws_logins(cfg);
         // Connections keep their old permissions until their check: stay on
         // if any were on.
         self.any_permissions
@@ -239,6 +256,12 @@ impl Auth {
     }
 }
 
+fn ws_logins(cfg: &Config) -> Option<(Arc<Logins>, Option<Duration>)> {
+    cfg.websocket
+        .as_ref()
+        .map(|w| (w.logins.clone(), w.auth_timeout))
+}
+
 fn has_permissions(l: &Logins) -> bool {
     l.users().iter().any(|u| u.permissions.is_some())
         || l.nkeys().iter().any(|u| u.permissions.is_some())
@@ -269,7 +292,8 @@ pub async fn recheck(auth: &Auth, client: &Rc<Client>, creds: &Creds) -> bool {
 
 async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) -> bool {
     loop {
-        let logins = auth.logins.borrow().clone();
+        let ws = client.websocket.get();
+        let logins = auth.logins_for(ws);
         let nonce = client.nonce.get();
         let mut asked = creds.as_credentials(nonce.as_ref().map_or(&[], |n| &n[..]));
         asked.now = unix_now();
@@ -316,7 +340,7 @@ async fn login_as(auth: &Auth, client: &Rc<Client>, creds: &Creds, again: bool) 
         };
         // A reload replaced the logins while bcrypt ran: the decision was
         // against the old list, so it is made again against the new one.
-        if !Arc::ptr_eq(&logins, &auth.logins.borrow()) {
+        if !Arc::ptr_eq(&logins, &auth.logins_for(ws)) {
             continue;
         }
         return match decided {
@@ -359,7 +383,7 @@ fn grant(auth: &Auth, client: &Rc<Client>, who: Identity, creds: &Creds) -> bool
         ConnPermissions::new(c.rules, Instant::now())
     });
     *client.perms.borrow_mut() = perms;
-    let logins = auth.logins.borrow();
+    let logins = auth.logins_for(client.websocket.get());
     *client.perm_spec.borrow_mut() = match &who {
         Identity::User(i) => logins.user(*i).permissions.clone(),
         Identity::Nkey(i) => logins.nkey_user(*i).permissions.clone(),

@@ -299,6 +299,11 @@ pub struct Client {
     /// A cluster route (its subscriptions are a peer server's interest,
     /// what it is delivered leaves as `RMSG`).
     pub route: bool,
+    /// A client over WebSocket (set before its greeting): its logins may
+    /// be the listener's, its INFO names the WebSocket listener.
+    pub websocket: Cell<bool>,
+    /// A WebSocket client's framing of what its writer sends.
+    pub ws: RefCell<Option<Box<crate::ws::WsOut>>>,
     /// The connection's TLS session (`None`: clear text), shared by its
     /// reader and writer, never borrowed across an await.
     pub tls: RefCell<Option<shoal_tls::Session>>,
@@ -397,6 +402,8 @@ impl Client {
             counted: Cell::new(None),
             internal: false,
             route: false,
+            websocket: Cell::new(false),
+            ws: RefCell::new(None),
             tls: RefCell::new(None),
             s2: RefCell::new(None),
             tls_info: RefCell::new(None),
@@ -452,7 +459,8 @@ impl Client {
             }
         }
         let acs = user.map(|u| format!("{account}/{u}"));
-        let mut p = format!("{} - cid:{}", self.peer, self.cid);
+        let id = if self.websocket.get() { "wid" } else { "cid" };
+        let mut p = format!("{} - {id}:{}", self.peer, self.cid);
         for part in [Some(ncs).filter(|s| !s.is_empty()), acs]
             .into_iter()
             .flatten()

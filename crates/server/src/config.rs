@@ -80,6 +80,42 @@ pub struct Config {
     pub tls: Option<Arc<Tls>>,
     /// `cluster {}` with a listener: this server is a node of a NATS cluster.
     pub cluster: Option<Arc<Cluster>>,
+    /// `websocket {}` with a port: a listener for clients over WebSocket.
+    pub websocket: Option<Arc<Websocket>>,
+}
+
+/// The WebSocket listener's settings (`websocket {}`), checked by the
+/// binary as nats-server's `validateWebsocketOptions` checks them.
+#[derive(Debug, Clone)]
+pub struct Websocket {
+    pub host: String,
+    /// Port 0 or negative: a free one.
+    pub port: i32,
+    /// `advertise`: `host[:port]` given in `ws_connect_urls` instead.
+    pub advertise: Option<String>,
+    /// `tls {}`; `None` only with `no_tls: true`.
+    pub tls: Option<Arc<Tls>>,
+    pub no_tls: bool,
+    /// `compression`: permessage-deflate when the client offers it.
+    pub compression: bool,
+    pub same_origin: bool,
+    pub allowed_origins: Vec<String>,
+    /// Zero: no limit on the HTTP request (as nats-server).
+    pub handshake_timeout: Duration,
+    pub jwt_cookie: String,
+    pub username_cookie: String,
+    pub password_cookie: String,
+    pub token_cookie: String,
+    /// `headers {}`: extra response headers (`Name: value\r\n` each).
+    pub raw_headers: String,
+    /// WebSocket clients' logins: the top-level ones with the listener's
+    /// `authorization`/`no_auth_user` override and its `verify_and_map`.
+    pub logins: Arc<Logins>,
+    /// `authorization.timeout`; `None`: the server's.
+    pub auth_timeout: Option<Duration>,
+    /// For `/varz`: the override's `no_auth_user` and timeout as written.
+    pub no_auth_user: String,
+    pub auth_timeout_secs: f64,
 }
 
 /// A cluster node's settings (`cluster {}`, `--cluster`, `--routes`),
@@ -218,6 +254,7 @@ impl Default for Config {
             auth_timeout: Duration::from_secs(2),
             tls: None,
             cluster: None,
+            websocket: None,
         }
     }
 }

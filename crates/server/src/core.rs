@@ -14,6 +14,7 @@
 //! No socket, no glommio: a `Core` can be built and driven in a unit test.
 
 use std::cell::{Cell, RefCell, RefMut};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
@@ -73,6 +74,22 @@ pub struct Shared {
     pub accounts: Arc<AccountCounts>,
     /// The cluster this server is a node of, if any.
     pub mesh: Option<Arc<crate::mesh::Mesh>>,
+    /// The WebSocket listener, if any.
+    pub ws: Option<WsListen>,
+}
+
+/// The bound WebSocket listener and what its clients' INFO says.
+#[derive(Debug, Clone)]
+pub struct WsListen {
+    pub listen: SocketAddr,
+    /// The configured host and the bound port (INFO `host`/`port` of a
+    /// WebSocket client, as nats-server gives them).
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    /// `ws_connect_urls`: `advertise`, else the listen address (every
+    /// interface address when it is unspecified).
+    pub urls: Vec<String>,
 }
 
 impl Shared {
@@ -108,6 +125,7 @@ impl Shared {
             accounts: Arc::new(AccountCounts::new(cfg_accounts.max(1))),
             event_seq: AtomicU64::new(0),
             mesh: None,
+            ws: None,
         }
     }
 

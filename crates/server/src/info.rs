@@ -30,7 +30,7 @@ pub fn info_line(core: &Core, client: &Client, kind: InfoKind) -> Vec<u8> {
 pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bool) -> Vec<u8> {
     let s = core.shared();
     let tls = core.tls();
-    let (tls_required, tls_verify, tls_available) = match &tls {
+    let (mut tls_required, tls_verify, mut tls_available) = match &tls {
         Some(t) => (
             tls_first || !t.allow_non_tls,
             t.options.verify,
@@ -38,6 +38,23 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
         ),
         None => (false, false, false),
     };
+    let lame_duck = s.lame_duck.load(std::sync::atomic::Ordering::Relaxed);
+    let (mut host, mut port) = (s.info_host.clone(), s.info_port);
+    let mut connect_urls = match &s.mesh {
+        Some(m) => m.connect_urls(lame_duck),
+        None => Vec::new(),
+    };
+    let ws = client.websocket.get();
+    if let (true, Some(w)) = (ws, &s.ws) {
+        // nats-server's INFO to a WebSocket client: the WebSocket
+        // listener's host, port and TLS (the client TLS's verify stays).
+        (host, port) = (w.host.clone(), w.port);
+        (tls_required, tls_available) = (w.tls, w.tls);
+        connect_urls = match &s.mesh {
+            Some(m) => m.ws_connect_urls(&w.urls, lame_duck),
+            None => Vec::new(),
+        };
+    }
     let (connect_info, account) = match kind {
         InfoKind::ConnectInfo(a) => (true, a),
         _ => (false, 0),
@@ -48,10 +65,10 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
         version: crate::NATS_VERSION.to_string(),
         proto: 1,
         go: format!("shoal {}", crate::SHOAL_VERSION),
-        host: s.info_host.clone(),
-        port: s.info_port,
+        host,
+        port,
         headers: !core.cfg().no_header_support,
-        auth_required: core.auth().info_required(),
+        auth_required: core.auth().info_required(ws),
         tls_required,
         tls_verify,
         tls_available,
@@ -66,10 +83,7 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
             Some(m) => Some(m.name().0),
             None => core.cfg().cluster_name.clone(),
         },
-        connect_urls: match &s.mesh {
-            Some(m) => m.connect_urls(s.lame_duck.load(std::sync::atomic::Ordering::Relaxed)),
-            None => Vec::new(),
-        },
+        connect_urls,
         ldm: kind == InfoKind::LameDuck,
         connect_info,
         remote_account: connect_info.then(|| core.auth().account_name(account)),

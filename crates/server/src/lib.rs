@@ -47,8 +47,9 @@ mod tls;
 mod trace;
 mod user_info;
 mod writer;
+mod ws;
 
-pub use config::{Cluster, Config, Live, RouteTls, RouteUrl, Tls};
+pub use config::{Cluster, Config, Live, RouteTls, RouteUrl, Tls, Websocket};
 
 #[doc(hidden)]
 #[path = "bench.rs"]
@@ -160,6 +161,13 @@ impl Server {
             }
             None => (None, None),
         };
+        let (ws, ws_reservation) = match &config.websocket {
+            Some(w) => {
+                let (l, r) = ws_for(w)?;
+                (Some(l), r)
+            }
+            None => (None, None),
+        };
         let mut shared = Shared::new(
             config,
             boot::server_id(),
@@ -167,6 +175,7 @@ impl Server {
             monitoring,
         );
         shared.mesh = mesh;
+        shared.ws = ws;
         let shared = Arc::new(shared);
 
         // One ring per ordered pair of cores, and beside it a lane that brings
@@ -233,6 +242,7 @@ impl Server {
         }
         drop(reservation);
         drop(route_reservation);
+        drop(ws_reservation);
         let mut server = Server {
             addr,
             shared,
@@ -281,6 +291,11 @@ impl Server {
         let m = self.shared.mesh.as_ref()?;
         let (name, dynamic) = m.name();
         Some((m.listen, name, dynamic))
+    }
+
+    /// The WebSocket listener's address and whether it speaks TLS.
+    pub fn websocket(&self) -> Option<(SocketAddr, bool)> {
+        self.shared.ws.as_ref().map(|w| (w.listen, w.tls))
     }
 
     /// The generated server id (56 chars, starting with `N`).
@@ -446,6 +461,44 @@ fn mesh_for(
     };
     Ok((
         mesh::Mesh::new(c, listen, (name, dynamic), client_urls),
+        reservation,
+    ))
+}
+
+/// The WebSocket listener of settings `w`: its address (a free port
+/// reserved when asked for one, kept until every core has bound it) and
+/// its `ws_connect_urls`.
+fn ws_for(w: &config::Websocket) -> Result<(core::WsListen, Option<socket2::Socket>), BootError> {
+    let host = resolve_ip(&w.host)
+        .ok_or_else(|| BootError::Other(format!("invalid websocket host {:?}", w.host)))?;
+    let (port, reservation) = if w.port <= 0 {
+        let (p, s) =
+            reserve_port(host).map_err(|e| BootError::Bind(format!("{}:{}", w.host, w.port), e))?;
+        (p, Some(s))
+    } else {
+        (w.port as u16, None)
+    };
+    let listen = SocketAddr::new(host, port);
+    if reservation.is_none() {
+        boot::check_port_free(listen).map_err(|e| BootError::Bind(listen.to_string(), e))?;
+    }
+    let urls = match &w.advertise {
+        Some(adv) => {
+            let (h, p) = advertised(adv, port).map_err(|e| {
+                BootError::Other(format!("Unable to get websocket connect URLs: {e}"))
+            })?;
+            client_urls(&h, p)
+        }
+        None => client_urls(&w.host, port),
+    };
+    Ok((
+        core::WsListen {
+            listen,
+            host: w.host.clone(),
+            port,
+            tls: w.tls.is_some(),
+            urls,
+        },
         reservation,
     ))
 }

@@ -79,8 +79,10 @@ pub struct Peer {
     pub url: Option<String>,
     /// The compression the route settled on (`/routez`).
     pub compression: String,
-    /// The peer's client URLs (INFO `connect_urls`).
+    /// The peer's client URLs (INFO `connect_urls`) and WebSocket ones
+    /// (`ws_connect_urls`).
     pub connect_urls: Vec<String>,
+    pub ws_connect_urls: Vec<String>,
     pub since: SystemTime,
 }
 
@@ -250,12 +252,14 @@ impl Mesh {
         }
     }
 
-    /// Updates a registered peer's client URLs (a later INFO).
-    pub fn set_connect_urls(&self, server_id: &str, urls: Vec<String>) {
+    /// Updates a registered peer's client and WebSocket URLs (a later
+    /// INFO).
+    pub fn set_connect_urls(&self, server_id: &str, urls: Vec<String>, ws: Vec<String>) {
         let mut changed = false;
         for ((id, _), p) in lock(&self.peers).iter_mut() {
-            if id == server_id && p.connect_urls != urls {
+            if id == server_id && (p.connect_urls != urls || p.ws_connect_urls != ws) {
                 p.connect_urls = urls.clone();
+                p.ws_connect_urls = ws.clone();
                 changed = true;
             }
         }
@@ -286,6 +290,27 @@ impl Mesh {
             self.client_urls.clone()
         };
         for u in peers.into_iter().flat_map(|p| p.connect_urls) {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        urls
+    }
+
+    /// What WebSocket clients' INFO `connect_urls` lists, as nats-server's
+    /// `ws_connect_urls`: nothing until a peer has WebSocket URLs, then
+    /// `own` first (not in lame duck mode) and every peer's.
+    pub fn ws_connect_urls(&self, own: &[String], lame_duck: bool) -> Vec<String> {
+        if self.cfg.no_advertise {
+            return Vec::new();
+        }
+        let mut peers: Vec<Peer> = lock(&self.peers).values().cloned().collect();
+        peers.sort_by_key(|p| p.since);
+        if peers.iter().all(|p| p.ws_connect_urls.is_empty()) {
+            return Vec::new();
+        }
+        let mut urls = if lame_duck { Vec::new() } else { own.to_vec() };
+        for u in peers.into_iter().flat_map(|p| p.ws_connect_urls) {
             if !urls.contains(&u) {
                 urls.push(u);
             }
@@ -427,6 +452,7 @@ mod tests {
             url: None,
             compression: "off".into(),
             connect_urls: vec![format!("127.0.0.1:{cid}")],
+            ws_connect_urls: Vec::new(),
             since: SystemTime::now(),
         }
     }
@@ -490,7 +516,7 @@ mod tests {
             ["127.0.0.1:5"],
             "this node in lame duck"
         );
-        m.set_connect_urls("A", Vec::new());
+        m.set_connect_urls("A", Vec::new(), Vec::new());
         assert_eq!(
             m.connect_urls(false),
             ["127.0.0.1:4222"],

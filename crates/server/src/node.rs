@@ -85,6 +85,15 @@ pub async fn run(
         }
         rt::spawn(crate::cluster::agent(core.clone(), mesh));
     }
+    if let Some(ws) = &core.shared().ws {
+        match rt::Listener::bind(ws.listen) {
+            Ok(l) => rt::spawn(crate::ws::listen(core.clone(), l)),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        }
+    }
     let _ = ready.send(Ok(()));
     rt::spawn(crate::ticker::run(core.clone()));
 
@@ -96,7 +105,7 @@ pub async fn run(
             None => break,
             Some(Ok((rh, wh, peer))) => {
                 accept_backoff = Duration::from_millis(10);
-                rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer));
+                rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer, false));
                 // accept() completes without waiting while connections are
                 // pending: in a connection storm, let the core's other tasks
                 // (connected clients) run every few accepts.

@@ -402,7 +402,7 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
     // connection's record names the user it tried to be, as nats-server's
     // does; a login may rewrite them (the no_auth_user).
     *client.creds.borrow_mut() = (!creds.is_empty()).then(|| Box::new(creds));
-    if auth.required() {
+    if auth.required(client.websocket.get()) {
         if !crate::auth::login(auth, client, &client.kept_creds()).await {
             return Ok(());
         }
@@ -459,7 +459,7 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
 pub async fn before_connect(core: &Core, client: &Rc<Client>) -> bool {
     client.auth_deadline.set(None);
     let auth = core.auth();
-    if !auth.has_no_auth_user() {
+    if !auth.has_no_auth_user(client.websocket.get()) {
         crate::auth::refuse(auth, client, &Default::default());
         return false;
     }

@@ -81,23 +81,29 @@ pub(crate) fn log_max_connections(client: &Client) {
     }
 }
 
-/// Serves one accepted connection until it closes.
+/// Serves one accepted connection (from the WebSocket listener when `ws`)
+/// until it closes.
 pub async fn serve(
     core: Rc<Core>,
     mut rh: ReadHalf,
     mut wh: WriteHalf,
     peer: std::net::SocketAddr,
+    ws: bool,
 ) {
     let cid = core.next_cid();
     let client = Rc::new(Client::new(cid, peer, core.env().clone(), Some(rh.fd())));
+    if ws {
+        client.websocket.set(true);
+        client.set_log_prefix(format!("{peer} - wid:{cid}"));
+    }
     let over_limit =
         core.shared().connections.fetch_add(1, Ordering::Relaxed) >= core.live().max_connections;
-    if core.auth().required() {
+    if core.auth().required(ws) {
         client
             .auth_deadline
-            .set(Some(client.start + core.auth().timeout()));
+            .set(Some(client.start + core.auth().timeout(ws)));
     }
-    if core.auth().nonce_required() {
+    if core.auth().nonce_required(ws) {
         let raw: [u8; shoal_auth::nkey::NONCE_RAW_LEN] = rand::random();
         client.nonce.set(Some(shoal_auth::nkey::nonce(&raw)));
     }
@@ -109,12 +115,29 @@ pub async fn serve(
     // Over the limit, the refusal follows a clear-text INFO, as in
     // nats-server (which checks before any TLS).
     let tls = core.tls().filter(|_| !over_limit);
-    let started = match &tls {
-        None => {
-            client.send(&info_line(&core, &client, greeting));
-            Started::Plain(BytesMut::new())
+    let ws_cfg = core.cfg().websocket.clone().filter(|_| ws);
+    let started = match (&ws_cfg, &tls) {
+        (Some(w), _) => {
+            let s = crate::ws::start(&core, &client, &mut rh, &mut wh, w).await;
+            if client.auth_deadline.get().is_some() {
+                client
+                    .auth_deadline
+                    .set(Some(Instant::now() + core.auth().timeout(true)));
+            }
+            match s {
+                crate::ws::Start::Up(w) => {
+                    client.send(&info_line(&core, &client, greeting));
+                    Begun::Ws(w)
+                }
+                crate::ws::Start::Refused => Begun::Refused,
+                crate::ws::Start::Closed => Begun::Closed,
+            }
         }
-        Some(t) => {
+        (None, None) => {
+            client.send(&info_line(&core, &client, greeting));
+            Begun::Plain(BytesMut::new())
+        }
+        (None, Some(t)) => {
             let first = t.options.handshake_first;
             let info = info_with_tls(&core, &client, greeting, first);
             let fallback = info_with_tls(&core, &client, greeting, false);
@@ -123,13 +146,27 @@ pub async fn serve(
             if client.auth_deadline.get().is_some() {
                 client
                     .auth_deadline
-                    .set(Some(Instant::now() + core.auth().timeout()));
+                    .set(Some(Instant::now() + core.auth().timeout(false)));
             }
-            s
+            match s {
+                Started::Plain(pre) => Begun::Plain(pre),
+                Started::Tls(plain) => Begun::Tls(plain),
+                Started::Closed => Begun::Closed,
+            }
         }
     };
     rt::spawn(run_writer(client.clone(), wh));
-    let closed_subs = if let Started::Closed = started {
+    let closed_subs = if let Begun::Refused = started {
+        // A refused WebSocket upgrade: its HTTP error goes out, then the
+        // connection closes.
+        let reason = client
+            .close_reason
+            .get()
+            .unwrap_or(CloseReason::ClientClosed);
+        client.close_after_flush(reason);
+        core.end_pass();
+        Vec::new()
+    } else if let Begun::Closed = started {
         let reason = client
             .close_reason
             .get()
@@ -152,9 +189,10 @@ pub async fn serve(
         );
         core.end_pass();
         let (wire, first) = match started {
-            Started::Tls(plain) => (Wire::Tls(BytesMut::new()), plain),
-            Started::Plain(pre) => (Wire::Plain, pre),
-            Started::Closed => unreachable!("handled above"),
+            Begun::Tls(plain) => (Wire::Tls(BytesMut::new()), plain),
+            Begun::Plain(pre) => (Wire::Plain, pre),
+            Begun::Ws(w) => (Wire::Ws(w), BytesMut::new()),
+            Begun::Closed | Begun::Refused => unreachable!("handled above"),
         };
         read_loop(&core, &client, &mut rh, wire, first).await;
         // Clean-up: drop every subscription (and tell the peers), forget the client.
@@ -194,18 +232,33 @@ pub async fn serve(
     }
 }
 
+/// How a connection's start ended.
+enum Begun {
+    /// In clear text, with the bytes already read.
+    Plain(BytesMut),
+    /// Over TLS, with the plaintext that came with the handshake.
+    Tls(BytesMut),
+    /// Upgraded to WebSocket (over TLS or not).
+    Ws(Box<crate::ws::WsIn>),
+    /// A WebSocket upgrade refused: its HTTP error is queued.
+    Refused,
+    Closed,
+}
+
 /// What a connection's bytes travel in.
 enum Wire {
     Plain,
     /// TLS, with the buffer its ciphertext is received into.
     Tls(BytesMut),
+    /// WebSocket frames (decrypted first over TLS).
+    Ws(Box<crate::ws::WsIn>),
 }
 
 impl Wire {
     /// Reads into `buf`: what the client sent, decrypted if need be.
     async fn read(
         &mut self,
-        client: &Client,
+        client: &Rc<Client>,
         rh: &mut ReadHalf,
         buf: &mut BytesMut,
         want: usize,
@@ -213,6 +266,7 @@ impl Wire {
         match self {
             Wire::Plain => rh.read(buf, want).await,
             Wire::Tls(cipher) => crate::tls::read(client, rh, cipher, buf, want).await,
+            Wire::Ws(w) => w.read(client, rh, buf, want).await,
         }
     }
 }

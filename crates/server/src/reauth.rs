@@ -52,7 +52,7 @@ pub fn after_reload(core: &Rc<Core>) {
             client.close_after_flush(CloseReason::ClientClosed);
             continue;
         }
-        if !core.auth().required() {
+        if !core.auth().required(client.websocket.get()) {
             *client.perms.borrow_mut() = None;
             continue;
         }

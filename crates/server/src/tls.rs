@@ -168,6 +168,24 @@ pub async fn start_route(
     handshake(client, rh, wh, side, BytesMut::new()).await
 }
 
+/// A WebSocket connection's start over TLS: the handshake from the first
+/// byte, as an HTTPS server does it (the upgrade request follows, in the
+/// plaintext returned). `None` when it failed (closed, the reason set).
+pub async fn start_ws(
+    client: &Rc<Client>,
+    rh: &mut ReadHalf,
+    wh: &mut WriteHalf,
+    tls: &Tls,
+) -> Option<BytesMut> {
+    let side = Side {
+        session: Session::new(&tls.config),
+        timeout: tls.options.timeout(),
+        pinned: tls.options.pinned.as_deref(),
+        route: None,
+    };
+    handshake(client, rh, wh, side, BytesMut::new()).await
+}
+
 /// One handshake's side and limits.
 struct Side<'a> {
     session: Session,
@@ -391,8 +409,16 @@ pub fn send_now(client: &Client, o: &mut Outbound, wh: &WriteHalf) -> io::Result
     } else {
         0
     };
+    let ws = crate::ws::out::on(client);
     with_session(client, |s| {
-        let taken = if s2 {
+        let taken = if ws {
+            // A WebSocket client: the session encrypts the frames.
+            let taken = crate::ws::out::feed(client, o, |io| s.encrypt(io))?;
+            if crate::ws::out::wants_write(client) && !s.wants_write() {
+                return Err(io::Error::other("TLS session takes no data"));
+            }
+            taken
+        } else if s2 {
             let left = crate::compress::hand_over(client, |b| s.encrypt(&[IoSlice::new(b)]))?;
             if left && !s.wants_write() {
                 return Err(io::Error::other("TLS session takes no data"));

@@ -46,17 +46,24 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
         // A route may turn compression on after its handshake (on a TLS
         // route the session encrypts what the compressor makes).
         let s2 = crate::compress::on(&client);
+        let ws = crate::ws::out::on(&client);
         let now = {
             let mut o = client.out.borrow_mut();
             o.take_kick();
             let records = (tls && crate::tls::wants_write(&client))
-                || (s2 && crate::compress::wants_write(&client));
+                || (s2 && crate::compress::wants_write(&client))
+                || (ws && crate::ws::out::wants_write(&client));
             if o.pending() == 0 && !records {
                 if o.state == OutState::Open {
                     // Kicked with nothing left to do.
                     continue;
                 }
-                // Closing and everything is flushed.
+                // Closing and everything is flushed: a WebSocket client
+                // is sent its close frame first.
+                if ws && o.state == OutState::Closing && crate::ws::out::closing(&client) {
+                    o.kick();
+                    continue;
+                }
                 break;
             }
             o.seal();
@@ -71,6 +78,11 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
                     env.stats.out_bytes_written(taken);
                     (!blocked).then_some(0)
                 })
+            } else if ws {
+                crate::ws::out::send_now(&client, &mut o, &w).map(|(taken, blocked)| {
+                    env.stats.out_bytes_written(taken);
+                    (!blocked).then_some(0)
+                })
             } else {
                 w.send_now(o.slices())
             }
@@ -79,6 +91,7 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
             Ok(Some(n)) => Ok(WriteOutcome::Wrote(n)),
             Ok(None) if tls => crate::tls::flush(&client, &w).await,
             Ok(None) if s2 => crate::compress::flush(&client, &mut w).await,
+            Ok(None) if ws => crate::ws::out::flush(&client, &mut w).await,
             Ok(None) => {
                 let first = client.out.borrow().front();
                 match first {
@@ -90,8 +103,14 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
         };
         match res {
             Ok(WriteOutcome::Wrote(n)) => {
-                client.out.borrow_mut().consume(n);
+                let mut o = client.out.borrow_mut();
+                o.consume(n);
                 env.stats.out_bytes_written(n);
+                // Framed bytes the session or socket did not take yet: the
+                // next pass goes on with them even if nothing new is queued.
+                if ws && crate::ws::out::wants_write(&client) {
+                    o.kick();
+                }
             }
             Ok(WriteOutcome::TimedOut) => {
                 let (pending, chunks) = {

@@ -37,6 +37,7 @@ mod settings;
 mod signals;
 mod tlsconf;
 mod units;
+mod wsconf;
 
 use std::ffi::OsString;
 use std::io;
@@ -258,6 +259,16 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
             "Starting http monitor on {}",
             options::join_host_port(http_host, &port)
         );
+    }
+    if let (Some((listen, tls)), Some(w)) = (server.websocket(), &opts.config.websocket) {
+        let scheme = if tls { "wss" } else { "ws" };
+        info!(
+            "Listening for websocket clients on {scheme}://{}",
+            options::join_host_port(&w.host, &listen.port().to_string())
+        );
+        if !tls {
+            warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+        }
     }
     let addr = server.local_addr();
     info!(

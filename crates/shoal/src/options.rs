@@ -423,6 +423,10 @@ fn resolve(
     .map_err(LoadError::Invalid)?
     .map(Arc::new);
     let logins = logins.with_tls_map(tls.as_ref().is_some_and(|t| t.options.map));
+    if let Some(w) = &s.websocket {
+        crate::wsconf::validate(w, &logins, logins.trust().is_some())
+            .map_err(LoadError::Invalid)?;
+    }
     let host = nonempty(s.host).unwrap_or(d.host.clone());
     let (imports, mappings, services) = match jwt_rewrites {
         Some(r) => r,
@@ -460,6 +464,7 @@ fn resolve(
         }
         _ => 0,
     };
+    let websocket = crate::wsconf::resolve(s.websocket.as_ref(), &logins, &host);
     let config = Config {
         claims: None,
         max_accounts,
@@ -512,6 +517,7 @@ fn resolve(
                 Some(t) => t.options.timeout() + Duration::from_secs(1),
                 None => d.auth_timeout,
             }),
+        websocket,
         tls,
         cluster,
         lame_duck_duration: s

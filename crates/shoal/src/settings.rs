@@ -59,6 +59,8 @@ pub struct Settings {
     pub flag_cluster: crate::clusterconf::ClusterFlags,
     /// `tls {}`, built.
     pub tls: Option<crate::tlsconf::TlsSettings>,
+    /// `websocket {}` (see `wsconf.rs`).
+    pub websocket: Option<crate::wsconf::WsSettings>,
     pub allow_non_tls: Option<bool>,
     /// The `--tls…` flags: `Some(None)` is `-tls=false` (TLS off, whatever
     /// the file says), `Some(Some(o))` replaces the file's certificates.

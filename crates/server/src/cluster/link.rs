@@ -748,6 +748,7 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
         url: link.solicited.as_ref().map(|u| u.url.clone()),
         compression: link.compression.clone(),
         connect_urls: p.connect_urls.clone(),
+        ws_connect_urls: p.ws_connect_urls.clone(),
         since: SystemTime::now(),
     };
     *conn.name.borrow_mut() = p.server_id.clone();
@@ -861,6 +862,7 @@ fn p_info_line(p: &PeerInfo, route_url: &str) -> Vec<u8> {
         "ip": route_url,
         "cluster": p.cluster,
         "connect_urls": p.connect_urls,
+        "ws_connect_urls": p.ws_connect_urls,
     });
     let mut line = b"INFO ".to_vec();
     line.extend_from_slice(v.to_string().as_bytes());
@@ -874,9 +876,11 @@ fn on_later_info(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
     if own {
         if p.ldm {
             log::info!("{} - Peer is in lame duck mode", link.conn.log_prefix());
-            link.mesh.set_connect_urls(&p.server_id, Vec::new());
+            link.mesh
+                .set_connect_urls(&p.server_id, Vec::new(), Vec::new());
         } else {
-            link.mesh.set_connect_urls(&p.server_id, p.connect_urls);
+            link.mesh
+                .set_connect_urls(&p.server_id, p.connect_urls, p.ws_connect_urls);
         }
         return Ok(());
     }

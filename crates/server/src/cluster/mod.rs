@@ -74,6 +74,10 @@ pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
         } else {
             mesh.client_urls.clone()
         },
+        ws_connect_urls: match (&core.shared().ws, mesh.cfg.no_advertise) {
+            (Some(w), false) => w.urls.clone(),
+            _ => Vec::new(),
+        },
         // A pool is advertised; without one a peer sees an old server.
         route_pool_size: mesh.cfg.pool_size as i64,
         ..RouteInfo::default()
