@@ -27,3 +27,4 @@ mod slow;
 mod sysreq;
 mod tls;
 mod trace;
+mod websocket;

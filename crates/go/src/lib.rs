@@ -238,6 +238,29 @@ pub fn civil(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// The HTTP `Date` header: `Sun, 29 Nov 2026 01:50:05 GMT`.
+pub fn http_date(t: std::time::SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let days = secs.div_euclid(86_400);
+    let (y, mo, d) = civil(days);
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[mo as usize - 1],
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// Go's `time.Unix(secs, 0).String()` in UTC (the zone Shoal logs in):
 /// `2019-03-29 06:18:57 +0000 UTC`.
 pub fn unix_time(secs: i64) -> String {

@@ -59,11 +59,13 @@ pub struct Refused {
 
 impl Refused {
     /// The error response Go's `http.Error` writes, with the
-    /// `Sec-Websocket-Version: 13` header nats-server adds.
-    pub fn response(&self) -> Vec<u8> {
+    /// `Sec-Websocket-Version: 13` header nats-server adds and the `Date`
+    /// Go's server adds (`date`, an HTTP date). The connection stays open
+    /// (keep-alive), as with Go's server.
+    pub fn response(&self, date: &str) -> Vec<u8> {
         let text = status_text(self.status);
         format!(
-            "HTTP/1.1 {} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}\n",
+            "HTTP/1.1 {} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\nDate: {date}\r\nContent-Length: {}\r\n\r\n{text}\n",
             self.status,
             text.len() + 1
         )
@@ -452,8 +454,12 @@ mod tests {
         let mut short = without("Sec-WebSocket-Key");
         short.push(("Sec-WebSocket-Key", b"c2hvcnQ="));
         assert_eq!(r("GET", short).reason, "invalid websocket key");
-        let resp = String::from_utf8(r("GET", without("Host")).response()).unwrap();
+        let date = "Fri, 04 Dec 2026 04:38:52 GMT";
+        let resp = String::from_utf8(r("GET", without("Host")).response(date)).unwrap();
         assert!(resp.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{resp}");
+        assert!(
+            resp.contains("\r\nDate: Fri, 04 Dec 2026 04:38:52 GMT\r\nContent-Length: 12\r\n\r\n")
+        );
         assert!(
             resp.contains("Sec-Websocket-Version: 13\r\n")
                 && resp.ends_with("\r\n\r\nBad Request\n")

@@ -129,7 +129,6 @@ pub async fn serve(
                     client.send(&info_line(&core, &client, greeting));
                     Begun::Ws(w)
                 }
-                crate::ws::Start::Refused => Begun::Refused,
                 crate::ws::Start::Closed => Begun::Closed,
             }
         }
@@ -156,17 +155,7 @@ pub async fn serve(
         }
     };
     rt::spawn(run_writer(client.clone(), wh));
-    let closed_subs = if let Begun::Refused = started {
-        // A refused WebSocket upgrade: its HTTP error goes out, then the
-        // connection closes.
-        let reason = client
-            .close_reason
-            .get()
-            .unwrap_or(CloseReason::ClientClosed);
-        client.close_after_flush(reason);
-        core.end_pass();
-        Vec::new()
-    } else if let Begun::Closed = started {
+    let closed_subs = if let Begun::Closed = started {
         let reason = client
             .close_reason
             .get()
@@ -192,7 +181,7 @@ pub async fn serve(
             Begun::Tls(plain) => (Wire::Tls(BytesMut::new()), plain),
             Begun::Plain(pre) => (Wire::Plain, pre),
             Begun::Ws(w) => (Wire::Ws(w), BytesMut::new()),
-            Begun::Closed | Begun::Refused => unreachable!("handled above"),
+            Begun::Closed => unreachable!("handled above"),
         };
         read_loop(&core, &client, &mut rh, wire, first).await;
         // Clean-up: drop every subscription (and tell the peers), forget the client.
@@ -240,8 +229,6 @@ enum Begun {
     Tls(BytesMut),
     /// Upgraded to WebSocket (over TLS or not).
     Ws(Box<crate::ws::WsIn>),
-    /// A WebSocket upgrade refused: its HTTP error is queued.
-    Refused,
     Closed,
 }
 

@@ -44,6 +44,8 @@ pub struct SubRecord {
 #[derive(Clone, Debug)]
 pub struct ConnRecord {
     pub cid: u64,
+    /// A WebSocket client (`/connz` `type: websocket`).
+    pub websocket: bool,
     pub core: usize,
     pub ip: String,
     pub port: u16,
@@ -174,6 +176,7 @@ mod tests {
 
     fn rec(cid: u64) -> ConnRecord {
         ConnRecord {
+            websocket: false,
             cid,
             core: 0,
             ip: String::new(),

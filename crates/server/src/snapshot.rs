@@ -127,6 +127,7 @@ fn conn_record(
     let creds = c.creds.borrow();
     let creds = creds.as_deref();
     ConnRecord {
+        websocket: c.websocket.get(),
         cid: c.cid,
         core: core.id(),
         ip: c.peer.ip().to_string(),

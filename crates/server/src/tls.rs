@@ -325,6 +325,32 @@ fn with_session<T>(client: &Client, f: impl FnOnce(&mut Session) -> T) -> T {
     f(t.as_mut().expect("a TLS connection has a session"))
 }
 
+/// Writes `bytes` before the writer runs (an HTTP answer on the
+/// WebSocket listener): through the session on a TLS connection, else in
+/// clear, within `timeout`. False when the connection failed.
+pub async fn send_direct(
+    client: &Client,
+    wh: &mut WriteHalf,
+    mut bytes: &[u8],
+    timeout: Duration,
+) -> bool {
+    if client.tls.borrow().is_none() {
+        return write_plain(wh, bytes, timeout).await;
+    }
+    while !bytes.is_empty() {
+        let taken = match with_session(client, |s| s.encrypt(&[IoSlice::new(bytes)])) {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        bytes = &bytes[taken..];
+        match rt::timeout(timeout, flush(client, wh)).await {
+            Some(Ok(WriteOutcome::Wrote(_))) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Writes `bytes` in clear (the INFO before a handshake), within `timeout`.
 async fn write_plain(wh: &mut WriteHalf, mut bytes: &[u8], timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;

@@ -464,7 +464,7 @@ fn resolve(
         }
         _ => 0,
     };
-    let websocket = crate::wsconf::resolve(s.websocket.as_ref(), &logins, &host);
+    let websocket = crate::wsconf::resolve(s.websocket.as_ref(), &logins);
     let config = Config {
         claims: None,
         max_accounts,

@@ -275,11 +275,7 @@ fn check_origin(o: &str) -> Result<(), String> {
 
 /// The runtime's listener settings (`None` without a port). `logins`: the
 /// server's, which WebSocket clients share with the listener's override.
-pub fn resolve(
-    w: Option<&WsSettings>,
-    logins: &Logins,
-    host: &str,
-) -> Option<Arc<shoal_server::Websocket>> {
+pub fn resolve(w: Option<&WsSettings>, logins: &Logins) -> Option<Arc<shoal_server::Websocket>> {
     let w = w?;
     let port = w.port.filter(|&p| p != 0)?;
     let tls = w.tls.as_ref().map(|t| {
@@ -297,11 +293,12 @@ pub fn resolve(
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
     Some(Arc::new(shoal_server::Websocket {
+        // nats-server's DEFAULT_HOST, whatever the client listener's.
         host: w
             .host
             .clone()
             .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| host.to_string()),
+            .unwrap_or_else(|| "0.0.0.0".to_string()),
         port: i32::try_from(port).unwrap_or(-1),
         advertise: w.advertise.clone().filter(|a| !a.is_empty()),
         tls,

@@ -245,7 +245,7 @@ fn info<'a>(c: &'a ConnRecord, p: &Params, now: SystemTime) -> ConnInfo<'a> {
     ConnInfo {
         cid: c.cid,
         kind: "Client",
-        kind_type: "nats",
+        kind_type: if c.websocket { "websocket" } else { "nats" },
         ip: &c.ip,
         port: c.port,
         start: rfc3339(c.start),

@@ -41,26 +41,6 @@ pub fn rfc3339(t: SystemTime) -> String {
     out
 }
 
-/// The HTTP `Date` header: `Sun, 29 Nov 2026 01:50:05 GMT`.
-pub fn http_date(t: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (secs, _) = epoch(t);
-    let days = secs.div_euclid(86_400);
-    let (y, mo, d) = civil(days);
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[mo as usize - 1],
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
 /// nats-server's `myUptime`: whole seconds, largest unit first, years of 365
 /// days (`0s`, `59s`, `1m0s`, `2h3m4s`, `1d0h0m1s`, `1y2d3h4m5s`).
 pub fn uptime(d: Duration) -> String {
@@ -245,8 +225,14 @@ mod tests {
         assert_eq!(rfc3339(at(t, 1)), "2026-11-29T01:50:08.000000001Z");
         assert_eq!(rfc3339(at(951_782_400, 0)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(http_date(at(t, 5)), "Sun, 29 Nov 2026 01:50:08 GMT");
-        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            shoal_go::http_date(at(t, 5)),
+            "Sun, 29 Nov 2026 01:50:08 GMT"
+        );
+        assert_eq!(
+            shoal_go::http_date(UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
     }
 
     #[test]

@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::format::http_date;
 use super::hub::{Gatherer, MonitorLink};
 use super::query::Target;
 use super::sysreq::SysLink;
@@ -384,7 +383,7 @@ fn response(reply: Reply, head_only: bool, keep_alive: bool) -> Vec<u8> {
     };
     let mut out = format!(
         "HTTP/1.1 {status}\r\n{headers}Date: {}\r\nContent-Length: {}\r\n{connection}\r\n",
-        http_date(SystemTime::now()),
+        shoal_go::http_date(SystemTime::now()),
         body.len()
     )
     .into_bytes();

@@ -51,6 +51,64 @@ struct Cluster {
     write_deadline: Option<u128>,
 }
 
+/// nats-server's `WebsocketOptsVarz` (every key left out when empty).
+#[derive(Serialize, Default)]
+struct WsVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    host: String,
+    #[serde(skip_serializing_if = "is_zero16")]
+    port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    advertise: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    no_auth_user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    jwt_cookie: String,
+    /// Nanoseconds.
+    #[serde(skip_serializing_if = "is_zero128")]
+    handshake_timeout: u128,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float")]
+    auth_timeout: Option<f64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_tls: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_map: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    compression: bool,
+}
+
+fn is_zero16(n: &u16) -> bool {
+    *n == 0
+}
+
+fn is_zero128(n: &u128) -> bool {
+    *n == 0
+}
+
+fn ws_varz(s: &crate::core::Shared) -> WsVarz {
+    let (Some(w), Some(l)) = (&s.cfg.websocket, &s.ws) else {
+        return WsVarz::default();
+    };
+    WsVarz {
+        host: w.host.clone(),
+        port: l.port,
+        advertise: w.advertise.clone().unwrap_or_default(),
+        no_auth_user: w.no_auth_user.clone(),
+        jwt_cookie: w.jwt_cookie.clone(),
+        handshake_timeout: w.handshake_timeout.as_nanos(),
+        auth_timeout: (w.auth_timeout_secs != 0.0).then_some(w.auth_timeout_secs),
+        no_tls: w.no_tls,
+        tls_map: w.tls.as_ref().is_some_and(|t| t.options.map),
+        same_origin: w.same_origin,
+        allowed_origins: w.allowed_origins.clone(),
+        compression: w.compression,
+    }
+}
+
 fn opt_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(f) => go_float(f, s),
@@ -111,6 +169,11 @@ struct Varz<'a> {
     tls_required: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_verify: bool,
+    /// What clients (and WebSocket clients) are told to reconnect to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    connect_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ws_connect_urls: Vec<String>,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -129,7 +192,7 @@ struct Varz<'a> {
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
-    websocket: Empty,
+    websocket: WsVarz,
     jetstream: Empty,
     #[serde(serialize_with = "go_float")]
     tls_timeout: f64,
@@ -298,6 +361,16 @@ pub async fn page(
         go: format!("shoal {}", crate::SHOAL_VERSION),
         host: &s.info_host,
         port: s.info_port,
+        connect_urls: s.mesh.as_ref().map_or(Vec::new(), |m| {
+            m.connect_urls(s.lame_duck.load(std::sync::atomic::Ordering::Relaxed))
+        }),
+        ws_connect_urls: match (&s.mesh, &s.ws) {
+            (Some(m), Some(w)) => m.ws_connect_urls(
+                &w.urls,
+                s.lame_duck.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            _ => Vec::new(),
+        },
         auth_required: cfg.logins.required(),
         tls_required: cfg.tls.as_ref().is_some_and(|t| !t.allow_non_tls),
         tls_verify: cfg.tls.as_ref().is_some_and(|t| t.options.verify),
@@ -365,7 +438,7 @@ pub async fn page(
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: ws_varz(s),
         jetstream: Empty {},
         tls_timeout: cfg
             .tls

@@ -60,14 +60,24 @@ pub async fn listen(core: Rc<Core>, listener: rt::Listener) {
 pub enum Start {
     /// Upgraded: the writer sends the `101` first; frames follow.
     Up(Box<WsIn>),
-    /// Refused with an HTTP error, queued for the writer: flush, then close.
-    Refused,
     /// Closed (the reason is set).
     Closed,
 }
 
+/// What one request on the listener came to.
+enum Answer {
+    Upgraded(Box<WsIn>),
+    /// An HTTP error, sent; the connection stays open for the next request
+    /// (HTTP/1.1 keep-alive, as Go's server keeps it), unless the client
+    /// asked to close.
+    Refused {
+        keep: bool,
+    },
+    Closed,
+}
+
 /// The start of a connection on the WebSocket listener: the TLS handshake
-/// (when configured), then the upgrade request, within
+/// (when configured), then upgrade requests until one succeeds, each within
 /// `handshake_timeout` when one is set.
 pub async fn start(
     core: &Core,
@@ -83,65 +93,113 @@ pub async fn start(
             None => return Start::Closed,
         }
     }
-    let deadline = (!ws.handshake_timeout.is_zero()).then(|| Instant::now() + ws.handshake_timeout);
     let mut cipher = BytesMut::new();
-    let end = loop {
-        if let Some(i) = find_end(&req) {
-            break i;
-        }
-        if req.len() > MAX_REQUEST {
-            return refuse_raw(client, 431, "Request Header Fields Too Large");
-        }
-        let read = async {
-            if ws.tls.is_some() {
-                crate::tls::read(client, rh, &mut cipher, &mut req, 4096).await
-            } else {
-                rh.read(&mut req, 4096).await
+    loop {
+        let deadline =
+            (!ws.handshake_timeout.is_zero()).then(|| Instant::now() + ws.handshake_timeout);
+        let end = loop {
+            if let Some(i) = find_end(&req) {
+                break i;
             }
-        };
-        let n = match deadline {
-            Some(d) => match rt::timeout(d.saturating_duration_since(Instant::now()), read).await {
-                Some(r) => r,
-                None => {
-                    client.set_close_reason(CloseReason::ReadError);
-                    return Start::Closed;
-                }
-            },
-            None => read.await,
-        };
-        match n {
-            Ok(0) | Err(_) => {
+            if req.len() > MAX_REQUEST {
+                let r = plain_error(431, "Request Header Fields Too Large");
+                let _ = crate::tls::send_direct(client, wh, &r, WRITE_TIMEOUT).await;
                 client.set_close_reason(CloseReason::ClientClosed);
                 return Start::Closed;
             }
-            Ok(_) => {}
+            let read = async {
+                if ws.tls.is_some() {
+                    crate::tls::read(client, rh, &mut cipher, &mut req, 4096).await
+                } else {
+                    rh.read(&mut req, 4096).await
+                }
+            };
+            let n = match deadline {
+                Some(d) => {
+                    match rt::timeout(d.saturating_duration_since(Instant::now()), read).await {
+                        Some(r) => r,
+                        None => {
+                            client.set_close_reason(CloseReason::ReadError);
+                            return Start::Closed;
+                        }
+                    }
+                }
+                None => read.await,
+            };
+            if !matches!(n, Ok(k) if k > 0) {
+                client.set_close_reason(CloseReason::ClientClosed);
+                return Start::Closed;
+            }
+        };
+        let answer = answer(core, client, &req[..end], req.len() > end, ws);
+        let answer = match answer {
+            Err((status, reason, keep)) => {
+                if let Some(reason) = &reason {
+                    log::error!("{} - websocket handshake error: {reason}", client.peer);
+                }
+                let r = match reason {
+                    Some(_) => error_response(status),
+                    None => plain_error(status, "Bad Request"),
+                };
+                if !crate::tls::send_direct(client, wh, &r, WRITE_TIMEOUT).await {
+                    Answer::Closed
+                } else {
+                    Answer::Refused { keep }
+                }
+            }
+            Ok(a) => a,
+        };
+        match answer {
+            Answer::Upgraded(w) => return Start::Up(w),
+            Answer::Refused { keep: true } => {
+                let _ = req.split_to(end);
+            }
+            Answer::Refused { keep: false } | Answer::Closed => {
+                client.set_close_reason(CloseReason::ClientClosed);
+                return Start::Closed;
+            }
         }
-    };
+    }
+}
+
+/// How long an HTTP answer may take to write.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Judges one request (`head`, its header block; `more`: bytes followed
+/// it). `Err`: the status to answer, nats-server's reason (`None`: a
+/// request Go's server refuses before any handler), and whether the
+/// connection stays open.
+fn answer(
+    core: &Core,
+    client: &Client,
+    head: &[u8],
+    more: bool,
+    ws: &Websocket,
+) -> Result<Answer, (u16, Option<String>, bool)> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Request::new(&mut slots);
-    let parsed = r.parse(&req[..end]);
-    if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
-        return refuse_raw(client, 400, "Bad Request");
+    if !matches!(r.parse(head), Ok(httparse::Status::Complete(_))) {
+        return Err((400, None, false));
     }
     let method = r.method.unwrap_or("");
     let path = r.path.unwrap_or("");
     let pairs: Vec<(&str, &[u8])> = r.headers.iter().map(|h| (h.name, h.value)).collect();
     let headers = Headers(&pairs);
+    let keep = !pairs
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("Connection") && v.eq_ignore_ascii_case(b"close"));
     let path = path.split('?').next().unwrap_or("");
     if path.ends_with("/leafnode") {
         // Leaf nodes over WebSocket come with the leaf node listener.
         log::error!("Not configured to accept leaf node connections");
-        client.set_close_reason(CloseReason::ClientClosed);
-        return Start::Closed;
+        return Ok(Answer::Closed);
     }
     if path.ends_with("/mqtt") {
-        return refuse(
-            client,
-            Refused {
-                status: 404,
-                reason: "mqtt websocket endpoint not enabled".into(),
-            },
-        );
+        return Err((
+            404,
+            Some("mqtt websocket endpoint not enabled".into()),
+            keep,
+        ));
     }
     let offer = Offer {
         compression: ws.compression,
@@ -151,27 +209,18 @@ pub async fn start(
         token_cookie: &ws.token_cookie,
         raw_headers: &ws.raw_headers,
     };
-    let up = match ws_handshake::upgrade(method, &headers, &offer) {
-        Ok(up) => up,
-        Err(refused) => return refuse(client, refused),
-    };
+    let up = ws_handshake::upgrade(method, &headers, &offer)
+        .map_err(|Refused { status, reason }| (status, Some(reason), keep))?;
     let origins = Origins::new(ws.same_origin, &ws.allowed_origins);
     if let Err(why) = origins.check(&headers, ws.tls.is_some()) {
-        return refuse(
-            client,
-            Refused {
-                status: 403,
-                reason: format!("origin not allowed: {why}"),
-            },
-        );
+        return Err((403, Some(format!("origin not allowed: {why}")), keep));
     }
-    if req.len() > end {
+    if more {
         log::error!(
             "{} - websocket handshake error: client sent data before handshake is complete",
             client.peer
         );
-        client.set_close_reason(CloseReason::ClientClosed);
-        return Start::Closed;
+        return Ok(Answer::Closed);
     }
     // Cookies stand in for what the CONNECT leaves out.
     let mut creds = client.kept_creds();
@@ -194,43 +243,34 @@ pub async fn start(
         up.compress,
         up.no_compressed_fragments,
     )));
-    let max_payload = core.live().max_payload;
-    Start::Up(Box::new(WsIn::new(
+    Ok(Answer::Upgraded(Box::new(WsIn::new(
         !up.no_masking,
         up.compress,
         ws.tls.is_some(),
-        max_payload,
-    )))
+        core.live().max_payload,
+    ))))
+}
+
+/// The error response Go's `http.Error` writes for a refused upgrade (with
+/// nats-server's `Sec-Websocket-Version` and Go's `Date`).
+fn error_response(status: u16) -> Vec<u8> {
+    Refused {
+        status,
+        reason: String::new(),
+    }
+    .response(&shoal_go::http_date(std::time::SystemTime::now()))
+}
+
+/// The answer Go's HTTP server gives a request it cannot parse, before
+/// closing.
+fn plain_error(status: u16, text: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{status} {text}"
+    )
+    .into_bytes()
 }
 
 /// The end of the request's header block, past its blank line.
 fn find_end(b: &[u8]) -> Option<usize> {
     b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
-}
-
-/// An upgrade refused in nats-server's words: logged, answered with the
-/// HTTP error, closed once the writer has sent it.
-fn refuse(client: &Client, refused: Refused) -> Start {
-    log::error!(
-        "{} - websocket handshake error: {}",
-        client.peer,
-        refused.reason
-    );
-    queue_raw(client, &refused.response());
-    Start::Refused
-}
-
-/// A request Go's HTTP server refuses before any handler sees it.
-fn refuse_raw(client: &Client, status: u16, text: &str) -> Start {
-    let body = format!(
-        "HTTP/1.1 {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{status} {text}"
-    );
-    queue_raw(client, body.as_bytes());
-    Start::Refused
-}
-
-/// Queues `bytes` to go out unframed, and no close frame after them.
-fn queue_raw(client: &Client, bytes: &[u8]) {
-    *client.ws.borrow_mut() = Some(Box::new(WsOut::raw_only(bytes)));
-    client.set_close_reason(CloseReason::ClientClosed);
 }

@@ -78,13 +78,6 @@ impl WsOut {
         }
     }
 
-    /// Only `bytes` (a refused upgrade's HTTP response), never a frame.
-    pub fn raw_only(bytes: &[u8]) -> WsOut {
-        let mut w = WsOut::new(bytes, false, false, false);
-        w.close_queued = true;
-        w
-    }
-
     /// Queues a control frame (a pong, or the close frame, which is then
     /// the last one sent).
     pub fn control(&mut self, op: Op, payload: &[u8]) {
