@@ -27,6 +27,9 @@ fi
 export NATS_SERVER_BIN
 echo "test.sh: reference server $NATS_SERVER_BIN ($version)" >&2
 
+# The headless-browser WebSocket test drives the system's chromium.
+tests/js/install-chromium.sh
+
 # Benchmarks (harness = false) are compiled here so they keep building, and run
 # only by `cargo bench` / perf/run.
 cargo check --workspace --benches --quiet

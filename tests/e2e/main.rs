@@ -28,3 +28,4 @@ mod sysreq;
 mod tls;
 mod trace;
 mod websocket;
+mod websocket_clients;

@@ -251,17 +251,10 @@ pub fn reference_bin() -> &'static Path {
 }
 
 /// Installs a PyPI package with `pip --target` into a folder of the cargo temp dir,
-/// once (under an exclusive file lock: nextest runs tests as parallel processes),
-/// unless `present` says that folder already has it. Returns the folder.
+/// once, unless `present` says that folder already has it. Returns the folder.
 pub fn pip_install(spec: &str, name: &str, present: &dyn Fn(&Path) -> bool) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let lock = File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.lock")))
-        .expect("creating the install lock file");
-    // SAFETY: flock on a descriptor we own; released when `lock` is closed.
-    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
-    assert_eq!(rc, 0, "flock: {}", io::Error::last_os_error());
-    if !present(&dir) {
-        let status = Command::new("python3")
+    install_once(name, present, &|dir: &Path| {
+        Command::new("python3")
             .args([
                 "-m",
                 "pip",
@@ -270,12 +263,52 @@ pub fn pip_install(spec: &str, name: &str, present: &dyn Fn(&Path) -> bool) -> P
                 "--disable-pip-version-check",
                 "--target",
             ])
-            .arg(&dir)
+            .arg(dir)
             .arg(spec)
             .status()
-            .expect("running python3 -m pip");
-        assert!(status.success(), "pip install {spec} failed: {status}");
-        assert!(present(&dir), "{spec} is not usable from {}", dir.display());
+            .expect("running python3 -m pip")
+    })
+}
+
+/// Installs npm packages (`specs`) into `<cargo temp dir>/<name>/node_modules`,
+/// once. Returns that `node_modules` folder.
+pub fn npm_install(specs: &[&str], name: &str) -> PathBuf {
+    let present = |dir: &Path| {
+        specs.iter().all(|s| {
+            let pkg = s.rsplit_once('@').map_or(*s, |(p, _)| p);
+            dir.join("node_modules").join(pkg).join("package.json").exists()
+        })
+    };
+    let dir = install_once(name, &present, &|dir: &Path| {
+        std::fs::create_dir_all(dir).expect("creating the npm folder");
+        Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(dir)
+            .args(specs)
+            .status()
+            .expect("running npm")
+    });
+    dir.join("node_modules")
+}
+
+/// Runs `install` into `<cargo temp dir>/<name>` once (under an exclusive
+/// file lock: nextest runs tests as parallel processes), unless `present`
+/// says the folder already has what it needs.
+fn install_once(
+    name: &str,
+    present: &dyn Fn(&Path) -> bool,
+    install: &dyn Fn(&Path) -> std::process::ExitStatus,
+) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let lock = File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.lock")))
+        .expect("creating the install lock file");
+    // SAFETY: flock on a descriptor we own; released when `lock` is closed.
+    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock: {}", io::Error::last_os_error());
+    if !present(&dir) {
+        let status = install(&dir);
+        assert!(status.success(), "installing {name} failed: {status}");
+        assert!(present(&dir), "{name} is not usable from {}", dir.display());
     }
     drop(lock);
     dir
