@@ -276,7 +276,10 @@ pub fn npm_install(specs: &[&str], name: &str) -> PathBuf {
     let present = |dir: &Path| {
         specs.iter().all(|s| {
             let pkg = s.rsplit_once('@').map_or(*s, |(p, _)| p);
-            dir.join("node_modules").join(pkg).join("package.json").exists()
+            dir.join("node_modules")
+                .join(pkg)
+                .join("package.json")
+                .exists()
         })
     };
     let dir = install_once(name, &present, &|dir: &Path| {

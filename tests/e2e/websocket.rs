@@ -779,3 +779,58 @@ fn configuration_errors_in_nats_server_words() {
         }
     }
 }
+
+#[test]
+fn ws_connect_urls_cross_the_cluster() {
+    use crate::cluster::route_port;
+    let ws = "no_tls: true\n  host: 127.0.0.1";
+    let node = |kind: Kind, seed: Option<u16>| {
+        let routes = seed.map_or(String::new(), |p| {
+            format!("  routes: [\"nats://127.0.0.1:{p}\"]\n")
+        });
+        let conf = format!("cluster {{\n  name: C1\n  listen: \"127.0.0.1:-1\"\n{routes}}}\n");
+        server(kind, ws, &conf)
+    };
+    for (k1, k2) in [
+        (Kind::Shoal, Kind::Nats),
+        (Kind::Nats, Kind::Shoal),
+        (Kind::Shoal, Kind::Shoal),
+    ] {
+        let a = node(k1, None);
+        let b = node(k2, Some(route_port(&a)));
+        let want = |p: &ServerProc| format!("127.0.0.1:{}", ws_port(p));
+        for (me, other, kind) in [(&a, &b, k1), (&b, &a, k2)] {
+            // The peer's URLs arrive with its route INFO: poll /varz.
+            let deadline = Instant::now() + DEADLINE;
+            let urls = loop {
+                let v = get(http_port(me), "/varz").json();
+                let urls: Vec<String> = v["ws_connect_urls"]
+                    .as_array()
+                    .map(|a| a.iter().map(|u| u.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default();
+                if urls.contains(&want(other)) {
+                    break urls;
+                }
+                assert!(Instant::now() < deadline, "{kind:?}: {v}");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            assert_eq!(urls[0], want(me), "{kind:?}: own first: {urls:?}");
+            // A WebSocket client is told the WebSocket URLs; a TCP client
+            // the client ones.
+            let (_, info) = login(me, "", "{}");
+            assert_eq!(
+                info["connect_urls"],
+                serde_json::json!(urls),
+                "{kind:?}: {info}"
+            );
+            let (_, tinfo) = crate::util::Raw::connect(me.port);
+            let curls = tinfo["connect_urls"].as_array().unwrap();
+            assert!(
+                curls
+                    .iter()
+                    .all(|u| !urls.contains(&u.as_str().unwrap().to_string())),
+                "{kind:?}: {tinfo}"
+            );
+        }
+    }
+}

@@ -38,7 +38,11 @@ fn nats_ws_under_node() {
     for ws in ["no_tls: true", "no_tls: true\n  compression: true"] {
         for kind in [Kind::Shoal, Kind::Nats] {
             let p = server(kind, ws, "");
-            run_script("nats_ws_smoke.mjs", &format!("ws://127.0.0.1:{}", ws_port(&p)), &deps);
+            run_script(
+                "nats_ws_smoke.mjs",
+                &format!("ws://127.0.0.1:{}", ws_port(&p)),
+                &deps,
+            );
         }
     }
 }
@@ -53,7 +57,11 @@ fn a_page_in_headless_chromium() {
     for ws in ["no_tls: true", "no_tls: true\n  compression: true"] {
         for kind in [Kind::Shoal, Kind::Nats] {
             let p = server(kind, ws, "");
-            let out = run_script("browser.mjs", &format!("ws://127.0.0.1:{}", ws_port(&p)), &deps);
+            let out = run_script(
+                "browser.mjs",
+                &format!("ws://127.0.0.1:{}", ws_port(&p)),
+                &deps,
+            );
             assert!(out.contains("HeadlessChrome"), "{out}");
         }
     }
