@@ -834,3 +834,24 @@ fn ws_connect_urls_cross_the_cluster() {
         }
     }
 }
+
+#[test]
+fn the_listener_ping_interval_paces_its_clients() {
+    for kind in [Kind::Shoal, Kind::Nats] {
+        let p = server(kind, "no_tls: true\n  ping_interval: \"100ms\"", "");
+        let (mut ws, _) = login(&p, "", "{\"verbose\":false}");
+        ws.ping_pong();
+        // The server's own interval is two minutes (its first PING two
+        // seconds after CONNECT): a PING within a second is the listener's.
+        let t = Instant::now();
+        let got = ws.read_until(b"PING\r\n").expect("a PING");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "{kind:?}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(got, b"PING\r\n", "{kind:?}");
+        ws.send(b"PONG\r\n");
+        ws.ping_pong();
+    }
+}

@@ -113,6 +113,8 @@ pub struct Websocket {
     pub logins: Arc<Logins>,
     /// `authorization.timeout`; `None`: the server's.
     pub auth_timeout: Option<Duration>,
+    /// `ping_interval` of its clients; `None`: the server's.
+    pub ping_interval: Option<Duration>,
     /// For `/varz`: the override's `no_auth_user` and timeout as written.
     pub no_auth_user: String,
     pub auth_timeout_secs: f64,

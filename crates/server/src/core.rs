@@ -420,6 +420,23 @@ impl Core {
         self.env.live.get()
     }
 
+    /// How often `c` is pinged: the WebSocket listener's `ping_interval`
+    /// for its clients, else the server's.
+    pub fn ping_interval_of(&self, c: &Client) -> std::time::Duration {
+        let ws = c
+            .websocket
+            .get()
+            .then(|| {
+                self.shared
+                    .cfg
+                    .websocket
+                    .as_ref()
+                    .and_then(|w| w.ping_interval)
+            })
+            .flatten();
+        ws.unwrap_or(self.live().ping_interval)
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

@@ -375,7 +375,7 @@ async fn on_connect(core: &Core, client: &Rc<Client>, json: &[u8]) -> Result<(),
         client.rtt.set(estimate.max(Duration::from_nanos(1)));
     }
     // Reschedule the first PING: min(ping_interval, 2 s) plus up to 20 %.
-    let first_ping = core.live().ping_interval.min(Duration::from_secs(2));
+    let first_ping = core.ping_interval_of(client).min(Duration::from_secs(2));
     let jitter = first_ping.mul_f64(core.rand(1000) as f64 / 5000.0);
     client
         .ping

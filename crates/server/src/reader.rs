@@ -95,6 +95,10 @@ pub async fn serve(
     if ws {
         client.websocket.set(true);
         client.set_log_prefix(format!("{peer} - wid:{cid}"));
+        client
+            .ping
+            .next_at
+            .set(client.start + core.ping_interval_of(&client));
     }
     let over_limit =
         core.shared().connections.fetch_add(1, Ordering::Relaxed) >= core.live().max_connections;

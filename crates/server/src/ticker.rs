@@ -166,8 +166,8 @@ fn lame_duck_step(core: &Core, now: Instant) {
 fn check_clients(core: &Core, now: Instant) {
     core.replies().expire(now);
     let live = core.live();
-    let interval = live.ping_interval;
     for c in core.client_list() {
+        let interval = core.ping_interval_of(&c);
         c.out.borrow_mut().release_if_idle();
         if c.auth_deadline.get().is_some_and(|t| now >= t) && c.is_open() {
             crate::auth::timed_out(&c);

@@ -37,6 +37,7 @@ pub struct WsSettings {
     pub token_cookie: String,
     /// `headers {}`, in the file's order.
     pub headers: Vec<(String, String)>,
+    pub ping_interval: Option<Duration>,
 }
 
 /// Parses the `websocket` block.
@@ -90,10 +91,9 @@ pub fn websocket(v: &Value, report: &mut Report) -> Option<WsSettings> {
             "token_cookie" => w.token_cookie = string(x, report).unwrap_or_default(),
             "no_auth_user" => w.auth.no_auth_user = string(x, report).unwrap_or_default(),
             "headers" => headers(x, &mut w, report),
-            "ping_interval" => report.error(
-                &x.pos,
-                "websocket ping_interval is not supported by this version of shoal yet",
-            ),
+            "ping_interval" => {
+                w.ping_interval = crate::report::duration("ping_interval", x, report)
+            }
             _ if x.used_as_variable => {}
             _ => report.error(&x.pos, format!("unknown field {k:?}")),
         }
@@ -317,6 +317,7 @@ pub fn resolve(w: Option<&WsSettings>, logins: &Logins) -> Option<Arc<shoal_serv
         auth_timeout: (w.auth_timeout > 0.0)
             .then(|| Duration::try_from_secs_f64(w.auth_timeout).ok())
             .flatten(),
+        ping_interval: w.ping_interval.filter(|d| !d.is_zero()),
         no_auth_user: w.auth.no_auth_user.clone(),
         auth_timeout_secs: w.auth_timeout,
     }))

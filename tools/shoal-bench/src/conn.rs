@@ -30,6 +30,7 @@ impl Conn {
         let sock = TcpStream::connect(url)?;
         sock.set_nodelay(true)?;
         let s = match crate::tls::config() {
+            _ if crate::ws::on() => Stream::Ws(Box::new(crate::ws::WsStream::upgrade(sock)?)),
             Some(cfg) if crate::tls::first() => crate::tls::wrap(sock, cfg),
             _ => Stream::Plain(sock),
         };

@@ -24,6 +24,7 @@ mod publish;
 mod reqrep;
 mod scan;
 mod tls;
+mod ws;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,7 +42,8 @@ const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slow
   idle:   [--conns N, default 5000] [--threads T, default 4] [--duration SECS held, default 5]
   cuts:   [--conns N, default 1000] [--threads T, default 4] [--seed S] [--size BYTES] [--duration SECS cap, default 60]
   handshakes: [--threads T, default 4] [--duration SECS, default 10] (needs SHOAL_BENCH_TLS_CA)
-Any scenario speaks TLS with SHOAL_BENCH_TLS_CA=<ca.pem> (and SHOAL_BENCH_TLS_FIRST=1 for handshake_first).";
+Any scenario speaks TLS with SHOAL_BENCH_TLS_CA=<ca.pem> (and SHOAL_BENCH_TLS_FIRST=1 for handshake_first),
+and WebSocket (to a websocket listener's port) with SHOAL_BENCH_WS=1 (SHOAL_BENCH_WS_NO_MASK=1: unmasked frames).";
 
 #[derive(Clone)]
 pub struct Args {

@@ -20,6 +20,8 @@ use crate::{Args, Report};
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    /// WebSocket frames (`SHOAL_BENCH_WS=1`, see `ws.rs`).
+    Ws(Box<crate::ws::WsStream>),
 }
 
 impl Stream {
@@ -27,6 +29,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(t) => &t.sock,
+            Stream::Ws(w) => &w.sock,
         }
     }
 
@@ -40,6 +43,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(t) => t.read(buf),
+            Stream::Ws(w) => w.read(buf),
         }
     }
 }
@@ -49,6 +53,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(t) => t.write(buf),
+            Stream::Ws(w) => w.write(buf),
         }
     }
 
@@ -61,6 +66,7 @@ impl Write for Stream {
                 t.write_all(buf)?;
                 t.flush()
             }
+            Stream::Ws(w) => w.write_all(buf),
         }
     }
 
@@ -68,6 +74,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.flush(),
             Stream::Tls(t) => t.flush(),
+            Stream::Ws(w) => w.flush(),
         }
     }
 }
