@@ -855,3 +855,18 @@ fn the_listener_ping_interval_paces_its_clients() {
         ws.ping_pong();
     }
 }
+
+#[test]
+fn log_lines_name_wid_and_the_forwarded_address() {
+    for kind in [Kind::Shoal, Kind::Nats] {
+        let p = with_conf(kind, "websocket { port: -1, no_tls: true }\n", &["-D"]);
+        let mut ws = Ws::connect(ws_port(&p), "X-Forwarded-For: 10.1.2.3\r\n");
+        ws.info();
+        ws.send(b"CONNECT {\"verbose\":false}\r\n");
+        ws.ping_pong();
+        let want = "10.1.2.3/127.0.0.1:";
+        assert!(p.wait_for_log(want, DEADLINE), "{kind:?}: {:?}", p.log());
+        let line = p.log().into_iter().find(|l| l.contains(want)).unwrap();
+        assert!(line.contains(" - wid:"), "{kind:?}: {line}");
+    }
+}

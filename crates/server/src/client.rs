@@ -302,6 +302,9 @@ pub struct Client {
     /// A client over WebSocket (set before its greeting): its logins may
     /// be the listener's, its INFO names the WebSocket listener.
     pub websocket: Cell<bool>,
+    /// A WebSocket client's address as its proxy gave it
+    /// (`X-Forwarded-For`): log lines name it before the socket's.
+    pub forwarded: RefCell<Option<String>>,
     /// A WebSocket client's framing of what its writer sends.
     pub ws: RefCell<Option<Box<crate::ws::WsOut>>>,
     /// The connection's TLS session (`None`: clear text), shared by its
@@ -404,6 +407,7 @@ impl Client {
             route: false,
             websocket: Cell::new(false),
             ws: RefCell::new(None),
+            forwarded: RefCell::new(None),
             tls: RefCell::new(None),
             s2: RefCell::new(None),
             tls_info: RefCell::new(None),
@@ -433,6 +437,19 @@ impl Client {
         *self.prefix.borrow_mut() = prefix;
     }
 
+    /// `127.0.0.1:5555 - cid:5`; a WebSocket client's is `wid:5`, after
+    /// the address its proxy forwarded (`10.0.0.9/127.0.0.1:5555 - wid:5`).
+    pub fn base_prefix(&self) -> String {
+        if !self.websocket.get() {
+            return format!("{} - cid:{}", self.peer, self.cid);
+        }
+        match self.forwarded.borrow().as_deref() {
+            Some(ip) if ip.contains(':') => format!("[{ip}]/{} - wid:{}", self.peer, self.cid),
+            Some(ip) => format!("{ip}/{} - wid:{}", self.peer, self.cid),
+            None => format!("{} - wid:{}", self.peer, self.cid),
+        }
+    }
+
     /// After the first CONNECT nats-server's prefix also names the client
     /// (`"v<version>:<lang>:<name>"`, the parts given joined by `:`) and the
     /// user it claims (`"$G/user:<user>"`, `nkey:`, `jwt:`, `token`), each in Go
@@ -459,8 +476,7 @@ impl Client {
             }
         }
         let acs = user.map(|u| format!("{account}/{u}"));
-        let id = if self.websocket.get() { "wid" } else { "cid" };
-        let mut p = format!("{} - {id}:{}", self.peer, self.cid);
+        let mut p = self.base_prefix();
         for part in [Some(ncs).filter(|s| !s.is_empty()), acs]
             .into_iter()
             .flatten()

@@ -94,7 +94,7 @@ pub async fn serve(
     let client = Rc::new(Client::new(cid, peer, core.env().clone(), Some(rh.fd())));
     if ws {
         client.websocket.set(true);
-        client.set_log_prefix(format!("{peer} - wid:{cid}"));
+        client.set_log_prefix(client.base_prefix());
         client
             .ping
             .next_at

@@ -222,6 +222,10 @@ fn answer(
         );
         return Ok(Answer::Closed);
     }
+    if let Some(ip) = &up.client_ip {
+        *client.forwarded.borrow_mut() = Some(ip.clone());
+        client.set_log_prefix(client.base_prefix());
+    }
     // Cookies stand in for what the CONNECT leaves out.
     let mut creds = client.kept_creds();
     for (slot, v) in [
