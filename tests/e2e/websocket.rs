@@ -870,3 +870,41 @@ fn log_lines_name_wid_and_the_forwarded_address() {
         assert!(line.contains(" - wid:"), "{kind:?}: {line}");
     }
 }
+
+#[test]
+fn the_ports_file_lists_the_websocket_and_route_listeners() {
+    for kind in [Kind::Shoal, Kind::Nats] {
+        let dir = crate::util::temp_path("ports");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = "websocket { listen: \"127.0.0.1:-1\", no_tls: true }\ncluster { name: C, listen: \"127.0.0.1:-1\" }\n";
+        let p = with_conf(
+            kind,
+            conf,
+            &["-a", "127.0.0.1", "--ports_file_dir", dir.to_str().unwrap()],
+        );
+        let route = crate::cluster::route_port(&p);
+        let ws = ws_port(&p);
+        let name = match kind {
+            Kind::Shoal => "shoal",
+            Kind::Nats => "nats-server",
+        };
+        let file = dir.join(format!("{name}_{}.ports", p.pid()));
+        let deadline = Instant::now() + DEADLINE;
+        while !file.exists() {
+            assert!(Instant::now() < deadline, "{kind:?}: no {}", file.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let got: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(
+            got,
+            serde_json::json!({
+                "nats": [format!("nats://127.0.0.1:{}", p.port)],
+                "cluster": [format!("nats://127.0.0.1:{route}")],
+                "websocket": [format!("ws://127.0.0.1:{ws}")],
+            }),
+            "{kind:?}"
+        );
+        drop(p);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

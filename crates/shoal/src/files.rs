@@ -34,13 +34,8 @@ pub fn ports_file_path(dir: &Path, exe: &str) -> PathBuf {
 
 /// Write the ports file for a client listener bound to `addr`. On failure, the
 /// message nats-server logs (as an error; the server keeps running).
-pub fn write_ports_file(
-    path: &Path,
-    addr: SocketAddr,
-    http: Option<SocketAddr>,
-) -> Result<(), String> {
-    let monitoring = http.map(|h| urls("http", h)).unwrap_or_default();
-    let json = ports_json(&urls("nats", addr), &monitoring);
+pub fn write_ports_file(path: &Path, ports: &Ports) -> Result<(), String> {
+    let json = ports.json();
     fs::write(path, json).map_err(|e| {
         format!(
             "Error writing ports file ({}): {}",
@@ -61,19 +56,51 @@ pub fn remove_ports_file(path: &Path) -> Result<(), String> {
     })
 }
 
-/// The JSON nats-server writes (Go's `json.Marshal` of its `Ports`, empty lists
-/// left out). URLs hold only characters that need no escaping.
-fn ports_json(nats: &[String], monitoring: &[String]) -> String {
-    let list = |urls: &[String]| {
-        let quoted: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
-        quoted.join(",")
-    };
-    let mut json = format!("{{\"nats\":[{}]", list(nats));
-    if !monitoring.is_empty() {
-        json.push_str(&format!(",\"monitoring\":[{}]", list(monitoring)));
+/// The listeners a ports file lists, each with whether it speaks TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub nats: (SocketAddr, bool),
+    pub monitoring: Option<SocketAddr>,
+    pub cluster: Option<(SocketAddr, bool)>,
+    pub websocket: Option<(SocketAddr, bool)>,
+}
+
+impl Ports {
+    /// The JSON nats-server writes (Go's `json.Marshal` of its `Ports`, in
+    /// its key order, empty lists left out). URLs hold only characters that
+    /// need no escaping.
+    fn json(&self) -> String {
+        let list = |urls: &[String]| {
+            let quoted: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
+            quoted.join(",")
+        };
+        let scheme = |tls: bool, clear: &'static str, secure: &'static str| {
+            if tls {
+                secure
+            } else {
+                clear
+            }
+        };
+        let (addr, tls) = self.nats;
+        let mut json = format!(
+            "{{\"nats\":[{}]",
+            list(&urls(scheme(tls, "nats", "tls"), addr))
+        );
+        let mut add = |key: &str, urls: Vec<String>| {
+            json.push_str(&format!(",\"{key}\":[{}]", list(&urls)));
+        };
+        if let Some(h) = self.monitoring {
+            add("monitoring", urls("http", h));
+        }
+        if let Some((a, tls)) = self.cluster {
+            add("cluster", urls(scheme(tls, "nats", "tls"), a));
+        }
+        if let Some((a, tls)) = self.websocket {
+            add("websocket", urls(scheme(tls, "ws", "wss"), a));
+        }
+        json.push('}');
+        json
     }
-    json.push('}');
-    json
 }
 
 /// The URLs clients can reach a listener on: its own address, or, when it is bound
@@ -157,14 +184,24 @@ mod tests {
     #[test]
     fn ports_json_matches_nats_server() {
         let addr: SocketAddr = "127.0.0.1:14222".parse().unwrap();
+        let mut p = Ports {
+            nats: (addr, false),
+            monitoring: None,
+            cluster: None,
+            websocket: None,
+        };
+        assert_eq!(p.json(), r#"{"nats":["nats://127.0.0.1:14222"]}"#);
+        p.monitoring = Some("127.0.0.1:18222".parse().unwrap());
         assert_eq!(
-            ports_json(&urls("nats", addr), &[]),
-            r#"{"nats":["nats://127.0.0.1:14222"]}"#
-        );
-        let http: SocketAddr = "127.0.0.1:18222".parse().unwrap();
-        assert_eq!(
-            ports_json(&urls("nats", addr), &urls("http", http)),
+            p.json(),
             r#"{"nats":["nats://127.0.0.1:14222"],"monitoring":["http://127.0.0.1:18222"]}"#
+        );
+        p.nats.1 = true;
+        p.cluster = Some(("127.0.0.1:6222".parse().unwrap(), true));
+        p.websocket = Some(("127.0.0.1:8080".parse().unwrap(), false));
+        assert_eq!(
+            p.json(),
+            r#"{"nats":["tls://127.0.0.1:14222"],"monitoring":["http://127.0.0.1:18222"],"cluster":["tls://127.0.0.1:6222"],"websocket":["ws://127.0.0.1:8080"]}"#
         );
         let v6: SocketAddr = "[::1]:4222".parse().unwrap();
         assert_eq!(urls("nats", v6), ["nats://[::1]:4222"]);
@@ -194,7 +231,13 @@ mod tests {
         );
         let ports = ports_file_path(&dir, "shoal");
         assert!(ports.ends_with(format!("shoal_{}.ports", std::process::id())));
-        write_ports_file(&ports, "127.0.0.1:1".parse().unwrap(), None).unwrap();
+        let listed = Ports {
+            nats: ("127.0.0.1:1".parse().unwrap(), false),
+            monitoring: None,
+            cluster: None,
+            websocket: None,
+        };
+        write_ports_file(&ports, &listed).unwrap();
         remove_ports_file(&ports).unwrap();
         assert!(remove_ports_file(&ports)
             .unwrap_err()

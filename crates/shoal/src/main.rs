@@ -305,7 +305,7 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
         .as_deref()
         .map(|dir| files::ports_file_path(dir, exe));
     if let Some(path) = &ports_file {
-        if let Err(msg) = files::write_ports_file(path, addr, server.http_addr()) {
+        if let Err(msg) = files::write_ports_file(path, &ports_of(&server, &opts)) {
             error!("{msg}");
         }
     }
@@ -605,9 +605,7 @@ impl Running {
                 .as_deref()
                 .map(|dir| files::ports_file_path(dir, &self.exe));
             if let Some(path) = &self.ports_file {
-                if let Err(msg) =
-                    files::write_ports_file(path, self.server.local_addr(), self.server.http_addr())
-                {
+                if let Err(msg) = files::write_ports_file(path, &ports_of(&self.server, &new)) {
                     error!("{msg}");
                 }
             }
@@ -651,6 +649,26 @@ impl Running {
 }
 
 /// A report as one error text (for a failed reload's log line).
+/// The listeners the ports file lists.
+fn ports_of(server: &Server, opts: &Options) -> files::Ports {
+    files::Ports {
+        nats: (
+            server.local_addr(),
+            opts.config.tls.as_ref().is_some_and(|t| !t.allow_non_tls),
+        ),
+        monitoring: server.http_addr(),
+        cluster: server.cluster().map(|(listen, _, _)| {
+            let tls = opts
+                .config
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.tls.is_some());
+            (listen, tls)
+        }),
+        websocket: server.websocket(),
+    }
+}
+
 fn report_text(r: &Report) -> String {
     r.lines().cloned().collect::<Vec<_>>().join("\n")
 }
