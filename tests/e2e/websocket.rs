@@ -908,3 +908,49 @@ fn the_ports_file_lists_the_websocket_and_route_listeners() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn the_listener_no_auth_user_and_token_cookie() {
+    // Users need a login on TCP; on the WebSocket listener a client that
+    // sends none is `guest`, whose permissions apply.
+    let users = "authorization { users: [{user: admin, password: a}, {user: guest, password: g, permissions: {publish: [\"pub.>\"], subscribe: [\"_INBOX.>\"]}}] }";
+    for kind in [Kind::Shoal, Kind::Nats] {
+        let p = server(kind, "no_tls: true\n  no_auth_user: guest", users);
+        let (mut ws, info) = login(&p, "", "{\"verbose\":false}");
+        // The listener's own logins: INFO says so, whatever they are.
+        assert_eq!(info["auth_required"], true, "{kind:?}: {info}");
+        ws.send(b"PUB pub.a 1\r\nx\r\n");
+        ws.ping_pong();
+        ws.send(b"PUB other 1\r\nx\r\n");
+        let got = ws.ping_pong();
+        assert!(
+            String::from_utf8_lossy(&got)
+                .contains("Permissions Violation for Publish to \"other\""),
+            "{kind:?}: {}",
+            escape(&got)
+        );
+        let (mut raw, tinfo) = crate::util::Raw::connect(p.port);
+        assert_eq!(tinfo["auth_required"], true, "{kind:?}: {tinfo}");
+        raw.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+        let got = raw.read_until_closed(DEADLINE);
+        assert!(escape(&got).contains("Authorization Violation"), "{kind:?}");
+    }
+    // A token on the listener, carried by a cookie.
+    for kind in [Kind::Shoal, Kind::Nats] {
+        let p = server(
+            kind,
+            "no_tls: true\n  authorization { token: s3cr3t }\n  token_cookie: tk",
+            "",
+        );
+        let (mut ws, _) = login(&p, "Cookie: other=1; tk=s3cr3t\r\n", "{\"verbose\":false}");
+        ws.ping_pong();
+        let (mut bad, _) = login(&p, "Cookie: tk=wrong\r\n", "{\"verbose\":false}");
+        bad.send(b"PING\r\n");
+        let data = bad.read_until(b"\r\n").unwrap();
+        assert_eq!(
+            escape(&data),
+            "-ERR 'Authorization Violation'\\r\\n",
+            "{kind:?}"
+        );
+    }
+}

@@ -50,7 +50,7 @@ impl AccountCounts {
 pub struct Auth {
     logins: RefCell<Arc<Logins>>,
     /// WebSocket clients' logins and auth timeout (`websocket {}`).
-    ws: RefCell<Option<(Arc<Logins>, Option<Duration>)>>,
+    ws: RefCell<Option<(Arc<Logins>, Option<Duration>, bool)>>,
     /// Whether any user has permissions: without, the delivery path skips
     /// the per-subscriber deny checks altogether.
     any_permissions: std::cell::Cell<bool>,
@@ -123,7 +123,7 @@ impl Auth {
     /// The logins of a WebSocket client (`ws`) or of any other.
     pub fn logins_for(&self, ws: bool) -> Arc<Logins> {
         match (&*self.ws.borrow(), ws) {
-            (Some((l, _)), true) => l.clone(),
+            (Some((l, _, _)), true) => l.clone(),
             _ => self.logins.borrow().clone(),
         }
     }
@@ -134,10 +134,13 @@ impl Auth {
     }
 
     /// INFO's `auth_required`: false when `no_auth_user` lets a client in
-    /// without credentials, as in nats-server.
+    /// without credentials, as in nats-server; to a WebSocket client, also
+    /// true when its listener has its own logins (whatever they are).
     pub fn info_required(&self, ws: bool) -> bool {
-        let l = self.logins_for(ws);
-        l.required() && l.no_auth_user_name().is_none()
+        let l = self.logins.borrow().clone();
+        let base = l.required() && l.no_auth_user_name().is_none();
+        let over = ws && self.ws.borrow().as_ref().is_some_and(|(_, _, o)| *o);
+        base || over
     }
 
     /// Whether INFO carries a nonce for nkey users to sign.
@@ -155,7 +158,7 @@ impl Auth {
     /// otherwise for its clients).
     pub fn timeout(&self, ws: bool) -> Duration {
         match (&*self.ws.borrow(), ws) {
-            (Some((_, Some(t))), true) => *t,
+            (Some((_, Some(t), _)), true) => *t,
             _ => self.timeout.get(),
         }
     }
@@ -256,10 +259,10 @@ impl Auth {
     }
 }
 
-fn ws_logins(cfg: &Config) -> Option<(Arc<Logins>, Option<Duration>)> {
+fn ws_logins(cfg: &Config) -> Option<(Arc<Logins>, Option<Duration>, bool)> {
     cfg.websocket
         .as_ref()
-        .map(|w| (w.logins.clone(), w.auth_timeout))
+        .map(|w| (w.logins.clone(), w.auth_timeout, w.auth_override))
 }
 
 fn has_permissions(l: &Logins) -> bool {

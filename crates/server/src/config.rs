@@ -113,6 +113,10 @@ pub struct Websocket {
     pub logins: Arc<Logins>,
     /// `authorization.timeout`; `None`: the server's.
     pub auth_timeout: Option<Duration>,
+    /// The listener has its own user, token or `no_auth_user`
+    /// (nats-server's `authOverride`): its clients' INFO says
+    /// `auth_required`.
+    pub auth_override: bool,
     /// `ping_interval` of its clients; `None`: the server's.
     pub ping_interval: Option<Duration>,
     /// For `/varz`: the override's `no_auth_user` and timeout as written.

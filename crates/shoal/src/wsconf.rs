@@ -318,6 +318,9 @@ pub fn resolve(w: Option<&WsSettings>, logins: &Logins) -> Option<Arc<shoal_serv
             .then(|| Duration::try_from_secs_f64(w.auth_timeout).ok())
             .flatten(),
         ping_interval: w.ping_interval.filter(|d| !d.is_zero()),
+        auth_override: !w.auth.user.is_empty()
+            || !w.auth.token.is_empty()
+            || !w.auth.no_auth_user.is_empty(),
         no_auth_user: w.auth.no_auth_user.clone(),
         auth_timeout_secs: w.auth_timeout,
     }))
