@@ -50,7 +50,7 @@ impl AccountCounts {
 pub struct Auth {
     logins: RefCell<Arc<Logins>>,
     /// WebSocket clients' logins and auth timeout (`websocket {}`).
-    ws: RefCell<Option<(Arc<Logins>, Option<Duration>, bool)>>,
+    ws: RefCell<Option<Arc<crate::config::Websocket>>>,
     /// Whether any user has permissions: without, the delivery path skips
     /// the per-subscriber deny checks altogether.
     any_permissions: std::cell::Cell<bool>,
@@ -73,7 +73,7 @@ impl Auth {
     pub fn new(cfg: &Config, counts: Arc<AccountCounts>) -> Auth {
         Auth {
             logins: RefCell::new(cfg.logins.clone()),
-            ws: RefCell::new(ws_logins(cfg)),
+            ws: RefCell::new(cfg.websocket.clone()),
             any_permissions: std::cell::Cell::new(has_permissions(&cfg.logins)),
             timeout: std::cell::Cell::new(cfg.auth_timeout),
             rules: RefCell::default(),
@@ -123,7 +123,7 @@ impl Auth {
     /// The logins of a WebSocket client (`ws`) or of any other.
     pub fn logins_for(&self, ws: bool) -> Arc<Logins> {
         match (&*self.ws.borrow(), ws) {
-            (Some((l, _, _)), true) => l.clone(),
+            (Some(w), true) => w.logins.clone(),
             _ => self.logins.borrow().clone(),
         }
     }
@@ -139,7 +139,7 @@ impl Auth {
     pub fn info_required(&self, ws: bool) -> bool {
         let l = self.logins.borrow().clone();
         let base = l.required() && l.no_auth_user_name().is_none();
-        let over = ws && self.ws.borrow().as_ref().is_some_and(|(_, _, o)| *o);
+        let over = ws && self.ws.borrow().as_ref().is_some_and(|w| w.auth_override);
         base || over
     }
 
@@ -157,8 +157,9 @@ impl Auth {
     /// How long a client has to log in (the WebSocket listener may say
     /// otherwise for its clients).
     pub fn timeout(&self, ws: bool) -> Duration {
-        match (&*self.ws.borrow(), ws) {
-            (Some((_, Some(t), _)), true) => *t,
+        let own = self.ws.borrow().as_ref().and_then(|w| w.auth_timeout);
+        match own {
+            Some(t) if ws => t,
             _ => self.timeout.get(),
         }
     }
@@ -166,7 +167,7 @@ impl Auth {
     /// A reload's logins: new connections use them at once.
     pub fn replace(&self, cfg: &Config) {
         *self.logins.borrow_mut() = cfg.logins.clone();
-        *self.ws.borrow_mut() = ws_logins(cfg);
+        *self.ws.borrow_mut() = cfg.websocket.clone();
         // Connections keep their old permissions until their check: stay on
         // if any were on.
         self.any_permissions
@@ -257,12 +258,6 @@ impl Auth {
                 .clone(),
         )
     }
-}
-
-fn ws_logins(cfg: &Config) -> Option<(Arc<Logins>, Option<Duration>, bool)> {
-    cfg.websocket
-        .as_ref()
-        .map(|w| (w.logins.clone(), w.auth_timeout, w.auth_override))
 }
 
 fn has_permissions(l: &Logins) -> bool {
