@@ -31,6 +31,22 @@ pub struct RouteCtx {
     pub account_in_proto: bool,
     /// `LS-` carries the origin cluster (the peer announced `lnocu`).
     pub ls_minus_origin: bool,
+    /// A leaf node connection: `LS+ <subject> [<queue> <weight>]`,
+    /// `LS- <subject> [<queue>]`, `LMSG <subject> [reply…] <size>` and
+    /// `HMSG <subject> [reply…] <hdr> <size>`, with neither origin nor
+    /// account (the connection is bound to one), as nats-server's
+    /// `processLeafSub`, `processLeafUnsub`, `processLeafMsgArgs` and
+    /// `processLeafHeaderMsgArgs` read them.
+    pub leaf: bool,
+}
+
+impl RouteCtx {
+    /// A leaf node connection's.
+    pub const LEAF: RouteCtx = RouteCtx {
+        account_in_proto: false,
+        ls_minus_origin: false,
+        leaf: true,
+    };
 }
 
 impl Default for RouteCtx {
@@ -38,6 +54,7 @@ impl Default for RouteCtx {
         RouteCtx {
             account_in_proto: true,
             ls_minus_origin: false,
+            leaf: false,
         }
     }
 }
@@ -233,14 +250,19 @@ pub fn parse_route(buf: &[u8], limits: &Limits, ctx: RouteCtx) -> Result<RoutePa
         _ => {}
     }
     let mut a = words(buf, arg);
-    let origin_first =
-        matches!(kind, Kind::LsPlus | Kind::Lmsg) || (kind == Kind::LsMinus && ctx.ls_minus_origin);
+    let origin_first = !ctx.leaf
+        && (matches!(kind, Kind::LsPlus | Kind::Lmsg)
+            || (kind == Kind::LsMinus && ctx.ls_minus_origin));
     let origin = if origin_first { a.next() } else { None };
     let account = if ctx.account_in_proto { a.next() } else { None };
     let short = |what| RouteError::Args(what);
     match kind {
         Kind::RsPlus | Kind::LsPlus => {
-            let what = "processRemoteSub Parse Error";
+            let what = if ctx.leaf {
+                "processLeafSub Parse Error"
+            } else {
+                "processRemoteSub Parse Error"
+            };
             let subject = a.next().ok_or(short(what))?;
             let mut count_missing =
                 origin_first && origin.is_none() || ctx.account_in_proto && account.is_none();
@@ -263,7 +285,11 @@ pub fn parse_route(buf: &[u8], limits: &Limits, ctx: RouteCtx) -> Result<RoutePa
             })
         }
         Kind::RsMinus | Kind::LsMinus => {
-            let what = "processRemoteUnsub parse error";
+            let what = if ctx.leaf {
+                "processLeafUnsub parse error"
+            } else {
+                "processRemoteUnsub parse error"
+            };
             let subject = a.next().ok_or(short(what))?;
             let queue = a.next();
             if a.next().is_some()
@@ -280,11 +306,10 @@ pub fn parse_route(buf: &[u8], limits: &Limits, ctx: RouteCtx) -> Result<RoutePa
             })
         }
         Kind::Rmsg | Kind::Hmsg | Kind::Lmsg => {
-            let with_hdr = kind != Kind::Rmsg;
-            let what = match kind {
-                Kind::Rmsg => "processRoutedMsgArgs Parse Error",
-                _ => "processRoutedHeaderMsgArgs Parse Error",
-            };
+            // On a leaf connection LMSG has no header size (HMSG does).
+            let with_hdr = kind == Kind::Hmsg || kind == Kind::Lmsg && !ctx.leaf;
+            let texts = msg_errors(ctx.leaf, with_hdr);
+            let what = texts[0];
             if (origin_first && origin.is_none()) || (ctx.account_in_proto && account.is_none()) {
                 return Err(short(what));
             }
@@ -314,12 +339,7 @@ pub fn parse_route(buf: &[u8], limits: &Limits, ctx: RouteCtx) -> Result<RoutePa
                     let reply = match ind {
                         b"+" => Some(first[1]),
                         b"|" => None,
-                        _ => {
-                            return Err(short(match kind {
-                                Kind::Rmsg => "processRoutedMsgArgs Bad or Missing Reply Indicator",
-                                _ => "processRoutedHeaderMsgArgs Bad or Missing Reply Indicator",
-                            }))
-                        }
+                        _ => return Err(short(texts[1])),
                     };
                     let q_start = match reply {
                         Some(r) => r.end,
@@ -337,18 +357,11 @@ pub fn parse_route(buf: &[u8], limits: &Limits, ctx: RouteCtx) -> Result<RoutePa
                     (reply, q)
                 }
             };
-            let total = parse_size(last[1].of(buf)).ok_or(short(match kind {
-                Kind::Rmsg => "processRoutedMsgArgs Bad or Missing Size",
-                _ => "processRoutedHeaderMsgArgs Bad or Missing Size",
-            }))?;
+            let total = parse_size(last[1].of(buf)).ok_or(short(texts[2]))?;
             let hdr = if with_hdr {
-                let h = parse_size(last[0].of(buf)).ok_or(short(
-                    "processRoutedHeaderMsgArgs Bad or Missing Header Size",
-                ))?;
+                let h = parse_size(last[0].of(buf)).ok_or(short(texts[3]))?;
                 if h > total {
-                    return Err(short(
-                        "processRoutedHeaderMsgArgs Header Size larger then TotalSize",
-                    ));
+                    return Err(short(texts[4]));
                 }
                 h
             } else {
@@ -381,6 +394,42 @@ pub fn parse_route(buf: &[u8], limits: &Limits, ctx: RouteCtx) -> Result<RoutePa
             ))
         }
         _ => unreachable!("handled above"),
+    }
+}
+
+/// nats-server's texts for a bad message line: the parse error, a bad
+/// reply indicator, a bad size, a bad header size, a header larger than
+/// the message; by connection kind and whether the line has a header size.
+fn msg_errors(leaf: bool, hdr: bool) -> [&'static str; 5] {
+    match (leaf, hdr) {
+        (false, false) => [
+            "processRoutedMsgArgs Parse Error",
+            "processRoutedMsgArgs Bad or Missing Reply Indicator",
+            "processRoutedMsgArgs Bad or Missing Size",
+            "",
+            "",
+        ],
+        (false, true) => [
+            "processRoutedHeaderMsgArgs Parse Error",
+            "processRoutedHeaderMsgArgs Bad or Missing Reply Indicator",
+            "processRoutedHeaderMsgArgs Bad or Missing Size",
+            "processRoutedHeaderMsgArgs Bad or Missing Header Size",
+            "processRoutedHeaderMsgArgs Header Size larger then TotalSize",
+        ],
+        (true, false) => [
+            "processLeafMsgArgs Parse Error",
+            "processLeafMsgArgs Bad or Missing Reply Indicator",
+            "processLeafMsgArgs Bad or Missing Size",
+            "",
+            "",
+        ],
+        (true, true) => [
+            "processLeafHeaderMsgArgs Parse Error",
+            "processLeafHeaderMsgArgs Bad or Missing Reply Indicator",
+            "processLeafHeaderMsgArgs Bad or Missing Size",
+            "processLeafHeaderMsgArgs Bad or Missing Header Size",
+            "processLeafHeaderMsgArgs Header Size larger then TotalSize",
+        ],
     }
 }
 
@@ -499,6 +548,66 @@ mod tests {
             panic!()
         };
         assert_eq!((s(b, origin.unwrap()), hdr), ("hub", 0));
+    }
+
+    #[test]
+    fn a_leaf_connection_s_forms() {
+        let c = RouteCtx::LEAF;
+        let b = b"LS+ foo.> q 3\r\n";
+        let RouteOp::Sub {
+            origin,
+            account,
+            subject,
+            queue,
+        } = op(b, c).0
+        else {
+            panic!()
+        };
+        assert_eq!((origin, account, s(b, subject)), (None, None, "foo.>"));
+        let (qn, w) = queue.unwrap();
+        assert_eq!((s(b, qn), w), ("q", 3));
+        let b = b"LS- foo.> q\r\n";
+        let RouteOp::Unsub { queue, .. } = op(b, c).0 else {
+            panic!()
+        };
+        assert_eq!(s(b, queue.unwrap()), "q");
+        // LMSG without a header size, HMSG with one; the queue forms.
+        let b = b"LMSG foo + _INBOX.r q1 q2 5\r\nhello\r\n";
+        let RouteOp::Msg {
+            reply,
+            queues,
+            hdr,
+            payload,
+            ..
+        } = op(b, c).0
+        else {
+            panic!()
+        };
+        assert_eq!(s(b, reply.unwrap()), "_INBOX.r");
+        assert_eq!(q(b, queues), ["q1", "q2"]);
+        assert_eq!((hdr, s(b, payload)), (0, "hello"));
+        let b = b"HMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n";
+        let RouteOp::Msg { hdr, account, .. } = op(b, c).0 else {
+            panic!()
+        };
+        assert_eq!((hdr, account), (12, None));
+        // nats-server's texts.
+        assert_eq!(
+            parse_route(b"LS+ foo q\r\n", &L, c),
+            Err(RouteError::Args("processLeafSub Parse Error"))
+        );
+        assert_eq!(
+            parse_route(b"LMSG foo x y 5\r\nhello\r\n", &L, c),
+            Err(RouteError::Args(
+                "processLeafMsgArgs Bad or Missing Reply Indicator"
+            ))
+        );
+        assert_eq!(
+            parse_route(b"HMSG foo 20 14\r\nNATS/1.0\r\n\r\nhi\r\n", &L, c),
+            Err(RouteError::Args(
+                "processLeafHeaderMsgArgs Header Size larger then TotalSize"
+            ))
+        );
     }
 
     #[test]
