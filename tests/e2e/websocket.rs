@@ -954,3 +954,37 @@ fn the_listener_no_auth_user_and_token_cookie() {
         );
     }
 }
+
+#[test]
+fn a_reload_keeps_the_listener_but_follows_the_users() {
+    let conf = |compression: bool, pass: &str| {
+        format!("authorization {{ users: [{{user: u, password: {pass}}}] }}\nwebsocket {{ port: -1, no_tls: true, compression: {compression} }}\n")
+    };
+    for kind in [Kind::Shoal, Kind::Nats] {
+        let path = crate::util::temp_path("conf");
+        std::fs::write(&path, conf(false, "one")).unwrap();
+        let p = match kind {
+            Kind::Shoal => crate::util::shoal(&["-c", path.to_str().unwrap(), "--cores", "2"]),
+            Kind::Nats => crate::util::nats_server(&["-c", path.to_str().unwrap()]),
+        };
+        // The users change: a WebSocket client logs in with the new password.
+        std::fs::write(&path, conf(false, "two")).unwrap();
+        p.signal(libc::SIGHUP);
+        assert!(
+            p.wait_for_log("Reloaded server configuration", DEADLINE),
+            "{kind:?}"
+        );
+        let (mut ws, _) = login(
+            &p,
+            "",
+            "{\"verbose\":false,\"user\":\"u\",\"pass\":\"two\"}",
+        );
+        ws.ping_pong();
+        // The listener's own settings do not.
+        std::fs::write(&path, conf(true, "two")).unwrap();
+        p.signal(libc::SIGHUP);
+        let refused = "config reload not supported for Websocket";
+        assert!(p.wait_for_log(refused, DEADLINE), "{kind:?}: {:?}", p.log());
+        let _ = std::fs::remove_file(&path);
+    }
+}

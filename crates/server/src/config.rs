@@ -84,6 +84,30 @@ pub struct Config {
     pub websocket: Option<Arc<Websocket>>,
 }
 
+impl Websocket {
+    /// The settings a reload may not change, as one text (the logins may
+    /// change: they follow the server's users).
+    fn fixed(&self) -> String {
+        format!(
+            "{{host:{} port:{} advertise:{:?} tls:{} no_tls:{} compression:{} same_origin:{} allowed_origins:{:?} handshake_timeout:{:?} cookies:{:?} headers:{:?} override:{}/{} ping_interval:{:?}}}",
+            self.host,
+            self.port,
+            self.advertise,
+            self.tls.as_ref().map_or(String::new(), |t| t.digest.clone()),
+            self.no_tls,
+            self.compression,
+            self.same_origin,
+            self.allowed_origins,
+            self.handshake_timeout,
+            [&self.jwt_cookie, &self.username_cookie, &self.password_cookie, &self.token_cookie],
+            self.raw_headers,
+            self.no_auth_user,
+            self.auth_override,
+            self.ping_interval,
+        )
+    }
+}
+
 /// The WebSocket listener's settings (`websocket {}`), checked by the
 /// binary as nats-server's `validateWebsocketOptions` checks them.
 #[derive(Debug, Clone)]
@@ -298,7 +322,7 @@ impl Config {
     /// The fields a running server cannot change, with nats-server's option
     /// names, in nats-server's order of checking. `port` is the bound port (a
     /// random one counts as unchanged when the new file also asks for one).
-    fn fixed(&self, port: String) -> [(&'static str, String); 23] {
+    fn fixed(&self, port: String) -> [(&'static str, String); 24] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
             ("ServerName", opt(&self.server_name)),
@@ -348,6 +372,12 @@ impl Config {
                         }
                     )
                 }),
+            ),
+            // nats-server refuses any change to the block but its TLS
+            // certificates; Shoal also keeps those (new ones need a restart).
+            (
+                "Websocket",
+                self.websocket.as_ref().map_or(String::new(), |w| w.fixed()),
             ),
             ("MaxSubTokens", self.max_sub_tokens.to_string()),
             ("MaxClosedClients", self.max_closed_clients.to_string()),
