@@ -282,10 +282,8 @@ impl Decoder {
         let n = (f.rem.min(input.len() as u64)) as usize;
         let chunk = &mut input[..n];
         if f.masked {
-            for b in chunk.iter_mut() {
-                *b ^= f.key[f.kpos & 3];
-                f.kpos += 1;
-            }
+            unmask(chunk, f.key, f.kpos);
+            f.kpos = (f.kpos + n) & 3;
         }
         f.rem -= n as u64;
         match f.op {
@@ -318,6 +316,26 @@ impl Decoder {
             _ => {}
         }
         Ok(n)
+    }
+}
+
+/// XORs `chunk` with the masking `key`, starting at key position `kpos`:
+/// eight bytes at a time (the key rotated to the position and repeated),
+/// then the rest byte by byte. A client's whole payload passes here.
+fn unmask(chunk: &mut [u8], key: [u8; 4], kpos: usize) {
+    let mut k = [0u8; 8];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = key[(kpos + i) & 3];
+    }
+    let wide = u64::from_ne_bytes(k);
+    let mut words = chunk.chunks_exact_mut(8);
+    for w in &mut words {
+        let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ wide;
+        w.copy_from_slice(&v.to_ne_bytes());
+    }
+    // The tail starts at a multiple of 8 from `kpos`: the same key phase.
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= k[i];
     }
 }
 
@@ -393,6 +411,24 @@ pub fn put_header(out: &mut BytesMut, op: Op, fin: bool, compressed: bool, len: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmasking_by_words_is_unmasking_by_bytes() {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        for len in [0usize, 1, 3, 7, 8, 9, 15, 16, 17, 100, 1031] {
+            for kpos in 0..4 {
+                let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut fast = plain.clone();
+                unmask(&mut fast, key, kpos);
+                let slow: Vec<u8> = plain
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[(kpos + i) & 3])
+                    .collect();
+                assert_eq!(fast, slow, "len {len} kpos {kpos}");
+            }
+        }
+    }
 
     /// A client frame: masked with `key`.
     fn frame(b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
