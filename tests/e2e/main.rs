@@ -16,6 +16,7 @@ mod config;
 mod crosscore;
 mod differential;
 mod hostile;
+mod leaf;
 mod lifecycle;
 mod metrics;
 mod monitor;

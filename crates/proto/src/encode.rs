@@ -68,16 +68,31 @@ pub fn put_msg_line(
     put_sizes(out, hdr, total);
 }
 
+/// Which server-to-server link a line is for: a cluster route (`RS+`,
+/// `RS-`, `RMSG`), whose lines name the account unless the route is
+/// dedicated to one (empty), or a leaf node connection (`LS+`, `LS-`,
+/// `LMSG`), whose lines never do: the connection is bound to one account.
+/// Both write `HMSG` for a message with headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer<'a> {
+    Route(&'a [u8]),
+    Leaf,
+}
+
 /// Appends a route interest line: `RS+ [<account> ]<subject>[ <queue> <weight>]\r\n`
-/// (`account` empty on a route dedicated to one account).
+/// (`account` empty on a route dedicated to one account), or a leaf's
+/// `LS+ <subject>[ <queue> <weight>]\r\n`.
 pub fn put_route_sub(
     out: &mut BytesMut,
-    account: &[u8],
+    peer: Peer<'_>,
     subject: &[u8],
     queue: Option<(&[u8], u32)>,
 ) {
-    out.put_slice(b"RS+ ");
-    put_account_subject(out, account, subject);
+    out.put_slice(match peer {
+        Peer::Route(_) => b"RS+ ",
+        Peer::Leaf => b"LS+ ",
+    });
+    put_account_subject(out, peer, subject);
     if let Some((q, w)) = queue {
         out.put_u8(b' ');
         out.put_slice(q);
@@ -87,10 +102,13 @@ pub fn put_route_sub(
     out.put_slice(CRLF);
 }
 
-/// Appends `RS- [<account> ]<subject>[ <queue>]\r\n`.
-pub fn put_route_unsub(out: &mut BytesMut, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
-    out.put_slice(b"RS- ");
-    put_account_subject(out, account, subject);
+/// Appends `RS- [<account> ]<subject>[ <queue>]\r\n` (a leaf's `LS-`).
+pub fn put_route_unsub(out: &mut BytesMut, peer: Peer<'_>, subject: &[u8], queue: Option<&[u8]>) {
+    out.put_slice(match peer {
+        Peer::Route(_) => b"RS- ",
+        Peer::Leaf => b"LS- ",
+    });
+    put_account_subject(out, peer, subject);
     if let Some(q) = queue {
         out.put_u8(b' ');
         out.put_slice(q);
@@ -98,8 +116,8 @@ pub fn put_route_unsub(out: &mut BytesMut, account: &[u8], subject: &[u8], queue
     out.put_slice(CRLF);
 }
 
-fn put_account_subject(out: &mut BytesMut, account: &[u8], subject: &[u8]) {
-    if !account.is_empty() {
+fn put_account_subject(out: &mut BytesMut, peer: Peer<'_>, subject: &[u8]) {
+    if let Peer::Route(account @ [_, ..]) = peer {
         out.put_slice(account);
         out.put_u8(b' ');
     }
@@ -112,15 +130,19 @@ fn put_account_subject(out: &mut BytesMut, account: &[u8], subject: &[u8]) {
 /// payload and its CRLF are the caller's to append.
 pub fn put_routed_msg_line<'q>(
     out: &mut BytesMut,
-    account: &[u8],
+    peer: Peer<'_>,
     subject: &[u8],
     reply: &[u8],
     queues: impl Iterator<Item = &'q [u8]> + Clone,
     hdr: usize,
     total: usize,
 ) {
-    out.put_slice(if hdr > 0 { b"HMSG " } else { b"RMSG " });
-    put_account_subject(out, account, subject);
+    out.put_slice(match (hdr > 0, peer) {
+        (true, _) => b"HMSG ",
+        (false, Peer::Route(_)) => b"RMSG ",
+        (false, Peer::Leaf) => b"LMSG ",
+    });
+    put_account_subject(out, peer, subject);
     let mut qs = queues.clone().peekable();
     if qs.peek().is_some() {
         if reply.is_empty() {
@@ -184,22 +206,46 @@ mod tests {
     #[test]
     fn route_lines_as_nats_server_writes_them() {
         let mut b = BytesMut::new();
-        put_route_sub(&mut b, b"$G", b"foo", None);
-        put_route_sub(&mut b, b"$G", b"foo", Some((b"grp", 2)));
-        put_route_unsub(&mut b, b"$G", b"foo", Some(b"grp"));
-        put_route_unsub(&mut b, b"", b"bar.*", None);
+        put_route_sub(&mut b, Peer::Route(b"$G"), b"foo", None);
+        put_route_sub(&mut b, Peer::Route(b"$G"), b"foo", Some((b"grp", 2)));
+        put_route_unsub(&mut b, Peer::Route(b"$G"), b"foo", Some(b"grp"));
+        put_route_unsub(&mut b, Peer::Route(b""), b"bar.*", None);
         assert_eq!(
             &b[..],
             b"RS+ $G foo\r\nRS+ $G foo grp 2\r\nRS- $G foo grp\r\nRS- bar.*\r\n"
         );
         let none: [&[u8]; 0] = [];
         let mut b = BytesMut::new();
-        put_routed_msg_line(&mut b, b"$G", b"foo", b"", none.iter().copied(), 0, 1);
-        put_routed_msg_line(&mut b, b"$G", b"foo", b"r", none.iter().copied(), 0, 1);
-        put_routed_msg_line(&mut b, b"$G", b"foo", b"", [&b"grp"[..]].into_iter(), 0, 1);
         put_routed_msg_line(
             &mut b,
-            b"$G",
+            Peer::Route(b"$G"),
+            b"foo",
+            b"",
+            none.iter().copied(),
+            0,
+            1,
+        );
+        put_routed_msg_line(
+            &mut b,
+            Peer::Route(b"$G"),
+            b"foo",
+            b"r",
+            none.iter().copied(),
+            0,
+            1,
+        );
+        put_routed_msg_line(
+            &mut b,
+            Peer::Route(b"$G"),
+            b"foo",
+            b"",
+            [&b"grp"[..]].into_iter(),
+            0,
+            1,
+        );
+        put_routed_msg_line(
+            &mut b,
+            Peer::Route(b"$G"),
             b"foo",
             b"r",
             [&b"a"[..], b"b"].into_iter(),
@@ -210,11 +256,29 @@ mod tests {
             &b[..],
             &b"RMSG $G foo 1\r\nRMSG $G foo r 1\r\nRMSG $G foo | grp 1\r\nHMSG $G foo + r a b 12 14\r\n"[..]
         );
+        // A leaf's lines name no account.
+        let mut l = BytesMut::new();
+        put_route_sub(&mut l, Peer::Leaf, b"foo", Some((b"q", 1)));
+        put_route_unsub(&mut l, Peer::Leaf, b"foo", None);
+        put_routed_msg_line(
+            &mut l,
+            Peer::Leaf,
+            b"foo",
+            b"",
+            [&b"q"[..]].into_iter(),
+            0,
+            1,
+        );
+        put_routed_msg_line(&mut l, Peer::Leaf, b"foo", b"r", none.iter().copied(), 2, 3);
+        assert_eq!(
+            &l[..],
+            &b"LS+ foo q 1\r\nLS- foo\r\nLMSG foo | q 1\r\nHMSG foo r 2 3\r\n"[..]
+        );
         // What the encoder writes, the route parser reads back.
         let mut m = BytesMut::new();
         put_routed_msg_line(
             &mut m,
-            b"$G",
+            Peer::Route(b"$G"),
             b"foo",
             b"r",
             [&b"a"[..], b"b"].into_iter(),

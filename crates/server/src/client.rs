@@ -299,6 +299,10 @@ pub struct Client {
     /// A cluster route (its subscriptions are a peer server's interest,
     /// what it is delivered leaves as `RMSG`).
     pub route: bool,
+    /// A leaf node connection: a route-like link bound to one account
+    /// (`route` is set too, its scope `RouteScope::Account`), whose lines
+    /// are `LS+`/`LS-`/`LMSG`.
+    pub leaf: bool,
     /// A client over WebSocket (set before its greeting): its logins may
     /// be the listener's, its INFO names the WebSocket listener.
     pub websocket: Cell<bool>,
@@ -306,7 +310,7 @@ pub struct Client {
     /// (`X-Forwarded-For`): log lines name it before the socket's.
     pub forwarded: RefCell<Option<String>>,
     /// A WebSocket client's framing of what its writer sends.
-    pub ws: RefCell<Option<Box<crate::ws::WsOut>>>,
+    pub ws: RefCell<Option<Box<crate::ws::framing::WsOut>>>,
     /// The connection's TLS session (`None`: clear text), shared by its
     /// reader and writer, never borrowed across an await.
     pub tls: RefCell<Option<shoal_tls::Session>>,
@@ -321,6 +325,16 @@ pub struct Client {
     /// This connection's own write deadline (a route's `cluster {
     /// write_deadline }`); `None`: the server's, which a reload may change.
     pub write_deadline: Cell<Option<std::time::Duration>>,
+}
+
+/// The wire a route-like link speaks: a cluster route's, naming `account`
+/// (empty on a route dedicated to one), or a leaf's, which never does.
+pub fn peer_line<'a>(link: &Client, account: &'a [u8]) -> shoal_proto::encode::Peer<'a> {
+    if link.leaf {
+        shoal_proto::encode::Peer::Leaf
+    } else {
+        shoal_proto::encode::Peer::Route(account)
+    }
 }
 
 /// Which accounts a route connection carries, as nats-server shares them
@@ -405,6 +419,7 @@ impl Client {
             counted: Cell::new(None),
             internal: false,
             route: false,
+            leaf: false,
             websocket: Cell::new(false),
             ws: RefCell::new(None),
             forwarded: RefCell::new(None),

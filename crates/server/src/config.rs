@@ -82,6 +82,25 @@ pub struct Config {
     pub cluster: Option<Arc<Cluster>>,
     /// `websocket {}` with a port: a listener for clients over WebSocket.
     pub websocket: Option<Arc<Websocket>>,
+    /// `leafnodes { remotes }`: this server dials hubs as a leaf node.
+    pub leaf: Option<Arc<Leaf>>,
+}
+
+/// The leaf node remotes this server dials (`leafnodes { remotes }`),
+/// checked by the binary.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    pub remotes: Vec<LeafRemote>,
+    /// Between a closed connection and the next attempt (`reconnect`).
+    pub reconnect: Duration,
+}
+
+/// One remote: its URLs (tried in turn), and the local account its
+/// connection binds.
+#[derive(Debug, Clone)]
+pub struct LeafRemote {
+    pub urls: Vec<RouteUrl>,
+    pub account: String,
 }
 
 impl Websocket {
@@ -285,6 +304,7 @@ impl Default for Config {
             tls: None,
             cluster: None,
             websocket: None,
+            leaf: None,
         }
     }
 }

@@ -183,6 +183,10 @@ pub struct PeerPlan {
 pub struct Core {
     id: usize,
     n: usize,
+    /// A leaf node that is not a cluster node: every route-like entry is a
+    /// leaf's, and queue members behind a leaf are taken only when no
+    /// client of this server can take the message.
+    leaf_only: bool,
     cfg: Config,
     shared: Arc<Shared>,
     env: Rc<CoreEnv>,
@@ -257,8 +261,10 @@ impl Core {
         let plain_routing = Cell::new(routing.is_plain());
         let routing = RefCell::new(routing);
         let tls = RefCell::new(shared.cfg.tls.clone());
+        // Leaf connections are told the server's client interest as
+        // routes are: the same table, kept when either is configured.
         let routes = Routes::new(
-            shared.cfg.cluster.is_some(),
+            shared.cfg.cluster.is_some() || shared.cfg.leaf.is_some(),
             shared
                 .cfg
                 .cluster
@@ -273,6 +279,7 @@ impl Core {
         Core {
             id,
             n,
+            leaf_only: shared.cfg.leaf.is_some() && shared.cfg.cluster.is_none(),
             cfg: shared.cfg.clone(),
             shared,
             env: CoreEnv::new(live),
@@ -416,6 +423,12 @@ impl Core {
     }
 
     /// The reloadable limits in force on this core.
+    /// See the field.
+    #[inline]
+    pub fn leaf_only(&self) -> bool {
+        self.leaf_only
+    }
+
     pub fn live(&self) -> Live {
         self.env.live.get()
     }

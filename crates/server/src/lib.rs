@@ -20,6 +20,7 @@ mod event;
 mod events;
 pub mod imports;
 mod info;
+mod leaf;
 pub mod mappings;
 mod mesh;
 mod monitor;
@@ -49,7 +50,7 @@ mod user_info;
 mod writer;
 mod ws;
 
-pub use config::{Cluster, Config, Live, RouteTls, RouteUrl, Tls, Websocket};
+pub use config::{Cluster, Config, Leaf, LeafRemote, Live, RouteTls, RouteUrl, Tls, Websocket};
 
 #[doc(hidden)]
 #[path = "bench.rs"]

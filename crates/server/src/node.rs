@@ -85,9 +85,12 @@ pub async fn run(
         }
         rt::spawn(crate::cluster::agent(core.clone(), mesh));
     }
+    if let Some(leaf) = core.cfg().leaf.clone() {
+        crate::leaf::start(&core, &leaf);
+    }
     if let Some(ws) = &core.shared().ws {
         match rt::Listener::bind(ws.listen) {
-            Ok(l) => rt::spawn(crate::ws::listen(core.clone(), l)),
+            Ok(l) => rt::spawn(ws_listen(core.clone(), l)),
             Err(e) => {
                 let _ = ready.send(Err(e));
                 return;
@@ -188,4 +191,25 @@ fn test_ring_delay() -> Option<Duration> {
         .ok()
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis)
+}
+
+/// Accepts WebSocket connections on this core's share of the listener
+/// until the server stops or enters lame duck mode.
+async fn ws_listen(core: Rc<Core>, listener: rt::Listener) {
+    let life = core.life();
+    loop {
+        match listener.accept_or(life.stop_ev.wait()).await {
+            None => break,
+            Some(Ok((rh, wh, peer))) => {
+                rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer, true));
+            }
+            Some(Err(e)) => {
+                log::error!("Websocket Accept error: {e}");
+                rt::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        if life.stopping.get() || life.closing_from.get().is_some() {
+            break;
+        }
+    }
 }

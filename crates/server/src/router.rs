@@ -189,10 +189,13 @@ fn send_routes(core: &Core, m: &Msg) {
             crate::client::RouteScope::Account(_) => b"",
             _ => &account,
         };
-        let res = link
-            .out
-            .borrow_mut()
-            .push_routed(m, name, &t.queues, headers, max);
+        let res = link.out.borrow_mut().push_routed(
+            m,
+            crate::client::peer_line(&link, name),
+            &t.queues,
+            headers,
+            max,
+        );
         t.queues.clear();
         match res {
             Ok(0) => {}
@@ -801,6 +804,12 @@ fn route(
             continue;
         }
         let rg = remote.and_then(|r| r.groups.iter().find(|x| x.name == g.name));
+        // Behind a leaf, members are a fallback: this server's clients
+        // take the message when any can (nats-server's preference).
+        let clients = clients
+            || core.leaf_only()
+                && client_weight(core, g) + rg.map_or(0, |x| remote_weight(x, true)) > 0;
+        let members = if clients { Members::Clients } else { members };
         let local_w = if clients {
             client_weight(core, g)
         } else {
@@ -833,6 +842,7 @@ fn route(
             if local.groups.iter().any(|g| g.name == rg.name) || skip.contains(&rg.name) {
                 continue;
             }
+            let clients = clients || core.leaf_only() && remote_weight(rg, true) > 0;
             let x = core.rand(remote_weight(rg, clients));
             if let Some(k) = pick_remote(rg, x, clients) {
                 let (c, qid) = peer_pick(k);

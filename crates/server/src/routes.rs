@@ -191,7 +191,7 @@ impl Routes {
                 let line = all.get_or_insert_with(|| {
                     let mut line = BytesMut::new();
                     for a in &changes {
-                        self.put_announce(auth, scope, a, &mut line);
+                        self.put_announce(auth, l, a, &mut line);
                     }
                     line
                 });
@@ -200,7 +200,7 @@ impl Routes {
             }
             let mut line = BytesMut::new();
             for a in &changes {
-                self.put_announce(auth, scope, a, &mut line);
+                self.put_announce(auth, l, a, &mut line);
             }
             if !line.is_empty() {
                 l.send(&line);
@@ -210,7 +210,8 @@ impl Routes {
 
     /// Appends `a`'s line if a route of `scope` carries its account (with
     /// no account name on a dedicated route).
-    fn put_announce(&self, auth: &Auth, scope: RouteScope, a: &Announce, out: &mut BytesMut) {
+    fn put_announce(&self, auth: &Auth, link: &Client, a: &Announce, out: &mut BytesMut) {
+        let scope = link.route_scope.get();
         let (Announce::Sub { account, .. } | Announce::Unsub { account, .. }) = a;
         if !self.carries(auth, scope, *account) {
             return;
@@ -222,10 +223,11 @@ impl Routes {
         match a {
             Announce::Sub { subject, queue, .. } => {
                 let q = queue.as_ref().map(|(q, w)| (&q[..], *w));
-                encode::put_route_sub(out, &name, subject, q);
+                encode::put_route_sub(out, crate::client::peer_line(link, &name), subject, q);
             }
             Announce::Unsub { subject, queue, .. } => {
-                encode::put_route_unsub(out, &name, subject, queue.as_deref());
+                let peer = crate::client::peer_line(link, &name);
+                encode::put_route_unsub(out, peer, subject, queue.as_deref());
             }
         }
     }
@@ -235,9 +237,8 @@ impl Routes {
     /// change.
     pub fn add_link(&self, auth: &Auth, link: &Rc<Client>) {
         let mut out = BytesMut::new();
-        let scope = link.route_scope.get();
         for a in self.advertised.borrow().snapshot() {
-            self.put_announce(auth, scope, &a, &mut out);
+            self.put_announce(auth, link, &a, &mut out);
         }
         if !out.is_empty() {
             link.send(&out);

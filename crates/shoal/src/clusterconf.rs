@@ -474,6 +474,24 @@ fn split_host_port(hp: &str) -> Result<(&str, &str), HostPort> {
     Ok((host, port))
 }
 
+/// A URL whose port may be left out (a leaf node remote's): `port` then.
+pub(crate) fn url_with_default_port(u: &str, port: u16) -> Result<shoal_server::RouteUrl, String> {
+    let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if split_host_port(hostport).is_ok() {
+        return route_url(u).map_err(|e| e.replace("route url", "remote leafnode url"));
+    }
+    let full = format!("{scheme}://{authority}:{port}{tail}");
+    route_url(&full)
+        .map(|mut r| {
+            r.url = u.to_string();
+            r
+        })
+        .map_err(|e| e.replace("route url", "remote leafnode url"))
+}
+
 /// A route URL (`nats-route://user:pass@host:port`) → what the dialer needs.
 fn route_url(u: &str) -> Result<shoal_server::RouteUrl, String> {
     let rest = u.split_once("://").map_or(u, |(_, r)| r);

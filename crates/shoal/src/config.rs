@@ -90,7 +90,7 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
             v.as_i64() != Some(0)
         }
         "http_base_path" => !matches!(v.as_str(), Some("" | "/")),
-        "gateway" | "leafnodes" | "leaf" | "mqtt" | "proxies" => !(empty_map || empty_list),
+        "gateway" | "mqtt" | "proxies" => !(empty_map || empty_list),
         _ => return None,
     };
     Some(on)
@@ -188,6 +188,9 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             "tls" => crate::tlsconf::tls(v, report).map(|t| s.tls = Some(t)),
             "websocket" | "ws" => {
                 crate::wsconf::websocket(v, report).map(|w| s.websocket = Some(w))
+            }
+            "leafnodes" | "leaf" => {
+                crate::leafconf::leafnodes(v, report).map(|l| s.leafnodes = Some(l))
             }
             "cluster" => crate::clusterconf::cluster(v, report).map(|c| {
                 // A name alone is INFO's `cluster`, as in nats-server; a

@@ -27,6 +27,7 @@ mod files;
 mod flags;
 mod goerr;
 mod importsconf;
+mod leafconf;
 mod logging;
 mod mappingsconf;
 mod operatorconf;

@@ -465,6 +465,13 @@ fn resolve(
         _ => 0,
     };
     let websocket = crate::wsconf::resolve(s.websocket.as_ref(), &logins);
+    let account_names: Vec<String> = s
+        .accounts
+        .as_ref()
+        .map(|a| a.names.clone())
+        .unwrap_or_default();
+    let leaf = crate::leafconf::resolve(s.leafnodes.as_ref(), &account_names, cluster.is_some())
+        .map_err(LoadError::Invalid)?;
     let config = Config {
         claims: None,
         max_accounts,
@@ -520,6 +527,7 @@ fn resolve(
         websocket,
         tls,
         cluster,
+        leaf,
         lame_duck_duration: s
             .lame_duck_duration
             .filter(|x| !x.is_zero())

@@ -59,6 +59,8 @@ pub struct Settings {
     pub flag_cluster: crate::clusterconf::ClusterFlags,
     /// `tls {}`, built.
     pub tls: Option<crate::tlsconf::TlsSettings>,
+    /// `leafnodes {}` (see `leafconf.rs`).
+    pub leafnodes: Option<crate::leafconf::LeafSettings>,
     /// `websocket {}` (see `wsconf.rs`).
     pub websocket: Option<crate::wsconf::WsSettings>,
     pub allow_non_tls: Option<bool>,

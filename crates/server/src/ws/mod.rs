@@ -12,6 +12,7 @@
 //! response is the first thing the writer sends), an allocation per
 //! message on the uncompressed path.
 
+pub mod framing;
 mod inbound;
 pub mod out;
 
@@ -21,8 +22,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use shoal_proto::ws_handshake::{self, Headers, Offer, Origins, Refused};
 
+pub use framing::WsOut;
 pub use inbound::WsIn;
-pub use out::WsOut;
 
 use crate::client::{Client, CloseReason};
 use crate::config::Websocket;
@@ -34,27 +35,6 @@ use crate::rt::{self, ReadHalf, WriteHalf};
 const MAX_REQUEST: usize = (1 << 20) + 4096;
 /// Most headers one request may have.
 const MAX_HEADERS: usize = 128;
-
-/// Accepts WebSocket connections on this core's share of the listener
-/// until the server stops or enters lame duck mode.
-pub async fn listen(core: Rc<Core>, listener: rt::Listener) {
-    let life = core.life();
-    loop {
-        match listener.accept_or(life.stop_ev.wait()).await {
-            None => break,
-            Some(Ok((rh, wh, peer))) => {
-                rt::spawn(crate::reader::serve(core.clone(), rh, wh, peer, true));
-            }
-            Some(Err(e)) => {
-                log::error!("Websocket Accept error: {e}");
-                rt::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        if life.stopping.get() || life.closing_from.get().is_some() {
-            break;
-        }
-    }
-}
 
 /// How a WebSocket connection's start ended.
 pub enum Start {

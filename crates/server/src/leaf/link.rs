@@ -1,0 +1,530 @@
+//! One leaf node connection this server dialled, on its core, as
+//! nats-server's spoke side runs it (spec/cluster.md §6): the hub's INFO
+//! (it must be a leaf port: a client id and `leafnode_urls`), our CONNECT
+//! (credentials from the URL, the local account's name, no compression),
+//! the hub's `connect_info` INFO when it announced `info_on_connect`, then
+//! registration: the local account's client interest and this server's
+//! loop-detection subject go to the hub as `LS+`, and from then on `LS+`/
+//! `LS-` from the hub become entries of this connection (messages to them
+//! leave as `LMSG`/`HMSG`), `LMSG`/`HMSG` from the hub are delivered to the
+//! account's subscribers here (never back to the hub), and PINGs keep the
+//! connection alive both ways.
+//!
+//! Invariants: the connection is a route-like client (`route` and `leaf`
+//! set, scope `RouteScope::Account`), listed in the core's `Routes` only
+//! while registered; its entries go when it closes. A hub that offers this
+//! server's own `$LDS.` subject closed a loop: the connection closes with
+//! nats-server's `Loop detected` error and the dialler waits 30 s.
+//!
+//! Never blocks its core; never writes but through the connection's queue.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use shoal_proto::leaf_info::{self, HubInfo, LeafConnect};
+use shoal_proto::route::{parse_route, RouteCtx, RouteError, RouteOp, RouteParsed};
+use shoal_proto::{encode, Limits, Span};
+
+use crate::client::{Client, CloseReason, RouteScope};
+use crate::config::{LeafRemote, RouteUrl};
+use crate::core::Core;
+use crate::msg::{Msg, Spans};
+use crate::rt::{self, ReadHalf, WriteHalf};
+
+/// How long the hub has to send its first INFO (nats-server waits 1 s).
+const FIRST_INFO: Duration = Duration::from_secs(1);
+/// How long the hub has to send its `connect_info` INFO.
+const CONNECT_INFO: Duration = Duration::from_secs(2);
+/// The first PING, then every `ping_interval`.
+const FIRST_PING: Duration = Duration::from_secs(1);
+/// The most a leaf line may carry (nats-server's ceiling for max_payload).
+const MAX_PAYLOAD: usize = 64 << 20;
+const READ_MIN: usize = 16 * 1024;
+
+/// How a connection ended, for the dialler.
+pub struct Ended {
+    /// It was registered (the hub accepted it).
+    pub registered: bool,
+    /// The hub saw a loop: wait before dialling again.
+    pub loop_detected: bool,
+}
+
+/// The connection's state, as its reader keeps it.
+struct Link {
+    core: Rc<Core>,
+    conn: Rc<Client>,
+    url: RouteUrl,
+    /// The local account the connection binds, by id and name.
+    account: u16,
+    account_name: String,
+    /// The hub's INFO was read (and our CONNECT sent).
+    greeted: bool,
+    /// The hub announced `info_on_connect`: registration waits for its
+    /// `connect_info` INFO.
+    wait_connect_info: bool,
+    registered: bool,
+    loop_detected: bool,
+    /// This server's loop-detection subject in the account.
+    lds: String,
+}
+
+/// Serves one dialled connection until it closes.
+pub async fn serve(
+    core: Rc<Core>,
+    remote: &LeafRemote,
+    url: &RouteUrl,
+    mut rh: ReadHalf,
+    wh: WriteHalf,
+    addr: SocketAddr,
+) -> Ended {
+    let cid = core.next_cid();
+    let mut c = Client::new(cid, addr, core.env().clone(), Some(rh.fd()));
+    c.route = true;
+    c.leaf = true;
+    let conn = Rc::new(c);
+    conn.set_log_prefix(format!("{addr} - lid:{cid}"));
+    conn.opts.set(crate::client::Opts {
+        verbose: false,
+        pedantic: false,
+        echo: true,
+        headers: false,
+        no_responders: false,
+        protocol: 1,
+    });
+    conn.connected.set(true);
+    let Some(account) = core.auth().account_id(remote.account.as_bytes()) else {
+        log::error!(
+            "Unable to lookup account {} for solicited leafnode connection: account not found",
+            remote.account
+        );
+        return Ended {
+            registered: false,
+            loop_detected: false,
+        };
+    };
+    conn.route_scope.set(RouteScope::Account(Some(account)));
+    log::info!(
+        "{} - Leafnode connection created for account: {}",
+        conn.log_prefix(),
+        remote.account
+    );
+    rt::spawn(crate::writer::run_writer(conn.clone(), wh));
+    rt::spawn(first_info_timer(conn.clone()));
+    let mut link = Link {
+        core: core.clone(),
+        conn: conn.clone(),
+        url: url.clone(),
+        account,
+        account_name: remote.account.clone(),
+        greeted: false,
+        wait_connect_info: false,
+        registered: false,
+        loop_detected: false,
+        lds: format!(
+            "{}{}",
+            leaf_info::LOOP_DETECTION_PREFIX,
+            &core.shared().server_id[..22]
+        ),
+    };
+    read_loop(&mut link, &mut rh).await;
+    if link.registered {
+        core.routes().remove_link(cid);
+    }
+    core.unsubscribe_all(&conn);
+    core.end_pass();
+    while !conn.writer_done.get() {
+        conn.done.wait().await;
+    }
+    let reason = conn.close_reason.get().unwrap_or(CloseReason::ClientClosed);
+    log::info!(
+        "{} - Leafnode connection closed: {}",
+        conn.log_prefix(),
+        reason.as_str()
+    );
+    drop(rh);
+    if core.life().stopping.get() {
+        core.life().stop_ev.notify();
+    }
+    Ended {
+        registered: link.registered,
+        loop_detected: link.loop_detected,
+    }
+}
+
+/// Closes a connection whose hub sends no INFO in time.
+async fn first_info_timer(conn: Rc<Client>) {
+    rt::sleep(FIRST_INFO).await;
+    if conn.is_open() && !conn.sent_connect_info.get() {
+        log::error!("{} - Did not receive the remote's INFO", conn.log_prefix());
+        conn.close_after_flush(CloseReason::ReadError);
+        conn.env().wake_touched();
+    }
+}
+
+/// Closes a connection whose hub does not confirm the CONNECT in time.
+async fn connect_info_timer(conn: Rc<Client>) {
+    rt::sleep(CONNECT_INFO).await;
+    if conn.is_open() && conn.auth_deadline.get().is_some() {
+        log::error!(
+            "{} - Stale Leaf Node Connection - Closing",
+            conn.log_prefix()
+        );
+        conn.close_after_flush(CloseReason::StaleConnection);
+        conn.env().wake_touched();
+    }
+}
+
+/// Sends PINGs and closes the connection when `ping_max` go unanswered.
+async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
+    rt::sleep(FIRST_PING).await;
+    while conn.is_open() {
+        let p = &conn.ping;
+        if p.outstanding.get() + 1 > max {
+            log::debug!("{} - Stale Client Connection - Closing", conn.log_prefix());
+            conn.send(encode::ERR_STALE_CONNECTION);
+            conn.close_after_flush(CloseReason::StaleConnection);
+            conn.env().wake_touched();
+            return;
+        }
+        p.outstanding.set(p.outstanding.get() + 1);
+        p.last_sent.set(Instant::now());
+        conn.send(encode::PING);
+        conn.env().wake_touched();
+        rt::sleep(interval).await;
+    }
+}
+
+async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
+    let core = link.core.clone();
+    let conn = link.conn.clone();
+    let mut buf = BytesMut::new();
+    let mut need = 0usize;
+    let limits = Limits {
+        max_control_line: core.live().max_control_line.saturating_mul(16),
+        max_payload: MAX_PAYLOAD,
+    };
+    loop {
+        if !conn.is_open() {
+            return;
+        }
+        let want = READ_MIN.max(need.saturating_sub(buf.len()));
+        match rh.read(&mut buf, want).await {
+            Ok(0) => {
+                conn.close_after_flush(CloseReason::ClientClosed);
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                conn.kill(CloseReason::ReadError);
+                return;
+            }
+        }
+        let now = Instant::now();
+        core.env().now.set(now);
+        conn.last.set(now);
+        core.links().take_pass_peers();
+        let data = buf.split().freeze();
+        let mut at = 0usize;
+        loop {
+            match parse_route(&data[at..], &limits, RouteCtx::LEAF) {
+                Ok(RouteParsed::Op(op, len)) => {
+                    let frame = data.slice(at..at + len);
+                    if let RouteOp::Ping = op {
+                        // As a client's: the PONG proves that what came
+                        // before it reached every core.
+                        if conn.needs_barrier.replace(false) {
+                            core.end_pass();
+                            core.barrier().await;
+                        }
+                    }
+                    handle(link, &frame, op);
+                    at += len;
+                    if !conn.is_open() {
+                        core.end_pass();
+                        return;
+                    }
+                }
+                Ok(RouteParsed::Incomplete { need: n }) => {
+                    need = n;
+                    break;
+                }
+                Err(e) => {
+                    parse_error(&conn, e, &data[at..]);
+                    core.end_pass();
+                    return;
+                }
+            }
+        }
+        let tail = &data[at..];
+        if !tail.is_empty() {
+            let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN));
+            next.extend_from_slice(tail);
+            buf = next;
+        }
+        core.end_pass();
+        let peers = core.links().take_pass_peers();
+        while peers != 0 && core.links().backlogged(peers) {
+            core.links().backlog_ev.wait().await;
+        }
+        rt::yield_now().await;
+    }
+}
+
+fn parse_error(conn: &Rc<Client>, e: RouteError, input: &[u8]) {
+    match e {
+        RouteError::Args(text) => log::error!("{} - {text}", conn.log_prefix()),
+        RouteError::Proto(p) => {
+            let end = input.len().min(32);
+            log::error!(
+                "{} - Leafnode parser ERROR: {p:?} proto='{}...'",
+                conn.log_prefix(),
+                shoal_go::quote(&input[..end])
+            );
+            if let Some(line) = p.err_line() {
+                conn.send(line);
+            }
+        }
+    }
+    conn.close_after_flush(CloseReason::ParseError);
+}
+
+fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) {
+    let conn = &link.conn;
+    match op {
+        RouteOp::Info(json) => on_info(link, json.of(frame)),
+        RouteOp::Connect(_) => {
+            // The hub never sends one: a server that dialled us back?
+            log::error!(
+                "{} - Unexpected CONNECT on a solicited leafnode",
+                conn.log_prefix()
+            );
+            conn.close_after_flush(CloseReason::ProtocolViolation);
+        }
+        RouteOp::Ping => conn.send(encode::PONG),
+        RouteOp::Pong => {
+            let p = &conn.ping;
+            p.outstanding.set(0);
+            conn.rtt
+                .set(Instant::now().saturating_duration_since(p.last_sent.get()));
+        }
+        RouteOp::Ok => {}
+        RouteOp::Err(text) => {
+            let t = String::from_utf8_lossy(text.of(frame)).into_owned();
+            log::error!("{} - Leafnode Error {t}", conn.log_prefix());
+            if t.contains("Loop detected") {
+                link.loop_detected = true;
+            }
+            conn.close_after_flush(CloseReason::ClientClosed);
+        }
+        RouteOp::Sub { subject, queue, .. } => on_sub(link, frame, subject, queue),
+        RouteOp::Unsub { subject, queue, .. } => on_unsub(link, frame, subject, queue),
+        RouteOp::Msg {
+            subject,
+            reply,
+            queues,
+            hdr,
+            payload,
+            ..
+        } => on_msg(link, frame, subject, reply, queues, hdr, payload),
+    }
+}
+
+/// The hub's INFO: the first one is answered with our CONNECT, the
+/// `connect_info` one registers the connection; later ones are ignored.
+fn on_info(link: &mut Link, json: &[u8]) {
+    let conn = link.conn.clone();
+    let Some(info) = HubInfo::parse(json) else {
+        log::error!("{} - Error parsing the remote's INFO", conn.log_prefix());
+        conn.close_after_flush(CloseReason::ParseError);
+        return;
+    };
+    if !link.greeted {
+        link.greeted = true;
+        conn.sent_connect_info.set(true);
+        if !info.is_leaf_port() {
+            log::error!("{} - attempted to connect to wrong port", conn.log_prefix());
+            conn.close_after_flush(CloseReason::IncorrectPort);
+            return;
+        }
+        let mut o = conn.opts.get();
+        o.headers = info.headers;
+        conn.opts.set(o);
+        *conn.name.borrow_mut() = info.server_id.clone();
+        let s = link.core.shared();
+        let cluster = match &s.mesh {
+            Some(m) => m.name().0,
+            None => link
+                .core
+                .cfg()
+                .cluster_name
+                .clone()
+                .unwrap_or_else(|| s.server_name.clone()),
+        };
+        let (user, pass, token) = match (&link.url.user, &link.url.pass) {
+            (Some(u), Some(p)) if !p.is_empty() => (u.clone(), p.clone(), String::new()),
+            // A user alone is also the token, as nats-server sends it.
+            (Some(u), _) => (u.clone(), String::new(), u.clone()),
+            _ => Default::default(),
+        };
+        let connect = LeafConnect {
+            version: crate::NATS_VERSION.to_string(),
+            user,
+            pass,
+            token,
+            id: s.server_id.clone(),
+            name: s.server_name.clone(),
+            cluster,
+            headers: !link.core.cfg().no_header_support,
+            // This side does not compress leaf connections (yet): a hub
+            // that offers compression is told so.
+            compression: if info.compression.is_some() {
+                "off".into()
+            } else {
+                String::new()
+            },
+            remote_account: link.account_name.clone(),
+            proto: 1,
+            ..LeafConnect::default()
+        };
+        conn.send(&connect.to_line());
+        if info.info_on_connect {
+            link.wait_connect_info = true;
+            // Cleared by the connect_info INFO.
+            conn.auth_deadline.set(Some(Instant::now() + CONNECT_INFO));
+            rt::spawn(connect_info_timer(conn.clone()));
+        } else {
+            register(link);
+        }
+        return;
+    }
+    if link.wait_connect_info && info.connect_info {
+        link.wait_connect_info = false;
+        conn.auth_deadline.set(None);
+        register(link);
+    }
+}
+
+/// The hub accepted the connection: it is told the account's interest and
+/// our loop-detection subject, and hears every change from now on.
+fn register(link: &mut Link) {
+    let conn = &link.conn;
+    let core = &link.core;
+    link.registered = true;
+    let mut lds = BytesMut::new();
+    encode::put_route_sub(&mut lds, encode::Peer::Leaf, link.lds.as_bytes(), None);
+    conn.send(&lds);
+    core.routes().add_link(core.auth(), conn);
+    conn.send(encode::PING);
+    conn.ping.outstanding.set(1);
+    conn.ping.last_sent.set(Instant::now());
+    let live = core.live();
+    rt::spawn(pinger(conn.clone(), live.ping_interval, live.ping_max));
+    log::debug!(
+        "{} - Leafnode connection registered for account: {}",
+        conn.log_prefix(),
+        link.account_name
+    );
+}
+
+/// The sid an entry of the hub's interest is kept under: its subject's key,
+/// and its queue.
+fn entry_sid(key: &[u8], queue: Option<&[u8]>) -> Bytes {
+    let mut sid = BytesMut::with_capacity(key.len() + queue.map_or(0, |q| q.len() + 1));
+    sid.extend_from_slice(key);
+    if let Some(q) = queue {
+        sid.extend_from_slice(b" ");
+        sid.extend_from_slice(q);
+    }
+    sid.freeze()
+}
+
+fn on_sub(link: &mut Link, frame: &Bytes, subject: Span, queue: Option<(Span, u32)>) {
+    let subj = subject.of(frame);
+    if subj == link.lds.as_bytes() {
+        // Our own loop-detection subject came back: a loop.
+        let text = leaf_info::loop_error(&link.account_name);
+        log::error!("{} - {text}", link.conn.log_prefix());
+        link.conn.send(format!("-ERR '{text}'\r\n").as_bytes());
+        link.loop_detected = true;
+        link.conn.close_after_flush(CloseReason::ProtocolViolation);
+        return;
+    }
+    if subj.starts_with(leaf_info::LOOP_DETECTION_PREFIX.as_bytes()) {
+        // Another server's: kept only to be forwarded to other leaves.
+        return;
+    }
+    if !shoal_subject::is_valid_subscribe_subject(subj) {
+        return;
+    }
+    let core = &link.core;
+    let key = core.key(link.account, subj);
+    let q = queue.map(|(q, w)| (q.of(frame), w));
+    let sid = entry_sid(&key, q.map(|(n, _)| n));
+    let known = link.conn.subs.borrow().get(&sid).copied();
+    match (known, q) {
+        (Some(_), None) => {}
+        // A queue entry's weight is replaced, not added to.
+        (Some(slot), Some((_, w))) => {
+            core.route_reweight(slot, w);
+            link.conn.needs_barrier.set(true);
+        }
+        (None, _) => {
+            core.route_subscribe(
+                &link.conn,
+                sid,
+                key,
+                q.map(|(n, _)| n),
+                q.map_or(1, |(_, w)| w),
+            );
+            link.conn.needs_barrier.set(true);
+        }
+    }
+}
+
+fn on_unsub(link: &mut Link, frame: &Bytes, subject: Span, queue: Option<Span>) {
+    let key = link.core.key(link.account, subject.of(frame));
+    let sid = entry_sid(&key, queue.map(|q| q.of(frame)));
+    let slot = link.conn.subs.borrow().get(&sid).copied();
+    if let Some(slot) = slot {
+        link.core.unsubscribe(slot, false);
+        link.conn.needs_barrier.set(true);
+    }
+}
+
+fn on_msg(
+    link: &mut Link,
+    frame: &Bytes,
+    subject: Span,
+    reply: Option<Span>,
+    queues: Span,
+    hdr: u32,
+    payload: Span,
+) {
+    let conn = &link.conn;
+    let len = payload.len() as u64;
+    conn.in_msgs.set(conn.in_msgs.get() + 1);
+    conn.in_bytes.set(conn.in_bytes.get() + len);
+    let core = &link.core;
+    let id = link.account;
+    core.env().stats.account(id, |a| {
+        a.in_msgs += 1;
+        a.in_bytes += len;
+    });
+    let m = Msg {
+        frame,
+        spans: Spans {
+            subject: (subject.start, subject.end),
+            reply: reply.map_or((0, 0), |r| (r.start, r.end)),
+            payload: (payload.start, payload.end),
+            hdr,
+            account: id,
+            // Delivered here only: never back to the hub.
+            local_only: true,
+        },
+    };
+    if crate::router::publish_routed(core, &m, (queues.start, queues.end)) {
+        link.conn.needs_barrier.set(true);
+    }
+}

