@@ -1,7 +1,7 @@
-//! Leaf nodes: Shoal as a spoke (`leafnodes { remotes }`) of a nats-server
-//! 2.15 hub. Every test runs twice, with the spoke Shoal and with the spoke
-//! nats-server, against the same hub, so the test itself is checked against
-//! the reference: pub/sub both ways with wildcards, headers and
+//! Leaf nodes, Shoal in both roles: every test runs with each pair of hub
+//! and spoke (nats-server hub with a Shoal spoke, Shoal hub with a
+//! nats-server spoke, Shoal with Shoal, and nats-server with nats-server,
+//! so the test itself is checked against the reference): pub/sub both ways with wildcards, headers and
 //! request/reply across the link; queue groups with local members
 //! preferred; a remote bound to one local account; the hub's credentials
 //! from the URL (user and password, token; wrong ones refused); a hub that
@@ -18,7 +18,13 @@ use crate::cluster::{await_interest, client, frames_until_pong, read_msgs, with_
 use crate::util::{free_port, Raw, ServerProc};
 
 const LEAF_LISTENING: &str = "Listening for leafnode connections on ";
-const SPOKES: [Kind; 2] = [Kind::Shoal, Kind::Nats];
+/// (hub, spoke).
+const PAIRS: [(Kind, Kind); 4] = [
+    (Kind::Nats, Kind::Shoal),
+    (Kind::Shoal, Kind::Nats),
+    (Kind::Shoal, Kind::Shoal),
+    (Kind::Nats, Kind::Nats),
+];
 
 /// The leaf port a hub logged.
 fn leaf_port(p: &ServerProc) -> u16 {
@@ -35,19 +41,19 @@ fn leaf_port(p: &ServerProc) -> u16 {
     line.rsplit(':').next().unwrap().trim().parse().unwrap()
 }
 
-/// A nats-server hub with a leaf listener on `port` (-1: any) and `conf`.
-fn hub(port: i32, conf: &str) -> ServerProc {
+/// A hub of `kind` with a leaf listener on `port` (-1: any) and `conf`.
+fn hub(kind: Kind, port: i32, conf: &str) -> ServerProc {
     with_conf(
-        Kind::Nats,
+        kind,
         &format!("{conf}\nleafnodes {{\n  port: {port}\n}}\n"),
         &[],
     )
 }
 
 /// A hub whose leaf listener carries `leaf_block` (authorization…).
-fn hub_with(leaf_block: &str, conf: &str) -> ServerProc {
+fn hub_with(kind: Kind, leaf_block: &str, conf: &str) -> ServerProc {
     with_conf(
-        Kind::Nats,
+        kind,
         &format!("{conf}\nleafnodes {{\n  port: -1\n  {leaf_block}\n}}\n"),
         &[],
     )
@@ -91,10 +97,10 @@ fn login(p: &ServerProc, user: &str, pass: &str) -> Raw {
 
 #[test]
 fn pub_sub_headers_and_requests_cross_the_link_both_ways() {
-    for kind in SPOKES {
-        let h = hub(-1, "");
+    for (hk, kind) in PAIRS {
+        let h = hub(hk, -1, "");
         let s = spoke(kind, &url(leaf_port(&h)), "");
-        let what = format!("{kind:?} spoke");
+        let what = format!("{hk:?} hub, {kind:?} spoke");
 
         // Hub to spoke, a wildcard subscription on the spoke.
         let mut on_spoke = client(&s);
@@ -169,10 +175,10 @@ fn pub_sub_headers_and_requests_cross_the_link_both_ways() {
 /// none there, the other side's member gets every message, each once.
 #[test]
 fn queue_members_on_the_publishers_side_are_preferred() {
-    for kind in SPOKES {
-        let h = hub(-1, "");
+    for (hk, kind) in PAIRS {
+        let h = hub(hk, -1, "");
         let s = spoke(kind, &url(leaf_port(&h)), "");
-        let what = format!("{kind:?} spoke");
+        let what = format!("{hk:?} hub, {kind:?} spoke");
         let mut q_spoke = client(&s);
         let mut q_hub = client(&h);
         q_spoke.send(b"SUB work q 1\r\n");
@@ -227,14 +233,14 @@ fn queue_members_on_the_publishers_side_are_preferred() {
 #[test]
 fn a_remote_binds_one_local_account() {
     let accounts = "accounts {\n  A: { users: [ { user: a, password: a } ] }\n  B: { users: [ { user: b, password: b } ] }\n}\n";
-    for kind in SPOKES {
-        let h = hub(-1, "");
+    for (hk, kind) in PAIRS {
+        let h = hub(hk, -1, "");
         let s = spoke(
             kind,
             &format!("{}, account: A", url(leaf_port(&h))),
             accounts,
         );
-        let what = format!("{kind:?} spoke");
+        let what = format!("{hk:?} hub, {kind:?} spoke");
         let mut in_a = login(&s, "a", "a");
         let mut in_b = login(&s, "b", "b");
         in_a.send(b"SUB x 1\r\n");
@@ -261,8 +267,8 @@ fn a_remote_binds_one_local_account() {
 /// URL's user and password, or its token; wrong ones are refused.
 #[test]
 fn hub_credentials_come_from_the_url() {
-    for kind in SPOKES {
-        let what = format!("{kind:?} spoke");
+    for (hk, kind) in PAIRS {
+        let what = format!("{hk:?} hub, {kind:?} spoke");
         // The leaf listener's own user, or the server's token (a leaf
         // listener has no token of its own: nats-server checks a leaf's
         // token against the server's authorization).
@@ -282,7 +288,7 @@ fn hub_credentials_come_from_the_url() {
                 "nope@",
             ),
         ] {
-            let h = hub_with(block, conf);
+            let h = hub_with(hk, block, conf);
             let port = leaf_port(&h);
             let s = spoke(
                 kind,
@@ -315,11 +321,11 @@ fn hub_credentials_come_from_the_url() {
 /// and tells it its interest again.
 #[test]
 fn the_spoke_reconnects_to_a_restarted_hub() {
-    for kind in SPOKES {
+    for (hk, kind) in PAIRS {
         let port = free_port();
-        let h = hub(i32::from(port), "");
+        let h = hub(hk, i32::from(port), "");
         let s = spoke(kind, &url(port), "");
-        let what = format!("{kind:?} spoke");
+        let what = format!("{hk:?} hub, {kind:?} spoke");
         let mut on_spoke = client(&s);
         on_spoke.send(b"SUB a.> 1\r\n");
         let mut on_hub = client(&h);
@@ -327,7 +333,7 @@ fn the_spoke_reconnects_to_a_restarted_hub() {
         drop(on_hub);
         drop(h);
 
-        let h = hub(i32::from(port), "");
+        let h = hub(hk, i32::from(port), "");
         let mut on_hub = client(&h);
         await_interest(&mut on_hub, &mut on_spoke, "after");
         on_hub.send(b"PUB a.again 2\r\nok\r\n");

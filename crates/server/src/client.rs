@@ -303,6 +303,9 @@ pub struct Client {
     /// (`route` is set too, its scope `RouteScope::Account`), whose lines
     /// are `LS+`/`LS-`/`LMSG`.
     pub leaf: bool,
+    /// This server dialled the connection (a leaf remote: the other side
+    /// is a hub).
+    pub solicited: bool,
     /// A client over WebSocket (set before its greeting): its logins may
     /// be the listener's, its INFO names the WebSocket listener.
     pub websocket: Cell<bool>,
@@ -420,6 +423,7 @@ impl Client {
             internal: false,
             route: false,
             leaf: false,
+            solicited: false,
             websocket: Cell::new(false),
             ws: RefCell::new(None),
             forwarded: RefCell::new(None),

@@ -86,13 +86,46 @@ pub struct Config {
     pub leaf: Option<Arc<Leaf>>,
 }
 
-/// The leaf node remotes this server dials (`leafnodes { remotes }`),
-/// checked by the binary.
+/// Leaf nodes (`leafnodes {}`), checked by the binary: the remotes this
+/// server dials, and the listener of a hub.
 #[derive(Debug, Clone)]
 pub struct Leaf {
     pub remotes: Vec<LeafRemote>,
     /// Between a closed connection and the next attempt (`reconnect`).
     pub reconnect: Duration,
+    /// Leaf connections are accepted (`port` set).
+    pub listen: Option<LeafListen>,
+}
+
+/// A hub's leaf listener.
+#[derive(Debug, Clone)]
+pub struct LeafListen {
+    pub host: String,
+    /// -1: any free port.
+    pub port: i32,
+    /// `advertise`: the URL spokes are told instead of the listen address.
+    pub advertise: Option<String>,
+    pub no_advertise: bool,
+    pub auth: LeafAuth,
+}
+
+/// `leafnodes { authorization {} }`: one user (bound to `account`), or a
+/// list of users each bound to its account; neither, and a spoke logs in
+/// as a client of the server would.
+#[derive(Debug, Clone, Default)]
+pub struct LeafAuth {
+    pub user: Option<(String, String)>,
+    pub users: Vec<LeafUser>,
+    /// The account of the single user (the global one when unset).
+    pub account: Option<String>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeafUser {
+    pub user: String,
+    pub pass: String,
+    pub account: Option<String>,
 }
 
 /// One remote: its URLs (tried in turn), and the local account its

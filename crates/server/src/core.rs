@@ -76,6 +76,8 @@ pub struct Shared {
     pub mesh: Option<Arc<crate::mesh::Mesh>>,
     /// The WebSocket listener, if any.
     pub ws: Option<WsListen>,
+    /// The leaf listener of a hub, bound by the leaf core.
+    pub leaf: Option<LeafListenAddr>,
 }
 
 /// The bound WebSocket listener and what its clients' INFO says.
@@ -89,6 +91,18 @@ pub struct WsListen {
     pub tls: bool,
     /// `ws_connect_urls`: `advertise`, else the listen address (every
     /// interface address when it is unspecified).
+    pub urls: Vec<String>,
+}
+
+/// A hub's leaf listener, resolved at boot.
+pub struct LeafListenAddr {
+    pub listen: SocketAddr,
+    /// INFO `host`/`port`, as nats-server gives them.
+    pub host: String,
+    pub port: u16,
+    /// `leafnode_urls`: `advertise`, else the listen address (every
+    /// interface address when it is unspecified); none with
+    /// `no_advertise`.
     pub urls: Vec<String>,
 }
 
@@ -126,6 +140,7 @@ impl Shared {
             event_seq: AtomicU64::new(0),
             mesh: None,
             ws: None,
+            leaf: None,
         }
     }
 
@@ -593,6 +608,11 @@ impl Core {
         let (slot, queue) = self
             .registry
             .add_weighted(link, sid, key.clone(), queue, weight);
+        if link.leaf {
+            let name = queue.as_ref().map(|(_, n)| &n[..]);
+            self.routes
+                .leaf_interest(&self.auth, link, &key, name, true, weight.max(1));
+        }
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: key.clone(),
@@ -611,13 +631,12 @@ impl Core {
             return;
         };
         let weight = weight.max(1);
-        if self.n == 1 || old == weight {
+        if old == weight {
             return;
         }
-        let Some((pattern, queue)) = self
-            .registry
-            .with_sub(slot, |s| (s.subject.clone(), s.queue.clone()))
-        else {
+        let Some((pattern, queue, link)) = self.registry.with_sub(slot, |s| {
+            (s.subject.clone(), s.queue.clone(), s.client.clone())
+        }) else {
             return;
         };
         let (add, by) = if weight > old {
@@ -625,13 +644,43 @@ impl Core {
         } else {
             (false, old - weight)
         };
-        self.links.broadcast(|| Item::Interest {
-            pattern: pattern.clone(),
-            queue: queue.clone(),
-            add,
-            route: true,
-            weight: by,
-        });
+        if link.leaf {
+            let name = queue.as_ref().map(|(_, n)| &n[..]);
+            self.routes
+                .leaf_interest(&self.auth, &link, &pattern, name, add, by);
+        }
+        if self.n > 1 {
+            self.links.broadcast(|| Item::Interest {
+                pattern: pattern.clone(),
+                queue: queue.clone(),
+                add,
+                route: true,
+                weight: by,
+            });
+        }
+    }
+
+    /// Registers leaf `link` with this core's routes: it is told the
+    /// account's client interest and the other leaves' (all on this core,
+    /// the leaf core), then every change.
+    pub fn register_leaf(&self, link: &Rc<Client>) {
+        let mut leaves = Vec::new();
+        for other in self.routes.links().iter().filter(|l| l.leaf) {
+            let slots: Vec<u32> = other.subs.borrow().values().copied().collect();
+            for slot in slots {
+                let entry = self.registry.with_sub(slot, |s| {
+                    (
+                        s.subject.clone(),
+                        s.queue.as_ref().map(|(_, n)| n.clone()),
+                        s.weight.get(),
+                    )
+                });
+                if let Some((key, queue, weight)) = entry {
+                    leaves.push((key, queue, weight, other.clone()));
+                }
+            }
+        }
+        self.routes.add_leaf(&self.auth, link, leaves);
     }
 
     /// Applies a peer core's interest change: to the summary, and, for a
@@ -674,6 +723,17 @@ impl Core {
         }
         sub.client.needs_barrier.set(true);
         let route = sub.client.route;
+        if sub.client.leaf {
+            let name = sub.queue.as_ref().map(|(_, n)| &n[..]);
+            self.routes.leaf_interest(
+                &self.auth,
+                &sub.client,
+                &sub.subject,
+                name,
+                false,
+                sub.weight.get().max(1),
+            );
+        }
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: sub.subject.clone(),

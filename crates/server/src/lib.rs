@@ -50,7 +50,10 @@ mod user_info;
 mod writer;
 mod ws;
 
-pub use config::{Cluster, Config, Leaf, LeafRemote, Live, RouteTls, RouteUrl, Tls, Websocket};
+pub use config::{
+    Cluster, Config, Leaf, LeafAuth, LeafListen, LeafRemote, LeafUser, Live, RouteTls, RouteUrl,
+    Tls, Websocket,
+};
 
 #[doc(hidden)]
 #[path = "bench.rs"]
@@ -169,6 +172,13 @@ impl Server {
             }
             None => (None, None),
         };
+        let (leaf, leaf_reservation) = match config.leaf.as_ref().and_then(|l| l.listen.as_ref()) {
+            Some(l) => {
+                let (a, r) = leaf_for(l)?;
+                (Some(a), r)
+            }
+            None => (None, None),
+        };
         let mut shared = Shared::new(
             config,
             boot::server_id(),
@@ -177,6 +187,7 @@ impl Server {
         );
         shared.mesh = mesh;
         shared.ws = ws;
+        shared.leaf = leaf;
         let shared = Arc::new(shared);
 
         // One ring per ordered pair of cores, and beside it a lane that brings
@@ -244,6 +255,7 @@ impl Server {
         drop(reservation);
         drop(route_reservation);
         drop(ws_reservation);
+        drop(leaf_reservation);
         let mut server = Server {
             addr,
             shared,
@@ -292,6 +304,11 @@ impl Server {
         let m = self.shared.mesh.as_ref()?;
         let (name, dynamic) = m.name();
         Some((m.listen, name, dynamic))
+    }
+
+    /// The leaf listener's address, on a hub.
+    pub fn leafnode(&self) -> Option<SocketAddr> {
+        self.shared.leaf.as_ref().map(|l| l.listen)
     }
 
     /// The WebSocket listener's address and whether it speaks TLS.
@@ -498,6 +515,45 @@ fn ws_for(w: &config::Websocket) -> Result<(core::WsListen, Option<socket2::Sock
             host: w.host.clone(),
             port,
             tls: w.tls.is_some(),
+            urls,
+        },
+        reservation,
+    ))
+}
+
+/// The leaf listener of settings `l` (a free port reserved when asked for
+/// one, kept until the leaf core has bound it) and its `leafnode_urls`.
+fn leaf_for(
+    l: &config::LeafListen,
+) -> Result<(core::LeafListenAddr, Option<socket2::Socket>), BootError> {
+    let host = resolve_ip(&l.host)
+        .ok_or_else(|| BootError::Other(format!("invalid leafnode host {:?}", l.host)))?;
+    let (port, reservation) = if l.port <= 0 {
+        let (p, s) =
+            reserve_port(host).map_err(|e| BootError::Bind(format!("{}:{}", l.host, l.port), e))?;
+        (p, Some(s))
+    } else {
+        (l.port as u16, None)
+    };
+    let listen = SocketAddr::new(host, port);
+    if reservation.is_none() {
+        boot::check_port_free(listen).map_err(|e| BootError::Bind(listen.to_string(), e))?;
+    }
+    let urls = match (&l.advertise, l.no_advertise) {
+        (_, true) => Vec::new(),
+        (Some(adv), false) => {
+            let (h, p) = advertised(adv, port).map_err(|e| {
+                BootError::Other(format!("Error setting leafnode advertise address: {e}"))
+            })?;
+            client_urls(&h, p)
+        }
+        (None, false) => client_urls(&l.host, port),
+    };
+    Ok((
+        core::LeafListenAddr {
+            listen,
+            host: l.host.clone(),
+            port,
             urls,
         },
         reservation,

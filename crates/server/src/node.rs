@@ -88,6 +88,15 @@ pub async fn run(
     if let Some(leaf) = core.cfg().leaf.clone() {
         crate::leaf::start(&core, &leaf);
     }
+    if let (Some(l), crate::leaf::LEAF_CORE) = (&core.shared().leaf, core.id()) {
+        match rt::Listener::bind(l.listen) {
+            Ok(l) => rt::spawn(crate::leaf::listen(core.clone(), l)),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        }
+    }
     if let Some(ws) = &core.shared().ws {
         match rt::Listener::bind(ws.listen) {
             Ok(l) => rt::spawn(ws_listen(core.clone(), l)),

@@ -41,8 +41,14 @@ fn deliver(
         let client = &sub.client;
         if client.route {
             // A cluster peer's interest: the message leaves on that route
-            // once, after this routing (never back out of a route).
-            if m.spans.local_only {
+            // once, after this routing (never back out of a route). A
+            // leaf's message goes on to the other leaves, never back.
+            let from = publisher.filter(|p| p.route);
+            if from.is_some_and(|p| Rc::ptr_eq(p, client)) {
+                return None;
+            }
+            let onward = client.leaf && from.is_some_and(|p| p.leaf);
+            if m.spans.local_only && !onward {
                 return None;
             }
             target_route(core, client, sub.queue.as_ref().map(|(_, n)| n));
@@ -54,7 +60,7 @@ fn deliver(
             // the service replies' `_R_.…`): answered off this routing, and
             // counted as delivered (it has a responder).
             if m.subject() == crate::user_info::SUBJECT {
-                if let Some(p) = publisher {
+                if let Some(p) = publisher.filter(|p| !p.route) {
                     crate::user_info::answer(core, p, m);
                 }
                 return Some(false);
@@ -895,9 +901,14 @@ fn carry_out(core: &Core, mut plan: RefMut<'_, RouteScratch>, m: &Msg) -> (bool,
 /// of each queue group the peer listed (`queues`: the span of their names
 /// in the frame), never to a route. Returns whether a peer core was
 /// handed it (the route's next PONG then waits for the barrier).
-pub fn publish_routed(core: &Core, m: &Msg, queues: (u32, u32)) -> bool {
+pub fn publish_routed(
+    core: &Core,
+    m: &Msg,
+    queues: (u32, u32),
+    source: Option<&Rc<Client>>,
+) -> bool {
     let names = (&m.frame[..], queues);
-    let mut crossed = routed_in_account(core, m, names);
+    let mut crossed = routed_in_account(core, m, names, source);
     // The accounts that import this subject get their copies here: the
     // peer sent the message in the exporter's account only.
     if !core.plain_routing() {
@@ -913,7 +924,7 @@ pub fn publish_routed(core: &Core, m: &Msg, queues: (u32, u32)) -> bool {
                 frame: &frame,
                 spans,
             };
-            crossed |= routed_in_account(core, &copy, names);
+            crossed |= routed_in_account(core, &copy, names, source);
         }
     }
     reap_expired(core);
@@ -921,15 +932,20 @@ pub fn publish_routed(core: &Core, m: &Msg, queues: (u32, u32)) -> bool {
     crossed
 }
 
-fn routed_in_account(core: &Core, m: &Msg, names: (&[u8], (u32, u32))) -> bool {
+fn routed_in_account(
+    core: &Core,
+    m: &Msg,
+    names: (&[u8], (u32, u32)),
+    source: Option<&Rc<Client>>,
+) -> bool {
     core.keyed(m.spans.account, m.subject(), |key| {
         if core.cores() > 1 {
             core.registry().lookup_both(key, |local, remote| {
-                routed(core, m, local, Some(remote), names)
+                routed(core, m, local, Some(remote), names, source)
             })
         } else {
             core.registry()
-                .lookup_local(key, |local| routed(core, m, local, None, names))
+                .lookup_local(key, |local| routed(core, m, local, None, names, source))
         }
     })
 }
@@ -940,9 +956,12 @@ fn routed(
     local: &Match<u32>,
     remote: Option<&Match<PeerKey>>,
     (names, queues): (&[u8], (u32, u32)),
+    source: Option<&Rc<Client>>,
 ) -> bool {
+    // A leaf's message also goes to the other leaves' plain interest
+    // here (all leaves are on this core); a route's to clients only.
     for &key in &local.plain {
-        deliver(core, key, m, None, false);
+        deliver(core, key, m, source, false);
     }
     let mut plan = core.route_scratch();
     let scratch = &mut *plan;
@@ -976,7 +995,9 @@ fn routed(
             scratch.peers[c as usize].queues.push(qid);
         }
     }
-    carry_out(core, plan, m).0
+    let crossed = carry_out(core, plan, m).0;
+    send_routes(core, m);
+    crossed
 }
 
 /// Delivers a message that a peer core routed here. `queues` are this core's

@@ -13,12 +13,21 @@
 //! dedicated one its account, without naming it) when it is made, so a link
 //! gets the snapshot and then exactly the changes after it.
 //!
+//! Leaf connections are links too, with a table each (nats-server's
+//! `smap`): a leaf hears the account's client interest and the interest
+//! of the other leaves ([`Routes::leaf_interest`]), never its own, and a
+//! connection this server dialled to a hub hears another hub's interest
+//! only for loop detection (`$LDS.`), as nats-server's `updateSmap`
+//! decides. Every leaf link lives on the leaf core (see `leaf/mod.rs`), so
+//! the leaves' interest is all at hand there.
+//!
 //! Off the message path (interest changes only), never waits, never touches
 //! a socket: lines go to the links' outbound queues.
 
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
+use ahash::AHashMap;
 use bytes::{Bytes, BytesMut};
 use shoal_proto::encode;
 use shoal_subject::routes::{Advertised, Announce};
@@ -37,6 +46,8 @@ pub struct Routes {
     perms: RefCell<Option<Rules>>,
     links: RefCell<Vec<Rc<Client>>>,
     advertised: RefCell<Advertised>,
+    /// What each leaf link (by cid) has been told.
+    leaf_tables: RefCell<AHashMap<u64, Advertised>>,
     /// Per account id, its name as route lines spell it and the name's
     /// FNV-1a hash (its pool index's source), made once.
     names: RefCell<Vec<Option<(Bytes, u32)>>>,
@@ -179,13 +190,32 @@ impl Routes {
             }
         }
         drop(adv);
-        if changes.is_empty() || !self.any() {
+        if !self.any() {
+            return;
+        }
+        if !self.leaf_tables.borrow().is_empty() {
+            let mut pairs = vec![(account, Bytes::copy_from_slice(subject))];
+            if !imports.is_empty() {
+                let mut shadow = Vec::new();
+                for (exporter, imp) in imports.into_account(account) {
+                    if imp.shadow(subject, &mut shadow) {
+                        pairs.push((exporter, Bytes::copy_from_slice(&shadow)));
+                    }
+                }
+            }
+            for l in self.links.borrow().iter().filter(|l| l.leaf) {
+                for (a, s) in &pairs {
+                    self.tell_leaf(auth, l, *a, s, queue, add, 1);
+                }
+            }
+        }
+        if changes.is_empty() {
             return;
         }
         // Each route hears of the accounts it carries (one line serves
         // every route that carries them all).
         let mut all: Option<BytesMut> = None;
-        for l in self.links.borrow().iter() {
+        for l in self.links.borrow().iter().filter(|l| !l.leaf) {
             let scope = l.route_scope.get();
             if scope == RouteScope::All {
                 let line = all.get_or_insert_with(|| {
@@ -205,6 +235,72 @@ impl Routes {
             if !line.is_empty() {
                 l.send(&line);
             }
+        }
+    }
+
+    /// Leaf link `src`'s interest in `key` changed by `weight` members
+    /// (added or removed): every other leaf that may hear it is told
+    /// (nats-server's `updateLeafNodes` and `updateSmap`: a connection to
+    /// a hub hears only this server's clients and the leaves that dialled
+    /// it, but for loop detection subjects).
+    pub fn leaf_interest(
+        &self,
+        auth: &Auth,
+        src: &Client,
+        key: &[u8],
+        queue: Option<&[u8]>,
+        add: bool,
+        weight: u32,
+    ) {
+        if self.leaf_tables.borrow().is_empty() {
+            return;
+        }
+        let (account, subject) = crate::accounts::split(key);
+        let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
+        for l in self.links.borrow().iter() {
+            if !l.leaf || l.cid == src.cid || !(lds || !l.solicited || !src.solicited) {
+                continue;
+            }
+            self.tell_leaf(auth, l, account, subject, queue, add, weight);
+        }
+    }
+
+    /// Counts a change of `weight` members in leaf `link`'s table and
+    /// sends what it announces, if the link carries the account.
+    #[allow(clippy::too_many_arguments)]
+    fn tell_leaf(
+        &self,
+        auth: &Auth,
+        link: &Rc<Client>,
+        account: u16,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        add: bool,
+        weight: u32,
+    ) {
+        if !self.carries(auth, link.route_scope.get(), account) {
+            return;
+        }
+        let mut tables = self.leaf_tables.borrow_mut();
+        let Some(table) = tables.get_mut(&link.cid) else {
+            return;
+        };
+        let mut last = None;
+        for _ in 0..weight.max(1) {
+            let a = if add {
+                table.add(account, subject, queue)
+            } else {
+                table.remove(account, subject, queue)
+            };
+            if a.is_some() {
+                last = a;
+            }
+        }
+        drop(tables);
+        if let Some(a) = last {
+            let mut line = BytesMut::new();
+            self.put_announce(auth, link, &a, &mut line);
+            link.send(&line);
         }
     }
 
@@ -236,6 +332,9 @@ impl Routes {
     /// advertised interest of the accounts it carries now, then every
     /// change.
     pub fn add_link(&self, auth: &Auth, link: &Rc<Client>) {
+        if link.leaf {
+            return self.add_leaf(auth, link, Vec::new());
+        }
         let mut out = BytesMut::new();
         for a in self.advertised.borrow().snapshot() {
             self.put_announce(auth, link, &a, &mut out);
@@ -246,9 +345,44 @@ impl Routes {
         self.links.borrow_mut().push(link.clone());
     }
 
-    /// Forgets a closed route.
+    /// Registers leaf `link`: its table starts with the account's client
+    /// interest and `leaves`' (key, queue, weight, source) entries that it
+    /// may hear, and it is sent that table.
+    pub fn add_leaf(
+        &self,
+        auth: &Auth,
+        link: &Rc<Client>,
+        leaves: Vec<(Bytes, Option<Bytes>, u32, Rc<Client>)>,
+    ) {
+        let crate::client::RouteScope::Account(Some(id)) = link.route_scope.get() else {
+            return;
+        };
+        let mut table = self.advertised.borrow().of_account(id);
+        for (key, queue, weight, src) in &leaves {
+            let (account, subject) = crate::accounts::split(key);
+            let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
+            if account != id || src.cid == link.cid || !(lds || !link.solicited || !src.solicited) {
+                continue;
+            }
+            for _ in 0..(*weight).max(1) {
+                table.add(account, subject, queue.as_deref());
+            }
+        }
+        let mut out = BytesMut::new();
+        for a in table.snapshot() {
+            self.put_announce(auth, link, &a, &mut out);
+        }
+        if !out.is_empty() {
+            link.send(&out);
+        }
+        self.leaf_tables.borrow_mut().insert(link.cid, table);
+        self.links.borrow_mut().push(link.clone());
+    }
+
+    /// Forgets a closed route or leaf.
     pub fn remove_link(&self, cid: u64) {
         self.links.borrow_mut().retain(|l| l.cid != cid);
+        self.leaf_tables.borrow_mut().remove(&cid);
     }
 }
 

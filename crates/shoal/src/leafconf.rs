@@ -2,20 +2,21 @@
 //! nats-server's `parseLeafNodes` and `parseRemoteLeafNodes` read it, and
 //! the runtime's [`shoal_server::Leaf`] ([`resolve`]).
 //!
-//! Shoal is a leaf node of hubs (`remotes`): a remote's `url`/`urls`
-//! (`nats-leaf://`, `nats://`; user and password, or a token, from the
-//! userinfo), `account`, `no_randomize`, `reconnect`, and compression
-//! `off`. What Shoal does not do yet is refused by name, never ignored:
-//! accepting leaf connections (`listen`, `port` and the rest of the hub's
-//! keys), a remote's credentials file, nkey, TLS (`tls`, `tls://`),
-//! WebSocket URLs, `deny_imports`/`deny_exports`, `hub`, compression, more
-//! than one remote, and leaf nodes on a cluster node.
+//! Shoal is a hub (`listen`/`port`, `host`, `advertise`, `no_advertise`,
+//! `authorization { user, password, account, users, timeout }`) and a
+//! leaf node of hubs (`remotes`: a remote's `url`/`urls` — `nats-leaf://`,
+//! `nats://`, user and password or a token from the userinfo —,
+//! `account`, `no_randomize`, `reconnect`), with compression `off`. What
+//! Shoal does not do yet is refused by name, never ignored: TLS (`tls`,
+//! `tls://`), a remote's credentials file or nkey, WebSocket URLs,
+//! `deny_imports`/`deny_exports`, `hub`, compression, and leaf nodes on a
+//! cluster node.
 
 use std::time::Duration;
 
 use shoal_conf::{Kind, Value};
 
-use crate::report::{boolean, string, Report};
+use crate::report::{boolean, int, string, Report};
 
 /// nats-server's leaf port, for a URL without one.
 const DEFAULT_PORT: u16 = 7422;
@@ -25,6 +26,11 @@ const DEFAULT_PORT: u16 = 7422;
 pub struct LeafSettings {
     pub remotes: Vec<RemoteSettings>,
     pub reconnect: Option<Duration>,
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub advertise: Option<String>,
+    pub no_advertise: bool,
+    pub auth: shoal_server::LeafAuth,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -50,16 +56,18 @@ pub fn leafnodes(v: &Value, report: &mut Report) -> Option<LeafSettings> {
             "reconnect" | "reconnect_delay" | "reconnect_interval" => {
                 l.reconnect = crate::report::duration("reconnect", x, report)
             }
-            // Accepting leaf connections (a hub's listener and its keys).
-            "listen"
-            | "port"
-            | "host"
-            | "net"
-            | "authorization"
-            | "advertise"
-            | "leafnode_advertise"
-            | "no_advertise"
-            | "tls"
+            "listen" => {
+                if let Some((host, port)) = crate::report::listen(x, report) {
+                    l.host = host;
+                    l.port = Some(port);
+                }
+            }
+            "port" => l.port = int(x, report),
+            "host" | "net" => l.host = string(x, report),
+            "advertise" | "leafnode_advertise" => l.advertise = string(x, report),
+            "no_advertise" => l.no_advertise = boolean(x, report).unwrap_or(false),
+            "authorization" => authorization(x, &mut l.auth, report),
+            "tls"
             | "min_version"
             | "minimum_version"
             | "isolate_leafnode_interest"
@@ -72,13 +80,85 @@ pub fn leafnodes(v: &Value, report: &mut Report) -> Option<LeafSettings> {
             _ => report.error(&x.pos, format!("unknown field {k:?}")),
         }
     }
-    if l.remotes.len() > 1 {
-        report.error(
-            &v.pos,
-            "more than one leafnode remote is not supported by this version of shoal yet",
-        );
-    }
     (report.errors.len() == before).then_some(l)
+}
+
+/// `authorization {}` of the leaf listener.
+fn authorization(x: &Value, a: &mut shoal_server::LeafAuth, report: &mut Report) {
+    let Some(m) = x.as_map() else {
+        report.error(
+            &x.pos,
+            format!("Expected authorization to be a map, got {}", x.go_type()),
+        );
+        return;
+    };
+    let (mut user, mut pass) = (None, None);
+    for (k, y) in m.iter() {
+        match k.to_ascii_lowercase().as_str() {
+            "user" | "username" => user = string(y, report),
+            "pass" | "password" => pass = string(y, report),
+            "account" => a.account = string(y, report),
+            "timeout" => {
+                let secs = match &y.kind {
+                    Kind::Integer(n) => *n as f64,
+                    Kind::Float(f) => *f,
+                    _ => {
+                        report.error(&y.pos, "error parsing leafnode authorization timeout");
+                        0.0
+                    }
+                };
+                a.timeout = Duration::try_from_secs_f64(secs)
+                    .ok()
+                    .filter(|d| !d.is_zero());
+            }
+            "users" => a.users = users(y, report),
+            "nkey" | "token" | "proxy_required" => {
+                not_yet(&format!("leafnodes authorization {k}"), y, report)
+            }
+            _ if y.used_as_variable => {}
+            _ => report.error(&y.pos, format!("unknown field {k:?}")),
+        }
+    }
+    if let Some(u) = user {
+        a.user = Some((u, pass.unwrap_or_default()));
+    }
+}
+
+/// `users: [ { user, password, account } ]` of the leaf listener.
+fn users(x: &Value, report: &mut Report) -> Vec<shoal_server::LeafUser> {
+    let Kind::Array(items) = &x.kind else {
+        report.error(
+            &x.pos,
+            format!("Expected users field to be an array, got {}", x.go_type()),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for i in items {
+        let Some(m) = i.as_map() else {
+            report.error(&i.pos, "Expected user entry to be a map/struct");
+            continue;
+        };
+        let mut u = shoal_server::LeafUser {
+            user: String::new(),
+            pass: String::new(),
+            account: None,
+        };
+        for (k, y) in m.iter() {
+            match k.to_ascii_lowercase().as_str() {
+                "user" | "username" => u.user = string(y, report).unwrap_or_default(),
+                "pass" | "password" => u.pass = string(y, report).unwrap_or_default(),
+                "account" => u.account = string(y, report),
+                "nkey" | "permissions" | "proxy_required" => {
+                    not_yet(&format!("leafnodes authorization users {k}"), y, report)
+                }
+                _ if y.used_as_variable => {}
+                _ => report.error(&y.pos, format!("unknown field {k:?}")),
+            }
+        }
+        out.push(u);
+    }
+    out
 }
 
 fn not_yet(what: &str, x: &Value, report: &mut Report) {
@@ -235,8 +315,38 @@ pub fn resolve(
         return Ok(None);
     };
     let remotes: Vec<&RemoteSettings> = l.remotes.iter().filter(|r| !r.urls.is_empty()).collect();
-    if remotes.is_empty() {
+    // nats-server: port 0 (or none) is no listener.
+    let listen = l
+        .port
+        .filter(|&p| p != 0)
+        .map(|p| shoal_server::LeafListen {
+            host: l
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "0.0.0.0".into()),
+            port: p.clamp(-1, 65535) as i32,
+            advertise: l.advertise.clone().filter(|a| !a.is_empty()),
+            no_advertise: l.no_advertise,
+            auth: l.auth.clone(),
+        });
+    if remotes.is_empty() && listen.is_none() {
         return Ok(None);
+    }
+    let known = |a: &str| a == "$G" || accounts.iter().any(|x| x == a);
+    if let Some(l) = &listen {
+        let bound = l
+            .auth
+            .account
+            .iter()
+            .chain(l.auth.users.iter().filter_map(|u| u.account.as_ref()));
+        for a in bound {
+            if !known(a) {
+                return Err(format!(
+                    "cannot find local account {a:?} specified in leafnode authorization"
+                ));
+            }
+        }
     }
     if cluster {
         return Err(
@@ -250,8 +360,7 @@ pub fn resolve(
             .clone()
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| "$G".into());
-        let known = account == "$G" || accounts.contains(&account);
-        if !known {
+        if !known(&account) {
             return Err(format!(
                 "cannot find local account {account:?} specified in leafnode remote"
             ));
@@ -263,6 +372,7 @@ pub fn resolve(
     }
     Ok(Some(std::sync::Arc::new(shoal_server::Leaf {
         remotes: out,
+        listen,
         reconnect: l
             .reconnect
             .filter(|d| !d.is_zero())
@@ -312,8 +422,8 @@ mod tests {
     fn what_is_not_done_is_refused_by_name() {
         for (text, want) in [
             (
-                "leafnodes { port: 7422 }",
-                "\"leafnodes port\" is not supported",
+                "leafnodes { port: 7422, tls: {} }",
+                "\"leafnodes tls\" is not supported",
             ),
             (
                 "leafnodes { remotes: [ { url: \"nats://h\", credentials: \"/x.creds\" } ] }",
@@ -326,10 +436,6 @@ mod tests {
             (
                 "leafnodes { compression: s2_auto }",
                 "\"leafnodes compression\" is not supported",
-            ),
-            (
-                "leafnodes { remotes: [ { url: \"nats://a\" }, { url: \"nats://b\" } ] }",
-                "more than one leafnode remote",
             ),
             (
                 "leafnodes { remotes: [ { url: \"nats://a\", bogus: 1 } ] }",

@@ -261,6 +261,15 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
             options::join_host_port(http_host, &port)
         );
     }
+    if let (Some(listen), Some(l)) = (
+        server.leafnode(),
+        opts.config.leaf.as_ref().and_then(|l| l.listen.as_ref()),
+    ) {
+        info!(
+            "Listening for leafnode connections on {}",
+            options::join_host_port(&l.host, &listen.port().to_string())
+        );
+    }
     if let (Some((listen, tls)), Some(w)) = (server.websocket(), &opts.config.websocket) {
         let scheme = if tls { "wss" } else { "ws" };
         info!(

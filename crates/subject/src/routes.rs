@@ -117,6 +117,25 @@ impl Advertised {
         }
     }
 
+    /// A copy of account `id`'s entries, counts kept (a leaf's table
+    /// starts from it).
+    pub fn of_account(&self, id: u16) -> Advertised {
+        Advertised {
+            plain: self
+                .plain
+                .iter()
+                .filter(|((a, _), _)| *a == id)
+                .map(|(k, n)| (k.clone(), *n))
+                .collect(),
+            queues: self
+                .queues
+                .iter()
+                .filter(|((a, _, _), _)| *a == id)
+                .map(|(k, n)| (k.clone(), *n))
+                .collect(),
+        }
+    }
+
     /// Everything there is, for a route that has just registered (its
     /// first batch of `RS+`).
     pub fn snapshot(&self) -> impl Iterator<Item = Announce> + '_ {

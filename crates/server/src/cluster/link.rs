@@ -1041,7 +1041,7 @@ fn on_msg(
             local_only: true,
         },
     };
-    if crate::router::publish_routed(core, &m, (queues.start, queues.end)) {
+    if crate::router::publish_routed(core, &m, (queues.start, queues.end), None) {
         link.conn.needs_barrier.set(true);
     }
 }

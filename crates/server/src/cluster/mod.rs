@@ -153,7 +153,7 @@ pub fn level_name(l: shoal_proto::s2::Level) -> &'static str {
 }
 
 /// A nonce as nats-server puts in every INFO (unused on routes).
-fn nonce(core: &Core) -> String {
+pub(crate) fn nonce(core: &Core) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     (0..11)
         .map(|_| ALPHABET[core.rand(ALPHABET.len() as u64) as usize] as char)

@@ -1,20 +1,28 @@
-//! One leaf node connection this server dialled, on its core, as
-//! nats-server's spoke side runs it (spec/cluster.md §6): the hub's INFO
-//! (it must be a leaf port: a client id and `leafnode_urls`), our CONNECT
-//! (credentials from the URL, the local account's name, no compression),
-//! the hub's `connect_info` INFO when it announced `info_on_connect`, then
-//! registration: the local account's client interest and this server's
-//! loop-detection subject go to the hub as `LS+`, and from then on `LS+`/
-//! `LS-` from the hub become entries of this connection (messages to them
-//! leave as `LMSG`/`HMSG`), `LMSG`/`HMSG` from the hub are delivered to the
-//! account's subscribers here (never back to the hub), and PINGs keep the
-//! connection alive both ways.
+//! One leaf node connection, on the leaf core, in either role, as
+//! nats-server runs it (spec/cluster.md §6):
+//!
+//! - **Spoke** (this server dialled a hub, [`serve`]): the hub's INFO (it
+//!   must be a leaf port: a client id and `leafnode_urls`), our CONNECT
+//!   (credentials from the URL, the local account's name, no compression),
+//!   the hub's `connect_info` INFO when it announced `info_on_connect`,
+//!   then registration.
+//! - **Hub** (a spoke dialled this server, [`accept`]): our INFO, the
+//!   spoke's CONNECT within the auth timeout, its login (`hub.rs`), the
+//!   `connect_info` INFO naming the bound account, then registration.
+//!
+//! Registered, both roles are the same: this server's loop-detection
+//! subject and what the link may hear of the account's interest go out as
+//! `LS+` (`routes.rs` keeps the link's table); `LS+`/`LS-` from the other
+//! side become entries of this connection (messages to them leave as
+//! `LMSG`/`HMSG`); `LMSG`/`HMSG` from it go to the account's subscribers
+//! and to the other leaves (never back); PINGs keep it alive both ways.
 //!
 //! Invariants: the connection is a route-like client (`route` and `leaf`
-//! set, scope `RouteScope::Account`), listed in the core's `Routes` only
-//! while registered; its entries go when it closes. A hub that offers this
-//! server's own `$LDS.` subject closed a loop: the connection closes with
-//! nats-server's `Loop detected` error and the dialler waits 30 s.
+//! set, scope `RouteScope::Account` once bound), listed in the core's
+//! `Routes` only while registered; its entries go when it closes. A side
+//! that is offered this server's own `$LDS.` subject closed a loop: the
+//! connection closes with nats-server's `Loop detected` error, and a
+//! spoke waits 30 s before it dials again.
 //!
 //! Never blocks its core; never writes but through the connection's queue.
 
@@ -51,23 +59,71 @@ pub struct Ended {
     pub loop_detected: bool,
 }
 
+/// Which side of the link this server is.
+pub(super) enum Role {
+    /// It dialled `url`.
+    Spoke {
+        url: RouteUrl,
+        /// The hub's INFO was read (and our CONNECT sent).
+        greeted: bool,
+        /// The hub announced `info_on_connect`: registration waits for
+        /// its `connect_info` INFO.
+        wait_connect_info: bool,
+    },
+    /// A spoke dialled it; `connected` once its CONNECT was accepted.
+    Hub { connected: bool },
+}
+
 /// The connection's state, as its reader keeps it.
-struct Link {
-    core: Rc<Core>,
-    conn: Rc<Client>,
-    url: RouteUrl,
-    /// The local account the connection binds, by id and name.
-    account: u16,
-    account_name: String,
-    /// The hub's INFO was read (and our CONNECT sent).
-    greeted: bool,
-    /// The hub announced `info_on_connect`: registration waits for its
-    /// `connect_info` INFO.
-    wait_connect_info: bool,
-    registered: bool,
-    loop_detected: bool,
-    /// This server's loop-detection subject in the account.
-    lds: String,
+pub(super) struct Link {
+    pub core: Rc<Core>,
+    pub conn: Rc<Client>,
+    pub role: Role,
+    /// The local account the connection binds, by id and name (a hub's
+    /// once the spoke has logged in).
+    pub account: u16,
+    pub account_name: String,
+    pub registered: bool,
+    pub loop_detected: bool,
+    /// This server's loop-detection subject (in every account).
+    pub lds: String,
+}
+
+/// This server's loop-detection subject.
+pub(super) fn lds(core: &Core) -> String {
+    format!(
+        "{}{}",
+        leaf_info::LOOP_DETECTION_PREFIX,
+        &core.shared().server_id[..22]
+    )
+}
+
+/// A leaf connection's client, before its greeting.
+pub(super) fn new_conn(
+    core: &Rc<Core>,
+    rh: &ReadHalf,
+    addr: SocketAddr,
+    solicited: bool,
+) -> Rc<Client> {
+    let cid = core.next_cid();
+    let mut c = Client::new(cid, addr, core.env().clone(), Some(rh.fd()));
+    c.route = true;
+    c.leaf = true;
+    c.solicited = solicited;
+    let conn = Rc::new(c);
+    conn.set_log_prefix(format!("{addr} - lid:{cid}"));
+    conn.opts.set(crate::client::Opts {
+        verbose: false,
+        pedantic: false,
+        // Leaf connections never echo: a message never goes back over
+        // the link it came from (the router's rule).
+        echo: false,
+        headers: false,
+        no_responders: false,
+        protocol: 1,
+    });
+    conn.connected.set(true);
+    conn
 }
 
 /// Serves one dialled connection until it closes.
@@ -79,21 +135,6 @@ pub async fn serve(
     wh: WriteHalf,
     addr: SocketAddr,
 ) -> Ended {
-    let cid = core.next_cid();
-    let mut c = Client::new(cid, addr, core.env().clone(), Some(rh.fd()));
-    c.route = true;
-    c.leaf = true;
-    let conn = Rc::new(c);
-    conn.set_log_prefix(format!("{addr} - lid:{cid}"));
-    conn.opts.set(crate::client::Opts {
-        verbose: false,
-        pedantic: false,
-        echo: true,
-        headers: false,
-        no_responders: false,
-        protocol: 1,
-    });
-    conn.connected.set(true);
     let Some(account) = core.auth().account_id(remote.account.as_bytes()) else {
         log::error!(
             "Unable to lookup account {} for solicited leafnode connection: account not found",
@@ -104,6 +145,7 @@ pub async fn serve(
             loop_detected: false,
         };
     };
+    let conn = new_conn(&core, &rh, addr, true);
     conn.route_scope.set(RouteScope::Account(Some(account)));
     log::info!(
         "{} - Leafnode connection created for account: {}",
@@ -115,22 +157,51 @@ pub async fn serve(
     let mut link = Link {
         core: core.clone(),
         conn: conn.clone(),
-        url: url.clone(),
+        role: Role::Spoke {
+            url: url.clone(),
+            greeted: false,
+            wait_connect_info: false,
+        },
         account,
         account_name: remote.account.clone(),
-        greeted: false,
-        wait_connect_info: false,
         registered: false,
         loop_detected: false,
-        lds: format!(
-            "{}{}",
-            leaf_info::LOOP_DETECTION_PREFIX,
-            &core.shared().server_id[..22]
-        ),
+        lds: lds(&core),
     };
-    read_loop(&mut link, &mut rh).await;
+    run(&mut link, &mut rh).await;
+    Ended {
+        registered: link.registered,
+        loop_detected: link.loop_detected,
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn accept(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, addr: SocketAddr) {
+    let conn = new_conn(&core, &rh, addr, false);
+    log::info!("{} - Leafnode connection created", conn.log_prefix());
+    rt::spawn(crate::writer::run_writer(conn.clone(), wh));
+    super::hub::greet(&core, &conn);
+    let mut link = Link {
+        core: core.clone(),
+        conn: conn.clone(),
+        role: Role::Hub { connected: false },
+        account: 0,
+        account_name: String::new(),
+        registered: false,
+        loop_detected: false,
+        lds: lds(&core),
+    };
+    core.end_pass();
+    run(&mut link, &mut rh).await;
+}
+
+/// Reads until the connection closes, then cleans up.
+async fn run(link: &mut Link, rh: &mut ReadHalf) {
+    let core = link.core.clone();
+    let conn = link.conn.clone();
+    read_loop(link, rh).await;
     if link.registered {
-        core.routes().remove_link(cid);
+        core.routes().remove_link(conn.cid);
     }
     core.unsubscribe_all(&conn);
     core.end_pass();
@@ -138,18 +209,22 @@ pub async fn serve(
         conn.done.wait().await;
     }
     let reason = conn.close_reason.get().unwrap_or(CloseReason::ClientClosed);
-    log::info!(
-        "{} - Leafnode connection closed: {}",
-        conn.log_prefix(),
-        reason.as_str()
-    );
-    drop(rh);
+    let name = conn.name.borrow().clone();
+    if name.is_empty() {
+        log::info!(
+            "{} - Leafnode connection closed: {}",
+            conn.log_prefix(),
+            reason.as_str()
+        );
+    } else {
+        log::info!(
+            "{} - Leafnode connection closed: {} - Remote: {name}",
+            conn.log_prefix(),
+            reason.as_str()
+        );
+    }
     if core.life().stopping.get() {
         core.life().stop_ev.notify();
-    }
-    Ended {
-        registered: link.registered,
-        loop_detected: link.loop_detected,
     }
 }
 
@@ -231,6 +306,19 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
             match parse_route(&data[at..], &limits, RouteCtx::LEAF) {
                 Ok(RouteParsed::Op(op, len)) => {
                     let frame = data.slice(at..at + len);
+                    if let (RouteOp::Connect(json), Role::Hub { connected: false }) =
+                        (&op, &link.role)
+                    {
+                        // The spoke's login may wait (bcrypt, a JWT chain).
+                        let json = json.of(&frame).to_vec();
+                        super::hub::on_connect(link, &json).await;
+                        at += len;
+                        if !conn.is_open() {
+                            core.end_pass();
+                            return;
+                        }
+                        continue;
+                    }
                     if let RouteOp::Ping = op {
                         // As a client's: the PONG proves that what came
                         // before it reached every core.
@@ -295,11 +383,8 @@ fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) {
     match op {
         RouteOp::Info(json) => on_info(link, json.of(frame)),
         RouteOp::Connect(_) => {
-            // The hub never sends one: a server that dialled us back?
-            log::error!(
-                "{} - Unexpected CONNECT on a solicited leafnode",
-                conn.log_prefix()
-            );
+            // A hub's spoke sends one, first (see `read_loop`).
+            log::error!("{} - Unexpected CONNECT on a leafnode", conn.log_prefix());
             conn.close_after_flush(CloseReason::ProtocolViolation);
         }
         RouteOp::Ping => conn.send(encode::PONG),
@@ -335,13 +420,22 @@ fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) {
 /// `connect_info` one registers the connection; later ones are ignored.
 fn on_info(link: &mut Link, json: &[u8]) {
     let conn = link.conn.clone();
+    // A spoke's INFO (an update of its URLs) changes nothing here.
+    let Role::Spoke {
+        url,
+        greeted,
+        wait_connect_info,
+    } = &mut link.role
+    else {
+        return;
+    };
     let Some(info) = HubInfo::parse(json) else {
         log::error!("{} - Error parsing the remote's INFO", conn.log_prefix());
         conn.close_after_flush(CloseReason::ParseError);
         return;
     };
-    if !link.greeted {
-        link.greeted = true;
+    if !*greeted {
+        *greeted = true;
         conn.sent_connect_info.set(true);
         if !info.is_leaf_port() {
             log::error!("{} - attempted to connect to wrong port", conn.log_prefix());
@@ -362,7 +456,7 @@ fn on_info(link: &mut Link, json: &[u8]) {
                 .clone()
                 .unwrap_or_else(|| s.server_name.clone()),
         };
-        let (user, pass, token) = match (&link.url.user, &link.url.pass) {
+        let (user, pass, token) = match (&url.user, &url.pass) {
             (Some(u), Some(p)) if !p.is_empty() => (u.clone(), p.clone(), String::new()),
             // A user alone is also the token, as nats-server sends it.
             (Some(u), _) => (u.clone(), String::new(), u.clone()),
@@ -390,7 +484,7 @@ fn on_info(link: &mut Link, json: &[u8]) {
         };
         conn.send(&connect.to_line());
         if info.info_on_connect {
-            link.wait_connect_info = true;
+            *wait_connect_info = true;
             // Cleared by the connect_info INFO.
             conn.auth_deadline.set(Some(Instant::now() + CONNECT_INFO));
             rt::spawn(connect_info_timer(conn.clone()));
@@ -399,8 +493,8 @@ fn on_info(link: &mut Link, json: &[u8]) {
         }
         return;
     }
-    if link.wait_connect_info && info.connect_info {
-        link.wait_connect_info = false;
+    if *wait_connect_info && info.connect_info {
+        *wait_connect_info = false;
         conn.auth_deadline.set(None);
         register(link);
     }
@@ -408,14 +502,14 @@ fn on_info(link: &mut Link, json: &[u8]) {
 
 /// The hub accepted the connection: it is told the account's interest and
 /// our loop-detection subject, and hears every change from now on.
-fn register(link: &mut Link) {
+pub(super) fn register(link: &mut Link) {
     let conn = &link.conn;
     let core = &link.core;
     link.registered = true;
     let mut lds = BytesMut::new();
     encode::put_route_sub(&mut lds, encode::Peer::Leaf, link.lds.as_bytes(), None);
     conn.send(&lds);
-    core.routes().add_link(core.auth(), conn);
+    core.register_leaf(conn);
     conn.send(encode::PING);
     conn.ping.outstanding.set(1);
     conn.ping.last_sent.set(Instant::now());
@@ -451,8 +545,7 @@ fn on_sub(link: &mut Link, frame: &Bytes, subject: Span, queue: Option<(Span, u3
         link.conn.close_after_flush(CloseReason::ProtocolViolation);
         return;
     }
-    if subj.starts_with(leaf_info::LOOP_DETECTION_PREFIX.as_bytes()) {
-        // Another server's: kept only to be forwarded to other leaves.
+    if !link.registered {
         return;
     }
     if !shoal_subject::is_valid_subscribe_subject(subj) {
@@ -524,7 +617,10 @@ fn on_msg(
             local_only: true,
         },
     };
-    if crate::router::publish_routed(core, &m, (queues.start, queues.end)) {
+    if !link.registered {
+        return;
+    }
+    if crate::router::publish_routed(core, &m, (queues.start, queues.end), Some(conn)) {
         link.conn.needs_barrier.set(true);
     }
 }

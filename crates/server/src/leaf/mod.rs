@@ -1,18 +1,24 @@
-//! Leaf node connections this server dials (`leafnodes { remotes }`): each
-//! remote is dialled by one core (remote `i` by core `i % cores`) and its
-//! connection lives there, from the hub's INFO to its close, then the next
-//! URL is dialled after `reconnect` (30 s after the hub saw a loop). The
-//! connection itself is `link.rs`'s.
+//! Leaf node connections: the remotes this server dials (`leafnodes {
+//! remotes }`, a spoke's) and the spokes a hub accepts (`leafnodes { port
+//! }`). Every leaf connection lives on the leaf core ([`LEAF_CORE`]): its
+//! remotes are dialled there, its listener is bound there alone.
 //!
-//! A leaf connection is a route-like link bound to one account: the hub's
-//! interest (`LS+`) becomes entries of the connection, as a route's does,
-//! and the server's client interest in that account is told to the hub
-//! from the same table that feeds routes (`routes.rs`), as `LS+`/`LS-`
-//! lines with no account.
+//! Why one core: what a leaf is told depends on every other leaf's
+//! interest (a hub tells each spoke the others', nats-server's `smap`), so
+//! the leaves' tables and the interest they feed live where the leaves
+//! are, and the interest items the other cores already send for routes
+//! bring the clients' interest there. Leaf connections are few (a spoke
+//! has a handful of remotes, a hub tens of spokes); their messages cross to
+//! the clients' cores on the rings like a route's.
+//!
+//! A dialled connection lives from the hub's INFO to its close; then the
+//! next URL is dialled after `reconnect` (30 s after a loop). The
+//! connection itself is `link.rs`'s, the hub's login `hub.rs`'s.
 //!
 //! Never blocks its core: the host is resolved on the blocking pool, the
 //! connect is an io_uring one, the waits are timers.
 
+mod hub;
 mod link;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -32,11 +38,36 @@ const LOOP_DELAY: Duration = Duration::from_secs(30);
 /// is after the remote has been up once): nats-server's defaults.
 const CONNECT_ERROR_REPORTS: u32 = 3600;
 
-/// Starts this core's share of the remotes.
+/// The core every leaf connection lives on.
+pub const LEAF_CORE: usize = 0;
+
+/// On the leaf core: dials the remotes.
 pub fn start(core: &Rc<Core>, leaf: &Arc<Leaf>) {
-    for (i, r) in leaf.remotes.iter().enumerate() {
-        if i % core.cores() == core.id() {
-            rt::spawn(solicit(core.clone(), leaf.clone(), r.clone()));
+    if core.id() != LEAF_CORE {
+        return;
+    }
+    for r in &leaf.remotes {
+        rt::spawn(solicit(core.clone(), leaf.clone(), r.clone()));
+    }
+}
+
+/// Accepts spokes on the leaf listener until the server stops or enters
+/// lame duck mode.
+pub async fn listen(core: Rc<Core>, listener: rt::Listener) {
+    let life = core.life();
+    loop {
+        match listener.accept_or(life.stop_ev.wait()).await {
+            None => break,
+            Some(Ok((rh, wh, peer))) => {
+                rt::spawn(link::accept(core.clone(), rh, wh, peer));
+            }
+            Some(Err(e)) => {
+                log::error!("Leafnode Accept error: {e}");
+                rt::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        if life.stopping.get() || life.closing_from.get().is_some() {
+            break;
         }
     }
 }

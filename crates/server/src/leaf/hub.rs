@@ -1,0 +1,211 @@
+//! The hub's side of a leaf connection's start, as nats-server's
+//! `createLeafNode` (accept), `processLeafNodeConnect` and
+//! `isLeafNodeAuthorized` run it: the INFO a spoke is greeted with, the
+//! auth timeout, then the spoke's CONNECT — checked (a client on the leaf
+//! port, a gateway, a cluster of the same name), logged in and bound to an
+//! account — answered with the `connect_info` INFO that names the account,
+//! and the connection registered.
+//!
+//! The login: the leaf listener's own user (bound to its `account`), else
+//! its `users` (each bound to its account), else the server's logins as a
+//! client's (its user's account), else, on a server without logins, the
+//! global account.
+//!
+//! Never blocks its core: a client login that needs bcrypt or a JWT chain
+//! runs on the blocking pool (`auth::login`).
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use shoal_proto::leaf_info::{LeafConnect, LeafInfo};
+
+use super::link::{register, Link, Role};
+use crate::client::{Client, CloseReason, Creds, RouteScope};
+use crate::config::LeafAuth;
+use crate::core::Core;
+use crate::rt;
+
+/// nats-server's leaf auth timeout when none is configured.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The hub's INFO (the first one, and with `connect_info` the answer to
+/// an accepted CONNECT).
+fn info(core: &Core, conn: &Client, account: Option<&str>) -> Vec<u8> {
+    let s = core.shared();
+    let l = s.leaf.as_ref().expect("a leaf listener");
+    LeafInfo {
+        server_id: s.server_id.clone(),
+        server_name: s.server_name.clone(),
+        version: crate::NATS_VERSION.to_string(),
+        proto: 1,
+        go: format!("shoal {}", crate::SHOAL_VERSION),
+        host: l.host.clone(),
+        port: l.port,
+        headers: !core.cfg().no_header_support,
+        auth_required: true,
+        max_payload: core.live().max_payload as u64,
+        client_id: conn.cid,
+        // The nonce a spoke signs with an nkey (the first INFO only).
+        nonce: match (account, conn.nonce.get()) {
+            (None, Some(n)) => String::from_utf8_lossy(&n).into_owned(),
+            _ => String::new(),
+        },
+        cluster: s.mesh.as_ref().map(|m| m.name().0).unwrap_or_default(),
+        connect_info: account.is_some(),
+        remote_account: account.unwrap_or_default().to_string(),
+        info_on_connect: true,
+        leafnode_urls: l.urls.clone(),
+        ..LeafInfo::default()
+    }
+    .to_line()
+}
+
+fn auth_cfg(core: &Core) -> LeafAuth {
+    core.cfg()
+        .leaf
+        .as_ref()
+        .and_then(|l| l.listen.as_ref())
+        .map(|l| l.auth.clone())
+        .unwrap_or_default()
+}
+
+/// Greets an accepted spoke and starts its auth timer.
+pub(super) fn greet(core: &Rc<Core>, conn: &Rc<Client>) {
+    let raw: [u8; shoal_auth::nkey::NONCE_RAW_LEN] = rand::random();
+    conn.nonce.set(Some(shoal_auth::nkey::nonce(&raw)));
+    conn.send(&info(core, conn, None));
+    let after = auth_cfg(core).timeout.unwrap_or(AUTH_TIMEOUT);
+    conn.auth_deadline.set(Some(conn.start + after));
+    rt::spawn(auth_timer(conn.clone(), after));
+}
+
+/// Closes a spoke that has not logged in in time.
+async fn auth_timer(conn: Rc<Client>, after: Duration) {
+    rt::sleep(after).await;
+    if conn.is_open() && conn.auth_deadline.get().is_some() {
+        log::error!("{} - Authentication Timeout", conn.log_prefix());
+        conn.send(b"-ERR 'Authentication Timeout'\r\n");
+        conn.close_after_flush(CloseReason::AuthTimeout);
+        conn.env().wake_touched();
+    }
+}
+
+/// Refuses the spoke with `-ERR '<text>'` and closes it.
+fn refuse(conn: &Rc<Client>, text: &str, why: CloseReason) {
+    log::error!("{} - {text}", conn.log_prefix());
+    conn.send(format!("-ERR '{text}'\r\n").as_bytes());
+    conn.close_after_flush(why);
+}
+
+/// The spoke's CONNECT.
+pub(super) async fn on_connect(link: &mut Link, json: &[u8]) {
+    let core = link.core.clone();
+    let conn = link.conn.clone();
+    if serde_json::from_slice::<serde_json::Value>(json)
+        .ok()
+        .is_some_and(|v| v.get("lang").is_some())
+    {
+        // A client on the leaf port (clients say what language they are).
+        return refuse(
+            &conn,
+            "Client Connected to Leafnode Port",
+            CloseReason::IncorrectPort,
+        );
+    }
+    let Some(c) = LeafConnect::parse(json) else {
+        log::error!("{} - Leafnode CONNECT parse error", conn.log_prefix());
+        conn.close_after_flush(CloseReason::ParseError);
+        return;
+    };
+    if c.cluster.contains(' ') {
+        return refuse(
+            &conn,
+            "cluster name cannot contain spaces or new lines",
+            CloseReason::ProtocolViolation,
+        );
+    }
+    if !c.gateway.is_empty() {
+        let text = format!(
+            "Rejecting connection from gateway {:?} on the leafnode port",
+            c.gateway
+        );
+        return refuse(&conn, &text, CloseReason::WrongGateway);
+    }
+    if c.hub {
+        // The spoke would have this server take the spoke's role.
+        return refuse(
+            &conn,
+            "a remote that declares itself a hub is not supported by this version of shoal yet",
+            CloseReason::ProtocolViolation,
+        );
+    }
+    let Some(account) = login(&core, &conn, &c).await else {
+        return;
+    };
+    if !conn.is_open() {
+        return;
+    }
+    conn.auth_deadline.set(None);
+    let mut o = conn.opts.get();
+    o.headers = c.headers && !core.cfg().no_header_support;
+    conn.opts.set(o);
+    *conn.name.borrow_mut() = c.name.clone();
+    conn.route_scope.set(RouteScope::Account(Some(account)));
+    link.account = account;
+    link.account_name = core.auth().account_name(account);
+    link.role = Role::Hub { connected: true };
+    conn.send(&info(&core, &conn, Some(&link.account_name)));
+    register(link);
+}
+
+/// Logs the spoke in; returns the account it binds, or `None` (refused).
+async fn login(core: &Rc<Core>, conn: &Rc<Client>, c: &LeafConnect) -> Option<u16> {
+    let auth = auth_cfg(core);
+    let bind = |name: Option<&String>| -> Option<u16> {
+        let name = name.map_or("$G", |s| s.as_str());
+        let id = core.auth().account_id(name.as_bytes());
+        if id.is_none() {
+            refuse(conn, "Authorization Violation", CloseReason::MissingAccount);
+        }
+        id
+    };
+    let denied = |user: &str| {
+        log::error!(
+            "{} - authentication error - User {:?}",
+            conn.log_prefix(),
+            user
+        );
+        conn.send(shoal_proto::encode::ERR_AUTH_VIOLATION);
+        conn.close_after_flush(CloseReason::AuthViolation);
+        None
+    };
+    if let Some((user, pass)) = &auth.user {
+        if c.user != *user || c.pass != *pass {
+            return denied(&c.user);
+        }
+        return bind(auth.account.as_ref());
+    }
+    if !auth.users.is_empty() {
+        return match auth.users.iter().find(|u| u.user == c.user) {
+            Some(u) if u.pass == c.pass => bind(u.account.as_ref()),
+            _ => denied(&c.user),
+        };
+    }
+    if !core.auth().required(false) {
+        return bind(None);
+    }
+    let creds = Creds {
+        user: c.user.clone(),
+        pass: c.pass.clone(),
+        token: c.token.clone(),
+        nkey: c.nkey.clone(),
+        sig: c.sig.clone(),
+        jwt: c.jwt.clone(),
+        ..Creds::default()
+    };
+    if crate::auth::login(core.auth(), conn, &creds).await {
+        Some(conn.account.get())
+    } else {
+        None
+    }
+}
