@@ -345,3 +345,87 @@ fn the_spoke_reconnects_to_a_restarted_hub() {
         );
     }
 }
+
+/// A hub with two spokes: a message from one spoke's client crosses the
+/// hub to the other's, and a queue group with members on both spokes
+/// gets each message once (the publisher's spoke preferred).
+#[test]
+fn a_hub_carries_messages_between_its_spokes() {
+    for (hk, kind) in PAIRS {
+        let what = format!("{hk:?} hub, {kind:?} spokes");
+        let h = hub(hk, -1, "");
+        let port = leaf_port(&h);
+        let s1 = spoke(kind, &url(port), "");
+        let s2 = spoke(kind, &url(port), "");
+        let mut sub2 = client(&s2);
+        sub2.send(b"SUB far.* 1\r\n");
+        let mut pub1 = client(&s1);
+        await_interest(&mut pub1, &mut sub2, "spokes");
+        pub1.send(b"PUB far.x 3\r\nabc\r\n");
+        pub1.ping_pong();
+        assert_eq!(read_msgs(&mut sub2, 1)[0], "MSG far.x 1 3\r\nabc\r\n", "{what}");
+        // And back, with a reply subject.
+        let mut sub1 = client(&s1);
+        sub1.send(b"SUB back 2\r\n");
+        await_interest(&mut sub2, &mut sub1, "back");
+        sub2.send(b"PUB back r.1 1\r\nb\r\n");
+        sub2.ping_pong();
+        assert_eq!(read_msgs(&mut sub1, 1)[0], "MSG back 2 r.1 1\r\nb\r\n", "{what}");
+
+        // Queue members on both spokes: s1's publisher's go to s1's.
+        let mut q1 = client(&s1);
+        let mut q2 = client(&s2);
+        q1.send(b"SUB jobs w 5\r\n");
+        q2.send(b"SUB jobs w 6\r\n");
+        q2.send(b"SUB fence 7\r\n");
+        await_interest(&mut pub1, &mut q2, "q2");
+        for i in 0..10 {
+            pub1.send(format!("PUB jobs 1\r\n{i}\r\n").as_bytes());
+        }
+        // Then a plain message on the same path: a job sent to s2 would
+        // arrive before it.
+        pub1.send(b"PUB fence 0\r\n\r\n");
+        pub1.ping_pong();
+        let got = read_msgs(&mut q1, 10);
+        assert_eq!(got[9], "MSG jobs 5 1\r\n9\r\n", "{what}");
+        assert_eq!(read_msgs(&mut q2, 1)[0], "MSG fence 7 0\r\n\r\n", "{what}");
+    }
+}
+
+/// Two servers that are each other's hub and spoke close a loop: the
+/// loop-detection subject of one comes back to it, it says so in
+/// nats-server's words and the link is cut.
+#[test]
+fn a_leaf_loop_is_detected() {
+    for (a_kind, b_kind) in PAIRS {
+        let what = format!("{a_kind:?} and {b_kind:?}");
+        let a_port = free_port();
+        let b_port = free_port();
+        let a = with_conf(
+            a_kind,
+            &format!(
+                "leafnodes {{\n  port: {a_port}\n  reconnect: \"100ms\"\n  remotes: [ {{ {} }} ]\n}}\n",
+                url(b_port)
+            ),
+            &[],
+        );
+        let b = with_conf(
+            b_kind,
+            &format!(
+                "leafnodes {{\n  port: {b_port}\n  reconnect: \"100ms\"\n  remotes: [ {{ {} }} ]\n}}\n",
+                url(a_port)
+            ),
+            &[],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let seen = |p: &ServerProc| {
+            p.log()
+                .iter()
+                .any(|l| l.contains("Loop detected for leafnode account=\"$G\""))
+        };
+        while !(seen(&a) || seen(&b)) {
+            assert!(Instant::now() < deadline, "{what}: no loop detected");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
