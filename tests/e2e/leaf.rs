@@ -363,14 +363,22 @@ fn a_hub_carries_messages_between_its_spokes() {
         await_interest(&mut pub1, &mut sub2, "spokes");
         pub1.send(b"PUB far.x 3\r\nabc\r\n");
         pub1.ping_pong();
-        assert_eq!(read_msgs(&mut sub2, 1)[0], "MSG far.x 1 3\r\nabc\r\n", "{what}");
+        assert_eq!(
+            read_msgs(&mut sub2, 1)[0],
+            "MSG far.x 1 3\r\nabc\r\n",
+            "{what}"
+        );
         // And back, with a reply subject.
         let mut sub1 = client(&s1);
         sub1.send(b"SUB back 2\r\n");
         await_interest(&mut sub2, &mut sub1, "back");
         sub2.send(b"PUB back r.1 1\r\nb\r\n");
         sub2.ping_pong();
-        assert_eq!(read_msgs(&mut sub1, 1)[0], "MSG back 2 r.1 1\r\nb\r\n", "{what}");
+        assert_eq!(
+            read_msgs(&mut sub1, 1)[0],
+            "MSG back 2 r.1 1\r\nb\r\n",
+            "{what}"
+        );
 
         // Queue members on both spokes: s1's publisher's go to s1's.
         let mut q1 = client(&s1);
@@ -428,4 +436,108 @@ fn a_leaf_loop_is_detected() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The keys of a JSON object, in order.
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// `/leafz` and the leaf fields of `/varz`, on either side of a link,
+/// equal to nats-server's (ids, ports, times and rtt aside).
+#[test]
+fn leafz_and_varz_as_nats_server() {
+    use crate::monitor::{get, http_port};
+    let mut hubs = Vec::new();
+    let mut spokes = Vec::new();
+    for (hk, kind) in [(Kind::Nats, Kind::Nats), (Kind::Shoal, Kind::Shoal)] {
+        let h = with_conf(
+            hk,
+            "leafnodes {\n  port: -1\n  authorization { user: l, password: p }\n}\n",
+            &["-m", "-1"],
+        );
+        let port = leaf_port(&h);
+        let s = with_conf(
+            kind,
+            &format!(
+                "leafnodes {{\n  remotes: [ {{ url: \"nats-leaf://l:p@127.0.0.1:{port}\" }} ]\n}}\n"
+            ),
+            &["-m", "-1"],
+        );
+        let mut sub = client(&s);
+        sub.send(b"SUB foo 1\r\nSUB bar q 2\r\n");
+        let mut on_hub = client(&h);
+        await_interest(&mut on_hub, &mut sub, "mon");
+        on_hub.send(b"PUB foo 2\r\nhi\r\n");
+        on_hub.ping_pong();
+        read_msgs(&mut sub, 1);
+        let hub_page = get(http_port(&h), "/leafz?subs=1").json();
+        let spoke_page = get(http_port(&s), "/leafz").json();
+        let hub_varz = get(http_port(&h), "/varz").json();
+        let spoke_varz = get(http_port(&s), "/varz").json();
+        hubs.push((hub_page, hub_varz));
+        spokes.push((spoke_page, spoke_varz));
+    }
+    let norm_leaf = |l: &serde_json::Value, hub: bool| {
+        let mut subs: Vec<String> = l["subscriptions_list"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .filter(|x| !x.starts_with("$LDS.") && !x.starts_with("$SYS."))
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        subs.sort();
+        (
+            keys(l),
+            l["is_spoke"].clone(),
+            l["account"].clone(),
+            l["ip"].clone(),
+            subs,
+            if hub {
+                l["in_msgs"].clone()
+            } else {
+                l["out_msgs"].clone()
+            },
+        )
+    };
+    let (n_hub, s_hub) = (&hubs[0], &hubs[1]);
+    assert_eq!(keys(&n_hub.0), keys(&s_hub.0));
+    assert_eq!(n_hub.0["leafnodes"], 1);
+    assert_eq!(s_hub.0["leafnodes"], 1);
+    // The leaf's counts differ by the $SYS imports nats-server's spoke
+    // sends; the rest is the same.
+    assert_eq!(
+        norm_leaf(&n_hub.0["leafs"][0], true),
+        norm_leaf(&s_hub.0["leafs"][0], true)
+    );
+    let mut nv = n_hub.1["leaf"].clone();
+    let mut sv = s_hub.1["leaf"].clone();
+    nv["port"] = 0.into();
+    sv["port"] = 0.into();
+    assert_eq!(nv, sv);
+    assert_eq!(n_hub.1["leafnodes"], s_hub.1["leafnodes"]);
+
+    let (n_sp, s_sp) = (&spokes[0], &spokes[1]);
+    assert_eq!(n_sp.0["leafnodes"], 1);
+    assert_eq!(s_sp.0["leafnodes"], 1);
+    let nl = &n_sp.0["leafs"][0];
+    let sl = &s_sp.0["leafs"][0];
+    assert_eq!(keys(nl), keys(sl), "{nl} {sl}");
+    assert_eq!(
+        (&nl["is_spoke"], &nl["account"]),
+        (&sl["is_spoke"], &sl["account"])
+    );
+    let strip = |v: &serde_json::Value| {
+        let mut v = v["leaf"].clone();
+        for r in v["remotes"].as_array_mut().into_iter().flatten() {
+            r["urls"] = serde_json::Value::Null;
+        }
+        v
+    };
+    assert_eq!(strip(&n_sp.1), strip(&s_sp.1));
 }

@@ -78,6 +78,8 @@ pub struct ConnRecord {
     /// Shared with the connection: a snapshot copies no certificate.
     pub tls: Option<std::sync::Arc<shoal_tls::SessionInfo>>,
     pub tls_first: bool,
+    /// This server dialled it (a leaf: the other side is the hub).
+    pub solicited: bool,
     /// Filled for closed connections always, for open ones when asked.
     pub subs: Vec<SubRecord>,
 }
@@ -110,6 +112,8 @@ pub struct CoreSnapshot {
     pub subs: Vec<SubRecord>,
     /// The core's registered routes (`remote_id` in `name`).
     pub routes: Vec<ConnRecord>,
+    /// The core's registered leaf connections (with `routes`).
+    pub leafs: Vec<ConnRecord>,
     /// Per account id.
     pub accounts: Vec<AccountCounters>,
 }
@@ -202,6 +206,7 @@ mod tests {
             tags: Vec::new(),
             tls: None,
             tls_first: false,
+            solicited: false,
             subs: Vec::new(),
         }
     }

@@ -59,7 +59,12 @@ pub async fn snapshot(core: &Core, req: Request) -> CoreSnapshot {
                 let queue = s.queue.as_ref().map_or(String::new(), |q| format!(" {q}"));
                 s.sid = format!("{} {}{queue}", core.auth().account_name(account), s.subject);
             }
-            snap.routes.push(conn_record(core, l, None, subs));
+            let r = conn_record(core, l, None, subs);
+            if l.leaf {
+                snap.leafs.push(r);
+            } else {
+                snap.routes.push(r);
+            }
         }
     }
     if req.open {
@@ -155,6 +160,7 @@ fn conn_record(
         tags: creds.map_or_else(Vec::new, |k| k.jwt_tags.clone()),
         tls: c.tls_info.borrow().clone(),
         tls_first: c.tls_first.get(),
+        solicited: c.solicited,
         subs,
     }
 }

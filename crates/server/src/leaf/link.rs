@@ -506,6 +506,7 @@ pub(super) fn register(link: &mut Link) {
     let conn = &link.conn;
     let core = &link.core;
     link.registered = true;
+    conn.account.set(link.account);
     let mut lds = BytesMut::new();
     encode::put_route_sub(&mut lds, encode::Peer::Leaf, link.lds.as_bytes(), None);
     conn.send(&lds);

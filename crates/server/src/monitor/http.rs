@@ -292,6 +292,7 @@ async fn route(st: &State, t: &Target) -> Reply {
         "/varz" => "/varz",
         "/connz" => "/connz",
         "/routez" => "/routez",
+        "/leafz" => "/leafz",
         "/subsz" | "/subscriptionsz" => "/subsz",
         "/accountz" => "/accountz",
         "/accstatz" => "/accstatz",
@@ -303,6 +304,7 @@ async fn route(st: &State, t: &Target) -> Reply {
     let early = match page {
         "/connz" => connz::decode(t).map(|_| ()),
         "/routez" => others::decode_routez(t).map(|_| ()),
+        "/leafz" => others::decode_leafz(t).map(|_| ()),
         _ => Ok(()),
     };
     if let Err(e) = early {
@@ -339,6 +341,10 @@ pub(super) async fn render(st: &State, page: &str, t: &Target) -> Reply {
         },
         "/routez" => match others::decode_routez(t) {
             Ok(subs) => others::routez(&ctx, subs).await,
+            Err(e) => Reply::BadRequest(e),
+        },
+        "/leafz" => match others::decode_leafz(t) {
+            Ok(q) => others::leafz(&ctx, q).await,
             Err(e) => Reply::BadRequest(e),
         },
         "/subsz" => subsz::page(&ctx, t).await,

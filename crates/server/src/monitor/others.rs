@@ -1,4 +1,5 @@
-//! The smaller pages: `/routez` (the cluster routes of every core), `/healthz`
+//! The smaller pages: `/routez` (the cluster routes of every core), `/leafz`
+//! (the leaf connections), `/healthz`
 //! (healthy while the client listeners are up: they are before this thread
 //! serves anything, and close in lame duck mode, when it answers 500 as
 //! nats-server does; JetStream parameters are checked as nats-server checks
@@ -127,6 +128,91 @@ pub async fn routez(ctx: &Ctx<'_>, (subs, detail): (bool, bool)) -> Reply {
             now: ctx.now(),
             num_routes: infos.len(),
             routes: infos,
+        },
+        true,
+    ))
+}
+
+#[derive(Serialize)]
+struct Leafz<'a> {
+    server_id: &'a str,
+    now: String,
+    leafnodes: usize,
+    leafs: Vec<LeafInfo<'a>>,
+}
+
+/// One leaf connection, in nats-server's `LeafInfo` keys and order.
+#[derive(Serialize)]
+struct LeafInfo<'a> {
+    id: u64,
+    name: &'a str,
+    is_spoke: bool,
+    account: &'a str,
+    ip: &'a str,
+    port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    rtt: String,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    subscriptions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions_list: Option<Vec<&'a str>>,
+    compression: &'static str,
+}
+
+/// `/leafz` parameters: `subs` (bool) and `acc` (only that account's).
+pub fn decode_leafz(t: &Target) -> Result<(bool, String), BadParam> {
+    Ok((decode_bool(t, "subs")?, t.get("acc").to_string()))
+}
+
+/// `/leafz`: the leaf connections (all on the leaf core), oldest first.
+pub async fn leafz(ctx: &Ctx<'_>, (subs, acc): (bool, String)) -> Reply {
+    let s = &ctx.shared;
+    let snaps = ctx
+        .gather(Request {
+            routes: true,
+            conn_subs: subs,
+            ..Request::default()
+        })
+        .await;
+    let mut leafs: Vec<&crate::records::ConnRecord> = snaps
+        .iter()
+        .flat_map(|snap| snap.leafs.iter())
+        .filter(|l| acc.is_empty() || l.account == acc)
+        .collect();
+    leafs.sort_by_key(|r| (r.start, r.cid));
+    let infos = leafs
+        .into_iter()
+        .map(|r| LeafInfo {
+            id: r.cid,
+            name: &r.name,
+            is_spoke: r.solicited,
+            account: &r.account,
+            ip: &r.ip,
+            port: r.port,
+            rtt: if r.rtt.is_zero() {
+                String::new()
+            } else {
+                super::format::rtt(r.rtt)
+            },
+            in_msgs: r.in_msgs,
+            out_msgs: r.out_msgs,
+            in_bytes: r.in_bytes,
+            out_bytes: r.out_bytes,
+            subscriptions: r.num_subs,
+            subscriptions_list: (subs && !r.subs.is_empty())
+                .then(|| r.subs.iter().map(|x| x.subject.as_str()).collect()),
+            compression: "off",
+        })
+        .collect::<Vec<_>>();
+    Reply::Json(to_json(
+        &Leafz {
+            server_id: &s.server_id,
+            now: ctx.now(),
+            leafnodes: infos.len(),
+            leafs: infos,
         },
         true,
     ))

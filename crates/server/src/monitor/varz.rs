@@ -17,9 +17,60 @@ use crate::records::{CoreSnapshot, Counters, Request};
 #[derive(Serialize, Default)]
 struct Empty {}
 
-/// Whether the server has routes to ask the cores for.
+/// Whether the server has routes or leaf connections to ask the cores for.
 fn s_mesh(ctx: &Ctx<'_>) -> bool {
-    ctx.shared.mesh.is_some()
+    ctx.shared.mesh.is_some() || ctx.shared.cfg.leaf.is_some()
+}
+
+/// `leaf`: the hub's listener and the remotes, nats-server's
+/// `LeafNodeOptsVarz` (every key omitted when empty).
+#[derive(Serialize, Default)]
+struct LeafVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    host: String,
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    port: u16,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float")]
+    auth_timeout: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float")]
+    tls_timeout: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    remotes: Vec<RemoteLeafVarz>,
+}
+
+#[derive(Serialize)]
+struct RemoteLeafVarz {
+    local_account: String,
+    urls: Vec<String>,
+}
+
+fn is_zero_u16(n: &u16) -> bool {
+    *n == 0
+}
+
+fn leaf_varz(s: &crate::core::Shared) -> LeafVarz {
+    let Some(l) = &s.cfg.leaf else {
+        return LeafVarz::default();
+    };
+    let listen = l.listen.as_ref().zip(s.leaf.as_ref());
+    LeafVarz {
+        host: listen.map_or(String::new(), |(c, _)| c.host.clone()),
+        port: listen.map_or(0, |(_, a)| a.port),
+        auth_timeout: listen.map(|(c, _)| c.auth.timeout.map_or(2.0, |d| d.as_secs_f64())),
+        tls_timeout: listen.map(|_| 2.0),
+        remotes: l
+            .remotes
+            .iter()
+            .map(|r| RemoteLeafVarz {
+                local_account: r.account.clone(),
+                urls: r
+                    .urls
+                    .iter()
+                    .map(|u| format!("{}:{}", u.host, u.port))
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// `cluster`: nats-server shows `{}` without a cluster, the name alone when
@@ -190,7 +241,7 @@ struct Varz<'a> {
     max_pending: usize,
     cluster: Cluster,
     gateway: Empty,
-    leaf: Empty,
+    leaf: LeafVarz,
     mqtt: Empty,
     websocket: WsVarz,
     jetstream: Empty,
@@ -339,8 +390,13 @@ pub async fn page(
     let t = total(&snaps);
     let routes: Vec<&crate::records::ConnRecord> =
         snaps.iter().flat_map(|x| x.routes.iter()).collect();
+    let leafs = snaps.iter().map(|x| x.leafs.len()).sum::<usize>();
+    // Route and leaf traffic count in the totals, as nats-server counts it.
+    let links = snaps
+        .iter()
+        .flat_map(|x| x.routes.iter().chain(x.leafs.iter()));
     let (route_in_msgs, route_in_bytes, route_out_msgs, route_out_bytes) =
-        routes.iter().fold((0, 0, 0, 0), |(a, b, c, d), r| {
+        links.fold((0, 0, 0, 0), |(a, b, c, d), r| {
             (
                 a + r.in_msgs,
                 b + r.in_bytes,
@@ -436,7 +492,7 @@ pub async fn page(
             },
         },
         gateway: Empty {},
-        leaf: Empty {},
+        leaf: leaf_varz(s),
         mqtt: Empty {},
         websocket: ws_varz(s),
         jetstream: Empty {},
@@ -462,7 +518,7 @@ pub async fn page(
             ids.dedup();
             ids.len() as u64
         },
-        leafnodes: 0,
+        leafnodes: leafs as u64,
         in_msgs: t.in_msgs + route_in_msgs,
         in_bytes: t.in_bytes + route_in_bytes,
         in_client_msgs: t.in_msgs,
