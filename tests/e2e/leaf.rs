@@ -541,3 +541,44 @@ fn leafz_and_varz_as_nats_server() {
     };
     assert_eq!(strip(&n_sp.1), strip(&s_sp.1));
 }
+
+/// A remote's `deny_exports` keeps those subjects from the hub, its
+/// `deny_imports` keeps the hub's from this side; the rest flows.
+#[test]
+fn deny_imports_and_exports_hold_on_the_link() {
+    for (hk, kind) in PAIRS {
+        let what = format!("{hk:?} hub, {kind:?} spoke");
+        let h = hub(hk, -1, "");
+        let s = spoke(
+            kind,
+            &format!(
+                "{}, deny_exports: [\"secret.>\"], deny_imports: \"private.*\"",
+                url(leaf_port(&h))
+            ),
+            "",
+        );
+        let mut on_hub = client(&h);
+        on_hub.send(b"SUB secret.x 1\r\nSUB open.x 2\r\nSUB *.y 3\r\n");
+        let mut on_spoke = client(&s);
+        await_interest(&mut on_spoke, &mut on_hub, "deny1");
+        // A denied message is dropped, whichever subscription wanted it;
+        // the one published after it arrives (same path, same order).
+        on_spoke.send(b"PUB secret.x 1\r\na\r\nPUB secret.y 1\r\nb\r\nPUB open.x 1\r\nc\r\n");
+        on_spoke.ping_pong();
+        assert_eq!(
+            read_msgs(&mut on_hub, 1)[0],
+            "MSG open.x 2 1\r\nc\r\n",
+            "{what}"
+        );
+
+        on_spoke.send(b"SUB private.x 4\r\nSUB public.x 5\r\nSUB *.z 6\r\n");
+        await_interest(&mut on_hub, &mut on_spoke, "deny2");
+        on_hub.send(b"PUB private.x 1\r\nd\r\nPUB private.z 1\r\ne\r\nPUB public.x 1\r\nf\r\n");
+        on_hub.ping_pong();
+        assert_eq!(
+            read_msgs(&mut on_spoke, 1)[0],
+            "MSG public.x 5 1\r\nf\r\n",
+            "{what}"
+        );
+    }
+}

@@ -306,6 +306,10 @@ pub struct Client {
     /// This server dialled the connection (a leaf remote: the other side
     /// is a hub).
     pub solicited: bool,
+    /// A leaf's deny lists: publish = what may not go to the other side
+    /// (deliveries, and its interest in literal subjects), subscribe =
+    /// what may not come from it (its messages, and our interest told).
+    pub leaf_rules: RefCell<Option<shoal_auth::Rules>>,
     /// A client over WebSocket (set before its greeting): its logins may
     /// be the listener's, its INFO names the WebSocket listener.
     pub websocket: Cell<bool>,
@@ -424,6 +428,7 @@ impl Client {
             route: false,
             leaf: false,
             solicited: false,
+            leaf_rules: RefCell::new(None),
             websocket: Cell::new(false),
             ws: RefCell::new(None),
             forwarded: RefCell::new(None),

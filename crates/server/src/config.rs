@@ -134,6 +134,10 @@ pub struct LeafUser {
 pub struct LeafRemote {
     pub urls: Vec<RouteUrl>,
     pub account: String,
+    /// Subjects the hub's messages may not bring here (their interest is
+    /// not told it either), and subjects this server's may not take there.
+    pub deny_imports: Vec<String>,
+    pub deny_exports: Vec<String>,
 }
 
 impl Websocket {

@@ -51,6 +51,9 @@ fn deliver(
             if m.spans.local_only && !onward {
                 return None;
             }
+            if client.leaf && !crate::leaf::may_send(client, m.subject()) {
+                return None;
+            }
             target_route(core, client, sub.queue.as_ref().map(|(_, n)| n));
             sub.delivered.set(sub.delivered.get() + 1);
             return Some(false);

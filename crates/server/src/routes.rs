@@ -281,6 +281,10 @@ impl Routes {
         if !self.carries(auth, link.route_scope.get(), account) {
             return;
         }
+        let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
+        if !lds && !crate::leaf::may_receive(link, subject) {
+            return;
+        }
         let mut tables = self.leaf_tables.borrow_mut();
         let Some(table) = tables.get_mut(&link.cid) else {
             return;
@@ -370,7 +374,12 @@ impl Routes {
         }
         let mut out = BytesMut::new();
         for a in table.snapshot() {
-            self.put_announce(auth, link, &a, &mut out);
+            // What the leaf may not send here, it is not told of.
+            let (Announce::Sub { subject, .. } | Announce::Unsub { subject, .. }) = &a;
+            let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
+            if lds || crate::leaf::may_receive(link, subject) {
+                self.put_announce(auth, link, &a, &mut out);
+            }
         }
         if !out.is_empty() {
             link.send(&out);

@@ -37,6 +37,42 @@ pub struct LeafSettings {
 pub struct RemoteSettings {
     pub urls: Vec<shoal_server::RouteUrl>,
     pub account: Option<String>,
+    pub deny_imports: Vec<String>,
+    pub deny_exports: Vec<String>,
+}
+
+/// A deny list: a subject or a list of them, each a valid subject
+/// (nats-server's `checkPermSubjectArray`).
+fn subjects(x: &Value, report: &mut Report) -> Vec<String> {
+    let items: Vec<(String, &Value)> = match &x.kind {
+        Kind::String(s) => vec![(s.clone(), x)],
+        Kind::Array(a) => a
+            .iter()
+            .filter_map(|i| string(i, report).map(|s| (s, i)))
+            .collect(),
+        _ => {
+            report.error(
+                &x.pos,
+                format!(
+                    "Expected a string or an array of strings, got {}",
+                    x.go_type()
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (s, at) in items {
+        if shoal_subject::is_valid_subscribe_subject(s.as_bytes()) {
+            out.push(s);
+        } else {
+            report.error(
+                &at.pos,
+                format!("invalid subject {s:?} in leafnode remote deny list"),
+            );
+        }
+    }
+    out
 }
 
 /// Parses the `leafnodes` block.
@@ -217,16 +253,14 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
                     }
                 }
                 "compression" => compression(k, x, report),
+                "deny_imports" | "deny_import" => remote.deny_imports = subjects(x, report),
+                "deny_exports" | "deny_export" => remote.deny_exports = subjects(x, report),
                 "creds"
                 | "credentials"
                 | "nkey"
                 | "seed"
                 | "tls"
                 | "hub"
-                | "deny_imports"
-                | "deny_import"
-                | "deny_exports"
-                | "deny_export"
                 | "ws_compress"
                 | "ws_compression"
                 | "websocket_compress"
@@ -368,6 +402,8 @@ pub fn resolve(
         out.push(shoal_server::LeafRemote {
             urls: r.urls.clone(),
             account,
+            deny_imports: r.deny_imports.clone(),
+            deny_exports: r.deny_exports.clone(),
         });
     }
     Ok(Some(std::sync::Arc::new(shoal_server::Leaf {

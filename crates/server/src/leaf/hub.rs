@@ -151,6 +151,7 @@ pub(super) async fn on_connect(link: &mut Link, json: &[u8]) {
     conn.opts.set(o);
     *conn.name.borrow_mut() = c.name.clone();
     conn.route_scope.set(RouteScope::Account(Some(account)));
+    *conn.leaf_rules.borrow_mut() = super::link::deny_rules(&c.deny_pub, &[]);
     link.account = account;
     link.account_name = core.auth().account_name(account);
     link.role = Role::Hub { connected: true };

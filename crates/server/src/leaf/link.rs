@@ -69,6 +69,7 @@ pub(super) enum Role {
         /// The hub announced `info_on_connect`: registration waits for
         /// its `connect_info` INFO.
         wait_connect_info: bool,
+        deny_imports: Vec<String>,
     },
     /// A spoke dialled it; `connected` once its CONNECT was accepted.
     Hub { connected: bool },
@@ -87,6 +88,43 @@ pub(super) struct Link {
     pub loop_detected: bool,
     /// This server's loop-detection subject (in every account).
     pub lds: String,
+}
+
+/// A leaf's deny lists as rules (none when both are empty): `publish`
+/// denies what goes to the other side, `subscribe` what comes from it.
+pub(super) fn deny_rules(publish: &[String], subscribe: &[String]) -> Option<shoal_auth::Rules> {
+    if publish.is_empty() && subscribe.is_empty() {
+        return None;
+    }
+    let rules = |deny: &[String]| {
+        (!deny.is_empty()).then(|| shoal_auth::SubjectRules {
+            allow: None,
+            deny: deny.to_vec(),
+        })
+    };
+    let spec = shoal_auth::PermissionSpec {
+        publish: rules(publish),
+        subscribe: rules(subscribe),
+        responses: None,
+    };
+    Some(shoal_auth::Rules::compile(&spec).0)
+}
+
+/// Whether the leaf's rules let `subject` go to the other side.
+pub fn may_send(link: &Client, subject: &[u8]) -> bool {
+    link.leaf_rules
+        .borrow_mut()
+        .as_mut()
+        .is_none_or(|r| r.publish_allowed(subject))
+}
+
+/// Whether the leaf's rules let `subject` come from the other side (and
+/// our interest in it be told).
+pub fn may_receive(link: &Client, subject: &[u8]) -> bool {
+    link.leaf_rules
+        .borrow_mut()
+        .as_mut()
+        .is_none_or(|r| r.subscribe_allowed(subject, None))
 }
 
 /// This server's loop-detection subject.
@@ -147,6 +185,7 @@ pub async fn serve(
     };
     let conn = new_conn(&core, &rh, addr, true);
     conn.route_scope.set(RouteScope::Account(Some(account)));
+    *conn.leaf_rules.borrow_mut() = deny_rules(&remote.deny_exports, &remote.deny_imports);
     log::info!(
         "{} - Leafnode connection created for account: {}",
         conn.log_prefix(),
@@ -161,6 +200,7 @@ pub async fn serve(
             url: url.clone(),
             greeted: false,
             wait_connect_info: false,
+            deny_imports: remote.deny_imports.clone(),
         },
         account,
         account_name: remote.account.clone(),
@@ -425,6 +465,7 @@ fn on_info(link: &mut Link, json: &[u8]) {
         url,
         greeted,
         wait_connect_info,
+        deny_imports,
     } = &mut link.role
     else {
         return;
@@ -479,6 +520,8 @@ fn on_info(link: &mut Link, json: &[u8]) {
                 String::new()
             },
             remote_account: link.account_name.clone(),
+            // The hub is asked not to send what this side denies itself.
+            deny_pub: deny_imports.clone(),
             proto: 1,
             ..LeafConnect::default()
         };
@@ -546,10 +589,18 @@ fn on_sub(link: &mut Link, frame: &Bytes, subject: Span, queue: Option<(Span, u3
         link.conn.close_after_flush(CloseReason::ProtocolViolation);
         return;
     }
-    if !link.registered {
+    if !link.registered || !shoal_subject::is_valid_subscribe_subject(subj) {
         return;
     }
-    if !shoal_subject::is_valid_subscribe_subject(subj) {
+    // Interest in a literal subject this side may not send it is refused
+    // (a wildcard's deliveries are filtered one by one).
+    let lds = subj.starts_with(leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
+    if !lds && !shoal_auth::has_wildcard(subj) && !may_send(&link.conn, subj) {
+        log::debug!(
+            "{} - Permissions Violation for Subscription to {:?}",
+            link.conn.log_prefix(),
+            String::from_utf8_lossy(subj)
+        );
         return;
     }
     let core = &link.core;
@@ -619,6 +670,14 @@ fn on_msg(
         },
     };
     if !link.registered {
+        return;
+    }
+    if link.conn.solicited
+        && !may_receive(
+            &link.conn,
+            &frame[subject.start as usize..subject.end as usize],
+        )
+    {
         return;
     }
     if crate::router::publish_routed(core, &m, (queues.start, queues.end), Some(conn)) {
