@@ -582,3 +582,70 @@ fn deny_imports_and_exports_hold_on_the_link() {
         );
     }
 }
+
+/// Leaf connections over TLS: the hub's INFO in clear says
+/// `tls_required`, the spoke starts TLS (verifying the hub against its
+/// `ca_file`), then everything rides inside; `tls://` URLs too, and a
+/// spoke that does not trust the hub never links.
+#[test]
+fn leaf_connections_speak_tls() {
+    use crate::tls::{s, Ca};
+    let ca = Ca::new("leafs");
+    let other = Ca::new("strangers");
+    for (hk, kind) in PAIRS {
+        let what = format!("{hk:?} hub, {kind:?} spoke");
+        let srv = ca.server();
+        let h = hub_with(
+            hk,
+            &format!(
+                "tls {{ cert_file: \"{}\", key_file: \"{}\" }}",
+                s(&srv.cert),
+                s(&srv.key)
+            ),
+            "",
+        );
+        let port = leaf_port(&h);
+        for scheme in ["nats-leaf", "tls"] {
+            let s1 = spoke(
+                kind,
+                &format!(
+                    "url: \"{scheme}://127.0.0.1:{port}\", tls {{ ca_file: \"{}\" }}",
+                    s(&ca.pem)
+                ),
+                "",
+            );
+            let mut on_spoke = client(&s1);
+            on_spoke.send(b"SUB t.> 1\r\n");
+            let mut on_hub = client(&h);
+            await_interest(&mut on_hub, &mut on_spoke, "tls");
+            let big = vec![b'z'; 200_000];
+            let mut frame = format!("PUB t.big {}\r\n", big.len()).into_bytes();
+            frame.extend_from_slice(&big);
+            frame.extend_from_slice(b"\r\n");
+            on_hub.send(&frame);
+            on_hub.ping_pong();
+            let got = read_msgs(&mut on_spoke, 1);
+            assert_eq!(
+                got[0].len(),
+                "MSG t.big 1 200000\r\n\r\n".len() + big.len(),
+                "{what}"
+            );
+            let mut on_hub2 = client(&h);
+            on_hub2.send(b"SUB up 2\r\n");
+            await_interest(&mut on_spoke, &mut on_hub2, "tlsup");
+        }
+        // A spoke that trusts another CA: the handshake fails, no link.
+        let _stranger = spoke(
+            kind,
+            &format!(
+                "url: \"nats-leaf://127.0.0.1:{port}\", tls {{ ca_file: \"{}\" }}",
+                s(&other.pem)
+            ),
+            "",
+        );
+        assert!(
+            h.wait_for_log("handshake error", Duration::from_secs(5)),
+            "{what}: the hub saw no failed handshake"
+        );
+    }
+}

@@ -334,6 +334,25 @@ pub struct Client {
     pub write_deadline: Cell<Option<std::time::Duration>>,
 }
 
+impl Client {
+    /// Whether a leaf's deny lists let `subject` go to the other side.
+    pub fn leaf_may_send(&self, subject: &[u8]) -> bool {
+        self.leaf_rules
+            .borrow_mut()
+            .as_mut()
+            .is_none_or(|r| r.publish_allowed(subject))
+    }
+
+    /// Whether a leaf's deny lists let `subject` come from the other side
+    /// (and our interest in it be told).
+    pub fn leaf_may_receive(&self, subject: &[u8]) -> bool {
+        self.leaf_rules
+            .borrow_mut()
+            .as_mut()
+            .is_none_or(|r| r.subscribe_allowed(subject, None))
+    }
+}
+
 /// The wire a route-like link speaks: a cluster route's, naming `account`
 /// (empty on a route dedicated to one), or a leaf's, which never does.
 pub fn peer_line<'a>(link: &Client, account: &'a [u8]) -> shoal_proto::encode::Peer<'a> {

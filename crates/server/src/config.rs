@@ -107,6 +107,26 @@ pub struct LeafListen {
     pub advertise: Option<String>,
     pub no_advertise: bool,
     pub auth: LeafAuth,
+    /// `tls {}`: spokes start TLS after the hub's INFO (which says
+    /// `tls_required`), this side the server.
+    pub tls: Option<LeafTls>,
+}
+
+/// A leaf connection's TLS: the server side (a hub's listener) or the
+/// client side (a remote), built by the binary.
+#[derive(Clone)]
+pub struct LeafTls {
+    pub options: shoal_tls::TlsOptions,
+    pub server: Option<shoal_tls::ServerConfig>,
+    pub client: Option<shoal_tls::ClientConfig>,
+}
+
+impl std::fmt::Debug for LeafTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeafTls")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `leafnodes { authorization {} }`: one user (bound to `account`), or a
@@ -138,6 +158,9 @@ pub struct LeafRemote {
     /// not told it either), and subjects this server's may not take there.
     pub deny_imports: Vec<String>,
     pub deny_exports: Vec<String>,
+    /// TLS with the hub (a `tls {}` block, or a `tls://` URL: then the
+    /// defaults, the system's roots).
+    pub tls: Option<LeafTls>,
 }
 
 impl Websocket {

@@ -51,7 +51,7 @@ fn deliver(
             if m.spans.local_only && !onward {
                 return None;
             }
-            if client.leaf && !crate::leaf::may_send(client, m.subject()) {
+            if client.leaf && !client.leaf_may_send(m.subject()) {
                 return None;
             }
             target_route(core, client, sub.queue.as_ref().map(|(_, n)| n));

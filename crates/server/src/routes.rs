@@ -282,7 +282,7 @@ impl Routes {
             return;
         }
         let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
-        if !lds && !crate::leaf::may_receive(link, subject) {
+        if !lds && !link.leaf_may_receive(subject) {
             return;
         }
         let mut tables = self.leaf_tables.borrow_mut();
@@ -377,7 +377,7 @@ impl Routes {
             // What the leaf may not send here, it is not told of.
             let (Announce::Sub { subject, .. } | Announce::Unsub { subject, .. }) = &a;
             let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
-            if lds || crate::leaf::may_receive(link, subject) {
+            if lds || link.leaf_may_receive(subject) {
                 self.put_announce(auth, link, &a, &mut out);
             }
         }

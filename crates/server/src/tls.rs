@@ -119,6 +119,7 @@ pub async fn start(
         timeout: tls.options.timeout(),
         pinned: tls.options.pinned.as_deref(),
         route: None,
+        leaf: false,
     };
     match handshake(client, rh, wh, side, pre).await {
         Some(plain) => {
@@ -164,6 +165,48 @@ pub async fn start_route(
         timeout: tls.options.timeout(),
         pinned: tls.options.pinned.as_deref(),
         route: Some(dialled.is_some()),
+        leaf: false,
+    };
+    handshake(client, rh, wh, side, BytesMut::new()).await
+}
+
+/// A leaf connection's TLS, after the hub's INFO went in clear (nats-server
+/// without `handshake_first`): the hub as the server, the spoke that dialled
+/// `dialled` as the client verifying the hub by the URL's host. Returns the
+/// plaintext that came with the last flight, `None` when it failed (closed,
+/// the reason set).
+pub async fn start_leaf(
+    client: &Rc<Client>,
+    rh: &mut ReadHalf,
+    wh: &mut WriteHalf,
+    tls: &crate::config::LeafTls,
+    dialled: Option<&crate::config::RouteUrl>,
+) -> Option<BytesMut> {
+    let session = match (dialled, &tls.server, &tls.client) {
+        (None, Some(server), _) => Session::new(server),
+        (Some(url), _, Some(config)) => match shoal_tls::server_name(&url.host, None) {
+            Some(name) => Session::client(config, name),
+            None => {
+                log::error!(
+                    "{} - TLS leafnode handshake error: no server name for {:?}",
+                    client.log_prefix(),
+                    url.url
+                );
+                client.set_close_reason(CloseReason::TlsHandshakeFailure);
+                return None;
+            }
+        },
+        _ => {
+            client.set_close_reason(CloseReason::TlsHandshakeFailure);
+            return None;
+        }
+    };
+    let side = Side {
+        session,
+        timeout: tls.options.timeout(),
+        pinned: tls.options.pinned.as_deref(),
+        route: Some(dialled.is_some()),
+        leaf: true,
     };
     handshake(client, rh, wh, side, BytesMut::new()).await
 }
@@ -182,6 +225,7 @@ pub async fn start_ws(
         timeout: tls.options.timeout(),
         pinned: tls.options.pinned.as_deref(),
         route: None,
+        leaf: false,
     };
     handshake(client, rh, wh, side, BytesMut::new()).await
 }
@@ -192,8 +236,10 @@ struct Side<'a> {
     timeout: Duration,
     /// `pinned_certs`: the peer's key must be one of these.
     pinned: Option<&'a [[u8; 32]]>,
-    /// A route's (`Some(dialled)`), else a client's.
+    /// A route's or a leaf's (`Some(dialled)`), else a client's.
     route: Option<bool>,
+    /// A leaf connection's (its log texts).
+    leaf: bool,
 }
 
 /// The handshake, within the TLS timeout. Failures are logged as
@@ -209,6 +255,14 @@ async fn handshake(
 ) -> Option<BytesMut> {
     let deadline = Instant::now() + side.timeout;
     let (label, start) = match side.route {
+        Some(false) if side.leaf => (
+            "TLS leafnode handshake",
+            "Starting TLS leafnode server handshake",
+        ),
+        Some(true) if side.leaf => (
+            "TLS leafnode handshake",
+            "Starting TLS leafnode client handshake",
+        ),
         None => ("TLS handshake", "Starting TLS client connection handshake"),
         Some(false) => ("TLS route handshake", "Starting TLS route server handshake"),
         Some(true) => ("TLS route handshake", "Starting TLS route client handshake"),

@@ -31,6 +31,7 @@ pub struct LeafSettings {
     pub advertise: Option<String>,
     pub no_advertise: bool,
     pub auth: shoal_server::LeafAuth,
+    pub tls: Option<shoal_server::LeafTls>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,6 +40,9 @@ pub struct RemoteSettings {
     pub account: Option<String>,
     pub deny_imports: Vec<String>,
     pub deny_exports: Vec<String>,
+    pub tls: Option<shoal_server::LeafTls>,
+    /// A `tls://` URL: TLS even without a `tls {}` block.
+    pub tls_url: bool,
 }
 
 /// A deny list: a subject or a list of them, each a valid subject
@@ -103,8 +107,8 @@ pub fn leafnodes(v: &Value, report: &mut Report) -> Option<LeafSettings> {
             "advertise" | "leafnode_advertise" => l.advertise = string(x, report),
             "no_advertise" => l.no_advertise = boolean(x, report).unwrap_or(false),
             "authorization" => authorization(x, &mut l.auth, report),
-            "tls"
-            | "min_version"
+            "tls" => l.tls = crate::tlsconf::leaf_tls(x, true, report),
+            "min_version"
             | "minimum_version"
             | "isolate_leafnode_interest"
             | "isolate"
@@ -242,7 +246,11 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
         let mut remote = RemoteSettings::default();
         for (k, x) in m.iter() {
             match k.to_ascii_lowercase().as_str() {
-                "url" | "urls" => remote.urls = urls(x, report),
+                "url" | "urls" => {
+                    let (u, tls) = urls(x, report);
+                    remote.urls = u;
+                    remote.tls_url = tls;
+                }
                 "account" | "local" => remote.account = string(x, report),
                 "no_randomize" | "dont_randomize" => {
                     boolean(x, report);
@@ -255,11 +263,11 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
                 "compression" => compression(k, x, report),
                 "deny_imports" | "deny_import" => remote.deny_imports = subjects(x, report),
                 "deny_exports" | "deny_export" => remote.deny_exports = subjects(x, report),
+                "tls" => remote.tls = crate::tlsconf::leaf_tls(x, false, report),
                 "creds"
                 | "credentials"
                 | "nkey"
                 | "seed"
-                | "tls"
                 | "hub"
                 | "ws_compress"
                 | "ws_compression"
@@ -288,7 +296,8 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
 }
 
 /// `url`/`urls`: a string or a list; each `scheme://[userinfo@]host[:port]`.
-fn urls(x: &Value, report: &mut Report) -> Vec<shoal_server::RouteUrl> {
+/// Also whether a URL is `tls://`.
+fn urls(x: &Value, report: &mut Report) -> (Vec<shoal_server::RouteUrl>, bool) {
     let texts: Vec<(String, &Value)> = match &x.kind {
         Kind::String(s) => vec![(s.clone(), x)],
         Kind::Array(items) => items
@@ -303,10 +312,11 @@ fn urls(x: &Value, report: &mut Report) -> Vec<shoal_server::RouteUrl> {
                     x.go_type()
                 ),
             );
-            return Vec::new();
+            return (Vec::new(), false);
         }
     };
     let mut out = Vec::new();
+    let mut tls = false;
     for (u, at) in texts {
         let scheme = u
             .split_once("://")
@@ -314,7 +324,8 @@ fn urls(x: &Value, report: &mut Report) -> Vec<shoal_server::RouteUrl> {
             .to_ascii_lowercase();
         match scheme.as_str() {
             "nats-leaf" | "nats" | "" => {}
-            "tls" | "ws" | "wss" => {
+            "tls" => tls = true,
+            "ws" | "wss" => {
                 not_yet(
                     &format!("leafnodes remote url scheme {scheme}://"),
                     at,
@@ -335,7 +346,7 @@ fn urls(x: &Value, report: &mut Report) -> Vec<shoal_server::RouteUrl> {
             Err(e) => report.error(&at.pos, e),
         }
     }
-    out
+    (out, tls)
 }
 
 /// The runtime's remotes, checked against the rest of the configuration:
@@ -363,6 +374,7 @@ pub fn resolve(
             advertise: l.advertise.clone().filter(|a| !a.is_empty()),
             no_advertise: l.no_advertise,
             auth: l.auth.clone(),
+            tls: l.tls.clone(),
         });
     if remotes.is_empty() && listen.is_none() {
         return Ok(None);
@@ -404,6 +416,11 @@ pub fn resolve(
             account,
             deny_imports: r.deny_imports.clone(),
             deny_exports: r.deny_exports.clone(),
+            tls: match (&r.tls, r.tls_url) {
+                (Some(t), _) => Some(t.clone()),
+                (None, true) => crate::tlsconf::leaf_default_client(),
+                (None, false) => None,
+            },
         });
     }
     Ok(Some(std::sync::Arc::new(shoal_server::Leaf {
@@ -458,16 +475,16 @@ mod tests {
     fn what_is_not_done_is_refused_by_name() {
         for (text, want) in [
             (
-                "leafnodes { port: 7422, tls: {} }",
-                "\"leafnodes tls\" is not supported",
+                "leafnodes { port: 7422, min_version: \"2.8.0\" }",
+                "\"leafnodes min_version\" is not supported",
             ),
             (
                 "leafnodes { remotes: [ { url: \"nats://h\", credentials: \"/x.creds\" } ] }",
                 "\"leafnodes remote credentials\" is not supported",
             ),
             (
-                "leafnodes { remotes: [ { url: \"tls://h\" } ] }",
-                "\"leafnodes remote url scheme tls://\" is not supported",
+                "leafnodes { remotes: [ { url: \"ws://h\" } ] }",
+                "\"leafnodes remote url scheme ws://\" is not supported",
             ),
             (
                 "leafnodes { compression: s2_auto }",
@@ -487,5 +504,36 @@ mod tests {
         }
         let (l, r) = run("leafnodes { compression: off, remotes: [] }");
         assert!(r.errors.is_empty() && l.is_some(), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn a_hub_its_users_and_a_remotes_deny_lists() {
+        let (l, r) = run(
+            "leafnodes { listen: \"127.0.0.1:7500\", no_advertise: true, authorization { users: [ { user: a, password: b, account: A } ], timeout: 1.5 }, remotes: [ { url: \"tls://h:7000\", deny_imports: \"x.*\", deny_exports: [\"y.>\", \"z\"] } ] }",
+        );
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let l = l.unwrap();
+        assert_eq!((l.host.as_deref(), l.port), (Some("127.0.0.1"), Some(7500)));
+        assert!(l.no_advertise);
+        assert_eq!(l.auth.users[0].account.as_deref(), Some("A"));
+        assert_eq!(l.auth.timeout, Some(Duration::from_millis(1500)));
+        let remote = &l.remotes[0];
+        assert!(remote.tls_url);
+        assert_eq!(remote.deny_imports, ["x.*"]);
+        assert_eq!(remote.deny_exports, ["y.>", "z"]);
+        assert_eq!(
+            resolve(Some(&l), &[], false).unwrap_err(),
+            "cannot find local account \"A\" specified in leafnode authorization"
+        );
+        let ok = resolve(Some(&l), &["A".into()], false).unwrap().unwrap();
+        assert_eq!(ok.listen.as_ref().unwrap().port, 7500);
+        assert!(ok.remotes[0].tls.is_some());
+        let (_, r) =
+            run("leafnodes { remotes: [ { url: \"nats://h\", deny_imports: \"bad..subject\" } ] }");
+        assert!(
+            r.errors.iter().any(|e| e.contains("invalid subject")),
+            "{:?}",
+            r.errors
+        );
     }
 }

@@ -53,6 +53,39 @@ pub fn tls(v: &Value, report: &mut Report) -> Option<TlsSettings> {
     }
 }
 
+/// Parses and builds a leaf `tls {}` block: the hub's listener (`server`)
+/// or a remote's (the client side).
+pub fn leaf_tls(v: &Value, server: bool, report: &mut Report) -> Option<shoal_server::LeafTls> {
+    let o = options(v, Context::Clients, report)?;
+    let built = if server {
+        shoal_tls::build(&o).map(|c| (Some(c), None))
+    } else {
+        shoal_tls::build_client(&o).map(|c| (None, Some(c)))
+    };
+    match built {
+        Ok((server, client)) => Some(shoal_server::LeafTls {
+            options: o,
+            server,
+            client,
+        }),
+        Err(e) => {
+            report.error(&v.pos, e);
+            None
+        }
+    }
+}
+
+/// A remote's TLS when only its `tls://` URL asks for it: the defaults.
+pub fn leaf_default_client() -> Option<shoal_server::LeafTls> {
+    let o = shoal_tls::TlsOptions::default();
+    let client = shoal_tls::build_client(&o).ok()?;
+    Some(shoal_server::LeafTls {
+        options: o,
+        server: None,
+        client: Some(client),
+    })
+}
+
 /// Parses and builds a `cluster { tls {} }` block.
 pub fn route_tls(v: &Value, report: &mut Report) -> Option<RouteTlsSettings> {
     let o = options(v, Context::Routes, report)?;

@@ -26,7 +26,7 @@ pub use config::{
     build, cipher_names, cipher_suite, curve, BuildError, CipherError, TlsOptions, TlsVersion,
     CURVE_NAMES,
 };
-pub use route::{build_route, server_name, RouteConfigs};
+pub use route::{build_client, build_route, server_name, RouteConfigs};
 pub use rustls::pki_types::ServerName;
 pub use session::{HandshakeError, Session, SessionInfo};
 

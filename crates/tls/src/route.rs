@@ -71,6 +71,43 @@ pub fn build_route(o: &TlsOptions) -> Result<RouteConfigs, BuildError> {
     })
 }
 
+/// The client side of a dialled leaf connection: the hub verified against
+/// `ca_file` (else the system's roots; not at all with `insecure`), this
+/// server's certificate offered only when one is configured.
+pub fn build_client(o: &TlsOptions) -> Result<crate::ClientConfig, BuildError> {
+    let err = BuildError;
+    let cert = if o.cert_file.is_empty() {
+        o.certs.first().cloned()
+    } else {
+        Some((o.cert_file.clone(), o.key_file.clone()))
+    };
+    let provider = Arc::new(config::crypto_provider(o)?);
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(config::versions(o))
+        .map_err(|e| err(e.to_string()))?;
+    let builder = if o.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Insecure(provider)))
+    } else {
+        let roots = if o.ca_file.is_empty() {
+            config::system_roots()
+        } else {
+            config::load_roots(&o.ca_file).map_err(err)?
+        };
+        builder.with_root_certificates(roots)
+    };
+    let client = match cert {
+        Some((cert, key)) => {
+            let me = config::load_pair(&cert, &key)
+                .map_err(|e| err(format!("error parsing X509 certificate/key pair: {e}")))?;
+            builder.with_client_cert_resolver(Arc::new(Present(me)))
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(client))
+}
+
 /// The name a dialled route's certificate is checked against: the URL's
 /// host (an IP address is checked against the certificate's IP names), or
 /// `fallback` for an IP host when one is known (nats-server's

@@ -43,6 +43,8 @@ fn info(core: &Core, conn: &Client, account: Option<&str>) -> Vec<u8> {
         port: l.port,
         headers: !core.cfg().no_header_support,
         auth_required: true,
+        tls_required: tls(core).is_some(),
+        tls_verify: tls(core).is_some_and(|t| t.options.verify),
         max_payload: core.live().max_payload as u64,
         client_id: conn.cid,
         // The nonce a spoke signs with an nkey (the first INFO only).
@@ -60,6 +62,15 @@ fn info(core: &Core, conn: &Client, account: Option<&str>) -> Vec<u8> {
     .to_line()
 }
 
+/// The leaf listener's TLS.
+pub(super) fn tls(core: &Core) -> Option<crate::config::LeafTls> {
+    core.cfg()
+        .leaf
+        .as_ref()
+        .and_then(|l| l.listen.as_ref())
+        .and_then(|l| l.tls.clone())
+}
+
 fn auth_cfg(core: &Core) -> LeafAuth {
     core.cfg()
         .leaf
@@ -70,13 +81,16 @@ fn auth_cfg(core: &Core) -> LeafAuth {
 }
 
 /// Greets an accepted spoke and starts its auth timer.
-pub(super) fn greet(core: &Rc<Core>, conn: &Rc<Client>) {
+/// Returns the INFO line (the caller sends it: queued, or in clear before
+/// a TLS handshake).
+pub(super) fn greet(core: &Rc<Core>, conn: &Rc<Client>) -> Vec<u8> {
     let raw: [u8; shoal_auth::nkey::NONCE_RAW_LEN] = rand::random();
     conn.nonce.set(Some(shoal_auth::nkey::nonce(&raw)));
-    conn.send(&info(core, conn, None));
+    let line = info(core, conn, None);
     let after = auth_cfg(core).timeout.unwrap_or(AUTH_TIMEOUT);
     conn.auth_deadline.set(Some(conn.start + after));
     rt::spawn(auth_timer(conn.clone(), after));
+    line
 }
 
 /// Closes a spoke that has not logged in in time.

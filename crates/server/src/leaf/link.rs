@@ -110,23 +110,6 @@ pub(super) fn deny_rules(publish: &[String], subscribe: &[String]) -> Option<sho
     Some(shoal_auth::Rules::compile(&spec).0)
 }
 
-/// Whether the leaf's rules let `subject` go to the other side.
-pub fn may_send(link: &Client, subject: &[u8]) -> bool {
-    link.leaf_rules
-        .borrow_mut()
-        .as_mut()
-        .is_none_or(|r| r.publish_allowed(subject))
-}
-
-/// Whether the leaf's rules let `subject` come from the other side (and
-/// our interest in it be told).
-pub fn may_receive(link: &Client, subject: &[u8]) -> bool {
-    link.leaf_rules
-        .borrow_mut()
-        .as_mut()
-        .is_none_or(|r| r.subscribe_allowed(subject, None))
-}
-
 /// This server's loop-detection subject.
 pub(super) fn lds(core: &Core) -> String {
     format!(
@@ -170,7 +153,7 @@ pub async fn serve(
     remote: &LeafRemote,
     url: &RouteUrl,
     mut rh: ReadHalf,
-    wh: WriteHalf,
+    mut wh: WriteHalf,
     addr: SocketAddr,
 ) -> Ended {
     let Some(account) = core.auth().account_id(remote.account.as_bytes()) else {
@@ -191,8 +174,40 @@ pub async fn serve(
         conn.log_prefix(),
         remote.account
     );
+    let ended = Ended {
+        registered: false,
+        loop_detected: false,
+    };
+    let Some((mut pre, info)) = first_info(&conn, &mut rh).await else {
+        conn.set_close_reason(CloseReason::ReadError);
+        closed_early(&conn);
+        return ended;
+    };
+    let tls = match (&remote.tls, info.tls_required) {
+        (Some(t), _) => Some(t.clone()),
+        // The hub asks for TLS the remote did not configure: the
+        // defaults (the system's roots, read off the core).
+        (None, true) => {
+            let o = shoal_tls::TlsOptions::default();
+            let built = rt::blocking(move || shoal_tls::build_client(&o)).await;
+            built.ok().map(|client| crate::config::LeafTls {
+                options: shoal_tls::TlsOptions::default(),
+                server: None,
+                client: Some(client),
+            })
+        }
+        (None, false) => None,
+    };
+    if let Some(t) = &tls {
+        match crate::tls::start_leaf(&conn, &mut rh, &mut wh, t, Some(url)).await {
+            Some(more) => pre.extend_from_slice(&more),
+            None => {
+                closed_early(&conn);
+                return ended;
+            }
+        }
+    }
     rt::spawn(crate::writer::run_writer(conn.clone(), wh));
-    rt::spawn(first_info_timer(conn.clone()));
     let mut link = Link {
         core: core.clone(),
         conn: conn.clone(),
@@ -208,7 +223,7 @@ pub async fn serve(
         loop_detected: false,
         lds: lds(&core),
     };
-    run(&mut link, &mut rh).await;
+    run(&mut link, &mut rh, pre).await;
     Ended {
         registered: link.registered,
         loop_detected: link.loop_detected,
@@ -216,11 +231,26 @@ pub async fn serve(
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn accept(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, addr: SocketAddr) {
+pub async fn accept(core: Rc<Core>, mut rh: ReadHalf, mut wh: WriteHalf, addr: SocketAddr) {
     let conn = new_conn(&core, &rh, addr, false);
     log::info!("{} - Leafnode connection created", conn.log_prefix());
+    let info = super::hub::greet(&core, &conn);
+    let mut pre = BytesMut::new();
+    match super::hub::tls(&core) {
+        None => conn.send(&info),
+        Some(t) => {
+            // The INFO in clear, then the spoke starts TLS.
+            let sent = crate::tls::send_direct(&conn, &mut wh, &info, t.options.timeout()).await;
+            match sent {
+                true => match crate::tls::start_leaf(&conn, &mut rh, &mut wh, &t, None).await {
+                    Some(p) => pre = p,
+                    None => return closed_early(&conn),
+                },
+                false => return closed_early(&conn),
+            }
+        }
+    }
     rt::spawn(crate::writer::run_writer(conn.clone(), wh));
-    super::hub::greet(&core, &conn);
     let mut link = Link {
         core: core.clone(),
         conn: conn.clone(),
@@ -232,14 +262,55 @@ pub async fn accept(core: Rc<Core>, mut rh: ReadHalf, wh: WriteHalf, addr: Socke
         lds: lds(&core),
     };
     core.end_pass();
-    run(&mut link, &mut rh).await;
+    run(&mut link, &mut rh, pre).await;
+}
+
+/// A connection that failed before its writer ran (its TLS).
+fn closed_early(conn: &Client) {
+    let reason = conn
+        .close_reason
+        .get()
+        .unwrap_or(CloseReason::TlsHandshakeFailure);
+    log::info!(
+        "{} - Leafnode connection closed: {}",
+        conn.log_prefix(),
+        reason.as_str()
+    );
+}
+
+/// The hub's first INFO, read in clear before the writer runs (it says
+/// whether TLS follows): the bytes read, and the INFO. `None` when none
+/// came in time (or the connection closed).
+async fn first_info(conn: &Client, rh: &mut ReadHalf) -> Option<(BytesMut, HubInfo)> {
+    let mut buf = BytesMut::new();
+    let deadline = Instant::now() + FIRST_INFO;
+    loop {
+        if let Some(end) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = &buf[..end];
+            let json = line.strip_prefix(b"INFO ")?;
+            let info = HubInfo::parse(json)?;
+            return Some((buf, info));
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rt::timeout(left, rh.read(&mut buf, READ_MIN)).await {
+            Some(Ok(n)) if n > 0 => {}
+            Some(_) => return None,
+            None => {
+                log::error!("{} - Did not receive the remote's INFO", conn.log_prefix());
+                return None;
+            }
+        }
+    }
 }
 
 /// Reads until the connection closes, then cleans up.
-async fn run(link: &mut Link, rh: &mut ReadHalf) {
+async fn run(link: &mut Link, rh: &mut ReadHalf, pre: BytesMut) {
     let core = link.core.clone();
     let conn = link.conn.clone();
-    read_loop(link, rh).await;
+    read_loop(link, rh, pre).await;
     if link.registered {
         core.routes().remove_link(conn.cid);
     }
@@ -265,16 +336,6 @@ async fn run(link: &mut Link, rh: &mut ReadHalf) {
     }
     if core.life().stopping.get() {
         core.life().stop_ev.notify();
-    }
-}
-
-/// Closes a connection whose hub sends no INFO in time.
-async fn first_info_timer(conn: Rc<Client>) {
-    rt::sleep(FIRST_INFO).await;
-    if conn.is_open() && !conn.sent_connect_info.get() {
-        log::error!("{} - Did not receive the remote's INFO", conn.log_prefix());
-        conn.close_after_flush(CloseReason::ReadError);
-        conn.env().wake_touched();
     }
 }
 
@@ -311,10 +372,13 @@ async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
     }
 }
 
-async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
+async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
     let core = link.core.clone();
     let conn = link.conn.clone();
-    let mut buf = BytesMut::new();
+    // Over TLS: what the socket gives, before the session decrypts it.
+    let tls = conn.tls.borrow().is_some();
+    let mut cipher = BytesMut::new();
+    let mut parse_first = !buf.is_empty();
     let mut need = 0usize;
     let limits = Limits {
         max_control_line: core.live().max_control_line.saturating_mul(16),
@@ -325,7 +389,14 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf) {
             return;
         }
         let want = READ_MIN.max(need.saturating_sub(buf.len()));
-        match rh.read(&mut buf, want).await {
+        let got = if std::mem::take(&mut parse_first) {
+            Ok(buf.len())
+        } else if tls {
+            crate::tls::read(&conn, rh, &mut cipher, &mut buf, want).await
+        } else {
+            rh.read(&mut buf, want).await
+        };
+        match got {
             Ok(0) => {
                 conn.close_after_flush(CloseReason::ClientClosed);
                 return;
@@ -595,7 +666,7 @@ fn on_sub(link: &mut Link, frame: &Bytes, subject: Span, queue: Option<(Span, u3
     // Interest in a literal subject this side may not send it is refused
     // (a wildcard's deliveries are filtered one by one).
     let lds = subj.starts_with(leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
-    if !lds && !shoal_auth::has_wildcard(subj) && !may_send(&link.conn, subj) {
+    if !lds && !shoal_auth::has_wildcard(subj) && !link.conn.leaf_may_send(subj) {
         log::debug!(
             "{} - Permissions Violation for Subscription to {:?}",
             link.conn.log_prefix(),
@@ -673,10 +744,9 @@ fn on_msg(
         return;
     }
     if link.conn.solicited
-        && !may_receive(
-            &link.conn,
-            &frame[subject.start as usize..subject.end as usize],
-        )
+        && !link
+            .conn
+            .leaf_may_receive(&frame[subject.start as usize..subject.end as usize])
     {
         return;
     }

@@ -19,7 +19,6 @@
 //! connect is an io_uring one, the waits are timers.
 
 mod hub;
-pub use link::{may_receive, may_send};
 mod link;
 
 use std::net::{SocketAddr, ToSocketAddrs};
