@@ -27,7 +27,7 @@ const PAIRS: [(Kind, Kind); 4] = [
 ];
 
 /// The leaf port a hub logged.
-fn leaf_port(p: &ServerProc) -> u16 {
+pub fn leaf_port(p: &ServerProc) -> u16 {
     assert!(
         p.wait_for_log(LEAF_LISTENING, Duration::from_secs(5)),
         "no leaf listener: {:?}",
@@ -646,6 +646,38 @@ fn leaf_connections_speak_tls() {
         assert!(
             h.wait_for_log("handshake error", Duration::from_secs(5)),
             "{what}: the hub saw no failed handshake"
+        );
+    }
+}
+
+/// A remote with a user seed (`nkey`) signs the hub's nonce; the hub
+/// checks it against its nkey users and binds the user's account.
+#[test]
+fn a_remote_logs_in_with_an_nkey() {
+    let user = nkeys::KeyPair::new_user();
+    let client_user = "{ user: c, password: c }";
+    let conf = format!(
+        "accounts {{\n  A: {{ users: [ {{ nkey: {} }}, {client_user} ] }}\n}}\n",
+        user.public_key()
+    );
+    for (hk, kind) in PAIRS {
+        let what = format!("{hk:?} hub, {kind:?} spoke");
+        let h = hub(hk, -1, &conf);
+        let s = spoke(
+            kind,
+            &format!("{}, nkey: \"{}\"", url(leaf_port(&h)), user.seed().unwrap()),
+            "",
+        );
+        let mut on_spoke = client(&s);
+        on_spoke.send(b"SUB n.> 1\r\n");
+        let mut on_hub = login(&h, "c", "c");
+        await_interest(&mut on_hub, &mut on_spoke, "nkey");
+        on_hub.send(b"PUB n.1 1\r\nk\r\n");
+        on_hub.ping_pong();
+        assert_eq!(
+            read_msgs(&mut on_spoke, 1)[0],
+            "MSG n.1 1 1\r\nk\r\n",
+            "{what}"
         );
     }
 }

@@ -1141,3 +1141,56 @@ fn default_sentinel_logs_in_clients_without_a_jwt_like_nats_server() {
     assert_eq!(got, want);
     assert!(want[0].contains("Publish to \"closed\""), "{want:?}");
 }
+
+/// A leaf remote with a credentials file logs in to an operator-mode hub
+/// (Shoal or nats-server) as that JWT user: the link binds the user's
+/// account, and the hub's clients of that account reach the spoke's.
+#[test]
+fn a_leaf_remote_logs_in_with_a_creds_file() {
+    use crate::cluster::{await_interest, read_msgs, with_conf, Kind};
+    let w = World::new(&[json!({ "limits": unlimited() })]);
+    let leaf_user = KeyPair::new_user();
+    let leaf_token = user_jwt(&leaf_user, &w.accounts[0].0, full_limits(), json!({}));
+    let creds = temp_path("creds");
+    std::fs::write(
+        &creds,
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{leaf_token}\n------END NATS USER JWT------\n\n\
+             -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            leaf_user.seed().unwrap()
+        ),
+    )
+    .unwrap();
+    let hub_user = KeyPair::new_user();
+    let hub_token = user_jwt(&hub_user, &w.accounts[0].0, full_limits(), json!({}));
+    for (hk, kind) in [
+        (Kind::Nats, Kind::Shoal),
+        (Kind::Shoal, Kind::Nats),
+        (Kind::Shoal, Kind::Shoal),
+        (Kind::Nats, Kind::Nats),
+    ] {
+        let what = format!("{hk:?} hub, {kind:?} spoke");
+        let h = with_conf(hk, &w.conf("leafnodes { port: -1 }\n"), &[]);
+        let port = crate::leaf::leaf_port(&h);
+        let s = with_conf(
+            kind,
+            &format!(
+                "leafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{port}\", credentials: \"{}\" }} ] }}\n",
+                creds.display()
+            ),
+            &[],
+        );
+        let mut on_spoke = crate::cluster::client(&s);
+        on_spoke.send(b"SUB j.> 1\r\n");
+        let mut on_hub = jwt_login(h.port, &hub_user, &hub_token, "\"headers\":true,");
+        on_hub.read_until_pong();
+        await_interest(&mut on_hub, &mut on_spoke, "creds");
+        on_hub.send(b"PUB j.1 1\r\nx\r\n");
+        on_hub.ping_pong();
+        assert_eq!(
+            read_msgs(&mut on_spoke, 1)[0],
+            "MSG j.1 1 1\r\nx\r\n",
+            "{what}"
+        );
+    }
+}

@@ -51,9 +51,60 @@ pub fn verify(key: &str, nonce: &[u8], sig: &str) -> bool {
     pk.verify(nonce, &sig).is_ok()
 }
 
+/// A leaf remote's answer to a hub's `nonce` with the user `seed`
+/// (`SU...`): the public key and the signature, as nats-server's spoke
+/// sends them (unpadded URL-safe base64).
+pub fn sign(seed: &str, nonce: &[u8]) -> Result<(String, String), String> {
+    let kp = nkeys::KeyPair::from_seed(seed.trim()).map_err(|e| e.to_string())?;
+    let sig = kp.sign(nonce).map_err(|e| e.to_string())?;
+    Ok((kp.public_key(), BASE64URL_NOPAD.encode(&sig)))
+}
+
+/// Whether `seed` is a user's seed (`SU...`, checksum right).
+pub fn is_valid_user_seed(seed: &str) -> bool {
+    seed.starts_with("SU") && nkeys::KeyPair::from_seed(seed).is_ok()
+}
+
+/// A credentials file's user JWT and seed (its first two decorated
+/// blocks), as nats-server's `credsRe` finds them.
+pub fn creds_parts(text: &str) -> Option<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().map(str::trim);
+    while let Some(l) = lines.next() {
+        if l.starts_with("---") && l.ends_with("---") && l.len() > 6 && !l.contains("END") {
+            if let Some(body) = lines.next().filter(|b| !b.is_empty()) {
+                blocks.push(body.to_string());
+            }
+        }
+    }
+    let mut it = blocks.into_iter();
+    Some((it.next()?, it.next()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spoke_signs_what_a_hub_verifies() {
+        let user = nkeys::KeyPair::new_user();
+        let (key, sig) = sign(&user.seed().unwrap(), b"abcdefghijklmno").unwrap();
+        assert_eq!(key, user.public_key());
+        assert!(verify(&key, b"abcdefghijklmno", &sig));
+        assert!(is_valid_user_seed(&user.seed().unwrap()));
+        assert!(!is_valid_user_seed(&user.public_key()));
+        let creds = format!(
+            "-----BEGIN NATS USER JWT-----\neyJ.a.b\n------END NATS USER JWT------\n\n\
+             ************************* IMPORTANT *************************\n\
+             -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            user.seed().unwrap()
+        );
+        assert_eq!(
+            creds_parts(&creds),
+            Some(("eyJ.a.b".to_string(), user.seed().unwrap()))
+        );
+        assert_eq!(creds_parts("nothing"), None);
+    }
 
     #[test]
     fn signatures_over_the_nonce() {

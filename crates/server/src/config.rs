@@ -161,6 +161,10 @@ pub struct LeafRemote {
     /// TLS with the hub (a `tls {}` block, or a `tls://` URL: then the
     /// defaults, the system's roots).
     pub tls: Option<LeafTls>,
+    /// A credentials file (read at each connect, off the core), or a user
+    /// seed: the hub's nonce is signed with it.
+    pub credentials: Option<String>,
+    pub nkey: Option<String>,
 }
 
 impl Websocket {

@@ -6,11 +6,11 @@
 //! `authorization { user, password, account, users, timeout }`) and a
 //! leaf node of hubs (`remotes`: a remote's `url`/`urls` — `nats-leaf://`,
 //! `nats://`, user and password or a token from the userinfo —,
-//! `account`, `no_randomize`, `reconnect`), with compression `off`. What
-//! Shoal does not do yet is refused by name, never ignored: TLS (`tls`,
-//! `tls://`), a remote's credentials file or nkey, WebSocket URLs,
-//! `deny_imports`/`deny_exports`, `hub`, compression, and leaf nodes on a
-//! cluster node.
+//! `account`, `credentials` or `nkey`, `deny_imports`/`deny_exports`,
+//! `tls {}` or `tls://`, `no_randomize`, `reconnect`), with compression
+//! `off`; the hub's `tls {}`. What Shoal does not do yet is refused by
+//! name, never ignored: WebSocket URLs, `hub`, compression, nkeys in the
+//! leaf listener's authorization, and leaf nodes on a cluster node.
 
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ pub struct RemoteSettings {
     pub tls: Option<shoal_server::LeafTls>,
     /// A `tls://` URL: TLS even without a `tls {}` block.
     pub tls_url: bool,
+    pub credentials: Option<String>,
+    pub nkey: Option<String>,
 }
 
 /// A deny list: a subject or a list of them, each a valid subject
@@ -264,11 +266,27 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
                 "deny_imports" | "deny_import" => remote.deny_imports = subjects(x, report),
                 "deny_exports" | "deny_export" => remote.deny_exports = subjects(x, report),
                 "tls" => remote.tls = crate::tlsconf::leaf_tls(x, false, report),
-                "creds"
-                | "credentials"
-                | "nkey"
-                | "seed"
-                | "hub"
+                "creds" | "credentials" => match string(x, report) {
+                    Some(_) if remote.nkey.is_some() => report.error(
+                        &x.pos,
+                        "Remote leafnode can not have both creds and nkey defined",
+                    ),
+                    Some(p) => remote.credentials = Some(p),
+                    None => {}
+                },
+                "nkey" | "seed" => match string(x, report) {
+                    Some(s) if !shoal_auth::nkey::is_valid_user_seed(&s) => report.error(
+                        &x.pos,
+                        format!("Remote leafnode nkey is not a valid seed: {s:?}"),
+                    ),
+                    Some(_) if remote.credentials.is_some() => report.error(
+                        &x.pos,
+                        "Remote leafnode can not have both creds and nkey defined",
+                    ),
+                    Some(s) => remote.nkey = Some(s),
+                    None => {}
+                },
+                "hub"
                 | "ws_compress"
                 | "ws_compression"
                 | "websocket_compress"
@@ -416,6 +434,8 @@ pub fn resolve(
             account,
             deny_imports: r.deny_imports.clone(),
             deny_exports: r.deny_exports.clone(),
+            credentials: r.credentials.clone(),
+            nkey: r.nkey.clone(),
             tls: match (&r.tls, r.tls_url) {
                 (Some(t), _) => Some(t.clone()),
                 (None, true) => crate::tlsconf::leaf_default_client(),
@@ -479,8 +499,8 @@ mod tests {
                 "\"leafnodes min_version\" is not supported",
             ),
             (
-                "leafnodes { remotes: [ { url: \"nats://h\", credentials: \"/x.creds\" } ] }",
-                "\"leafnodes remote credentials\" is not supported",
+                "leafnodes { remotes: [ { url: \"nats://h\", hub: true } ] }",
+                "\"leafnodes remote hub\" is not supported",
             ),
             (
                 "leafnodes { remotes: [ { url: \"ws://h\" } ] }",

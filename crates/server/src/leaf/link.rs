@@ -70,6 +70,9 @@ pub(super) enum Role {
         /// its `connect_info` INFO.
         wait_connect_info: bool,
         deny_imports: Vec<String>,
+        /// The hub's nonce signed with the remote's credentials file or
+        /// seed: (user JWT, public nkey, signature).
+        signed: Option<(String, String, String)>,
     },
     /// A spoke dialled it; `connected` once its CONNECT was accepted.
     Hub { connected: bool },
@@ -207,6 +210,15 @@ pub async fn serve(
             }
         }
     }
+    let signed = match sign_nonce(remote, info.nonce.as_bytes()).await {
+        Ok(s) => s,
+        Err(text) => {
+            log::error!("{} - {text}", conn.log_prefix());
+            conn.set_close_reason(CloseReason::AuthViolation);
+            closed_early(&conn);
+            return ended;
+        }
+    };
     rt::spawn(crate::writer::run_writer(conn.clone(), wh));
     let mut link = Link {
         core: core.clone(),
@@ -216,6 +228,7 @@ pub async fn serve(
             greeted: false,
             wait_connect_info: false,
             deny_imports: remote.deny_imports.clone(),
+            signed,
         },
         account,
         account_name: remote.account.clone(),
@@ -263,6 +276,36 @@ pub async fn accept(core: Rc<Core>, mut rh: ReadHalf, mut wh: WriteHalf, addr: S
     };
     core.end_pass();
     run(&mut link, &mut rh, pre).await;
+}
+
+/// The hub's nonce signed with the remote's credentials file (read here,
+/// off the core, at every connect, as nats-server reads it) or its seed.
+async fn sign_nonce(
+    remote: &LeafRemote,
+    nonce: &[u8],
+) -> Result<Option<(String, String, String)>, String> {
+    let (creds, seed) = (remote.credentials.clone(), remote.nkey.clone());
+    if creds.is_none() && seed.is_none() {
+        return Ok(None);
+    }
+    let nonce = nonce.to_vec();
+    rt::blocking(move || {
+        if let Some(path) = creds {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                format!("Error reading LeafNode Remote Credentials file {path:?}: {e}")
+            })?;
+            let (jwt, seed) =
+                shoal_auth::nkey::creds_parts(&text).ok_or("Credentials file malformed")?;
+            let (_, sig) = shoal_auth::nkey::sign(&seed, &nonce)
+                .map_err(|_| "Credentials file has malformed seed".to_string())?;
+            return Ok(Some((jwt, String::new(), sig)));
+        }
+        let seed = seed.unwrap_or_default();
+        let (key, sig) = shoal_auth::nkey::sign(&seed, &nonce)
+            .map_err(|_| "Remote nkey has malformed seed".to_string())?;
+        Ok(Some((String::new(), key, sig)))
+    })
+    .await
 }
 
 /// A connection that failed before its writer ran (its TLS).
@@ -537,6 +580,7 @@ fn on_info(link: &mut Link, json: &[u8]) {
         greeted,
         wait_connect_info,
         deny_imports,
+        signed,
     } = &mut link.role
     else {
         return;
@@ -593,6 +637,9 @@ fn on_info(link: &mut Link, json: &[u8]) {
             remote_account: link.account_name.clone(),
             // The hub is asked not to send what this side denies itself.
             deny_pub: deny_imports.clone(),
+            jwt: signed.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+            nkey: signed.as_ref().map(|s| s.1.clone()).unwrap_or_default(),
+            sig: signed.as_ref().map(|s| s.2.clone()).unwrap_or_default(),
             proto: 1,
             ..LeafConnect::default()
         };
