@@ -61,21 +61,24 @@ pub struct Ended {
 
 /// Which side of the link this server is.
 pub(super) enum Role {
-    /// It dialled `url`.
-    Spoke {
-        url: RouteUrl,
-        /// The hub's INFO was read (and our CONNECT sent).
-        greeted: bool,
-        /// The hub announced `info_on_connect`: registration waits for
-        /// its `connect_info` INFO.
-        wait_connect_info: bool,
-        deny_imports: Vec<String>,
-        /// The hub's nonce signed with the remote's credentials file or
-        /// seed: (user JWT, public nkey, signature).
-        signed: Option<(String, String, String)>,
-    },
+    /// It dialled a hub.
+    Spoke(Box<Spoke>),
     /// A spoke dialled it; `connected` once its CONNECT was accepted.
     Hub { connected: bool },
+}
+
+/// A spoke's state: it dialled `url`.
+pub(super) struct Spoke {
+    url: RouteUrl,
+    /// The hub's INFO was read (and our CONNECT sent).
+    greeted: bool,
+    /// The hub announced `info_on_connect`: registration waits for
+    /// its `connect_info` INFO.
+    wait_connect_info: bool,
+    deny_imports: Vec<String>,
+    /// The hub's nonce signed with the remote's credentials file or
+    /// seed: (user JWT, public nkey, signature).
+    signed: Option<(String, String, String)>,
 }
 
 /// The connection's state, as its reader keeps it.
@@ -223,13 +226,13 @@ pub async fn serve(
     let mut link = Link {
         core: core.clone(),
         conn: conn.clone(),
-        role: Role::Spoke {
+        role: Role::Spoke(Box::new(Spoke {
             url: url.clone(),
             greeted: false,
             wait_connect_info: false,
             deny_imports: remote.deny_imports.clone(),
             signed,
-        },
+        })),
         account,
         account_name: remote.account.clone(),
         registered: false,
@@ -575,16 +578,16 @@ fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) {
 fn on_info(link: &mut Link, json: &[u8]) {
     let conn = link.conn.clone();
     // A spoke's INFO (an update of its URLs) changes nothing here.
-    let Role::Spoke {
+    let Role::Spoke(spoke) = &mut link.role else {
+        return;
+    };
+    let Spoke {
         url,
         greeted,
         wait_connect_info,
         deny_imports,
         signed,
-    } = &mut link.role
-    else {
-        return;
-    };
+    } = &mut **spoke;
     let Some(info) = HubInfo::parse(json) else {
         log::error!("{} - Error parsing the remote's INFO", conn.log_prefix());
         conn.close_after_flush(CloseReason::ParseError);
