@@ -681,3 +681,67 @@ fn a_remote_logs_in_with_an_nkey() {
         );
     }
 }
+
+/// A remote's URLs are tried in turn: with the first one dead, the spoke
+/// links through the next.
+#[test]
+fn the_next_url_is_tried_when_one_is_down() {
+    for (hk, kind) in PAIRS {
+        let what = format!("{hk:?} hub, {kind:?} spoke");
+        let h = hub(hk, -1, "");
+        let dead = free_port();
+        let s = spoke(
+            kind,
+            &format!(
+                "urls: [\"nats-leaf://127.0.0.1:{dead}\", \"nats-leaf://127.0.0.1:{}\"]",
+                leaf_port(&h)
+            ),
+            "",
+        );
+        let mut on_spoke = client(&s);
+        on_spoke.send(b"SUB next 1\r\n");
+        let mut on_hub = client(&h);
+        await_interest(&mut on_hub, &mut on_spoke, "next");
+        on_hub.send(b"PUB next 1\r\nn\r\n");
+        on_hub.ping_pong();
+        assert_eq!(
+            read_msgs(&mut on_spoke, 1)[0],
+            "MSG next 1 1\r\nn\r\n",
+            "{what}"
+        );
+    }
+}
+
+/// The hub's leaf `users` bind each spoke to its user's account: the
+/// spoke's traffic is that account's on the hub, and no other's.
+#[test]
+fn hub_leaf_users_bind_their_accounts() {
+    let accounts = "accounts {\n  A: { users: [ { user: a, password: a } ] }\n  B: { users: [ { user: b, password: b } ] }\n}\n";
+    for (hk, kind) in PAIRS {
+        let what = format!("{hk:?} hub, {kind:?} spoke");
+        let h = hub_with(
+            hk,
+            "authorization { users: [ { user: la, password: pa, account: A }, { user: lb, password: pb, account: B } ] }",
+            accounts,
+        );
+        let port = leaf_port(&h);
+        let s = spoke(
+            kind,
+            &format!("url: \"nats-leaf://la:pa@127.0.0.1:{port}\""),
+            "",
+        );
+        let mut in_a = login(&h, "a", "a");
+        let mut in_b = login(&h, "b", "b");
+        in_a.send(b"SUB up 1\r\n");
+        in_b.send(b"SUB up 2\r\n");
+        let mut on_spoke = client(&s);
+        await_interest(&mut on_spoke, &mut in_a, "users");
+        on_spoke.send(b"PUB up 1\r\nu\r\n");
+        on_spoke.ping_pong();
+        assert_eq!(read_msgs(&mut in_a, 1)[0], "MSG up 1 1\r\nu\r\n", "{what}");
+        // B heard nothing: a message of A published after it reaches A
+        // only, and B's PONG comes with nothing before it.
+        in_a.ping_pong();
+        assert!(frames_until_pong(&mut in_b).is_empty(), "{what}");
+    }
+}
