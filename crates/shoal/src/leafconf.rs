@@ -154,7 +154,7 @@ fn authorization(x: &Value, a: &mut shoal_server::LeafAuth, report: &mut Report)
                     .filter(|d| !d.is_zero());
             }
             "users" => a.users = users(y, report),
-            "nkey" | "token" | "proxy_required" => {
+            "nkey" | "proxy_required" => {
                 not_yet(&format!("leafnodes authorization {k}"), y, report)
             }
             _ if y.used_as_variable => {}
