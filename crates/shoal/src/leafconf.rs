@@ -47,25 +47,28 @@ pub struct RemoteSettings {
     pub nkey: Option<String>,
 }
 
+/// A string or a list of strings, each with its place in the file;
+/// anything else is reported with `what`'s text and gives none.
+fn strings<'v>(x: &'v Value, what: &str, report: &mut Report) -> Option<Vec<(String, &'v Value)>> {
+    match &x.kind {
+        Kind::String(s) => Some(vec![(s.clone(), x)]),
+        Kind::Array(a) => Some(
+            a.iter()
+                .filter_map(|i| string(i, report).map(|s| (s, i)))
+                .collect(),
+        ),
+        _ => {
+            report.error(&x.pos, format!("{what}, got {}", x.go_type()));
+            None
+        }
+    }
+}
+
 /// A deny list: a subject or a list of them, each a valid subject
 /// (nats-server's `checkPermSubjectArray`).
 fn subjects(x: &Value, report: &mut Report) -> Vec<String> {
-    let items: Vec<(String, &Value)> = match &x.kind {
-        Kind::String(s) => vec![(s.clone(), x)],
-        Kind::Array(a) => a
-            .iter()
-            .filter_map(|i| string(i, report).map(|s| (s, i)))
-            .collect(),
-        _ => {
-            report.error(
-                &x.pos,
-                format!(
-                    "Expected a string or an array of strings, got {}",
-                    x.go_type()
-                ),
-            );
-            return Vec::new();
-        }
+    let Some(items) = strings(x, "Expected a string or an array of strings", report) else {
+        return Vec::new();
     };
     let mut out = Vec::new();
     for (s, at) in items {
@@ -316,22 +319,9 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
 /// `url`/`urls`: a string or a list; each `scheme://[userinfo@]host[:port]`.
 /// Also whether a URL is `tls://`.
 fn urls(x: &Value, report: &mut Report) -> (Vec<shoal_server::RouteUrl>, bool) {
-    let texts: Vec<(String, &Value)> = match &x.kind {
-        Kind::String(s) => vec![(s.clone(), x)],
-        Kind::Array(items) => items
-            .iter()
-            .filter_map(|i| string(i, report).map(|s| (s, i)))
-            .collect(),
-        _ => {
-            report.error(
-                &x.pos,
-                format!(
-                    "Expected remote leafnode url to be an array or string, got {}",
-                    x.go_type()
-                ),
-            );
-            return (Vec::new(), false);
-        }
+    let what = "Expected remote leafnode url to be an array or string";
+    let Some(texts) = strings(x, what, report) else {
+        return (Vec::new(), false);
     };
     let mut out = Vec::new();
     let mut tls = false;

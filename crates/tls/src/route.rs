@@ -48,22 +48,7 @@ pub fn build_route(o: &TlsOptions) -> Result<RouteConfigs, BuildError> {
     };
     let me = config::load_pair(&cert, &key)
         .map_err(|e| err(format!("error parsing X509 certificate/key pair: {e}")))?;
-    let provider = Arc::new(config::crypto_provider(o)?);
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(config::versions(o))
-        .map_err(|e| err(e.to_string()))?;
-    let builder = if o.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Insecure(provider)))
-    } else {
-        let roots = if o.ca_file.is_empty() {
-            config::system_roots()
-        } else {
-            config::load_roots(&o.ca_file).map_err(err)?
-        };
-        builder.with_root_certificates(roots)
-    };
+    let builder = client_builder(o)?;
     let client = builder.with_client_cert_resolver(Arc::new(Present(me)));
     Ok(RouteConfigs {
         server,
@@ -81,11 +66,31 @@ pub fn build_client(o: &TlsOptions) -> Result<crate::ClientConfig, BuildError> {
     } else {
         Some((o.cert_file.clone(), o.key_file.clone()))
     };
+    let builder = client_builder(o)?;
+    let client = match cert {
+        Some((cert, key)) => {
+            let me = config::load_pair(&cert, &key)
+                .map_err(|e| err(format!("error parsing X509 certificate/key pair: {e}")))?;
+            builder.with_client_cert_resolver(Arc::new(Present(me)))
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(client))
+}
+
+/// A client configuration's start: the crypto and protocol versions of
+/// `o`, the peer verified against `ca_file` (else the system's roots; only
+/// its signatures with `insecure`).
+fn client_builder(
+    o: &TlsOptions,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, BuildError>
+{
+    let err = BuildError;
     let provider = Arc::new(config::crypto_provider(o)?);
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(config::versions(o))
         .map_err(|e| err(e.to_string()))?;
-    let builder = if o.insecure {
+    Ok(if o.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Insecure(provider)))
@@ -96,16 +101,7 @@ pub fn build_client(o: &TlsOptions) -> Result<crate::ClientConfig, BuildError> {
             config::load_roots(&o.ca_file).map_err(err)?
         };
         builder.with_root_certificates(roots)
-    };
-    let client = match cert {
-        Some((cert, key)) => {
-            let me = config::load_pair(&cert, &key)
-                .map_err(|e| err(format!("error parsing X509 certificate/key pair: {e}")))?;
-            builder.with_client_cert_resolver(Arc::new(Present(me)))
-        }
-        None => builder.with_no_client_auth(),
-    };
-    Ok(Arc::new(client))
+    })
 }
 
 /// The name a dialled route's certificate is checked against: the URL's

@@ -30,6 +30,17 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// is, after the route has been up once): nats-server's defaults.
 const CONNECT_ERROR_REPORTS: u32 = 3600;
 
+/// Logs a failed dial as nats-server does: as an error once it had been
+/// up (`!first`), and on a first connect at the first attempt and every
+/// `CONNECT_ERROR_REPORTS`th; otherwise at debug level.
+pub(crate) fn report_dial_error(text: &str, first: bool, attempts: u32) {
+    if !first || attempts == 1 || attempts.is_multiple_of(CONNECT_ERROR_REPORTS) {
+        log::error!("{text}");
+    } else {
+        log::debug!("{text}");
+    }
+}
+
 /// Dials `url` from this core (explicit: forever) until the server stops.
 pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool) {
     if !mesh.start_dialing(&url.url) {
@@ -87,11 +98,7 @@ pub async fn dial(core: Rc<Core>, mesh: Arc<Mesh>, url: RouteUrl, explicit: bool
                     url.port,
                     shoal_go::errno_text(&e)
                 );
-                if !first || attempts == 1 || attempts.is_multiple_of(CONNECT_ERROR_REPORTS) {
-                    log::error!("{text}");
-                } else {
-                    log::debug!("{text}");
-                }
+                report_dial_error(&text, first, attempts);
                 if !explicit && attempts > mesh.cfg.connect_retries {
                     break;
                 }

@@ -221,8 +221,9 @@ async fn auth_timer(conn: Rc<Client>, after: Duration) {
     }
 }
 
-/// Sends PINGs and closes the route when `ping_max` go unanswered.
-async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
+/// Sends PINGs and closes the route (or leaf connection) when `ping_max`
+/// go unanswered.
+pub(crate) async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
     rt::sleep(FIRST_PING).await;
     while conn.is_open() {
         let p = &conn.ping;

@@ -45,8 +45,6 @@ use crate::rt::{self, ReadHalf, WriteHalf};
 const FIRST_INFO: Duration = Duration::from_secs(1);
 /// How long the hub has to send its `connect_info` INFO.
 const CONNECT_INFO: Duration = Duration::from_secs(2);
-/// The first PING, then every `ping_interval`.
-const FIRST_PING: Duration = Duration::from_secs(1);
 /// The most a leaf line may carry (nats-server's ceiling for max_payload).
 const MAX_PAYLOAD: usize = 64 << 20;
 const READ_MIN: usize = 16 * 1024;
@@ -398,26 +396,6 @@ async fn connect_info_timer(conn: Rc<Client>) {
     }
 }
 
-/// Sends PINGs and closes the connection when `ping_max` go unanswered.
-async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
-    rt::sleep(FIRST_PING).await;
-    while conn.is_open() {
-        let p = &conn.ping;
-        if p.outstanding.get() + 1 > max {
-            log::debug!("{} - Stale Client Connection - Closing", conn.log_prefix());
-            conn.send(encode::ERR_STALE_CONNECTION);
-            conn.close_after_flush(CloseReason::StaleConnection);
-            conn.env().wake_touched();
-            return;
-        }
-        p.outstanding.set(p.outstanding.get() + 1);
-        p.last_sent.set(Instant::now());
-        conn.send(encode::PING);
-        conn.env().wake_touched();
-        rt::sleep(interval).await;
-    }
-}
-
 async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
     let core = link.core.clone();
     let conn = link.conn.clone();
@@ -679,7 +657,11 @@ pub(super) fn register(link: &mut Link) {
     conn.ping.outstanding.set(1);
     conn.ping.last_sent.set(Instant::now());
     let live = core.live();
-    rt::spawn(pinger(conn.clone(), live.ping_interval, live.ping_max));
+    rt::spawn(crate::cluster::link::pinger(
+        conn.clone(),
+        live.ping_interval,
+        live.ping_max,
+    ));
     log::debug!(
         "{} - Leafnode connection registered for account: {}",
         conn.log_prefix(),

@@ -34,9 +34,6 @@ use crate::rt;
 const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a spoke waits after the hub detected a loop.
 const LOOP_DELAY: Duration = Duration::from_secs(30);
-/// How often failures are logged as errors on a first connect (every one
-/// is after the remote has been up once): nats-server's defaults.
-const CONNECT_ERROR_REPORTS: u32 = 3600;
 
 /// The core every leaf connection lives on.
 pub const LEAF_CORE: usize = 0;
@@ -106,11 +103,7 @@ async fn solicit(core: Rc<Core>, leaf: Arc<Leaf>, remote: LeafRemote) {
                     url.port,
                     shoal_go::errno_text(&e)
                 );
-                if !first || attempts == 1 || attempts.is_multiple_of(CONNECT_ERROR_REPORTS) {
-                    log::error!("{text}");
-                } else {
-                    log::debug!("{text}");
-                }
+                crate::cluster::dial::report_dial_error(&text, first, attempts);
                 leaf.reconnect
             }
         };

@@ -20,6 +20,9 @@
 //! [`flush`] waits for a full socket, up to the write deadline. Over TLS,
 //! [`feed`] gives the same bytes to the session instead of the socket.
 //!
+//! The framing state ([`WsOut`]) and its accounting are `framing.rs`'s;
+//! this part drives it for a connection and its socket.
+//!
 //! Core-local, never borrowed across an await.
 
 use std::io::{self, IoSlice};
