@@ -177,8 +177,10 @@ async fn connect_and_serve(
     Ok(super::link::serve(core, mesh, rh, wh, addr, Some(url.clone()), account).await)
 }
 
-/// Resolves (on the blocking pool) and connects.
-async fn connect(url: &RouteUrl) -> std::io::Result<(rt::ReadHalf, rt::WriteHalf, SocketAddr)> {
+/// Resolves (on the blocking pool) and connects (routes and leaf remotes).
+pub(crate) async fn connect(
+    url: &RouteUrl,
+) -> std::io::Result<(rt::ReadHalf, rt::WriteHalf, SocketAddr)> {
     let target = (url.host.clone(), url.port);
     let addr = rt::blocking(move || target.to_socket_addrs().map(|mut a| a.next()))
         .await?

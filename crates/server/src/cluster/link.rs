@@ -366,19 +366,27 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                 }
             }
         }
-        let tail = &data[at..];
-        if !tail.is_empty() {
-            let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN));
-            next.extend_from_slice(tail);
-            buf = next;
-        }
-        core.end_pass();
-        let peers = core.links().take_pass_peers();
-        while peers != 0 && core.links().backlogged(peers) {
-            core.links().backlog_ev.wait().await;
-        }
-        rt::yield_now().await;
+        after_read(&core, &data[at..], need, &mut buf).await;
     }
+}
+
+/// After a read's ops: the `tail` of the data (an op cut short) kept in
+/// `buf` with room for the `need` bytes it wants, the pass ended, then —
+/// while the peer cores this pass handed messages to are backlogged — a
+/// wait (the link's back-pressure, as a client's), and a turn for the
+/// core's other tasks.
+pub(crate) async fn after_read(core: &Core, tail: &[u8], need: usize, buf: &mut BytesMut) {
+    if !tail.is_empty() {
+        let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN));
+        next.extend_from_slice(tail);
+        *buf = next;
+    }
+    core.end_pass();
+    let peers = core.links().take_pass_peers();
+    while peers != 0 && core.links().backlogged(peers) {
+        core.links().backlog_ev.wait().await;
+    }
+    rt::yield_now().await;
 }
 
 /// Why a route is closed, decided by an op.

@@ -480,18 +480,7 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                 }
             }
         }
-        let tail = &data[at..];
-        if !tail.is_empty() {
-            let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN));
-            next.extend_from_slice(tail);
-            buf = next;
-        }
-        core.end_pass();
-        let peers = core.links().take_pass_peers();
-        while peers != 0 && core.links().backlogged(peers) {
-            core.links().backlog_ev.wait().await;
-        }
-        rt::yield_now().await;
+        crate::cluster::link::after_read(&core, &data[at..], need, &mut buf).await;
     }
 }
 

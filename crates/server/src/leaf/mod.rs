@@ -21,17 +21,14 @@
 mod hub;
 mod link;
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Leaf, LeafRemote, RouteUrl};
+use crate::config::{Leaf, LeafRemote};
 use crate::core::Core;
 use crate::rt;
 
-/// How long one connect may take.
-const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a spoke waits after the hub detected a loop.
 const LOOP_DELAY: Duration = Duration::from_secs(30);
 
@@ -81,7 +78,7 @@ async fn solicit(core: Rc<Core>, leaf: Arc<Leaf>, remote: LeafRemote) {
             "Trying to connect as leafnode to remote server on {:?}",
             format!("{}:{}", url.host, url.port)
         );
-        let delay = match connect(url).await {
+        let delay = match crate::cluster::dial::connect(url).await {
             Ok((rh, wh, addr)) => {
                 attempts = 0;
                 let ended = link::serve(core.clone(), &remote, url, rh, wh, addr).await;
@@ -124,14 +121,4 @@ fn stopping(core: &Core) -> bool {
             .shared()
             .stop
             .load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Resolves (on the blocking pool) and connects.
-async fn connect(url: &RouteUrl) -> std::io::Result<(rt::ReadHalf, rt::WriteHalf, SocketAddr)> {
-    let target = (url.host.clone(), url.port);
-    let addr = rt::blocking(move || target.to_socket_addrs().map(|mut a| a.next()))
-        .await?
-        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrNotAvailable))?;
-    let (rh, wh) = rt::connect(addr, DIAL_TIMEOUT).await?;
-    Ok((rh, wh, addr))
 }
