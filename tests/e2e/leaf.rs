@@ -745,3 +745,89 @@ fn hub_leaf_users_bind_their_accounts() {
         assert!(frames_until_pong(&mut in_b).is_empty(), "{what}");
     }
 }
+
+/// S2 compression as nats-server negotiates it on leaf connections (both
+/// sides `s2_auto` by default; `off`; a hub's `s2_best` with a spoke that
+/// accepts): an incompressible 1 MiB message crosses both ways, and
+/// `/leafz` on each side names the mode in use, as nats-server's does.
+#[test]
+fn leaf_compression_as_nats_server_negotiates_it() {
+    use crate::monitor::{get, http_port};
+    let cases = [
+        ("", "", "s2_uncompressed", "s2_uncompressed"),
+        ("compression: off", "", "off", "off"),
+        (
+            "compression: s2_best",
+            "compression: accept",
+            "s2_best",
+            "s2_best",
+        ),
+    ];
+    // Bytes S2 cannot shrink.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let big: Vec<u8> = (0..1024 * 1024 - 100)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b'a' + (x % 26) as u8
+        })
+        .collect();
+    for (hk, kind) in PAIRS {
+        for (hub_mode, spoke_mode, hub_shows, spoke_shows) in cases {
+            let what = format!("{hk:?} hub {hub_mode:?}, {kind:?} spoke {spoke_mode:?}");
+            let h = with_conf(
+                hk,
+                &format!("leafnodes {{\n  port: -1\n  {hub_mode}\n}}\n"),
+                &["-m", "-1"],
+            );
+            let s = with_conf(
+                kind,
+                &format!(
+                    "leafnodes {{\n  remotes: [ {{ {}, {spoke_mode} }} ]\n}}\n",
+                    url(leaf_port(&h))
+                ),
+                &["-m", "-1"],
+            );
+            let mut on_spoke = client(&s);
+            on_spoke.send(b"SUB c.> 1\r\n");
+            let mut on_hub = client(&h);
+            on_hub.send(b"SUB d.> 2\r\n");
+            await_interest(&mut on_hub, &mut on_spoke, "comp1");
+            await_interest(&mut on_spoke, &mut on_hub, "comp2");
+            let cross = |from: &mut Raw, to: &mut Raw, subject: &str, sid: u32| {
+                let mut frame = format!("PUB {subject} {}\r\n", big.len()).into_bytes();
+                frame.extend_from_slice(&big);
+                frame.extend_from_slice(format!("\r\nPUB {subject}.after 1\r\nz\r\n").as_bytes());
+                from.send(&frame);
+                from.ping_pong();
+                let got = read_msgs(to, 2);
+                let head = format!("MSG {subject} {sid} {}\r\n", big.len());
+                assert!(
+                    got[0].starts_with(&head),
+                    "{what}: {:?}",
+                    &got[0][..60.min(got[0].len())]
+                );
+                assert_eq!(got[0].len(), head.len() + big.len() + 2, "{what}");
+                assert_eq!(
+                    &got[0].as_bytes()[head.len()..head.len() + big.len()],
+                    &big[..],
+                    "{what}"
+                );
+                assert!(
+                    got[1].starts_with(&format!("MSG {subject}.after ")),
+                    "{what}"
+                );
+            };
+            cross(&mut on_hub, &mut on_spoke, "c.big", 1);
+            cross(&mut on_spoke, &mut on_hub, "d.big", 2);
+            let hz = get(http_port(&h), "/leafz").json();
+            let sz = get(http_port(&s), "/leafz").json();
+            assert_eq!(hz["leafs"][0]["compression"], hub_shows, "{what}: hub {hz}");
+            assert_eq!(
+                sz["leafs"][0]["compression"], spoke_shows,
+                "{what}: spoke {sz}"
+            );
+        }
+    }
+}

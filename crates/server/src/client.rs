@@ -310,6 +310,9 @@ pub struct Client {
     /// (deliveries, and its interest in literal subjects), subscribe =
     /// what may not come from it (its messages, and our interest told).
     pub leaf_rules: RefCell<Option<shoal_auth::Rules>>,
+    /// A leaf's compression as negotiated (`/leafz`): `off`, `not
+    /// supported`, or the S2 level in use.
+    pub leaf_compression: RefCell<String>,
     /// A client over WebSocket (set before its greeting): its logins may
     /// be the listener's, its INFO names the WebSocket listener.
     pub websocket: Cell<bool>,
@@ -448,6 +451,7 @@ impl Client {
             leaf: false,
             solicited: false,
             leaf_rules: RefCell::new(None),
+            leaf_compression: RefCell::new(String::new()),
             websocket: Cell::new(false),
             ws: RefCell::new(None),
             forwarded: RefCell::new(None),

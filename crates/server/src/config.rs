@@ -110,6 +110,27 @@ pub struct LeafListen {
     /// `tls {}`: spokes start TLS after the hub's INFO (which says
     /// `tls_required`), this side the server.
     pub tls: Option<LeafTls>,
+    /// The S2 mode offered to spokes (nats-server's default `s2_auto`).
+    pub compression: LeafCompression,
+}
+
+/// A leaf side's S2 compression: the mode in nats-server's words (`off`,
+/// `accept`, `s2_uncompressed`, `s2_fast`, `s2_better`, `s2_best`,
+/// `s2_auto`) and `s2_auto`'s RTT thresholds.
+#[derive(Debug, Clone)]
+pub struct LeafCompression {
+    pub mode: String,
+    pub rtt: Vec<Duration>,
+}
+
+impl Default for LeafCompression {
+    fn default() -> Self {
+        let ms = Duration::from_millis;
+        LeafCompression {
+            mode: "s2_auto".into(),
+            rtt: vec![ms(10), ms(50), ms(100)],
+        }
+    }
 }
 
 /// A leaf connection's TLS: the server side (a hub's listener) or the
@@ -165,6 +186,7 @@ pub struct LeafRemote {
     /// seed: the hub's nonce is signed with it.
     pub credentials: Option<String>,
     pub nkey: Option<String>,
+    pub compression: LeafCompression,
 }
 
 impl Websocket {

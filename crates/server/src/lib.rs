@@ -51,8 +51,8 @@ mod writer;
 mod ws;
 
 pub use config::{
-    Cluster, Config, Leaf, LeafAuth, LeafListen, LeafRemote, LeafTls, LeafUser, Live, RouteTls,
-    RouteUrl, Tls, Websocket,
+    Cluster, Config, Leaf, LeafAuth, LeafCompression, LeafListen, LeafRemote, LeafTls, LeafUser,
+    Live, RouteTls, RouteUrl, Tls, Websocket,
 };
 
 #[doc(hidden)]

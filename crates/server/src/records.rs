@@ -80,6 +80,8 @@ pub struct ConnRecord {
     pub tls_first: bool,
     /// This server dialled it (a leaf: the other side is the hub).
     pub solicited: bool,
+    /// A leaf's negotiated compression.
+    pub compression: String,
     /// Filled for closed connections always, for open ones when asked.
     pub subs: Vec<SubRecord>,
 }
@@ -207,6 +209,7 @@ mod tests {
             tls: None,
             tls_first: false,
             solicited: false,
+            compression: String::new(),
             subs: Vec::new(),
         }
     }

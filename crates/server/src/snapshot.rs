@@ -161,6 +161,7 @@ fn conn_record(
         tls: c.tls_info.borrow().clone(),
         tls_first: c.tls_first.get(),
         solicited: c.solicited,
+        compression: c.leaf_compression.borrow().clone(),
         subs,
     }
 }

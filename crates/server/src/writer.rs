@@ -106,9 +106,13 @@ pub async fn run_writer(client: Rc<Client>, mut w: WriteHalf) {
                 let mut o = client.out.borrow_mut();
                 o.consume(n);
                 env.stats.out_bytes_written(n);
-                // Framed bytes the session or socket did not take yet: the
-                // next pass goes on with them even if nothing new is queued.
-                if ws && crate::ws::out::wants_write(&client) {
+                // Framed or compressed bytes the session or socket did not
+                // take yet (a TLS session takes a bounded amount per pass):
+                // the next pass goes on with them even if nothing new is
+                // queued.
+                if (ws && crate::ws::out::wants_write(&client))
+                    || (s2 && crate::compress::wants_write(&client))
+                {
                     o.kick();
                 }
             }

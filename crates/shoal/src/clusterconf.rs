@@ -149,31 +149,39 @@ pub fn cluster(v: &Value, report: &mut Report) -> Option<ClusterSettings> {
 /// read; its messages carry no position).
 pub fn validate(c: &ClusterSettings) -> Result<(), String> {
     if let Some(mode) = &c.compression {
-        if !matches!(
-            mode.to_ascii_lowercase().as_str(),
-            "off"
-                | "disabled"
-                | "false"
-                | "accept"
-                | "not supported"
-                | "not_supported"
-                | "s2_fast"
-                | "fast"
-                | "s2_better"
-                | "better"
-                | "s2_best"
-                | "best"
-                | "s2_uncompressed"
-                | "uncompressed"
-                | "s2_auto"
-                | "auto"
-                | "on"
-                | "enabled"
-                | "true"
-        ) {
-            return Err(format!("unsupported compression mode {mode:?}"));
-        }
+        check_mode(mode)?;
     }
+    validate_rest(c)
+}
+
+/// A compression mode nats-server knows, in any of its spellings.
+pub(crate) fn check_mode(mode: &str) -> Result<(), String> {
+    if !matches!(
+        mode.to_ascii_lowercase().as_str(),
+        "off"
+            | "disabled"
+            | "false"
+            | "accept"
+            | "not supported"
+            | "not_supported"
+            | "s2_fast"
+            | "fast"
+            | "s2_better"
+            | "better"
+            | "s2_best"
+            | "best"
+            | "s2_auto"
+            | "auto"
+            | "on"
+            | "enabled"
+            | "true"
+    ) {
+        return Err(format!("unsupported compression mode {mode:?}"));
+    }
+    Ok(())
+}
+
+fn validate_rest(c: &ClusterSettings) -> Result<(), String> {
     if !c.accounts.is_empty() {
         if c.pool_size.is_some_and(|n| n < 0) {
             return Err("pool_size cannot be negative if pinned accounts are specified".into());
@@ -195,7 +203,7 @@ pub fn validate(c: &ClusterSettings) -> Result<(), String> {
 /// A compression mode in nats-server's canonical words
 /// (`validateAndNormalizeCompressionOption`; `on` is `s2_fast` for routes);
 /// unset is `accept`, as in nats-server.
-fn normalized_compression(mode: Option<&str>) -> String {
+pub(crate) fn normalized_compression(mode: Option<&str>) -> String {
     let Some(m) = mode else {
         return "accept".into();
     };
@@ -217,12 +225,18 @@ fn normalized_compression(mode: Option<&str>) -> String {
 /// disables a level), trailing zeros dropped, 1 to 4 of them; none given:
 /// nats-server's defaults (10, 50, 100 ms).
 fn auto_thresholds(c: &ClusterSettings) -> Result<Vec<Duration>, String> {
-    let ms = Duration::from_millis;
     let mode = normalized_compression(c.compression.as_deref());
+    thresholds(&mode, &c.compression_rtt)
+}
+
+/// `s2_auto`'s thresholds for `mode` (none for another mode), from those
+/// `given` (see [`auto_thresholds`]); leaf compression shares them.
+pub(crate) fn thresholds(mode: &str, given: &[Duration]) -> Result<Vec<Duration>, String> {
+    let ms = Duration::from_millis;
     if mode != "s2_auto" {
         return Ok(Vec::new());
     }
-    if c.compression_rtt.is_empty() {
+    if given.is_empty() {
         return Ok(vec![ms(10), ms(50), ms(100)]);
     }
     let go = |v: &[Duration]| {
@@ -230,11 +244,11 @@ fn auto_thresholds(c: &ClusterSettings) -> Result<Vec<Duration>, String> {
         format!("[{}]", items.join(" "))
     };
     let mut rtts: Vec<Duration> = Vec::new();
-    for &n in &c.compression_rtt {
+    for &n in given {
         if n != Duration::ZERO && rtts.iter().any(|&v| n < v) {
             return Err(format!(
                 "RTT threshold values {} should be in ascending order",
-                go(&c.compression_rtt)
+                go(given)
             ));
         }
         rtts.push(n);
@@ -245,7 +259,7 @@ fn auto_thresholds(c: &ClusterSettings) -> Result<Vec<Duration>, String> {
     if rtts.len() > 4 {
         return Err(format!(
             "compression mode \"s2_auto\" should have no more than 4 RTT thresholds: {}",
-            go(&c.compression_rtt)
+            go(given)
         ));
     }
     if rtts.is_empty() {
@@ -629,7 +643,7 @@ fn is_scheme(s: &str) -> bool {
 
 /// `compression`: a mode name, a boolean (`true` is `s2_fast` for routes),
 /// or `{mode, rtt_thresholds}`.
-fn compression(
+pub(crate) fn compression(
     key: &str,
     x: &Value,
     rtts: &mut Vec<Duration>,

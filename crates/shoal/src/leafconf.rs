@@ -7,10 +7,11 @@
 //! leaf node of hubs (`remotes`: a remote's `url`/`urls` — `nats-leaf://`,
 //! `nats://`, user and password or a token from the userinfo —,
 //! `account`, `credentials` or `nkey`, `deny_imports`/`deny_exports`,
-//! `tls {}` or `tls://`, `no_randomize`, `reconnect`), with compression
-//! `off`; the hub's `tls {}`. What Shoal does not do yet is refused by
-//! name, never ignored: WebSocket URLs, `hub`, compression, nkeys in the
-//! leaf listener's authorization, and leaf nodes on a cluster node.
+//! `tls {}` or `tls://`, `compression`, `no_randomize`, `reconnect`); the
+//! hub's `tls {}` and `compression` (both `s2_auto` by default, as in
+//! nats-server). What Shoal does not do yet is refused by name, never
+//! ignored: WebSocket URLs, `hub`, nkeys in the leaf listener's
+//! authorization, and leaf nodes on a cluster node.
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub struct LeafSettings {
     pub no_advertise: bool,
     pub auth: shoal_server::LeafAuth,
     pub tls: Option<shoal_server::LeafTls>,
+    pub compression: Option<shoal_server::LeafCompression>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -45,6 +47,7 @@ pub struct RemoteSettings {
     pub tls_url: bool,
     pub credentials: Option<String>,
     pub nkey: Option<String>,
+    pub compression: Option<shoal_server::LeafCompression>,
 }
 
 /// A string or a list of strings, each with its place in the file;
@@ -120,7 +123,7 @@ pub fn leafnodes(v: &Value, report: &mut Report) -> Option<LeafSettings> {
             | "write_deadline"
             | "write_timeout"
             | "dial_timeout" => not_yet(&format!("leafnodes {k}"), x, report),
-            "compression" => compression(k, x, report),
+            "compression" => l.compression = compression(k, x, report),
             _ if x.used_as_variable => {}
             _ => report.error(&x.pos, format!("unknown field {k:?}")),
         }
@@ -214,17 +217,29 @@ fn not_yet(what: &str, x: &Value, report: &mut Report) {
 }
 
 /// Only `off` (and its synonyms) is done: this side never compresses.
-fn compression(k: &str, x: &Value, report: &mut Report) {
-    let off = match &x.kind {
-        Kind::Bool(b) => !*b,
-        Kind::String(s) => matches!(
-            s.to_ascii_lowercase().as_str(),
-            "off" | "disabled" | "false"
-        ),
-        _ => false,
+/// `compression`: a mode (`on` and `true` are `s2_auto` for leaf nodes),
+/// or `{ mode, rtt_thresholds }`; checked as nats-server's
+/// `validateAndNormalizeCompressionOption` checks it. Unset: `s2_auto`.
+fn compression(k: &str, x: &Value, report: &mut Report) -> Option<shoal_server::LeafCompression> {
+    let mut rtts = Vec::new();
+    let mode = match &x.kind {
+        Kind::Bool(true) => "s2_auto".to_string(),
+        _ => crate::clusterconf::compression(k, x, &mut rtts, report)?,
     };
-    if !off {
-        not_yet(&format!("leafnodes {k}"), x, report);
+    if let Err(e) = crate::clusterconf::check_mode(&mode) {
+        report.error(&x.pos, e);
+        return None;
+    }
+    let mode = match mode.to_ascii_lowercase().as_str() {
+        "on" | "enabled" | "true" => "s2_auto".to_string(),
+        m => crate::clusterconf::normalized_compression(Some(m)),
+    };
+    match crate::clusterconf::thresholds(&mode, &rtts) {
+        Ok(rtt) => Some(shoal_server::LeafCompression { mode, rtt }),
+        Err(e) => {
+            report.error(&x.pos, e);
+            None
+        }
     }
 }
 
@@ -265,7 +280,7 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
                         not_yet("leafnodes remote disabled", x, report);
                     }
                 }
-                "compression" => compression(k, x, report),
+                "compression" => remote.compression = compression(k, x, report),
                 "deny_imports" | "deny_import" => remote.deny_imports = subjects(x, report),
                 "deny_exports" | "deny_export" => remote.deny_exports = subjects(x, report),
                 "tls" => remote.tls = crate::tlsconf::leaf_tls(x, false, report),
@@ -383,6 +398,7 @@ pub fn resolve(
             no_advertise: l.no_advertise,
             auth: l.auth.clone(),
             tls: l.tls.clone(),
+            compression: l.compression.clone().unwrap_or_default(),
         });
     if remotes.is_empty() && listen.is_none() {
         return Ok(None);
@@ -426,6 +442,7 @@ pub fn resolve(
             deny_exports: r.deny_exports.clone(),
             credentials: r.credentials.clone(),
             nkey: r.nkey.clone(),
+            compression: r.compression.clone().unwrap_or_default(),
             tls: match (&r.tls, r.tls_url) {
                 (Some(t), _) => Some(t.clone()),
                 (None, true) => crate::tlsconf::leaf_default_client(),
@@ -497,8 +514,8 @@ mod tests {
                 "\"leafnodes remote url scheme ws://\" is not supported",
             ),
             (
-                "leafnodes { compression: s2_auto }",
-                "\"leafnodes compression\" is not supported",
+                "leafnodes { compression: zstd }",
+                "unsupported compression mode \"zstd\"",
             ),
             (
                 "leafnodes { remotes: [ { url: \"nats://a\", bogus: 1 } ] }",

@@ -435,7 +435,7 @@ fn reason_of(r: Reason) -> CloseReason {
 /// Turns the route's output to S2 once what is queued has left in clear
 /// (nats-server flushes before it switches too); false when the route
 /// closed meanwhile.
-async fn compress(
+pub(crate) async fn compress(
     core: &Core,
     conn: &Rc<Client>,
     level: shoal_proto::s2::Level,

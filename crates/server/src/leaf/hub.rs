@@ -30,7 +30,13 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The hub's INFO (the first one, and with `connect_info` the answer to
 /// an accepted CONNECT).
-fn info(core: &Core, conn: &Client, account: Option<&str>) -> Vec<u8> {
+/// `compression`: the mode it names (none for "not supported").
+pub(super) fn info(
+    core: &Core,
+    conn: &Client,
+    account: Option<&str>,
+    compression: &str,
+) -> Vec<u8> {
     let s = core.shared();
     let l = s.leaf.as_ref().expect("a leaf listener");
     LeafInfo {
@@ -53,13 +59,27 @@ fn info(core: &Core, conn: &Client, account: Option<&str>) -> Vec<u8> {
             _ => String::new(),
         },
         cluster: s.mesh.as_ref().map(|m| m.name().0).unwrap_or_default(),
+        compression: if compression == "not supported" {
+            String::new()
+        } else {
+            compression.to_string()
+        },
         connect_info: account.is_some(),
         remote_account: account.unwrap_or_default().to_string(),
         info_on_connect: true,
         leafnode_urls: l.urls.clone(),
-        ..LeafInfo::default()
     }
     .to_line()
+}
+
+/// The leaf listener's compression (nats-server's default `s2_auto`).
+pub(super) fn compression(core: &Core) -> crate::config::LeafCompression {
+    core.cfg()
+        .leaf
+        .as_ref()
+        .and_then(|l| l.listen.as_ref())
+        .map(|l| l.compression.clone())
+        .unwrap_or_default()
 }
 
 /// The leaf listener's TLS.
@@ -86,7 +106,7 @@ fn auth_cfg(core: &Core) -> LeafAuth {
 pub(super) fn greet(core: &Rc<Core>, conn: &Rc<Client>) -> Vec<u8> {
     let raw: [u8; shoal_auth::nkey::NONCE_RAW_LEN] = rand::random();
     conn.nonce.set(Some(shoal_auth::nkey::nonce(&raw)));
-    let line = info(core, conn, None);
+    let line = info(core, conn, None, &compression(core).mode);
     let after = auth_cfg(core).timeout.unwrap_or(AUTH_TIMEOUT);
     conn.auth_deadline.set(Some(conn.start + after));
     rt::spawn(auth_timer(conn.clone(), after));
@@ -169,7 +189,21 @@ pub(super) async fn on_connect(link: &mut Link, json: &[u8]) {
     link.account = account;
     link.account_name = core.auth().account_name(account);
     link.role = Role::Hub { connected: true };
-    conn.send(&info(&core, &conn, Some(&link.account_name)));
+    if !link.negotiated {
+        // No INFO came first: the spoke does not compress.
+        *conn.leaf_compression.borrow_mut() = if c.compression.is_empty() {
+            "not supported".into()
+        } else {
+            c.compression.clone()
+        };
+    }
+    // The `connect_info` INFO names no compression (nats-server's).
+    conn.send(&info(
+        &core,
+        &conn,
+        Some(&link.account_name),
+        "not supported",
+    ));
     register(link);
 }
 

@@ -31,8 +31,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use shoal_proto::leaf_info::{self, HubInfo, LeafConnect};
+use shoal_proto::leaf_info::{self, HubInfo, LeafConnect, LeafInfo};
 use shoal_proto::route::{parse_route, RouteCtx, RouteError, RouteOp, RouteParsed};
+use shoal_proto::s2::S2Reader;
 use shoal_proto::{encode, Limits, Span};
 
 use crate::client::{Client, CloseReason, RouteScope};
@@ -92,6 +93,18 @@ pub(super) struct Link {
     pub loop_detected: bool,
     /// This server's loop-detection subject (in every account).
     pub lds: String,
+    /// This side's compression settings, and whether the first INFO
+    /// negotiated it (nats-server's `compressionNegotiated`).
+    pub compression: crate::config::LeafCompression,
+    pub negotiated: bool,
+}
+
+/// A negotiated switch to S2: the level, the INFO that goes with it, and
+/// whether that INFO goes in clear first (the side that dialled).
+pub(super) struct Compress {
+    pub level: shoal_proto::s2::Level,
+    pub info: Vec<u8>,
+    pub clear_first: bool,
 }
 
 /// A leaf's deny lists as rules (none when both are empty): `publish`
@@ -236,6 +249,8 @@ pub async fn serve(
         registered: false,
         loop_detected: false,
         lds: lds(&core),
+        compression: remote.compression.clone(),
+        negotiated: false,
     };
     run(&mut link, &mut rh, pre).await;
     Ended {
@@ -274,6 +289,8 @@ pub async fn accept(core: Rc<Core>, mut rh: ReadHalf, mut wh: WriteHalf, addr: S
         registered: false,
         loop_detected: false,
         lds: lds(&core),
+        compression: super::hub::compression(&core),
+        negotiated: false,
     };
     core.end_pass();
     run(&mut link, &mut rh, pre).await;
@@ -403,6 +420,10 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
     let tls = conn.tls.borrow().is_some();
     let mut cipher = BytesMut::new();
     let mut parse_first = !buf.is_empty();
+    // Once the link compresses: what the socket gives, before the S2
+    // reader turns it into `buf`.
+    let mut s2_in: Option<S2Reader> = None;
+    let mut raw = BytesMut::new();
     let mut need = 0usize;
     let limits = Limits {
         max_control_line: core.live().max_control_line.saturating_mul(16),
@@ -413,12 +434,13 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
             return;
         }
         let want = READ_MIN.max(need.saturating_sub(buf.len()));
+        let into = if s2_in.is_some() { &mut raw } else { &mut buf };
         let got = if std::mem::take(&mut parse_first) {
-            Ok(buf.len())
+            Ok(into.len())
         } else if tls {
-            crate::tls::read(&conn, rh, &mut cipher, &mut buf, want).await
+            crate::tls::read(&conn, rh, &mut cipher, into, want).await
         } else {
-            rh.read(&mut buf, want).await
+            rh.read(into, want).await
         };
         match got {
             Ok(0) => {
@@ -431,11 +453,20 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                 return;
             }
         }
+        if let Some(d) = s2_in.as_mut() {
+            let r = d.read(&raw, &mut buf);
+            raw.clear();
+            if let Err(e) = r {
+                log::error!("{} - Leafnode Error {e}", conn.log_prefix());
+                conn.close_after_flush(CloseReason::ParseError);
+                return;
+            }
+        }
         let now = Instant::now();
         core.env().now.set(now);
         conn.last.set(now);
         core.links().take_pass_peers();
-        let data = buf.split().freeze();
+        let mut data = buf.split().freeze();
         let mut at = 0usize;
         loop {
             match parse_route(&data[at..], &limits, RouteCtx::LEAF) {
@@ -462,8 +493,26 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                             core.barrier().await;
                         }
                     }
-                    handle(link, &frame, op);
+                    let switch = handle(link, &frame, op);
                     at += len;
+                    if let Some(c) = switch {
+                        let cluster = crate::cluster::link::compress;
+                        if !cluster(&core, &conn, c.level, &c.info, c.clear_first).await {
+                            return;
+                        }
+                        // Everything after this INFO is S2, this read's
+                        // rest included.
+                        let mut d = S2Reader::new();
+                        let mut plain = BytesMut::new();
+                        if let Err(e) = d.read(&data[at..], &mut plain) {
+                            log::error!("{} - Leafnode Error {e}", conn.log_prefix());
+                            conn.close_after_flush(CloseReason::ParseError);
+                            return;
+                        }
+                        s2_in = Some(d);
+                        data = plain.freeze();
+                        at = 0;
+                    }
                     if !conn.is_open() {
                         core.end_pass();
                         return;
@@ -502,10 +551,10 @@ fn parse_error(conn: &Rc<Client>, e: RouteError, input: &[u8]) {
     conn.close_after_flush(CloseReason::ParseError);
 }
 
-fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) {
+fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) -> Option<Compress> {
     let conn = &link.conn;
     match op {
-        RouteOp::Info(json) => on_info(link, json.of(frame)),
+        RouteOp::Info(json) => return on_info(link, json.of(frame)),
         RouteOp::Connect(_) => {
             // A hub's spoke sends one, first (see `read_loop`).
             log::error!("{} - Unexpected CONNECT on a leafnode", conn.log_prefix());
@@ -538,15 +587,53 @@ fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) {
             ..
         } => on_msg(link, frame, subject, reply, queues, hdr, payload),
     }
+    None
 }
 
-/// The hub's INFO: the first one is answered with our CONNECT, the
-/// `connect_info` one registers the connection; later ones are ignored.
-fn on_info(link: &mut Link, json: &[u8]) {
+/// An INFO. A spoke answers the hub's first with its CONNECT, after
+/// negotiating compression when both sides want it (then its own INFO
+/// goes first, and the hub's next, compressed, INFO is the one answered);
+/// the hub's `connect_info` INFO registers it. A hub reads a spoke's INFO
+/// only to negotiate compression before the CONNECT (nats-server's
+/// `negotiateLeafCompression`).
+fn on_info(link: &mut Link, json: &[u8]) -> Option<Compress> {
     let conn = link.conn.clone();
-    // A spoke's INFO (an update of its URLs) changes nothing here.
+    let Some(info) = HubInfo::parse(json) else {
+        log::error!("{} - Error parsing the remote's INFO", conn.log_prefix());
+        conn.close_after_flush(CloseReason::ParseError);
+        return None;
+    };
+    if let Role::Hub { connected } = link.role {
+        if connected || link.negotiated {
+            return None;
+        }
+        link.negotiated = true;
+        let (level, mode) = negotiate(link, info.compression.as_deref())?;
+        let line = super::hub::info(&link.core, &conn, None, &mode);
+        return level.map(|level| Compress {
+            level,
+            info: line,
+            clear_first: false,
+        });
+    }
+    if !link.negotiated {
+        link.negotiated = true;
+        if !info.is_leaf_port() {
+            log::error!("{} - attempted to connect to wrong port", conn.log_prefix());
+            conn.close_after_flush(CloseReason::IncorrectPort);
+            return None;
+        }
+        let (level, mode) = negotiate(link, info.compression.as_deref())?;
+        if let Some(level) = level {
+            return Some(Compress {
+                level,
+                info: spoke_info(&link.core, &conn, &mode),
+                clear_first: true,
+            });
+        }
+    }
     let Role::Spoke(spoke) = &mut link.role else {
-        return;
+        return None;
     };
     let Spoke {
         url,
@@ -555,19 +642,9 @@ fn on_info(link: &mut Link, json: &[u8]) {
         deny_imports,
         signed,
     } = &mut **spoke;
-    let Some(info) = HubInfo::parse(json) else {
-        log::error!("{} - Error parsing the remote's INFO", conn.log_prefix());
-        conn.close_after_flush(CloseReason::ParseError);
-        return;
-    };
     if !*greeted {
         *greeted = true;
         conn.sent_connect_info.set(true);
-        if !info.is_leaf_port() {
-            log::error!("{} - attempted to connect to wrong port", conn.log_prefix());
-            conn.close_after_flush(CloseReason::IncorrectPort);
-            return;
-        }
         let mut o = conn.opts.get();
         o.headers = info.headers;
         conn.opts.set(o);
@@ -597,13 +674,8 @@ fn on_info(link: &mut Link, json: &[u8]) {
             name: s.server_name.clone(),
             cluster,
             headers: !link.core.cfg().no_header_support,
-            // This side does not compress leaf connections (yet): a hub
-            // that offers compression is told so.
-            compression: if info.compression.is_some() {
-                "off".into()
-            } else {
-                String::new()
-            },
+            // What was negotiated (nats-server's `c.leaf.compression`).
+            compression: conn.leaf_compression.borrow().clone(),
             remote_account: link.account_name.clone(),
             // The hub is asked not to send what this side denies itself.
             deny_pub: deny_imports.clone(),
@@ -622,13 +694,77 @@ fn on_info(link: &mut Link, json: &[u8]) {
         } else {
             register(link);
         }
-        return;
+        return None;
     }
     if *wait_connect_info && info.connect_info {
         *wait_connect_info = false;
         conn.auth_deadline.set(None);
         register(link);
     }
+    None
+}
+
+/// This side's compression against the other's INFO `theirs`
+/// (nats-server's `selectCompressionMode`): the S2 level to switch to
+/// (none: the link stays in clear) and the mode the INFO that goes with
+/// the switch names; `None` when the other side's mode is unknown (the
+/// link is refused in nats-server's words). The outcome is kept for
+/// `/leafz` and the CONNECT.
+fn negotiate(
+    link: &Link,
+    theirs: Option<&str>,
+) -> Option<(Option<shoal_proto::s2::Level>, String)> {
+    let conn = &link.conn;
+    let ours = link.compression.mode.as_str();
+    if !crate::cluster::needs_compression(ours) {
+        *conn.leaf_compression.borrow_mut() = if theirs.is_none() || ours == "not supported" {
+            "not supported".into()
+        } else {
+            "off".into()
+        };
+        return Some((None, String::new()));
+    }
+    let cm = match crate::cluster::select_compression(ours, theirs) {
+        Ok(cm) => cm,
+        Err(e) => {
+            let e = e.replace("route compression", "leafnode compression");
+            log::error!("{} - {e}", conn.log_prefix());
+            conn.send(format!("-ERR '{e}'\r\n").as_bytes());
+            conn.close_after_flush(CloseReason::ProtocolViolation);
+            return None;
+        }
+    };
+    let rtt = conn.start.elapsed();
+    let level = crate::cluster::compression_level(&cm, rtt, &link.compression.rtt);
+    *conn.leaf_compression.borrow_mut() = match level {
+        Some(l) if cm == "s2_auto" => crate::cluster::level_name(l).to_string(),
+        _ => cm.clone(),
+    };
+    let mode = if ours == "s2_auto" {
+        ours.to_string()
+    } else {
+        cm
+    };
+    Some((level, mode))
+}
+
+/// The INFO a spoke sends the hub to settle compression (nats-server's
+/// `copyLeafNodeInfo` with the chosen mode and the connection's id).
+fn spoke_info(core: &Core, conn: &Client, mode: &str) -> Vec<u8> {
+    let s = core.shared();
+    LeafInfo {
+        server_id: s.server_id.clone(),
+        server_name: s.server_name.clone(),
+        version: crate::NATS_VERSION.to_string(),
+        proto: 1,
+        go: format!("shoal {}", crate::SHOAL_VERSION),
+        headers: !core.cfg().no_header_support,
+        max_payload: core.live().max_payload as u64,
+        client_id: conn.cid,
+        compression: mode.to_string(),
+        ..LeafInfo::default()
+    }
+    .to_line()
 }
 
 /// The hub accepted the connection: it is told the account's interest and

@@ -159,7 +159,7 @@ struct LeafInfo<'a> {
     subscriptions: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<&'a str>>,
-    compression: &'static str,
+    compression: &'a str,
 }
 
 /// `/leafz` parameters: `subs` (bool) and `acc` (only that account's).
@@ -204,7 +204,11 @@ pub async fn leafz(ctx: &Ctx<'_>, (subs, acc): (bool, String)) -> Reply {
             subscriptions: r.num_subs,
             subscriptions_list: (subs && !r.subs.is_empty())
                 .then(|| r.subs.iter().map(|x| x.subject.as_str()).collect()),
-            compression: "off",
+            compression: if r.compression.is_empty() {
+                "off"
+            } else {
+                &r.compression
+            },
         })
         .collect::<Vec<_>>();
     Reply::Json(to_json(
