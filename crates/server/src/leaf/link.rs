@@ -564,8 +564,9 @@ fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) -> Option<Compress> {
         RouteOp::Pong => {
             let p = &conn.ping;
             p.outstanding.set(0);
-            conn.rtt
-                .set(Instant::now().saturating_duration_since(p.last_sent.get()));
+            let rtt = Instant::now().saturating_duration_since(p.last_sent.get());
+            conn.rtt.set(rtt);
+            auto_level(link, rtt);
         }
         RouteOp::Ok => {}
         RouteOp::Err(text) => {
@@ -746,6 +747,28 @@ fn negotiate(
         cm
     };
     Some((level, mode))
+}
+
+/// `s2_auto`: the level follows the link's RTT, measured by each PONG
+/// (nats-server's `updateS2AutoCompressionLevel`).
+fn auto_level(link: &Link, rtt: Duration) {
+    if link.compression.mode != "s2_auto" {
+        return;
+    }
+    let Some(level) = crate::cluster::compression_level("s2_auto", rtt, &link.compression.rtt)
+    else {
+        return;
+    };
+    let name = crate::cluster::level_name(level);
+    let mut s2 = link.conn.s2.borrow_mut();
+    let Some(out) = s2.as_mut() else {
+        return;
+    };
+    let mut current = link.conn.leaf_compression.borrow_mut();
+    if *current != name {
+        out.writer.set_level(level);
+        *current = name.to_string();
+    }
 }
 
 /// The INFO a spoke sends the hub to settle compression (nats-server's
