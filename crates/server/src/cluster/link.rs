@@ -334,18 +334,13 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                         clear_first,
                     } = flow
                     {
-                        if !compress(&core, &conn, level, &info, clear_first).await {
+                        let rest = &data[at..];
+                        let Some((d, plain)) =
+                            switch_to_s2(&core, &conn, (level, &info, clear_first), rest, "Route")
+                                .await
+                        else {
                             return;
-                        }
-                        // Everything after this INFO is S2, this read's
-                        // rest included.
-                        let mut d = S2Reader::new();
-                        let mut plain = BytesMut::new();
-                        if let Err(e) = d.read(&data[at..], &mut plain) {
-                            log::error!("{} - Route Error {e}", conn.log_prefix());
-                            conn.close_after_flush(CloseReason::ParseError);
-                            return;
-                        }
+                        };
                         s2_in = Some(d);
                         data = plain.freeze();
                         at = 0;
@@ -432,10 +427,35 @@ fn reason_of(r: Reason) -> CloseReason {
     }
 }
 
+/// Switches a route or leaf link to S2 both ways at the byte after its
+/// INFO: the output as [`compress`] does, and the input — `rest`, what this
+/// read brought after the INFO, decoded into the plaintext returned with
+/// the reader of what follows. `None` when the link closed or `rest` is
+/// not S2 (logged as `<label> Error …`).
+pub(crate) async fn switch_to_s2(
+    core: &Core,
+    conn: &Rc<Client>,
+    (level, info, clear_first): (shoal_proto::s2::Level, &[u8], bool),
+    rest: &[u8],
+    label: &str,
+) -> Option<(S2Reader, BytesMut)> {
+    if !compress(core, conn, level, info, clear_first).await {
+        return None;
+    }
+    let mut d = S2Reader::new();
+    let mut plain = BytesMut::new();
+    if let Err(e) = d.read(rest, &mut plain) {
+        log::error!("{} - {label} Error {e}", conn.log_prefix());
+        conn.close_after_flush(CloseReason::ParseError);
+        return None;
+    }
+    Some((d, plain))
+}
+
 /// Turns the route's output to S2 once what is queued has left in clear
 /// (nats-server flushes before it switches too); false when the route
 /// closed meanwhile.
-pub(crate) async fn compress(
+async fn compress(
     core: &Core,
     conn: &Rc<Client>,
     level: shoal_proto::s2::Level,

@@ -496,19 +496,15 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                     let switch = handle(link, &frame, op);
                     at += len;
                     if let Some(c) = switch {
-                        let cluster = crate::cluster::link::compress;
-                        if !cluster(&core, &conn, c.level, &c.info, c.clear_first).await {
-                            return;
-                        }
                         // Everything after this INFO is S2, this read's
                         // rest included.
-                        let mut d = S2Reader::new();
-                        let mut plain = BytesMut::new();
-                        if let Err(e) = d.read(&data[at..], &mut plain) {
-                            log::error!("{} - Leafnode Error {e}", conn.log_prefix());
-                            conn.close_after_flush(CloseReason::ParseError);
+                        let switch = crate::cluster::link::switch_to_s2;
+                        let how = (c.level, &c.info[..], c.clear_first);
+                        let Some((d, plain)) =
+                            switch(&core, &conn, how, &data[at..], "Leafnode").await
+                        else {
                             return;
-                        }
+                        };
                         s2_in = Some(d);
                         data = plain.freeze();
                         at = 0;
