@@ -397,6 +397,36 @@ fn a_hub_carries_messages_between_its_spokes() {
         let got = read_msgs(&mut q1, 10);
         assert_eq!(got[9], "MSG jobs 5 1\r\n9\r\n", "{what}");
         assert_eq!(read_msgs(&mut q2, 1)[0], "MSG fence 7 0\r\n\r\n", "{what}");
+
+        // The group's only member is on the other spoke: the hub hands it
+        // every message, each once.
+        q1.send(b"UNSUB 5\r\n");
+        q1.ping_pong();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // Until s1 has heard that its own member left.
+            pub1.send(b"PUB jobs 1\r\nx\r\nPUB fence 0\r\n\r\n");
+            frames_until_pong(&mut pub1);
+            let got = read_msgs(&mut q2, 1);
+            if got[0].starts_with("MSG jobs 6") {
+                read_msgs(&mut q2, 1);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the job never reached s2's member"
+            );
+        }
+        for i in 0..20 {
+            pub1.send(format!("PUB jobs 2\r\n{i:02}\r\n").as_bytes());
+        }
+        pub1.send(b"PUB fence 0\r\n\r\n");
+        frames_until_pong(&mut pub1);
+        let got = read_msgs(&mut q2, 21);
+        for (i, m) in got[..20].iter().enumerate() {
+            assert_eq!(*m, format!("MSG jobs 6 2\r\n{i:02}\r\n"), "{what}");
+        }
+        assert_eq!(got[20], "MSG fence 7 0\r\n\r\n", "{what}");
     }
 }
 

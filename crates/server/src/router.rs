@@ -859,7 +859,7 @@ fn route(
             }
         }
     }
-    let (crossed, picked) = carry_out(core, plan, m);
+    let (crossed, picked) = carry_out(core, plan, m, None);
     if crossed {
         publisher.needs_barrier.set(true);
     }
@@ -879,7 +879,13 @@ fn fresh_plan(scratch: &mut RouteScratch) {
 /// Carries a plan out: the message to each peer core it names (with the
 /// groups picked there), then to the local members picked. Returns whether
 /// a peer core was handed it, and whether a picked member took it.
-fn carry_out(core: &Core, mut plan: RefMut<'_, RouteScratch>, m: &Msg) -> (bool, bool) {
+/// `source`: the leaf a message came from (its picks may be other leaves).
+fn carry_out(
+    core: &Core,
+    mut plan: RefMut<'_, RouteScratch>,
+    m: &Msg,
+    source: Option<&Rc<Client>>,
+) -> (bool, bool) {
     let mut crossed = false;
     for (c, p) in plan.peers.iter().enumerate() {
         if c == core.id() || (!p.wanted && p.queues.is_empty()) {
@@ -893,7 +899,7 @@ fn carry_out(core: &Core, mut plan: RefMut<'_, RouteScratch>, m: &Msg) -> (bool,
     drop(plan);
     let mut picked = false;
     for &k in &picks {
-        picked |= deliver(core, k, m, None, false);
+        picked |= deliver(core, k, m, source, false);
     }
     core.route_scratch().picks = picks;
     (crossed, picked)
@@ -985,7 +991,16 @@ fn routed(
         let local_w = g.map_or(0, |g| client_weight(core, g));
         let remote_w = rg.map_or(0, |rg| remote_weight(rg, true));
         if local_w + remote_w == 0 {
-            continue; // no member here: that group's copy is dropped
+            // No client member: from a leaf, another leaf's member takes
+            // it as the last resort (nats-server's); else the copy is
+            // dropped.
+            let leaf = source.filter(|s| s.leaf);
+            if let (Some(src), Some(g)) = (leaf, g) {
+                if let Some(k) = pick_local(core, g, m.subject(), Some(src), Members::Routes) {
+                    scratch.picks.push(k);
+                }
+            }
+            continue;
         }
         let r = core.rand(local_w + remote_w);
         if r < local_w {
@@ -998,7 +1013,7 @@ fn routed(
             scratch.peers[c as usize].queues.push(qid);
         }
     }
-    let crossed = carry_out(core, plan, m).0;
+    let crossed = carry_out(core, plan, m, source).0;
     send_routes(core, m);
     crossed
 }
