@@ -17,6 +17,11 @@ use crate::info::is_false;
 /// that is offered its own subject over a leaf sees a loop.
 pub const LOOP_DETECTION_PREFIX: &str = "$LDS.";
 
+/// Whether `subject` is a loop-detection subject.
+pub fn is_loop_detection(subject: &[u8]) -> bool {
+    subject.starts_with(LOOP_DETECTION_PREFIX.as_bytes())
+}
+
 /// What a hub says to a spoke that dialled it: first on accept, then
 /// (with `connect_info`) once the CONNECT is accepted.
 #[derive(Debug, Clone, Serialize, Default)]

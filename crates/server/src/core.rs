@@ -437,13 +437,13 @@ impl Core {
         &self.env
     }
 
-    /// The reloadable limits in force on this core.
     /// See the field.
     #[inline]
     pub fn leaf_only(&self) -> bool {
         self.leaf_only
     }
 
+    /// The reloadable limits in force on this core.
     pub fn live(&self) -> Live {
         self.env.live.get()
     }
@@ -608,11 +608,7 @@ impl Core {
         let (slot, queue) = self
             .registry
             .add_weighted(link, sid, key.clone(), queue, weight);
-        if link.leaf {
-            let name = queue.as_ref().map(|(_, n)| &n[..]);
-            self.routes
-                .leaf_interest(&self.auth, link, &key, name, true, weight.max(1));
-        }
+        self.tell_leaves(link, &key, &queue, true, weight.max(1));
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: key.clone(),
@@ -644,11 +640,7 @@ impl Core {
         } else {
             (false, old - weight)
         };
-        if link.leaf {
-            let name = queue.as_ref().map(|(_, n)| &n[..]);
-            self.routes
-                .leaf_interest(&self.auth, &link, &pattern, name, add, by);
-        }
+        self.tell_leaves(&link, &pattern, &queue, add, by);
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: pattern.clone(),
@@ -657,6 +649,23 @@ impl Core {
                 route: true,
                 weight: by,
             });
+        }
+    }
+
+    /// A leaf `link`'s interest in `key` changed by `weight` members: the
+    /// other leaves that may hear it are told (nothing for a route's).
+    fn tell_leaves(
+        &self,
+        link: &Client,
+        key: &[u8],
+        queue: &Option<(QueueId, Bytes)>,
+        add: bool,
+        weight: u32,
+    ) {
+        if link.leaf {
+            let name = queue.as_ref().map(|(_, n)| &n[..]);
+            self.routes
+                .leaf_interest(&self.auth, link, key, name, add, weight);
         }
     }
 
@@ -723,17 +732,13 @@ impl Core {
         }
         sub.client.needs_barrier.set(true);
         let route = sub.client.route;
-        if sub.client.leaf {
-            let name = sub.queue.as_ref().map(|(_, n)| &n[..]);
-            self.routes.leaf_interest(
-                &self.auth,
-                &sub.client,
-                &sub.subject,
-                name,
-                false,
-                sub.weight.get().max(1),
-            );
-        }
+        self.tell_leaves(
+            &sub.client,
+            &sub.subject,
+            &sub.queue,
+            false,
+            sub.weight.get().max(1),
+        );
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: sub.subject.clone(),

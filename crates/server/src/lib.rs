@@ -21,6 +21,7 @@ mod events;
 pub mod imports;
 mod info;
 mod leaf;
+mod link_io;
 pub mod mappings;
 mod mesh;
 mod monitor;

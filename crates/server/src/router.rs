@@ -815,14 +815,14 @@ fn route(
         let rg = remote.and_then(|r| r.groups.iter().find(|x| x.name == g.name));
         // Behind a leaf, members are a fallback: this server's clients
         // take the message when any can (nats-server's preference).
-        let clients = clients
-            || core.leaf_only()
-                && client_weight(core, g) + rg.map_or(0, |x| remote_weight(x, true)) > 0;
+        // (The clients' weight is counted once, and only when it decides.)
+        let client_w = (clients || core.leaf_only()).then(|| client_weight(core, g));
+        let clients =
+            clients || client_w.is_some_and(|w| w + rg.map_or(0, |x| remote_weight(x, true)) > 0);
         let members = if clients { Members::Clients } else { members };
-        let local_w = if clients {
-            client_weight(core, g)
-        } else {
-            g.total_weight as u64
+        let local_w = match client_w {
+            Some(w) if clients => w,
+            _ => g.total_weight as u64,
         };
         let total = local_w + rg.map_or(0, |x| remote_weight(x, clients));
         if total == 0 {

@@ -256,9 +256,8 @@ impl Routes {
             return;
         }
         let (account, subject) = crate::accounts::split(key);
-        let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
         for l in self.links.borrow().iter() {
-            if !l.leaf || l.cid == src.cid || !(lds || !l.solicited || !src.solicited) {
+            if !l.leaf || !hears(l, src, subject) {
                 continue;
             }
             self.tell_leaf(auth, l, account, subject, queue, add, weight);
@@ -281,8 +280,7 @@ impl Routes {
         if !self.carries(auth, link.route_scope.get(), account) {
             return;
         }
-        let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
-        if !lds && !link.leaf_may_receive(subject) {
+        if !told(link, subject) {
             return;
         }
         let mut tables = self.leaf_tables.borrow_mut();
@@ -364,8 +362,7 @@ impl Routes {
         let mut table = self.advertised.borrow().of_account(id);
         for (key, queue, weight, src) in &leaves {
             let (account, subject) = crate::accounts::split(key);
-            let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
-            if account != id || src.cid == link.cid || !(lds || !link.solicited || !src.solicited) {
+            if account != id || !hears(link, src, subject) {
                 continue;
             }
             for _ in 0..(*weight).max(1) {
@@ -376,8 +373,7 @@ impl Routes {
         for a in table.snapshot() {
             // What the leaf may not send here, it is not told of.
             let (Announce::Sub { subject, .. } | Announce::Unsub { subject, .. }) = &a;
-            let lds = subject.starts_with(shoal_proto::leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
-            if lds || link.leaf_may_receive(subject) {
+            if told(link, subject) {
                 self.put_announce(auth, link, &a, &mut out);
             }
         }
@@ -393,6 +389,20 @@ impl Routes {
         self.links.borrow_mut().retain(|l| l.cid != cid);
         self.leaf_tables.borrow_mut().remove(&cid);
     }
+}
+
+/// Whether leaf `link` hears leaf `src`'s interest in `subject`
+/// (nats-server's `updateSmap`): never its own; a connection this server
+/// dialled to a hub hears another hub's only for loop detection.
+fn hears(link: &Client, src: &Client, subject: &[u8]) -> bool {
+    link.cid != src.cid
+        && (!link.solicited || !src.solicited || shoal_proto::leaf_info::is_loop_detection(subject))
+}
+
+/// Whether leaf `link` is told of interest in `subject`: not when its
+/// deny lists keep that subject from coming here (loop detection always).
+fn told(link: &Client, subject: &[u8]) -> bool {
+    shoal_proto::leaf_info::is_loop_detection(subject) || link.leaf_may_receive(subject)
 }
 
 #[cfg(test)]

@@ -24,10 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use shoal_proto::route::{parse_route, RouteCtx, RouteError, RouteOp, RouteParsed};
+use shoal_proto::route::{parse_route, RouteCtx, RouteOp, RouteParsed};
 use shoal_proto::route_handshake::{self, Local, Reason, Verdict};
 use shoal_proto::route_info::{PeerInfo, RouteConnect};
-use shoal_proto::s2::S2Reader;
 use shoal_proto::{encode, Limits, Span};
 
 use crate::client::RouteScope;
@@ -55,9 +54,6 @@ const FIRST_PING: Duration = Duration::from_secs(1);
 /// The largest payload a peer may route (nats-server refuses a
 /// `max_payload` above 64 MiB).
 const MAX_ROUTED_PAYLOAD: usize = 64 << 20;
-
-/// Route read sizes (a route carries many clients' traffic: it starts big).
-const READ_MIN: usize = 16 * 1024;
 
 /// The route's state as its reader keeps it.
 struct Link {
@@ -246,14 +242,7 @@ pub(crate) async fn pinger(conn: Rc<Client>, interval: Duration, max: u32) {
 async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
     let core = link.core.clone();
     let conn = link.conn.clone();
-    // On a TLS route: what the socket gives, before the session decrypts it.
-    let tls = conn.tls.borrow().is_some();
-    let mut cipher = BytesMut::new();
-    let mut parse_first = !buf.is_empty();
-    // Once the route compresses: what the socket gives, before the S2
-    // reader turns it into `buf`.
-    let mut s2_in: Option<S2Reader> = None;
-    let mut raw = BytesMut::new();
+    let mut input = crate::link_io::Input::new(&conn, &buf, "Route");
     let mut need = 0usize;
     let live = core.live();
     // Routes carry larger control lines (many queue names) and the peer's
@@ -268,37 +257,9 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
         if !conn.is_open() {
             return;
         }
-        let want = READ_MIN.max(need.saturating_sub(buf.len()));
-        let into = if s2_in.is_some() { &mut raw } else { &mut buf };
-        let got = if std::mem::take(&mut parse_first) {
-            Ok(into.len())
-        } else if tls {
-            crate::tls::read(&conn, rh, &mut cipher, into, want).await
-        } else {
-            rh.read(into, want).await
-        };
-        match got {
-            Ok(0) => {
-                conn.close_after_flush(CloseReason::ClientClosed);
-                return;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                if tls {
-                    log::debug!("{} - TLS read error: {e}", conn.log_prefix());
-                }
-                conn.kill(CloseReason::ReadError);
-                return;
-            }
-        }
-        if let Some(d) = s2_in.as_mut() {
-            let r = d.read(&raw, &mut buf);
-            raw.clear();
-            if let Err(e) = r {
-                log::error!("{} - Route Error {e}", conn.log_prefix());
-                conn.close_after_flush(CloseReason::ParseError);
-                return;
-            }
+        let want = crate::link_io::READ_MIN.max(need.saturating_sub(buf.len()));
+        if !input.fill(&conn, rh, &mut buf, want).await {
+            return;
         }
         let now = Instant::now();
         core.env().now.set(now);
@@ -334,14 +295,11 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                         clear_first,
                     } = flow
                     {
+                        let how = (level, &info[..], clear_first);
                         let rest = &data[at..];
-                        let Some((d, plain)) =
-                            switch_to_s2(&core, &conn, (level, &info, clear_first), rest, "Route")
-                                .await
-                        else {
+                        let Some(plain) = input.switch_to_s2(&core, &conn, how, rest).await else {
                             return;
                         };
-                        s2_in = Some(d);
                         data = plain.freeze();
                         at = 0;
                     }
@@ -355,33 +313,14 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                     break;
                 }
                 Err(e) => {
-                    parse_error(&conn, e, &data[at..]);
+                    crate::link_io::parse_error(&conn, "Route", e, &data[at..]);
                     core.end_pass();
                     return;
                 }
             }
         }
-        after_read(&core, &data[at..], need, &mut buf).await;
+        crate::link_io::after_read(&core, &data[at..], need, &mut buf).await;
     }
-}
-
-/// After a read's ops: the `tail` of the data (an op cut short) kept in
-/// `buf` with room for the `need` bytes it wants, the pass ended, then —
-/// while the peer cores this pass handed messages to are backlogged — a
-/// wait (the link's back-pressure, as a client's), and a turn for the
-/// core's other tasks.
-pub(crate) async fn after_read(core: &Core, tail: &[u8], need: usize, buf: &mut BytesMut) {
-    if !tail.is_empty() {
-        let mut next = BytesMut::with_capacity(need.max(tail.len() + READ_MIN));
-        next.extend_from_slice(tail);
-        *buf = next;
-    }
-    core.end_pass();
-    let peers = core.links().take_pass_peers();
-    while peers != 0 && core.links().backlogged(peers) {
-        core.links().backlog_ev.wait().await;
-    }
-    rt::yield_now().await;
 }
 
 /// Why a route is closed, decided by an op.
@@ -399,24 +338,6 @@ fn refuse(conn: &Rc<Client>, why: Refusal) {
     conn.close_after_flush(reason);
 }
 
-fn parse_error(conn: &Rc<Client>, e: RouteError, input: &[u8]) {
-    match e {
-        RouteError::Args(text) => log::error!("{} - {text}", conn.log_prefix()),
-        RouteError::Proto(p) => {
-            let end = input.len().min(32);
-            log::error!(
-                "{} - Route parser ERROR: {p:?} proto='{}...'",
-                conn.log_prefix(),
-                shoal_go::quote(&input[..end])
-            );
-            if let Some(line) = p.err_line() {
-                conn.send(line);
-            }
-        }
-    }
-    conn.close_after_flush(CloseReason::ParseError);
-}
-
 fn reason_of(r: Reason) -> CloseReason {
     match r {
         Reason::WrongPort => CloseReason::IncorrectPort,
@@ -425,61 +346,6 @@ fn reason_of(r: Reason) -> CloseReason {
         Reason::ClusterNameConflict => CloseReason::ClusterNameConflict,
         Reason::DuplicateRoute => CloseReason::DuplicateRoute,
     }
-}
-
-/// Switches a route or leaf link to S2 both ways at the byte after its
-/// INFO: the output as [`compress`] does, and the input — `rest`, what this
-/// read brought after the INFO, decoded into the plaintext returned with
-/// the reader of what follows. `None` when the link closed or `rest` is
-/// not S2 (logged as `<label> Error …`).
-pub(crate) async fn switch_to_s2(
-    core: &Core,
-    conn: &Rc<Client>,
-    (level, info, clear_first): (shoal_proto::s2::Level, &[u8], bool),
-    rest: &[u8],
-    label: &str,
-) -> Option<(S2Reader, BytesMut)> {
-    if !compress(core, conn, level, info, clear_first).await {
-        return None;
-    }
-    let mut d = S2Reader::new();
-    let mut plain = BytesMut::new();
-    if let Err(e) = d.read(rest, &mut plain) {
-        log::error!("{} - {label} Error {e}", conn.log_prefix());
-        conn.close_after_flush(CloseReason::ParseError);
-        return None;
-    }
-    Some((d, plain))
-}
-
-/// Turns the route's output to S2 once what is queued has left in clear
-/// (nats-server flushes before it switches too); false when the route
-/// closed meanwhile.
-async fn compress(
-    core: &Core,
-    conn: &Rc<Client>,
-    level: shoal_proto::s2::Level,
-    info: &[u8],
-    clear_first: bool,
-) -> bool {
-    if clear_first {
-        conn.send(info);
-    }
-    core.end_pass();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while conn.out.borrow().pending() > 0 {
-        if !conn.is_open() || Instant::now() > deadline {
-            conn.kill(CloseReason::WriteError);
-            return false;
-        }
-        rt::sleep(Duration::from_millis(1)).await;
-    }
-    *conn.s2.borrow_mut() = Some(crate::outbound::S2Out::new(level));
-    if !clear_first {
-        conn.send(info);
-        core.end_pass();
-    }
-    true
 }
 
 fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<Flow, Refusal> {

@@ -39,35 +39,28 @@ pub(super) fn info(
 ) -> Vec<u8> {
     let s = core.shared();
     let l = s.leaf.as_ref().expect("a leaf listener");
+    let mode = if compression == "not supported" {
+        ""
+    } else {
+        compression
+    };
     LeafInfo {
-        server_id: s.server_id.clone(),
-        server_name: s.server_name.clone(),
-        version: crate::NATS_VERSION.to_string(),
-        proto: 1,
-        go: format!("shoal {}", crate::SHOAL_VERSION),
         host: l.host.clone(),
         port: l.port,
-        headers: !core.cfg().no_header_support,
         auth_required: true,
         tls_required: tls(core).is_some(),
         tls_verify: tls(core).is_some_and(|t| t.options.verify),
-        max_payload: core.live().max_payload as u64,
-        client_id: conn.cid,
         // The nonce a spoke signs with an nkey (the first INFO only).
         nonce: match (account, conn.nonce.get()) {
             (None, Some(n)) => String::from_utf8_lossy(&n).into_owned(),
             _ => String::new(),
         },
         cluster: s.mesh.as_ref().map(|m| m.name().0).unwrap_or_default(),
-        compression: if compression == "not supported" {
-            String::new()
-        } else {
-            compression.to_string()
-        },
         connect_info: account.is_some(),
         remote_account: account.unwrap_or_default().to_string(),
         info_on_connect: true,
         leafnode_urls: l.urls.clone(),
+        ..super::link::base_info(core, conn, mode)
     }
     .to_line()
 }

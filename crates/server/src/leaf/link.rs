@@ -32,13 +32,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use shoal_proto::leaf_info::{self, HubInfo, LeafConnect, LeafInfo};
-use shoal_proto::route::{parse_route, RouteCtx, RouteError, RouteOp, RouteParsed};
-use shoal_proto::s2::S2Reader;
+use shoal_proto::route::{parse_route, RouteCtx, RouteOp, RouteParsed};
 use shoal_proto::{encode, Limits, Span};
 
 use crate::client::{Client, CloseReason, RouteScope};
 use crate::config::{LeafRemote, RouteUrl};
 use crate::core::Core;
+use crate::link_io::READ_MIN;
 use crate::msg::{Msg, Spans};
 use crate::rt::{self, ReadHalf, WriteHalf};
 
@@ -48,7 +48,6 @@ const FIRST_INFO: Duration = Duration::from_secs(1);
 const CONNECT_INFO: Duration = Duration::from_secs(2);
 /// The most a leaf line may carry (nats-server's ceiling for max_payload).
 const MAX_PAYLOAD: usize = 64 << 20;
-const READ_MIN: usize = 16 * 1024;
 
 /// How a connection ended, for the dialler.
 pub struct Ended {
@@ -416,14 +415,7 @@ async fn connect_info_timer(conn: Rc<Client>) {
 async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
     let core = link.core.clone();
     let conn = link.conn.clone();
-    // Over TLS: what the socket gives, before the session decrypts it.
-    let tls = conn.tls.borrow().is_some();
-    let mut cipher = BytesMut::new();
-    let mut parse_first = !buf.is_empty();
-    // Once the link compresses: what the socket gives, before the S2
-    // reader turns it into `buf`.
-    let mut s2_in: Option<S2Reader> = None;
-    let mut raw = BytesMut::new();
+    let mut input = crate::link_io::Input::new(&conn, &buf, "Leafnode");
     let mut need = 0usize;
     let limits = Limits {
         max_control_line: core.live().max_control_line.saturating_mul(16),
@@ -434,33 +426,8 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
             return;
         }
         let want = READ_MIN.max(need.saturating_sub(buf.len()));
-        let into = if s2_in.is_some() { &mut raw } else { &mut buf };
-        let got = if std::mem::take(&mut parse_first) {
-            Ok(into.len())
-        } else if tls {
-            crate::tls::read(&conn, rh, &mut cipher, into, want).await
-        } else {
-            rh.read(into, want).await
-        };
-        match got {
-            Ok(0) => {
-                conn.close_after_flush(CloseReason::ClientClosed);
-                return;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                conn.kill(CloseReason::ReadError);
-                return;
-            }
-        }
-        if let Some(d) = s2_in.as_mut() {
-            let r = d.read(&raw, &mut buf);
-            raw.clear();
-            if let Err(e) = r {
-                log::error!("{} - Leafnode Error {e}", conn.log_prefix());
-                conn.close_after_flush(CloseReason::ParseError);
-                return;
-            }
+        if !input.fill(&conn, rh, &mut buf, want).await {
+            return;
         }
         let now = Instant::now();
         core.env().now.set(now);
@@ -498,14 +465,11 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                     if let Some(c) = switch {
                         // Everything after this INFO is S2, this read's
                         // rest included.
-                        let switch = crate::cluster::link::switch_to_s2;
                         let how = (c.level, &c.info[..], c.clear_first);
-                        let Some((d, plain)) =
-                            switch(&core, &conn, how, &data[at..], "Leafnode").await
-                        else {
+                        let rest = &data[at..];
+                        let Some(plain) = input.switch_to_s2(&core, &conn, how, rest).await else {
                             return;
                         };
-                        s2_in = Some(d);
                         data = plain.freeze();
                         at = 0;
                     }
@@ -519,32 +483,14 @@ async fn read_loop(link: &mut Link, rh: &mut ReadHalf, mut buf: BytesMut) {
                     break;
                 }
                 Err(e) => {
-                    parse_error(&conn, e, &data[at..]);
+                    crate::link_io::parse_error(&conn, "Leafnode", e, &data[at..]);
                     core.end_pass();
                     return;
                 }
             }
         }
-        crate::cluster::link::after_read(&core, &data[at..], need, &mut buf).await;
+        crate::link_io::after_read(&core, &data[at..], need, &mut buf).await;
     }
-}
-
-fn parse_error(conn: &Rc<Client>, e: RouteError, input: &[u8]) {
-    match e {
-        RouteError::Args(text) => log::error!("{} - {text}", conn.log_prefix()),
-        RouteError::Proto(p) => {
-            let end = input.len().min(32);
-            log::error!(
-                "{} - Leafnode parser ERROR: {p:?} proto='{}...'",
-                conn.log_prefix(),
-                shoal_go::quote(&input[..end])
-            );
-            if let Some(line) = p.err_line() {
-                conn.send(line);
-            }
-        }
-    }
-    conn.close_after_flush(CloseReason::ParseError);
 }
 
 fn handle(link: &mut Link, frame: &Bytes, op: RouteOp) -> Option<Compress> {
@@ -770,6 +716,13 @@ fn auto_level(link: &Link, rtt: Duration) {
 /// The INFO a spoke sends the hub to settle compression (nats-server's
 /// `copyLeafNodeInfo` with the chosen mode and the connection's id).
 fn spoke_info(core: &Core, conn: &Client, mode: &str) -> Vec<u8> {
+    base_info(core, conn, mode).to_line()
+}
+
+/// What every INFO this server sends on a leaf connection says: who it
+/// is, headers, max_payload, the connection's id and the compression
+/// `mode` (none when empty).
+pub(super) fn base_info(core: &Core, conn: &Client, mode: &str) -> LeafInfo {
     let s = core.shared();
     LeafInfo {
         server_id: s.server_id.clone(),
@@ -783,7 +736,6 @@ fn spoke_info(core: &Core, conn: &Client, mode: &str) -> Vec<u8> {
         compression: mode.to_string(),
         ..LeafInfo::default()
     }
-    .to_line()
 }
 
 /// The hub accepted the connection: it is told the account's interest and
@@ -841,7 +793,7 @@ fn on_sub(link: &mut Link, frame: &Bytes, subject: Span, queue: Option<(Span, u3
     }
     // Interest in a literal subject this side may not send it is refused
     // (a wildcard's deliveries are filtered one by one).
-    let lds = subj.starts_with(leaf_info::LOOP_DETECTION_PREFIX.as_bytes());
+    let lds = leaf_info::is_loop_detection(subj);
     if !lds && !shoal_auth::has_wildcard(subj) && !link.conn.leaf_may_send(subj) {
         log::debug!(
             "{} - Permissions Violation for Subscription to {:?}",
