@@ -17,6 +17,7 @@ mod crosscore;
 mod differential;
 mod hostile;
 mod leaf;
+mod leaf_cluster;
 mod lifecycle;
 mod metrics;
 mod monitor;

@@ -68,7 +68,7 @@ impl Peer {
             if text.starts_with("PONG") || text.starts_with("INFO ") || text.contains(" $SYS ") {
                 continue;
             }
-            if text.starts_with("RMSG ") || text.starts_with("HMSG ") {
+            if text.starts_with("RMSG ") || text.starts_with("HMSG ") || text.starts_with("LMSG ") {
                 // The route forms carry their payload on the next line.
                 let body = self.raw.read_line();
                 return Some(text + &String::from_utf8_lossy(&body));
@@ -81,7 +81,7 @@ impl Peer {
     fn next_msg(&mut self, wait: Duration) -> Option<String> {
         loop {
             let l = self.next(wait)?;
-            if l.starts_with("RMSG ") || l.starts_with("HMSG ") {
+            if l.starts_with("RMSG ") || l.starts_with("HMSG ") || l.starts_with("LMSG ") {
                 return Some(l);
             }
         }
@@ -97,7 +97,10 @@ impl Peer {
             match &f[..] {
                 b"PONG\r\n" => return,
                 b"PING\r\n" => self.raw.send(b"PONG\r\n"),
-                _ if f.starts_with(b"RMSG ") || f.starts_with(b"HMSG ") => {
+                _ if f.starts_with(b"RMSG ")
+                    || f.starts_with(b"HMSG ")
+                    || f.starts_with(b"LMSG ") =>
+                {
                     self.raw.read_line();
                 }
                 _ => {}
@@ -371,6 +374,87 @@ fn leaf_origin_forms_are_understood() {
         assert_eq!(
             crate::cluster::frames_until_pong(&mut c),
             ["MSG lm 1 2\r\nhi\r\n"],
+            "{kind:?}"
+        );
+    }
+}
+
+/// The next line of the peer's that mentions `subject`.
+fn line_for(peer: &mut Peer, subject: &str) -> String {
+    loop {
+        let l = peer
+            .next(Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("no line for {subject}"));
+        if l.contains(&format!(" {subject}")) {
+            return l;
+        }
+    }
+}
+
+#[test]
+fn a_hub_tells_its_routes_a_leafs_interest_and_messages_with_its_cluster() {
+    for kind in BOTH {
+        let hub = crate::cluster::node_conf(kind, "leafnodes {\n  port: -1\n}\n", &[]);
+        let mut peer = Peer::attach_with(&hub, "C1", "", "\"lnoc\":true,\"lnocu\":true,");
+        peer.sync();
+        // A one-node cluster `EDGE` as the spoke: its CONNECT names it.
+        let spoke = crate::cluster::with_conf(
+            Kind::Nats,
+            &format!(
+                "leafnodes {{\n  remotes: [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ]\n}}\n",
+                crate::leaf::leaf_port(&hub)
+            ),
+            &["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "EDGE"],
+        );
+        let mut c = client(&spoke);
+        c.send(b"SUB leaf.x 1\r\nSUB leaf.q grp 2\r\n");
+        c.ping_pong();
+        assert_eq!(
+            line_for(&mut peer, "leaf.x"),
+            "LS+ EDGE $G leaf.x\r\n",
+            "{kind:?}"
+        );
+        assert_eq!(
+            line_for(&mut peer, "leaf.q"),
+            "LS+ EDGE $G leaf.q grp 1\r\n",
+            "{kind:?}"
+        );
+        c.send(b"UNSUB 1\r\n");
+        c.ping_pong();
+        assert_eq!(
+            line_for(&mut peer, "leaf.x"),
+            "LS- EDGE $G leaf.x\r\n",
+            "{kind:?}"
+        );
+
+        // The leaf's message goes to the route with its cluster.
+        peer.raw.send(b"RS+ $G up.y\r\n");
+        peer.sync();
+        c.send(b"SUB down.x 3\r\n");
+        c.ping_pong();
+        line_for(&mut peer, "down.x");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let got = loop {
+            c.send(b"PUB up.y 2\r\nhi\r\n");
+            crate::cluster::frames_until_pong(&mut c);
+            if let Some(m) = peer.next_msg(Duration::from_millis(200)) {
+                break m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: the spoke never heard of up.y"
+            );
+        };
+        assert_eq!(got, "LMSG EDGE $G up.y 0 2\r\nhi\r\n", "{kind:?}");
+
+        // A message from the leaf's own cluster never goes back to it.
+        peer.raw
+            .send(b"LMSG EDGE $G down.x 0 2\r\nno\r\nRMSG $G down.x 2\r\nok\r\n");
+        peer.sync();
+        let m = crate::cluster::read_msgs(&mut c, 1);
+        assert_eq!(m, ["MSG down.x 3 2\r\nok\r\n"], "{kind:?}");
+        assert!(
+            crate::cluster::frames_until_pong(&mut c).is_empty(),
             "{kind:?}"
         );
     }

@@ -72,11 +72,50 @@ pub fn put_msg_line(
 /// `RS-`, `RMSG`), whose lines name the account unless the route is
 /// dedicated to one (empty), or a leaf node connection (`LS+`, `LS-`,
 /// `LMSG`), whose lines never do: the connection is bound to one account.
-/// Both write `HMSG` for a message with headers.
+/// Both write `HMSG` for a message with headers. A route told of a leaf's
+/// interest or sent a leaf's message, when the peer understands leaf
+/// origins (its INFO's `lnoc`), gets the `Origin` forms: `LS+ <origin>`,
+/// `LS- [<origin>]` (the origin empty for a peer without `lnocu`) and
+/// `LMSG <origin>`, whose sizes always include the header's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer<'a> {
     Route(&'a [u8]),
     Leaf,
+    Origin { origin: &'a [u8], account: &'a [u8] },
+}
+
+impl Peer<'_> {
+    /// The account a line names (empty for none).
+    fn account(&self) -> &[u8] {
+        match self {
+            Peer::Route(a) | Peer::Origin { account: a, .. } => a,
+            Peer::Leaf => b"",
+        }
+    }
+
+    /// The bytes a line's prefix (account, origin) may take.
+    pub fn prefix_len(&self) -> usize {
+        match self {
+            Peer::Route(a) => a.len(),
+            Peer::Leaf => 0,
+            Peer::Origin { origin, account } => origin.len() + account.len() + 1,
+        }
+    }
+}
+
+/// `LS+ `/`RS+ `-like keyword then the origin, if the line has one.
+fn put_kind(out: &mut BytesMut, peer: Peer<'_>, route: &[u8], leaf: &[u8]) {
+    match peer {
+        Peer::Route(_) => out.put_slice(route),
+        Peer::Leaf => out.put_slice(leaf),
+        Peer::Origin { origin, .. } => {
+            out.put_slice(leaf);
+            if !origin.is_empty() {
+                out.put_slice(origin);
+                out.put_u8(b' ');
+            }
+        }
+    }
 }
 
 /// Appends a route interest line: `RS+ [<account> ]<subject>[ <queue> <weight>]\r\n`
@@ -88,10 +127,7 @@ pub fn put_route_sub(
     subject: &[u8],
     queue: Option<(&[u8], u32)>,
 ) {
-    out.put_slice(match peer {
-        Peer::Route(_) => b"RS+ ",
-        Peer::Leaf => b"LS+ ",
-    });
+    put_kind(out, peer, b"RS+ ", b"LS+ ");
     put_account_subject(out, peer, subject);
     if let Some((q, w)) = queue {
         out.put_u8(b' ');
@@ -104,10 +140,7 @@ pub fn put_route_sub(
 
 /// Appends `RS- [<account> ]<subject>[ <queue>]\r\n` (a leaf's `LS-`).
 pub fn put_route_unsub(out: &mut BytesMut, peer: Peer<'_>, subject: &[u8], queue: Option<&[u8]>) {
-    out.put_slice(match peer {
-        Peer::Route(_) => b"RS- ",
-        Peer::Leaf => b"LS- ",
-    });
+    put_kind(out, peer, b"RS- ", b"LS- ");
     put_account_subject(out, peer, subject);
     if let Some(q) = queue {
         out.put_u8(b' ');
@@ -117,7 +150,8 @@ pub fn put_route_unsub(out: &mut BytesMut, peer: Peer<'_>, subject: &[u8], queue
 }
 
 fn put_account_subject(out: &mut BytesMut, peer: Peer<'_>, subject: &[u8]) {
-    if let Peer::Route(account @ [_, ..]) = peer {
+    let account = peer.account();
+    if !account.is_empty() {
         out.put_slice(account);
         out.put_u8(b' ');
     }
@@ -137,11 +171,12 @@ pub fn put_routed_msg_line<'q>(
     hdr: usize,
     total: usize,
 ) {
-    out.put_slice(match (hdr > 0, peer) {
-        (true, _) => b"HMSG ",
-        (false, Peer::Route(_)) => b"RMSG ",
-        (false, Peer::Leaf) => b"LMSG ",
-    });
+    match (hdr > 0, peer) {
+        (_, Peer::Origin { .. }) => put_kind(out, peer, b"", b"LMSG "),
+        (true, _) => out.put_slice(b"HMSG "),
+        (false, Peer::Route(_)) => out.put_slice(b"RMSG "),
+        (false, Peer::Leaf) => out.put_slice(b"LMSG "),
+    }
     put_account_subject(out, peer, subject);
     let mut qs = queues.clone().peekable();
     if qs.peek().is_some() {
@@ -160,6 +195,10 @@ pub fn put_routed_msg_line<'q>(
         out.put_slice(reply);
     }
     out.put_u8(b' ');
+    if matches!(peer, Peer::Origin { .. }) && hdr == 0 {
+        // A leaf-origin LMSG always has a header size, even zero.
+        out.put_slice(b"0 ");
+    }
     put_sizes(out, hdr, total);
 }
 
@@ -273,6 +312,25 @@ mod tests {
         assert_eq!(
             &l[..],
             &b"LS+ foo q 1\r\nLS- foo\r\nLMSG foo | q 1\r\nHMSG foo r 2 3\r\n"[..]
+        );
+        // A leaf's interest and messages told to a route, with the origin.
+        let mut o = BytesMut::new();
+        let peer = Peer::Origin {
+            origin: b"edge",
+            account: b"$G",
+        };
+        put_route_sub(&mut o, peer, b"foo", Some((b"q", 2)));
+        put_route_unsub(&mut o, peer, b"foo", None);
+        let old = Peer::Origin {
+            origin: b"",
+            account: b"A",
+        };
+        put_route_unsub(&mut o, old, b"foo", Some(b"q"));
+        put_routed_msg_line(&mut o, peer, b"foo", b"r", none.iter().copied(), 0, 3);
+        put_routed_msg_line(&mut o, peer, b"foo", b"", none.iter().copied(), 2, 3);
+        assert_eq!(
+            &o[..],
+            &b"LS+ edge $G foo q 2\r\nLS- edge $G foo\r\nLS- A foo q\r\nLMSG edge $G foo r 0 3\r\nLMSG edge $G foo 2 3\r\n"[..]
         );
         // What the encoder writes, the route parser reads back.
         let mut m = BytesMut::new();

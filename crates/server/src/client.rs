@@ -332,6 +332,12 @@ pub struct Client {
     pub tls_first: Cell<bool>,
     /// A route's share of the accounts (set when it registers).
     pub route_scope: Cell<RouteScope>,
+    /// A leaf's cluster (`origins.rs` id; 0 = none): the spoke's as its
+    /// CONNECT names it, or the hub's as its INFO does.
+    pub leaf_cluster: Cell<u16>,
+    /// A route's peer reads leaf origins: `LS+ <origin>`, `LMSG <origin>`
+    /// (its INFO's `lnoc`), and `LS- <origin>` (`lnocu`).
+    pub lnoc: Cell<(bool, bool)>,
     /// This connection's own write deadline (a route's `cluster {
     /// write_deadline }`); `None`: the server's, which a reload may change.
     pub write_deadline: Cell<Option<std::time::Duration>>,
@@ -461,6 +467,8 @@ impl Client {
             tls_first: Cell::new(false),
             write_deadline: Cell::new(None),
             route_scope: Cell::new(RouteScope::All),
+            leaf_cluster: Cell::new(0),
+            lnoc: Cell::new((false, false)),
             perms: RefCell::new(None),
             perm_spec: RefCell::new(None),
             creds: RefCell::new(None),

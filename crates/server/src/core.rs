@@ -30,10 +30,13 @@ use crate::event::Event;
 use crate::peers::Links;
 use crate::records::{Clock, ClosedRing};
 use crate::registry::Registry;
-use crate::ring::{Item, QueueId};
+use crate::ring::{Holder, Item, QueueId};
 use crate::routes::Routes;
 
 /// What every core shares, read-mostly, across threads (never on the message path).
+/// The core every leaf connection lives on (see `leaf/mod.rs`).
+pub const LEAF_CORE: usize = 0;
+
 pub struct Shared {
     pub cfg: Config,
     pub server_id: String,
@@ -78,6 +81,8 @@ pub struct Shared {
     pub ws: Option<WsListen>,
     /// The leaf listener of a hub, bound by the leaf core.
     pub leaf: Option<LeafListenAddr>,
+    /// The leaf cluster names met so far (origins of leaf interest).
+    pub origins: crate::origins::Origins,
 }
 
 /// The bound WebSocket listener and what its clients' INFO says.
@@ -141,6 +146,7 @@ impl Shared {
             mesh: None,
             ws: None,
             leaf: None,
+            origins: Default::default(),
         }
     }
 
@@ -202,6 +208,12 @@ pub struct Core {
     /// leaf's, and queue members behind a leaf are taken only when no
     /// client of this server can take the message.
     leaf_only: bool,
+    /// A cluster node that accepts leaf connections: the leaf core's
+    /// route-held interest may then be a leaf's, which a route's message
+    /// may reach (see `router::routed`).
+    hub_in_cluster: bool,
+    /// Leaf cluster names this core has looked up (see `origins.rs`).
+    origin_names: RefCell<crate::origins::Cache>,
     cfg: Config,
     shared: Arc<Shared>,
     env: Rc<CoreEnv>,
@@ -278,8 +290,14 @@ impl Core {
         let tls = RefCell::new(shared.cfg.tls.clone());
         // Leaf connections are told the server's client interest as
         // routes are: the same table, kept when either is configured.
+        let cluster = shared.cfg.cluster.is_some();
+        let hub = shared.cfg.leaf.as_ref().is_some_and(|l| l.listen.is_some());
         let routes = Routes::new(
-            shared.cfg.cluster.is_some() || shared.cfg.leaf.is_some(),
+            (
+                cluster || shared.cfg.leaf.is_some(),
+                cluster,
+                cluster && hub && id == LEAF_CORE,
+            ),
             shared
                 .cfg
                 .cluster
@@ -295,6 +313,8 @@ impl Core {
             id,
             n,
             leaf_only: shared.cfg.leaf.is_some() && shared.cfg.cluster.is_none(),
+            hub_in_cluster: cluster && hub,
+            origin_names: RefCell::default(),
             cfg: shared.cfg.clone(),
             shared,
             env: CoreEnv::new(live),
@@ -443,6 +463,19 @@ impl Core {
         self.leaf_only
     }
 
+    /// See the field.
+    #[inline]
+    pub fn hub_in_cluster(&self) -> bool {
+        self.hub_in_cluster
+    }
+
+    /// Leaf cluster `id`'s name (empty for none).
+    pub fn origin_name(&self, id: u16) -> Bytes {
+        self.origin_names
+            .borrow_mut()
+            .name(&self.shared.origins, id)
+    }
+
     /// The reloadable limits in force on this core.
     pub fn live(&self) -> Live {
         self.env.live.get()
@@ -580,7 +613,7 @@ impl Core {
                 pattern: subject.clone(),
                 queue: queue.clone(),
                 add: true,
-                route: false,
+                holder: Holder::Client,
                 weight: 1,
             });
         }
@@ -592,29 +625,32 @@ impl Core {
         key
     }
 
-    /// Adds a cluster peer's interest, held by its route connection `link`
-    /// on this core (`sid` names it among the link's entries), worth
-    /// `weight` queue members: registered here and announced to every peer
-    /// core as a route's (a message from a route never goes to it), never
-    /// to other routes.
+    /// Adds a cluster peer's or a leaf's interest, held by its connection
+    /// `link` on this core (`sid` names it among the link's entries), worth
+    /// `weight` queue members (`origin`: a route's entry for the leaf
+    /// cluster behind the peer): registered here, told to this core's
+    /// links that hear it, and announced to every peer core as the link's
+    /// (see [`Holder`]).
     pub fn route_subscribe(
         &self,
         link: &Rc<Client>,
         sid: Bytes,
         key: Bytes,
-        queue: Option<&[u8]>,
-        weight: u32,
+        (queue, weight): (Option<&[u8]>, u32),
+        origin: u16,
     ) -> u32 {
         let (slot, queue) = self
             .registry
             .add_weighted(link, sid, key.clone(), queue, weight);
-        self.tell_leaves(link, &key, &queue, true, weight.max(1));
+        self.registry.with_sub(slot, |s| s.origin.set(origin));
+        let holder = Holder::of(link, origin);
+        self.tell_links(link, holder, &key, &queue, true, weight.max(1));
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: key.clone(),
                 queue: queue.clone(),
                 add: true,
-                route: true,
+                holder,
                 weight: weight.max(1),
             });
         }
@@ -630,8 +666,13 @@ impl Core {
         if old == weight {
             return;
         }
-        let Some((pattern, queue, link)) = self.registry.with_sub(slot, |s| {
-            (s.subject.clone(), s.queue.clone(), s.client.clone())
+        let Some((pattern, queue, link, origin)) = self.registry.with_sub(slot, |s| {
+            (
+                s.subject.clone(),
+                s.queue.clone(),
+                s.client.clone(),
+                s.origin.get(),
+            )
         }) else {
             return;
         };
@@ -640,32 +681,59 @@ impl Core {
         } else {
             (false, old - weight)
         };
-        self.tell_leaves(&link, &pattern, &queue, add, by);
+        let holder = Holder::of(&link, origin);
+        self.tell_links(&link, holder, &pattern, &queue, add, by);
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: pattern.clone(),
                 queue: queue.clone(),
                 add,
-                route: true,
+                holder,
                 weight: by,
             });
         }
     }
 
-    /// A leaf `link`'s interest in `key` changed by `weight` members: the
-    /// other leaves that may hear it are told (nothing for a route's).
-    fn tell_leaves(
+    /// A route's or leaf's (`holder`'s) interest in `key` changed by
+    /// `weight` members: this core's links that hear it are told.
+    fn tell_links(
         &self,
         link: &Client,
+        holder: Holder,
         key: &[u8],
         queue: &Option<(QueueId, Bytes)>,
         add: bool,
         weight: u32,
     ) {
+        let name = queue.as_ref().map(|(_, n)| &n[..]);
         if link.leaf {
-            let name = queue.as_ref().map(|(_, n)| &n[..]);
             self.routes
                 .leaf_interest(&self.auth, link, key, name, add, weight);
+        }
+        self.tell_routes_and_leaves(holder, key, name, add, weight);
+    }
+
+    /// What this core's routes hear of a hub-side leaf's interest, and its
+    /// leaves of a route's (the leaves' own interest among themselves is
+    /// `leaf_interest`'s, on the leaf core).
+    fn tell_routes_and_leaves(
+        &self,
+        holder: Holder,
+        key: &[u8],
+        name: Option<&[u8]>,
+        add: bool,
+        weight: u32,
+    ) {
+        match holder {
+            Holder::Client | Holder::Leaf { hub: false, .. } => {}
+            Holder::Leaf { hub: true, origin } => {
+                let o = self.origin_name(origin);
+                self.routes
+                    .hub_leaf_interest(&self.auth, key, name, (origin, &o), add, weight);
+            }
+            Holder::Route { origin } => self
+                .routes
+                .route_interest(&self.auth, key, name, origin, add, weight),
         }
     }
 
@@ -692,23 +760,26 @@ impl Core {
         self.routes.add_leaf(&self.auth, link, leaves);
     }
 
-    /// Applies a peer core's interest change: to the summary, and, for a
-    /// client's, to what this core's routes are told.
+    /// Applies a peer core's interest change: to the summary, and to what
+    /// this core's routes and leaves are told (a client's to both, a
+    /// hub-side leaf's to the routes, a route's to the leaves).
     pub fn apply_peer_interest(
         &self,
         src: u16,
         pattern: &[u8],
         queue: &Option<(QueueId, Bytes)>,
         add: bool,
-        (route, weight): (bool, u32),
+        (holder, weight): (Holder, u32),
     ) {
         self.registry
-            .apply_interest(src, pattern, queue, add, (route, weight));
-        if !route {
-            let name = queue.as_ref().map(|(_, n)| &n[..]);
+            .apply_interest(src, pattern, queue, add, (holder.is_link(), weight));
+        let name = queue.as_ref().map(|(_, n)| &n[..]);
+        if holder == Holder::Client {
             let imports = self.routing.borrow().imports.clone();
             self.routes
                 .client_interest(&self.auth, &imports, pattern, name, add);
+        } else {
+            self.tell_routes_and_leaves(holder, pattern, name, add, weight.max(1));
         }
     }
 
@@ -732,19 +803,23 @@ impl Core {
         }
         sub.client.needs_barrier.set(true);
         let route = sub.client.route;
-        self.tell_leaves(
-            &sub.client,
-            &sub.subject,
-            &sub.queue,
-            false,
-            sub.weight.get().max(1),
-        );
+        let holder = Holder::of(&sub.client, sub.origin.get());
+        if route {
+            self.tell_links(
+                &sub.client,
+                holder,
+                &sub.subject,
+                &sub.queue,
+                false,
+                sub.weight.get().max(1),
+            );
+        }
         if self.n > 1 {
             self.links.broadcast(|| Item::Interest {
                 pattern: sub.subject.clone(),
                 queue: sub.queue.clone(),
                 add: false,
-                route,
+                holder,
                 weight: sub.weight.get(),
             });
         }

@@ -137,7 +137,8 @@ pub fn publish_payload(core: &Core, system: u16, subject: &str, payload: &[u8]) 
         payload: (s, s + payload.len() as u32),
         hdr: 0,
         account: system,
-        local_only: false,
+        source: crate::msg::Source::Here,
+        copy: false,
     };
     let frame = frame.freeze();
     let publisher = core.internal_publisher();

@@ -28,6 +28,7 @@ mod monitor;
 mod msg;
 mod node;
 mod ops;
+mod origins;
 mod outbound;
 mod peers;
 mod places;

@@ -19,10 +19,39 @@ pub struct Spans {
     pub hdr: u32,
     /// The publisher's account (see `accounts.rs`; 0 = `$G`).
     pub account: u16,
-    /// The message stays on this server: it goes to its clients only, never
-    /// out over a route — it came in over one, or it is an account import's
-    /// copy (the peers make their own from the exporter's message).
-    pub local_only: bool,
+    /// Where the message came in (which links it may go on to: see
+    /// `router::may_forward`).
+    pub source: Source,
+    /// An account import's copy: never out over a route (the peers make
+    /// their own from the exporter's message).
+    pub copy: bool,
+}
+
+/// Where a message came in, as nats-server's routing rules read it: a
+/// route's message goes to this server's clients and the leaves that
+/// dialled it; a leaf's to the clients, the other leaves and, when this
+/// server is that leaf's hub, the routes. `origin` is the leaf cluster the
+/// message started in (an id of `origins.rs`, 0 = none): it never goes back
+/// to a leaf of that cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// A client of this server, or the server itself.
+    #[default]
+    Here,
+    /// A cluster route (`LMSG <origin>` names a leaf cluster).
+    Route { origin: u16 },
+    /// A leaf connection; `hub`: this server accepted it.
+    Leaf { hub: bool, origin: u16 },
+}
+
+impl Spans {
+    /// Whether the message came in over a route or leaf (or is an import's
+    /// copy): a queue group's pick is then among this server's clients
+    /// first.
+    #[inline]
+    pub fn linked(&self) -> bool {
+        self.copy || self.source != Source::Here
+    }
 }
 
 /// A message: its frame and where its parts are.
@@ -73,7 +102,8 @@ pub fn sample(size: usize) -> (Bytes, Spans) {
         payload: (start, start + size as u32),
         hdr: 0,
         account: 0,
-        local_only: false,
+        source: Source::Here,
+        copy: false,
     };
     (Bytes::from(frame), spans)
 }

@@ -45,7 +45,8 @@ pub async fn handle(
                     payload: shift(payload),
                     hdr,
                     account: client.account.get(),
-                    local_only: false,
+                    source: crate::msg::Source::Here,
+                    copy: false,
                 },
             };
             on_pub(core, client, &m);

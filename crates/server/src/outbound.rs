@@ -163,11 +163,7 @@ impl Outbound {
         max_pending: usize,
     ) -> Result<usize, SlowConsumer> {
         let names: usize = queues.iter().map(|q| q.len() + 1).sum();
-        let account = match peer {
-            encode::Peer::Route(a) => a.len(),
-            encode::Peer::Leaf => 0,
-        };
-        let line_max = account + m.subject().len() + m.reply().len() + names + 40;
+        let line_max = peer.prefix_len() + m.subject().len() + m.reply().len() + names + 40;
         self.push_with_line(m, headers_ok, max_pending, line_max, |buf, hdr, len| {
             let qs = queues.iter().map(|q| &q[..]);
             encode::put_routed_msg_line(buf, peer, m.subject(), m.reply(), qs, hdr, len)

@@ -37,6 +37,9 @@ pub struct Sub {
     /// Queue members it counts for: 1 for a client's; a route's queue
     /// interest counts as the members the peer announced.
     pub weight: Cell<u32>,
+    /// A route's entry for a leaf behind the peer: the leaf's cluster
+    /// (`origins.rs` id; 0 = the peer's own interest).
+    pub origin: Cell<u16>,
 }
 
 /// Key of a summary entry: the peer core (with [`ROUTE_PEER`] set for
@@ -147,6 +150,7 @@ impl Registry {
             max: Cell::new(0),
             delivered: Cell::new(0),
             weight: Cell::new(weight),
+            origin: Cell::new(0),
         }) as u32;
         let mut index = self.index.borrow_mut();
         for _ in 0..weight {

@@ -46,20 +46,54 @@ pub enum Item {
     },
     /// A subscription was added or removed on the sending core. A queue
     /// subscription carries the group's id on the sending core, by which
-    /// peers refer to the group when they route to it. `route`: the
-    /// interest is a cluster peer's (a route connection on the sending core
-    /// holds it), worth `weight` queue members; a client's is worth one.
+    /// peers refer to the group when they route to it. `holder`: a
+    /// client's is worth one member; a route's or a leaf's (a connection
+    /// on the sending core holds it) is worth `weight`.
     Interest {
         pattern: Bytes,
         queue: Option<(QueueId, Bytes)>,
         add: bool,
-        route: bool,
+        holder: Holder,
         weight: u32,
     },
     /// "Acknowledge when you have applied everything before this."
     Sync(u64),
     /// The answer to [`Item::Sync`].
     Ack(u64),
+}
+
+/// Who holds an interest a peer core is told of: a client (worth one
+/// member), a route (for a leaf cluster behind the peer when `origin` is
+/// set), or a leaf connection (`hub`: this server accepted it; `origin`:
+/// the leaf's cluster). Routes and leaves are told different parts of it
+/// (see `routes.rs`); the summary counts all of a route's or a leaf's as a
+/// link's (`registry::ROUTE_PEER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    Client,
+    Route { origin: u16 },
+    Leaf { hub: bool, origin: u16 },
+}
+
+impl Holder {
+    /// The holder of a subscription of `client` (`origin`: a route entry's).
+    pub fn of(client: &crate::client::Client, origin: u16) -> Holder {
+        if client.leaf {
+            Holder::Leaf {
+                hub: !client.solicited,
+                origin: client.leaf_cluster.get(),
+            }
+        } else if client.route {
+            Holder::Route { origin }
+        } else {
+            Holder::Client
+        }
+    }
+
+    /// A route's or a leaf's: never a client's.
+    pub fn is_link(&self) -> bool {
+        *self != Holder::Client
+    }
 }
 
 /// A batch of items, the frames its messages are slices of, and the queue ids

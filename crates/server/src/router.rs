@@ -40,15 +40,11 @@ fn deliver(
     let expired = core.registry().with_sub(key, |sub| {
         let client = &sub.client;
         if client.route {
-            // A cluster peer's interest: the message leaves on that route
-            // once, after this routing (never back out of a route). A
-            // leaf's message goes on to the other leaves, never back.
+            // A cluster peer's or a leaf's interest: the message leaves on
+            // that link once, after this routing, if the rules let it go
+            // there (never back where it came from).
             let from = publisher.filter(|p| p.route);
-            if from.is_some_and(|p| Rc::ptr_eq(p, client)) {
-                return None;
-            }
-            let onward = client.leaf && from.is_some_and(|p| p.leaf);
-            if m.spans.local_only && !onward {
+            if from.is_some_and(|p| Rc::ptr_eq(p, client)) || !may_forward(&m.spans, client) {
                 return None;
             }
             if client.leaf && !client.leaf_may_send(m.subject()) {
@@ -154,6 +150,45 @@ fn deliver(
     }
 }
 
+/// Whether a message may go on to route or leaf `to`, as nats-server's
+/// `processMsgResults` decides: a route takes a client's message and one
+/// from a leaf this server is hub to (a route's never: the full mesh has
+/// it; a spoke's connection never: its hub's cluster has it); a leaf takes
+/// a client's, a route's when this server is its hub, another leaf's; none
+/// goes to a leaf of the cluster it started in. An import's copy stays
+/// with the clients (each server makes its own from the exporter's).
+#[inline]
+fn may_forward(spans: &crate::msg::Spans, to: &Client) -> bool {
+    use crate::msg::Source;
+    if spans.copy {
+        return false;
+    }
+    let not_back = |origin: u16| origin == 0 || to.leaf_cluster.get() != origin;
+    match (to.leaf, spans.source) {
+        (false, Source::Here | Source::Leaf { hub: true, .. }) => true,
+        (false, _) => false,
+        (true, Source::Here) => true,
+        (true, Source::Route { origin }) => !to.solicited && not_back(origin),
+        (true, Source::Leaf { origin, .. }) => not_back(origin),
+    }
+}
+
+/// Whether a link-held interest on peer core `c` may take a message that
+/// came in over a link (`routed`): a hub-side leaf's goes to the routes on
+/// every core; a route's to the leaf core's leaves when this server is a
+/// hub in a cluster (that core's link-held interest may be a route's too:
+/// the message then finds nothing it may take there, the cost of one ring
+/// hop).
+#[inline]
+fn reaches_links(core: &Core, spans: &crate::msg::Spans, c: usize) -> bool {
+    use crate::msg::Source;
+    match spans.source {
+        Source::Leaf { hub: true, .. } => core.routes().cluster(),
+        Source::Route { .. } => c == crate::core::LEAF_CORE && core.hub_in_cluster(),
+        _ => false,
+    }
+}
+
 /// Adds route `link` to the message's route targets (once), with the queue
 /// group `queue` for which it was picked, if any.
 fn target_route(core: &Core, link: &Rc<Client>, queue: Option<&bytes::Bytes>) {
@@ -185,6 +220,12 @@ fn send_routes(core: &Core, m: &Msg) {
         return;
     }
     let account = core.routes().account_name(core.auth(), m.spans.account);
+    // A leaf's message goes to the routes with its cluster (`LMSG
+    // <origin>`) to the peers that read it.
+    let origin = match m.spans.source {
+        crate::msg::Source::Leaf { origin, .. } if origin != 0 => core.origin_name(origin),
+        _ => bytes::Bytes::new(),
+    };
     let max = core.cfg().max_pending;
     let mut s = core.route_scratch();
     let n = std::mem::take(&mut s.n_routes);
@@ -198,13 +239,18 @@ fn send_routes(core: &Core, m: &Msg) {
             crate::client::RouteScope::Account(_) => b"",
             _ => &account,
         };
-        let res = link.out.borrow_mut().push_routed(
-            m,
-            crate::client::peer_line(&link, name),
-            &t.queues,
-            headers,
-            max,
-        );
+        let peer = if !link.leaf && !origin.is_empty() && link.lnoc.get().0 {
+            shoal_proto::encode::Peer::Origin {
+                origin: &origin,
+                account: name,
+            }
+        } else {
+            crate::client::peer_line(&link, name)
+        };
+        let res = link
+            .out
+            .borrow_mut()
+            .push_routed(m, peer, &t.queues, headers, max);
         t.queues.clear();
         match res {
             Ok(0) => {}
@@ -339,13 +385,14 @@ fn reap_expired(core: &Core) {
 fn pick_local(
     core: &Core,
     g: &Group<u32>,
-    subject: &[u8],
+    m: &Msg,
     skip: Option<&Rc<Client>>,
     members: Members,
 ) -> Option<u32> {
     if g.members.is_empty() {
         return None;
     }
+    let subject = m.subject();
     let start = pick_start(core, g, members)?;
     // Scan from a random start so a member skipped for echo does not starve.
     for i in 0..g.members.len() {
@@ -365,7 +412,8 @@ fn pick_local(
             continue;
         }
         if let Some(p) = skip {
-            if !p.opts.get().echo
+            // Never the publisher without echo, nor the link it came from.
+            if (!p.opts.get().echo || p.route)
                 && core
                     .registry()
                     .with_sub(key, |s| Rc::ptr_eq(&s.client, p))
@@ -374,7 +422,41 @@ fn pick_local(
                 continue;
             }
         }
+        // A link's member only where the message may go on to it.
+        if members == Members::Routes
+            && !core
+                .registry()
+                .with_sub(key, |s| may_forward(&m.spans, &s.client))
+                .unwrap_or(false)
+        {
+            continue;
+        }
         return Some(key);
+    }
+    None
+}
+
+/// For a message that came over a link and that no client member takes:
+/// a link-held member on a peer core it may reach (see [`reaches_links`]),
+/// by weight, as (core, its queue id marked a route pick).
+fn pick_link_peer(core: &Core, m: &Msg, rg: &Group<PeerKey>) -> Option<(usize, QueueId)> {
+    let ok =
+        |c: u16| c & ROUTE_PEER != 0 && reaches_links(core, &m.spans, (c & !ROUTE_PEER) as usize);
+    let total: u64 = rg
+        .members
+        .iter()
+        .filter(|((c, _), _)| ok(*c))
+        .map(|(_, w)| u64::from(*w))
+        .sum();
+    if total == 0 {
+        return None;
+    }
+    let mut r = core.rand(total);
+    for &(k, w) in rg.members.iter().filter(|((c, _), _)| ok(*c)) {
+        if r < u64::from(w) {
+            return Some(peer_pick(k));
+        }
+        r -= u64::from(w);
     }
     None
 }
@@ -747,7 +829,7 @@ fn route_as(
     spans.account = account;
     // An import's copy stays on this server: a cluster peer makes its own
     // from the exporter's message (its subscribers' shadow interest).
-    spans.local_only = true;
+    spans.copy = true;
     route_in_account(
         core,
         publisher,
@@ -791,7 +873,7 @@ fn route(
     fresh_plan(scratch);
     // A message that stays on this server (an account import's copy: the
     // peers make their own) goes to clients only.
-    let clients = m.spans.local_only;
+    let clients = m.spans.copy;
     let members = if clients {
         Members::Clients
     } else {
@@ -830,7 +912,7 @@ fn route(
         }
         let r = core.rand(total);
         if r < local_w {
-            if let Some(k) = pick_local(core, g, m.subject(), Some(publisher), members) {
+            if let Some(k) = pick_local(core, g, m, Some(publisher), members) {
                 scratch.picks.push(k);
             } else if let Some(k) =
                 rg.and_then(|rg| pick_remote(rg, core.rand(remote_weight(rg, clients)), clients))
@@ -976,8 +1058,11 @@ fn routed(
     let scratch = &mut *plan;
     fresh_plan(scratch);
     if let Some(r) = remote {
-        for &(c, _) in r.plain.iter().filter(|(c, _)| c & ROUTE_PEER == 0) {
-            scratch.peers[c as usize].wanted = true;
+        for &(c, _) in &r.plain {
+            let peer = (c & !ROUTE_PEER) as usize;
+            if c & ROUTE_PEER == 0 || reaches_links(core, &m.spans, peer) {
+                scratch.peers[peer].wanted = true;
+            }
         }
     }
     let span = shoal_proto::Span {
@@ -991,22 +1076,20 @@ fn routed(
         let local_w = g.map_or(0, |g| client_weight(core, g));
         let remote_w = rg.map_or(0, |rg| remote_weight(rg, true));
         if local_w + remote_w == 0 {
-            // No client member: from a leaf, another leaf's member takes
-            // it as the last resort (nats-server's); else the copy is
-            // dropped.
-            let leaf = source.filter(|s| s.leaf);
-            if let (Some(src), Some(g)) = (leaf, g) {
-                if let Some(k) = pick_local(core, g, m.subject(), Some(src), Members::Routes) {
-                    scratch.picks.push(k);
-                }
+            // No client member: a link's member takes it as the last
+            // resort (nats-server's): for a leaf's message another leaf's
+            // or, from a leaf this server is hub to, a route's; for a
+            // route's, a leaf's this server is hub to. Else it is dropped.
+            if let Some(k) = g.and_then(|g| pick_local(core, g, m, source, Members::Routes)) {
+                scratch.picks.push(k);
+            } else if let Some((c, qid)) = rg.and_then(|rg| pick_link_peer(core, m, rg)) {
+                scratch.peers[c].queues.push(qid);
             }
             continue;
         }
         let r = core.rand(local_w + remote_w);
         if r < local_w {
-            if let Some(k) =
-                g.and_then(|g| pick_local(core, g, m.subject(), None, Members::Clients))
-            {
+            if let Some(k) = g.and_then(|g| pick_local(core, g, m, None, Members::Clients)) {
                 scratch.picks.push(k);
             }
         } else if let Some((c, qid)) = rg.and_then(|rg| pick_remote(rg, r - local_w, true)) {
@@ -1041,7 +1124,7 @@ pub fn deliver_remote(core: &Core, m: &Msg, queues: &[QueueId]) {
                     continue; // the group is gone from this core
                 };
                 if let Some(g) = local.groups.iter().find(|g| g.name == name) {
-                    if let Some(k) = pick_local(core, g, m.subject(), None, members) {
+                    if let Some(k) = pick_local(core, g, m, None, members) {
                         deliver(core, k, m, None, true);
                     }
                 }
@@ -1070,9 +1153,9 @@ pub fn apply_batch(core: &Core, src: usize, batch: Batch) {
                 pattern,
                 queue,
                 add,
-                route,
+                holder,
                 weight,
-            } => core.apply_peer_interest(src as u16, pattern, queue, *add, (*route, *weight)),
+            } => core.apply_peer_interest(src as u16, pattern, queue, *add, (*holder, *weight)),
             Item::Sync(s) => core.links().on_sync(src, *s),
             Item::Ack(s) => core.links().on_ack(src, *s),
         }

@@ -41,6 +41,11 @@ use shoal_auth::{PermissionSpec, Rules};
 #[derive(Default)]
 pub struct Routes {
     on: bool,
+    /// A cluster node (routes, not only leaves).
+    cluster: bool,
+    /// This core holds the leaves of a hub that is a cluster node: they
+    /// hear the routes' interest, kept in `routed`.
+    leaf_hub: bool,
     /// The cluster's permissions (import as publish, export as subscribe,
     /// as nats-server maps them), compiled for this core.
     perms: RefCell<Option<Rules>>,
@@ -48,6 +53,12 @@ pub struct Routes {
     advertised: RefCell<Advertised>,
     /// What each leaf link (by cid) has been told.
     leaf_tables: RefCell<AHashMap<u64, Advertised>>,
+    /// The interest of the leaves this server is hub to, per leaf cluster
+    /// (id, name), as the routes are told it (`LS+ <origin> …`).
+    by_origin: RefCell<AHashMap<u16, (Bytes, Advertised)>>,
+    /// The routes' interest (of every core), per leaf cluster it is for
+    /// (0: the peer's own), as the hub's leaves hear it.
+    routed: RefCell<AHashMap<u16, Advertised>>,
     /// Per account id, its name as route lines spell it and the name's
     /// FNV-1a hash (its pool index's source), made once.
     names: RefCell<Vec<Option<(Bytes, u32)>>>,
@@ -66,11 +77,18 @@ pub fn fnv1a(name: &[u8]) -> u32 {
 }
 
 impl Routes {
-    /// The table of a core of a clustered server (`on`, with the cluster's
-    /// `permissions`), or an inert one.
-    pub fn new(on: bool, permissions: Option<&PermissionSpec>, pinned: &[String]) -> Routes {
+    /// The table of a core of a server with routes or leaves (`on`; a
+    /// `cluster` node with the cluster's `permissions`; `leaf_hub`: this
+    /// core holds the leaves of a hub in a cluster), or an inert one.
+    pub fn new(
+        (on, cluster, leaf_hub): (bool, bool, bool),
+        permissions: Option<&PermissionSpec>,
+        pinned: &[String],
+    ) -> Routes {
         Routes {
             on,
+            cluster,
+            leaf_hub,
             perms: RefCell::new(permissions.map(|p| Rules::compile(p).0)),
             pinned: pinned
                 .iter()
@@ -110,10 +128,16 @@ impl Routes {
             .is_none_or(|r| r.subscribe_allowed(subject, None))
     }
 
-    /// Whether this server is a cluster node.
+    /// Whether this server has routes or leaves.
     #[inline]
     pub fn on(&self) -> bool {
         self.on
+    }
+
+    /// Whether this server is a cluster node.
+    #[inline]
+    pub fn cluster(&self) -> bool {
+        self.cluster
     }
 
     /// Whether this core owns any registered route.
@@ -264,6 +288,143 @@ impl Routes {
         }
     }
 
+    /// The interest of a leaf this server is hub to changed by `weight`
+    /// members: the routes are told it as the leaf cluster `origin`'s (id,
+    /// name), `LS+ <origin> …` to a peer that reads origins, `RS+` to one
+    /// that does not (nats-server's `updateRouteSubscriptionMap` with
+    /// `keyFromSubWithOrigin`). A leaf that dialled this server is a
+    /// spoke's connection: its interest stays off the routes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn hub_leaf_interest(
+        &self,
+        auth: &Auth,
+        key: &[u8],
+        queue: Option<&[u8]>,
+        (origin, name): (u16, &Bytes),
+        add: bool,
+        weight: u32,
+    ) {
+        if !self.cluster {
+            return;
+        }
+        let (account, subject) = crate::accounts::split(key);
+        if !self.may_import(subject) {
+            return;
+        }
+        let mut changes = Vec::new();
+        {
+            let mut tables = self.by_origin.borrow_mut();
+            let (_, table) = tables
+                .entry(origin)
+                .or_insert_with(|| (name.clone(), Advertised::default()));
+            for _ in 0..weight.max(1) {
+                let a = if add {
+                    table.add(account, subject, queue)
+                } else {
+                    table.remove(account, subject, queue)
+                };
+                // A queue group's every step is announced; the last says it all.
+                match a {
+                    Some(a @ Announce::Sub { queue: Some(_), .. })
+                    | Some(a @ Announce::Unsub { queue: Some(_), .. }) => {
+                        changes.clear();
+                        changes.push(a);
+                    }
+                    Some(a) => changes.push(a),
+                    None => {}
+                }
+            }
+        }
+        for l in self.links.borrow().iter().filter(|l| !l.leaf) {
+            let mut line = BytesMut::new();
+            for a in &changes {
+                self.put_origin_announce(auth, l, name, a, &mut line);
+            }
+            if !line.is_empty() {
+                l.send(&line);
+            }
+        }
+    }
+
+    /// A route's interest in `key` changed by `weight` members (`origin`:
+    /// the leaf cluster behind the peer it is for, 0 for the peer's own):
+    /// the leaves this server is hub to hear it, but for a leaf of that
+    /// cluster (nats-server's `updateLeafNodes`: a spoke's connection hears
+    /// this server's clients and leaves only). Kept for leaves that
+    /// connect later.
+    pub fn route_interest(
+        &self,
+        auth: &Auth,
+        key: &[u8],
+        queue: Option<&[u8]>,
+        origin: u16,
+        add: bool,
+        weight: u32,
+    ) {
+        if !self.leaf_hub {
+            return;
+        }
+        let (account, subject) = crate::accounts::split(key);
+        {
+            let mut routed = self.routed.borrow_mut();
+            let table = routed.entry(origin).or_default();
+            for _ in 0..weight.max(1) {
+                if add {
+                    table.add(account, subject, queue);
+                } else {
+                    table.remove(account, subject, queue);
+                }
+            }
+        }
+        for l in self.links.borrow().iter() {
+            if l.leaf && !l.solicited && (origin == 0 || l.leaf_cluster.get() != origin) {
+                self.tell_leaf(auth, l, account, subject, queue, add, weight);
+            }
+        }
+    }
+
+    /// Appends `a`'s line for route `link` as leaf cluster `origin`'s
+    /// interest, if the route carries its account.
+    fn put_origin_announce(
+        &self,
+        auth: &Auth,
+        link: &Client,
+        origin: &[u8],
+        a: &Announce,
+        out: &mut BytesMut,
+    ) {
+        let (lnoc, lnocu) = link.lnoc.get();
+        if !lnoc || origin.is_empty() {
+            return self.put_announce(auth, link, a, out);
+        }
+        let scope = link.route_scope.get();
+        let (Announce::Sub { account, .. } | Announce::Unsub { account, .. }) = a;
+        if !self.carries(auth, scope, *account) {
+            return;
+        }
+        let name = match scope {
+            RouteScope::Account(_) => Bytes::new(),
+            _ => self.account_name(auth, *account),
+        };
+        match a {
+            Announce::Sub { subject, queue, .. } => {
+                let peer = encode::Peer::Origin {
+                    origin,
+                    account: &name,
+                };
+                let q = queue.as_ref().map(|(q, w)| (&q[..], *w));
+                encode::put_route_sub(out, peer, subject, q);
+            }
+            Announce::Unsub { subject, queue, .. } => {
+                let peer = encode::Peer::Origin {
+                    origin: if lnocu { origin } else { b"" },
+                    account: &name,
+                };
+                encode::put_route_unsub(out, peer, subject, queue.as_deref());
+            }
+        }
+    }
+
     /// Counts a change of `weight` members in leaf `link`'s table and
     /// sends what it announces, if the link carries the account.
     #[allow(clippy::too_many_arguments)]
@@ -341,6 +502,11 @@ impl Routes {
         for a in self.advertised.borrow().snapshot() {
             self.put_announce(auth, link, &a, &mut out);
         }
+        for (name, table) in self.by_origin.borrow().values() {
+            for a in table.snapshot() {
+                self.put_origin_announce(auth, link, name, &a, &mut out);
+            }
+        }
         if !out.is_empty() {
             link.send(&out);
         }
@@ -360,6 +526,14 @@ impl Routes {
             return;
         };
         let mut table = self.advertised.borrow().of_account(id);
+        if self.leaf_hub && !link.solicited {
+            let own = link.leaf_cluster.get();
+            for (origin, t) in self.routed.borrow().iter() {
+                if *origin == 0 || *origin != own {
+                    t.add_account_into(id, &mut table);
+                }
+            }
+        }
         for (key, queue, weight, src) in &leaves {
             let (account, subject) = crate::accounts::split(key);
             if account != id || !hears(link, src, subject) {
@@ -392,11 +566,14 @@ impl Routes {
 }
 
 /// Whether leaf `link` hears leaf `src`'s interest in `subject`
-/// (nats-server's `updateSmap`): never its own; a connection this server
-/// dialled to a hub hears another hub's only for loop detection.
+/// (nats-server's `updateSmap` and `updateLeafNodes`): never its own, nor
+/// that of a leaf of its own cluster; a connection this server dialled to
+/// a hub hears another hub's only for loop detection.
 fn hears(link: &Client, src: &Client, subject: &[u8]) -> bool {
-    link.cid != src.cid
-        && (!link.solicited || !src.solicited || shoal_proto::leaf_info::is_loop_detection(subject))
+    let lds = shoal_proto::leaf_info::is_loop_detection(subject);
+    let cluster = src.leaf_cluster.get();
+    let other_cluster = cluster == 0 || cluster != link.leaf_cluster.get();
+    link.cid != src.cid && other_cluster && (!link.solicited || !src.solicited || lds)
 }
 
 /// Whether leaf `link` is told of interest in `subject`: not when its

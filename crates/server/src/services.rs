@@ -333,7 +333,8 @@ mod tests {
                 payload: (3, frame.len() as u32),
                 hdr,
                 account: 0,
-                local_only: false,
+                source: crate::msg::Source::Here,
+                copy: false,
             },
         };
         let (f, s) = with_request_info(&m, b"to", b"r", &request_info("B", 0));

@@ -145,7 +145,8 @@ pub fn answer(core: &Core, publisher: &Rc<Client>, m: &Msg) {
         payload: (s, frame.len() as u32),
         hdr: 0,
         account,
-        local_only: false,
+        source: crate::msg::Source::Here,
+        copy: false,
     };
     core.replies().push_response(frame.freeze(), spans);
 }

@@ -10,8 +10,8 @@
 //! `tls {}` or `tls://`, `compression`, `no_randomize`, `reconnect`); the
 //! hub's `tls {}` and `compression` (both `s2_auto` by default, as in
 //! nats-server). What Shoal does not do yet is refused by name, never
-//! ignored: WebSocket URLs, `hub`, nkeys in the leaf listener's
-//! authorization, and leaf nodes on a cluster node.
+//! ignored: WebSocket URLs, `hub` and nkeys in the leaf listener's
+//! authorization.
 
 use std::time::Duration;
 
@@ -373,11 +373,10 @@ fn urls(x: &Value, report: &mut Report) -> (Vec<shoal_server::RouteUrl>, bool) {
 }
 
 /// The runtime's remotes, checked against the rest of the configuration:
-/// each remote's account exists, and the server is not a cluster node.
+/// each remote's account exists.
 pub fn resolve(
     l: Option<&LeafSettings>,
     accounts: &[String],
-    cluster: bool,
 ) -> Result<Option<std::sync::Arc<shoal_server::Leaf>>, String> {
     let Some(l) = l else {
         return Ok(None);
@@ -417,11 +416,6 @@ pub fn resolve(
                 ));
             }
         }
-    }
-    if cluster {
-        return Err(
-            "leafnodes on a cluster node are not supported by this version of shoal yet".into(),
-        );
     }
     let mut out = Vec::new();
     for r in remotes {
@@ -487,15 +481,15 @@ mod tests {
         );
         assert_eq!((u[1].port, u[1].user.as_deref()), (7000, Some("tok")));
         assert_eq!(l.remotes[0].account.as_deref(), Some("A"));
-        let ok = resolve(Some(&l), &["$G".into(), "A".into()], false)
+        let ok = resolve(Some(&l), &["$G".into(), "A".into()])
             .unwrap()
             .unwrap();
         assert_eq!(ok.remotes[0].account, "A");
         assert_eq!(
-            resolve(Some(&l), &[], false).unwrap_err(),
+            resolve(Some(&l), &[]).unwrap_err(),
             "cannot find local account \"A\" specified in leafnode remote"
         );
-        assert!(resolve(Some(&l), &["A".into()], true).is_err());
+        assert!(resolve(Some(&l), &["A".into()]).is_ok());
     }
 
     #[test]
@@ -549,10 +543,10 @@ mod tests {
         assert_eq!(remote.deny_imports, ["x.*"]);
         assert_eq!(remote.deny_exports, ["y.>", "z"]);
         assert_eq!(
-            resolve(Some(&l), &[], false).unwrap_err(),
+            resolve(Some(&l), &[]).unwrap_err(),
             "cannot find local account \"A\" specified in leafnode authorization"
         );
-        let ok = resolve(Some(&l), &["A".into()], false).unwrap().unwrap();
+        let ok = resolve(Some(&l), &["A".into()]).unwrap().unwrap();
         assert_eq!(ok.listen.as_ref().unwrap().port, 7500);
         assert!(ok.remotes[0].tls.is_some());
         let (_, r) =

@@ -470,7 +470,7 @@ fn resolve(
         .as_ref()
         .map(|a| a.names.clone())
         .unwrap_or_default();
-    let leaf = crate::leafconf::resolve(s.leafnodes.as_ref(), &account_names, cluster.is_some())
+    let leaf = crate::leafconf::resolve(s.leafnodes.as_ref(), &account_names)
         .map_err(LoadError::Invalid)?;
     let config = Config {
         claims: None,

@@ -136,6 +136,17 @@ impl Advertised {
         }
     }
 
+    /// Adds account `id`'s entries, counts and all, to `into` (a leaf's
+    /// table takes the routes' interest this way).
+    pub fn add_account_into(&self, id: u16, into: &mut Advertised) {
+        for (k, n) in self.plain.iter().filter(|((a, _), _)| *a == id) {
+            *into.plain.entry(k.clone()).or_insert(0) += n;
+        }
+        for (k, n) in self.queues.iter().filter(|((a, _, _), _)| *a == id) {
+            *into.queues.entry(k.clone()).or_insert(0) += n;
+        }
+    }
+
     /// Everything there is, for a route that has just registered (its
     /// first batch of `RS+`).
     pub fn snapshot(&self) -> impl Iterator<Item = Announce> + '_ {

@@ -71,6 +71,8 @@ struct Link {
     ctx: RouteCtx,
     /// The account of the last line (routes carry runs of one account).
     last_account: Option<(Bytes, Option<u16>)>,
+    /// The leaf origin of the last line that had one, and its id.
+    last_origin: Option<(Bytes, u16)>,
     /// Compression was negotiated (on the first INFO), and the mode chosen.
     negotiated: bool,
     compression: String,
@@ -151,6 +153,7 @@ pub async fn serve(
         peer: None,
         ctx: RouteCtx::default(),
         last_account: None,
+        last_origin: None,
         negotiated: false,
         compression: String::new(),
     };
@@ -387,33 +390,43 @@ fn handle_op(link: &mut Link, frame: &Bytes, op: RouteOp) -> Result<(), Refusal>
         }
         _ if link.peer.is_none() => Ok(()), // nothing counts before registration
         RouteOp::Sub {
+            origin,
             account,
             subject,
             queue,
-            ..
         } => {
-            on_sub(link, frame, account, subject, queue);
+            on_sub(link, frame, (origin, account), subject, queue);
             Ok(())
         }
         RouteOp::Unsub {
+            origin,
             account,
             subject,
             queue,
-            ..
         } => {
-            on_unsub(link, frame, account, subject, queue);
+            on_unsub(link, frame, (origin, account), subject, queue);
             Ok(())
         }
         RouteOp::Msg {
+            origin,
             account,
             subject,
             reply,
             queues,
             hdr,
             payload,
-            ..
         } => {
-            on_msg(link, frame, account, subject, reply, queues, hdr, payload);
+            let origin = origin_id(link, frame, origin);
+            on_msg(
+                link,
+                frame,
+                (origin, account),
+                subject,
+                reply,
+                queues,
+                hdr,
+                payload,
+            );
             Ok(())
         }
     }
@@ -675,6 +688,8 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
     };
     conn.route_scope.set(scope);
     link.ctx.account_in_proto = link.pinned.is_none();
+    link.ctx.ls_minus_origin = p.lnocu;
+    conn.lnoc.set((p.lnoc, p.lnocu));
     if link.solicited.is_some() {
         // The dialler's INFO, held back until now: it carries the place
         // the connection took (nats-server's delayed INFO).
@@ -830,27 +845,52 @@ fn account(link: &mut Link, frame: &Bytes, span: Option<Span>) -> Option<u16> {
     id
 }
 
-/// The sid a peer entry is kept under: its subject's key, and its queue.
-fn entry_sid(key: &[u8], queue: Option<&[u8]>) -> Bytes {
+/// The sid a peer entry is kept under: its subject's key, its queue, and
+/// the leaf cluster it is for (after a NUL, which no subject or queue
+/// name holds: a leaf's entry never meets the peer's own of that subject,
+/// as nats-server's `keyFromSubWithOrigin` keeps them apart).
+fn entry_sid(key: &[u8], queue: Option<&[u8]>, origin: &[u8]) -> Bytes {
     let mut sid = BytesMut::with_capacity(key.len() + queue.map_or(0, |q| q.len() + 1));
     sid.extend_from_slice(key);
     if let Some(q) = queue {
         sid.extend_from_slice(b" ");
         sid.extend_from_slice(q);
     }
+    if !origin.is_empty() {
+        sid.extend_from_slice(b"\0");
+        sid.extend_from_slice(origin);
+    }
     sid.freeze()
+}
+
+/// The id of a line's leaf origin (0 for none), the last one kept at hand.
+fn origin_id(link: &mut Link, frame: &Bytes, span: Option<Span>) -> u16 {
+    let Some(s) = span else {
+        return 0;
+    };
+    let name = s.of(frame);
+    if let Some((n, id)) = &link.last_origin {
+        if &n[..] == name {
+            return *id;
+        }
+    }
+    let id = link.core.shared().origins.id(name);
+    link.last_origin = Some((Bytes::copy_from_slice(name), id));
+    id
 }
 
 fn on_sub(
     link: &mut Link,
     frame: &Bytes,
-    acc: Option<Span>,
+    (origin, acc): (Option<Span>, Option<Span>),
     subject: Span,
     queue: Option<(Span, u32)>,
 ) {
     let Some(id) = account(link, frame, acc) else {
         return;
     };
+    let origin_name = origin.map_or(&b""[..], |o| o.of(frame));
+    let origin = origin_id(link, frame, origin);
     let subj = subject.of(frame);
     if !shoal_subject::is_valid_subscribe_subject(subj) {
         return;
@@ -866,7 +906,7 @@ fn on_sub(
     let core = &link.core;
     let key = core.key(id, subj);
     let q = queue.map(|(q, w)| (q.of(frame), w));
-    let sid = entry_sid(&key, q.map(|(n, _)| n));
+    let sid = entry_sid(&key, q.map(|(n, _)| n), origin_name);
     let known = link.conn.subs.borrow().get(&sid).copied();
     match (known, q) {
         // A plain entry already known: nothing (nats-server's no-op).
@@ -881,20 +921,27 @@ fn on_sub(
                 &link.conn,
                 sid,
                 key,
-                q.map(|(n, _)| n),
-                q.map_or(1, |(_, w)| w),
+                (q.map(|(n, _)| n), q.map_or(1, |(_, w)| w)),
+                origin,
             );
             link.conn.needs_barrier.set(true);
         }
     }
 }
 
-fn on_unsub(link: &mut Link, frame: &Bytes, acc: Option<Span>, subject: Span, queue: Option<Span>) {
+fn on_unsub(
+    link: &mut Link,
+    frame: &Bytes,
+    (origin, acc): (Option<Span>, Option<Span>),
+    subject: Span,
+    queue: Option<Span>,
+) {
     let Some(id) = account(link, frame, acc) else {
         return;
     };
     let key = link.core.key(id, subject.of(frame));
-    let sid = entry_sid(&key, queue.map(|q| q.of(frame)));
+    let origin = origin.map_or(&b""[..], |o| o.of(frame));
+    let sid = entry_sid(&key, queue.map(|q| q.of(frame)), origin);
     let slot = link.conn.subs.borrow().get(&sid).copied();
     if let Some(slot) = slot {
         link.core.unsubscribe(slot, false);
@@ -906,7 +953,7 @@ fn on_unsub(link: &mut Link, frame: &Bytes, acc: Option<Span>, subject: Span, qu
 fn on_msg(
     link: &mut Link,
     frame: &Bytes,
-    acc: Option<Span>,
+    (origin, acc): (u16, Option<Span>),
     subject: Span,
     reply: Option<Span>,
     queues: Span,
@@ -933,7 +980,8 @@ fn on_msg(
             payload: (payload.start, payload.end),
             hdr,
             account: id,
-            local_only: true,
+            source: crate::msg::Source::Route { origin },
+            copy: false,
         },
     };
     if crate::router::publish_routed(core, &m, (queues.start, queues.end), None) {

@@ -80,6 +80,10 @@ pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
         },
         // A pool is advertised; without one a peer sees an old server.
         route_pool_size: mesh.cfg.pool_size as i64,
+        // Leaf origins are read and written (`LS+ <origin>`, `LMSG
+        // <origin>`, `LS- <origin>`).
+        lnoc: true,
+        lnocu: true,
         ..RouteInfo::default()
     }
 }
@@ -172,6 +176,7 @@ pub fn connect(core: &Core, mesh: &Mesh, url: &crate::config::RouteUrl) -> Vec<u
         name: core.shared().server_id.clone(),
         cluster,
         cluster_dynamic: dynamic,
+        lnoc: true,
         ..RouteConnect::default()
     }
     .to_line()

@@ -177,6 +177,10 @@ pub(super) async fn on_connect(link: &mut Link, json: &[u8]) {
     o.headers = c.headers && !core.cfg().no_header_support;
     conn.opts.set(o);
     *conn.name.borrow_mut() = c.name.clone();
+    // The spoke's cluster: its interest and messages carry it as their
+    // origin across the routes, and never come back to its cluster.
+    conn.leaf_cluster
+        .set(core.shared().origins.id(c.cluster.as_bytes()));
     conn.route_scope.set(RouteScope::Account(Some(account)));
     *conn.leaf_rules.borrow_mut() = super::link::deny_rules(&c.deny_pub, &[]);
     link.account = account;

@@ -593,6 +593,7 @@ fn on_info(link: &mut Link, json: &[u8]) -> Option<Compress> {
         conn.opts.set(o);
         *conn.name.borrow_mut() = info.server_id.clone();
         let s = link.core.shared();
+        conn.leaf_cluster.set(s.origins.id(info.cluster.as_bytes()));
         let cluster = match &s.mesh {
             Some(m) => m.name().0,
             None => link
@@ -819,8 +820,8 @@ fn on_sub(link: &mut Link, frame: &Bytes, subject: Span, queue: Option<(Span, u3
                 &link.conn,
                 sid,
                 key,
-                q.map(|(n, _)| n),
-                q.map_or(1, |(_, w)| w),
+                (q.map(|(n, _)| n), q.map_or(1, |(_, w)| w)),
+                0,
             );
             link.conn.needs_barrier.set(true);
         }
@@ -864,8 +865,13 @@ fn on_msg(
             payload: (payload.start, payload.end),
             hdr,
             account: id,
-            // Delivered here only: never back to the hub.
-            local_only: true,
+            // Never back to this leaf; to the routes only from a leaf this
+            // server is hub to.
+            source: crate::msg::Source::Leaf {
+                hub: !conn.solicited,
+                origin: conn.leaf_cluster.get(),
+            },
+            copy: false,
         },
     };
     if !link.registered {

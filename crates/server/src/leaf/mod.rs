@@ -32,8 +32,7 @@ use crate::rt;
 /// How long a spoke waits after the hub detected a loop.
 const LOOP_DELAY: Duration = Duration::from_secs(30);
 
-/// The core every leaf connection lives on.
-pub const LEAF_CORE: usize = 0;
+pub use crate::core::LEAF_CORE;
 
 /// On the leaf core: dials the remotes.
 pub fn start(core: &Rc<Core>, leaf: &Arc<Leaf>) {
