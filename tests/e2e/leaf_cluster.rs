@@ -232,3 +232,88 @@ fn a_spoke_cluster_on_two_hub_nodes_gets_each_message_once() {
         assert!(frames_until_pong(&mut sub_h2).is_empty(), "{what}");
     }
 }
+
+/// A hub node tells its spokes the cluster's leaf URLs: in its first INFO,
+/// and in an INFO of its own when a node with a leaf listener joins.
+#[test]
+fn a_hub_node_tells_its_spokes_of_the_clusters_leaf_urls() {
+    for kind in [Kind::Shoal, Kind::Nats] {
+        let h1 = hub_node(kind, &[]);
+        let port = leaf_port(&h1);
+        let mut fake = crate::util::Raw::connect_no_info(port);
+        let first = leaf_urls(&fake.read_line());
+        assert_eq!(first.len(), 1, "{kind:?}: {first:?}");
+        fake.send(b"CONNECT {\"server_id\":\"NFAKESPOKE\",\"name\":\"fake\",\"cluster\":\"fake\",\"headers\":true,\"remote_account\":\"$G\",\"protocol\":1}\r\nPING\r\n");
+        // The other node, of the other kind too, joins with its listener.
+        let other = if kind == Kind::Shoal {
+            Kind::Nats
+        } else {
+            Kind::Shoal
+        };
+        let h2 = hub_node(other, &[route_port(&h1)]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let urls = loop {
+            let f = fake
+                .read_frame(deadline)
+                .unwrap_or_else(|e| panic!("{kind:?}: no INFO naming both nodes: {e:?}"));
+            if f == b"PING\r\n" {
+                fake.send(b"PONG\r\n");
+            }
+            if f.starts_with(b"INFO ") {
+                let urls = leaf_urls(&f);
+                if urls.len() == 2 {
+                    break urls;
+                }
+            }
+        };
+        let port2 = format!(":{}", leaf_port(&h2));
+        assert!(
+            urls.iter().any(|u| u.ends_with(&port2)),
+            "{kind:?}: {urls:?}"
+        );
+        // (nats-server keeps them in a map: in no set order.)
+        assert!(
+            urls.contains(&first[0]),
+            "{kind:?}: {urls:?} without its own"
+        );
+    }
+}
+
+/// Its `leafnode_urls`, from an INFO line.
+fn leaf_urls(line: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(line);
+    let json = text.trim_start_matches("INFO ").trim();
+    let v: serde_json::Value = serde_json::from_str(json).expect("INFO JSON");
+    v["leafnode_urls"]
+        .as_array()
+        .map(|a| a.iter().map(|u| u.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// A spoke whose hub node stops reconnects to another node of the hub's
+/// cluster, which the hub told it of, and its interest is restored there.
+#[test]
+fn a_spoke_fails_over_to_another_hub_node() {
+    for (k1, k2, ks) in MIXES {
+        let what = format!("hub {k1:?} routed to {k2:?}, {ks:?} spoke");
+        let h1 = hub_node(k1, &[]);
+        let h2 = hub_node(k2, &[route_port(&h1)]);
+        let (mut on_h1, mut on_h2) = (client(&h1), client(&h2));
+        await_interest(&mut on_h1, &mut on_h2, "route");
+        let s = spoke(ks, leaf_port(&h1));
+        let mut on_spoke = client(&s);
+        on_spoke.send(b"SUB fo.x 1\r\n");
+        await_interest(&mut on_h2, &mut on_spoke, "first");
+        drop(on_h1);
+        drop(h1);
+        // The spoke dials the other node and tells it its interest again.
+        await_interest(&mut on_h2, &mut on_spoke, "again");
+        on_h2.send(b"PUB fo.x 2\r\nok\r\n");
+        on_h2.ping_pong();
+        assert_eq!(
+            read_msgs(&mut on_spoke, 1)[0],
+            "MSG fo.x 1 2\r\nok\r\n",
+            "{what}"
+        );
+    }
+}

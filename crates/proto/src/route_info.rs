@@ -64,6 +64,10 @@ pub struct RouteInfo {
     pub route_pool_idx: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub route_account: String,
+    /// This server's leaf listener URL, for the peers' spokes to reconnect
+    /// to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leafnode_urls: Vec<String>,
 }
 
 impl RouteInfo {
@@ -153,6 +157,7 @@ pub struct PeerInfo {
     pub route_account: String,
     pub auth_required: bool,
     pub tls_required: bool,
+    pub leafnode_urls: Vec<String>,
 }
 
 impl PeerInfo {

@@ -83,6 +83,8 @@ pub struct Peer {
     /// (`ws_connect_urls`).
     pub connect_urls: Vec<String>,
     pub ws_connect_urls: Vec<String>,
+    /// Its leaf listener's URL (INFO `leafnode_urls`), if it has one.
+    pub leafnode_urls: Vec<String>,
     pub since: SystemTime,
 }
 
@@ -268,11 +270,39 @@ impl Mesh {
         }
     }
 
+    /// Peer `server_id`'s leaf listener URLs (a later INFO's).
+    pub fn set_leafnode_urls(&self, server_id: &str, urls: &[String]) {
+        let mut changed = false;
+        for ((id, _), p) in lock(&self.peers).iter_mut() {
+            if id == server_id && p.leafnode_urls != urls {
+                p.leafnode_urls = urls.to_vec();
+                changed = true;
+            }
+        }
+        if changed {
+            self.urls_gen.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// The registered peers.
     pub fn peers(&self) -> Vec<Peer> {
         let mut v: Vec<Peer> = lock(&self.peers).values().cloned().collect();
         v.sort_by_key(|p| p.since);
         v
+    }
+
+    /// What the leaf INFO's `leafnode_urls` lists: this server's leaf
+    /// URLs (`own`), then every peer's (nats-server's `leafURLsMap`).
+    pub fn leafnode_urls(&self, own: &[String]) -> Vec<String> {
+        let mut peers: Vec<Peer> = lock(&self.peers).values().cloned().collect();
+        peers.sort_by_key(|p| p.since);
+        let mut urls = own.to_vec();
+        for u in peers.into_iter().flat_map(|p| p.leafnode_urls) {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        urls
     }
 
     /// What clients' INFO `connect_urls` lists: this server's client URLs
@@ -453,6 +483,7 @@ mod tests {
             compression: "off".into(),
             connect_urls: vec![format!("127.0.0.1:{cid}")],
             ws_connect_urls: Vec::new(),
+            leafnode_urls: Vec::new(),
             since: SystemTime::now(),
         }
     }

@@ -657,6 +657,7 @@ fn register(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
         compression: link.compression.clone(),
         connect_urls: p.connect_urls.clone(),
         ws_connect_urls: p.ws_connect_urls.clone(),
+        leafnode_urls: p.leafnode_urls.clone(),
         since: SystemTime::now(),
     };
     *conn.name.borrow_mut() = p.server_id.clone();
@@ -789,6 +790,7 @@ fn on_later_info(link: &mut Link, p: PeerInfo) -> Result<(), Refusal> {
             link.mesh
                 .set_connect_urls(&p.server_id, Vec::new(), Vec::new());
         } else {
+            link.mesh.set_leafnode_urls(&p.server_id, &p.leafnode_urls);
             link.mesh
                 .set_connect_urls(&p.server_id, p.connect_urls, p.ws_connect_urls);
         }

@@ -84,6 +84,8 @@ pub fn info(core: &Core, mesh: &Mesh) -> RouteInfo {
         // <origin>`, `LS- <origin>`).
         lnoc: true,
         lnocu: true,
+        // The spokes of a peer may reconnect here.
+        leafnode_urls: s.leaf.as_ref().map(|l| l.urls.clone()).unwrap_or_default(),
         ..RouteInfo::default()
     }
 }

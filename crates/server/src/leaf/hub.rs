@@ -28,15 +28,26 @@ use crate::rt;
 /// nats-server's leaf auth timeout when none is configured.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The hub's INFO (the first one, and with `connect_info` the answer to
-/// an accepted CONNECT).
-/// `compression`: the mode it names (none for "not supported").
-pub(super) fn info(
-    core: &Core,
-    conn: &Client,
-    account: Option<&str>,
-    compression: &str,
-) -> Vec<u8> {
+/// Which of the hub's INFOs a spoke is sent.
+#[derive(Clone, Copy)]
+pub enum Info<'a> {
+    /// The first, with the nonce a spoke signs.
+    First,
+    /// The answer to an accepted CONNECT (`connect_info`), naming the
+    /// account the spoke is bound to.
+    Connected(&'a str),
+    /// A later one: the cluster's leaf URLs changed (nats-server's
+    /// `sendAsyncLeafNodeInfo`).
+    Update,
+}
+
+/// The hub's INFO of kind `kind`; `compression`: the mode it names (none
+/// for "not supported").
+pub(super) fn info(core: &Core, conn: &Client, kind: Info, compression: &str) -> Vec<u8> {
+    let account = match kind {
+        Info::Connected(a) => Some(a),
+        _ => None,
+    };
     let s = core.shared();
     let l = s.leaf.as_ref().expect("a leaf listener");
     let mode = if compression == "not supported" {
@@ -51,15 +62,18 @@ pub(super) fn info(
         tls_required: tls(core).is_some(),
         tls_verify: tls(core).is_some_and(|t| t.options.verify),
         // The nonce a spoke signs with an nkey (the first INFO only).
-        nonce: match (account, conn.nonce.get()) {
-            (None, Some(n)) => String::from_utf8_lossy(&n).into_owned(),
+        nonce: match (kind, conn.nonce.get()) {
+            (Info::First, Some(n)) => String::from_utf8_lossy(&n).into_owned(),
             _ => String::new(),
         },
         cluster: s.mesh.as_ref().map(|m| m.name().0).unwrap_or_default(),
         connect_info: account.is_some(),
         remote_account: account.unwrap_or_default().to_string(),
         info_on_connect: true,
-        leafnode_urls: l.urls.clone(),
+        leafnode_urls: match &s.mesh {
+            Some(m) => m.leafnode_urls(&l.urls),
+            None => l.urls.clone(),
+        },
         ..super::link::base_info(core, conn, mode)
     }
     .to_line()
@@ -99,7 +113,7 @@ fn auth_cfg(core: &Core) -> LeafAuth {
 pub(super) fn greet(core: &Rc<Core>, conn: &Rc<Client>) -> Vec<u8> {
     let raw: [u8; shoal_auth::nkey::NONCE_RAW_LEN] = rand::random();
     conn.nonce.set(Some(shoal_auth::nkey::nonce(&raw)));
-    let line = info(core, conn, None, &compression(core).mode);
+    let line = info(core, conn, Info::First, &compression(core).mode);
     let after = auth_cfg(core).timeout.unwrap_or(AUTH_TIMEOUT);
     conn.auth_deadline.set(Some(conn.start + after));
     rt::spawn(auth_timer(conn.clone(), after));
@@ -198,7 +212,7 @@ pub(super) async fn on_connect(link: &mut Link, json: &[u8]) {
     conn.send(&info(
         &core,
         &conn,
-        Some(&link.account_name),
+        Info::Connected(&link.account_name),
         "not supported",
     ));
     register(link);

@@ -55,6 +55,9 @@ pub struct Ended {
     pub registered: bool,
     /// The hub saw a loop: wait before dialling again.
     pub loop_detected: bool,
+    /// The leaf URLs of the hub's cluster its last INFO named
+    /// (`leafnode_urls`), to dial as well as the configured ones.
+    pub discovered: Vec<String>,
 }
 
 /// Which side of the link this server is.
@@ -77,6 +80,8 @@ pub(super) struct Spoke {
     /// The hub's nonce signed with the remote's credentials file or
     /// seed: (user JWT, public nkey, signature).
     signed: Option<(String, String, String)>,
+    /// The hub's `leafnode_urls`, as its last INFO named them.
+    discovered: Vec<String>,
 }
 
 /// The connection's state, as its reader keeps it.
@@ -180,6 +185,7 @@ pub async fn serve(
         return Ended {
             registered: false,
             loop_detected: false,
+            discovered: Vec::new(),
         };
     };
     let conn = new_conn(&core, &rh, addr, true);
@@ -193,6 +199,7 @@ pub async fn serve(
     let ended = Ended {
         registered: false,
         loop_detected: false,
+        discovered: Vec::new(),
     };
     let Some((mut pre, info)) = first_info(&conn, &mut rh).await else {
         conn.set_close_reason(CloseReason::ReadError);
@@ -242,6 +249,7 @@ pub async fn serve(
             wait_connect_info: false,
             deny_imports: remote.deny_imports.clone(),
             signed,
+            discovered: Vec::new(),
         })),
         account,
         account_name: remote.account.clone(),
@@ -252,9 +260,14 @@ pub async fn serve(
         negotiated: false,
     };
     run(&mut link, &mut rh, pre).await;
+    let discovered = match &mut link.role {
+        Role::Spoke(s) => std::mem::take(&mut s.discovered),
+        Role::Hub { .. } => Vec::new(),
+    };
     Ended {
         registered: link.registered,
         loop_detected: link.loop_detected,
+        discovered,
     }
 }
 
@@ -552,7 +565,7 @@ fn on_info(link: &mut Link, json: &[u8]) -> Option<Compress> {
         }
         link.negotiated = true;
         let (level, mode) = negotiate(link, info.compression.as_deref())?;
-        let line = super::hub::info(&link.core, &conn, None, &mode);
+        let line = super::hub::info(&link.core, &conn, super::hub::Info::First, &mode);
         return level.map(|level| Compress {
             level,
             info: line,
@@ -584,7 +597,11 @@ fn on_info(link: &mut Link, json: &[u8]) -> Option<Compress> {
         wait_connect_info,
         deny_imports,
         signed,
+        discovered,
     } = &mut **spoke;
+    if let Some(urls) = info.leafnode_urls.as_ref().filter(|u| !u.is_empty()) {
+        discovered.clone_from(urls);
+    }
     if !*greeted {
         *greeted = true;
         conn.sent_connect_info.set(true);

@@ -34,13 +34,46 @@ const LOOP_DELAY: Duration = Duration::from_secs(30);
 
 pub use crate::core::LEAF_CORE;
 
-/// On the leaf core: dials the remotes.
+/// How often a hub in a cluster looks for a change in its peers' leaf URLs.
+const URLS_TICK: Duration = Duration::from_millis(250);
+
+/// On the leaf core: dials the remotes; a hub in a cluster keeps its
+/// spokes told of the cluster's leaf URLs.
 pub fn start(core: &Rc<Core>, leaf: &Arc<Leaf>) {
     if core.id() != LEAF_CORE {
         return;
     }
     for r in &leaf.remotes {
         rt::spawn(solicit(core.clone(), leaf.clone(), r.clone()));
+    }
+    if let (Some(mesh), true) = (&core.shared().mesh, leaf.listen.is_some()) {
+        rt::spawn(tell_urls(core.clone(), mesh.clone()));
+    }
+}
+
+/// Sends the spokes an INFO whenever the cluster's leaf URLs change (a
+/// peer with a leaf listener joined or left: nats-server's
+/// `sendAsyncLeafNodeInfo`), so that they can reconnect to any node.
+async fn tell_urls(core: Rc<Core>, mesh: Arc<crate::mesh::Mesh>) {
+    let mut seen = mesh.leafnode_urls(&[]);
+    while !stopping(&core) {
+        sleep_unless_stopping(&core, URLS_TICK).await;
+        let now = mesh.leafnode_urls(&[]);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let spokes: Vec<Rc<crate::client::Client>> = core
+            .routes()
+            .links()
+            .iter()
+            .filter(|l| l.leaf && !l.solicited)
+            .cloned()
+            .collect();
+        for l in spokes {
+            l.send(&hub::info(&core, &l, hub::Info::Update, "not supported"));
+        }
+        core.end_pass();
     }
 }
 
@@ -65,13 +98,18 @@ pub async fn listen(core: Rc<Core>, listener: rt::Listener) {
     }
 }
 
-/// Dials `remote`'s URLs in turn until the server stops.
+/// Dials `remote`'s URLs in turn until the server stops: the configured
+/// ones and those the hub's cluster told (nats-server's
+/// `updateLeafNodeURLs`: a hub node's peers, reached at the same scheme,
+/// without the configured URL's credentials).
 async fn solicit(core: Rc<Core>, leaf: Arc<Leaf>, remote: LeafRemote) {
     let mut attempts = 0u32;
     let mut first = true;
     let mut at = 0usize;
+    let mut urls = remote.urls.clone();
     while !stopping(&core) {
-        let url = &remote.urls[at % remote.urls.len()];
+        let url = urls[at % urls.len()].clone();
+        let url = &url;
         at += 1;
         log::debug!(
             "Trying to connect as leafnode to remote server on {:?}",
@@ -83,6 +121,9 @@ async fn solicit(core: Rc<Core>, leaf: Arc<Leaf>, remote: LeafRemote) {
                 let ended = link::serve(core.clone(), &remote, url, rh, wh, addr).await;
                 if ended.registered {
                     first = false;
+                }
+                if !ended.discovered.is_empty() {
+                    urls = with_discovered(&remote.urls, &ended.discovered);
                 }
                 if ended.loop_detected {
                     LOOP_DELAY
@@ -107,6 +148,35 @@ async fn solicit(core: Rc<Core>, leaf: Arc<Leaf>, remote: LeafRemote) {
         let jitter = Duration::from_millis(core.rand(delay.as_millis().max(1) as u64));
         sleep_unless_stopping(&core, delay + jitter / 10).await;
     }
+}
+
+/// The configured URLs and, after them, each discovered `host:port` that
+/// is not one of them.
+fn with_discovered(
+    configured: &[crate::config::RouteUrl],
+    discovered: &[String],
+) -> Vec<crate::config::RouteUrl> {
+    let mut all = configured.to_vec();
+    for d in discovered {
+        let Some((host, port)) = d.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if all.iter().any(|u| u.host == host && u.port == port) {
+            continue;
+        }
+        all.push(crate::config::RouteUrl {
+            url: format!("nats-leaf://{d}"),
+            host: host.to_string(),
+            port,
+            user: None,
+            pass: None,
+        });
+    }
+    all
 }
 
 async fn sleep_unless_stopping(core: &Core, d: Duration) {
