@@ -1,8 +1,11 @@
 //! Routing: a message published on this core to its local subscribers, to
-//! the peer cores that want it and to the cluster routes that want it (once
-//! per route, with the queue groups picked for it); a message a route brought
-//! to this server's clients only; and the batches peer cores send here (their
-//! messages to this core's subscribers, their interest changes, barriers).
+//! the peer cores that want it and to the cluster routes and leaves that
+//! want it (once per link, with the queue groups picked for it); a message
+//! a route or leaf brought, to this server's clients and the links its
+//! source lets it go on to ([`may_forward`]: nats-server's rules, with the
+//! leaf cluster it started in as its origin); and the batches peer cores
+//! send here (their messages to this core's subscribers, their interest
+//! changes, barriers).
 //!
 //! Runs inside a reader's or a ring drain's pass on the owning core. Never writes
 //! a socket and never waits: delivering is appending to a subscriber's outbound

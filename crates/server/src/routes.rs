@@ -15,11 +15,21 @@
 //!
 //! Leaf connections are links too, with a table each (nats-server's
 //! `smap`): a leaf hears the account's client interest and the interest
-//! of the other leaves ([`Routes::leaf_interest`]), never its own, and a
-//! connection this server dialled to a hub hears another hub's interest
-//! only for loop detection (`$LDS.`), as nats-server's `updateSmap`
-//! decides. Every leaf link lives on the leaf core (see `leaf/mod.rs`), so
-//! the leaves' interest is all at hand there.
+//! of the other leaves ([`Routes::leaf_interest`]), never its own nor a
+//! leaf's of its own cluster, and a connection this server dialled to a
+//! hub hears another hub's interest only for loop detection (`$LDS.`), as
+//! nats-server's `updateSmap` decides. Every leaf link lives on the leaf
+//! core (see `leaf/mod.rs`), so the leaves' interest is all at hand there.
+//!
+//! A hub that is a cluster node joins the two: the interest of the leaves
+//! it accepted goes to the routes as their cluster's
+//! ([`Routes::hub_leaf_interest`]: `LS+ <origin>`, counted per origin so
+//! that it never merges with the clients'), and the routes' interest goes
+//! to those leaves but for a leaf of the cluster it is for
+//! ([`Routes::route_interest`], kept on the leaf core for leaves that
+//! connect later). A spoke's connection (one this server dialled) hears
+//! neither, and its interest stays off the routes: its hub's cluster has
+//! it.
 //!
 //! Off the message path (interest changes only), never waits, never touches
 //! a socket: lines go to the links' outbound queues.

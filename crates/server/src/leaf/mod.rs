@@ -12,8 +12,17 @@
 //! the clients' cores on the rings like a route's.
 //!
 //! A dialled connection lives from the hub's INFO to its close; then the
-//! next URL is dialled after `reconnect` (30 s after a loop). The
-//! connection itself is `link.rs`'s, the hub's login `hub.rs`'s.
+//! next URL is dialled after `reconnect` (30 s after a loop), among the
+//! configured ones and those the hub's cluster named (`leafnode_urls`). A
+//! hub that is a cluster node tells its spokes every node's leaf URL, and
+//! again when one joins or leaves. The connection itself is `link.rs`'s,
+//! the hub's login `hub.rs`'s.
+//!
+//! On a cluster node the leaf core's leaves meet the routes of every core
+//! (see `routes.rs` for interest, `router::may_forward` for messages): a
+//! leaf this server accepted is to the cluster what a client is, tagged
+//! with its cluster's name; a spoke's connection stays apart from the
+//! routes, as in nats-server.
 //!
 //! Never blocks its core: the host is resolved on the blocking pool, the
 //! connect is an io_uring one, the waits are timers.
