@@ -926,3 +926,49 @@ fn a_stalled_spoke_is_cut_off_and_holds_nobody_back() {
         drop(fake);
     }
 }
+
+/// A remote that says `hub: true` takes the hub's role: the server it
+/// dials becomes the spoke of the link, so two such servers on one server
+/// are two hubs of a spoke, and never hear each other's interest (as two
+/// spokes' links on a hub would). Without it they do: the control.
+#[test]
+fn a_remote_that_says_hub_takes_the_hubs_role() {
+    for (kb, ka) in PAIRS {
+        for hub_role in [true, false] {
+            let what = format!("{kb:?} dialled by {ka:?}s, hub: {hub_role}");
+            let b = hub(kb, -1, "");
+            let remote = format!("{}, hub: {hub_role}", url(leaf_port(&b)));
+            let a1 = spoke(ka, &remote, "");
+            let a2 = spoke(ka, &remote, "");
+            let (mut c1, mut c2, mut cb) = (client(&a1), client(&a2), client(&b));
+            // The second server's interest has reached the one they dial.
+            c2.send(b"SUB x 1\r\nSUB a2.sync 2\r\n");
+            await_interest(&mut cb, &mut c2, "a2");
+            // Whatever that server would tell the first of it, it has:
+            // the first hears of what came after.
+            cb.send(b"SUB b.sync 3\r\n");
+            await_interest(&mut c1, &mut cb, "b1");
+            c1.send(b"PUB x 1\r\nx\r\nPUB b.sync 0\r\n\r\n");
+            c1.ping_pong();
+            // The middle server has passed on the first's `x` (if it sent
+            // one) before it saw `b.sync`, and before it sends `a2.sync`.
+            assert_eq!(read_msgs(&mut cb, 1)[0], "MSG b.sync 3 0\r\n\r\n", "{what}");
+            cb.send(b"PUB a2.sync 0\r\n\r\n");
+            cb.ping_pong();
+            let mut got = Vec::new();
+            loop {
+                let m = read_msgs(&mut c2, 1).remove(0);
+                if m.starts_with("MSG a2.sync") {
+                    break;
+                }
+                got.push(m);
+            }
+            let want: Vec<String> = if hub_role {
+                Vec::new()
+            } else {
+                vec!["MSG x 1 1\r\nx\r\n".to_string()]
+            };
+            assert_eq!(got, want, "{what}");
+        }
+    }
+}

@@ -303,9 +303,14 @@ pub struct Client {
     /// (`route` is set too, its scope `RouteScope::Account`), whose lines
     /// are `LS+`/`LS-`/`LMSG`.
     pub leaf: bool,
-    /// This server dialled the connection (a leaf remote: the other side
-    /// is a hub).
+    /// This server dialled the connection (a leaf remote).
     pub solicited: bool,
+    /// A leaf whose other side is this server's hub (nats-server's
+    /// `isSpoke`): one this server dialled, unless its remote says `hub:
+    /// true`, or one dialled by a server that said so. Its interest stays
+    /// off the routes, and it hears only this server's clients and the
+    /// leaves it is hub to.
+    pub spoke: Cell<bool>,
     /// A leaf's deny lists: publish = what may not go to the other side
     /// (deliveries, and its interest in literal subjects), subscribe =
     /// what may not come from it (its messages, and our interest told).
@@ -456,6 +461,7 @@ impl Client {
             route: false,
             leaf: false,
             solicited: false,
+            spoke: Cell::new(false),
             leaf_rules: RefCell::new(None),
             leaf_compression: RefCell::new(String::new()),
             websocket: Cell::new(false),

@@ -187,6 +187,11 @@ pub struct LeafRemote {
     pub credentials: Option<String>,
     pub nkey: Option<String>,
     pub compression: LeafCompression,
+    /// `hub: true`: this server declares itself the hub of the link
+    /// (nats-server's `Hub`: the other side then takes the spoke's role).
+    pub hub: bool,
+    /// Dial the configured URLs only, never those the hub's cluster names.
+    pub ignore_discovered: bool,
 }
 
 impl Websocket {

@@ -78,8 +78,8 @@ pub struct ConnRecord {
     /// Shared with the connection: a snapshot copies no certificate.
     pub tls: Option<std::sync::Arc<shoal_tls::SessionInfo>>,
     pub tls_first: bool,
-    /// This server dialled it (a leaf: the other side is the hub).
-    pub solicited: bool,
+    /// A leaf whose other side is this server's hub (`/leafz` `is_spoke`).
+    pub spoke: bool,
     /// A leaf's negotiated compression.
     pub compression: String,
     /// Filled for closed connections always, for open ones when asked.
@@ -208,7 +208,7 @@ mod tests {
             tags: Vec::new(),
             tls: None,
             tls_first: false,
-            solicited: false,
+            spoke: false,
             compression: String::new(),
             subs: Vec::new(),
         }

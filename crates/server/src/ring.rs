@@ -80,7 +80,7 @@ impl Holder {
     pub fn of(client: &crate::client::Client, origin: u16) -> Holder {
         if client.leaf {
             Holder::Leaf {
-                hub: !client.solicited,
+                hub: !client.spoke.get(),
                 origin: client.leaf_cluster.get(),
             }
         } else if client.route {

@@ -171,7 +171,7 @@ fn may_forward(spans: &crate::msg::Spans, to: &Client) -> bool {
         (false, Source::Here | Source::Leaf { hub: true, .. }) => true,
         (false, _) => false,
         (true, Source::Here) => true,
-        (true, Source::Route { origin }) => !to.solicited && not_back(origin),
+        (true, Source::Route { origin }) => !to.spoke.get() && not_back(origin),
         (true, Source::Leaf { origin, .. }) => not_back(origin),
     }
 }

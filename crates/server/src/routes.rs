@@ -387,7 +387,7 @@ impl Routes {
             }
         }
         for l in self.links.borrow().iter() {
-            if l.leaf && !l.solicited && (origin == 0 || l.leaf_cluster.get() != origin) {
+            if l.leaf && !l.spoke.get() && (origin == 0 || l.leaf_cluster.get() != origin) {
                 self.tell_leaf(auth, l, account, subject, queue, add, weight);
             }
         }
@@ -536,7 +536,7 @@ impl Routes {
             return;
         };
         let mut table = self.advertised.borrow().of_account(id);
-        if self.leaf_hub && !link.solicited {
+        if self.leaf_hub && !link.spoke.get() {
             let own = link.leaf_cluster.get();
             for (origin, t) in self.routed.borrow().iter() {
                 if *origin == 0 || *origin != own {
@@ -577,13 +577,13 @@ impl Routes {
 
 /// Whether leaf `link` hears leaf `src`'s interest in `subject`
 /// (nats-server's `updateSmap` and `updateLeafNodes`): never its own, nor
-/// that of a leaf of its own cluster; a connection this server dialled to
-/// a hub hears another hub's only for loop detection.
+/// that of a leaf of its own cluster; a spoke's connection (to this
+/// server's hub) hears another such connection's only for loop detection.
 fn hears(link: &Client, src: &Client, subject: &[u8]) -> bool {
     let lds = shoal_proto::leaf_info::is_loop_detection(subject);
     let cluster = src.leaf_cluster.get();
     let other_cluster = cluster == 0 || cluster != link.leaf_cluster.get();
-    link.cid != src.cid && other_cluster && (!link.solicited || !src.solicited || lds)
+    link.cid != src.cid && other_cluster && (!link.spoke.get() || !src.spoke.get() || lds)
 }
 
 /// Whether leaf `link` is told of interest in `subject`: not when its

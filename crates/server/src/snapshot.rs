@@ -160,7 +160,7 @@ fn conn_record(
         tags: creds.map_or_else(Vec::new, |k| k.jwt_tags.clone()),
         tls: c.tls_info.borrow().clone(),
         tls_first: c.tls_first.get(),
-        solicited: c.solicited,
+        spoke: c.spoke.get(),
         compression: c.leaf_compression.borrow().clone(),
         subs,
     }

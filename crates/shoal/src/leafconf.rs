@@ -7,10 +7,11 @@
 //! leaf node of hubs (`remotes`: a remote's `url`/`urls` — `nats-leaf://`,
 //! `nats://`, user and password or a token from the userinfo —,
 //! `account`, `credentials` or `nkey`, `deny_imports`/`deny_exports`,
-//! `tls {}` or `tls://`, `compression`, `no_randomize`, `reconnect`); the
+//! `tls {}` or `tls://`, `compression`, `no_randomize`, `hub`,
+//! `ignore_discovered_servers`, `reconnect`); the
 //! hub's `tls {}` and `compression` (both `s2_auto` by default, as in
 //! nats-server). What Shoal does not do yet is refused by name, never
-//! ignored: WebSocket URLs, `hub` and nkeys in the leaf listener's
+//! ignored: WebSocket URLs, a proxy, and nkeys in the leaf listener's
 //! authorization.
 
 use std::time::Duration;
@@ -48,6 +49,10 @@ pub struct RemoteSettings {
     pub credentials: Option<String>,
     pub nkey: Option<String>,
     pub compression: Option<shoal_server::LeafCompression>,
+    /// `hub: true`: this server takes the hub's role on the link.
+    pub hub: bool,
+    /// `ignore_discovered_servers`: dial the configured URLs only.
+    pub ignore_discovered: bool,
 }
 
 /// A string or a list of strings, each with its place in the file;
@@ -304,8 +309,11 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
                     Some(s) => remote.nkey = Some(s),
                     None => {}
                 },
-                "hub"
-                | "ws_compress"
+                "hub" => remote.hub = boolean(x, report).unwrap_or(false),
+                "ignore_discovered_servers" => {
+                    remote.ignore_discovered = boolean(x, report).unwrap_or(false)
+                }
+                "ws_compress"
                 | "ws_compression"
                 | "websocket_compress"
                 | "websocket_compression"
@@ -318,10 +326,7 @@ fn remotes(v: &Value, report: &mut Report) -> Vec<RemoteSettings> {
                 | "request_isolation"
                 | "first_info_timeout"
                 | "dial_timeout"
-                | "proxy"
-                | "ignore_discovered_servers" => {
-                    not_yet(&format!("leafnodes remote {k}"), x, report)
-                }
+                | "proxy" => not_yet(&format!("leafnodes remote {k}"), x, report),
                 _ if x.used_as_variable => {}
                 _ => report.error(&x.pos, format!("unknown field {k:?}")),
             }
@@ -437,6 +442,8 @@ pub fn resolve(
             credentials: r.credentials.clone(),
             nkey: r.nkey.clone(),
             compression: r.compression.clone().unwrap_or_default(),
+            hub: r.hub,
+            ignore_discovered: r.ignore_discovered,
             tls: match (&r.tls, r.tls_url) {
                 (Some(t), _) => Some(t.clone()),
                 (None, true) => crate::tlsconf::leaf_default_client(),
@@ -500,8 +507,8 @@ mod tests {
                 "\"leafnodes min_version\" is not supported",
             ),
             (
-                "leafnodes { remotes: [ { url: \"nats://h\", hub: true } ] }",
-                "\"leafnodes remote hub\" is not supported",
+                "leafnodes { remotes: [ { url: \"nats://h\", proxy: { url: \"http://p\" } } ] }",
+                "\"leafnodes remote proxy\" is not supported",
             ),
             (
                 "leafnodes { remotes: [ { url: \"ws://h\" } ] }",

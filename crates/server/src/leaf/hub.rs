@@ -172,14 +172,9 @@ pub(super) async fn on_connect(link: &mut Link, json: &[u8]) {
         );
         return refuse(&conn, &text, CloseReason::WrongGateway);
     }
-    if c.hub {
-        // The spoke would have this server take the spoke's role.
-        return refuse(
-            &conn,
-            "a remote that declares itself a hub is not supported by this version of shoal yet",
-            CloseReason::ProtocolViolation,
-        );
-    }
+    // A server that declares itself the hub: this side takes the
+    // spoke's role on the link.
+    conn.spoke.set(c.hub);
     let Some(account) = login(&core, &conn, &c).await else {
         return;
     };

@@ -82,6 +82,8 @@ pub(super) struct Spoke {
     signed: Option<(String, String, String)>,
     /// The hub's `leafnode_urls`, as its last INFO named them.
     discovered: Vec<String>,
+    /// The remote says `hub: true` (its CONNECT's `is_hub`).
+    hub: bool,
 }
 
 /// The connection's state, as its reader keeps it.
@@ -152,6 +154,7 @@ pub(super) fn new_conn(
     c.route = true;
     c.leaf = true;
     c.solicited = solicited;
+    c.spoke.set(solicited);
     let conn = Rc::new(c);
     conn.set_log_prefix(format!("{addr} - lid:{cid}"));
     conn.opts.set(crate::client::Opts {
@@ -189,6 +192,8 @@ pub async fn serve(
         };
     };
     let conn = new_conn(&core, &rh, addr, true);
+    // `hub: true`: this side takes the hub's role on the link.
+    conn.spoke.set(!remote.hub);
     conn.route_scope.set(RouteScope::Account(Some(account)));
     *conn.leaf_rules.borrow_mut() = deny_rules(&remote.deny_exports, &remote.deny_imports);
     log::info!(
@@ -250,6 +255,7 @@ pub async fn serve(
             deny_imports: remote.deny_imports.clone(),
             signed,
             discovered: Vec::new(),
+            hub: remote.hub,
         })),
         account,
         account_name: remote.account.clone(),
@@ -598,6 +604,7 @@ fn on_info(link: &mut Link, json: &[u8]) -> Option<Compress> {
         deny_imports,
         signed,
         discovered,
+        hub,
     } = &mut **spoke;
     if let Some(urls) = info.leafnode_urls.as_ref().filter(|u| !u.is_empty()) {
         discovered.clone_from(urls);
@@ -640,6 +647,7 @@ fn on_info(link: &mut Link, json: &[u8]) -> Option<Compress> {
             remote_account: link.account_name.clone(),
             // The hub is asked not to send what this side denies itself.
             deny_pub: deny_imports.clone(),
+            hub: *hub,
             jwt: signed.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
             nkey: signed.as_ref().map(|s| s.1.clone()).unwrap_or_default(),
             sig: signed.as_ref().map(|s| s.2.clone()).unwrap_or_default(),
@@ -885,7 +893,7 @@ fn on_msg(
             // Never back to this leaf; to the routes only from a leaf this
             // server is hub to.
             source: crate::msg::Source::Leaf {
-                hub: !conn.solicited,
+                hub: !conn.spoke.get(),
                 origin: conn.leaf_cluster.get(),
             },
             copy: false,

@@ -131,7 +131,7 @@ async fn solicit(core: Rc<Core>, leaf: Arc<Leaf>, remote: LeafRemote) {
                 if ended.registered {
                     first = false;
                 }
-                if !ended.discovered.is_empty() {
+                if !ended.discovered.is_empty() && !remote.ignore_discovered {
                     urls = with_discovered(&remote.urls, &ended.discovered);
                 }
                 if ended.loop_detected {

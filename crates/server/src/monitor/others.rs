@@ -188,7 +188,7 @@ pub async fn leafz(ctx: &Ctx<'_>, (subs, acc): (bool, String)) -> Reply {
         .map(|r| LeafInfo {
             id: r.cid,
             name: &r.name,
-            is_spoke: r.solicited,
+            is_spoke: r.spoke,
             account: &r.account,
             ip: &r.ip,
             port: r.port,
