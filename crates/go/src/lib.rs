@@ -238,6 +238,32 @@ pub fn civil(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// Go's `time.RFC3339Nano` in UTC, as `encoding/json` writes a
+/// `time.Time`, of `nanos` since the epoch: `2026-01-01T10:04:58.11955526Z`
+/// (trailing zeros of the fraction dropped, no fraction on a whole
+/// second). Go's zero time (`0001-01-01T00:00:00Z`) for `i64::MIN`.
+pub fn rfc3339_nano(nanos: i64) -> String {
+    if nanos == i64::MIN {
+        return "0001-01-01T00:00:00Z".to_string();
+    }
+    let secs = nanos.div_euclid(1_000_000_000);
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let mut out = format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    );
+    if frac > 0 {
+        let f = format!(".{frac:09}");
+        out.push_str(f.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
 /// The HTTP `Date` header: `Sun, 29 Nov 2026 01:50:05 GMT`.
 pub fn http_date(t: std::time::SystemTime) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];

@@ -28,4 +28,6 @@ mod prop_tests;
 pub use index::{Found, Index, IndexStats, DEFAULT_CACHE_CAPACITY};
 pub use matches::{Group, Match, MatchScratch};
 pub use transform::{Transform, TransformError};
-pub use validate::{is_valid_publish_subject, is_valid_subscribe_subject, subject_matches, tokens};
+pub use validate::{
+    is_valid_publish_subject, is_valid_subscribe_subject, subject_matches, subjects_collide, tokens,
+};

@@ -102,9 +102,37 @@ pub fn subject_matches(pattern: &[u8], subject: &[u8]) -> bool {
     }
 }
 
+/// Whether some subject matches both patterns (nats-server's
+/// `SubjectsCollide`): token by token, `*` meets any token and `>` any
+/// non-empty rest.
+pub fn subjects_collide(a: &[u8], b: &[u8]) -> bool {
+    let mut x = tokens(a);
+    let mut y = tokens(b);
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return true,
+            (Some(FWC), Some(_)) | (Some(_), Some(FWC)) => return true,
+            (Some(PWC), Some(_)) | (Some(_), Some(PWC)) => {}
+            (Some(p), Some(q)) if p == q => {}
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collisions_as_nats_server_finds_them() {
+        assert!(subjects_collide(b"foo.*.>", b"foo.bar.>"));
+        assert!(subjects_collide(b"s.>", b"s.x"));
+        assert!(subjects_collide(b"a.*", b"*.b"));
+        assert!(!subjects_collide(b"foo.>", b"foo"));
+        assert!(!subjects_collide(b"a.b", b"a.c"));
+        assert!(!subjects_collide(b"a.*", b"a.b.c"));
+        assert!(subjects_collide(b">", b"x.y"));
+    }
 
     #[test]
     fn subscribe_accepts_wildcards_in_place() {

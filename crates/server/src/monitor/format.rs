@@ -12,8 +12,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serializer;
 
-use shoal_go::civil;
-
 /// Seconds and nanoseconds since the epoch (times before it count as the epoch).
 fn epoch(t: SystemTime) -> (i64, u32) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -25,20 +23,7 @@ fn epoch(t: SystemTime) -> (i64, u32) {
 /// fraction at all on a whole second).
 pub fn rfc3339(t: SystemTime) -> String {
     let (secs, nanos) = epoch(t);
-    let (y, mo, d) = civil(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    let mut out = format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    );
-    if nanos > 0 {
-        let frac = format!(".{nanos:09}");
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    shoal_go::rfc3339_nano(secs * 1_000_000_000 + i64::from(nanos))
 }
 
 /// nats-server's `myUptime`: whole seconds, largest unit first, years of 365
