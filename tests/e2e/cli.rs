@@ -196,7 +196,6 @@ fn unsupported_nats_server_flags_exit_1() {
     for (args, flag) in [
         (&["--https_port", "8443"][..], "--https_port"),
         (&["-ms", "8222"], "-ms"),
-        (&["-js"], "-js"),
     ] {
         refused(
             args,

@@ -16,6 +16,7 @@ mod config;
 mod crosscore;
 mod differential;
 mod hostile;
+mod jetstream;
 mod leaf;
 mod leaf_cluster;
 mod lifecycle;

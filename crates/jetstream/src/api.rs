@@ -221,7 +221,6 @@ impl Account {
             ["CONSUMER", op, ..] => Err(consumer_type(op)),
             _ => return None,
         };
-        self.api_total += 1;
         let (reply, change) = match out {
             Ok(r) => r,
             Err(t) => (
@@ -236,7 +235,15 @@ impl Account {
                 None,
             ),
         };
-        if reply.windows(9).any(|w| w == b"\"error\":{") {
+        // nats-server's counters, as observed: a message get that finds
+        // its message is not counted, a failed message delete is no error.
+        let failed = reply.windows(9).any(|w| w == b"\"error\":{");
+        let get = matches!(tokens.as_slice(), ["STREAM", "MSG", "GET", _]);
+        let delete = matches!(tokens.as_slice(), ["STREAM", "MSG", "DELETE", _]);
+        if !get || failed {
+            self.api_total += 1;
+        }
+        if failed && !delete {
             self.api_errors += 1;
         }
         Some(Outcome { reply, change })
@@ -703,6 +710,35 @@ impl Account {
             s.expire(now);
         }
     }
+}
+
+/// What an account without JetStream is answered: the endpoint's reply
+/// type with 10039 (`None` for a subject that is no endpoint).
+pub fn not_enabled(api: &str) -> Option<Outcome> {
+    let tokens: Vec<&str> = api.split('.').collect();
+    let name = match tokens.as_slice() {
+        ["INFO"] => "account_info_response",
+        ["STREAM", "CREATE", _] => "stream_create_response",
+        ["STREAM", "UPDATE", _] => "stream_update_response",
+        ["STREAM", "INFO", _] => "stream_info_response",
+        ["STREAM", "DELETE", _] => "stream_delete_response",
+        ["STREAM", "PURGE", _] => "stream_purge_response",
+        ["STREAM", "NAMES"] => "stream_names_response",
+        ["STREAM", "LIST"] => "stream_list_response",
+        ["STREAM", "MSG", "GET", _] => "stream_msg_get_response",
+        ["STREAM", "MSG", "DELETE", _] => "stream_msg_delete_response",
+        ["CONSUMER", op, ..] => {
+            return Some(Outcome {
+                reply: error_reply(&consumer_type(op), ApiError::not_enabled()),
+                change: None,
+            })
+        }
+        _ => return None,
+    };
+    Some(Outcome {
+        reply: error_reply(&kind(name), ApiError::not_enabled()),
+        change: None,
+    })
 }
 
 fn quote(s: &str) -> String {

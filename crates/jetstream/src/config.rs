@@ -239,11 +239,23 @@ impl Reader<'_> {
     }
 }
 
+/// `null`, `false`, `""`, `[]`, `{}` or 0: a feature left off.
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+    }
+}
+
 /// Refuses keys that are not `allowed` (Go's strict decoding), and the
 /// ones of features Shoal lacks by name.
 pub fn check_keys(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
-    for k in map.keys() {
-        if NOT_YET.contains(&k.as_str()) {
+    for (k, v) in map {
+        if NOT_YET.contains(&k.as_str()) && !is_empty_value(v) {
             return Err(ApiError::not_yet(&format!("stream {k}")));
         }
         if !allowed.contains(&k.as_str()) && !KEYS.contains(&k.as_str()) {

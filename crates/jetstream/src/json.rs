@@ -45,6 +45,8 @@ pub fn object(body: &[u8]) -> Result<Option<serde_json::Map<String, serde_json::
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(m)) => Ok(Some(m)),
+        // Go decodes `null` into a struct as nothing at all.
+        Ok(serde_json::Value::Null) => Ok(None),
         Ok(other) => Err(format!(
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             go_type(&other)

@@ -36,6 +36,9 @@ pub struct ServerInfo {
     #[serde(skip_serializing_if = "is_false")]
     pub tls_available: bool,
     pub max_payload: u64,
+    /// JetStream is on.
+    #[serde(skip_serializing_if = "is_false")]
+    pub jetstream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,6 +57,9 @@ pub struct ServerInfo {
     pub connect_info: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_account: Option<String>,
+    /// JetStream's API level (with JetStream on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_lvl: Option<u32>,
 }
 
 impl ServerInfo {

@@ -296,6 +296,9 @@ pub struct Client {
     /// The core's own publisher (no socket): what it is delivered are
     /// service responses to route on (`services.rs`).
     pub internal: bool,
+    /// The JetStream core's client (no socket): what it is delivered are
+    /// API requests and messages its streams capture (`js.rs`).
+    pub jetstream: bool,
     /// A cluster route (its subscriptions are a peer server's interest,
     /// what it is delivered leaves as `RMSG`).
     pub route: bool,
@@ -462,6 +465,7 @@ impl Client {
             leaf: false,
             solicited: false,
             spoke: Cell::new(false),
+            jetstream: false,
             leaf_rules: RefCell::new(None),
             leaf_compression: RefCell::new(String::new()),
             websocket: Cell::new(false),

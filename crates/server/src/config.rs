@@ -84,6 +84,15 @@ pub struct Config {
     pub websocket: Option<Arc<Websocket>>,
     /// `leafnodes { remotes }`: this server dials hubs as a leaf node.
     pub leaf: Option<Arc<Leaf>>,
+    /// `-js` / `jetstream {}`: JetStream is on.
+    pub jetstream: Option<Arc<JetStream>>,
+}
+
+/// JetStream's settings.
+#[derive(Debug, Clone)]
+pub struct JetStream {
+    /// Where it keeps its data: `<store_dir>/jetstream`, as nats-server.
+    pub dir: std::path::PathBuf,
 }
 
 /// Leaf nodes (`leafnodes {}`), checked by the binary: the remotes this
@@ -396,6 +405,7 @@ impl Default for Config {
             cluster: None,
             websocket: None,
             leaf: None,
+            jetstream: None,
         }
     }
 }

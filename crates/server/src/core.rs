@@ -214,6 +214,8 @@ pub struct Core {
     hub_in_cluster: bool,
     /// Leaf cluster names this core has looked up (see `origins.rs`).
     origin_names: RefCell<crate::origins::Cache>,
+    /// JetStream, on the JetStream core of a server that has it.
+    js: std::cell::OnceCell<crate::js::state::Js>,
     cfg: Config,
     shared: Arc<Shared>,
     env: Rc<CoreEnv>,
@@ -315,6 +317,7 @@ impl Core {
             leaf_only: shared.cfg.leaf.is_some() && shared.cfg.cluster.is_none(),
             hub_in_cluster: cluster && hub,
             origin_names: RefCell::default(),
+            js: std::cell::OnceCell::new(),
             cfg: shared.cfg.clone(),
             shared,
             env: CoreEnv::new(live),
@@ -467,6 +470,17 @@ impl Core {
     #[inline]
     pub fn hub_in_cluster(&self) -> bool {
         self.hub_in_cluster
+    }
+
+    /// JetStream, if this core has it.
+    #[inline]
+    pub fn js(&self) -> Option<&crate::js::state::Js> {
+        self.js.get()
+    }
+
+    /// Gives this core its JetStream (once).
+    pub fn set_js(&self, js: crate::js::state::Js) -> bool {
+        self.js.set(js).is_ok()
     }
 
     /// Leaf cluster `id`'s name (empty for none).

@@ -73,6 +73,7 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
         tls_verify,
         tls_available,
         max_payload: core.live().max_payload as u64,
+        jetstream: core.cfg().jetstream.is_some(),
         client_id: Some(client.cid),
         client_ip: Some(client.peer.ip().to_string()),
         nonce: match kind {
@@ -87,6 +88,11 @@ pub fn info_with_tls(core: &Core, client: &Client, kind: InfoKind, tls_first: bo
         ldm: kind == InfoKind::LameDuck,
         connect_info,
         remote_account: connect_info.then(|| core.auth().account_name(account)),
+        api_lvl: core
+            .cfg()
+            .jetstream
+            .is_some()
+            .then_some(shoal_jetstream::API_LEVEL),
     }
     .to_line()
 }

@@ -20,6 +20,7 @@ mod event;
 mod events;
 pub mod imports;
 mod info;
+mod js;
 mod leaf;
 mod link_io;
 pub mod mappings;
@@ -53,9 +54,12 @@ mod writer;
 mod ws;
 
 pub use config::{
-    Cluster, Config, Leaf, LeafAuth, LeafCompression, LeafListen, LeafRemote, LeafTls, LeafUser,
-    Live, RouteTls, RouteUrl, Tls, Websocket,
+    Cluster, Config, JetStream, Leaf, LeafAuth, LeafCompression, LeafListen, LeafRemote, LeafTls,
+    LeafUser, Live, RouteTls, RouteUrl, Tls, Websocket,
 };
+
+/// The JetStream API level this server announces.
+pub use shoal_jetstream::API_LEVEL as JS_API_LEVEL;
 
 #[doc(hidden)]
 #[path = "bench.rs"]

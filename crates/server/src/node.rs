@@ -106,6 +106,7 @@ pub async fn run(
             }
         }
     }
+    crate::js::start(&core);
     let _ = ready.send(Ok(()));
     rt::spawn(crate::ticker::run(core.clone()));
 
@@ -186,6 +187,7 @@ async fn drain(core: Rc<Core>, src: usize, rx: RingRx<Batch>) {
         }
         core.env().now.set(Instant::now());
         crate::router::apply_batch(&core, src, batch);
+        crate::js::drain(&core);
         core.end_pass();
         rt::yield_now().await;
     }

@@ -255,6 +255,8 @@ fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
     if !delivered && !reply.is_empty() && o.no_responders && o.headers {
         no_responders(core, client, subject, reply);
     }
+    // What the publish left JetStream (on its core) is done now.
+    crate::js::drain(core);
 }
 
 /// `-ERR 'Permissions Violation for Publish to "s"'`, logged as nats-server

@@ -57,6 +57,13 @@ fn deliver(
             sub.delivered.set(sub.delivered.get() + 1);
             return Some(false);
         }
+        if client.jetstream {
+            // An API request or a stream's message: done after this pass.
+            if let Some(js) = core.js() {
+                js.take(&sub.sid, m);
+            }
+            return Some(false);
+        }
         if client.internal {
             // A request for the server itself (its only subscriptions but
             // the service replies' `_R_.…`): answered off this routing, and

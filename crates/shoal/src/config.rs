@@ -33,8 +33,6 @@ use crate::units;
 /// Keys Shoal accepts without acting on them, and why that is honest: each
 /// only tunes a feature that is off here (as it is in nats-server until that
 /// feature is configured), or changes nothing observable.
-/// * `store_dir`/`storedir`: where JetStream would keep data; JetStream stays
-///   off (see [`gated`]), so the directory is never used.
 /// * `server_tags`, `server_metadata`: informational labels.
 /// * `disable_sublist_cache`/`no_sublist_cache`: a cache tuning knob; Shoal's
 ///   match cache is per core and always on.
@@ -48,8 +46,6 @@ use crate::units;
 /// * `prof_block_rate`: profiling; the profiling port is gated.
 /// * `default_js_domain`, `feature_flags`: JetStream settings.
 const HARMLESS: &[&str] = &[
-    "store_dir",
-    "storedir",
     "server_tags",
     "server_metadata",
     "disable_sublist_cache",
@@ -76,14 +72,6 @@ fn gated(key: &str, v: &Value) -> Option<bool> {
     let empty_map = matches!(&v.kind, Kind::Map(m) if m.is_empty());
     let empty_list = matches!(&v.kind, Kind::Array(a) if a.is_empty());
     let on = match key {
-        "jetstream" => match &v.kind {
-            Kind::Bool(b) => *b,
-            Kind::String(t) => !matches!(t.to_ascii_lowercase().as_str(), "disabled" | "disable"),
-            Kind::Map(m) => !m
-                .iter()
-                .any(|(k, x)| k.eq_ignore_ascii_case("enabled") && x.as_bool() == Some(false)),
-            _ => true,
-        },
         "syslog" | "proxy_protocol" | "ocsp" => v.as_bool() != Some(false),
         "remote_syslog" => v.as_str() != Some(""),
         "logfile_size_limit" | "log_size_limit" | "prof_port" | "https_port" => {
@@ -189,6 +177,8 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
             "websocket" | "ws" => {
                 crate::wsconf::websocket(v, report).map(|w| s.websocket = Some(w))
             }
+            "jetstream" => crate::jsconf::jetstream(v, report).map(|j| s.jetstream = Some(j)),
+            "store_dir" | "storedir" => string(v, report).map(|d| s.store_dir = Some(d)),
             "leafnodes" | "leaf" => {
                 crate::leafconf::leafnodes(v, report).map(|l| s.leafnodes = Some(l))
             }
@@ -322,7 +312,6 @@ pub fn apply(map: &Map, s: &mut Settings, report: &mut Report) {
 /// Type checks for the harmless keys, so a typo'd value is still an error.
 fn harmless(key: &str, v: &Value, report: &mut Report) -> Option<()> {
     match key {
-        "store_dir" | "storedir" => string(v, report).map(drop),
         "server_tags" => match &v.kind {
             Kind::String(_) => Some(()),
             Kind::Array(items) if items.iter().all(|i| i.as_str().is_some()) => Some(()),

@@ -259,7 +259,6 @@ fn gate(f: &Flags, tokens: &[Token]) -> Result<(), Error> {
     for t in tokens {
         let long = t.long();
         let on = match long {
-            "jetstream" => f.jetstream,
             "https_port" => nonzero(f.https_port),
             "syslog" => f.syslog,
             "remote_syslog" => set(&f.remote_syslog),
@@ -358,8 +357,8 @@ Shoal Options:
 Features this version of shoal does not have yet. Each flag is accepted while its
 value leaves the feature off (nats-server then ignores it too); a value that would
 turn the feature on stops start-up with an error naming the flag:
-    -js, --jetstream                 JetStream (-js=false accepted)
-    -sd, --store_dir <dir>           JetStream storage directory (accepted, unused)
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
     -ms,--https_port <port>          HTTPS monitoring (0 accepted)
     -s, --syslog                     Syslog (-s=false accepted)
     -r, --remote_syslog <addr>       Remote syslog (empty accepted)
@@ -699,13 +698,10 @@ mod tests {
         for (words, typed) in [
             (&["--https_port", "8443"][..], "--https_port"),
             (&["-ms=1"], "-ms"),
-            (&["-js"], "-js"),
-            (&["--jetstream=true"], "--jetstream"),
             (&["-s"], "-s"),
             (&["-r", "udp://h:514"], "-r"),
             (&["--log_size_limit", "1048576"], "--log_size_limit"),
             (&["--profile", "6060"], "--profile"),
-            (&["--sd", "/tmp/x", "-js"], "-js"),
         ] {
             assert_eq!(error(words), Error::NotSupported(typed.into()), "{words:?}");
         }

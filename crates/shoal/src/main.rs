@@ -27,6 +27,7 @@ mod files;
 mod flags;
 mod goerr;
 mod importsconf;
+mod jsconf;
 mod leafconf;
 mod logging;
 mod mappingsconf;
@@ -253,6 +254,9 @@ fn run(exe: &str, args: &[OsString]) -> Result<(), Failure> {
     let cores = server.cores();
     let unit = if cores == 1 { "core" } else { "cores" };
     info!("  Shoal:    {SHOAL_VERSION}, {cores} {unit}");
+    if let Some(js) = &opts.config.jetstream {
+        jetstream_banner(js);
+    }
     if let Some(http) = server.http_addr() {
         let http_host = opts.config.http_host.as_deref().unwrap_or(&host);
         let port = http.port().to_string();
@@ -681,4 +685,32 @@ fn ports_of(server: &Server, opts: &Options) -> files::Ports {
 
 fn report_text(r: &Report) -> String {
     r.lines().cloned().collect::<Vec<_>>().join("\n")
+}
+
+/// nats-server's JetStream start-up lines, and what this version keeps of
+/// them: the store directory is made, streams are kept in memory.
+fn jetstream_banner(js: &shoal_server::JetStream) {
+    info!("Starting JetStream");
+    for line in [
+        "    _ ___ _____ ___ _____ ___ ___   _   __  __",
+        " _ | | __|_   _/ __|_   _| _ \\ __| /_\\ |  \\/  |",
+        "| || | _|  | | \\__ \\ | | |   / _| / _ \\| |\\/| |",
+        " \\__/|___| |_| |___/ |_| |_|_\\___/_/ \\_\\_|  |_|",
+        "",
+        "         https://docs.nats.io/jetstream",
+        "",
+        "---------------- JETSTREAM ----------------",
+    ] {
+        info!("{line}");
+    }
+    info!("  Strict:          true");
+    info!("  Store Directory: {:?}", js.dir.to_string_lossy());
+    info!("  API Level:       {}", shoal_server::JS_API_LEVEL);
+    info!("-------------------------------------------");
+    if let Err(e) = std::fs::create_dir_all(&js.dir) {
+        warn!("Could not create the JetStream store directory: {e}");
+    }
+    warn!(
+        "JetStream in this version of shoal: streams of the global account only, kept in memory (file streams do not survive a restart), no consumers"
+    );
 }

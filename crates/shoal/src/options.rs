@@ -113,6 +113,13 @@ pub fn load_keeping(flags: &Flags, known: &[String]) -> Result<Loaded, LoadError
 /// The flags given on the command line override the file.
 fn overlay_flags(f: &Flags, s: &mut Settings) {
     let given = |name: &str| f.given(name);
+    if given("jetstream") {
+        s.jetstream.get_or_insert_with(Default::default).enabled = f.jetstream;
+    }
+    if given("store_dir") {
+        let js = s.jetstream.get_or_insert_with(Default::default);
+        js.store_dir = f.store_dir.clone();
+    }
     let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
     if given("addr") {
         s.host = f.addr.clone();
@@ -472,6 +479,20 @@ fn resolve(
         .unwrap_or_default();
     let leaf = crate::leafconf::resolve(s.leafnodes.as_ref(), &account_names)
         .map_err(LoadError::Invalid)?;
+    // JetStream keeps its data in `<store_dir>/jetstream`; without a
+    // store directory, nats-server's `<os tmp>/nats/jetstream`.
+    let jetstream = s.jetstream.as_ref().filter(|j| j.enabled).map(|j| {
+        let base = j
+            .store_dir
+            .clone()
+            .or(s.store_dir.clone())
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("nats"));
+        Arc::new(shoal_server::JetStream {
+            dir: base.join("jetstream"),
+        })
+    });
     let config = Config {
         claims: None,
         max_accounts,
@@ -528,6 +549,7 @@ fn resolve(
         tls,
         cluster,
         leaf,
+        jetstream,
         lame_duck_duration: s
             .lame_duck_duration
             .filter(|x| !x.is_zero())

@@ -63,6 +63,10 @@ pub struct Settings {
     pub leafnodes: Option<crate::leafconf::LeafSettings>,
     /// `websocket {}` (see `wsconf.rs`).
     pub websocket: Option<crate::wsconf::WsSettings>,
+    /// `jetstream` (see `jsconf.rs`).
+    pub jetstream: Option<crate::jsconf::JsSettings>,
+    /// `store_dir` at the top level.
+    pub store_dir: Option<String>,
     pub allow_non_tls: Option<bool>,
     /// The `--tls…` flags: `Some(None)` is `-tls=false` (TLS off, whatever
     /// the file says), `Some(Some(o))` replaces the file's certificates.

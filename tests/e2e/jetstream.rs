@@ -1,0 +1,329 @@
+//! JetStream's streams, differentially: the same requests and publishes go
+//! to Shoal and to nats-server 2.15 (both `-js -sd DIR`), and every reply
+//! must be the same JSON once times and the server's name are normalised
+//! (spec/jetstream.md §1–3: stream create/update/info/names/list/delete,
+//! purge, message get/delete, the PubAcks and their errors, and the
+//! `Nats-*` publish headers). Then a real client library (async-nats)
+//! uses a stream end to end.
+
+use std::time::{Duration, Instant};
+
+use crate::util::{escape, nats_server, shoal, temp_path, Raw, ServerProc};
+
+/// A server of either kind with JetStream in a fresh store directory.
+fn js_server(shoal_side: bool) -> ServerProc {
+    let dir = temp_path("js");
+    let dir = dir.to_str().expect("temp path is UTF-8").to_string();
+    if shoal_side {
+        shoal(&["--cores", "2", "-p", "-1", "-js", "-sd", &dir])
+    } else {
+        nats_server(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", &dir])
+    }
+}
+
+/// One step: a publish on `subject` with optional headers and a body;
+/// every step asks for a reply.
+struct Step {
+    subject: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
+}
+
+const fn req(subject: &'static str, body: &'static str) -> Step {
+    Step {
+        subject,
+        headers: &[],
+        body,
+    }
+}
+
+const STEPS: &[Step] = &[
+    req("$JS.API.INFO", ""),
+    req(
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","subjects":["s.>"]}"#,
+    ),
+    req(
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","subjects":["s.>"]}"#,
+    ),
+    req(
+        "$JS.API.STREAM.CREATE.M",
+        r#"{"name":"M","storage":"memory","max_age":5000000000,"max_msgs_per_subject":2}"#,
+    ),
+    req("s.a", "hello"),
+    Step {
+        subject: "s.b",
+        headers: &[("Nats-Msg-Id", "m1"), ("X-Foo", "bar")],
+        body: "x",
+    },
+    Step {
+        subject: "s.b",
+        headers: &[("Nats-Msg-Id", "m1")],
+        body: "x",
+    },
+    Step {
+        subject: "s.c",
+        headers: &[("Nats-Expected-Stream", "P")],
+        body: "y",
+    },
+    Step {
+        subject: "s.c",
+        headers: &[("Nats-Expected-Last-Sequence", "9")],
+        body: "y",
+    },
+    Step {
+        subject: "s.c",
+        headers: &[("Nats-Expected-Last-Sequence", "2")],
+        body: "y",
+    },
+    Step {
+        subject: "s.c",
+        headers: &[("Nats-Expected-Last-Subject-Sequence", "9")],
+        body: "y",
+    },
+    Step {
+        subject: "s.d",
+        headers: &[("Nats-Expected-Last-Msg-Id", "zz")],
+        body: "y",
+    },
+    Step {
+        subject: "s.d",
+        headers: &[("Nats-Rollup", "sub")],
+        body: "y",
+    },
+    req("M", "1"),
+    req("M", "2"),
+    req("M", "3"),
+    req("$JS.API.STREAM.INFO.M", ""),
+    req("$JS.API.STREAM.INFO.S", ""),
+    req("$JS.API.STREAM.INFO.S", r#"{"subjects_filter":">"}"#),
+    req("$JS.API.STREAM.INFO.S", r#"{"bogus":1}"#),
+    req("$JS.API.STREAM.MSG.GET.S", r#"{"seq":2}"#),
+    req("$JS.API.STREAM.MSG.GET.S", r#"{"last_by_subj":"s.a"}"#),
+    req(
+        "$JS.API.STREAM.MSG.GET.S",
+        r#"{"next_by_subj":"s.*","seq":2}"#,
+    ),
+    req("$JS.API.STREAM.MSG.GET.S", r#"{"seq":99}"#),
+    req("$JS.API.STREAM.MSG.GET.S", "{}"),
+    req("$JS.API.STREAM.MSG.GET.X", r#"{"seq":1}"#),
+    req("$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":1}"#),
+    req("$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":1}"#),
+    req("$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":100}"#),
+    req("$JS.API.STREAM.NAMES", ""),
+    req("$JS.API.STREAM.NAMES", r#"{"subject":"s.x"}"#),
+    req("$JS.API.STREAM.LIST", ""),
+    req("$JS.API.STREAM.PURGE.S", r#"{"filter":"s.c"}"#),
+    req("$JS.API.STREAM.PURGE.S", r#"{"seq":1,"keep":1}"#),
+    req("$JS.API.STREAM.PURGE.S", ""),
+    req("$JS.API.STREAM.INFO.S", ""),
+    req("$JS.API.STREAM.INFO.X", ""),
+    req(
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","subjects":["q.>"]}"#,
+    ),
+    req(
+        "$JS.API.STREAM.CREATE.T",
+        r#"{"name":"T","subjects":["s.x"]}"#,
+    ),
+    req("$JS.API.STREAM.CREATE.T", r#"{"name":"T","bogus":1}"#),
+    req("$JS.API.STREAM.CREATE.T", r#"{"name":"U"}"#),
+    req("$JS.API.STREAM.CREATE.T", ""),
+    req("$JS.API.STREAM.CREATE.T", "{bad"),
+    req(
+        "$JS.API.STREAM.CREATE.T",
+        r#"{"name":"T","retention":"bogus"}"#,
+    ),
+    req("$JS.API.STREAM.CREATE.T", r#"{"name":"T","max_age":5}"#),
+    req(
+        "$JS.API.STREAM.CREATE.T",
+        r#"{"name":"T","num_replicas":3}"#,
+    ),
+    req(
+        "$JS.API.STREAM.CREATE.T",
+        r#"{"name":"T","subjects":["a.*.>","a.b.>"]}"#,
+    ),
+    req(
+        "$JS.API.STREAM.CREATE.T",
+        r#"{"name":"T","subjects":["t"],"max_msgs":1,"discard":"new"}"#,
+    ),
+    req("t", "1"),
+    req("t", "2"),
+    req(
+        "$JS.API.STREAM.UPDATE.S",
+        r#"{"name":"S","subjects":["s.>","u.>"],"max_msgs":10}"#,
+    ),
+    req(
+        "$JS.API.STREAM.UPDATE.S",
+        r#"{"name":"S","storage":"memory"}"#,
+    ),
+    req("$JS.API.STREAM.UPDATE.X", r#"{"name":"X"}"#),
+    req("u.1", "via the update"),
+    req("$JS.API.STREAM.DELETE.M", "x"),
+    req("$JS.API.STREAM.DELETE.M", ""),
+    req("$JS.API.STREAM.DELETE.M", ""),
+    req("M", "no stream any more"),
+    req("$JS.API.INFO", ""),
+];
+
+/// The replies to every step, in order, normalised.
+fn run(p: &ServerProc) -> Vec<String> {
+    let (mut c, _) = Raw::connect(p.port);
+    c.send(
+        b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _R.* 1\r\n",
+    );
+    c.ping_pong();
+    let mut out = Vec::new();
+    for (i, s) in STEPS.iter().enumerate() {
+        let reply = format!("_R.{i}");
+        let frame = if s.headers.is_empty() {
+            format!(
+                "PUB {} {reply} {}\r\n{}\r\n",
+                s.subject,
+                s.body.len(),
+                s.body
+            )
+        } else {
+            let mut h = String::from("NATS/1.0\r\n");
+            for (k, v) in s.headers {
+                h.push_str(&format!("{k}: {v}\r\n"));
+            }
+            h.push_str("\r\n");
+            format!(
+                "HPUB {} {reply} {} {}\r\n{h}{}\r\n",
+                s.subject,
+                h.len(),
+                h.len() + s.body.len(),
+                s.body
+            )
+        };
+        c.send(frame.as_bytes());
+        out.push(reply_to(&mut c, &reply, s.subject));
+    }
+    out
+}
+
+/// The body of the one reply on `reply` (or what came instead), within 5 s.
+fn reply_to(c: &mut Raw, reply: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let f = match c.read_frame(deadline) {
+            Ok(f) => f,
+            Err(e) => return format!("no reply to {what}: {e:?}"),
+        };
+        if f == b"PING\r\n" {
+            c.send(b"PONG\r\n");
+            continue;
+        }
+        let text = String::from_utf8_lossy(&f).into_owned();
+        if let Some(rest) = text.strip_prefix(&format!("MSG {reply} 1 ")) {
+            let body = rest.split_once("\r\n").map_or("", |(_, b)| b);
+            return normalise(body.trim_end_matches("\r\n"));
+        }
+        if text.starts_with(&format!("HMSG {reply} ")) {
+            return normalise(&escape(&f));
+        }
+    }
+}
+
+/// Times and the server's name replaced by placeholders.
+fn normalise(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // "YYYY-MM-DDTHH:MM:SS[.frac]Z"
+        if b[i] == b'"' && i + 21 <= b.len() && b[i + 5] == b'-' && b[i + 11] == b'T' {
+            if let Some(end) = s[i + 1..].find('"') {
+                let t = &s[i + 1..i + 1 + end];
+                if t.ends_with('Z') && t.len() >= 20 {
+                    out.push_str(if t.starts_with("0001-") {
+                        "\"<zero>\""
+                    } else {
+                        "\"<time>\""
+                    });
+                    i += end + 2;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    match out.find("\"leader\":\"") {
+        Some(at) => {
+            let start = at + 10;
+            let end = start + out[start..].find('"').unwrap_or(0);
+            format!("{}<leader>{}", &out[..start], &out[end..])
+        }
+        None => out,
+    }
+}
+
+#[test]
+fn stream_api_replies_match_nats_server() {
+    let theirs = run(&js_server(false));
+    let ours = run(&js_server(true));
+    for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {
+        let s = &STEPS[i];
+        assert_eq!(b, a, "step {i}: {} {:?} {}", s.subject, s.headers, s.body);
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+#[test]
+fn async_nats_uses_a_stream() {
+    let p = js_server(true);
+    let url = format!("nats://127.0.0.1:{}", p.port);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let client = async_nats::connect(&url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "ORDERS".into(),
+                subjects: vec!["orders.>".into()],
+                max_messages_per_subject: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..5 {
+            let ack = js
+                .publish(format!("orders.{}", i % 2), format!("o{i}").into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(ack.sequence, i + 1);
+            assert_eq!(ack.stream, "ORDERS");
+        }
+        let info = stream.info().await.unwrap();
+        // Two subjects, two messages each kept.
+        assert_eq!(info.state.messages, 4);
+        assert_eq!(
+            (info.state.first_sequence, info.state.last_sequence),
+            (2, 5)
+        );
+        let m = stream.get_raw_message(5).await.unwrap();
+        assert_eq!(
+            (m.subject.as_str(), &m.payload[..]),
+            ("orders.0", &b"o4"[..])
+        );
+        let last = stream
+            .get_last_raw_message_by_subject("orders.1")
+            .await
+            .unwrap();
+        assert_eq!(last.sequence, 4);
+        assert!(stream.delete_message(2).await.unwrap());
+        assert_eq!(stream.purge().await.unwrap().purged, 3);
+        let names: Vec<String> = futures::TryStreamExt::try_collect(js.stream_names())
+            .await
+            .unwrap();
+        assert_eq!(names, ["ORDERS"]);
+        assert!(js.delete_stream("ORDERS").await.unwrap().success);
+        let err = js.get_stream("ORDERS").await.unwrap_err();
+        assert!(err.to_string().contains("not found"), "{err}");
+    });
+}
