@@ -122,6 +122,23 @@ fn opt_time<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Err
     crate::json::time(&t.unwrap_or(0), s)
 }
 
+/// A DIRECT.GET answer: the header block and the payload.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Direct {
+    pub hdr: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+impl Direct {
+    /// A status answer (`NATS/1.0 404 Message Not Found`).
+    fn status(line: &str) -> Direct {
+        Direct {
+            hdr: format!("NATS/1.0 {line}\r\n\r\n").into_bytes(),
+            data: Vec::new(),
+        }
+    }
+}
+
 /// A stream's entry in STREAM.LIST.
 #[derive(Serialize)]
 struct ListEntry {
@@ -669,6 +686,88 @@ impl Account {
             r#type: t,
             error: None,
             success: true,
+        })
+    }
+
+    /// `$JS.API.DIRECT.GET.<name>` (`tail`: the subject appended to it, if
+    /// any) with `body`, for a stream that allows direct gets (ADR-31): the
+    /// message with `Nats-Stream`, `Nats-Subject`, `Nats-Sequence` and
+    /// `Nats-Time-Stamp` added to its headers, or a status. `None`: no
+    /// such stream (nothing is answered).
+    pub fn direct_get(&self, name: &str, tail: Option<&str>, body: &[u8]) -> Option<Direct> {
+        let s = self.streams.get(name).filter(|s| s.cfg.allow_direct)?;
+        let (seq, no_hdr) = match tail {
+            Some(subject) => {
+                if !body.iter().all(|b| b.is_ascii_whitespace()) {
+                    return Some(Direct::status("408 Bad Request"));
+                }
+                (s.store.last_by_subject(subject.as_bytes()), false)
+            }
+            None => {
+                let req = match crate::json::object(body) {
+                    Ok(Some(m)) if !m.is_empty() => m,
+                    Ok(_) => return Some(Direct::status("408 Empty Request")),
+                    Err(_) => return Some(Direct::status("408 Malformed Request")),
+                };
+                let seq = req.get("seq").and_then(Value::as_u64).unwrap_or(0);
+                let last = req
+                    .get("last_by_subj")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+                let next = req
+                    .get("next_by_subj")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+                let no_hdr = req.get("no_hdr").and_then(Value::as_bool).unwrap_or(false);
+                let batch = [
+                    "batch",
+                    "max_bytes",
+                    "multi_last",
+                    "up_to_seq",
+                    "up_to_time",
+                    "start_time",
+                ]
+                .iter()
+                .any(|k| req.contains_key(*k));
+                if batch
+                    || (last.is_some() && (seq > 0 || next.is_some()))
+                    || (seq == 0 && last.is_none() && next.is_none())
+                {
+                    return Some(Direct::status("408 Bad Request"));
+                }
+                let found = match (last, next) {
+                    (Some(l), _) => s.store.last_by_subject(l.as_bytes()),
+                    (None, Some(n)) => s.store.next_by_subject(n.as_bytes(), seq),
+                    (None, None) => Some(seq),
+                };
+                (found, no_hdr)
+            }
+        };
+        let Some((seq, m)) = seq.and_then(|q| s.store.get(q).map(|m| (q, m))) else {
+            return Some(Direct::status("404 Message Not Found"));
+        };
+        if no_hdr {
+            return Some(Direct {
+                hdr: Vec::new(),
+                data: m.data.to_vec(),
+            });
+        }
+        let mut hdr = if m.hdr.is_empty() {
+            b"NATS/1.0\r\n".to_vec()
+        } else {
+            m.hdr[..m.hdr.len().saturating_sub(2)].to_vec()
+        };
+        hdr.extend_from_slice(
+            format!(
+                "Nats-Stream: {name}\r\nNats-Subject: {}\r\nNats-Sequence: {seq}\r\nNats-Time-Stamp: {}\r\n\r\n",
+                String::from_utf8_lossy(&m.subject),
+                shoal_go::rfc3339_nano(m.ts)
+            )
+            .as_bytes(),
+        );
+        Some(Direct {
+            hdr,
+            data: m.data.to_vec(),
         })
     }
 

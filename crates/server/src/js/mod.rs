@@ -39,8 +39,9 @@ use state::{now, Js, Work};
 /// The core that owns JetStream.
 pub const JS_CORE: usize = 0;
 
-/// The API's subjects.
-const API: &[u8] = b"$JS.API.>";
+/// The API's subjects (not `$JS.API.>`: a direct get on a stream that
+/// does not allow it has no responder, as in nats-server).
+const API: [&[u8]; 3] = [b"$JS.API.INFO", b"$JS.API.STREAM.>", b"$JS.API.CONSUMER.>"];
 /// How often `max_age` is applied.
 const EXPIRE_TICK: Duration = Duration::from_secs(1);
 
@@ -66,8 +67,10 @@ pub fn start(core: &Rc<Core>) {
     if !core.set_js(js) {
         return;
     }
-    let key = core.key(0, API);
-    core.subscribe(&client, Bytes::from_static(b"api"), key, None);
+    for subject in API {
+        let key = core.key(0, subject);
+        core.subscribe(&client, Bytes::from_static(b"api"), key, None);
+    }
     core.end_pass();
     rt::spawn(expire(core.clone()));
 }
@@ -123,7 +126,23 @@ pub fn drain(core: &Core) {
                 if let Some(change) = out.change {
                     resubscribe(core, js, account, change);
                 }
-                answer(core, account, &reply, &out.reply);
+                answer(core, account, &reply, b"", &out.reply);
+            }
+            Work::Direct {
+                account,
+                stream,
+                tail,
+                reply,
+                body,
+            } => {
+                let got = js
+                    .accounts
+                    .borrow()
+                    .get(&account)
+                    .and_then(|a| a.direct_get(&stream, tail.as_deref(), &body));
+                if let Some(d) = got {
+                    answer(core, account, &reply, &d.hdr, &d.data);
+                }
             }
             Work::Capture {
                 account,
@@ -139,7 +158,7 @@ pub fn drain(core: &Core) {
                     .get_mut(&account)
                     .and_then(|a| a.capture(&stream, &subject, &hdr, &data, now()));
                 if let Some(ack) = ack {
-                    answer(core, account, &reply, &ack);
+                    answer(core, account, &reply, b"", &ack);
                 }
             }
         }
@@ -147,21 +166,23 @@ pub fn drain(core: &Core) {
     js.draining.set(false);
 }
 
-/// Routes `body` to `reply` in `account` (nothing without a reply).
-fn answer(core: &Core, account: u16, reply: &[u8], body: &[u8]) {
+/// Routes `hdr` (a header block, or empty) and `body` to `reply` in
+/// `account` (nothing without a reply).
+fn answer(core: &Core, account: u16, reply: &[u8], hdr: &[u8], body: &[u8]) {
     if reply.is_empty() {
         return;
     }
-    let mut b = BytesMut::with_capacity(reply.len() + body.len());
+    let mut b = BytesMut::with_capacity(reply.len() + hdr.len() + body.len());
     b.extend_from_slice(reply);
+    b.extend_from_slice(hdr);
     b.extend_from_slice(body);
     let frame = b.freeze();
     let s = reply.len() as u32;
     let spans = Spans {
         subject: (0, s),
         reply: (0, 0),
-        payload: (s, s + body.len() as u32),
-        hdr: 0,
+        payload: (s, s + (hdr.len() + body.len()) as u32),
+        hdr: hdr.len() as u32,
         account,
         source: Source::Here,
         copy: false,
@@ -179,17 +200,17 @@ fn answer(core: &Core, account: u16, reply: &[u8], body: &[u8]) {
 
 /// A stream's subjects changed (or it is gone): its subscriptions follow.
 fn resubscribe(core: &Core, js: &Js, account: u16, change: Change) {
-    let (name, subjects) = match change {
-        Change::Deleted(n) => (n, Vec::new()),
+    let (name, subjects, direct) = match change {
+        Change::Deleted(n) => (n, Vec::new(), false),
         Change::Subjects(n) => {
-            let subjects = js
+            let (subjects, direct) = js
                 .accounts
                 .borrow()
                 .get(&account)
                 .and_then(|a| a.streams.get(&n))
-                .map(|s| s.cfg.subjects.clone())
+                .map(|s| (s.cfg.subjects.clone(), s.cfg.allow_direct))
                 .unwrap_or_default();
-            (n, subjects)
+            (n, subjects, direct)
         }
     };
     let old = js
@@ -205,6 +226,16 @@ fn resubscribe(core: &Core, js: &Js, account: u16, change: Change) {
         let sid = Bytes::from(format!("s:{name}:{i}"));
         let key = core.key(account, subject.as_bytes());
         slots.push(core.subscribe(&js.client, sid, key, None));
+    }
+    if direct {
+        // ADR-31: the stream answers direct gets itself, as queue group
+        // `_sys_`.
+        let base = format!("$JS.API.DIRECT.GET.{name}");
+        for (i, subject) in [base.clone(), format!("{base}.>")].iter().enumerate() {
+            let sid = Bytes::from(format!("d:{name}:{i}"));
+            let key = core.key(account, subject.as_bytes());
+            slots.push(core.subscribe(&js.client, sid, key, Some(b"_sys_")));
+        }
     }
     if !slots.is_empty() {
         js.subs.borrow_mut().insert((account, name), slots);

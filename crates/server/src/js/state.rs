@@ -25,6 +25,14 @@ pub(super) enum Work {
         reply: Bytes,
         body: Bytes,
     },
+    /// A direct get on stream `stream` (`tail`: the subject appended).
+    Direct {
+        account: u16,
+        stream: String,
+        tail: Option<String>,
+        reply: Bytes,
+        body: Bytes,
+    },
     Capture {
         account: u16,
         stream: String,
@@ -60,7 +68,22 @@ impl Js {
         let reply = Bytes::copy_from_slice(m.reply());
         let payload = m.payload();
         let (hdr, data) = payload.split_at(m.hdr().min(payload.len()));
-        let work = if sid == b"api" {
+        let work = if let Some(rest) = sid.strip_prefix(b"d:") {
+            let stream = rest.rsplitn(2, |&b| b == b':').nth(1).unwrap_or_default();
+            let stream = String::from_utf8_lossy(stream).into_owned();
+            let prefix = format!("$JS.API.DIRECT.GET.{stream}.");
+            let tail = m
+                .subject()
+                .strip_prefix(prefix.as_bytes())
+                .map(|t| String::from_utf8_lossy(t).into_owned());
+            Work::Direct {
+                account,
+                stream,
+                tail,
+                reply,
+                body: Bytes::copy_from_slice(data),
+            }
+        } else if sid == b"api" {
             let api = m.subject().strip_prefix(API_PREFIX).unwrap_or_default();
             Work::Api {
                 account,
