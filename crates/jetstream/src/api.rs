@@ -46,12 +46,32 @@ pub struct Ctx<'a> {
     pub now: i64,
 }
 
+/// What a file stream needs written, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Io {
+    /// Its configuration and creation time (`meta.json`), replaced.
+    Meta { stream: String, json: Vec<u8> },
+    /// Log records to append (`msgs.log`).
+    Append { stream: String, bytes: Vec<u8> },
+    /// The stream is gone: its directory too.
+    Delete { stream: String },
+}
+
 /// One JetStream account's streams.
 #[derive(Debug, Default)]
 pub struct Account {
     pub streams: BTreeMap<String, Stream>,
     pub api_total: u64,
     pub api_errors: u64,
+    /// The writes the changes so far need (see [`Account::take_io`]).
+    io: Vec<Io>,
+}
+
+/// A file stream's `meta.json`.
+#[derive(Serialize, serde::Deserialize)]
+struct Meta {
+    config: serde_json::Value,
+    created: i64,
 }
 
 #[derive(Serialize)]
@@ -263,7 +283,88 @@ impl Account {
         if failed && !delete {
             self.api_errors += 1;
         }
+        match &change {
+            Some(Change::Subjects(name)) => {
+                if let Some(json) = self.meta_json(name) {
+                    self.io.push(Io::Meta {
+                        stream: name.clone(),
+                        json,
+                    });
+                }
+            }
+            Some(Change::Deleted(name)) => self.io.push(Io::Delete {
+                stream: name.clone(),
+            }),
+            None => {}
+        }
+        self.sweep(None);
         Some(Outcome { reply, change })
+    }
+
+    /// The writes the changes since the last call need, in order.
+    pub fn take_io(&mut self) -> Vec<Io> {
+        std::mem::take(&mut self.io)
+    }
+
+    /// Moves file streams' journals (`only` one, or all) into the writes.
+    fn sweep(&mut self, only: Option<&str>) {
+        for (name, s) in self.streams.iter_mut() {
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            let bytes = s.store.take_journal();
+            if !bytes.is_empty() {
+                self.io.push(Io::Append {
+                    stream: name.clone(),
+                    bytes,
+                });
+            }
+        }
+    }
+
+    /// A file stream's `meta.json` (`None` for a memory stream).
+    fn meta_json(&self, name: &str) -> Option<Vec<u8>> {
+        let s = self.streams.get(name)?;
+        if s.cfg.storage != crate::config::Storage::File {
+            return None;
+        }
+        let config = serde_json::to_value(&s.cfg).ok()?;
+        serde_json::to_vec(&Meta {
+            config,
+            created: s.created,
+        })
+        .ok()
+    }
+
+    /// Brings back a file stream from its `meta.json` and `msgs.log` at
+    /// `now`: its name, how many messages it has, and whether the log's
+    /// tail was torn (then cut off).
+    pub fn restore(
+        &mut self,
+        meta: &[u8],
+        log: &[u8],
+        now: i64,
+    ) -> Result<(String, u64, bool), String> {
+        let m: Meta = serde_json::from_slice(meta).map_err(|e| e.to_string())?;
+        let map = m.config.as_object().cloned().unwrap_or_default();
+        let cfg = StreamConfig::from_json(&map, &[])
+            .and_then(|c| c.checked())
+            .map_err(|e| e.description)?;
+        let name = cfg.name.clone();
+        let mut s = Stream::new(cfg, m.created);
+        let (recs, good) = crate::log::replay(log);
+        s.store.restore(recs);
+        s.rebuild_ids(now);
+        s.expire(now);
+        let _ = s.store.take_journal();
+        let n = s.store.msgs();
+        self.streams.insert(name.clone(), s);
+        Ok((name, n, good < log.len()))
+    }
+
+    /// Stream `name`'s whole log, rewritten (after a restore).
+    pub fn snapshot_log(&self, name: &str) -> Option<Vec<u8>> {
+        self.streams.get(name).map(|s| s.store.snapshot_log())
     }
 
     fn account_info(&self) -> Vec<u8> {
@@ -783,7 +884,9 @@ impl Account {
     ) -> Option<Vec<u8>> {
         let s = self.streams.get_mut(name)?;
         let r = s.publish(subject, hdr, data, now);
-        if s.cfg.no_ack {
+        let no_ack = s.cfg.no_ack;
+        self.sweep(Some(name));
+        if no_ack {
             return None;
         }
         Some(match r {
@@ -808,6 +911,7 @@ impl Account {
         for s in self.streams.values_mut() {
             s.expire(now);
         }
+        self.sweep(None);
     }
 }
 
@@ -914,6 +1018,58 @@ mod tests {
 
     fn ask(a: &mut Account, api: &str, body: &str) -> String {
         String::from_utf8(a.request(&ctx(), api, body.as_bytes()).unwrap().reply).unwrap()
+    }
+
+    #[test]
+    fn a_file_stream_comes_back_from_its_writes() {
+        let mut a = Account::default();
+        ask(
+            &mut a,
+            "STREAM.CREATE.F",
+            r#"{"name":"F","subjects":["f.*"]}"#,
+        );
+        ask(
+            &mut a,
+            "STREAM.CREATE.M",
+            r#"{"name":"M","storage":"memory"}"#,
+        );
+        let id = b"NATS/1.0\r\nNats-Msg-Id: k1\r\n\r\n";
+        a.capture("F", b"f.a", id, b"1", ctx().now).unwrap();
+        a.capture("F", b"f.b", b"", b"2", ctx().now).unwrap();
+        a.capture("F", b"f.a", b"", b"3", ctx().now).unwrap();
+        a.capture("M", b"M", b"", b"m", ctx().now).unwrap();
+        ask(&mut a, "STREAM.MSG.DELETE.F", r#"{"seq":2}"#);
+        let (mut meta, mut log) = (Vec::new(), Vec::new());
+        for io in a.take_io() {
+            match io {
+                Io::Meta { stream, json } if stream == "F" => meta = json,
+                Io::Append { stream, bytes } if stream == "F" => log.extend(bytes),
+                Io::Meta { stream, .. } | Io::Append { stream, .. } => {
+                    panic!("memory stream {stream} written")
+                }
+                Io::Delete { .. } => panic!("nothing deleted"),
+            }
+        }
+        // A torn last record is cut off.
+        log.extend_from_slice(&[9, 0, 0]);
+        let mut b = Account::default();
+        let (name, n, torn) = b.restore(&meta, &log, ctx().now).unwrap();
+        assert_eq!((name.as_str(), n, torn), ("F", 2, true));
+        let (sa, sb) = (&a.streams["F"], &b.streams["F"]);
+        assert_eq!(
+            sa.store.state(Some(b">"), true),
+            sb.store.state(Some(b">"), true)
+        );
+        assert_eq!(sa.created, sb.created);
+        // The dedupe window survives the restart.
+        assert_eq!(
+            b.capture("F", b"f.a", id, b"1", ctx().now).unwrap(),
+            br#"{"stream":"F","seq":1,"duplicate": true}"#
+        );
+        assert_eq!(
+            b.capture("F", b"f.c", b"", b"4", ctx().now).unwrap(),
+            br#"{"stream":"F","seq":4}"#
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod config;
 pub mod errors;
 pub mod headers;
 pub mod json;
+pub mod log;
 pub mod store;
 pub mod stream;
 

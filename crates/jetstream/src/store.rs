@@ -66,6 +66,9 @@ pub struct Store {
     last_seq: u64,
     last_ts: i64,
     bytes: u64,
+    /// A file stream's changes not yet written, as log records
+    /// (`log.rs`); `None` for a memory stream.
+    journal: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -80,7 +83,63 @@ impl Store {
             last_seq: first - 1,
             last_ts: 0,
             bytes: 0,
+            journal: (storage == Storage::File).then(Vec::new),
         }
+    }
+
+    /// The log records of the changes since the last call (empty for a
+    /// memory stream).
+    pub fn take_journal(&mut self) -> Vec<u8> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The whole store as log records (a rewritten log).
+    pub fn snapshot_log(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.msgs.is_empty() {
+            crate::log::put_bounds(&mut out, self.first_seq, self.last_seq);
+        }
+        for (seq, m) in &self.msgs {
+            crate::log::put_msg(&mut out, *seq, m);
+        }
+        out
+    }
+
+    /// Applies a replayed log (nothing is journaled).
+    pub fn restore(&mut self, recs: Vec<crate::log::Rec>) {
+        let journal = self.journal.take();
+        for r in recs {
+            match r {
+                crate::log::Rec::Msg(seq, m) => {
+                    if seq <= self.last_seq && !self.msgs.is_empty() {
+                        continue;
+                    }
+                    self.last_seq = seq - 1;
+                    if self.msgs.is_empty() {
+                        self.first_seq = seq;
+                    }
+                    self.append(m);
+                }
+                crate::log::Rec::Removed(seq) => {
+                    self.remove(seq);
+                }
+                crate::log::Rec::Bounds(first, last) => {
+                    if self.msgs.is_empty() {
+                        self.first_seq = first;
+                        self.last_seq = last;
+                    }
+                }
+            }
+        }
+        self.journal = journal;
+    }
+
+    /// Every stored message, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &StoredMsg)> {
+        self.msgs.iter().map(|(s, m)| (*s, m))
     }
 
     /// A record's size as nats-server accounts it.
@@ -118,6 +177,9 @@ impl Store {
             self.first_seq = seq;
         }
         self.bytes += self.size(&m);
+        if let Some(j) = self.journal.as_mut() {
+            crate::log::put_msg(j, seq, &m);
+        }
         self.subjects
             .entry(m.subject.clone())
             .or_default()
@@ -131,6 +193,9 @@ impl Store {
         let Some(m) = self.msgs.remove(&seq) else {
             return false;
         };
+        if let Some(j) = self.journal.as_mut() {
+            crate::log::put_removed(j, seq);
+        }
         self.bytes -= self.size(&m);
         if let Some(q) = self.subjects.get_mut(&m.subject) {
             if q.front() == Some(&seq) {
@@ -249,6 +314,9 @@ impl Store {
                 // A purge up to a sequence past the end starts the stream there.
                 self.last_seq = seq - 1;
                 self.first_seq = seq;
+            }
+            if let Some(j) = self.journal.as_mut() {
+                crate::log::put_bounds(j, self.first_seq, self.last_seq);
             }
         }
         n

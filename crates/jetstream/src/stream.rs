@@ -203,6 +203,24 @@ impl Stream {
         }
     }
 
+    /// After a restore: the message ids within the duplicate window at
+    /// `now` and the last message's id, from the stored headers (as
+    /// nats-server rebuilds them).
+    pub fn rebuild_ids(&mut self, now: i64) {
+        self.dedupe.clear();
+        self.dedupe_order.clear();
+        let mut last = String::new();
+        for (seq, m) in self.store.iter() {
+            let id = headers::text(&m.hdr, headers::MSG_ID).unwrap_or_default();
+            if !id.is_empty() && now - m.ts < self.cfg.duplicate_window {
+                self.dedupe.insert(id.clone(), (seq, m.ts));
+                self.dedupe_order.push_back((m.ts, id.clone()));
+            }
+            last = id;
+        }
+        self.last_msg_id = last;
+    }
+
     /// Removes the messages older than `max_age` at `now`; how many.
     pub fn expire(&mut self, now: i64) -> u64 {
         self.forget_ids(now);
