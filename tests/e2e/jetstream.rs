@@ -408,3 +408,145 @@ fn async_nats_key_value_basics() {
         assert!(info.config.allow_direct && info.config.allow_rollup);
     });
 }
+
+/// The `Nats-Msg-Id` of message `i` of the crash test.
+fn crash_id(i: usize) -> String {
+    format!("id-{i}")
+}
+
+/// `kill -9` while a publisher streams into a file stream: after a
+/// restart on the same store directory every acknowledged message is
+/// there, each once and in order, the sequence goes on where it stopped,
+/// and the dedupe window came back from the stored ids (spec/jetstream.md
+/// §7). The same run against nats-server checks the test itself.
+#[test]
+fn acknowledged_messages_survive_kill_9() {
+    for shoal_side in [true, false] {
+        let dir = temp_path("js");
+        let dir = dir.to_str().unwrap().to_string();
+        let start = || {
+            if shoal_side {
+                shoal(&["--cores", "2", "-p", "-1", "-js", "-sd", &dir])
+            } else {
+                nats_server(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", &dir])
+            }
+        };
+        let what = if shoal_side { "shoal" } else { "nats-server" };
+        let p = start();
+        let (mut c, _) = Raw::connect(p.port);
+        c.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _A.* 1\r\n");
+        c.ping_pong();
+        let cfg = r#"{"name":"K","subjects":["k.>"],"storage":"file"}"#;
+        c.send(
+            format!(
+                "PUB $JS.API.STREAM.CREATE.K _A.c {}\r\n{cfg}\r\n",
+                cfg.len()
+            )
+            .as_bytes(),
+        );
+        let created = reply_to(&mut c, "_A.c", "create");
+        assert!(created.contains("did_create"), "{what}: {created}");
+        // Many publishes in flight; the server dies after some acks.
+        let n = 2000;
+        let mut burst = Vec::new();
+        for i in 0..n {
+            let h = format!("NATS/1.0\r\nNats-Msg-Id: {}\r\n\r\n", crash_id(i));
+            let body = format!("m{i}");
+            burst.extend_from_slice(
+                format!(
+                    "HPUB k.x _A.{i} {} {}\r\n{h}{body}\r\n",
+                    h.len(),
+                    h.len() + body.len()
+                )
+                .as_bytes(),
+            );
+        }
+        c.send(&burst);
+        let mut acked: Vec<(usize, u64)> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while acked.len() < 300 {
+            let f = c.read_frame(deadline).expect("acks");
+            let text = String::from_utf8_lossy(&f).into_owned();
+            let Some(rest) = text.strip_prefix("MSG _A.") else {
+                continue;
+            };
+            let i: usize = rest.split(' ').next().unwrap().parse().unwrap();
+            let body = rest.split_once("\r\n").unwrap().1;
+            let seq = body
+                .split("\"seq\":")
+                .nth(1)
+                .and_then(|s| s.trim_end_matches(['}', '\r', '\n']).parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{what}: {body}"));
+            acked.push((i, seq));
+        }
+        drop(c);
+        drop(p); // SIGKILL
+        let p = start();
+        let (mut c, _) = Raw::connect(p.port);
+        c.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _B.* 1\r\n");
+        c.ping_pong();
+        // The stream comes back once its restore is done.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let info = loop {
+            c.send(b"PUB $JS.API.STREAM.INFO.K _B.i 0\r\n\r\n");
+            let r = reply_to(&mut c, "_B.i", "info");
+            if r.contains("\"state\"") {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "{what}: {r}");
+        };
+        let num = |key: &str| -> u64 {
+            let at = info.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
+            info[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let (msgs, first, last) = (num("messages"), num("first_seq"), num("last_seq"));
+        assert_eq!(first, 1, "{what}: {info}");
+        assert_eq!(msgs, last, "{what}: no gaps: {info}");
+        let max_acked = acked.iter().map(|(_, s)| *s).max().unwrap();
+        assert!(last >= max_acked, "{what}: {last} < {max_acked} acked");
+        // Each stored message is the publisher's next one: nothing lost,
+        // duplicated or reordered.
+        for seq in 1..=last {
+            let body = format!("{{\"seq\":{seq}}}");
+            c.send(
+                format!(
+                    "PUB $JS.API.STREAM.MSG.GET.K _B.g {}\r\n{body}\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            let r = reply_to(&mut c, "_B.g", "get");
+            let want = data_encoding::BASE64.encode(format!("m{}", seq - 1).as_bytes());
+            assert!(
+                r.contains(&format!("\"data\":\"{want}\"")),
+                "{what}: seq {seq}: {r}"
+            );
+        }
+        for (i, seq) in &acked {
+            assert_eq!(*seq, *i as u64 + 1, "{what}: ack of message {i}");
+        }
+        // The ids came back: a repeat is a duplicate of the stored one.
+        let (i, seq) = acked[acked.len() / 2];
+        let h = format!("NATS/1.0\r\nNats-Msg-Id: {}\r\n\r\n", crash_id(i));
+        c.send(format!("HPUB k.x _B.d {} {}\r\n{h}again\r\n", h.len(), h.len() + 5).as_bytes());
+        let r = reply_to(&mut c, "_B.d", "dup");
+        assert_eq!(
+            r,
+            format!("{{\"stream\":\"K\",\"seq\":{seq},\"duplicate\": true}}"),
+            "{what}"
+        );
+        // The sequence goes on.
+        c.send(b"PUB k.y _B.n 4\r\nnext\r\n");
+        let r = reply_to(&mut c, "_B.n", "next");
+        assert_eq!(
+            r,
+            format!("{{\"stream\":\"K\",\"seq\":{}}}", last + 1),
+            "{what}"
+        );
+    }
+}

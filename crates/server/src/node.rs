@@ -187,7 +187,7 @@ async fn drain(core: Rc<Core>, src: usize, rx: RingRx<Batch>) {
         }
         core.env().now.set(Instant::now());
         crate::router::apply_batch(&core, src, batch);
-        crate::js::drain(&core);
+        crate::js::kick(&core);
         core.end_pass();
         rt::yield_now().await;
     }

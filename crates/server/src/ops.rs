@@ -256,7 +256,7 @@ fn on_pub(core: &Core, client: &Rc<Client>, m: &Msg) {
         no_responders(core, client, subject, reply);
     }
     // What the publish left JetStream (on its core) is done now.
-    crate::js::drain(core);
+    crate::js::kick(core);
 }
 
 /// `-ERR 'Permissions Violation for Publish to "s"'`, logged as nats-server

@@ -638,3 +638,42 @@ pub fn shutdown_read(fd: RawFd) {
         libc::shutdown(fd, libc::SHUT_RD);
     }
 }
+
+/// An append-only file on io_uring (glommio's buffered file): each append
+/// is in the kernel's page cache once it completes, so a process that dies
+/// after it loses nothing of it (a sync makes it durable on the device).
+pub struct AppendFile {
+    file: glommio::io::BufferedFile,
+    pos: u64,
+}
+
+impl AppendFile {
+    /// Opens (creating it if need be) `path` for appending at its end.
+    pub async fn open(path: &std::path::Path) -> io::Result<AppendFile> {
+        let file = glommio::io::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .buffered_open(path)
+            .await
+            .map_err(glommio_io)?;
+        let pos = file.file_size().await.map_err(glommio_io)?;
+        Ok(AppendFile { file, pos })
+    }
+
+    /// Writes `bytes` at the end.
+    pub async fn append(&mut self, mut bytes: Vec<u8>) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let n = self
+                .file
+                .write_at(bytes.clone(), self.pos)
+                .await
+                .map_err(glommio_io)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
+            }
+            self.pos += n as u64;
+            bytes.drain(..n);
+        }
+        Ok(())
+    }
+}

@@ -989,5 +989,5 @@ fn on_msg(
     if crate::router::publish_routed(core, &m, (queues.start, queues.end), None) {
         link.conn.needs_barrier.set(true);
     }
-    crate::js::drain(core);
+    crate::js::kick(core);
 }

@@ -1,31 +1,39 @@
 //! JetStream on the runtime: the JetStream core's internal client, whose
-//! subscriptions are the API (`$JS.API.>`) and each stream's subjects, and
-//! the queue of what they were delivered, answered once the routing pass
-//! that delivered it is over.
+//! subscriptions are the API (`$JS.API.INFO`, `STREAM.>`, `CONSUMER.>`),
+//! each stream's subjects and each direct-get stream's `DIRECT.GET`
+//! subjects; and the worker that answers what they were delivered.
 //!
 //! Ownership: in this version every stream lives on the JetStream core
 //! ([`JS_CORE`]). Its subjects are subscribed like a client's, so a publish
 //! on any core reaches it through the rings as any delivery does, and the
 //! publisher's core never waits: the stream's reply (the PubAck) is routed
-//! back like any message. The logic (configuration, store, API JSON) is
-//! the `shoal-jetstream` crate's; this module only moves bytes in and out.
+//! back like any message. The logic (configuration, store, log, API JSON)
+//! is the `shoal-jetstream` crate's; this module moves bytes in and out.
+//!
+//! The worker takes every queued piece of work at once (a batch), applies
+//! it to the streams, writes what the file streams' changes need (their
+//! `meta.json` and log appends, one append per stream per batch), and only
+//! then routes the replies: a PubAck goes out once its message is in the
+//! kernel (glommio's io_uring buffered file). A write that fails turns the
+//! batch's PubAcks for that stream into errors, logged.
+//!
+//! Layout: `<store_dir>/jetstream/<account>/streams/<stream>/meta.json`
+//! and `msgs.log`. At start-up each file stream is read back (on the
+//! blocking pool), its log replayed up to a torn tail and rewritten whole.
 //!
 //! Invariants: only the JetStream core has a [`Js`]; a stream's
-//! subscriptions are its subjects as its configuration names them, in its
-//! account, under sids `s:<stream>:<i>`; work is taken during a routing
-//! pass (copies of the message) and done after it, never inside it (the
-//! replies are routed, which needs the registry the pass holds).
-//!
-//! Never blocks its core: streams are in memory here (file streams are
-//! kept in memory too, and said so at start-up); no file I/O.
+//! subscriptions follow its configuration; work is taken during a routing
+//! pass (copies of the message) and done by the worker after it, never
+//! inside it. Never blocks its core: appends are io_uring writes, the rare
+//! whole-file writes and directory changes go to the blocking pool.
 
-use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
 use ahash::AHashMap;
 use bytes::{Bytes, BytesMut};
-use shoal_jetstream::api::Change;
+use shoal_jetstream::api::{Change, Io};
 
 use crate::client::Client;
 use crate::core::Core;
@@ -46,7 +54,8 @@ const API: [&[u8]; 3] = [b"$JS.API.INFO", b"$JS.API.STREAM.>", b"$JS.API.CONSUME
 const EXPIRE_TICK: Duration = Duration::from_secs(1);
 
 /// On the JetStream core of a server with JetStream: its client, the API
-/// subscription (the global account's), and the `max_age` timer.
+/// subscription (the global account's), the worker and the `max_age`
+/// timer.
 pub fn start(core: &Rc<Core>) {
     if core.id() != JS_CORE || core.cfg().jetstream.is_none() {
         return;
@@ -59,20 +68,24 @@ pub fn start(core: &Rc<Core>) {
     accounts.insert(0u16, shoal_jetstream::Account::default());
     let js = Js {
         client: client.clone(),
-        accounts: RefCell::new(accounts),
-        work: RefCell::default(),
-        draining: Cell::new(false),
-        subs: RefCell::default(),
+        accounts: std::cell::RefCell::new(accounts),
+        work: Default::default(),
+        wake: Default::default(),
+        idle: std::cell::Cell::new(false),
+        subs: Default::default(),
     };
     if !core.set_js(js) {
         return;
     }
-    for subject in API {
-        let key = core.key(0, subject);
-        core.subscribe(&client, Bytes::from_static(b"api"), key, None);
-    }
-    core.end_pass();
+    rt::spawn(worker(core.clone()));
     rt::spawn(expire(core.clone()));
+}
+
+/// Where the streams of `account` live.
+fn streams_dir(core: &Core, account: u16) -> Option<PathBuf> {
+    let js = core.cfg().jetstream.as_ref()?;
+    let name = core.auth().account_name(account);
+    Some(js.dir.join(name).join("streams"))
 }
 
 async fn expire(core: Rc<Core>) {
@@ -80,28 +93,80 @@ async fn expire(core: Rc<Core>) {
     while !life.stopping.get() {
         futures_lite::future::or(rt::sleep(EXPIRE_TICK), life.stop_ev.wait()).await;
         if let Some(js) = core.js() {
-            let now = now();
-            for a in js.accounts.borrow_mut().values_mut() {
-                a.expire(now);
-            }
+            js.work.borrow_mut().push_back(Work::Expire);
+            kick(&core);
         }
     }
 }
 
-/// Does the queued work (once no routing pass holds the registry): each
-/// request and capture, its reply routed to its reply subject.
-pub fn drain(core: &Core) {
+/// Wakes the worker if work is waiting (called after routing passes).
+pub fn kick(core: &Core) {
     let Some(js) = core.js() else {
         return;
     };
-    if js.draining.get() || js.work.borrow().is_empty() {
-        return;
+    if js.idle.get() && !js.work.borrow().is_empty() {
+        js.wake.notify();
     }
-    js.draining.set(true);
+}
+
+/// A reply to route once the batch's writes are done.
+struct Reply {
+    account: u16,
+    to: Bytes,
+    hdr: Vec<u8>,
+    body: Vec<u8>,
+    /// A PubAck of this stream's (an error instead if its write failed).
+    ack_of: Option<String>,
+}
+
+/// Restores the file streams, subscribes the API, then answers batches of
+/// work until the server stops.
+async fn worker(core: Rc<Core>) {
+    let Some(js) = core.js() else {
+        return;
+    };
+    let mut files: AHashMap<(u16, String), rt::AppendFile> = AHashMap::new();
+    restore(&core, js, &mut files).await;
+    for subject in API {
+        let key = core.key(0, subject);
+        core.subscribe(&js.client, Bytes::from_static(b"api"), key, None);
+    }
+    core.end_pass();
+    let life = core.life();
     loop {
-        let Some(w) = js.work.borrow_mut().pop_front() else {
-            break;
-        };
+        if js.work.borrow().is_empty() {
+            js.idle.set(true);
+            let wait = js.wake.wait();
+            futures_lite::future::or(wait, life.stop_ev.wait()).await;
+            js.idle.set(false);
+            if life.stopping.get() {
+                break;
+            }
+            continue;
+        }
+        let batch: Vec<Work> = js.work.borrow_mut().drain(..).collect();
+        let replies = apply(&core, js, batch);
+        let failed = write(&core, js, &mut files).await;
+        for r in replies {
+            let body = match &r.ack_of {
+                Some(stream) if failed.iter().any(|(a, s)| *a == r.account && s == stream) => {
+                    format!(
+                        "{{\"error\":{{\"code\":503,\"err_code\":10077,\"description\":\"write failed\"}},\"stream\":{stream:?},\"seq\":0}}"
+                    )
+                    .into_bytes()
+                }
+                _ => r.body,
+            };
+            answer(&core, r.account, &r.to, &r.hdr, &body);
+        }
+        core.end_pass();
+    }
+}
+
+/// Applies a batch to the streams: the replies it calls for.
+fn apply(core: &Core, js: &Js, batch: Vec<Work>) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for w in batch {
         match w {
             Work::Api {
                 account,
@@ -113,20 +178,26 @@ pub fn drain(core: &Core) {
                     server_name: &core.shared().server_name,
                     now: now(),
                 };
-                let out = {
+                let got = {
                     let mut accounts = js.accounts.borrow_mut();
                     match accounts.get_mut(&account) {
                         Some(a) => a.request(&ctx, &api, &body),
                         None => shoal_jetstream::api::not_enabled(&api),
                     }
                 };
-                let Some(out) = out else {
+                let Some(got) = got else {
                     continue;
                 };
-                if let Some(change) = out.change {
+                if let Some(change) = got.change {
                     resubscribe(core, js, account, change);
                 }
-                answer(core, account, &reply, b"", &out.reply);
+                out.push(Reply {
+                    account,
+                    to: reply,
+                    hdr: Vec::new(),
+                    body: got.reply,
+                    ack_of: None,
+                });
             }
             Work::Direct {
                 account,
@@ -141,7 +212,13 @@ pub fn drain(core: &Core) {
                     .get(&account)
                     .and_then(|a| a.direct_get(&stream, tail.as_deref(), &body));
                 if let Some(d) = got {
-                    answer(core, account, &reply, &d.hdr, &d.data);
+                    out.push(Reply {
+                        account,
+                        to: reply,
+                        hdr: d.hdr,
+                        body: d.data,
+                        ack_of: None,
+                    });
                 }
             }
             Work::Capture {
@@ -158,12 +235,186 @@ pub fn drain(core: &Core) {
                     .get_mut(&account)
                     .and_then(|a| a.capture(&stream, &subject, &hdr, &data, now()));
                 if let Some(ack) = ack {
-                    answer(core, account, &reply, b"", &ack);
+                    out.push(Reply {
+                        account,
+                        to: reply,
+                        hdr: Vec::new(),
+                        body: ack,
+                        ack_of: Some(stream),
+                    });
+                }
+            }
+            Work::Expire => {
+                let now = now();
+                for a in js.accounts.borrow_mut().values_mut() {
+                    a.expire(now);
                 }
             }
         }
     }
-    js.draining.set(false);
+    out
+}
+
+/// Does the writes the applied changes need; the (account, stream) pairs
+/// whose writes failed (logged).
+async fn write(
+    core: &Core,
+    js: &Js,
+    files: &mut AHashMap<(u16, String), rt::AppendFile>,
+) -> Vec<(u16, String)> {
+    let ios: Vec<(u16, Vec<Io>)> = js
+        .accounts
+        .borrow_mut()
+        .iter_mut()
+        .map(|(id, a)| (*id, a.take_io()))
+        .filter(|(_, io)| !io.is_empty())
+        .collect();
+    let mut failed = Vec::new();
+    for (account, list) in ios {
+        let Some(dir) = streams_dir(core, account) else {
+            continue;
+        };
+        for io in list {
+            let (stream, r) = match io {
+                Io::Meta { stream, json } => {
+                    let d = dir.join(&stream);
+                    let r = rt::blocking(move || write_meta(&d, &json)).await;
+                    (stream, r)
+                }
+                Io::Append { stream, bytes } => {
+                    let key = (account, stream.clone());
+                    let r = append(files, &key, &dir.join(&stream), bytes).await;
+                    (stream, r)
+                }
+                Io::Delete { stream } => {
+                    files.remove(&(account, stream.clone()));
+                    let d = dir.join(&stream);
+                    let r = rt::blocking(move || match std::fs::remove_dir_all(&d) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    })
+                    .await;
+                    (stream, r)
+                }
+            };
+            if let Err(e) = r {
+                log::error!(
+                    "JetStream failed to store stream '{} > {stream}': {e}",
+                    core.auth().account_name(account)
+                );
+                failed.push((account, stream));
+            }
+        }
+    }
+    failed
+}
+
+/// Appends to a stream's log, opening it the first time.
+async fn append(
+    files: &mut AHashMap<(u16, String), rt::AppendFile>,
+    key: &(u16, String),
+    dir: &Path,
+    bytes: Vec<u8>,
+) -> std::io::Result<()> {
+    if !files.contains_key(key) {
+        let d = dir.to_path_buf();
+        rt::blocking(move || std::fs::create_dir_all(d)).await?;
+        let f = rt::AppendFile::open(&dir.join("msgs.log")).await?;
+        files.insert(key.clone(), f);
+    }
+    files
+        .get_mut(key)
+        .expect("opened above")
+        .append(bytes)
+        .await
+}
+
+/// Replaces `dir/meta.json` (written aside, then renamed); on the
+/// blocking pool.
+fn write_meta(dir: &Path, json: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join("meta.json.tmp");
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(tmp, dir.join("meta.json"))
+}
+
+/// Reads back the global account's file streams: each one's config, its
+/// log replayed (a torn tail cut off) and rewritten whole; then its
+/// subscriptions.
+async fn restore(core: &Core, js: &Js, files: &mut AHashMap<(u16, String), rt::AppendFile>) {
+    let Some(dir) = streams_dir(core, 0) else {
+        return;
+    };
+    let found = rt::blocking(move || read_streams(&dir)).await;
+    let account = core.auth().account_name(0);
+    for (stream_dir, meta, log_bytes) in found {
+        let shown = stream_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        log::info!("  Starting restore for stream '{account} > {shown}'");
+        let restored = js
+            .accounts
+            .borrow_mut()
+            .get_mut(&0)
+            .expect("the global account")
+            .restore(&meta, &log_bytes, now());
+        let (name, n, torn) = match restored {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("  Error recreating stream '{account} > {shown}': {e}");
+                continue;
+            }
+        };
+        if torn {
+            log::warn!("  Stream '{account} > {name}': the log's torn end was cut off");
+        }
+        // The log is rewritten whole: only what is stored, nothing torn.
+        let snapshot = js
+            .accounts
+            .borrow()
+            .get(&0)
+            .and_then(|a| a.snapshot_log(&name))
+            .unwrap_or_default();
+        let d = stream_dir.clone();
+        let rewritten = rt::blocking(move || {
+            let tmp = d.join("msgs.log.tmp");
+            std::fs::write(&tmp, &snapshot)?;
+            std::fs::rename(tmp, d.join("msgs.log"))
+        })
+        .await;
+        if let Err(e) = rewritten {
+            log::error!("  Error rewriting the log of stream '{account} > {name}': {e}");
+        }
+        match rt::AppendFile::open(&stream_dir.join("msgs.log")).await {
+            Ok(f) => {
+                files.insert((0, name.clone()), f);
+            }
+            Err(e) => log::error!("  Error opening the log of stream '{account} > {name}': {e}"),
+        }
+        log::info!("  Restored {n} messages for stream '{account} > {name}'");
+        resubscribe(core, js, 0, Change::Subjects(name));
+    }
+}
+
+/// The stream directories under `dir` with their `meta.json` and
+/// `msgs.log` (empty when missing); on the blocking pool.
+fn read_streams(dir: &Path) -> Vec<(PathBuf, Vec<u8>, Vec<u8>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("meta.json").is_file())
+        .map(|p| {
+            let meta = std::fs::read(p.join("meta.json")).unwrap_or_default();
+            let log = std::fs::read(p.join("msgs.log")).unwrap_or_default();
+            (p, meta, log)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 /// Routes `hdr` (a header block, or empty) and `body` to `reply` in

@@ -1,5 +1,6 @@
 //! JetStream's state on its core: the internal client, each account's
-//! streams, the work deliveries left, and each stream's subscriptions.
+//! streams, the work deliveries left (taken during a routing pass, as
+//! copies), and each stream's subscriptions.
 //! Knows nothing of routing (so the core can hold it without a module
 //! cycle); `js/mod.rs` does the work.
 
@@ -41,6 +42,8 @@ pub(super) enum Work {
         hdr: Bytes,
         data: Bytes,
     },
+    /// `max_age` is due.
+    Expire,
 }
 
 /// The JetStream core's JetStream.
@@ -48,7 +51,10 @@ pub struct Js {
     pub(super) client: Rc<Client>,
     pub(super) accounts: RefCell<AHashMap<u16, shoal_jetstream::Account>>,
     pub(super) work: RefCell<VecDeque<Work>>,
-    pub(super) draining: Cell<bool>,
+    /// Wakes the worker (`js/mod.rs`) when work is queued.
+    pub(super) wake: crate::event::Event,
+    /// The worker is between batches (a wake-up is due for new work).
+    pub(super) idle: Cell<bool>,
     /// Each stream's subscriptions (by account and name): their slots.
     pub(super) subs: RefCell<AHashMap<(u16, String), Vec<u32>>>,
 }

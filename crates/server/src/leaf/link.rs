@@ -912,5 +912,5 @@ fn on_msg(
     if crate::router::publish_routed(core, &m, (queues.start, queues.end), Some(conn)) {
         link.conn.needs_barrier.set(true);
     }
-    crate::js::drain(core);
+    crate::js::kick(core);
 }
