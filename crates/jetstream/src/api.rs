@@ -313,11 +313,18 @@ impl Account {
                 continue;
             }
             let bytes = s.store.take_journal();
-            if !bytes.is_empty() {
-                self.io.push(Io::Append {
+            if bytes.is_empty() {
+                continue;
+            }
+            // Appends to one stream in a row are one write.
+            match self.io.last_mut() {
+                Some(Io::Append { stream, bytes: b }) if stream == name => {
+                    b.extend_from_slice(&bytes)
+                }
+                _ => self.io.push(Io::Append {
                     stream: name.clone(),
                     bytes,
-                });
+                }),
             }
         }
     }

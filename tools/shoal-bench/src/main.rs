@@ -19,6 +19,7 @@ mod churn;
 mod conn;
 mod cuts;
 mod idle;
+mod jspub;
 mod ping;
 mod publish;
 mod reqrep;
@@ -35,7 +36,7 @@ use conn::Conn;
 use publish::{publish, Limit, Published};
 use scan::{exactly_once, receive, Received};
 
-const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|slowconsumer|ping|churn|cuts|idle|handshakes> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]
+const USAGE: &str = "usage: shoal-bench <pub|sub|pubsub|fanout|queue|reqrep|jspub|jspub-sync|slowconsumer|ping|churn|cuts|idle|handshakes> [--url HOST:PORT] [--msgs N] [--size BYTES] [--pubs N] [--subs N] [--duration SECS] [--subject S] [--json]
   reqrep: [--reqs N] [--reps M] [--reply fixed|unique]   (--reqs/--reps are --pubs/--subs)
   ping:   [--msgs N] [--duration SECS, default 30]
   churn:  [--conns N, default 5000] [--threads T, default 4] [--duration SECS cap, default 60]
@@ -77,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
         "fanout" => (1, 4),
         "queue" => (1, 4),
         "reqrep" => (1, 1),
+        "jspub" | "jspub-sync" => (1, 0),
         "ping" | "churn" | "cuts" | "idle" | "handshakes" => (1, 0),
         other => return Err(format!("unknown scenario {other:?}")),
     };
@@ -451,6 +453,7 @@ fn main() {
     }
     match a.scenario.as_str() {
         "reqrep" => reqrep::run(&a, &mut r),
+        "jspub" | "jspub-sync" => jspub::run(&a, &mut r),
         "slowconsumer" => run_slow(&a, &mut r),
         "ping" => ping::run(&a, &mut r),
         "churn" => churn::run(&a, &mut r),
