@@ -506,11 +506,7 @@ impl Account {
                 ..Default::default()
             })
         };
-        let req = match object(body).and_then(|m| {
-            let m = m.unwrap_or_default();
-            check_fields(&m, &["deleted_details", "subjects_filter", "offset"])?;
-            Ok(m)
-        }) {
+        let req = match fields(body, &["deleted_details", "subjects_filter", "offset"]) {
             Ok(m) => m,
             Err(e) => return paged_error(e),
         };
@@ -569,11 +565,7 @@ impl Account {
                 purged: 0,
             })
         };
-        let req = match object(body).and_then(|m| {
-            let m = m.unwrap_or_default();
-            check_fields(&m, &["filter", "seq", "keep"])?;
-            Ok(m)
-        }) {
+        let req = match fields(body, &["filter", "seq", "keep"]) {
             Ok(m) => m,
             Err(e) => return fail(e),
         };
@@ -694,25 +686,21 @@ impl Account {
                 message: None,
             })
         };
-        let req = match object(body).and_then(|m| {
-            let m = m.unwrap_or_default();
-            check_fields(
-                &m,
-                &[
-                    "seq",
-                    "last_by_subj",
-                    "next_by_subj",
-                    "start_time",
-                    "no_hdr",
-                    "batch",
-                    "max_bytes",
-                    "multi_last",
-                    "up_to_seq",
-                    "up_to_time",
-                ],
-            )?;
-            Ok(m)
-        }) {
+        let req = match fields(
+            body,
+            &[
+                "seq",
+                "last_by_subj",
+                "next_by_subj",
+                "start_time",
+                "no_hdr",
+                "batch",
+                "max_bytes",
+                "multi_last",
+                "up_to_seq",
+                "up_to_time",
+            ],
+        ) {
             Ok(m) => m,
             Err(e) => return fail(e),
         };
@@ -766,11 +754,7 @@ impl Account {
                 success: false,
             })
         };
-        let req = match object(body).and_then(|m| {
-            let m = m.unwrap_or_default();
-            check_fields(&m, &["seq", "no_erase"])?;
-            Ok(m)
-        }) {
+        let req = match fields(body, &["seq", "no_erase"]) {
             Ok(m) => m,
             Err(e) => return fail(e),
         };
@@ -978,6 +962,13 @@ fn consumer_type(op: &str) -> String {
 /// The request's object, or its JSON error as the API words it.
 fn object(body: &[u8]) -> Result<Option<Map<String, Value>>, ApiError> {
     crate::json::object(body).map_err(ApiError::invalid_json)
+}
+
+/// A request body's object (none: empty) with only the keys `allowed`.
+fn fields(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let m = object(body)?.unwrap_or_default();
+    check_fields(&m, allowed)?;
+    Ok(m)
 }
 
 /// Refuses the keys an endpoint's request does not have.

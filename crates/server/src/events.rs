@@ -16,14 +16,12 @@
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use bytes::BytesMut;
 use serde::Serialize;
 
 use crate::client::Client;
 use crate::core::Core;
 use crate::monitor::format::rfc3339;
 use crate::monitor::server_info::{server_info, ServerInfo};
-use crate::msg::{Msg, Spans};
 
 #[derive(Serialize)]
 struct ClientInfo {
@@ -127,29 +125,7 @@ fn publish(core: &Core, system: u16, subject: &str, event: &Event) {
 /// Publishes `payload` on `subject` in account `system` from the server's
 /// own publisher on this core.
 pub fn publish_payload(core: &Core, system: u16, subject: &str, payload: &[u8]) {
-    let mut frame = BytesMut::with_capacity(subject.len() + payload.len());
-    frame.extend_from_slice(subject.as_bytes());
-    frame.extend_from_slice(payload);
-    let s = subject.len() as u32;
-    let spans = Spans {
-        subject: (0, s),
-        reply: (0, 0),
-        payload: (s, s + payload.len() as u32),
-        hdr: 0,
-        account: system,
-        source: crate::msg::Source::Here,
-        copy: false,
-    };
-    let frame = frame.freeze();
-    let publisher = core.internal_publisher();
-    crate::router::publish(
-        core,
-        &publisher,
-        &Msg {
-            frame: &frame,
-            spans,
-        },
-    );
+    crate::router::publish_internal(core, system, subject.as_bytes(), b"", payload);
     core.end_pass();
 }
 

@@ -512,6 +512,35 @@ pub fn publish(core: &Core, publisher: &Rc<Client>, m: &Msg) -> bool {
     delivered
 }
 
+/// Publishes a message of the server's own (`hdr`: a header block, or
+/// empty) on `subject` in `account`, from this core's internal publisher.
+pub fn publish_internal(core: &Core, account: u16, subject: &[u8], hdr: &[u8], body: &[u8]) {
+    let mut b = bytes::BytesMut::with_capacity(subject.len() + hdr.len() + body.len());
+    b.extend_from_slice(subject);
+    b.extend_from_slice(hdr);
+    b.extend_from_slice(body);
+    let frame = b.freeze();
+    let s = subject.len() as u32;
+    let spans = Spans {
+        subject: (0, s),
+        reply: (0, 0),
+        payload: (s, s + (hdr.len() + body.len()) as u32),
+        hdr: hdr.len() as u32,
+        account,
+        source: crate::msg::Source::Here,
+        copy: false,
+    };
+    let publisher = core.internal_publisher();
+    publish(
+        core,
+        &publisher,
+        &Msg {
+            frame: &frame,
+            spans,
+        },
+    );
+}
+
 /// Applies `account`'s subject mappings to `subject` (nats-server's
 /// `selectMappedSubject`): a client's publish and a service import's
 /// subject in the exporter are mapped before anything else looks at them.

@@ -255,7 +255,7 @@ impl Routes {
                 let line = all.get_or_insert_with(|| {
                     let mut line = BytesMut::new();
                     for a in &changes {
-                        self.put_announce(auth, l, a, &mut line);
+                        self.put_announce(auth, l, b"", a, &mut line);
                     }
                     line
                 });
@@ -264,7 +264,7 @@ impl Routes {
             }
             let mut line = BytesMut::new();
             for a in &changes {
-                self.put_announce(auth, l, a, &mut line);
+                self.put_announce(auth, l, b"", a, &mut line);
             }
             if !line.is_empty() {
                 l.send(&line);
@@ -348,7 +348,7 @@ impl Routes {
         for l in self.links.borrow().iter().filter(|l| !l.leaf) {
             let mut line = BytesMut::new();
             for a in &changes {
-                self.put_origin_announce(auth, l, name, a, &mut line);
+                self.put_announce(auth, l, name, a, &mut line);
             }
             if !line.is_empty() {
                 l.send(&line);
@@ -393,48 +393,6 @@ impl Routes {
         }
     }
 
-    /// Appends `a`'s line for route `link` as leaf cluster `origin`'s
-    /// interest, if the route carries its account.
-    fn put_origin_announce(
-        &self,
-        auth: &Auth,
-        link: &Client,
-        origin: &[u8],
-        a: &Announce,
-        out: &mut BytesMut,
-    ) {
-        let (lnoc, lnocu) = link.lnoc.get();
-        if !lnoc || origin.is_empty() {
-            return self.put_announce(auth, link, a, out);
-        }
-        let scope = link.route_scope.get();
-        let (Announce::Sub { account, .. } | Announce::Unsub { account, .. }) = a;
-        if !self.carries(auth, scope, *account) {
-            return;
-        }
-        let name = match scope {
-            RouteScope::Account(_) => Bytes::new(),
-            _ => self.account_name(auth, *account),
-        };
-        match a {
-            Announce::Sub { subject, queue, .. } => {
-                let peer = encode::Peer::Origin {
-                    origin,
-                    account: &name,
-                };
-                let q = queue.as_ref().map(|(q, w)| (&q[..], *w));
-                encode::put_route_sub(out, peer, subject, q);
-            }
-            Announce::Unsub { subject, queue, .. } => {
-                let peer = encode::Peer::Origin {
-                    origin: if lnocu { origin } else { b"" },
-                    account: &name,
-                };
-                encode::put_route_unsub(out, peer, subject, queue.as_deref());
-            }
-        }
-    }
-
     /// Counts a change of `weight` members in leaf `link`'s table and
     /// sends what it announces, if the link carries the account.
     #[allow(clippy::too_many_arguments)]
@@ -472,14 +430,23 @@ impl Routes {
         drop(tables);
         if let Some(a) = last {
             let mut line = BytesMut::new();
-            self.put_announce(auth, link, &a, &mut line);
+            self.put_announce(auth, link, b"", &a, &mut line);
             link.send(&line);
         }
     }
 
     /// Appends `a`'s line if a route of `scope` carries its account (with
-    /// no account name on a dedicated route).
-    fn put_announce(&self, auth: &Auth, link: &Client, a: &Announce, out: &mut BytesMut) {
+    /// no account name on a dedicated route); `origin`: the leaf cluster
+    /// whose interest it is (the `LS+ <origin>` forms, to a peer that
+    /// reads them), or empty.
+    fn put_announce(
+        &self,
+        auth: &Auth,
+        link: &Client,
+        origin: &[u8],
+        a: &Announce,
+        out: &mut BytesMut,
+    ) {
         let scope = link.route_scope.get();
         let (Announce::Sub { account, .. } | Announce::Unsub { account, .. }) = a;
         if !self.carries(auth, scope, *account) {
@@ -489,14 +456,25 @@ impl Routes {
             RouteScope::Account(_) => Bytes::new(),
             _ => self.account_name(auth, *account),
         };
+        let (lnoc, lnocu) = link.lnoc.get();
+        let peer = |unsub: bool| {
+            if origin.is_empty() || !lnoc || link.leaf {
+                crate::client::peer_line(link, &name)
+            } else {
+                encode::Peer::Origin {
+                    // `LS-` names its origin only to a peer with `lnocu`.
+                    origin: if unsub && !lnocu { b"" } else { origin },
+                    account: &name,
+                }
+            }
+        };
         match a {
             Announce::Sub { subject, queue, .. } => {
                 let q = queue.as_ref().map(|(q, w)| (&q[..], *w));
-                encode::put_route_sub(out, crate::client::peer_line(link, &name), subject, q);
+                encode::put_route_sub(out, peer(false), subject, q);
             }
             Announce::Unsub { subject, queue, .. } => {
-                let peer = crate::client::peer_line(link, &name);
-                encode::put_route_unsub(out, peer, subject, queue.as_deref());
+                encode::put_route_unsub(out, peer(true), subject, queue.as_deref());
             }
         }
     }
@@ -510,11 +488,11 @@ impl Routes {
         }
         let mut out = BytesMut::new();
         for a in self.advertised.borrow().snapshot() {
-            self.put_announce(auth, link, &a, &mut out);
+            self.put_announce(auth, link, b"", &a, &mut out);
         }
         for (name, table) in self.by_origin.borrow().values() {
             for a in table.snapshot() {
-                self.put_origin_announce(auth, link, name, &a, &mut out);
+                self.put_announce(auth, link, name, &a, &mut out);
             }
         }
         if !out.is_empty() {
@@ -558,7 +536,7 @@ impl Routes {
             // What the leaf may not send here, it is not told of.
             let (Announce::Sub { subject, .. } | Announce::Unsub { subject, .. }) = &a;
             if told(link, subject) {
-                self.put_announce(auth, link, &a, &mut out);
+                self.put_announce(auth, link, b"", &a, &mut out);
             }
         }
         if !out.is_empty() {

@@ -32,12 +32,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ahash::AHashMap;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use shoal_jetstream::api::{Change, Io};
 
 use crate::client::Client;
 use crate::core::Core;
-use crate::msg::{Msg, Source, Spans};
 use crate::rt;
 
 pub(crate) mod state;
@@ -420,33 +419,9 @@ fn read_streams(dir: &Path) -> Vec<(PathBuf, Vec<u8>, Vec<u8>)> {
 /// Routes `hdr` (a header block, or empty) and `body` to `reply` in
 /// `account` (nothing without a reply).
 fn answer(core: &Core, account: u16, reply: &[u8], hdr: &[u8], body: &[u8]) {
-    if reply.is_empty() {
-        return;
+    if !reply.is_empty() {
+        crate::router::publish_internal(core, account, reply, hdr, body);
     }
-    let mut b = BytesMut::with_capacity(reply.len() + hdr.len() + body.len());
-    b.extend_from_slice(reply);
-    b.extend_from_slice(hdr);
-    b.extend_from_slice(body);
-    let frame = b.freeze();
-    let s = reply.len() as u32;
-    let spans = Spans {
-        subject: (0, s),
-        reply: (0, 0),
-        payload: (s, s + (hdr.len() + body.len()) as u32),
-        hdr: hdr.len() as u32,
-        account,
-        source: Source::Here,
-        copy: false,
-    };
-    let publisher = core.internal_publisher();
-    crate::router::publish(
-        core,
-        &publisher,
-        &Msg {
-            frame: &frame,
-            spans,
-        },
-    );
 }
 
 /// A stream's subjects changed (or it is gone): its subscriptions follow.
