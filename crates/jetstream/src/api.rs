@@ -873,8 +873,21 @@ impl Account {
         data: &[u8],
         now: i64,
     ) -> Option<Vec<u8>> {
+        let copy = bytes::Bytes::copy_from_slice;
+        self.capture_owned(name, copy(subject), copy(hdr), copy(data), now)
+    }
+
+    /// [`Account::capture`] of a message the caller owns (stored as is).
+    pub fn capture_owned(
+        &mut self,
+        name: &str,
+        subject: bytes::Bytes,
+        hdr: bytes::Bytes,
+        data: bytes::Bytes,
+        now: i64,
+    ) -> Option<Vec<u8>> {
         let s = self.streams.get_mut(name)?;
-        let r = s.publish(subject, hdr, data, now);
+        let r = s.publish_owned(subject, hdr, data, now);
         let no_ack = s.cfg.no_ack;
         self.sweep(Some(name));
         if no_ack {

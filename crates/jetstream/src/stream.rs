@@ -59,6 +59,24 @@ impl Stream {
         data: &[u8],
         now: i64,
     ) -> Result<Ack, ApiError> {
+        self.publish_owned(
+            Bytes::copy_from_slice(subject),
+            Bytes::copy_from_slice(hdr),
+            Bytes::copy_from_slice(data),
+            now,
+        )
+    }
+
+    /// [`Stream::publish`] of a message the caller already owns (stored
+    /// without another copy).
+    pub fn publish_owned(
+        &mut self,
+        subject_b: Bytes,
+        hdr_b: Bytes,
+        data_b: Bytes,
+        now: i64,
+    ) -> Result<Ack, ApiError> {
+        let (subject, hdr, data) = (&subject_b[..], &hdr_b[..], &data_b[..]);
         if self.cfg.sealed {
             return Err(ApiError::sealed());
         }
@@ -131,9 +149,9 @@ impl Stream {
         }
         self.refuse_if_full(subject, hdr.len(), data.len())?;
         let seq = self.store.append(StoredMsg {
-            subject: Bytes::copy_from_slice(subject),
-            hdr: Bytes::copy_from_slice(hdr),
-            data: Bytes::copy_from_slice(data),
+            subject: subject_b.clone(),
+            hdr: hdr_b.clone(),
+            data: data_b.clone(),
             ts: now,
         });
         match rollup {

@@ -661,18 +661,23 @@ impl AppendFile {
     }
 
     /// Writes `bytes` at the end.
-    pub async fn append(&mut self, mut bytes: Vec<u8>) -> io::Result<()> {
-        while !bytes.is_empty() {
-            let n = self
-                .file
-                .write_at(bytes.clone(), self.pos)
-                .await
-                .map_err(glommio_io)?;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
-            }
+    /// A short write (a full disk) is an error, and the file's end stays
+    /// where it was: the next append writes over the torn part, so the log
+    /// never holds a torn record before a whole one.
+    pub async fn append(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        let len = bytes.len();
+        let n = self
+            .file
+            .write_at(bytes, self.pos)
+            .await
+            .map_err(glommio_io)?;
+        if n == len {
             self.pos += n as u64;
-            bytes.drain(..n);
+        } else {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {n} of {len} bytes"),
+            ));
         }
         Ok(())
     }

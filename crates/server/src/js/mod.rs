@@ -232,7 +232,7 @@ fn apply(core: &Core, js: &Js, batch: Vec<Work>) -> Vec<Reply> {
                     .accounts
                     .borrow_mut()
                     .get_mut(&account)
-                    .and_then(|a| a.capture(&stream, &subject, &hdr, &data, now()));
+                    .and_then(|a| a.capture_owned(&stream, subject, hdr, data, now()));
                 if let Some(ack) = ack {
                     out.push(Reply {
                         account,
