@@ -507,6 +507,11 @@ impl StreamConfig {
         if c.num_replicas > 1 {
             return Err(ApiError::replicas());
         }
+        // Per-message TTLs are read but not yet expired: refused by name
+        // rather than kept forever.
+        if c.allow_msg_ttl {
+            return Err(ApiError::not_yet("stream allow_msg_ttl (per-message TTL)"));
+        }
         // The API level the configuration needs (jetstream_versioning.go).
         let level = if c.allow_msg_ttl || c.subject_delete_marker_ttl > 0 {
             "1"
