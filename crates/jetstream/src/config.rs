@@ -639,6 +639,11 @@ mod tests {
                 .err_code,
             10074
         );
+        assert!(e(r#"{"name":"T","allow_msg_ttl":true}"#)
+            .contains("not supported by this version of shoal"));
+        assert!(
+            e(r#"{"name":"T","subject_delete_marker_ttl":5000000000}"#).contains("per-message TTL")
+        );
         assert_eq!(
             e(r#"{"name":"T","mirror":{"name":"X"}}"#),
             "stream mirror is not supported by this version of shoal yet"
