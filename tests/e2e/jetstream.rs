@@ -98,6 +98,10 @@ const STEPS: &[Step] = &[
     req("$JS.API.STREAM.INFO.M", ""),
     req("$JS.API.STREAM.INFO.S", ""),
     req("$JS.API.STREAM.INFO.S", r#"{"subjects_filter":">"}"#),
+    req(
+        "$JS.API.STREAM.INFO.S",
+        r#"{"subjects_filter":"nothing.here"}"#,
+    ),
     req("$JS.API.STREAM.INFO.S", r#"{"bogus":1}"#),
     req("$JS.API.STREAM.MSG.GET.S", r#"{"seq":2}"#),
     req("$JS.API.STREAM.MSG.GET.S", r#"{"last_by_subj":"s.a"}"#),
@@ -139,6 +143,11 @@ const STEPS: &[Step] = &[
     req(
         "$JS.API.STREAM.CREATE.T",
         r#"{"name":"T","num_replicas":3}"#,
+    ),
+    req("$JS.API.STREAM.CREATE.T", r#"{"name":"T","sealed":true}"#),
+    req(
+        "$JS.API.STREAM.CREATE.T",
+        r#"{"name":"T","mirror_direct":true}"#,
     ),
     req(
         "$JS.API.STREAM.CREATE.T",
@@ -549,4 +558,53 @@ fn acknowledged_messages_survive_kill_9() {
             "{what}"
         );
     }
+}
+
+/// With an `accounts {}` block only the accounts that say `jetstream:
+/// enabled` have JetStream; the others are answered 10039, as nats-server
+/// answers them. Streams of two accounts are apart.
+#[test]
+fn only_accounts_with_jetstream_enabled_have_it() {
+    let conf = |dir: &str| {
+        format!(
+            "jetstream {{ store_dir: {dir:?} }}\naccounts {{\n  A {{ jetstream: enabled, users: [ {{ user: a, password: a }} ] }}\n  B {{ users: [ {{ user: b, password: b }} ] }}\n  C {{ jetstream: true, users: [ {{ user: c, password: c }} ] }}\n}}\n"
+        )
+    };
+    let ask = |p: &ServerProc, user: &str, subject: &str, body: &str| {
+        let (mut c, _) = Raw::connect(p.port);
+        c.send(format!("CONNECT {{\"verbose\":false,\"headers\":true,\"no_responders\":true,\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\nSUB _R.* 1\r\n").as_bytes());
+        c.ping_pong();
+        c.send(format!("PUB {subject} _R.x {}\r\n{body}\r\n", body.len()).as_bytes());
+        reply_to(&mut c, "_R.x", subject)
+    };
+    let steps: &[(&str, &str, &str)] = &[
+        ("a", "$JS.API.INFO", ""),
+        ("b", "$JS.API.INFO", ""),
+        ("b", "$JS.API.STREAM.NAMES", ""),
+        (
+            "a",
+            "$JS.API.STREAM.CREATE.S",
+            r#"{"name":"S","subjects":["s.>"]}"#,
+        ),
+        (
+            "c",
+            "$JS.API.STREAM.CREATE.S",
+            r#"{"name":"S","subjects":["s.>"]}"#,
+        ),
+        ("a", "s.1", "in A"),
+        ("c", "$JS.API.STREAM.INFO.S", ""),
+        ("a", "$JS.API.STREAM.INFO.S", ""),
+    ];
+    let run =
+        |p: ServerProc| -> Vec<String> { steps.iter().map(|(u, s, b)| ask(&p, u, s, b)).collect() };
+    let dir = |n: &str| temp_path(n).to_str().unwrap().to_string();
+    let theirs = run(crate::util::nats_server_conf(&conf(&dir("jsn")), &[]));
+    let ours = run(crate::util::shoal_conf(
+        &conf(&dir("jss")),
+        &["--cores", "2"],
+    ));
+    for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {
+        assert_eq!(b, a, "step {i}: {:?}", steps[i]);
+    }
+    assert!(ours[1].contains("10039"), "{}", ours[1]);
 }

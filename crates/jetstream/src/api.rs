@@ -438,6 +438,17 @@ impl Account {
             Ok(c) => c,
             Err(e) => return (error_reply(&t, e), None),
         };
+        // jsStreamCreateRequest's own checks.
+        let refused = if cfg.sealed {
+            Some("stream configuration for create can not be sealed")
+        } else if cfg.mirror_direct {
+            Some("stream has no mirror but does have mirror direct")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            return (error_reply(&t, ApiError::invalid_config(why)), None);
+        }
         if let Some(s) = self.streams.get(name) {
             if s.cfg != cfg {
                 return (error_reply(&t, ApiError::name_in_use()), None);
@@ -923,6 +934,47 @@ impl Account {
 /// type with 10039 (`None` for a subject that is no endpoint).
 pub fn not_enabled(api: &str) -> Option<Outcome> {
     let tokens: Vec<&str> = api.split('.').collect();
+    let e = ApiError::not_enabled;
+    // The paged and counted replies carry their fields with the error.
+    let reply = match tokens.as_slice() {
+        ["STREAM", "NAMES"] => Some(to_go(&Paged::<Option<Vec<String>>> {
+            r#type: kind("stream_names_response"),
+            error: Some(e()),
+            total: 0,
+            offset: 0,
+            limit: 0,
+            streams: None,
+        })),
+        ["STREAM", "LIST"] => Some(to_go(&Paged::<Vec<ListEntry>> {
+            r#type: kind("stream_list_response"),
+            error: Some(e()),
+            total: 0,
+            offset: 0,
+            limit: 0,
+            streams: Vec::new(),
+        })),
+        ["STREAM", "INFO", _] => Some(to_go(&InfoReply {
+            r#type: kind("stream_info_response"),
+            error: Some(e()),
+            total: Some(0),
+            offset: Some(0),
+            limit: Some(0),
+            ..Default::default()
+        })),
+        ["STREAM", "PURGE", _] => Some(to_go(&Purged {
+            r#type: kind("stream_purge_response"),
+            error: Some(e()),
+            success: false,
+            purged: 0,
+        })),
+        _ => None,
+    };
+    if let Some(reply) = reply {
+        return Some(Outcome {
+            reply,
+            change: None,
+        });
+    }
     let name = match tokens.as_slice() {
         ["INFO"] => "account_info_response",
         ["STREAM", "CREATE", _] => "stream_create_response",

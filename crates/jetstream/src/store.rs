@@ -344,11 +344,14 @@ impl Store {
             last_seq: self.last_seq,
             last_ts: self.last_ts,
             num_subjects: self.subjects.len() as u64,
-            subjects: subjects.map(|f| {
-                self.matching(f)
-                    .map(|(s, q)| (String::from_utf8_lossy(s).into_owned(), q.len() as u64))
-                    .collect()
-            }),
+            // Left out when nothing matches, as nats-server does.
+            subjects: subjects
+                .map(|f| {
+                    self.matching(f)
+                        .map(|(s, q)| (String::from_utf8_lossy(s).into_owned(), q.len() as u64))
+                        .collect::<BTreeMap<String, u64>>()
+                })
+                .filter(|m| !m.is_empty()),
             num_deleted,
             deleted: (deleted && num_deleted > 0).then(|| {
                 (self.first_seq..=self.last_seq)

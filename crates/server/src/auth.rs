@@ -185,6 +185,13 @@ impl Auth {
         u16::try_from(i).ok()
     }
 
+    /// The ids of every account this server has (`$G` alone without an
+    /// `accounts {}` block).
+    pub fn account_ids(&self) -> Vec<u16> {
+        let n = self.logins.borrow().accounts().len().max(1);
+        (0..n).filter_map(|i| u16::try_from(i).ok()).collect()
+    }
+
     /// The name of account `id` (`$G` for 0).
     pub fn account_name(&self, id: u16) -> String {
         self.logins.borrow().account_name(id).to_string()

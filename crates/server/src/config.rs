@@ -93,6 +93,9 @@ pub struct Config {
 pub struct JetStream {
     /// Where it keeps its data: `<store_dir>/jetstream`, as nats-server.
     pub dir: std::path::PathBuf,
+    /// The accounts with JetStream (with an `accounts {}` block, those that
+    /// say `jetstream: enabled`; else the global account).
+    pub accounts: Vec<String>,
 }
 
 /// Leaf nodes (`leafnodes {}`), checked by the binary: the remotes this

@@ -10,10 +10,10 @@
 //! ```
 //!
 //! Accounts isolate subjects: a message never crosses from one to another.
-//! What nats-server lets accounts share or limit — `imports`, `exports`,
-//! per-account `jetstream`, message tracing, an account `nkey` — is refused
-//! by name until Shoal has it, never ignored (`limits` and `mappings` are
-//! honoured).
+//! What nats-server lets accounts share or limit — message tracing, an
+//! account `nkey`, JetStream limits per account — is refused by name until
+//! Shoal has it, never ignored (`imports`, `exports`, `limits`, `mappings`
+//! and `jetstream: enabled` are honoured).
 
 use shoal_auth::{AccountLimits, NkeyUser, User};
 use shoal_conf::{Kind, Pos, Value};
@@ -39,6 +39,8 @@ pub struct AccountSettings {
     pub service_imports: shoal_server::services::ServiceImports,
     /// Accounts of the running server the file no longer names (a reload).
     pub retired: Vec<String>,
+    /// The accounts with `jetstream: enabled`.
+    pub jetstream: Vec<String>,
 }
 
 /// The checks nats-server makes between the `authorization` block and the
@@ -176,9 +178,22 @@ pub fn accounts(v: &Value, known: &[String], report: &mut Report) -> Option<Acco
                         "imports" => {
                             imports[usize::from(id) - 1] = crate::importsconf::imports(v, report)
                         }
-                        "nkey" | "jetstream" | "msg_trace" | "trace_dest" => {
-                            report.not_yet(k, &v.pos)
-                        }
+                        "jetstream" => match &v.kind {
+                            Kind::Bool(true) => a.jetstream.push(name.to_string()),
+                            Kind::Bool(false) => {}
+                            Kind::String(s)
+                                if s.eq_ignore_ascii_case("enabled")
+                                    || s.eq_ignore_ascii_case("enable") =>
+                            {
+                                a.jetstream.push(name.to_string())
+                            }
+                            Kind::String(s)
+                                if s.eq_ignore_ascii_case("disabled")
+                                    || s.eq_ignore_ascii_case("disable") => {}
+                            // Limits per account are not enforced yet.
+                            _ => report.not_yet("jetstream limits of an account", &v.pos),
+                        },
+                        "nkey" | "msg_trace" | "trace_dest" => report.not_yet(k, &v.pos),
                         _ if v.used_as_variable => {}
                         _ => report.error(&v.pos, format!("unknown field {k:?}")),
                     }
@@ -317,8 +332,8 @@ mod tests {
                 "t.conf:1:11: Expected map entries for accounts",
             ),
             (
-                "accounts { A { jetstream: enabled } }\n",
-                "t.conf:1:15: \"jetstream\" is not supported by this version of shoal yet",
+                "accounts { A { jetstream: { max_mem: 1 } } }\n",
+                "t.conf:1:15: \"jetstream limits of an account\" is not supported by this version of shoal yet",
             ),
             (
                 "accounts { A { bogus: 1 } }\n",

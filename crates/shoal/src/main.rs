@@ -711,6 +711,6 @@ fn jetstream_banner(js: &shoal_server::JetStream) {
         warn!("Could not create the JetStream store directory: {e}");
     }
     warn!(
-        "JetStream in this version of shoal: streams of the global account only (file streams are written as they are acknowledged, and left to the kernel to sync), no consumers"
+        "JetStream in this version of shoal: streams (file streams are written as they are acknowledged, and left to the kernel to sync), no consumers"
     );
 }

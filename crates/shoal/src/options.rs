@@ -489,8 +489,13 @@ fn resolve(
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("nats"));
+        let accounts = match &s.accounts {
+            Some(a) if !a.names.is_empty() => a.jetstream.clone(),
+            _ => vec!["$G".to_string()],
+        };
         Arc::new(shoal_server::JetStream {
             dir: base.join("jetstream"),
+            accounts,
         })
     });
     let config = Config {

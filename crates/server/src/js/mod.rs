@@ -63,8 +63,19 @@ pub fn start(core: &Rc<Core>) {
     let mut c = Client::new(core.next_cid(), addr, core.env().clone(), None);
     c.jetstream = true;
     let client = Rc::new(c);
+    // The accounts with JetStream; the others are answered 10039.
     let mut accounts = AHashMap::new();
-    accounts.insert(0u16, shoal_jetstream::Account::default());
+    for name in &core
+        .cfg()
+        .jetstream
+        .as_ref()
+        .expect("checked above")
+        .accounts
+    {
+        if let Some(id) = core.auth().account_id(name.as_bytes()) {
+            accounts.insert(id, shoal_jetstream::Account::default());
+        }
+    }
     let js = Js {
         client: client.clone(),
         accounts: std::cell::RefCell::new(accounts),
@@ -125,10 +136,16 @@ async fn worker(core: Rc<Core>) {
         return;
     };
     let mut files: AHashMap<(u16, String), rt::AppendFile> = AHashMap::new();
-    restore(&core, js, &mut files).await;
-    for subject in API {
-        let key = core.key(0, subject);
-        core.subscribe(&js.client, Bytes::from_static(b"api"), key, None);
+    let enabled: Vec<u16> = js.accounts.borrow().keys().copied().collect();
+    for account in enabled {
+        restore(&core, js, account, &mut files).await;
+    }
+    // Every account's requests are answered (10039 where it has none).
+    for account in core.auth().account_ids() {
+        for subject in API {
+            let key = core.key(account, subject);
+            core.subscribe(&js.client, Bytes::from_static(b"api"), key, None);
+        }
     }
     core.end_pass();
     let life = core.life();
@@ -337,27 +354,30 @@ fn write_meta(dir: &Path, json: &[u8]) -> std::io::Result<()> {
     std::fs::rename(tmp, dir.join("meta.json"))
 }
 
-/// Reads back the global account's file streams: each one's config, its
-/// log replayed (a torn tail cut off) and rewritten whole; then its
+/// Reads back an account's file streams: each one's config, its log
+/// replayed (a torn tail cut off) and rewritten whole; then its
 /// subscriptions.
-async fn restore(core: &Core, js: &Js, files: &mut AHashMap<(u16, String), rt::AppendFile>) {
-    let Some(dir) = streams_dir(core, 0) else {
+async fn restore(
+    core: &Core,
+    js: &Js,
+    id: u16,
+    files: &mut AHashMap<(u16, String), rt::AppendFile>,
+) {
+    let Some(dir) = streams_dir(core, id) else {
         return;
     };
     let found = rt::blocking(move || read_streams(&dir)).await;
-    let account = core.auth().account_name(0);
+    let account = core.auth().account_name(id);
     for (stream_dir, meta, log_bytes) in found {
         let shown = stream_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         log::info!("  Starting restore for stream '{account} > {shown}'");
-        let restored = js
-            .accounts
-            .borrow_mut()
-            .get_mut(&0)
-            .expect("the global account")
-            .restore(&meta, &log_bytes, now());
+        let restored = match js.accounts.borrow_mut().get_mut(&id) {
+            Some(a) => a.restore(&meta, &log_bytes, now()),
+            None => return,
+        };
         let (name, n, torn) = match restored {
             Ok(r) => r,
             Err(e) => {
@@ -372,7 +392,7 @@ async fn restore(core: &Core, js: &Js, files: &mut AHashMap<(u16, String), rt::A
         let snapshot = js
             .accounts
             .borrow()
-            .get(&0)
+            .get(&id)
             .and_then(|a| a.snapshot_log(&name))
             .unwrap_or_default();
         let d = stream_dir.clone();
@@ -387,12 +407,12 @@ async fn restore(core: &Core, js: &Js, files: &mut AHashMap<(u16, String), rt::A
         }
         match rt::AppendFile::open(&stream_dir.join("msgs.log")).await {
             Ok(f) => {
-                files.insert((0, name.clone()), f);
+                files.insert((id, name.clone()), f);
             }
             Err(e) => log::error!("  Error opening the log of stream '{account} > {name}': {e}"),
         }
         log::info!("  Restored {n} messages for stream '{account} > {name}'");
-        resubscribe(core, js, 0, Change::Subjects(name));
+        resubscribe(core, js, id, Change::Subjects(name));
     }
 }
 
