@@ -142,6 +142,39 @@ fn opt_time<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Err
     crate::json::time(&t.unwrap_or(0), s)
 }
 
+/// What a message get (MSG.GET, DIRECT.GET) asks for: exactly one of a
+/// sequence, the last message on a subject, or the next one on a subject
+/// from a sequence.
+struct GetRequest<'a> {
+    seq: u64,
+    last: Option<&'a str>,
+    next: Option<&'a str>,
+}
+
+impl<'a> GetRequest<'a> {
+    /// The request's ask, or `None` when it names none or conflicting ones.
+    fn of(req: &'a Map<String, Value>) -> Option<GetRequest<'a>> {
+        let text = |k: &str| req.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let g = GetRequest {
+            seq: req.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            last: text("last_by_subj"),
+            next: text("next_by_subj"),
+        };
+        let none = g.seq == 0 && g.last.is_none() && g.next.is_none();
+        let conflict = g.last.is_some() && (g.seq > 0 || g.next.is_some());
+        (!none && !conflict).then_some(g)
+    }
+
+    /// The sequence of the message asked for, if the stream has one.
+    fn find(&self, s: &Stream) -> Option<u64> {
+        match (self.last, self.next) {
+            (Some(l), _) => s.store.last_by_subject(l.as_bytes()),
+            (None, Some(n)) => s.store.next_by_subject(n.as_bytes(), self.seq),
+            (None, None) => Some(self.seq),
+        }
+    }
+}
+
 /// A DIRECT.GET answer: the header block and the payload.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Direct {
@@ -715,30 +748,14 @@ impl Account {
             Ok(m) => m,
             Err(e) => return fail(e),
         };
-        let seq = req.get("seq").and_then(Value::as_u64).unwrap_or(0);
-        let last = req
-            .get("last_by_subj")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let next = req
-            .get("next_by_subj")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
         let batch = req.contains_key("batch") || req.contains_key("max_bytes");
-        let bad = batch
-            || (seq == 0 && last.is_none() && next.is_none())
-            || (last.is_some() && (seq > 0 || next.is_some()));
-        if bad {
+        let Some(want) = GetRequest::of(&req).filter(|_| !batch) else {
             return fail(ApiError::bad_request());
-        }
+        };
         let Some(s) = self.streams.get(name) else {
             return fail(ApiError::stream_not_found());
         };
-        let found = match (last, next) {
-            (Some(l), _) => s.store.last_by_subject(l.as_bytes()),
-            (None, Some(n)) => s.store.next_by_subject(n.as_bytes(), seq),
-            (None, None) => Some(seq),
-        };
+        let found = want.find(s);
         let Some((seq, m)) = found.and_then(|q| s.store.get(q).map(|m| (q, m))) else {
             return fail(ApiError::no_message());
         };
@@ -812,15 +829,6 @@ impl Account {
                     Ok(_) => return Some(Direct::status("408 Empty Request")),
                     Err(_) => return Some(Direct::status("408 Malformed Request")),
                 };
-                let seq = req.get("seq").and_then(Value::as_u64).unwrap_or(0);
-                let last = req
-                    .get("last_by_subj")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty());
-                let next = req
-                    .get("next_by_subj")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty());
                 let no_hdr = req.get("no_hdr").and_then(Value::as_bool).unwrap_or(false);
                 let batch = [
                     "batch",
@@ -832,17 +840,10 @@ impl Account {
                 ]
                 .iter()
                 .any(|k| req.contains_key(*k));
-                if batch
-                    || (last.is_some() && (seq > 0 || next.is_some()))
-                    || (seq == 0 && last.is_none() && next.is_none())
-                {
+                let Some(want) = GetRequest::of(&req).filter(|_| !batch) else {
                     return Some(Direct::status("408 Bad Request"));
-                }
-                let found = match (last, next) {
-                    (Some(l), _) => s.store.last_by_subject(l.as_bytes()),
-                    (None, Some(n)) => s.store.next_by_subject(n.as_bytes(), seq),
-                    (None, None) => Some(seq),
                 };
+                let found = want.find(s);
                 (found, no_hdr)
             }
         };
