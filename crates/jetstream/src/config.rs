@@ -507,10 +507,9 @@ impl StreamConfig {
         if c.num_replicas > 1 {
             return Err(ApiError::replicas());
         }
-        // Per-message TTLs are read but not yet expired: refused by name
-        // rather than kept forever.
-        if c.allow_msg_ttl {
-            return Err(ApiError::not_yet("stream allow_msg_ttl (per-message TTL)"));
+        // Delete markers are not placed yet: refused by name.
+        if c.subject_delete_marker_ttl > 0 {
+            return Err(ApiError::not_yet("stream subject_delete_marker_ttl"));
         }
         // The API level the configuration needs (jetstream_versioning.go).
         let level = if c.allow_msg_ttl || c.subject_delete_marker_ttl > 0 {
@@ -639,11 +638,9 @@ mod tests {
                 .err_code,
             10074
         );
-        assert!(e(r#"{"name":"T","allow_msg_ttl":true}"#)
-            .contains("not supported by this version of shoal"));
-        assert!(
-            e(r#"{"name":"T","subject_delete_marker_ttl":5000000000}"#).contains("per-message TTL")
-        );
+        assert!(e(r#"{"name":"T","subject_delete_marker_ttl":5000000000}"#)
+            .contains("subject_delete_marker_ttl is not supported by this version of shoal"));
+        assert!(parse(r#"{"name":"T","allow_msg_ttl":true}"#).is_ok());
         assert_eq!(
             e(r#"{"name":"T","mirror":{"name":"X"}}"#),
             "stream mirror is not supported by this version of shoal yet"

@@ -28,6 +28,10 @@ pub struct Stream {
     dedupe_order: VecDeque<(i64, String)>,
     /// The `Nats-Msg-Id` of the last stored message (empty: none).
     last_msg_id: String,
+    /// Messages with a `Nats-TTL`: (when they expire, seq); `never` ones
+    /// are in `never`, kept from `max_age` too.
+    ttls: std::collections::BTreeSet<(i64, u64)>,
+    never: ahash::AHashSet<u64>,
 }
 
 /// What a publish was answered.
@@ -47,6 +51,8 @@ impl Stream {
             dedupe: AHashMap::new(),
             dedupe_order: VecDeque::new(),
             last_msg_id: String::new(),
+            ttls: Default::default(),
+            never: Default::default(),
         }
     }
 
@@ -136,11 +142,10 @@ impl Stream {
         if hdr.len() > 65535 {
             return Err(ApiError::header_too_big());
         }
-        if let Some(v) = ttl {
-            if parse_ttl(v).is_none() {
-                return Err(ApiError::ttl_invalid());
-            }
-        }
+        let ttl = match ttl {
+            Some(v) => Some(parse_ttl(v).ok_or_else(ApiError::ttl_invalid)?),
+            None => None,
+        };
         if self.cfg.retention == Retention::Interest {
             // No consumer yet has interest: acknowledged, not kept.
             let seq = self.store.last_seq() + 1;
@@ -163,6 +168,7 @@ impl Stream {
             }
             None => {}
         }
+        self.note_ttl(seq, now, ttl);
         self.enforce_limits(subject);
         self.last_msg_id = msg_id.clone().unwrap_or_default();
         if let Some(id) = msg_id {
@@ -228,7 +234,11 @@ impl Stream {
         self.dedupe.clear();
         self.dedupe_order.clear();
         let mut last = String::new();
+        let mut ttls = Vec::new();
         for (seq, m) in self.store.iter() {
+            if let Some(d) = headers::get(&m.hdr, headers::TTL).and_then(parse_ttl) {
+                ttls.push((seq, m.ts, d));
+            }
             let id = headers::text(&m.hdr, headers::MSG_ID).unwrap_or_default();
             if !id.is_empty() && now - m.ts < self.cfg.duplicate_window {
                 self.dedupe.insert(id.clone(), (seq, m.ts));
@@ -237,23 +247,51 @@ impl Stream {
             last = id;
         }
         self.last_msg_id = last;
+        for (seq, ts, d) in ttls {
+            self.note_ttl(seq, ts, Some(d));
+        }
     }
 
     /// Removes the messages older than `max_age` at `now`; how many.
     pub fn expire(&mut self, now: i64) -> u64 {
         self.forget_ids(now);
-        if self.cfg.max_age <= 0 {
-            return 0;
-        }
         let mut n = 0;
-        while let Some((s, ts)) = self.store.oldest() {
-            if now - ts < self.cfg.max_age {
+        // Per-message TTLs (ADR-43).
+        while let Some(&(at, seq)) = self.ttls.first() {
+            if at > now {
                 break;
             }
+            self.ttls.pop_first();
+            n += u64::from(self.store.remove(seq));
+        }
+        if self.cfg.max_age <= 0 {
+            return n;
+        }
+        let doomed: Vec<u64> = self
+            .store
+            .iter()
+            .take_while(|(_, m)| now - m.ts >= self.cfg.max_age)
+            .map(|(s, _)| s)
+            .filter(|s| !self.never.contains(s))
+            .collect();
+        for s in doomed {
             self.store.remove(s);
             n += 1;
         }
         n
+    }
+
+    /// Keeps message `seq`'s TTL (`never`: `i64::MAX`), if it has one.
+    fn note_ttl(&mut self, seq: u64, ts: i64, ttl: Option<i64>) {
+        match ttl {
+            Some(i64::MAX) => {
+                self.never.insert(seq);
+            }
+            Some(d) => {
+                self.ttls.insert((ts.saturating_add(d), seq));
+            }
+            None => {}
+        }
     }
 
     /// Forgets message ids older than the duplicate window.
@@ -402,5 +440,22 @@ mod tests {
         assert_eq!(parse_ttl(b"1h"), Some(3_600_000_000_000));
         assert_eq!(parse_ttl(b"500ms"), None);
         assert_eq!(parse_ttl(b"never"), Some(i64::MAX));
+        // A TTL expires its message, `never` keeps it past `max_age`.
+        let mut t = stream(r#"{"name":"T","allow_msg_ttl":true,"max_age":10000000000}"#);
+        let h = |v: &str| format!("NATS/1.0\r\nNats-TTL: {v}\r\n\r\n");
+        t.publish(b"T", h("2").as_bytes(), b"a", 0).unwrap();
+        t.publish(b"T", h("never").as_bytes(), b"b", 0).unwrap();
+        t.publish(b"T", b"", b"c", 0).unwrap();
+        assert_eq!(t.expire(1_900_000_000), 0);
+        assert_eq!(t.expire(2_000_000_000), 1);
+        assert_eq!(t.expire(10_000_000_000), 1);
+        assert_eq!(t.store.msgs(), 1);
+        assert_eq!(t.store.get(2).map(|m| &m.data[..]), Some(&b"b"[..]));
+        assert_eq!(
+            t.publish(b"T", h("500ms").as_bytes(), b"x", 0)
+                .unwrap_err()
+                .err_code,
+            10165
+        );
     }
 }

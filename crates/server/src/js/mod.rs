@@ -49,8 +49,8 @@ pub const JS_CORE: usize = 0;
 /// The API's subjects (not `$JS.API.>`: a direct get on a stream that
 /// does not allow it has no responder, as in nats-server).
 const API: [&[u8]; 3] = [b"$JS.API.INFO", b"$JS.API.STREAM.>", b"$JS.API.CONSUMER.>"];
-/// How often `max_age` is applied.
-const EXPIRE_TICK: Duration = Duration::from_secs(1);
+/// How often `max_age` and per-message TTLs are applied.
+const EXPIRE_TICK: Duration = Duration::from_millis(250);
 
 /// On the JetStream core of a server with JetStream: its client, the API
 /// subscription (the global account's), the worker and the `max_age`
