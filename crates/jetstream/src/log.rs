@@ -9,15 +9,24 @@
 //! Invariants: a record is whole or it is the torn end of the log — replay
 //! stops at the first record that is short or fails its CRC, and says how
 //! many bytes were good (the rest is cut off when the log is rewritten).
-//! Pure bytes in and out: the runtime does the I/O.
+//! Pure bytes in and out: the runtime does the I/O. Knows no store (the
+//! store writes and reads its records through it).
 
 use bytes::Bytes;
-
-use crate::store::StoredMsg;
 
 const MSG: u8 = 1;
 const REMOVED: u8 = 2;
 const BOUNDS: u8 = 3;
+
+/// One stored message, as the store keeps it and its record holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMsg {
+    pub subject: Bytes,
+    pub hdr: Bytes,
+    pub data: Bytes,
+    /// Nanoseconds since the epoch.
+    pub ts: i64,
+}
 
 /// One replayed record.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,17 +46,18 @@ fn frame(out: &mut Vec<u8>, kind: u8, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// Appends message `seq`'s record.
-pub fn put_msg(out: &mut Vec<u8>, seq: u64, m: &StoredMsg) {
-    let mut b = Vec::with_capacity(30 + m.subject.len() + m.hdr.len() + m.data.len());
+/// Appends message `seq`'s record (its time, subject, header block and
+/// payload).
+pub fn put_msg(out: &mut Vec<u8>, seq: u64, ts: i64, subject: &[u8], hdr: &[u8], data: &[u8]) {
+    let mut b = Vec::with_capacity(30 + subject.len() + hdr.len() + data.len());
     b.extend_from_slice(&seq.to_le_bytes());
-    b.extend_from_slice(&m.ts.to_le_bytes());
-    b.extend_from_slice(&(m.subject.len() as u16).to_le_bytes());
-    b.extend_from_slice(&m.subject);
-    b.extend_from_slice(&(m.hdr.len() as u32).to_le_bytes());
-    b.extend_from_slice(&m.hdr);
-    b.extend_from_slice(&(m.data.len() as u32).to_le_bytes());
-    b.extend_from_slice(&m.data);
+    b.extend_from_slice(&ts.to_le_bytes());
+    b.extend_from_slice(&(subject.len() as u16).to_le_bytes());
+    b.extend_from_slice(subject);
+    b.extend_from_slice(&(hdr.len() as u32).to_le_bytes());
+    b.extend_from_slice(hdr);
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(data);
     frame(out, MSG, &b);
 }
 
@@ -143,20 +153,15 @@ pub fn replay(log: &[u8]) -> (Vec<Rec>, usize) {
 mod tests {
     use super::*;
 
-    fn msg(s: &str, h: &str, d: &str, ts: i64) -> StoredMsg {
-        StoredMsg {
-            subject: Bytes::copy_from_slice(s.as_bytes()),
-            hdr: Bytes::copy_from_slice(h.as_bytes()),
-            data: Bytes::copy_from_slice(d.as_bytes()),
-            ts,
-        }
+    fn put(out: &mut Vec<u8>, seq: u64, s: &str, h: &str, d: &str, ts: i64) {
+        put_msg(out, seq, ts, s.as_bytes(), h.as_bytes(), d.as_bytes());
     }
 
     #[test]
     fn records_round_trip_and_a_torn_tail_is_cut() {
         let mut log = Vec::new();
-        put_msg(&mut log, 1, &msg("a", "", "x", 5));
-        put_msg(&mut log, 2, &msg("b", "NATS/1.0\r\n\r\n", "yy", 6));
+        put(&mut log, 1, "a", "", "x", 5);
+        put(&mut log, 2, "b", "NATS/1.0\r\n\r\n", "yy", 6);
         put_removed(&mut log, 1);
         put_bounds(&mut log, 10, 9);
         let good = log.len();
@@ -166,7 +171,7 @@ mod tests {
         assert_eq!(recs[2], Rec::Removed(1));
         assert_eq!(recs[3], Rec::Bounds(10, 9));
         // A record cut anywhere is not replayed, nor anything after it.
-        put_msg(&mut log, 3, &msg("c", "", "zzz", 7));
+        put(&mut log, 3, "c", "", "zzz", 7);
         for cut in good + 1..log.len() {
             let (recs, n) = replay(&log[..cut]);
             assert_eq!((recs.len(), n), (4, good), "cut at {cut}");

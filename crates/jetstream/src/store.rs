@@ -18,17 +18,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::config::Storage;
-
-/// One stored message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMsg {
-    pub subject: Bytes,
-    /// The header block (empty: none).
-    pub hdr: Bytes,
-    pub data: Bytes,
-    /// Nanoseconds since the epoch.
-    pub ts: i64,
-}
+pub use crate::log::StoredMsg;
 
 /// A stream's `state`, keys in nats-server's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -103,7 +93,7 @@ impl Store {
             crate::log::put_bounds(&mut out, self.first_seq, self.last_seq);
         }
         for (seq, m) in &self.msgs {
-            crate::log::put_msg(&mut out, *seq, m);
+            crate::log::put_msg(&mut out, *seq, m.ts, &m.subject, &m.hdr, &m.data);
         }
         out
     }
@@ -178,7 +168,7 @@ impl Store {
         }
         self.bytes += self.size(&m);
         if let Some(j) = self.journal.as_mut() {
-            crate::log::put_msg(j, seq, &m);
+            crate::log::put_msg(j, seq, m.ts, &m.subject, &m.hdr, &m.data);
         }
         self.subjects
             .entry(m.subject.clone())
